@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Run ON THE DEVICE MACHINE from the repository root, with .device carried (see prepare.sh).
+# Builds the CUDA backend for sm_90, runs the GPU tests, the whole suite against the CUDA device,
+# compute-sanitizer memcheck over the GPU tests, and `proteus bench` on CUDA. Everything lands in $OUT
+# (logs, summary.txt); the summary is printed last.
+#   Optional: PROTEUS_GPU_STEPS="build tests suite memcheck bench" (default: all, in that order)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=${OUT:-$root/build-gpu-out}
+mkdir -p "$out"
+steps=${PROTEUS_GPU_STEPS:-"build tests suite memcheck bench"}
+summary="$out/summary.txt"
+: >"$summary"
+note() { echo "$*" | tee -a "$summary"; }
+has_step() { [[ " $steps " == *" $1 "* ]]; }
+
+note "== device: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null)"
+note "== nvcc: $(nvcc --version | tail -1)"
+
+# .NET runtime from the carried archive.
+export DOTNET_ROOT=/tmp/dotnet DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+mkdir -p "$DOTNET_ROOT" && tar -C "$DOTNET_ROOT" -xJf "$root/.device/dotnet-runtime.tar.xz"
+dotnet() { "$DOTNET_ROOT/dotnet" "$@"; }
+
+build="$root/build-cuda"
+if has_step build; then
+  start=$SECONDS
+  { cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPROTEUS_CUDA=ON -DPROTEUS_HIP=OFF \
+      -DPROTEUS_CUDA_ARCHITECTURES=90 && cmake --build "$build" -j 16; } >"$out/build.log" 2>&1
+  rc=$?
+  note "build: rc=$rc in $((SECONDS - start)) s"
+  [ $rc -eq 0 ] || { tail -60 "$out/build.log"; exit 1; }
+  ctest --test-dir "$build" --output-on-failure >"$out/ctest.log" 2>&1; note "ctest (native smoke): rc=$?"
+fi
+export PROTEUS_NATIVE_PATH="$build/lib/libproteus.so"
+dotnet "$root/.device/cli/proteus.dll" info 2>&1 | tee "$out/info.txt"
+
+tests() {  # log name, then runner arguments
+  local name=$1; shift
+  local start=$SECONDS
+  dotnet "$root/.device/tests/Proteus.Tests.dll" "$@" >"$out/$name.log" 2>&1
+  local rc=$?
+  note "$name: rc=$rc in $((SECONDS - start)) s :: $(grep -E '^(Test run summary|  (total|failed|succeeded|skipped)|.*Passed!|.*Failed!)' "$out/$name.log" | tr -s ' ' | tr '\n' ' ')"
+}
+if has_step tests; then tests gpu-tests --treenode-filter '/*/*/*/*[Category=Gpu]'; fi
+if has_step suite; then PROTEUS_TEST_BACKEND=cuda tests suite-on-cuda; fi
+if has_step memcheck; then
+  start=$SECONDS
+  compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 --target-processes all \
+    "$DOTNET_ROOT/dotnet" "$root/.device/tests/Proteus.Tests.dll" --treenode-filter '/*/*/*/*[Category=Gpu]' \
+    >"$out/memcheck.log" 2>&1
+  note "memcheck: rc=$? in $((SECONDS - start)) s :: $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | sort | uniq -c | tr '\n' ' ')"
+fi
+if has_step bench; then
+  dotnet "$root/.device/cli/proteus.dll" bench --backend cuda --json "$out/bench.json" 2>&1 | tee "$out/bench.txt"
+fi
+echo; echo "===== summary ($out)"; cat "$summary"
