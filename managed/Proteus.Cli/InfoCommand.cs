@@ -1,0 +1,35 @@
+namespace Proteus.Cli;
+
+/// <summary><c>proteus info</c>: the library's version and backends, and every device it can open.</summary>
+internal static class InfoCommand
+{
+    public static int Run(CommandLine options)
+    {
+        options.RejectUnknown();
+
+        Console.WriteLine($"Proteus.Native {ProteusLibrary.Version}");
+        Console.WriteLine($"native library:    {ProteusLibrary.NativeLibraryPath ?? "(found by the operating system's search)"}");
+        Console.WriteLine($"compiled backends: {string.Join(", ", ProteusLibrary.CompiledBackends.Select(Names.Of))}");
+        Console.WriteLine();
+
+        IReadOnlyList<DeviceInfo> devices = Device.Enumerate();
+        Console.WriteLine($"{"device",-8}  {"name",-40}  {"architecture",-12}  {"memory",10}  {"SMs",5}  {"warp",4}");
+        foreach (DeviceInfo device in devices)
+        {
+            Console.WriteLine(
+                $"{Names.Of(device.Backend) + ":" + device.Ordinal,-8}  {device.Name,-40}  {device.Architecture,-12}  " +
+                $"{Names.Gibibytes(device.TotalMemory),10}  {device.MultiprocessorCount,5}  {device.WarpSize,4}");
+        }
+        return 0;
+    }
+}
+
+/// <summary>How the command line spells things.</summary>
+internal static class Names
+{
+    public static string Of(Backend backend) => backend.ToString().ToLowerInvariant();
+
+    public static string Of(DType dtype) => dtype.ToString().ToLowerInvariant();
+
+    public static string Gibibytes(ulong bytes) => $"{bytes / (double)(1UL << 30):0.0} GiB";
+}

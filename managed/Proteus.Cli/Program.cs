@@ -1,0 +1,1 @@
+return Proteus.Cli.Cli.Run(args);
