@@ -13,7 +13,7 @@ namespace proteus {
 proteus_status set_error(proteus_status status, const std::string& message, const char* argument = "");
 
 /**
- * Records an out-of-memory error: "<what>: asked for N bytes (x MiB), M bytes (y MiB) free".
+ * Records an out-of-memory error: "<what>: asked for N bytes (x.y MiB) with M bytes (x.y MiB) free".
  * Returns PROTEUS_STATUS_OUT_OF_MEMORY.
  */
 proteus_status set_out_of_memory(const std::string& what, uint64_t requested_bytes, uint64_t free_bytes);

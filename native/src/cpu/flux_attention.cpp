@@ -1,0 +1,241 @@
+#include "cpu/flux_attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "common/numeric.h"
+#include "cpu/parallel.h"
+#include "cpu/shortlist.h"
+
+namespace proteus::cpu {
+namespace {
+
+// Storage formats: elements are read into float32 and results stored back with round-to-nearest-even.
+// A kernel makes one format object per task and reads through it.
+struct Float32Format {
+    using Element = float;
+    float load(float x) const { return x; }
+    float store(float x) const { return x; }
+};
+
+/** half_to_float of every bit pattern, computed once, so that the inner loops look values up instead of branching. */
+struct HalfTable {
+    float values[1 << 16];
+
+    HalfTable()
+    {
+        for (uint32_t bits = 0; bits < (1u << 16); ++bits) values[bits] = half_to_float(static_cast<uint16_t>(bits));
+    }
+};
+
+const float* half_table()
+{
+    static const HalfTable table;
+    return table.values;
+}
+
+struct Float16Format {
+    using Element = uint16_t;
+    // Fetched once per task: a function-local static read per element would keep the loops scalar.
+    const float* table = half_table();
+    float load(uint16_t x) const { return table[x]; }
+    uint16_t store(float x) const { return float_to_half(x); }
+};
+
+struct BFloat16Format {
+    using Element = uint16_t;
+    float load(uint16_t x) const { return bfloat16_to_float(x); }
+    uint16_t store(float x) const { return float_to_bfloat16(x); }
+};
+
+/** One task: query rows [first, last) of batch row `batch`, all heads. */
+struct RowChunk {
+    int64_t batch;
+    int64_t first;
+    int64_t last;
+};
+
+/**
+ * Tasks are (batch row, chunk of query rows) with every head inside: C(i) depends on (b, i) only, so
+ * it is built once and used by all H heads. Several chunks per worker keep the threads balanced.
+ */
+struct TaskPlan {
+    int64_t batch;
+    int64_t seq_len;
+    int64_t chunks_per_batch;
+    int64_t rows_per_chunk;
+
+    int64_t task_count() const { return batch * chunks_per_batch; }
+
+    RowChunk chunk(int64_t task) const
+    {
+        // Later rows first: under the causal mask they hold the most keys, and starting the longest
+        // tasks first leaves short ones to even out the workers at the end.
+        const int64_t index = chunks_per_batch - 1 - task / batch;
+        const int64_t first = index * rows_per_chunk;
+        return {task % batch, first, std::min(seq_len, first + rows_per_chunk)};
+    }
+};
+
+TaskPlan plan_tasks(const FluxProblem& problem, int threads)
+{
+    const int64_t tasks_wanted = 8 * static_cast<int64_t>(threads);
+    const int64_t chunks = std::clamp<int64_t>((tasks_wanted + problem.batch - 1) / problem.batch, 1, problem.seq_len);
+    const int64_t rows_per_chunk = (problem.seq_len + chunks - 1) / chunks;
+    return {problem.batch, problem.seq_len, (problem.seq_len + rows_per_chunk - 1) / rows_per_chunk, rows_per_chunk};
+}
+
+/** A worker's scratch: the scores of one row's candidates, the query row and the output accumulator. */
+struct RowScratch {
+    float* scores;
+    float* query;
+    float* accumulator;
+};
+
+template <typename Element>
+Element* row_of(const TensorRef& tensor, int64_t b, int64_t h, int64_t i)
+{
+    return static_cast<Element*>(tensor.data) + b * tensor.strides[0] + h * tensor.strides[1] + i * tensor.strides[2];
+}
+
+bool is_active(const FluxProblem& p, int64_t b, int64_t h, int64_t i)
+{
+    return !p.active.present() || *row_of<const uint8_t>(p.active, b, h, i) != 0;
+}
+
+template <typename Format>
+float dot(const Format format, const float* query, const typename Format::Element* key, int64_t head_dim)
+{
+    // Eight running sums (D is a multiple of 16) let the compiler vectorise; the SPEC fixes float32
+    // arithmetic, not the order of the additions.
+    constexpr int lanes = 8;
+    float partial[lanes] = {};
+    for (int64_t d = 0; d < head_dim; d += lanes) {
+        for (int lane = 0; lane < lanes; ++lane) partial[lane] += query[d + lane] * format.load(key[d + lane]);
+    }
+    return ((partial[0] + partial[1]) + (partial[2] + partial[3])) +
+           ((partial[4] + partial[5]) + (partial[6] + partial[7]));
+}
+
+/** SPEC §2 for one active row: softmax over C(i) in two passes (scores and their max, then the sums). */
+template <typename Format>
+void attend_row(const Format format, const FluxProblem& p, int64_t b, int64_t h, int64_t i,
+                const std::vector<int64_t>& candidates, const RowScratch& scratch)
+{
+    using Element = typename Format::Element;
+    const int64_t kv_head = h / (p.heads / p.kv_heads);
+    const int64_t D = p.head_dim;
+    const Element* query = row_of<const Element>(p.q, b, h, i);
+    for (int64_t d = 0; d < D; ++d) scratch.query[d] = format.load(query[d]);
+
+    float max_score = -std::numeric_limits<float>::infinity();
+    for (size_t c = 0; c < candidates.size(); ++c) {
+        const float score =
+            p.scale * dot(format, scratch.query, row_of<const Element>(p.k, b, kv_head, candidates[c]), D);
+        scratch.scores[c] = score;
+        max_score = std::max(max_score, score);
+    }
+
+    float sum = 0.0f;
+    std::fill(scratch.accumulator, scratch.accumulator + D, 0.0f);
+    for (size_t c = 0; c < candidates.size(); ++c) {
+        const float weight = std::exp(scratch.scores[c] - max_score);
+        const Element* value = row_of<const Element>(p.v, b, kv_head, candidates[c]);
+        sum += weight;
+        for (int64_t d = 0; d < D; ++d) scratch.accumulator[d] += weight * format.load(value[d]);
+    }
+
+    Element* out = row_of<Element>(p.o, b, h, i);
+    for (int64_t d = 0; d < D; ++d) out[d] = format.store(scratch.accumulator[d] / sum);
+    if (p.lse.present()) *row_of<float>(p.lse, b, h, i) = max_score + std::log(sum);
+}
+
+template <typename Format>
+void write_inactive_row(const Format format, const FluxProblem& p, int64_t b, int64_t h, int64_t i)
+{
+    using Element = typename Format::Element;
+    std::fill_n(row_of<Element>(p.o, b, h, i), p.head_dim, format.store(0.0f));
+    if (p.lse.present()) *row_of<float>(p.lse, b, h, i) = -std::numeric_limits<float>::infinity();
+}
+
+template <typename Format>
+void attend_chunk(const FluxProblem& p, const ShortlistSpec& spec, const RowChunk& chunk, const RowScratch& scratch)
+{
+    const float* salience = p.salience.present()
+                                ? static_cast<const float*>(p.salience.data) + chunk.batch * p.salience.strides[0]
+                                : nullptr;
+    ShortlistBuilder shortlist(spec, p.seq_len, salience);
+    const Format format;
+    for (int64_t i = chunk.first; i < chunk.last; ++i) {
+        const std::vector<int64_t>& candidates = shortlist.candidates(i);
+        for (int64_t h = 0; h < p.heads; ++h) {
+            if (is_active(p, chunk.batch, h, i)) {
+                attend_row(format, p, chunk.batch, h, i, candidates, scratch);
+            } else {
+                write_inactive_row(format, p, chunk.batch, h, i);
+            }
+        }
+    }
+}
+
+/** Workspace memory held for the duration of one call. */
+class ScratchBlock {
+public:
+    explicit ScratchBlock(Allocator& workspace) : workspace_(workspace) {}
+    ~ScratchBlock() { workspace_.release(data_); }
+    ScratchBlock(const ScratchBlock&) = delete;
+    ScratchBlock& operator=(const ScratchBlock&) = delete;
+
+    proteus_status allocate(uint64_t floats)
+    {
+        void* data = nullptr;
+        const proteus_status status = workspace_.allocate(floats * sizeof(float), &data);
+        data_ = static_cast<float*>(data);
+        return status;
+    }
+
+    float* data() const { return data_; }
+
+private:
+    Allocator& workspace_;
+    float* data_ = nullptr;
+};
+
+using ChunkKernel = void (*)(const FluxProblem&, const ShortlistSpec&, const RowChunk&, const RowScratch&);
+
+/** The kernel of a storage dtype; validation admits float32, float16 and bfloat16 only. */
+ChunkKernel chunk_kernel(proteus_dtype dtype)
+{
+    switch (dtype) {
+    case PROTEUS_DTYPE_FLOAT16: return attend_chunk<Float16Format>;
+    case PROTEUS_DTYPE_BFLOAT16: return attend_chunk<BFloat16Format>;
+    default: return attend_chunk<Float32Format>;
+    }
+}
+
+}  // namespace
+
+proteus_status flux_attention(const FluxProblem& problem, int threads, Allocator& workspace)
+{
+    const ShortlistSpec spec = shortlist_spec(problem);
+    const TaskPlan plan = plan_tasks(problem, threads);
+    const int workers = static_cast<int>(std::min<int64_t>(threads, plan.task_count()));
+    const int64_t floats_per_worker = shortlist_bound(spec, problem.seq_len) + 2 * problem.head_dim;
+
+    ScratchBlock scratch(workspace);
+    const proteus_status status = scratch.allocate(static_cast<uint64_t>(workers * floats_per_worker));
+    if (status != PROTEUS_STATUS_OK) return status;
+
+    const ChunkKernel kernel = chunk_kernel(problem.q.dtype);
+    const auto attend = [&](int worker, int64_t task) {
+        float* own = scratch.data() + worker * floats_per_worker;  // query [D], accumulator [D], scores [bound]
+        const RowScratch row_scratch{own + 2 * problem.head_dim, own, own + problem.head_dim};
+        kernel(problem, spec, plan.chunk(task), row_scratch);
+    };
+    parallel_for(workers, plan.task_count(), attend);
+    return PROTEUS_STATUS_OK;
+}
+
+}  // namespace proteus::cpu

@@ -1,0 +1,73 @@
+// Host candidate sets C(i) (SPEC §3; Appendix A for the Seed policy). The CPU reference flux attention
+// and proteus_shortlist_gather both build them here, so what gather shows is what the CPU computes.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "backend.h"
+
+namespace proteus::cpu {
+
+/** The validated budgets of one candidate policy (proteus_flux_params without the scale). */
+struct ShortlistSpec {
+    proteus_candidate_policy policy = PROTEUS_POLICY_ALIGNED;
+    int64_t window = 1;
+    int64_t anchor_stride = 0;
+    int64_t anchor_count = 0;
+    int64_t dna_count = 0;
+    int64_t seed_cap = 1;
+    int64_t seed_local_cap = 1;
+};
+
+ShortlistSpec shortlist_spec(const FluxProblem& problem);
+
+/** Largest |C(i)| over rows 0..T−1: min(T, min(W, T) + A + K), or min(L, T) for Seed. */
+int64_t shortlist_bound(const ShortlistSpec& spec, int64_t seq_len);
+
+/**
+ * The k positions of highest salience within a growing prefix [0, end) of one salience row: ties go
+ * to the larger position and NaN ranks as −∞. Growing the prefix by one position costs O(log k).
+ */
+class PrefixTopK {
+public:
+    PrefixTopK(const float* salience, int64_t k);
+
+    /** Makes the set the top-k of [0, end) (end ≤ 0: empty); rebuilt from scratch when the prefix shrinks. */
+    void cover(int64_t end);
+
+    /** The positions of the set, in no particular order. */
+    const std::vector<int64_t>& positions() const { return heap_; }
+
+private:
+    void offer(int64_t j);
+    bool ranks_above(int64_t a, int64_t b) const;
+
+    const float* salience_;
+    int64_t k_;
+    int64_t end_ = 0;
+    std::vector<int64_t> heap_;  // heap whose front is the lowest-ranked position kept
+};
+
+/** Builds C(i) for the rows of one batch row. Rows in increasing order advance the DNA set incrementally. */
+class ShortlistBuilder {
+public:
+    /** `salience`: the T contiguous values of the batch row; may be null when the budgets use no DNA. */
+    ShortlistBuilder(const ShortlistSpec& spec, int64_t seq_len, const float* salience);
+
+    /** C(i), sorted ascending without duplicates; valid until the next call. */
+    const std::vector<int64_t>& candidates(int64_t i);
+
+private:
+    void add_local(int64_t i, int64_t width);
+    void add_relative_anchors(int64_t i, int64_t count);
+    void add_aligned_anchors(int64_t i);
+    void add_dna(int64_t prefix_end);
+
+    ShortlistSpec spec_;
+    int64_t seq_len_;
+    PrefixTopK dna_;
+    std::vector<int64_t> candidates_;
+};
+
+}  // namespace proteus::cpu

@@ -1,0 +1,417 @@
+#include "runtime/validation.h"
+
+#include <cmath>
+#include <string>
+
+#include "runtime/error.h"
+
+namespace proteus {
+namespace {
+
+proteus_status reject(const std::string& argument, const std::string& detail,
+                      proteus_status status = PROTEUS_STATUS_INVALID_ARGUMENT)
+{
+    return set_error(status, argument + ": " + detail, argument.c_str());
+}
+
+std::string number(int64_t value) { return std::to_string(value); }
+
+// ---- Budgets (SPEC §3) -------------------------------------------------------------------------
+
+proteus_status check_policy(int32_t policy)
+{
+    if (policy >= PROTEUS_POLICY_ALIGNED && policy <= PROTEUS_POLICY_SEED) return PROTEUS_STATUS_OK;
+    return reject("params.policy", number(policy) + " is not a proteus_candidate_policy");
+}
+
+proteus_status check_anchors(const proteus_flux_params& params)
+{
+    if (params.anchor_count < 0) return reject("params.anchor_count", number(params.anchor_count) + " is negative");
+    if (params.anchor_stride < 0) return reject("params.anchor_stride", number(params.anchor_stride) + " is negative");
+    // Seed reads stride 0 as "no anchors" (Appendix A); the other policies need a stride to place them.
+    if (params.policy != PROTEUS_POLICY_SEED && params.anchor_count > 0 && params.anchor_stride == 0) {
+        return reject("params.anchor_stride", "0 with anchor_count " + number(params.anchor_count) + "; must be > 0");
+    }
+    int64_t reach = 0;  // the anchor arithmetic forms count · stride
+    if (__builtin_mul_overflow(params.anchor_count, params.anchor_stride, &reach)) {
+        return reject("params.anchor_count", "anchor_count " + number(params.anchor_count) + " times anchor_stride " +
+                                                 number(params.anchor_stride) + " overflows int64");
+    }
+    return PROTEUS_STATUS_OK;
+}
+
+proteus_status check_seed_caps(const proteus_flux_params& params)
+{
+    if (params.policy != PROTEUS_POLICY_SEED) return PROTEUS_STATUS_OK;
+    if (params.seed_cap < 1) return reject("params.seed_cap", number(params.seed_cap) + " is below 1");
+    if (params.seed_local_cap < 1) {
+        return reject("params.seed_local_cap", number(params.seed_local_cap) + " is below 1");
+    }
+    return PROTEUS_STATUS_OK;
+}
+
+// ---- Launch configuration and scale ---------------------------------------------------------------
+
+proteus_status check_launch_field(int32_t value, const char* argument)
+{
+    return value >= 0 ? PROTEUS_STATUS_OK : reject(argument, number(value) + " is negative (0 means the heuristic)");
+}
+
+proteus_status check_launch(const proteus_launch_config* launch, proteus_launch_config& resolved)
+{
+    resolved = proteus_launch_config{};
+    resolved.struct_size = sizeof resolved;
+    if (launch == nullptr) return PROTEUS_STATUS_OK;
+    proteus_status status = check_struct_size(launch->struct_size, sizeof *launch, "launch.struct_size");
+    if (status != PROTEUS_STATUS_OK) return status;
+    if (launch->mode < PROTEUS_LAUNCH_AUTO || launch->mode > PROTEUS_LAUNCH_ROW) {
+        return reject("launch.mode", number(launch->mode) + " is not a proteus_launch_mode");
+    }
+    status = check_launch_field(launch->block_q, "launch.block_q");
+    if (status == PROTEUS_STATUS_OK) status = check_launch_field(launch->block_k, "launch.block_k");
+    if (status == PROTEUS_STATUS_OK) status = check_launch_field(launch->warps, "launch.warps");
+    if (status == PROTEUS_STATUS_OK) status = check_launch_field(launch->stages, "launch.stages");
+    if (status == PROTEUS_STATUS_OK) resolved = *launch;
+    return status;
+}
+
+proteus_status resolve_scale(const proteus_flux_params& params, int64_t head_dim, float& scale)
+{
+    if (params.use_default_scale != 0) {
+        scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+        return PROTEUS_STATUS_OK;
+    }
+    if (!std::isfinite(params.scale) || params.scale <= 0.0f) {
+        return reject("params.scale",
+                      std::to_string(params.scale) + " is not finite and > 0 (or set use_default_scale)");
+    }
+    scale = params.scale;
+    return PROTEUS_STATUS_OK;
+}
+
+// ---- Tensors (SPEC §1) -----------------------------------------------------------------------------
+
+struct FluxTensors {
+    CheckedTensor q, k, v, o, active, salience, lse;
+};
+
+proteus_status check_required(const Context& context, const proteus_tensor& tensor, const char* name,
+                              CheckedTensor& checked)
+{
+    if (tensor.buffer == nullptr) return reject(name, "required, but its buffer is NULL");
+    return check_tensor(context, tensor, name, 4, DtypeRule::Storage, checked);
+}
+
+proteus_status check_optional(const Context& context, const proteus_tensor& tensor, const char* name, int rank,
+                              DtypeRule rule, CheckedTensor& checked)
+{
+    return tensor.buffer == nullptr ? PROTEUS_STATUS_OK : check_tensor(context, tensor, name, rank, rule, checked);
+}
+
+proteus_status check_same_dtype(const CheckedTensor& tensor, const char* name, const CheckedTensor& q)
+{
+    if (tensor.ref.dtype == q.ref.dtype) return PROTEUS_STATUS_OK;
+    return reject(std::string(name) + ".dtype", "differs from q.dtype; q, k, v and o share one dtype");
+}
+
+bool is_supported_head_dim(int64_t d) { return d == 16 || d == 32 || d == 64 || d == 128; }
+
+/** k and v are [B, Hkv, T, D] with H a multiple of Hkv; o is [B, H, T, D] like q. */
+proteus_status check_attention_shapes(const FluxTensors& t)
+{
+    const int64_t* q = t.q.ref.shape;
+    if (!is_supported_head_dim(q[3])) {
+        return reject("q.shape", "head dim D = " + number(q[3]) + " is not supported; use 16, 32, 64 or 128",
+                      PROTEUS_STATUS_UNSUPPORTED_HEAD_DIM);
+    }
+    proteus_status status = check_extent(t.k, "k", 0, q[0], "B of q");
+    if (status == PROTEUS_STATUS_OK) status = check_extent(t.k, "k", 2, q[2], "T of q");
+    if (status == PROTEUS_STATUS_OK) status = check_extent(t.k, "k", 3, q[3], "D of q");
+    for (int axis = 0; axis < 4 && status == PROTEUS_STATUS_OK; ++axis) {
+        status = check_extent(t.v, "v", axis, t.k.ref.shape[axis], "the same axis of k");
+    }
+    for (int axis = 0; axis < 4 && status == PROTEUS_STATUS_OK; ++axis) {
+        status = check_extent(t.o, "o", axis, q[axis], "the same axis of q");
+    }
+    if (status == PROTEUS_STATUS_OK && q[1] % t.k.ref.shape[1] != 0) {
+        return reject("k.shape",
+                      "q has H = " + number(q[1]) + " heads, not a multiple of Hkv = " + number(t.k.ref.shape[1]));
+    }
+    return status;
+}
+
+proteus_status check_row_tensor(const CheckedTensor& tensor, const char* name, const CheckedTensor& q)
+{
+    if (!tensor.present()) return PROTEUS_STATUS_OK;
+    proteus_status status = check_extent(tensor, name, 0, q.ref.shape[0], "B of q");
+    if (status == PROTEUS_STATUS_OK) status = check_extent(tensor, name, 1, q.ref.shape[1], "H of q");
+    if (status == PROTEUS_STATUS_OK) status = check_extent(tensor, name, 2, q.ref.shape[2], "T of q");
+    return status;
+}
+
+/** Salience is read only when the DNA budget is > 0; then it is required. */
+proteus_status check_salience(const Context& context, const proteus_tensor* salience, int64_t dna_count,
+                              CheckedTensor& checked)
+{
+    if (dna_count == 0) return PROTEUS_STATUS_OK;
+    if (salience == nullptr || salience->buffer == nullptr) {
+        return reject("salience", "required when params.dna_count > 0 (it is " + number(dna_count) + ")");
+    }
+    return check_tensor(context, *salience, "salience", 2, DtypeRule::Float32, checked);
+}
+
+proteus_status check_attention_tensors(const Context& context, const proteus_flux_tensors& tensors, FluxTensors& t)
+{
+    proteus_status status = check_required(context, tensors.q, "q", t.q);
+    if (status == PROTEUS_STATUS_OK) status = check_required(context, tensors.k, "k", t.k);
+    if (status == PROTEUS_STATUS_OK) status = check_required(context, tensors.v, "v", t.v);
+    if (status == PROTEUS_STATUS_OK) status = check_required(context, tensors.o, "o", t.o);
+    if (status == PROTEUS_STATUS_OK) status = check_same_dtype(t.k, "k", t.q);
+    if (status == PROTEUS_STATUS_OK) status = check_same_dtype(t.v, "v", t.q);
+    if (status == PROTEUS_STATUS_OK) status = check_same_dtype(t.o, "o", t.q);
+    if (status == PROTEUS_STATUS_OK) status = check_attention_shapes(t);
+    return status;
+}
+
+proteus_status check_optional_tensors(const Context& context, const proteus_flux_tensors& tensors, int64_t dna_count,
+                                      FluxTensors& t)
+{
+    proteus_status status = check_optional(context, tensors.active, "active", 3, DtypeRule::Mask, t.active);
+    if (status == PROTEUS_STATUS_OK) status = check_row_tensor(t.active, "active", t.q);
+    if (status == PROTEUS_STATUS_OK) status = check_optional(context, tensors.lse, "lse", 3, DtypeRule::Float32, t.lse);
+    if (status == PROTEUS_STATUS_OK) status = check_row_tensor(t.lse, "lse", t.q);
+    if (status == PROTEUS_STATUS_OK) status = check_salience(context, &tensors.salience, dna_count, t.salience);
+    if (status != PROTEUS_STATUS_OK || !t.salience.present()) return status;
+    status = check_extent(t.salience, "salience", 0, t.q.ref.shape[0], "B of q");
+    if (status == PROTEUS_STATUS_OK) status = check_extent(t.salience, "salience", 1, t.q.ref.shape[2], "T of q");
+    return status;
+}
+
+/** An output may share no byte with an input or the other output, and no two of its elements one address. */
+proteus_status check_output_apart(const FluxTensors& t, const CheckedTensor& output)
+{
+    if (!output.present()) return PROTEUS_STATUS_OK;
+    if (elements_alias(output)) {
+        return reject(std::string(output.name) + ".strides",
+                      "two of its elements share an address, so a row would be written twice");
+    }
+    for (const CheckedTensor* other : {&t.q, &t.k, &t.v, &t.active, &t.salience, &t.o, &t.lse}) {
+        if (other != &output && spans_overlap(output, *other)) {
+            return reject(output.name, std::string("overlaps ") + other->name + " in the same buffer");
+        }
+    }
+    return PROTEUS_STATUS_OK;
+}
+
+void fill_problem(const FluxTensors& t, const cpu::ShortlistSpec& spec, FluxProblem& problem, BufferLease& lease)
+{
+    problem.q = t.q.ref;
+    problem.k = t.k.ref;
+    problem.v = t.v.ref;
+    problem.o = t.o.ref;
+    problem.active = t.active.ref;
+    problem.salience = t.salience.ref;
+    problem.lse = t.lse.ref;
+    problem.batch = t.q.ref.shape[0];
+    problem.heads = t.q.ref.shape[1];
+    problem.seq_len = t.q.ref.shape[2];
+    problem.head_dim = t.q.ref.shape[3];
+    problem.kv_heads = t.k.ref.shape[1];
+    problem.policy = spec.policy;
+    problem.window = spec.window;
+    problem.anchor_stride = spec.anchor_stride;
+    problem.anchor_count = spec.anchor_count;
+    problem.dna_count = spec.dna_count;
+    problem.seed_cap = spec.seed_cap;
+    problem.seed_local_cap = spec.seed_local_cap;
+    for (const CheckedTensor* tensor : {&t.q, &t.k, &t.v, &t.o, &t.active, &t.salience, &t.lse}) {
+        if (tensor->present()) lease.push_back(tensor->buffer);
+    }
+}
+
+// ---- Gather ------------------------------------------------------------------------------------------
+
+proteus_status check_rows(const int64_t* rows, int64_t row_count, int64_t seq_len)
+{
+    for (int64_t r = 0; r < row_count; ++r) {
+        if (rows[r] < 0 || rows[r] >= seq_len) {
+            return reject("rows",
+                          "rows[" + number(r) + "] = " + number(rows[r]) + " is outside [0, " + number(seq_len) + ")");
+        }
+    }
+    return PROTEUS_STATUS_OK;
+}
+
+proteus_status check_gather_output(int64_t row_count, int64_t capacity, int64_t bound, const int64_t* rows,
+                                   const int64_t* indices, const int64_t* lengths)
+{
+    if (row_count < 0) return reject("row_count", number(row_count) + " is negative");
+    if (capacity < bound) {
+        return reject("capacity", number(capacity) + " is below the shortlist bound " + number(bound));
+    }
+    int64_t slots = 0;
+    if (__builtin_mul_overflow(row_count, capacity, &slots)) {
+        return reject("capacity",
+                      "row_count " + number(row_count) + " times capacity " + number(capacity) + " overflows int64");
+    }
+    if (row_count == 0) return PROTEUS_STATUS_OK;
+    proteus_status status = check_not_null(rows, "rows");
+    if (status == PROTEUS_STATUS_OK) status = check_not_null(indices, "indices");
+    if (status == PROTEUS_STATUS_OK) status = check_not_null(lengths, "lengths");
+    return status;
+}
+
+proteus_status check_gather_salience(const Context& context, const proteus_tensor* salience, int64_t dna_count,
+                                     int64_t seq_len, int64_t batch, CheckedTensor& checked)
+{
+    if (batch < 0) return reject("batch", number(batch) + " is negative");
+    proteus_status status = check_salience(context, salience, dna_count, checked);
+    if (status != PROTEUS_STATUS_OK || !checked.present()) return status;
+    status = check_extent(checked, "salience", 1, seq_len, "seq_len");
+    if (status == PROTEUS_STATUS_OK && batch >= checked.ref.shape[0]) {
+        return reject("batch",
+                      number(batch) + " is outside [0, " + number(checked.ref.shape[0]) + ") of salience.shape[0]");
+    }
+    return status;
+}
+
+// ---- Buffers ----------------------------------------------------------------------------------------
+
+proteus_status check_range(const Buffer& buffer, uint64_t offset, uint64_t bytes, const char* argument)
+{
+    if (offset <= buffer.bytes() && bytes <= buffer.bytes() - offset) return PROTEUS_STATUS_OK;
+    return reject(argument, "offset " + std::to_string(offset) + " + " + std::to_string(bytes) +
+                                " bytes runs past the buffer's " + std::to_string(buffer.bytes()) + " bytes");
+}
+
+}  // namespace
+
+proteus_status check_not_null(const void* pointer, const char* argument)
+{
+    return pointer != nullptr ? PROTEUS_STATUS_OK : reject(argument, "is NULL");
+}
+
+proteus_status check_struct_size(uint32_t struct_size, size_t expected, const char* argument)
+{
+    if (struct_size == expected) return PROTEUS_STATUS_OK;
+    return reject(argument, "is " + std::to_string(struct_size) + "; this library expects " + std::to_string(expected) +
+                                " (set it to sizeof the struct)");
+}
+
+proteus_status reject_dead_handle(const char* argument, const char* kind)
+{
+    return reject(argument, std::string("not a live ") + kind + " (null, destroyed, or not made by this library)",
+                  PROTEUS_STATUS_INVALID_HANDLE);
+}
+
+proteus_status check_buffer_size(uint64_t bytes)
+{
+    return bytes > 0 ? PROTEUS_STATUS_OK : reject("bytes", "0; a buffer holds at least one byte");
+}
+
+proteus_status check_transfer(const Buffer& buffer, uint64_t offset, const void* host, uint64_t bytes,
+                              const char* host_name)
+{
+    proteus_status status = check_range(buffer, offset, bytes, "offset");
+    if (status == PROTEUS_STATUS_OK && bytes > 0) status = check_not_null(host, host_name);
+    return status;
+}
+
+proteus_status check_copy(const Buffer& destination, uint64_t destination_offset, const Buffer& source,
+                          uint64_t source_offset, uint64_t bytes)
+{
+    if (destination.context() != source.context()) {
+        return reject("source", "the buffers belong to different contexts", PROTEUS_STATUS_DEVICE_MISMATCH);
+    }
+    proteus_status status = check_range(destination, destination_offset, bytes, "destination_offset");
+    if (status == PROTEUS_STATUS_OK) status = check_range(source, source_offset, bytes, "source_offset");
+    if (status != PROTEUS_STATUS_OK) return status;
+    const bool overlapping = &destination == &source && destination_offset < source_offset + bytes &&
+                             source_offset < destination_offset + bytes;
+    return overlapping ? reject("source_offset", "the source and destination ranges overlap") : PROTEUS_STATUS_OK;
+}
+
+proteus_status check_fill(const Buffer& buffer, uint64_t offset, uint64_t bytes, const void* pattern,
+                          uint32_t pattern_bytes)
+{
+    if (pattern_bytes != 1 && pattern_bytes != 2 && pattern_bytes != 4 && pattern_bytes != 8) {
+        return reject("pattern_bytes", std::to_string(pattern_bytes) + " is not 1, 2, 4 or 8");
+    }
+    if (bytes % pattern_bytes != 0) {
+        return reject("bytes",
+                      std::to_string(bytes) + " is not a multiple of pattern_bytes " + std::to_string(pattern_bytes));
+    }
+    proteus_status status = check_not_null(pattern, "pattern");
+    if (status == PROTEUS_STATUS_OK) status = check_range(buffer, offset, bytes, "offset");
+    return status;
+}
+
+proteus_status check_seq_len(int64_t seq_len)
+{
+    return seq_len >= 1 ? PROTEUS_STATUS_OK : reject("seq_len", number(seq_len) + " is below 1");
+}
+
+proteus_status check_budgets(const proteus_flux_params* params, cpu::ShortlistSpec& spec)
+{
+    proteus_status status = check_not_null(params, "params");
+    if (status == PROTEUS_STATUS_OK) {
+        status = check_struct_size(params->struct_size, sizeof *params, "params.struct_size");
+    }
+    if (status == PROTEUS_STATUS_OK) status = check_policy(params->policy);
+    if (status != PROTEUS_STATUS_OK) return status;
+    if (params->window < 1) return reject("params.window", number(params->window) + " is below 1");
+    status = check_anchors(*params);
+    if (status != PROTEUS_STATUS_OK) return status;
+    if (params->dna_count < 0) return reject("params.dna_count", number(params->dna_count) + " is negative");
+    status = check_seed_caps(*params);
+    if (status != PROTEUS_STATUS_OK) return status;
+    spec.policy = static_cast<proteus_candidate_policy>(params->policy);
+    spec.window = params->window;
+    spec.anchor_stride = params->anchor_stride;
+    spec.anchor_count = params->anchor_count;
+    spec.dna_count = params->dna_count;
+    spec.seed_cap = params->seed_cap;
+    spec.seed_local_cap = params->seed_local_cap;
+    return PROTEUS_STATUS_OK;
+}
+
+proteus_status check_flux_call(const Context& context, const proteus_flux_tensors* tensors,
+                               const proteus_flux_params* params, const proteus_launch_config* launch,
+                               FluxProblem& problem, BufferLease& lease)
+{
+    cpu::ShortlistSpec spec;
+    proteus_status status = check_not_null(tensors, "tensors");
+    if (status == PROTEUS_STATUS_OK) status = check_budgets(params, spec);
+    if (status == PROTEUS_STATUS_OK) status = check_launch(launch, problem.launch);
+    if (status != PROTEUS_STATUS_OK) return status;
+
+    FluxTensors t;
+    status = check_attention_tensors(context, *tensors, t);
+    if (status == PROTEUS_STATUS_OK) status = check_optional_tensors(context, *tensors, spec.dna_count, t);
+    if (status == PROTEUS_STATUS_OK) status = check_output_apart(t, t.o);
+    if (status == PROTEUS_STATUS_OK) status = check_output_apart(t, t.lse);
+    if (status == PROTEUS_STATUS_OK) status = resolve_scale(*params, t.q.ref.shape[3], problem.scale);
+    if (status != PROTEUS_STATUS_OK) return status;
+    fill_problem(t, spec, problem, lease);
+    return PROTEUS_STATUS_OK;
+}
+
+proteus_status check_gather_call(const Context& context, const proteus_flux_params* params, int64_t seq_len,
+                                 const proteus_tensor* salience, int64_t batch, const int64_t* rows, int64_t row_count,
+                                 int64_t capacity, const int64_t* indices, const int64_t* lengths, GatherCall& call)
+{
+    proteus_status status = check_budgets(params, call.spec);
+    if (status != PROTEUS_STATUS_OK) return status;
+    status = check_seq_len(seq_len);
+    if (status == PROTEUS_STATUS_OK) {
+        status = check_gather_salience(context, salience, call.spec.dna_count, seq_len, batch, call.salience);
+    }
+    if (status == PROTEUS_STATUS_OK) {
+        status =
+            check_gather_output(row_count, capacity, cpu::shortlist_bound(call.spec, seq_len), rows, indices, lengths);
+    }
+    if (status == PROTEUS_STATUS_OK) status = check_rows(rows, row_count, seq_len);
+    return status;
+}
+
+}  // namespace proteus
