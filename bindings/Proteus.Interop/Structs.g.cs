@@ -114,7 +114,8 @@ public unsafe partial struct ProteusTensor
 /// The tensors of one flux attention call.
 /// q [B, H, T, D], k and v [B, Hkv, T, D], o like q: required, one dtype (float32, float16, bfloat16).
 /// active [B, H, T] uint8 (nonzero = compute the row): optional, absent = every row active.
-/// salience [B, T] float32: required when the DNA count is &gt; 0, else ignored.
+/// salience [B, T] float32: required when the DNA count is &gt; 0, else ignored. Dna(i) takes the K
+/// highest values, ties to the larger position; NaN ranks as -inf.
 /// lse [B, H, T] float32: optional output.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
