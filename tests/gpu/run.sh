@@ -42,12 +42,12 @@ tests() {  # log name, then runner arguments
   local rc=$?
   note "$name: rc=$rc in $((SECONDS - start)) s :: $(grep -E '^(Test run summary|  (total|failed|succeeded|skipped)|.*Passed!|.*Failed!)' "$out/$name.log" | tr -s ' ' | tr '\n' ' ')"
 }
-if has_step tests; then tests gpu-tests --treenode-filter '/*/*/*/*[Category=Gpu]'; fi
+if has_step tests; then tests gpu-tests --filter 'TestCategory=Gpu'; fi
 if has_step suite; then PROTEUS_TEST_BACKEND=cuda tests suite-on-cuda; fi
 if has_step memcheck; then
   start=$SECONDS
   compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 --target-processes all \
-    "$DOTNET_ROOT/dotnet" "$root/.device/tests/Proteus.Tests.dll" --treenode-filter '/*/*/*/*[Category=Gpu]' \
+    "$DOTNET_ROOT/dotnet" "$root/.device/tests/Proteus.Tests.dll" --filter 'TestCategory=Gpu' \
     >"$out/memcheck.log" 2>&1
   note "memcheck: rc=$? in $((SECONDS - start)) s :: $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | sort | uniq -c | tr '\n' ' ')"
 fi

@@ -1,0 +1,137 @@
+using Proteus.Tests.Support;
+
+namespace Proteus.Tests.Flux;
+
+/// <summary>The deterministic lists of flux attention cases the parity tests run.</summary>
+public static class FluxCases
+{
+    private static readonly CandidatePolicy[] Policies = [CandidatePolicy.Aligned, CandidatePolicy.Relative, CandidatePolicy.Seed];
+    private static readonly int[] HeadDims = [16, 32, 64, 128];
+    private static readonly int[] GqaRatios = [1, 2, 4];
+    private static readonly StorageLayout[] Layouts = Enum.GetValues<StorageLayout>();
+    private static readonly int[] SeqLens = [1, 2, 7, 63, 64, 65, 300, 1000];
+
+    /// <summary>
+    /// Two independent all-pairs coverings of policy × dtype × D × GQA ratio × layout × T × budget shape
+    /// (window covering the sequence or not) × active mask × lse × explicit scale: every value of every
+    /// axis, and every pair of values of two axes, appears in at least two cases with different budgets.
+    /// Budgets and the rest are drawn per case.
+    /// </summary>
+    public static IEnumerable<FluxCase> Covering()
+    {
+        int[] axes = [Policies.Length, DTypes.Storage.Length, HeadDims.Length, GqaRatios.Length, Layouts.Length, SeqLens.Length, 2, 2, 2, 2];
+        var rows = PairwiseCovering.Generate(axes, seed: 2024).Concat(PairwiseCovering.Generate(axes, seed: 2025)).ToList();
+        for (int n = 0; n < rows.Count; n++)
+        {
+            var r = rows[n];
+            yield return Draw(
+                seed: 1000 + n,
+                Policies[r[0]], DTypes.Storage[r[1]], HeadDims[r[2]], GqaRatios[r[3]], Layouts[r[4]], SeqLens[r[5]],
+                coversSequence: r[6] == 1, withActiveMask: r[7] == 1, withLse: r[8] == 1, explicitScale: r[9] == 1);
+        }
+    }
+
+    /// <summary>
+    /// The GPU list: every D × dtype, each with GQA, a mask, DNA keys (one to six), and the policies and
+    /// lengths (up to 4097, past any single tile or block) taken in turn; launch modes in turn.
+    /// </summary>
+    public static IEnumerable<FluxCase> Gpu()
+    {
+        int[] seqLens = [1, 65, 300, 1000, 4097];
+        int n = 0;
+        foreach (var headDim in HeadDims)
+        {
+            foreach (var dtype in DTypes.Storage)
+            {
+                var c = Draw(
+                    seed: 5000 + n,
+                    Policies[n % Policies.Length], dtype, headDim, GqaRatios[1 + n % 2], Layouts[n % Layouts.Length], seqLens[n % seqLens.Length],
+                    coversSequence: n % 4 == 3, withActiveMask: true, withLse: true, explicitScale: n % 2 == 1);
+                yield return c with
+                {
+                    LaunchMode = (LaunchMode)(n % 3),
+                    Parameters = c.Parameters with { DnaCount = 1 + n % 6 },
+                    WithSalience = true,
+                };
+                n++;
+            }
+        }
+    }
+
+    /// <summary>Draws the rest of a case (batch, heads, budgets, input amplitude) from its seed.</summary>
+    public static FluxCase Draw(
+        int seed, CandidatePolicy policy, DType dtype, int headDim, int gqaRatio, StorageLayout layout, int seqLen,
+        bool coversSequence, bool withActiveMask, bool withLse, bool explicitScale)
+    {
+        var random = new Random(seed);
+        // Long sequences keep B·Hkv small so that the float64 reference stays fast; a shared k and v needs B > 1.
+        int batch = layout == StorageLayout.BroadcastKeyValue ? 2 : seqLen >= 300 ? 1 : random.Next(1, 3);
+        int kvHeads = seqLen >= 1000 ? 1 : random.Next(1, 3);
+        var parameters = Budgets(random, policy, seqLen, coversSequence) with
+        {
+            Scale = explicitScale ? (float)(0.05 + 0.5 * random.NextDouble()) : null,
+        };
+        return new FluxCase
+        {
+            Seed = seed,
+            DType = dtype,
+            Batch = batch,
+            Heads = kvHeads * gqaRatio,
+            KvHeads = kvHeads,
+            SeqLen = seqLen,
+            HeadDim = headDim,
+            Layout = layout,
+            Parameters = parameters,
+            WithActiveMask = withActiveMask,
+            WithLse = withLse,
+            WithSalience = parameters.DnaCount > 0 || random.Next(2) == 0,
+            TiedSalience = random.Next(2) == 0,
+            LaunchMode = (LaunchMode)random.Next(3),
+            QueryAmplitude = 0.5 + 2 * random.NextDouble(),
+        };
+    }
+
+    /// <summary>
+    /// Random budgets for a sequence of length T. Covering: W ≥ T (sometimes the "infinite" default)
+    /// and, for Seed, caps ≥ T. Otherwise W ≤ T/2 with anchors and DNA keys that fall before the window.
+    /// </summary>
+    public static FluxParameters Budgets(Random random, CandidatePolicy policy, int seqLen, bool coversSequence)
+    {
+        long anchors = random.Next(0, 7);
+        long dna = random.Next(0, 7);
+        long stride = random.Next(1, Math.Max(2, seqLen / 4 + 1));
+        if (anchors == 0 && random.Next(2) == 0)
+        {
+            stride = 0; // allowed when there are no anchors
+        }
+        else if (policy == CandidatePolicy.Seed && random.Next(4) == 0)
+        {
+            stride = 0; // Seed: S = 0 disables anchors whatever their count
+        }
+
+        long window, seedCap, seedLocalCap;
+        if (coversSequence)
+        {
+            window = random.Next(2) == 0 ? FluxParameters.Dense.Window : seqLen + random.Next(0, 4);
+            seedCap = seqLen + random.Next(0, 4);
+            seedLocalCap = random.Next(2) == 0 ? FluxParameters.Dense.Window : seqLen + random.Next(0, 4);
+        }
+        else
+        {
+            window = random.Next(1, Math.Max(2, seqLen / 2 + 1));
+            seedCap = random.Next(1, (int)(window + anchors + dna + 3));
+            seedLocalCap = random.Next(1, (int)window + 3);
+        }
+
+        return new FluxParameters
+        {
+            Policy = policy,
+            Window = window,
+            AnchorStride = stride,
+            AnchorCount = anchors,
+            DnaCount = dna,
+            SeedCap = policy == CandidatePolicy.Seed ? seedCap : 0,
+            SeedLocalCap = policy == CandidatePolicy.Seed ? seedLocalCap : 0,
+        };
+    }
+}

@@ -1,0 +1,72 @@
+using Proteus.Tests.Reference;
+using Proteus.Tests.Support;
+
+namespace Proteus.Tests.Flux;
+
+/// <summary>
+/// The GPU backend (the first CUDA or HIP device) equals the CPU backend in the same process and the
+/// float64 reference on the same inputs. Ignored on machines without a GPU.
+/// </summary>
+[TestFixture]
+[Category("Gpu")]
+public sealed class GpuFluxAttentionTests
+{
+    private Device? gpu;
+    private Device? cpu;
+
+    [OneTimeSetUp]
+    public void OpenDevices()
+    {
+        if (TestDevices.FirstGpu() is { } info)
+        {
+            gpu = Device.Open(info.Backend, info.Ordinal);
+            cpu = Device.Open(Backend.Cpu);
+        }
+    }
+
+    [OneTimeTearDown]
+    public void CloseDevices()
+    {
+        gpu?.Dispose();
+        cpu?.Dispose();
+    }
+
+    [SetUp]
+    public void RequireGpu()
+    {
+        if (gpu is null)
+        {
+            Assert.Ignore("no CUDA or HIP device on this machine");
+        }
+    }
+
+    public static IEnumerable<TestCaseData> GpuCases() =>
+        FluxCases.Gpu().Concat(FluxCases.Covering()).Select(c => new TestCaseData(c).SetArgDisplayNames(c.ToString()));
+
+    [TestCaseSource(nameof(GpuCases))]
+    public void GpuFluxAttentionEqualsTheCpuBackendAndTheReference(FluxCase c)
+    {
+        var problem = FluxProblem.Create(c);
+        var reference = problem.Reference();
+        var onCpu = FluxRun.On(cpu!, problem);
+        var onGpu = FluxRun.On(gpu!, problem);
+        FluxAssert.Matches(problem, onGpu, onCpu.Output, onCpu.Lse ?? reference.Lse, "CPU backend");
+        FluxAssert.Matches(problem, onGpu, reference.Output, reference.Lse, "reference");
+    }
+
+    [Test]
+    public void GpuShortlistGatherEqualsTheBruteForceSets([Values] CandidatePolicy policy, [Values(1, 65, 1000, 4097)] int seqLen)
+    {
+        var random = new Random(seqLen * 3 + (int)policy);
+        var parameters = FluxCases.Budgets(random, policy, seqLen, coversSequence: false);
+        var salience = Enumerable.Range(0, 2 * seqLen).Select(_ => random.Next(8) / 8f).ToArray();
+        var rows = Enumerable.Range(0, seqLen).Where(i => i < 70 || i % 37 == 0 || i == seqLen - 1).Select(i => (long)i).ToArray();
+        using var salienceBuffer = gpu!.Upload<float>(salience);
+        var gathered = Shortlist.Gather(gpu, parameters, seqLen, new TensorView<float>(salienceBuffer, [2, seqLen]), 1, rows);
+        for (int r = 0; r < rows.Length; r++)
+        {
+            var expected = CandidateSets.Of(parameters, seqLen, salience.AsSpan(seqLen, seqLen), rows[r]);
+            Assert.That(gathered[r], Is.EqualTo(expected), $"C({rows[r]}) with {parameters}");
+        }
+    }
+}
