@@ -1,0 +1,70 @@
+// The one place where CUDA and HIP differ. The GPU backend is written against the CUDA runtime API;
+// compiled as HIP (PROTEUS_GPU_BACKEND_HIP), the names it uses map to their HIP twins here, in the
+// manner of llama.cpp's ggml-cuda/vendors/hip.h. Add a name here before using it in a .cu file.
+#pragma once
+
+#include <string>
+
+#include "proteus/proteus.h"
+
+#if defined(PROTEUS_GPU_BACKEND_HIP)
+
+#include <hip/hip_runtime.h>
+
+#define cudaDevAttrMultiProcessorCount hipDeviceAttributeMultiprocessorCount
+#define cudaDeviceGetAttribute hipDeviceGetAttribute
+#define cudaDeviceProp hipDeviceProp_t
+#define cudaErrorMemoryAllocation hipErrorOutOfMemory
+#define cudaError_t hipError_t
+#define cudaFree hipFree
+#define cudaGetDeviceCount hipGetDeviceCount
+#define cudaGetDeviceProperties hipGetDeviceProperties
+#define cudaGetErrorString hipGetErrorString
+#define cudaGetLastError hipGetLastError
+#define cudaMalloc hipMalloc
+#define cudaMemGetInfo hipMemGetInfo
+#define cudaMemcpyAsync hipMemcpyAsync
+#define cudaMemcpyDeviceToDevice hipMemcpyDeviceToDevice
+#define cudaMemcpyDeviceToHost hipMemcpyDeviceToHost
+#define cudaMemcpyHostToDevice hipMemcpyHostToDevice
+#define cudaSetDevice hipSetDevice
+#define cudaStreamCreateWithFlags hipStreamCreateWithFlags
+#define cudaStreamDestroy hipStreamDestroy
+#define cudaStreamNonBlocking hipStreamNonBlocking
+#define cudaStreamSynchronize hipStreamSynchronize
+#define cudaStream_t hipStream_t
+#define cudaSuccess hipSuccess
+
+#elif defined(PROTEUS_GPU_BACKEND_CUDA)
+
+#include <cuda_runtime.h>
+
+#else
+#error "gpu/vendor.h: define PROTEUS_GPU_BACKEND_CUDA or PROTEUS_GPU_BACKEND_HIP"
+#endif
+
+namespace proteus::gpu {
+
+#if defined(PROTEUS_GPU_BACKEND_HIP)
+/** Prefix of the runtime's function names, so that messages name the call that really failed. */
+inline constexpr const char* kRuntimePrefix = "hip";
+inline constexpr proteus_backend kBackend = PROTEUS_BACKEND_HIP;
+
+/** "gfx90a" from gcnArchName "gfx90a:sramecc+:xnack-" (the feature flags are not the architecture). */
+inline std::string device_architecture(const cudaDeviceProp& properties)
+{
+    const std::string name = properties.gcnArchName;
+    return name.substr(0, name.find(':'));
+}
+#else
+inline constexpr const char* kRuntimePrefix = "cuda";
+inline constexpr proteus_backend kBackend = PROTEUS_BACKEND_CUDA;
+
+/** "sm_90" from compute capability 9.0. */
+inline std::string device_architecture(const cudaDeviceProp& properties)
+{
+    return "sm_" + std::to_string(properties.major * 10 + properties.minor);
+}
+#endif
+
+}  // namespace proteus::gpu
