@@ -30,7 +30,7 @@ if has_step build; then
   rc=$?
   note "build: rc=$rc in $((SECONDS - start)) s"
   [ $rc -eq 0 ] || { tail -60 "$out/build.log"; exit 1; }
-  ctest --test-dir "$build" --output-on-failure >"$out/ctest.log" 2>&1; note "ctest (native smoke): rc=$?"
+  ctest --test-dir "$build" --output-on-failure >>"$out/build.log" 2>&1; note "ctest (native smoke, log in build.log): rc=$?"
 fi
 export PROTEUS_NATIVE_PATH="$build/lib/libproteus.so"
 dotnet "$root/.device/cli/proteus.dll" info 2>&1 | tee "$out/info.txt"
