@@ -5,21 +5,20 @@ using System.Text.Json.Serialization;
 namespace Proteus.Cli;
 
 /// <summary>
-/// <c>proteus bench</c>: flux attention over a sweep of sequence lengths on random inputs, timing each
-/// iteration from launch to synchronize, and reporting the median, tokens/s and the library's peak
-/// device allocation.
+/// <c>proteus bench</c>: flux attention on random inputs, one case per sequence length (or the cases of
+/// a <c>--suite</c>), reporting per case the median time, tokens/s, TFLOP/s from the exact candidate
+/// count, and the library's peak device allocation; <c>--json</c> writes all of it with the exact shapes.
 /// </summary>
 internal static class BenchCommand
 {
-    /// <summary>The <c>--shortlist</c> budgets: the Seed policy's saturated budgets (W 341, S 256, A 171) for L = 512 (SPEC Appendix A).</summary>
-    private static readonly FluxParameters ShortlistBudgets = FluxParameters.Dense with { Window = 341, AnchorStride = 256, AnchorCount = 171 };
+    /// <summary>
+    /// Elements of random data generated on the host per case; larger tensors repeat it. Not a
+    /// multiple of any row length, so the repeats never line up with rows or heads.
+    /// </summary>
+    private const int RandomPoolLength = (1 << 24) + 1;
 
-    private static readonly Dictionary<string, DType> DTypes = new()
-    {
-        ["float32"] = DType.Float32,
-        ["float16"] = DType.Float16,
-        ["bfloat16"] = DType.BFloat16,
-    };
+    /// <summary>Rows at random, besides the window and sequence edges, whose |C(i)| is checked against the library.</summary>
+    private const int CheckedRandomRows = 9;
 
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -30,211 +29,221 @@ internal static class BenchCommand
 
     public static int Run(CommandLine options)
     {
-        BenchRequest request = BenchRequest.Parse(options);
+        BenchOptions request = BenchOptions.Parse(options);
         using Device device = request.Backend is { } backend ? Device.Open(backend) : Device.OpenBest();
-        BenchSettings settings = request.Resolve(device.Backend);
+        IReadOnlyList<BenchCase> cases = request.Cases(device.Backend);
 
         Console.WriteLine(
-            $"proteus bench on {Names.Of(device.Backend)}:{device.Info.Ordinal} {device.Info.Name} | {Names.Of(settings.DType)} | " +
-            $"B={settings.Batch} H={settings.Heads} Hkv={settings.KvHeads} D={settings.HeadDim} | {Describe(settings.Parameters)} | " +
-            $"warmup {settings.Warmup}, iterations {settings.Iterations}");
-        Console.WriteLine($"{"T",8}  {"mode",-24}  {"|C|<=",7}  {"ms (median)",12}  {"tokens/s",12}  {"peak MiB",9}");
+            $"proteus bench on {Names.Of(device.Backend)}:{device.Info.Ordinal} {device.Info.Name} | " +
+            $"{(request.Suite is { } suite ? $"suite {suite}{(request.Scale is { } scale ? $" scaled by {scale:G4}" : "")} | " : "")}" +
+            $"≤{request.BudgetSeconds:G4} s of samples per case, ≤{request.MaxIterations} samples, {request.Warmup} warm-up");
+        Console.WriteLine(
+            $"{"case",-14}  {"T",8}  {"B x H/Hkv x D",13}  {"dtype",8}  {"mode",-36}  {"launch",-14}  {"ms (median)",11}  " +
+            $"{"tokens/s",12}  {"TFLOP/s",8}  {"peak MiB",9}  {"samples",9}");
 
         var random = new Random(Seed: 20240601);
         var results = new List<BenchResult>();
-        foreach (long seqLen in settings.SeqLens)
+        foreach (BenchCase benchCase in cases)
         {
-            BenchResult result = settings.DType switch
+            BenchResult result = benchCase.DType switch
             {
-                DType.Float32 => Measure(device, settings, seqLen, random, value => value),
-                DType.Float16 => Measure(device, settings, seqLen, random, value => (Half)value),
-                DType.BFloat16 => Measure(device, settings, seqLen, random, value => (BFloat16)value),
-                _ => throw new UnreachableException($"--dtype parsing admitted {settings.DType}"),
+                DType.Float32 => Measure(device, benchCase, request, random, value => value),
+                DType.Float16 => Measure(device, benchCase, request, random, value => (Half)value),
+                DType.BFloat16 => Measure(device, benchCase, request, random, value => (BFloat16)value),
+                _ => throw new UnreachableException($"--dtype parsing admitted {benchCase.DType}"),
             };
             results.Add(result);
             Console.WriteLine(
-                $"{result.SeqLen,8}  {result.Mode,-24}  {result.CandidateBound,7}  {result.MedianMs,12:0.000}  " +
-                $"{result.TokensPerSecond,12:0}  {result.PeakBytes / (double)(1 << 20),9:0.0}");
+                $"{result.Case,-14}  {result.SeqLen,8}  {benchCase.Shape,13}  {result.DType,8}  {result.Label,-36}  {result.LaunchLabel,-14}  " +
+                $"{result.MedianMs,11:0.000}  {result.TokensPerSecond,12:0}  {result.Tflops,8:0.00}  " +
+                $"{result.PeakBytes / (double)(1 << 20),9:0.0}  {$"{result.Timing.SampleMs.Length}x{result.Timing.LaunchesPerSample}",9}");
         }
 
         if (request.JsonPath is { } path)
         {
             var report = new BenchReport(
-                ProteusLibrary.Version.ToString(), device.Info, Names.Of(settings.DType), settings.Batch, settings.Heads,
-                settings.KvHeads, settings.HeadDim, settings.Parameters, settings.Warmup, settings.Iterations, results);
+                ProteusLibrary.Version.ToString(), device.Info, request.Suite, request.Scale ?? 1, request.Warmup,
+                request.MaxIterations, request.BudgetSeconds, results);
             File.WriteAllText(path, JsonSerializer.Serialize(report, JsonOptions) + Environment.NewLine);
             Console.WriteLine($"results written to {path}");
         }
         return 0;
     }
 
-    private static BenchResult Measure<T>(Device device, BenchSettings settings, long seqLen, Random random, Func<float, T> convert)
+    private static BenchResult Measure<T>(Device device, BenchCase benchCase, BenchOptions request, Random random, Func<float, T> convert)
         where T : unmanaged
     {
-        long batch = settings.Batch, heads = settings.Heads, kvHeads = settings.KvHeads, headDim = settings.HeadDim;
-        FluxParameters parameters = settings.Parameters;
+        long batch = benchCase.Batch, heads = benchCase.Heads, kvHeads = benchCase.KvHeads;
+        long seqLen = benchCase.SeqLen, headDim = benchCase.HeadDim;
+        FluxParameters parameters = benchCase.Parameters;
 
-        // Peak from here covers this length's tensors and the operation's workspace.
+        // Peak from here covers this case's tensors and the operation's workspace.
         device.ResetPeak();
-        using DeviceBuffer<T> query = device.Upload<T>(RandomValues(batch * heads * seqLen * headDim, random, convert));
-        using DeviceBuffer<T> key = device.Upload<T>(RandomValues(batch * kvHeads * seqLen * headDim, random, convert));
-        using DeviceBuffer<T> value = device.Upload<T>(RandomValues(batch * kvHeads * seqLen * headDim, random, convert));
+        T[] pool = RandomValues((int)Math.Min(RandomPoolLength, batch * heads * seqLen * headDim), random, convert);
+        using DeviceBuffer<T> query = RandomBuffer(device, batch * heads * seqLen * headDim, pool, random);
+        using DeviceBuffer<T> key = RandomBuffer(device, batch * kvHeads * seqLen * headDim, pool, random);
+        using DeviceBuffer<T> value = RandomBuffer(device, batch * kvHeads * seqLen * headDim, pool, random);
         using DeviceBuffer<T> output = device.Allocate<T>(batch * heads * seqLen * headDim);
-        using DeviceBuffer<float>? salience = parameters.DnaCount > 0
-            ? device.Upload<float>(RandomValues(batch * seqLen, random, x => x))
-            : null;
+        float[]? salienceValues = parameters.DnaCount > 0 ? RandomValues(HostLength(batch * seqLen), random, x => x) : null;
+        using DeviceBuffer<float>? salience = salienceValues is null ? null : device.Upload<float>(salienceValues);
+        byte[]? activeValues = benchCase.Activity is { } activity ? ActiveRows(benchCase, activity, random) : null;
+        using DeviceBuffer<byte>? active = activeValues is null ? null : device.Upload<byte>(activeValues);
         var inputs = new FluxInputs<T>
         {
             Query = TensorLayouts.Bhtd(query, batch, heads, seqLen, headDim),
             Key = TensorLayouts.Bhtd(key, batch, kvHeads, seqLen, headDim),
             Value = TensorLayouts.Bhtd(value, batch, kvHeads, seqLen, headDim),
             Output = TensorLayouts.Bhtd(output, batch, heads, seqLen, headDim),
+            Active = active is null ? null : new TensorView<byte>(active, [batch, heads, seqLen]),
             Salience = salience is null ? null : new TensorView<float>(salience, [batch, seqLen]),
         };
 
-        var attention = new FluxAttention(device);
-        for (int i = 0; i < settings.Warmup; i++)
-        {
-            attention.Run(inputs, parameters);
-            device.Synchronize();
-        }
-        var times = new double[settings.Iterations];
-        var stopwatch = new Stopwatch();
-        for (int i = 0; i < times.Length; i++)
-        {
-            stopwatch.Restart();
-            attention.Run(inputs, parameters);
-            device.Synchronize();
-            times[i] = stopwatch.Elapsed.TotalMilliseconds;
-        }
+        (long candidateSum, long activeRows) = CountCandidates(device, benchCase, salienceValues, inputs.Salience, activeValues, random);
+        // Dense all-rows cases use the issue's (and FlashAttention's) causal convention 2·B·H·T²·D, which
+        // the SDPA comparison shares; everything else counts 4·D FLOPs (q·k and p·v) per candidate key.
+        bool denseConvention = benchCase.IsDense && benchCase.Activity is null;
+        double flops = denseConvention
+            ? 2.0 * batch * heads * seqLen * (double)seqLen * headDim
+            : 4.0 * headDim * candidateSum;
 
-        double median = Median(times);
+        var attention = new FluxAttention(device);
+        Timing timing = BenchTimer.Measure(
+            () => attention.Run(inputs, parameters, benchCase.Launch), device.Synchronize, request.Warmup, request.MaxIterations,
+            request.BudgetSeconds * 1000);
+        double seconds = timing.MedianMs / 1000;
         return new BenchResult(
-            seqLen, Describe(parameters), Shortlist.Bound(parameters, seqLen), median, batch * seqLen / (median / 1000.0),
-            device.GetMemoryStats().PeakAllocatedBytes, times);
+            benchCase.Name, benchCase.Label, seqLen, batch, heads, kvHeads, headDim, Names.Of(benchCase.DType), parameters,
+            parameters.DnaCount > 0 ? "random" : null, benchCase.Activity, activeRows, batch * heads * seqLen, benchCase.Launch,
+            benchCase.LaunchLabel, Shortlist.Bound(parameters, seqLen), candidateSum, flops,
+            denseConvention ? "2*B*H*T^2*D (dense causal)" : "4*D*sum|C(i)| over active rows (exact)",
+            timing.MedianMs, batch * seqLen / seconds, flops / seconds / 1e12, device.GetMemoryStats().PeakAllocatedBytes, timing);
+    }
+
+    /// <summary>
+    /// Σ|C(i)| over the active rows and the number of active rows. The sizes come from
+    /// <see cref="CandidateCount"/>; at the window and sequence edges and a few random rows of each
+    /// batch row they are checked against the library's own C(i), so the FLOP count cannot drift from
+    /// what the kernel computes.
+    /// </summary>
+    private static (long CandidateSum, long ActiveRows) CountCandidates(
+        Device device, BenchCase benchCase, float[]? salience, TensorView<float>? salienceView, byte[]? active, Random random)
+    {
+        long seqLen = benchCase.SeqLen, heads = benchCase.Heads, window = benchCase.Parameters.Window;
+        long candidateSum = 0, activeRows = 0;
+        for (long b = 0; b < benchCase.Batch; b++)
+        {
+            ReadOnlySpan<float> salienceRow = salience is null ? default : salience.AsSpan((int)(b * seqLen), (int)seqLen);
+            long[] sizes = CandidateCount.RowSizes(benchCase.Parameters, seqLen, salienceRow);
+            var rowsAtToken = new long[seqLen];  // active heads at each token
+            for (long h = 0; h < heads; h++)
+            {
+                for (long i = 0; i < seqLen; i++)
+                {
+                    rowsAtToken[i] += active is null ? 1 : active[(b * heads + h) * seqLen + i];
+                }
+            }
+            for (long i = 0; i < seqLen; i++)
+            {
+                activeRows += rowsAtToken[i];
+                candidateSum += rowsAtToken[i] * sizes[i];
+            }
+
+            long[] checkedRows = new[] { 0, 1, window - 1, window, window + 1, seqLen / 2, seqLen - 1 }
+                .Concat(Enumerable.Range(0, CheckedRandomRows).Select(_ => random.NextInt64(seqLen)))
+                .Where(i => i >= 0 && i < seqLen)
+                .Distinct()
+                .Order()
+                .ToArray();
+            long[][] candidates = Shortlist.Gather(device, benchCase.Parameters, seqLen, salienceView, b, checkedRows);
+            for (int r = 0; r < checkedRows.Length; r++)
+            {
+                if (candidates[r].Length != sizes[checkedRows[r]])
+                {
+                    throw new InvalidOperationException(
+                        $"bench's |C({checkedRows[r]})| = {sizes[checkedRows[r]]} in batch row {b} disagrees with the library's " +
+                        $"{candidates[r].Length} for {benchCase.Label} at T = {seqLen}; the FLOP count would be wrong");
+                }
+            }
+        }
+        return (candidateSum, activeRows);
+    }
+
+    /// <summary>The active mask [B, H, T] of a sparse case (see <see cref="RowActivity"/>).</summary>
+    private static byte[] ActiveRows(BenchCase benchCase, RowActivity activity, Random random)
+    {
+        long seqLen = benchCase.SeqLen;
+        int heads = (int)benchCase.Heads;
+        var mask = new byte[HostLength(benchCase.Batch * heads * seqLen)];
+        long kept = Math.Max(1, (long)Math.Round(activity.KeepRatio * seqLen, MidpointRounding.AwayFromZero));
+        int[] headOrder = Enumerable.Range(0, heads).ToArray();
+        for (long b = 0; b < benchCase.Batch; b++)
+        {
+            // Token 0 and kept − 1 of tokens 1..T−1, by a partial Fisher–Yates shuffle.
+            long[] tokens = new long[seqLen];
+            for (long t = 0; t < seqLen; t++)
+            {
+                tokens[t] = t;
+            }
+            for (long n = 1; n < kept; n++)
+            {
+                long pick = random.NextInt64(n, seqLen);
+                (tokens[n], tokens[pick]) = (tokens[pick], tokens[n]);
+            }
+            foreach (long token in tokens.AsSpan(0, (int)kept))
+            {
+                for (int n = 0; n < activity.HeadsPerToken; n++)
+                {
+                    int pick = random.Next(n, heads);
+                    (headOrder[n], headOrder[pick]) = (headOrder[pick], headOrder[n]);
+                    mask[(b * heads + headOrder[n]) * seqLen + token] = 1;
+                }
+            }
+        }
+        return mask;
+    }
+
+    /// <summary>A device buffer of <paramref name="length"/> elements filled with the pool, repeated from a random start.</summary>
+    private static DeviceBuffer<T> RandomBuffer<T>(Device device, long length, T[] pool, Random random)
+        where T : unmanaged
+    {
+        DeviceBuffer<T> buffer = device.Allocate<T>(length);
+        int start = random.Next(pool.Length);
+        for (long offset = 0; offset < length; start = 0)
+        {
+            int count = (int)Math.Min(pool.Length - start, length - offset);
+            buffer.CopyFrom(pool.AsSpan(start, count), offset);
+            offset += count;
+        }
+        return buffer;
     }
 
     /// <summary>Uniform values in [−1, 1): random, so the softmax sees spread-out scores, never the degenerate all-zero case.</summary>
-    private static T[] RandomValues<T>(long count, Random random, Func<float, T> convert)
+    private static T[] RandomValues<T>(int count, Random random, Func<float, T> convert)
     {
-        if (count > Array.MaxLength)
-        {
-            throw new UsageException($"a tensor of {count} elements is too large for one host array; lower --seq, --heads or --batch");
-        }
         var values = new T[count];
-        for (long i = 0; i < count; i++)
+        for (int i = 0; i < count; i++)
         {
             values[i] = convert(random.NextSingle() * 2f - 1f);
         }
         return values;
     }
 
-    private static double Median(double[] values)
-    {
-        double[] sorted = values.Order().ToArray();
-        int middle = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-    }
+    private static int HostLength(long count) => count <= Array.MaxLength
+        ? (int)count
+        : throw new UsageException($"a host array of {count} elements is too large; lower --seq, --heads or --batch");
 
-    /// <summary>"dense", or the budgets in force ("W=341 S=256 A=171").</summary>
-    private static string Describe(FluxParameters parameters)
-    {
-        var parts = new List<string>();
-        if (parameters.Window != FluxParameters.Dense.Window)
-        {
-            parts.Add($"W={parameters.Window}");
-        }
-        if (parameters.AnchorCount > 0)
-        {
-            parts.Add($"S={parameters.AnchorStride} A={parameters.AnchorCount}");
-        }
-        if (parameters.DnaCount > 0)
-        {
-            parts.Add($"K={parameters.DnaCount}");
-        }
-        return parts.Count == 0 ? "dense" : string.Join(' ', parts);
-    }
-
-    /// <summary>The options as given; defaults that depend on the device are filled in by <see cref="Resolve"/>.</summary>
-    private sealed record BenchRequest(
-        Backend? Backend, long Batch, long? Heads, long? KvHeads, long HeadDim, DType? DType, long[]? SeqLens,
-        FluxParameters Parameters, int Warmup, int Iterations, string? JsonPath)
-    {
-        public static BenchRequest Parse(CommandLine options)
-        {
-            Backend? backend = (options.Text("backend")?.ToLowerInvariant() ?? "best") switch
-            {
-                "best" => null,
-                "cpu" => Proteus.Backend.Cpu,
-                "cuda" => Proteus.Backend.Cuda,
-                "hip" => Proteus.Backend.Hip,
-                var other => throw new UsageException($"--backend must be one of cpu, cuda, hip, best, not '{other}'"),
-            };
-
-            FluxParameters parameters = options.Flag("shortlist") ? ShortlistBudgets : FluxParameters.Dense;
-            parameters = parameters with
-            {
-                Window = options.Integer("window", 1) ?? parameters.Window,
-                AnchorStride = options.Integer("anchor-stride", 1) ?? parameters.AnchorStride,
-                AnchorCount = options.Integer("anchors", 0) ?? parameters.AnchorCount,
-                DnaCount = options.Integer("dna", 0) ?? parameters.DnaCount,
-            };
-            if (parameters.AnchorCount > 0 && parameters.AnchorStride == 0)
-            {
-                throw new UsageException("--anchors needs --anchor-stride");
-            }
-
-            var request = new BenchRequest(
-                backend,
-                Batch: options.Integer("batch", 1) ?? 1,
-                Heads: options.Integer("heads", 1),
-                KvHeads: options.Integer("kv-heads", 1),
-                HeadDim: options.Integer("head-dim", 1) ?? 64,
-                DType: options.Choice("dtype", DTypes),
-                SeqLens: options.IntegerList("seq", 1),
-                parameters,
-                Warmup: (int)(options.Integer("warmup", 0, 1000) ?? 1),
-                Iterations: (int)(options.Integer("iterations", 1, 100_000) ?? 5),
-                JsonPath: options.Text("json"));
-            options.RejectUnknown();
-            if (request.JsonPath is { } path && Path.GetDirectoryName(Path.GetFullPath(path)) is { } folder && !Directory.Exists(folder))
-            {
-                throw new UsageException($"--json: the folder {folder} does not exist");
-            }
-            return request;
-        }
-
-        /// <summary>
-        /// The settings for a device of <paramref name="backend"/>. The CPU defaults (float32, T up to
-        /// 2048) keep the default run well under a minute on a 2-core machine; the GPU defaults sweep
-        /// 1K to 64K tokens in bfloat16.
-        /// </summary>
-        public BenchSettings Resolve(Backend backend)
-        {
-            bool cpu = backend == Proteus.Backend.Cpu;
-            long heads = Heads ?? 16;
-            long kvHeads = KvHeads ?? heads;
-            if (heads % kvHeads != 0)
-            {
-                throw new UsageException($"--kv-heads ({kvHeads}) must divide the query heads ({heads})");
-            }
-            long[] seqLens = SeqLens ?? (cpu ? [256, 512, 1024, 2048] : [1024, 2048, 4096, 8192, 16384, 32768, 65536]);
-            return new BenchSettings(
-                Batch, heads, kvHeads, HeadDim, DType ?? (cpu ? Proteus.DType.Float32 : Proteus.DType.BFloat16), seqLens,
-                Parameters, Warmup, Iterations);
-        }
-    }
-
-    private sealed record BenchSettings(
-        long Batch, long Heads, long KvHeads, long HeadDim, DType DType, long[] SeqLens, FluxParameters Parameters,
-        int Warmup, int Iterations);
-
-    /// <summary>One sequence length's measurement.</summary>
+    /// <summary>One case's measurement, with everything needed to rerun it.</summary>
+    /// <param name="Salience">"random" when the case uses DNA, else null.</param>
+    /// <param name="CandidateBound">The library's bound on |C(i)| (<see cref="Shortlist.Bound"/>).</param>
+    /// <param name="CandidateSum">Σ|C(i)| over the active rows, exact.</param>
     private sealed record BenchResult(
-        long SeqLen, string Mode, long CandidateBound, double MedianMs, double TokensPerSecond, ulong PeakBytes, double[] TimesMs);
+        string Case, string Label, long SeqLen, long Batch, long Heads, long KvHeads, long HeadDim,
+        [property: JsonPropertyName("dtype")] string DType, FluxParameters Parameters, string? Salience, RowActivity? Activity,
+        long ActiveRows, long TotalRows, LaunchConfig? Launch, string LaunchLabel, long CandidateBound, long CandidateSum,
+        double Flops, string FlopsConvention, double MedianMs, double TokensPerSecond, double Tflops, ulong PeakBytes, Timing Timing);
 
     /// <summary>What <c>--json</c> writes.</summary>
     private sealed record BenchReport(
-        string LibraryVersion, DeviceInfo Device, [property: JsonPropertyName("dtype")] string DType, long Batch, long Heads, long KvHeads, long HeadDim,
-        FluxParameters Parameters, int Warmup, int Iterations, IReadOnlyList<BenchResult> Results);
+        string LibraryVersion, DeviceInfo Device, string? Suite, double Scale, int Warmup, int MaxIterations, double BudgetSeconds,
+        IReadOnlyList<BenchResult> Results);
 }

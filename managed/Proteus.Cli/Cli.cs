@@ -10,7 +10,7 @@ internal static class Cli
 
         Usage:
           proteus info                 library version, compiled backends, every device
-          proteus bench [options]      time flux attention over a sweep of sequence lengths
+          proteus bench [options]      time flux attention over a sweep of sequence lengths or a suite
           proteus --help               this text
 
         bench options:
@@ -26,11 +26,31 @@ internal static class Cli
           --window W                   local window (default: dense)
           --anchor-stride S            anchor stride
           --anchors A                  anchor count
-          --dna K                      DNA count (random salience)
+          --dna K                      DNA count
+          --salience random            the salience DNA ranks by (random values, the only source so far)
           --shortlist                  shorthand for --window 341 --anchor-stride 256 --anchors 171
-          --warmup N                   untimed runs per length (default 1)
-          --iterations N               timed runs per length; the median is reported (default 5)
-          --json PATH                  also write the results as JSON
+          --active-heads N             sparse rows: N random heads of H active at each token (default H)
+          --keep-ratio r               sparse rows: round(r·T) tokens kept per batch row, token 0 always,
+                                       the rest at random (default 1); a row is active when its head is
+                                       active at that token and the token is kept
+          --suite issue3               a fixed set of cases instead of the options above (the issue's
+                                       acceptance cases, bfloat16, B = 1)
+          --scale f                    multiply every length of the suite by f in (0, 1], e.g. 1/256,
+                                       for a smoke run on a slow device
+          --mode auto|tile|row         GPU launch mode (default auto: the library's heuristic)
+          --block-q N, --block-k N, --warps N, --stages N
+                                       GPU launch configuration (default 0: the library's heuristic)
+          --warmup N                   untimed runs per case, ≥ 1 (default 2; fewer once --budget is spent)
+          --iterations N               at most N timed samples per case; the median is reported (default 30)
+          --budget s                   about s seconds of timed samples per case (default 3): a slow case
+                                       gets fewer samples (at least one); launches shorter than 2 ms are
+                                       queued back to back and each sample reports their mean
+          --json PATH                  also write the results as JSON, with the exact shapes, Σ|C(i)|,
+                                       FLOPs and every sample
+
+        Reported per case: the median ms, tokens/s (B·T over the median), TFLOP/s (dense:
+        2·B·H·T²·D; otherwise 4·D·Σ|C(i)| over the active rows, counted exactly and checked against
+        the library's C(i) at sampled rows) and the library's peak device allocation.
 
         The native library is found through PROTEUS_NATIVE_PATH (a file or directory) or next to
         the application.

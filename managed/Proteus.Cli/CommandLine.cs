@@ -93,6 +93,30 @@ internal sealed class CommandLine
             ? text.Split(',', StringSplitOptions.TrimEntries).Select(item => ParseInteger(name, item, minimum, maximum)).ToArray()
             : null;
 
+    /// <summary>
+    /// The option as a real number in (<paramref name="above"/>, <paramref name="atMost"/>], written as a
+    /// decimal ("0.2") or a fraction ("1/64"); null when absent.
+    /// </summary>
+    public double? Real(string name, double above, double atMost)
+    {
+        if (Text(name) is not { } text)
+        {
+            return null;
+        }
+        string[] parts = text.Split('/', StringSplitOptions.TrimEntries);
+        double value = parts.Length switch
+        {
+            1 => ParseReal(name, parts[0]),
+            2 => ParseReal(name, parts[0]) / ParseReal(name, parts[1]),
+            _ => throw new UsageException($"--{name} takes a number or a fraction p/q, not '{text}'"),
+        };
+        if (!(value > above && value <= atMost))
+        {
+            throw new UsageException($"--{name} must be in ({above}, {atMost}], not {text}");
+        }
+        return value;
+    }
+
     /// <summary>The option as one of <paramref name="choices"/> (by name, case-insensitive), or null when absent.</summary>
     public T? Choice<T>(string name, IReadOnlyDictionary<string, T> choices)
         where T : struct
@@ -114,6 +138,11 @@ internal sealed class CommandLine
             throw new UsageException($"unknown option{(_options.Count > 1 ? "s" : "")} {string.Join(", ", _options.Keys.Select(name => "--" + name))}");
         }
     }
+
+    private static double ParseReal(string name, string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && double.IsFinite(value)
+            ? value
+            : throw new UsageException($"--{name} takes a number or a fraction p/q, not '{text}'");
 
     private static long ParseInteger(string name, string text, long minimum, long maximum)
     {

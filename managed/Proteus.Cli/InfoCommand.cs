@@ -31,5 +31,7 @@ internal static class Names
 
     public static string Of(DType dtype) => dtype.ToString().ToLowerInvariant();
 
+    public static string Of(LaunchMode mode) => mode.ToString().ToLowerInvariant();
+
     public static string Gibibytes(ulong bytes) => $"{bytes / (double)(1UL << 30):0.0} GiB";
 }

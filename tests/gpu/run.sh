@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Run ON THE DEVICE MACHINE from the repository root, with .device carried (see prepare.sh).
 # Builds the CUDA backend for sm_90, runs the GPU tests, the whole suite against the CUDA device,
-# compute-sanitizer memcheck over the GPU tests, and `proteus bench` on CUDA. Everything lands in $OUT
-# (logs, summary.txt); the summary is printed last.
-#   Optional: PROTEUS_GPU_STEPS="build tests suite memcheck bench" (default: all, in that order)
+# compute-sanitizer memcheck over the GPU tests, `proteus bench` on CUDA, and the perf comparison
+# (`proteus bench --suite issue3` against PyTorch SDPA on the same shapes, tests/gpu/sdpa_bench.py).
+# Everything lands in $OUT, at most 8 files: summary.txt (printed last; holds `proteus info`, the bench
+# table and the perf table), build.log, gpu-tests.log, suite-on-cuda.log, memcheck.log, bench.json,
+# perf.txt, perf.json (which embeds our full bench JSON).
+#   Optional: PROTEUS_GPU_STEPS="build tests suite memcheck bench perf" (default: all, in that order)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/build-gpu-out}
 mkdir -p "$out"
-steps=${PROTEUS_GPU_STEPS:-"build tests suite memcheck bench"}
+steps=${PROTEUS_GPU_STEPS:-"build tests suite memcheck bench perf"}
 summary="$out/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
@@ -33,7 +36,7 @@ if has_step build; then
   ctest --test-dir "$build" --output-on-failure >>"$out/build.log" 2>&1; note "ctest (native smoke, log in build.log): rc=$?"
 fi
 export PROTEUS_NATIVE_PATH="$build/lib/libproteus.so"
-dotnet "$root/.device/cli/proteus.dll" info 2>&1 | tee "$out/info.txt"
+dotnet "$root/.device/cli/proteus.dll" info 2>&1 | tee -a "$summary"
 
 tests() {  # log name, then runner arguments
   local name=$1; shift
@@ -52,6 +55,23 @@ if has_step memcheck; then
   note "memcheck: rc=$? in $((SECONDS - start)) s :: $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | sort | uniq -c | tr '\n' ' ')"
 fi
 if has_step bench; then
-  dotnet "$root/.device/cli/proteus.dll" bench --backend cuda --json "$out/bench.json" 2>&1 | tee "$out/bench.txt"
+  start=$SECONDS
+  dotnet "$root/.device/cli/proteus.dll" bench --backend cuda --json "$out/bench.json" 2>&1 | tee -a "$summary"
+  note "bench: rc=${PIPESTATUS[0]} in $((SECONDS - start)) s"
+fi
+if has_step perf; then
+  # Our side prints as it goes; its JSON lives outside $OUT because perf.json embeds all of it.
+  ours="$build/perf-ours.json"
+  mkdir -p "$build" && rm -f "$ours"
+  start=$SECONDS
+  dotnet "$root/.device/cli/proteus.dll" bench --suite issue3 --backend cuda --json "$ours" 2>&1
+  note "perf, ours (proteus bench --suite issue3): rc=$? in $((SECONDS - start)) s"
+  if [ -f "$ours" ]; then
+    start=$SECONDS
+    python3 "$root/tests/gpu/sdpa_bench.py" "$ours" --out "$out" | tee -a "$summary"
+    rc=${PIPESTATUS[0]}
+    note "perf, SDPA comparison (tests/gpu/sdpa_bench.py): rc=$rc in $((SECONDS - start)) s"
+    [ $rc -eq 0 ] || cp "$ours" "$out/perf.json"  # keep our numbers when the comparison failed
+  fi
 fi
 echo; echo "===== summary ($out)"; cat "$summary"

@@ -1,0 +1,61 @@
+namespace Proteus.Cli;
+
+/// <summary>
+/// Which rows of a sparse case are active (SPEC §1's active mask, as a router and a token-keep step
+/// would set it). Row (b, h, i) is active when head h is active at token i and token i is kept in
+/// batch row b. The choices are random, drawn from the bench's fixed seed, so runs repeat exactly.
+/// </summary>
+/// <param name="HeadsPerToken">Heads active at each token: that many distinct heads of H, drawn per token.</param>
+/// <param name="KeepRatio">Tokens kept per batch row: round(r·T) of them (half away from zero, at least 1), token 0 always, the rest drawn at random.</param>
+internal sealed record RowActivity(long HeadsPerToken, double KeepRatio);
+
+/// <summary>One measured configuration: the exact shapes, budgets, active rows and launch configuration.</summary>
+/// <param name="Name">The case's name in a suite (the comparison script finds cases by it), or "bench".</param>
+/// <param name="Activity">The active rows; null: every row is active (no mask is passed).</param>
+/// <param name="Launch">The launch configuration; null: the library's heuristic.</param>
+internal sealed record BenchCase(
+    string Name, long SeqLen, long Batch, long Heads, long KvHeads, long HeadDim, DType DType,
+    FluxParameters Parameters, RowActivity? Activity, LaunchConfig? Launch)
+{
+    /// <summary>Every row sees its whole causal prefix: with W ≥ T, anchors and DNA (all before the window) are empty.</summary>
+    public bool IsDense => Parameters.Window >= SeqLen;
+
+    /// <summary>"dense", "shortlist W341 S256 A171 K0", or "sparse 2/32h 20% W512 S256 A683 K0".</summary>
+    public string Label
+    {
+        get
+        {
+            FluxParameters p = Parameters;
+            string budgets = IsDense ? "dense" : $"W{p.Window} S{p.AnchorStride} A{p.AnchorCount} K{p.DnaCount}";
+            if (Activity is { } activity)
+            {
+                return $"sparse {activity.HeadsPerToken}/{Heads}h {activity.KeepRatio * 100:0.##}% {budgets}";
+            }
+            return IsDense ? budgets : $"shortlist {budgets}";
+        }
+    }
+
+    /// <summary>"auto" for the heuristic; else the mode and the fields set, e.g. "tile q64 k64 w4 s2".</summary>
+    public string LaunchLabel
+    {
+        get
+        {
+            if (Launch is not { } launch)
+            {
+                return "auto";
+            }
+            var parts = new List<string> { Names.Of(launch.Mode) };
+            foreach ((string key, int value) in new[] { ("q", launch.BlockQ), ("k", launch.BlockK), ("w", launch.Warps), ("s", launch.Stages) })
+            {
+                if (value > 0)
+                {
+                    parts.Add($"{key}{value}");
+                }
+            }
+            return string.Join(' ', parts);
+        }
+    }
+
+    /// <summary>"1x16/16x64": B × H / Hkv × D.</summary>
+    public string Shape => $"{Batch}x{Heads}/{KvHeads}x{HeadDim}";
+}
