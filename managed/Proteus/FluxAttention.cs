@@ -1,20 +1,59 @@
+using System.Diagnostics;
 using Proteus.Interop;
 
 namespace Proteus;
 
-/// <summary>The flux attention operation on one device (SPEC §2): softmax attention of every active row over its candidate set C(i).</summary>
+/// <summary>
+/// The flux attention operation on one device (SPEC §2): softmax attention of every active row over its candidate set C(i).
+/// <para>
+/// Two ways to call it: with explicit <see cref="FluxParameters"/>, or derived, where the caller gives only
+/// the tensors and the attention's <see cref="Schedule"/> picks α from T while its <see cref="Budget"/>
+/// turns (T, α) into the parameters. <see cref="LastRun"/> reports what the last call did. An instance is
+/// meant for one thread at a time (<see cref="LastRun"/> belongs to the instance).
+/// </para>
+/// </summary>
 public sealed class FluxAttention
 {
-    /// <summary>Creates the operation for <paramref name="device"/>.</summary>
+    /// <summary>Creates the operation for <paramref name="device"/>, deriving with the default schedule and budget.</summary>
     /// <param name="device">The device every tensor of a call must live on.</param>
     public FluxAttention(Device device)
+        : this(device, new AlphaSchedule(), new FluxBudget())
+    {
+    }
+
+    /// <summary>Creates the operation for <paramref name="device"/> with the schedule and budget that derived runs use.</summary>
+    /// <param name="device">The device every tensor of a call must live on.</param>
+    /// <param name="schedule">Decides α from T (it may be shared, e.g. with a training loop that sets α).</param>
+    /// <param name="budget">Turns (T, α) into the parameters.</param>
+    public FluxAttention(Device device, AlphaSchedule schedule, FluxBudget budget)
     {
         ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(schedule);
+        ArgumentNullException.ThrowIfNull(budget);
         Device = device;
+        Schedule = schedule;
+        Budget = budget;
     }
 
     /// <summary>The device the operation runs on.</summary>
     public Device Device { get; }
+
+    /// <summary>Decides α for derived runs.</summary>
+    public AlphaSchedule Schedule { get; }
+
+    /// <summary>Derives the parameters of derived runs.</summary>
+    public FluxBudget Budget { get; }
+
+    /// <summary>
+    /// Whether calls are timed (false by default). Timing synchronises the device before the call (so that
+    /// earlier work is not counted) and after it (so that the call's own work is), which makes every call
+    /// blocking; hence it is opt-in. Derived runs are also timed when the schedule has a latency controller,
+    /// which needs the run times and is configured on purpose; each such time is reported to the schedule.
+    /// </summary>
+    public bool MeasureTime { get; set; }
+
+    /// <summary>What the last successful call on this instance did; null before the first.</summary>
+    public FluxRunInfo? LastRun { get; private set; }
 
     /// <summary>
     /// Queues flux attention on the device's stream. Every argument is validated by the library
@@ -30,12 +69,57 @@ public sealed class FluxAttention
     /// <exception cref="ProteusUnsupportedHeadDimException">D is not 16, 32, 64 or 128.</exception>
     /// <exception cref="ProteusDeviceMismatchException">A tensor's buffer belongs to another device.</exception>
     /// <exception cref="ProteusOutOfMemoryException">The workspace does not fit.</exception>
-    public unsafe void Run<T>(FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch = null)
+    public void Run<T>(FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch = null)
+        where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(parameters);
+        TimeSpan? elapsed = Execute(inputs, parameters, launch, MeasureTime);
+        // Read the shape only now: the library has checked the query, so a bad one is reported as the library reports it.
+        LastRun = new FluxRunInfo(Device.Backend, ShapeOf(inputs.Query), parameters, launch, null, null, elapsed);
+    }
+
+    /// <summary>
+    /// Queues flux attention with derived parameters: α from <see cref="Schedule"/> at the query's T (and
+    /// its D, for a derived seq_low) unless <paramref name="options"/> fixes it, then the parameters from
+    /// <see cref="Budget"/> at the query's shape, α and the schedule's budget scale. <see cref="LastRun"/>
+    /// shows the decision, the budgets and the parameters, which reproduce the call when run explicitly.
+    /// </summary>
+    /// <typeparam name="T">float, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
+    /// <param name="inputs">The tensors; q must be [B, H, T, D]. DNA budgets (K &gt; 0) need salience.</param>
+    /// <param name="options">Per-call α, softmax scale and launch configuration; null for none.</param>
+    /// <exception cref="ArgumentException">The query is not a rank-4 view.</exception>
+    /// <exception cref="ProteusException">As for <see cref="Run{T}(FluxInputs{T}, FluxParameters, LaunchConfig?)"/>.</exception>
+    public void Run<T>(FluxInputs<T> inputs, FluxRunOptions? options = null)
+        where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        options ??= new FluxRunOptions();
+        AttentionShape shape = ShapeOf(inputs.Query);
+        if (shape.SeqLen < 1 || shape.HeadDim < 1)
+        {
+            throw new ArgumentException($"The query's T ({shape.SeqLen}) and D ({shape.HeadDim}) must be ≥ 1 to derive budgets.", nameof(inputs));
+        }
+        bool scheduled = options.Alpha is null;
+        AlphaDecision decision = options.Alpha is { } alpha
+            ? AlphaDecision.Explicit(alpha)
+            : Schedule.Evaluate(shape.SeqLen, shape.HeadDim);
+        ShortlistBudget budget = Budget.Compute(shape, decision.Alpha, decision.BudgetScale);
+        FluxParameters parameters = budget.ToFluxParameters() with { Scale = options.Scale };
+
+        bool controlled = scheduled && Schedule.Options.LatencyController is not null;
+        TimeSpan? elapsed = Execute(inputs, parameters, options.Launch, MeasureTime || controlled);
+        LastRun = new FluxRunInfo(Device.Backend, shape, parameters, options.Launch, decision, budget, elapsed);
+        if (controlled)
+        {
+            Schedule.ReportLatency(elapsed!.Value);
+        }
+    }
+
+    private unsafe TimeSpan? Execute<T>(FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch, bool timed)
         where T : unmanaged
     {
         _ = ElementType<T>.DType;
-        ArgumentNullException.ThrowIfNull(inputs);
-        ArgumentNullException.ThrowIfNull(parameters);
         ProteusContextHandle context = Device.Context;
 
         // The tensors carry raw buffer handles, which the marshaller cannot protect: hold them for the call.
@@ -51,14 +135,28 @@ public sealed class FluxAttention
             Lse = inputs.Lse?.ToNative(held, "lse") ?? default,
         };
         ProteusFluxParams nativeParameters = parameters.ToNative();
-        if (launch is null)
+        ProteusLaunchConfig nativeLaunch = launch?.ToNative() ?? default;
+        if (timed)
         {
-            NativeStatus.Check(NativeMethods.proteus_flux_attention(context, &tensors, &nativeParameters, null));
+            Device.Synchronize();
         }
-        else
+        long start = Stopwatch.GetTimestamp();
+        NativeStatus.Check(NativeMethods.proteus_flux_attention(context, &tensors, &nativeParameters, launch is null ? null : &nativeLaunch));
+        if (!timed)
         {
-            ProteusLaunchConfig nativeLaunch = launch.ToNative();
-            NativeStatus.Check(NativeMethods.proteus_flux_attention(context, &tensors, &nativeParameters, &nativeLaunch));
+            return null;
         }
+        Device.Synchronize();
+        return Stopwatch.GetElapsedTime(start);
+    }
+
+    private static AttentionShape ShapeOf<T>(TensorView<T> query)
+        where T : unmanaged
+    {
+        if (query.Rank != 4)
+        {
+            throw new ArgumentException($"The query must be a [B, H, T, D] view, not rank {query.Rank}.", nameof(query));
+        }
+        return new AttentionShape(query.Shape[0], query.Shape[1], query.Shape[2], query.Shape[3]);
     }
 }

@@ -1,0 +1,85 @@
+namespace Proteus;
+
+/// <summary>
+/// Per-call choices of a derived flux attention run (<see cref="FluxAttention.Run{T}(FluxInputs{T}, FluxRunOptions?)"/>).
+/// Everything left null comes from the attention's <see cref="AlphaSchedule"/> and <see cref="FluxBudget"/>.
+/// </summary>
+public sealed record FluxRunOptions
+{
+    private readonly double? _alpha;
+    private readonly float? _scale;
+
+    /// <summary>An explicit α ∈ [0, 1] for this call only; it beats the schedule (whose state the call then leaves untouched). Null to ask the schedule.</summary>
+    public double? Alpha
+    {
+        get => _alpha;
+        init => _alpha = OptionChecks.InRange(value, 0, 1, nameof(Alpha));
+    }
+
+    /// <summary>The softmax scale, finite and &gt; 0; null for 1/sqrt(D).</summary>
+    public float? Scale
+    {
+        get => _scale;
+        init
+        {
+            if (value is { } scale && !(float.IsFinite(scale) && scale > 0))
+            {
+                throw new ArgumentOutOfRangeException(nameof(Scale), value, "The scale must be finite and > 0, or null for 1/sqrt(D).");
+            }
+            _scale = value;
+        }
+    }
+
+    /// <summary>The GPU launch configuration; null for the library's heuristic.</summary>
+    public LaunchConfig? Launch { get; init; }
+}
+
+/// <summary>
+/// What one <see cref="FluxAttention"/> call did (<see cref="FluxAttention.LastRun"/>): for a derived run
+/// the α decision and the budgets it led to, for every run the parameters that were sent to the library.
+/// </summary>
+public sealed record FluxRunInfo
+{
+    internal FluxRunInfo(
+        Backend backend, AttentionShape shape, FluxParameters parameters, LaunchConfig? launch,
+        AlphaDecision? decision, ShortlistBudget? budget, TimeSpan? elapsed)
+    {
+        Backend = backend;
+        Shape = shape;
+        Parameters = parameters;
+        Launch = launch;
+        Decision = decision;
+        Budget = budget;
+        Elapsed = elapsed;
+    }
+
+    /// <summary>The backend that ran the call.</summary>
+    public Backend Backend { get; }
+
+    /// <summary>B, H, T and D of the query.</summary>
+    public AttentionShape Shape { get; }
+
+    /// <summary>The parameters the library received; running them explicitly reproduces the call.</summary>
+    public FluxParameters Parameters { get; }
+
+    /// <summary>The launch configuration passed (null: the library's heuristic).</summary>
+    public LaunchConfig? Launch { get; }
+
+    /// <summary>The α decision of a derived run (its α and the rule that chose it); null for an explicit run.</summary>
+    public AlphaDecision? Decision { get; }
+
+    /// <summary>The budgets of a derived run (L, W, A, K and the budget policy); null for an explicit run.</summary>
+    public ShortlistBudget? Budget { get; }
+
+    /// <summary>
+    /// Wall time of the call, from a synchronised device to a synchronised device; null when the call was
+    /// not timed (see <see cref="FluxAttention.MeasureTime"/>).
+    /// </summary>
+    public TimeSpan? Elapsed { get; }
+
+    /// <summary>α of a derived run; null for an explicit run.</summary>
+    public double? Alpha => Decision?.Alpha;
+
+    /// <summary>The candidate policy of the call.</summary>
+    public CandidatePolicy Policy => Parameters.Policy;
+}
