@@ -2,16 +2,19 @@
 # Run ON THE DEVICE MACHINE from the repository root, with .device carried (see prepare.sh).
 # Builds the CUDA backend for sm_90, runs the GPU tests, the whole suite against the CUDA device,
 # compute-sanitizer memcheck over the GPU tests, `proteus bench` on CUDA, and the perf comparison
-# (`proteus bench --suite issue3` against PyTorch SDPA on the same shapes, tests/gpu/sdpa_bench.py).
+# (`proteus bench --suite issue3` against PyTorch SDPA on the same shapes, tests/gpu/sdpa_bench.py),
+# and the tile kernel's own checker (tests/gpu/flux_tile_check.cpp: GPU vs CPU backend at tile
+# boundaries, under compute-sanitizer racecheck/synccheck/memcheck, and timings per launch config).
 # Everything lands in $OUT, at most 8 files: summary.txt (printed last; holds `proteus info`, the bench
-# table and the perf table), build.log, gpu-tests.log, suite-on-cuda.log, memcheck.log, bench.json,
+# table and the perf table), build.log, gpu-tests.log, suite-on-cuda.log, memcheck.log, tile.log,
 # perf.txt, perf.json (which embeds our full bench JSON).
-#   Optional: PROTEUS_GPU_STEPS="build tests suite memcheck bench perf" (default: all, in that order)
+#   Optional: PROTEUS_GPU_STEPS="build tile tests suite memcheck bench perf" (default: all, in that order)
+#             PROTEUS_PERF_ARGS="--mode tile" extra arguments for the perf step's `proteus bench`
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/build-gpu-out}
 mkdir -p "$out"
-steps=${PROTEUS_GPU_STEPS:-"build tests suite memcheck bench perf"}
+steps=${PROTEUS_GPU_STEPS:-"build tile tests suite memcheck bench perf"}
 summary="$out/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
@@ -45,6 +48,22 @@ tests() {  # log name, then runner arguments
   local rc=$?
   note "$name: rc=$rc in $((SECONDS - start)) s :: $(grep -E '^(Test run summary|  (total|failed|succeeded|skipped)|.*Passed!|.*Failed!)' "$out/$name.log" | tr -s ' ' | tr '\n' ' ')"
 }
+if has_step tile; then
+  checker="$build/flux_tile_check"
+  g++ -O2 -std=c++17 -I"$root/native/include" "$root/tests/gpu/flux_tile_check.cpp" -L"$build/lib" -lproteus \
+    -Wl,-rpath,"$build/lib" -o "$checker" >"$out/tile.log" 2>&1
+  start=$SECONDS
+  echo "== check 300 1" >>"$out/tile.log"
+  "$checker" check 300 1 >>"$out/tile.log" 2>&1
+  note "tile check (300 random cases, GPU vs CPU backend): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/tile.log")"
+  for tool in racecheck synccheck memcheck; do
+    echo "== compute-sanitizer --tool $tool: check 12 2 300" >>"$out/tile.log"
+    compute-sanitizer --tool "$tool" --error-exitcode 9 "$checker" check 12 2 300 >>"$out/tile.log" 2>&1
+    note "tile $tool: rc=$? :: $(grep 'ERROR SUMMARY' "$out/tile.log" | tail -1)"
+  done
+  echo "== time 10" >>"$out/tile.log"
+  "$checker" time 10 2>&1 | tee -a "$out/tile.log" | tail -40 >>"$summary"
+fi
 if has_step tests; then tests gpu-tests --filter 'TestCategory=Gpu'; fi
 if has_step suite; then PROTEUS_TEST_BACKEND=cuda tests suite-on-cuda; fi
 if has_step memcheck; then
@@ -56,7 +75,7 @@ if has_step memcheck; then
 fi
 if has_step bench; then
   start=$SECONDS
-  dotnet "$root/.device/cli/proteus.dll" bench --backend cuda --json "$out/bench.json" 2>&1 | tee -a "$summary"
+  dotnet "$root/.device/cli/proteus.dll" bench --backend cuda 2>&1 | tee -a "$summary"
   note "bench: rc=${PIPESTATUS[0]} in $((SECONDS - start)) s"
 fi
 if has_step perf; then
@@ -64,7 +83,7 @@ if has_step perf; then
   ours="$build/perf-ours.json"
   mkdir -p "$build" && rm -f "$ours"
   start=$SECONDS
-  dotnet "$root/.device/cli/proteus.dll" bench --suite issue3 --backend cuda --json "$ours" 2>&1
+  dotnet "$root/.device/cli/proteus.dll" bench --suite issue3 --backend cuda ${PROTEUS_PERF_ARGS:-} --json "$ours" 2>&1
   note "perf, ours (proteus bench --suite issue3): rc=$? in $((SECONDS - start)) s"
   if [ -f "$ours" ]; then
     start=$SECONDS

@@ -1,5 +1,6 @@
-// Flux attention on the GPU (SPEC §2–§3): the straightforward row kernel. Correct first; the tiled
-// tensor-core kernel is a later issue and the launch hints (proteus_launch_config) are for it.
+// Flux attention on the GPU (SPEC §2–§3): the entry point, which picks a kernel, and the general row
+// kernel, which computes every policy and dtype. The tensor-core tile kernel (gpu/flux_tile_kernel.cu)
+// takes the problems it supports when launch.mode asks for tiles; everything else runs here.
 //
 // Algorithm
 //   One block of kThreads threads owns one query row (b, h, i) at a time, striding over the B·H·T
@@ -47,7 +48,9 @@
 #include "common/candidates.h"
 #include "common/numeric.h"
 #include "gpu/device_call.h"
+#include "gpu/flux_common.h"
 #include "gpu/flux_kernel.h"
+#include "gpu/flux_tile_kernel.h"
 #include "runtime/error.h"
 
 namespace proteus::gpu {
@@ -62,42 +65,7 @@ constexpr int kBlocksPerMultiprocessor = 16;
 // Threads per block of the prefix top-K kernel (one thread per batch row).
 constexpr int kPrefixThreads = 64;
 
-// ---- storage types: raw bits in memory, float32 in registers ---------------------------------------
-
-struct Float32Storage {
-    using Raw = float;
-    static __device__ float load(Raw x) { return x; }
-    static __device__ Raw store(float x) { return x; }
-};
-
-struct Float16Storage {
-    using Raw = uint16_t;
-    static __device__ float load(Raw x) { return half_to_float(x); }
-    static __device__ Raw store(float x) { return float_to_half(x); }
-};
-
-struct BFloat16Storage {
-    using Raw = uint16_t;
-    static __device__ float load(Raw x) { return bfloat16_to_float(x); }
-    static __device__ Raw store(float x) { return float_to_bfloat16(x); }
-};
-
-// ---- tensor addressing ----------------------------------------------------------------------------
-
-/** A [B, heads, T, …] tensor: element [b, h, t, 0] is at data + b·batch + h·head + t·token (elements). */
-template <typename Element>
-struct Rows {
-    Element* data = nullptr;
-    int64_t batch = 0, head = 0, token = 0;
-
-    __device__ Element* at(int64_t b, int64_t h, int64_t t) const { return data + b * batch + h * head + t * token; }
-};
-
-template <typename Element>
-Rows<Element> rows_of(const TensorRef& tensor)
-{
-    return {static_cast<Element*>(tensor.data), tensor.strides[0], tensor.strides[1], tensor.strides[2]};
-}
+// ---- salience and DNA lists -----------------------------------------------------------------------
 
 /** salience [B, T] float32. */
 struct Salience {
@@ -384,56 +352,6 @@ __global__ void __launch_bounds__(kThreads)
 
 // ---- host side ------------------------------------------------------------------------------------
 
-/** Workspace of one call: released only once the stream has finished with it, on every path. */
-class StreamWorkspace {
-public:
-    StreamWorkspace(Allocator& allocator, cudaStream_t stream) : allocator_(allocator), stream_(stream) {}
-    StreamWorkspace(const StreamWorkspace&) = delete;
-    StreamWorkspace& operator=(const StreamWorkspace&) = delete;
-
-    ~StreamWorkspace()
-    {
-        if (held_.empty()) return;
-        (void)cudaStreamSynchronize(stream_);  // an error path: the error is recorded already
-        (void)cudaGetLastError();
-        release_all();
-    }
-
-    /** `count` elements of `T`; on a size that does not fit 64 bits, an out-of-memory error. */
-    template <typename T>
-    proteus_status allocate(uint64_t count, T** pointer)
-    {
-        uint64_t bytes = 0;
-        if (__builtin_mul_overflow(count, sizeof(T), &bytes)) return set_out_of_memory("flux workspace", UINT64_MAX, 0);
-        void* memory = nullptr;
-        const proteus_status status = allocator_.allocate(bytes, &memory);
-        if (status != PROTEUS_STATUS_OK) return status;
-        held_.push_back(memory);
-        *pointer = static_cast<T*>(memory);
-        return PROTEUS_STATUS_OK;
-    }
-
-    /** Waits for the stream when anything is held, then releases it. */
-    proteus_status finish()
-    {
-        if (held_.empty()) return PROTEUS_STATUS_OK;
-        const proteus_status status = check(cudaStreamSynchronize(stream_), "StreamSynchronize");
-        if (status == PROTEUS_STATUS_OK) release_all();
-        return status;  // on failure the destructor releases
-    }
-
-private:
-    void release_all()
-    {
-        for (void* memory : held_) allocator_.release(memory);
-        held_.clear();
-    }
-
-    Allocator& allocator_;
-    cudaStream_t stream_;
-    std::vector<void*> held_;
-};
-
 /** a · b · c, or false when it does not fit 64 bits (all ≥ 0). */
 bool product(uint64_t a, uint64_t b, uint64_t c, uint64_t& result)
 {
@@ -532,16 +450,28 @@ proteus_status run(const FluxProblem& problem, Allocator& allocator, cudaStream_
 
 proteus_status flux_attention(const FluxProblem& problem, Allocator& workspace, cudaStream_t stream, int device)
 {
+    // DNA lists, Seed scratch and the tile kernel hold positions as int32.
+    if (problem.seq_len > INT32_MAX) {
+        return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
+                         "the GPU backend supports sequences up to 2^31 - 1 tokens, not " + std::to_string(problem.seq_len),
+                         "q.shape");
+    }
+    // The launch fields configure the tile kernel; the row kernel has none to set.
+    if (problem.launch.mode == PROTEUS_LAUNCH_TILE && tile_kernel_takes(problem)) {
+        int multiprocessors = 0;
+        int shared_limit = 0;
+        PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device),
+                          "DeviceGetAttribute");
+        PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+                          "DeviceGetAttribute");
+        TileLaunch launch;
+        const proteus_status status = resolve_tile_launch(problem, multiprocessors, shared_limit, launch);
+        return status == PROTEUS_STATUS_OK ? tile_attention(problem, launch, stream) : status;
+    }
     if (problem.head_dim > kThreads) {
         return set_error(PROTEUS_STATUS_UNSUPPORTED_HEAD_DIM,
                          "the GPU row kernel supports head dims up to " + std::to_string(kThreads) + ", not " +
                              std::to_string(problem.head_dim),
-                         "q.shape");
-    }
-    // DNA lists and Seed scratch hold keys as int32.
-    if (problem.seq_len > INT32_MAX) {
-        return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
-                         "the GPU backend supports sequences up to 2^31 - 1 tokens, not " + std::to_string(problem.seq_len),
                          "q.shape");
     }
     switch (problem.q.dtype) {

@@ -12,11 +12,15 @@
 #include <hip/hip_runtime.h>
 
 #define cudaDevAttrMultiProcessorCount hipDeviceAttributeMultiprocessorCount
+// AMD has no opt-in above a default: a block may take all of its workgroup's LDS.
+#define cudaDevAttrMaxSharedMemoryPerBlockOptin hipDeviceAttributeMaxSharedMemoryPerBlock
 #define cudaDeviceGetAttribute hipDeviceGetAttribute
 #define cudaDeviceProp hipDeviceProp_t
 #define cudaErrorMemoryAllocation hipErrorOutOfMemory
 #define cudaError_t hipError_t
 #define cudaFree hipFree
+#define cudaFuncAttributeMaxDynamicSharedMemorySize hipFuncAttributeMaxDynamicSharedMemorySize
+#define cudaFuncSetAttribute hipFuncSetAttribute
 #define cudaGetDeviceCount hipGetDeviceCount
 #define cudaGetDeviceProperties hipGetDeviceProperties
 #define cudaGetErrorString hipGetErrorString
@@ -50,6 +54,22 @@ namespace proteus::gpu {
 inline constexpr const char* kRuntimePrefix = "hip";
 inline constexpr proteus_backend kBackend = PROTEUS_BACKEND_HIP;
 
+/**
+ * `value` of lane `source` of this thread's aligned group of `width` lanes (a power of two no wider
+ * than the wavefront; a 64-lane wavefront holds two groups of 32, each exchanging within itself).
+ * Every lane of the group calls it.
+ */
+__device__ __forceinline__ uint32_t group_shuffle(uint32_t value, int source, int width)
+{
+    return __shfl(value, source, width);
+}
+
+/** `value` of lane (own lane XOR `mask`) within the group, as group_shuffle. */
+__device__ __forceinline__ float group_shuffle_xor(float value, int mask, int width)
+{
+    return __shfl_xor(value, mask, width);
+}
+
 /** "gfx90a" from gcnArchName "gfx90a:sramecc+:xnack-" (the feature flags are not the architecture). */
 inline std::string device_architecture(const cudaDeviceProp& properties)
 {
@@ -59,6 +79,17 @@ inline std::string device_architecture(const cudaDeviceProp& properties)
 #else
 inline constexpr const char* kRuntimePrefix = "cuda";
 inline constexpr proteus_backend kBackend = PROTEUS_BACKEND_CUDA;
+
+/** As the HIP twin above; a group of 32 is the whole warp, every lane of which calls it. */
+__device__ __forceinline__ uint32_t group_shuffle(uint32_t value, int source, int width)
+{
+    return __shfl_sync(0xffffffffu, value, source, width);
+}
+
+__device__ __forceinline__ float group_shuffle_xor(float value, int mask, int width)
+{
+    return __shfl_xor_sync(0xffffffffu, value, mask, width);
+}
 
 /** "sm_90" from compute capability 9.0. */
 inline std::string device_architecture(const cudaDeviceProp& properties)

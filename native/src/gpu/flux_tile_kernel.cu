@@ -1,0 +1,499 @@
+// Flux attention on tensor cores (SPEC §2–§3): the flash-style tile kernel for the Aligned policy,
+// float16 and bfloat16, D in {16, 32, 64, 128}. This version takes the local window (dense causal
+// attention is the window W ≥ T); rows with anchor or DNA keys stay on the general row kernel.
+//
+// Algorithm (one block per (batch row, head, tile of block_q query rows [i0, i1]))
+//   Warp w owns the 16 query rows i0 + 16w … i0 + 16w + 15 (one m16 tile of gpu/mma.h); its
+//   accumulators for S, the softmax statistics and O stay in registers.
+//   1. The Q tile and the first key tiles are copied to shared memory (cp.async); each warp loads
+//      its Q fragments once.
+//   2. The key tiles cover the band [window_start(i0), i1] in steps of block_k keys. Per tile:
+//        S = Q·Kᵀ on tensor cores; keys outside a row's window lo(i) ≤ j ≤ i score −inf (tiles that
+//        lie inside every row's window of the warp skip the mask, tiles outside all of them are
+//        skipped by the warp); the online softmax in base 2 (scale·log2 e folded into one FMA per
+//        score) rescales the running O and row sums; P is rounded to the storage type in registers
+//        and O += P·V on tensor cores.
+//      Copies run `stages` − 1 tiles ahead of the arithmetic, into a ring of `stages` buffers.
+//   3. O / l is written through shared memory as 16-byte rows, lse = m·scale + log l. Inactive
+//      rows write 0 and −inf (a warp without active rows skips all arithmetic).
+//
+// Shared rows are padded by 8 elements (16 bytes): the eight rows an ldmatrix phase reads then
+// start on distinct 16-byte bank groups for every D in {16, 32, 64, 128}.
+//
+// Synchronisation: every barrier is in code that all threads of the block run the same number of
+// times (the key-tile loop's trip count depends only on the block's tile). A stage buffer is
+// refilled only after the barrier that ends the iteration that read it; a copy is read only after
+// its issuing thread waited for its group and the block passed a barrier. Warp-level branches
+// (skipping a tile, an inactive warp) are uniform within the warp, so each mma group is converged.
+#include "gpu/flux_tile_kernel.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "common/candidates.h"
+#include "gpu/device_call.h"
+#include "gpu/flux_common.h"
+#include "gpu/mma.h"
+#include "runtime/error.h"
+
+namespace proteus::gpu {
+namespace {
+
+constexpr int kRowsPerWarp = 16;  // one m16 tile of query rows per lane group
+constexpr int kMaxWarps = 8;
+constexpr int kRowPad = 8;        // elements after each shared row (see above)
+constexpr int kChunk = 8;         // elements per 16-byte copy
+constexpr float kLog2E = 1.4426950408889634f;
+
+__device__ __forceinline__ int32_t smaller(int32_t a, int32_t b) { return a < b ? a : b; }
+
+// ---- launch configurations ------------------------------------------------------------------------
+
+/**
+ * What the tile kernel is compiled for at one head dim: the key-tile widths (each a kernel) and the
+ * heuristic's default. A wider key tile holds more scores in registers: block_k / 2 floats per
+ * thread beside D / 2 for O and D / 4 registers of Q fragments, so D = 128 stops at 64 keys.
+ */
+struct TileTraits {
+    int head_dim;
+    int block_keys[3];  // 0: no kernel
+    int default_block_keys;
+};
+
+constexpr TileTraits kTileTraits[] = {
+    {16, {32, 64, 128}, 64},
+    {32, {32, 64, 128}, 64},
+    {64, {32, 64, 128}, 64},
+    {128, {32, 64, 0}, 64},
+};
+
+constexpr int kBlockRows[] = {64, 128};  // 4 or 8 warps
+constexpr int kMaxStages = 3;            // copy_wait takes up to 2 groups in flight
+constexpr int kDefaultStages = 2;
+
+/**
+ * Blocks of 8 warps that should share a multiprocessor: 2 where the tiles fit 128 registers a
+ * thread without spilling (ptxas, sm_80 and sm_90: D ≤ 64 with block_k ≤ 64), so that 16 warps
+ * hide each other's latency; 1 otherwise.
+ */
+constexpr int blocks_per_multiprocessor(int head_dim, int block_k) { return head_dim <= 64 && block_k <= 64 ? 2 : 1; }
+
+/** The traits of a head dim the kernel takes (tile_kernel_takes checked it). */
+constexpr const TileTraits& tile_traits(int head_dim)
+{
+    int n = 0;
+    while (kTileTraits[n].head_dim != head_dim && n + 1 < static_cast<int>(std::size(kTileTraits))) ++n;
+    return kTileTraits[n];
+}
+
+constexpr bool offers_block_keys(int head_dim, int block_k)
+{
+    for (const int keys : tile_traits(head_dim).block_keys) {
+        if (keys != 0 && keys == block_k) return true;
+    }
+    return false;
+}
+
+// ---- the kernel -----------------------------------------------------------------------------------
+
+struct TileArgs {
+    Rows<const uint16_t> q, k, v;
+    Rows<uint16_t> o;
+    Rows<const uint8_t> active;  // data null: every row is active
+    Rows<float> lse;             // data null: not wanted
+    int64_t heads = 0, group = 1;  // group: query heads per kv head
+    int64_t batch_heads = 0;       // B·H: blocks per query tile
+    int64_t window = 0;
+    int32_t seq_len = 0;
+    int32_t query_tiles = 0;
+    int32_t block_q = 0;
+    int32_t stages = 0;
+    float scale = 0.0f;       // of the scores, for lse
+    float scale_log2 = 0.0f;  // scale · log2 e, for the base-2 softmax
+};
+
+/** Bytes of the shared-memory layout: the Q tile (reused for O), `stages` × (K tile, V tile), row flags. */
+size_t shared_bytes(int head_dim, int block_q, int block_k, int stages)
+{
+    const size_t elements = static_cast<size_t>(block_q + 2 * block_k * stages) * (head_dim + kRowPad);
+    return elements * sizeof(uint16_t) + static_cast<size_t>(block_q);
+}
+
+template <typename Storage, int D, int BlockN>
+__global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiprocessor(D, BlockN)) flux_tile(const TileArgs args)
+{
+    constexpr int kRowPitch = D + kRowPad;  // elements from one shared row to the next
+    constexpr int kChunksPerRow = D / kChunk;
+    constexpr int kDimSteps = D / 16;         // k16 steps of Q·Kᵀ
+    constexpr int kScoreBlocks = BlockN / 8;  // n8 blocks of S
+    constexpr int kDimBlocks = D / 8;         // n8 blocks of O
+    using F = mma::Format<Storage>;
+
+    extern __shared__ uint4 shared_memory[];
+    uint16_t* const q_tile = reinterpret_cast<uint16_t*>(shared_memory);
+    uint16_t* const key_stages = q_tile + args.block_q * kRowPitch;  // stage s: K rows, then V rows
+    uint8_t* const row_flags = reinterpret_cast<uint8_t*>(key_stages + args.stages * 2 * BlockN * kRowPitch);
+
+    const int threads = static_cast<int>(blockDim.x);
+    const int thread = static_cast<int>(threadIdx.x);
+    const int warp = thread / mma::kLanes;
+    const int lane = thread % mma::kLanes;
+
+    // Heaviest query tiles first: under a causal band the last ones hold the most keys.
+    const int64_t tile = args.query_tiles - 1 - static_cast<int64_t>(blockIdx.x) / args.batch_heads;
+    const int64_t batch_head = static_cast<int64_t>(blockIdx.x) % args.batch_heads;
+    const int64_t b = batch_head / args.heads;
+    const int64_t h = batch_head % args.heads;
+    const int64_t kv_head = h / args.group;
+    const int32_t i0 = static_cast<int32_t>(tile * args.block_q);
+    const int32_t i1 = smaller(i0 + args.block_q, args.seq_len) - 1;
+
+    const uint16_t* const q_rows = args.q.at(b, h, 0);
+    const uint16_t* const k_rows = args.k.at(b, kv_head, 0);
+    const uint16_t* const v_rows = args.v.at(b, kv_head, 0);
+
+    // 1. The Q tile (rows past the sequence zero) and the active flags of its rows.
+    for (int c = thread; c < args.block_q * kChunksPerRow; c += threads) {
+        const int r = c / kChunksPerRow;
+        const int part = c % kChunksPerRow;
+        const int32_t i = smaller(i0 + r, i1);
+        mma::copy_16(q_tile + r * kRowPitch + part * kChunk, q_rows + i * args.q.token + part * kChunk, i0 + r <= i1);
+    }
+    for (int r = thread; r < args.block_q; r += threads) {
+        const int32_t i = i0 + r;
+        row_flags[r] = i <= i1 && (args.active.data == nullptr || *args.active.at(b, h, i) != 0);
+    }
+
+    // 2. The band of key tiles.
+    const int32_t key_begin = static_cast<int32_t>(window_start(i0, args.window));
+    const int key_tiles = (i1 - key_begin) / BlockN + 1;
+    const auto load_key_tile = [&](int index) {
+        uint16_t* const k_tile = key_stages + (index % args.stages) * 2 * BlockN * kRowPitch;
+        uint16_t* const v_tile = k_tile + BlockN * kRowPitch;
+        const int32_t key0 = key_begin + index * BlockN;
+        for (int c = thread; c < BlockN * kChunksPerRow; c += threads) {
+            const int r = c / kChunksPerRow;
+            const int part = c % kChunksPerRow;
+            const int32_t j = key0 + r;  // keys past i1 belong to no row of the tile: zeros, never read
+            const int32_t source = smaller(j, i1);
+            mma::copy_16(k_tile + r * kRowPitch + part * kChunk, k_rows + source * args.k.token + part * kChunk, j <= i1);
+            mma::copy_16(v_tile + r * kRowPitch + part * kChunk, v_rows + source * args.v.token + part * kChunk, j <= i1);
+        }
+    };
+    for (int index = 0; index < args.stages - 1; ++index) {
+        if (index < key_tiles) load_key_tile(index);
+        mma::copy_commit();  // empty groups too: the wait below counts groups
+    }
+
+    // This lane's two rows (accumulator rows g and g + 8 of its warp's tile) and their windows.
+    const int32_t warp_row = i0 + warp * kRowsPerWarp;
+    const int32_t warp_last = smaller(warp_row + kRowsPerWarp - 1, i1);
+    const int32_t warp_low = static_cast<int32_t>(window_start(warp_row, args.window));
+    const int32_t warp_high_low = static_cast<int32_t>(window_start(warp_last, args.window));
+    int32_t row[2], low[2];
+    for (int r = 0; r < 2; ++r) {
+        row[r] = warp_row + mma::accumulator_row(lane, 2 * r);
+        low[r] = static_cast<int32_t>(window_start(row[r], args.window));
+    }
+    float m[2] = {-INFINITY, -INFINITY};  // running maximum of the raw scores q·k
+    float l[2] = {0.0f, 0.0f};            // this lane's part of the running sum of 2^(scaled score − max)
+    mma::Accumulator o[kDimBlocks];
+    for (auto& block : o) block = {};
+    mma::FragmentA q_fragments[kDimSteps];
+    bool warp_active = false;
+
+    for (int index = 0; index < key_tiles; ++index) {
+        const int ahead = index + args.stages - 1;
+        if (ahead < key_tiles) load_key_tile(ahead);
+        mma::copy_commit();
+        mma::copy_wait(args.stages - 1);  // this thread's copies of tile `index` (and of Q) have landed
+        __syncthreads();                  // everyone's have
+
+        if (index == 0) {
+            for (int r = 0; r < kRowsPerWarp; ++r) warp_active |= row_flags[warp * kRowsPerWarp + r] != 0;
+            if (warp_active) {
+                for (int s = 0; s < kDimSteps; ++s) {
+                    mma::load_a(q_fragments[s], q_tile + warp * kRowsPerWarp * kRowPitch + 16 * s, kRowPitch, lane);
+                }
+            }
+        }
+
+        const int32_t key0 = key_begin + index * BlockN;
+        const int32_t key_last = key0 + BlockN - 1;
+        if (warp_active && key0 <= warp_last && key_last >= warp_low) {
+            const uint16_t* const k_tile = key_stages + (index % args.stages) * 2 * BlockN * kRowPitch;
+            const uint16_t* const v_tile = k_tile + BlockN * kRowPitch;
+
+            // S = Q·Kᵀ
+            mma::Accumulator s[kScoreBlocks];
+            for (auto& block : s) block = {};
+            for (int n = 0; n < kScoreBlocks; n += 2) {
+                for (int d = 0; d < kDimSteps; ++d) {
+                    mma::FragmentB key[2];
+                    mma::load_b_from_rows(key, k_tile + 8 * n * kRowPitch + 16 * d, kRowPitch, lane);
+                    mma::mma<Storage>(s[n], q_fragments[d], key[0], lane);
+                    mma::mma<Storage>(s[n + 1], q_fragments[d], key[1], lane);
+                }
+            }
+
+            // Keys outside a row's window [lo(i), i] (including the zero rows past i1) do not count.
+            const bool inside_every_window = key_last <= warp_row && key0 >= warp_high_low;
+            if (!inside_every_window) {
+                for (int n = 0; n < kScoreBlocks; ++n) {
+                    for (int e = 0; e < 4; ++e) {
+                        const int32_t j = key0 + 8 * n + mma::accumulator_column(lane, e);
+                        if (j < low[e / 2] || j > row[e / 2]) s[n].x[e] = -INFINITY;
+                    }
+                }
+            }
+
+            // Online softmax in base 2: p = 2^(s·scale·log2 e − m·scale·log2 e).
+            float tile_max[2] = {-INFINITY, -INFINITY};
+            for (int n = 0; n < kScoreBlocks; ++n) {
+                for (int e = 0; e < 4; ++e) tile_max[e / 2] = fmaxf(tile_max[e / 2], s[n].x[e]);
+            }
+            float shift[2], rescale[2];
+            for (int r = 0; r < 2; ++r) {
+                const float m_new = fmaxf(m[r], mma::row_max(tile_max[r]));
+                shift[r] = m_new == -INFINITY ? 0.0f : m_new * args.scale_log2;  // a row with no key yet stays at 0
+                rescale[r] = mma::exp2_fast(m[r] * args.scale_log2 - shift[r]);  // 0 while m was −inf
+                m[r] = m_new;
+                l[r] *= rescale[r];
+            }
+            for (int n = 0; n < kDimBlocks; ++n) {
+                for (int e = 0; e < 4; ++e) o[n].x[e] *= rescale[e / 2];
+            }
+            for (int n = 0; n < kScoreBlocks; ++n) {
+                for (int e = 0; e < 4; ++e) {
+                    const float p = mma::exp2_fast(fmaf(s[n].x[e], args.scale_log2, -shift[e / 2]));
+                    s[n].x[e] = p;
+                    l[e / 2] += p;
+                }
+            }
+
+            // O += P·V
+            for (int n = 0; n < kScoreBlocks; n += 2) {
+                mma::FragmentA p;
+                mma::pack_a<Storage>(p, s[n], s[n + 1]);
+                for (int d = 0; d < kDimBlocks; d += 2) {
+                    mma::FragmentB value[2];
+                    mma::load_b_from_columns(value, v_tile + 8 * n * kRowPitch + 8 * d, kRowPitch, lane);
+                    mma::mma<Storage>(o[d], p, value[0], lane);
+                    mma::mma<Storage>(o[d + 1], p, value[1], lane);
+                }
+            }
+        }
+        __syncthreads();  // stage index % stages is refilled next
+    }
+
+    // 3. Output rows through the Q tile, which no warp reads any more.
+    for (int r = 0; r < 2; ++r) {
+        const int local = row[r] - i0;
+        const float sum = mma::row_sum(l[r]);
+        const bool active = warp_active && row_flags[local] != 0;
+        const float inverse = active ? 1.0f / sum : 0.0f;
+        for (int n = 0; n < kDimBlocks; ++n) {
+            const int column = 8 * n + mma::accumulator_column(lane, 2 * r);
+            *reinterpret_cast<uint32_t*>(q_tile + local * kRowPitch + column) =
+                F::pack(o[n].x[2 * r] * inverse, o[n].x[2 * r + 1] * inverse);
+        }
+        if (lane % 4 == 0 && args.lse.data != nullptr && row[r] <= i1) {
+            *args.lse.at(b, h, row[r]) = active ? m[r] * args.scale + logf(sum) : -INFINITY;
+        }
+    }
+    __syncthreads();
+    uint16_t* const o_rows = args.o.at(b, h, 0);
+    for (int c = thread; c < args.block_q * kChunksPerRow; c += threads) {
+        const int r = c / kChunksPerRow;
+        const int part = c % kChunksPerRow;
+        if (i0 + r > i1) continue;
+        *reinterpret_cast<uint4*>(o_rows + (i0 + r) * args.o.token + part * kChunk) =
+            *reinterpret_cast<const uint4*>(q_tile + r * kRowPitch + part * kChunk);
+    }
+}
+
+// ---- host side ------------------------------------------------------------------------------------
+
+using TileKernel = void (*)(TileArgs);
+
+template <typename Storage, int D, int BlockN>
+TileKernel offered_kernel()
+{
+    if constexpr (offers_block_keys(D, BlockN)) {
+        return flux_tile<Storage, D, BlockN>;
+    } else {
+        return nullptr;
+    }
+}
+
+template <typename Storage, int D>
+TileKernel kernel_for_block_k(int block_k)
+{
+    switch (block_k) {
+    case 32: return offered_kernel<Storage, D, 32>();
+    case 64: return offered_kernel<Storage, D, 64>();
+    case 128: return offered_kernel<Storage, D, 128>();
+    default: return nullptr;
+    }
+}
+
+/** The kernel of a resolved launch (null when none is compiled for it; resolve_tile_launch rules that out). */
+template <typename Storage>
+TileKernel tile_kernel(int head_dim, int block_k)
+{
+    switch (head_dim) {
+    case 16: return kernel_for_block_k<Storage, 16>(block_k);
+    case 32: return kernel_for_block_k<Storage, 32>(block_k);
+    case 64: return kernel_for_block_k<Storage, 64>(block_k);
+    case 128: return kernel_for_block_k<Storage, 128>(block_k);
+    default: return nullptr;
+    }
+}
+
+bool aligned_rows(const TensorRef& tensor)
+{
+    constexpr int64_t kElements = 16 / sizeof(uint16_t);
+    return reinterpret_cast<uintptr_t>(tensor.data) % 16 == 0 && tensor.strides[0] % kElements == 0 &&
+           tensor.strides[1] % kElements == 0 && tensor.strides[2] % kElements == 0;
+}
+
+std::string list_of(const int* values, size_t count)
+{
+    std::string text;
+    for (size_t n = 0; n < count; ++n) text += (n == 0 ? "" : n + 1 == count ? " or " : ", ") + std::to_string(values[n]);
+    return text;
+}
+
+proteus_status reject(const char* field, const std::string& message)
+{
+    return set_error(PROTEUS_STATUS_INVALID_ARGUMENT, std::string(field) + ": " + message, field);
+}
+
+}  // namespace
+
+bool tile_kernel_takes(const FluxProblem& problem)
+{
+    const int64_t D = problem.head_dim;
+    const bool sixteen_bit = problem.q.dtype == PROTEUS_DTYPE_FLOAT16 || problem.q.dtype == PROTEUS_DTYPE_BFLOAT16;
+    // Row i has anchor or DNA keys only once i − W ≥ 0.
+    const bool keys_before_window = problem.seq_len - 1 - problem.window >= 0;
+    const bool window_only = !keys_before_window || (problem.anchor_count == 0 && problem.dna_count == 0);
+    return problem.policy == PROTEUS_POLICY_ALIGNED && sixteen_bit && (D == 16 || D == 32 || D == 64 || D == 128) &&
+           window_only && aligned_rows(problem.q) && aligned_rows(problem.k) && aligned_rows(problem.v) &&
+           aligned_rows(problem.o);
+}
+
+proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocessors, int shared_limit,
+                                   TileLaunch& launch)
+{
+    const proteus_launch_config& config = problem.launch;
+    // block_q and warps say the same thing (16 rows per warp); either may be given.
+    int block_q = config.block_q;
+    const char* block_q_field = "launch.block_q";
+    if (config.warps != 0) {
+        if (block_q != 0 && block_q != kRowsPerWarp * config.warps) {
+            return reject("launch.warps", std::to_string(config.warps) + " warps hold " +
+                                              std::to_string(kRowsPerWarp * config.warps) +
+                                              " query rows, not launch.block_q " + std::to_string(block_q) +
+                                              " (16 rows per warp)");
+        }
+        block_q = kRowsPerWarp * config.warps;
+        block_q_field = "launch.warps";
+    }
+    if (block_q != 0 && std::find(std::begin(kBlockRows), std::end(kBlockRows), block_q) == std::end(kBlockRows)) {
+        return reject(block_q_field, "the tile kernel takes " + list_of(kBlockRows, std::size(kBlockRows)) +
+                                         " query rows per tile (4 or 8 warps), not " + std::to_string(block_q));
+    }
+    if (config.stages > kMaxStages) {
+        return reject("launch.stages", "the tile kernel pipelines 1 to " + std::to_string(kMaxStages) +
+                                           " key tiles, not " + std::to_string(config.stages));
+    }
+
+    const int head_dim = static_cast<int>(problem.head_dim);
+    const TileTraits& traits = tile_traits(head_dim);
+    if (config.block_k != 0 && !offers_block_keys(head_dim, config.block_k)) {
+        const int* const end = std::find(std::begin(traits.block_keys), std::end(traits.block_keys), 0);
+        return reject("launch.block_k", "the tile kernel takes " + list_of(traits.block_keys, end - traits.block_keys) +
+                                            " keys per tile at head dim " + std::to_string(head_dim) + ", not " +
+                                            std::to_string(config.block_k));
+    }
+    // The heuristic, in order of preference; given fields stay fixed. 8 warps share each K/V tile in
+    // shared memory, 4 when 8 would leave too few blocks to fill the device. Where a block's shared
+    // memory is small (HIP: 64 KiB), fewer stages, then narrower key tiles.
+    const int64_t blocks_of_128 = problem.batch * problem.heads * ((problem.seq_len + 127) / 128);
+    const bool enough_blocks = blocks_of_128 >= 2 * static_cast<int64_t>(multiprocessors);
+    const std::vector<int> rows_choices = block_q != 0   ? std::vector<int>{block_q}
+                                          : enough_blocks ? std::vector<int>{128, 64}
+                                                          : std::vector<int>{64, 128};
+    const std::vector<int> stage_choices =
+        config.stages != 0 ? std::vector<int>{config.stages} : std::vector<int>{kDefaultStages, 1};
+    std::vector<int> key_choices{config.block_k != 0 ? config.block_k : traits.default_block_keys};
+    if (config.block_k == 0) {
+        for (auto keys = std::rbegin(traits.block_keys); keys != std::rend(traits.block_keys); ++keys) {
+            if (*keys != 0 && *keys < key_choices.front()) key_choices.push_back(*keys);
+        }
+    }
+    size_t least = SIZE_MAX;
+    for (const int rows : rows_choices) {
+        for (const int stages : stage_choices) {
+            for (const int keys : key_choices) {
+                const size_t bytes = shared_bytes(head_dim, rows, keys, stages);
+                if (bytes <= static_cast<size_t>(shared_limit)) {
+                    launch = {rows, keys, stages};
+                    return PROTEUS_STATUS_OK;
+                }
+                least = std::min(least, bytes);
+            }
+        }
+    }
+    const char* field = config.stages != 0 ? "launch.stages" : config.block_k != 0 ? "launch.block_k" : block_q_field;
+    return reject(field, "the tile configuration needs at least " + std::to_string(least) +
+                             " bytes of shared memory; a block of this device has " + std::to_string(shared_limit));
+}
+
+proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& launch, cudaStream_t stream)
+{
+    TileArgs args;
+    args.q = rows_of<const uint16_t>(problem.q);
+    args.k = rows_of<const uint16_t>(problem.k);
+    args.v = rows_of<const uint16_t>(problem.v);
+    args.o = rows_of<uint16_t>(problem.o);
+    if (problem.active.present()) args.active = rows_of<const uint8_t>(problem.active);
+    if (problem.lse.present()) args.lse = rows_of<float>(problem.lse);
+    args.heads = problem.heads;
+    args.group = problem.heads / problem.kv_heads;
+    args.batch_heads = problem.batch * problem.heads;
+    args.window = problem.window;
+    args.seq_len = static_cast<int32_t>(problem.seq_len);
+    args.query_tiles = static_cast<int32_t>((problem.seq_len + launch.block_q - 1) / launch.block_q);
+    args.block_q = launch.block_q;
+    args.stages = launch.stages;
+    args.scale = problem.scale;
+    args.scale_log2 = problem.scale * kLog2E;
+
+    const int64_t blocks = static_cast<int64_t>(args.query_tiles) * args.batch_heads;
+    if (blocks > INT32_MAX) {
+        return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
+                         "B·H·(query tiles) = " + std::to_string(blocks) + " blocks exceed the grid limit 2^31 - 1",
+                         "q.shape");
+    }
+    const int head_dim = static_cast<int>(problem.head_dim);
+    const TileKernel kernel = problem.q.dtype == PROTEUS_DTYPE_BFLOAT16
+                                  ? tile_kernel<BFloat16Storage>(head_dim, launch.block_k)
+                                  : tile_kernel<Float16Storage>(head_dim, launch.block_k);
+    if (kernel == nullptr) {
+        return set_error(PROTEUS_STATUS_INTERNAL_ERROR, "no tile kernel for head dim " + std::to_string(head_dim) +
+                                                            " and " + std::to_string(launch.block_k) + " keys per tile");
+    }
+    const size_t bytes = shared_bytes(head_dim, launch.block_q, launch.block_k, launch.stages);
+    PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel),
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
+                      "FuncSetAttribute");
+    kernel<<<static_cast<unsigned>(blocks), launch.warps() * mma::kLanes, bytes, stream>>>(args);
+    return check_launch("flux_tile");
+}
+
+}  // namespace proteus::gpu

@@ -1,0 +1,383 @@
+// Checks and times the GPU tile kernel through the C ABI (launch.mode = TILE), on the device machine.
+//   check:  random cases around tile boundaries (T = tile ± 1, W straddling tiles, GQA, layouts,
+//           active masks, lse, every launch configuration), GPU vs the CPU backend in one process.
+//   time:   the dense and window shapes of the acceptance list, per launch configuration,
+//           median of N synchronised runs, with TFLOP/s (causal FLOPs: 4·Σ|C(i)|·D·H).
+// Build (from the repository root, after building build-cuda):
+//   g++ -O2 -std=c++17 -Inative/include tests/gpu/flux_tile_check.cpp -Lbuild-cuda/lib -lproteus
+//       -Wl,-rpath,$PWD/build-cuda/lib -o build-cuda/flux_tile_check
+// Run:  build-cuda/flux_tile_check check [CASES] [SEED] [MAX_T]      build-cuda/flux_tile_check time [REPEATS]
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "proteus/proteus.h"
+
+namespace {
+
+void require(proteus_status status, const char* what)
+{
+    if (status == PROTEUS_STATUS_OK) return;
+    std::fprintf(stderr, "%s failed: status %d: %s\n", what, status, proteus_last_error_message());
+    std::exit(2);
+}
+
+uint16_t to_bf16(float x)
+{
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
+    return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+float from_bf16(uint16_t b)
+{
+    const uint32_t u = static_cast<uint32_t>(b) << 16;
+    float x;
+    std::memcpy(&x, &u, 4);
+    return x;
+}
+
+uint16_t to_f16(float value)
+{
+    // Round to nearest even through the float bits (normal range and subnormals; inputs here are small).
+    uint32_t x;
+    std::memcpy(&x, &value, 4);
+    const uint32_t sign = (x >> 16) & 0x8000u, magnitude = x & 0x7fffffffu;
+    if (magnitude >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);
+    if (magnitude < 0x38800000u) {
+        if (magnitude < 0x33000000u) return static_cast<uint16_t>(sign);
+        const uint32_t exponent = magnitude >> 23, mantissa = (magnitude & 0x7fffffu) | 0x800000u;
+        const uint32_t shift = 126u - exponent;
+        uint32_t rounded = mantissa >> shift;
+        const uint32_t rest = mantissa & ((1u << shift) - 1u), halfway = 1u << (shift - 1u);
+        if (rest > halfway || (rest == halfway && (rounded & 1u))) ++rounded;
+        return static_cast<uint16_t>(sign | rounded);
+    }
+    uint32_t rounded = (magnitude >> 13) - (112u << 10);
+    const uint32_t rest = magnitude & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (rounded & 1u))) ++rounded;
+    return static_cast<uint16_t>(sign | rounded);
+}
+
+float from_f16(uint16_t h)
+{
+    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1fu;
+    uint32_t mantissa = h & 0x3ffu, bits;
+    if (exponent == 0) {
+        if (mantissa == 0) {
+            bits = sign;
+        } else {
+            int shift = -1;
+            do ++shift, mantissa <<= 1; while ((mantissa & 0x400u) == 0);
+            bits = sign | (static_cast<uint32_t>(112 - shift) << 23) | ((mantissa & 0x3ffu) << 13);
+        }
+    } else if (exponent == 31) {
+        bits = sign | 0x7f800000u | (mantissa << 13);
+    } else {
+        bits = sign | ((exponent + 112u) << 23) | (mantissa << 13);
+    }
+    float x;
+    std::memcpy(&x, &bits, 4);
+    return x;
+}
+
+/** One device buffer with its host image. */
+struct Buffer {
+    proteus_context context = nullptr;
+    proteus_buffer buffer = nullptr;
+    uint64_t bytes = 0;
+
+    Buffer(proteus_context c, uint64_t n) : context(c), bytes(n) { require(proteus_buffer_create(c, n, &buffer), "buffer_create"); }
+    ~Buffer() { proteus_buffer_destroy(buffer); }
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+
+    void upload(const void* data) { require(proteus_buffer_upload(buffer, 0, data, bytes), "upload"); }
+    void download(void* data) const { require(proteus_buffer_download(buffer, 0, data, bytes), "download"); }
+};
+
+proteus_tensor view(const Buffer& b, uint64_t offset_bytes, proteus_dtype dtype, int rank, const int64_t* shape,
+                    const int64_t* strides)
+{
+    proteus_tensor t{};
+    t.buffer = b.buffer;
+    t.offset_bytes = offset_bytes;
+    t.dtype = dtype;
+    t.rank = rank;
+    for (int a = 0; a < PROTEUS_MAX_RANK; ++a) {
+        t.shape[a] = a < rank ? shape[a] : 1;
+        t.strides[a] = a < rank ? strides[a] : 0;
+    }
+    return t;
+}
+
+struct Shape {
+    int64_t B, H, Hkv, T, D;
+    proteus_dtype dtype;
+    int layout;  // 0 [B,H,T,D], 1 [B,T,H,D], 2 fused [B,T,H+2Hkv,D]
+};
+
+/** Host inputs of one case and what the call needs: runs it on a context and returns o (as floats) and lse. */
+struct Case {
+    Shape s;
+    proteus_flux_params params{};
+    proteus_launch_config launch{};
+    std::vector<uint16_t> qkv;  // one storage for all layouts: q, k, v regions (or the fused rows)
+    std::vector<uint8_t> active;
+    bool with_active = false, with_lse = false;
+
+    int64_t width() const { return s.H + 2 * s.Hkv; }
+
+    void run(proteus_context context, std::vector<float>& out, std::vector<float>& lse) const
+    {
+        const int64_t B = s.B, H = s.H, Hk = s.Hkv, T = s.T, D = s.D;
+        Buffer inputs(context, qkv.size() * 2);
+        inputs.upload(qkv.data());
+        Buffer output(context, B * H * T * D * 2);
+        const uint16_t poison = s.dtype == PROTEUS_DTYPE_BFLOAT16 ? 0x7fc0 : 0x7e00;
+        require(proteus_buffer_fill(output.buffer, 0, output.bytes, &poison, 2), "fill");
+        Buffer lse_buffer(context, B * H * T * 4);
+        const float lse_poison = std::nanf("");
+        require(proteus_buffer_fill(lse_buffer.buffer, 0, lse_buffer.bytes, &lse_poison, 4), "fill");
+        Buffer active_buffer(context, B * H * T);
+        active_buffer.upload(active.data());
+
+        proteus_flux_tensors t{};
+        const int64_t q_shape[4] = {B, H, T, D}, kv_shape[4] = {B, Hk, T, D}, row_shape[3] = {B, H, T};
+        const int64_t row_strides[3] = {H * T, T, 1}, o_strides[4] = {H * T * D, T * D, D, 1};
+        if (s.layout == 2) {
+            const int64_t w = width();
+            const int64_t st[4] = {T * w * D, D, w * D, 1};
+            t.q = view(inputs, 0, s.dtype, 4, q_shape, st);
+            t.k = view(inputs, H * D * 2, s.dtype, 4, kv_shape, st);
+            t.v = view(inputs, (H + Hk) * D * 2, s.dtype, 4, kv_shape, st);
+        } else {
+            const uint64_t q_bytes = B * H * T * D * 2, kv_bytes = B * Hk * T * D * 2;
+            auto strides = [&](int64_t heads, int64_t* st) {
+                if (s.layout == 0) st[0] = heads * T * D, st[1] = T * D, st[2] = D;
+                else st[0] = T * heads * D, st[1] = D, st[2] = heads * D;
+                st[3] = 1;
+            };
+            int64_t sq[4], skv[4];
+            strides(H, sq);
+            strides(Hk, skv);
+            t.q = view(inputs, 0, s.dtype, 4, q_shape, sq);
+            t.k = view(inputs, q_bytes, s.dtype, 4, kv_shape, skv);
+            t.v = view(inputs, q_bytes + kv_bytes, s.dtype, 4, kv_shape, skv);
+        }
+        t.o = view(output, 0, s.dtype, 4, q_shape, o_strides);
+        if (with_active) t.active = view(active_buffer, 0, PROTEUS_DTYPE_UINT8, 3, row_shape, row_strides);
+        if (with_lse) t.lse = view(lse_buffer, 0, PROTEUS_DTYPE_FLOAT32, 3, row_shape, row_strides);
+        require(proteus_flux_attention(context, &t, &params, &launch), "flux_attention");
+        require(proteus_context_synchronize(context), "synchronize");
+        std::vector<uint16_t> raw(B * H * T * D);
+        output.download(raw.data());
+        out.resize(raw.size());
+        for (size_t e = 0; e < raw.size(); ++e) {
+            out[e] = s.dtype == PROTEUS_DTYPE_BFLOAT16 ? from_bf16(raw[e]) : from_f16(raw[e]);
+        }
+        lse.resize(B * H * T);
+        lse_buffer.download(lse.data());
+    }
+};
+
+int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, int64_t max_t)
+{
+    std::mt19937_64 rng(seed);
+    auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+    auto one_of = [&](std::initializer_list<int64_t> v) { return *(v.begin() + pick(0, v.size() - 1)); };
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    int failures = 0;
+    for (int c = 0; c < cases; ++c) {
+        Case k;
+        const int64_t groups[][2] = {{1, 1}, {2, 2}, {4, 2}, {4, 1}, {8, 2}};
+        const auto& g = groups[pick(0, 4)];
+        k.s.B = pick(1, 2);
+        k.s.H = g[0];
+        k.s.Hkv = g[1];
+        do {
+            k.s.T = pick(0, 4) == 0 ? pick(1, 3000)
+                                    : one_of({1, 2, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1023, 1024, 1025, 4097});
+        } while (k.s.T > max_t);
+        k.s.D = one_of({16, 32, 64, 128});
+        k.s.dtype = pick(0, 1) ? PROTEUS_DTYPE_BFLOAT16 : PROTEUS_DTYPE_FLOAT16;
+        k.s.layout = static_cast<int>(pick(0, 2));
+        const int64_t T = k.s.T;
+        k.params.struct_size = sizeof k.params;
+        k.params.policy = PROTEUS_POLICY_ALIGNED;
+        switch (pick(0, 3)) {
+        case 0: k.params.window = INT64_MAX / 4; break;
+        case 1: k.params.window = std::max<int64_t>(1, T + pick(-1, 1)); break;
+        case 2: k.params.window = one_of({1, 31, 32, 33, 63, 64, 65, 127, 128, 129, 341, 512}); break;
+        default: k.params.window = pick(1, T + 1);
+        }
+        k.params.use_default_scale = pick(0, 1);
+        k.params.scale = 0.3f;
+        k.launch.struct_size = sizeof k.launch;
+        k.launch.mode = PROTEUS_LAUNCH_TILE;
+        k.launch.block_q = static_cast<int32_t>(one_of({0, 64, 128}));
+        k.launch.block_k = static_cast<int32_t>(k.s.D == 128 ? one_of({0, 32, 64}) : one_of({0, 32, 64, 128}));
+        k.launch.stages = static_cast<int32_t>(one_of({0, 1, 2, 3}));
+        const int64_t B = k.s.B, H = k.s.H, Hk = k.s.Hkv, D = k.s.D;
+        const float amplitude = pick(0, 1) ? 1.0f : 3.0f;
+        k.qkv.resize(B * T * (H + 2 * Hk) * D);
+        for (auto& x : k.qkv) {
+            const float value = amplitude * normal(rng);
+            x = k.s.dtype == PROTEUS_DTYPE_BFLOAT16 ? to_bf16(value) : to_f16(value);
+        }
+        k.with_active = pick(0, 2) == 0;
+        k.with_lse = pick(0, 3) != 0;
+        k.active.resize(B * H * T);
+        for (auto& a : k.active) a = pick(0, 3) != 0;
+
+        std::vector<float> o_gpu, lse_gpu, o_cpu, lse_cpu;
+        k.run(gpu, o_gpu, lse_gpu);
+        k.run(cpu, o_cpu, lse_cpu);
+        double num = 0, den = 0, lse_error = 0;
+        bool bad = false;
+        for (size_t e = 0; e < o_gpu.size(); ++e) {
+            if (std::isnan(o_gpu[e]) || std::isinf(o_gpu[e])) bad = true;
+            num += double(o_gpu[e] - o_cpu[e]) * (o_gpu[e] - o_cpu[e]);
+            den += double(o_cpu[e]) * o_cpu[e];
+        }
+        if (k.with_lse) {
+            for (size_t r = 0; r < lse_gpu.size(); ++r) {
+                if (std::isinf(lse_cpu[r]) || std::isinf(lse_gpu[r]) || std::isnan(lse_gpu[r])) {
+                    bad |= !(lse_cpu[r] == lse_gpu[r]);
+                    continue;
+                }
+                lse_error = std::max(lse_error, double(std::fabs(lse_gpu[r] - lse_cpu[r])) / std::max(1.0f, std::fabs(lse_cpu[r])));
+            }
+        }
+        const double rel = std::sqrt(num / std::max(den, 1e-30));
+        const double tolerance = k.s.dtype == PROTEUS_DTYPE_FLOAT16 ? 2e-3 : 1e-2;
+        const bool fail = bad || rel > tolerance || lse_error > 1e-4;
+        failures += fail;
+        if (fail) {
+            std::printf("FAIL case %d: %s B%ld H%ld Hkv%ld T%ld D%ld W%ld layout %d active %d lse %d launch q%d k%d s%d: "
+                        "rel %.3g lse %.3g nan/inf %d\n",
+                        c, k.s.dtype == PROTEUS_DTYPE_FLOAT16 ? "f16" : "bf16", (long)B, (long)H, (long)Hk, (long)T,
+                        (long)D, (long)k.params.window, k.s.layout, k.with_active, k.with_lse, k.launch.block_q,
+                        k.launch.block_k, k.launch.stages, rel, lse_error, bad);
+        }
+    }
+    std::printf("check: %d cases, %d failures\n", cases, failures);
+    return failures == 0 ? 0 : 1;
+}
+
+struct Timing {
+    double median_ms;
+    double tflops;
+};
+
+/** Median wall time of `repeats` synchronised calls (after two warm-up calls), B = 1, bf16, [B,H,T,D]. */
+Timing time_call(proteus_context gpu, int64_t H, int64_t T, int64_t D, int64_t window, proteus_launch_config launch,
+                 int repeats, Buffer& q, Buffer& k, Buffer& v, Buffer& o)
+{
+    const int64_t shape[4] = {1, H, T, D}, strides[4] = {H * T * D, T * D, D, 1};
+    proteus_flux_tensors t{};
+    t.q = view(q, 0, PROTEUS_DTYPE_BFLOAT16, 4, shape, strides);
+    t.k = view(k, 0, PROTEUS_DTYPE_BFLOAT16, 4, shape, strides);
+    t.v = view(v, 0, PROTEUS_DTYPE_BFLOAT16, 4, shape, strides);
+    t.o = view(o, 0, PROTEUS_DTYPE_BFLOAT16, 4, shape, strides);
+    proteus_flux_params params{};
+    params.struct_size = sizeof params;
+    params.policy = PROTEUS_POLICY_ALIGNED;
+    params.window = window;
+    params.use_default_scale = 1;
+    std::vector<double> ms;
+    for (int r = 0; r < repeats + 2; ++r) {
+        const auto start = std::chrono::steady_clock::now();
+        require(proteus_flux_attention(gpu, &t, &params, &launch), "flux_attention");
+        require(proteus_context_synchronize(gpu), "synchronize");
+        const auto stop = std::chrono::steady_clock::now();
+        if (r >= 2) ms.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    // Σ|C(i)| = Σ min(i + 1, W)
+    const double w = static_cast<double>(std::min(window, T));
+    const double keys = w * (w + 1) / 2 + (static_cast<double>(T) - w) * w;
+    return {ms[ms.size() / 2], 4.0 * keys * D * H / (ms[ms.size() / 2] * 1e-3) / 1e12};
+}
+
+int time_shapes(proteus_context gpu, int repeats)
+{
+    struct Row {
+        int64_t H, T, D, window;
+        const char* name;
+    };
+    const Row rows[] = {
+        {16, 16384, 64, INT64_MAX / 4, "dense"},   {16, 65536, 64, INT64_MAX / 4, "dense"},
+        {8, 16384, 128, INT64_MAX / 4, "dense"},   {8, 65536, 128, INT64_MAX / 4, "dense"},
+        {16, 262144, 64, 341, "window W341"},      {16, 1048576, 64, 341, "window W341"},
+    };
+    std::printf("%-12s %8s %4s %4s %8s %8s %8s %10s %9s\n", "case", "T", "H", "D", "block_q", "block_k", "stages",
+                "ms", "TFLOP/s");
+    std::mt19937 rng(1);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (const Row& row : rows) {
+        const uint64_t elements = row.H * row.T * row.D;
+        std::vector<uint16_t> host(elements);
+        Buffer q(gpu, elements * 2), k(gpu, elements * 2), v(gpu, elements * 2), o(gpu, elements * 2);
+        for (Buffer* b : {&q, &k, &v}) {
+            for (auto& x : host) x = to_bf16(normal(rng));
+            b->upload(host.data());
+        }
+        struct Config {
+            int block_q, block_k, stages;
+        };
+        std::vector<Config> configs = {{0, 0, 0}};
+        for (int bq : {64, 128}) {
+            for (int bk : {32, 64, 128}) {
+                if (row.D == 128 && bk == 128) continue;
+                for (int st : {2, 3}) configs.push_back({bq, bk, st});
+            }
+        }
+        for (const Config& c : configs) {
+            proteus_launch_config launch{};
+            launch.struct_size = sizeof launch;
+            launch.mode = PROTEUS_LAUNCH_TILE;
+            launch.block_q = c.block_q;
+            launch.block_k = c.block_k;
+            launch.stages = c.stages;
+            const Timing t = time_call(gpu, row.H, row.T, row.D, row.window, launch, repeats, q, k, v, o);
+            std::printf("%-12s %8ld %4ld %4ld %8s %8s %8s %10.3f %9.1f\n", row.name, (long)row.T, (long)row.H, (long)row.D,
+                        c.block_q ? std::to_string(c.block_q).c_str() : "auto",
+                        c.block_k ? std::to_string(c.block_k).c_str() : "auto",
+                        c.stages ? std::to_string(c.stages).c_str() : "auto", t.median_ms, t.tflops);
+            std::fflush(stdout);
+        }
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    const std::string command = argc > 1 ? argv[1] : "check";
+    proteus_context gpu = nullptr, cpu = nullptr;
+    require(proteus_context_create(PROTEUS_BACKEND_CUDA, 0, &gpu), "context_create(cuda)");
+    int status = 0;
+    if (command == "check") {
+        require(proteus_context_create(PROTEUS_BACKEND_CPU, 0, &cpu), "context_create(cpu)");
+        status = check(gpu, cpu, argc > 2 ? std::atoi(argv[2]) : 300, argc > 3 ? std::atoi(argv[3]) : 1,
+                       argc > 4 ? std::atoll(argv[4]) : 4097);
+        proteus_context_destroy(cpu);
+    } else if (command == "time") {
+        status = time_shapes(gpu, argc > 2 ? std::atoi(argv[2]) : 10);
+    } else {
+        std::fprintf(stderr, "usage: %s check [CASES] [SEED] [MAX_T] | time [REPEATS]\n", argv[0]);
+        status = 2;
+    }
+    proteus_context_destroy(gpu);
+    return status;
+}
