@@ -132,6 +132,7 @@ struct Case {
     proteus_launch_config launch{};
     std::vector<uint16_t> qkv;  // one storage for all layouts: q, k, v regions (or the fused rows)
     std::vector<uint8_t> active;
+    std::vector<float> salience;  // [B, T], used when params.dna_count > 0
     bool with_active = false, with_lse = false;
 
     int64_t width() const { return s.H + 2 * s.Hkv; }
@@ -149,6 +150,8 @@ struct Case {
         require(proteus_buffer_fill(lse_buffer.buffer, 0, lse_buffer.bytes, &lse_poison, 4), "fill");
         Buffer active_buffer(context, B * H * T);
         active_buffer.upload(active.data());
+        Buffer salience_buffer(context, B * T * 4);
+        salience_buffer.upload(salience.data());
 
         proteus_flux_tensors t{};
         const int64_t q_shape[4] = {B, H, T, D}, kv_shape[4] = {B, Hk, T, D}, row_shape[3] = {B, H, T};
@@ -176,6 +179,8 @@ struct Case {
         t.o = view(output, 0, s.dtype, 4, q_shape, o_strides);
         if (with_active) t.active = view(active_buffer, 0, PROTEUS_DTYPE_UINT8, 3, row_shape, row_strides);
         if (with_lse) t.lse = view(lse_buffer, 0, PROTEUS_DTYPE_FLOAT32, 3, row_shape, row_strides);
+        const int64_t salience_shape[2] = {B, T}, salience_strides[2] = {T, 1};
+        if (params.dna_count > 0) t.salience = view(salience_buffer, 0, PROTEUS_DTYPE_FLOAT32, 2, salience_shape, salience_strides);
         require(proteus_flux_attention(context, &t, &params, &launch), "flux_attention");
         require(proteus_context_synchronize(context), "synchronize");
         std::vector<uint16_t> raw(B * H * T * D);
@@ -219,10 +224,19 @@ int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, in
         case 2: k.params.window = one_of({1, 31, 32, 33, 63, 64, 65, 127, 128, 129, 341, 512}); break;
         default: k.params.window = pick(1, T + 1);
         }
+        // Anchors on most cases: strides below, at and above the tile sizes put a tile's anchors inside
+        // the band's key range of other tiles (S < W) and make A's progression straddle key tiles.
+        if (pick(0, 3) != 0) {
+            k.params.anchor_count = one_of({1, 2, 3, 5, 17, 40, 171});
+            k.params.anchor_stride = one_of({1, 2, 3, 7, 16, 63, 64, 65, 128, 256, 1000, 5000});
+        }
+        // DNA on some (the tile kernel declines them for now): salience with ties and NaN.
+        if (pick(0, 4) == 0) k.params.dna_count = one_of({1, 3, 8, 51});
         k.params.use_default_scale = pick(0, 1);
         k.params.scale = 0.3f;
         k.launch.struct_size = sizeof k.launch;
-        k.launch.mode = PROTEUS_LAUNCH_TILE;
+        // TILE mostly; AUTO and ROW route sparse masks to the row mode and the rest as the library decides.
+        k.launch.mode = static_cast<int32_t>(pick(0, 3) == 0 ? one_of({PROTEUS_LAUNCH_AUTO, PROTEUS_LAUNCH_ROW}) : int64_t{PROTEUS_LAUNCH_TILE});
         k.launch.block_q = static_cast<int32_t>(one_of({0, 64, 128}));
         k.launch.block_k = static_cast<int32_t>(k.s.D == 128 ? one_of({0, 32, 64}) : one_of({0, 32, 64, 128}));
         k.launch.stages = static_cast<int32_t>(one_of({0, 1, 2, 3}));
@@ -236,7 +250,11 @@ int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, in
         k.with_active = pick(0, 2) == 0;
         k.with_lse = pick(0, 3) != 0;
         k.active.resize(B * H * T);
-        for (auto& a : k.active) a = pick(0, 3) != 0;
+        const int64_t density = one_of({5, 20, 75, 100});  // percent: AUTO's row mode below 25
+        for (auto& a : k.active) a = pick(0, 99) < density;
+        k.salience.resize(B * T);
+        const int64_t levels = one_of({3, 1000});  // 3: many ties
+        for (auto& x : k.salience) x = pick(0, 19) == 0 ? std::nanf("") : static_cast<float>(pick(0, levels));
 
         std::vector<float> o_gpu, lse_gpu, o_cpu, lse_cpu;
         k.run(gpu, o_gpu, lse_gpu);
@@ -262,10 +280,11 @@ int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, in
         const bool fail = bad || rel > tolerance || lse_error > 1e-4;
         failures += fail;
         if (fail) {
-            std::printf("FAIL case %d: %s B%ld H%ld Hkv%ld T%ld D%ld W%ld layout %d active %d lse %d launch q%d k%d s%d: "
-                        "rel %.3g lse %.3g nan/inf %d\n",
+            std::printf("FAIL case %d: %s B%ld H%ld Hkv%ld T%ld D%ld W%ld S%ld A%ld K%ld layout %d active %d lse %d "
+                        "launch mode %d q%d k%d s%d: rel %.3g lse %.3g nan/inf %d\n",
                         c, k.s.dtype == PROTEUS_DTYPE_FLOAT16 ? "f16" : "bf16", (long)B, (long)H, (long)Hk, (long)T,
-                        (long)D, (long)k.params.window, k.s.layout, k.with_active, k.with_lse, k.launch.block_q,
+                        (long)D, (long)k.params.window, (long)k.params.anchor_stride, (long)k.params.anchor_count,
+                        (long)k.params.dna_count, k.s.layout, k.with_active, k.with_lse, k.launch.mode, k.launch.block_q,
                         k.launch.block_k, k.launch.stages, rel, lse_error, bad);
         }
     }
@@ -278,10 +297,21 @@ struct Timing {
     double tflops;
 };
 
-/** Median wall time of `repeats` synchronised calls (after two warm-up calls), B = 1, bf16, [B,H,T,D]. */
-Timing time_call(proteus_context gpu, int64_t H, int64_t T, int64_t D, int64_t window, proteus_launch_config launch,
-                 int repeats, Buffer& q, Buffer& k, Buffer& v, Buffer& o)
+/** A timed shape: B = 1, bf16, [B,H,T,D], Aligned policy. */
+struct TimedShape {
+    int64_t H, T, D, window, stride, anchors, dna;
+    const char* name;
+};
+
+/**
+ * Median wall time of `repeats` synchronised calls (after two warm-up calls). TFLOP/s count
+ * 4·Σ|C(i)|·D·H with Σ|C(i)| = Σ min(i + 1, W) + Σ_{i ≥ W} min(A, ⌊(i − W)/S⌋ + 1) + Σ_{i ≥ W} min(K, i − W + 1)
+ * (the DNA term an upper bound: a DNA key that is an anchor counts once).
+ */
+Timing time_call(proteus_context gpu, const TimedShape& shape_, proteus_launch_config launch, int repeats, Buffer& q,
+                 Buffer& k, Buffer& v, Buffer& o, Buffer& salience)
 {
+    const int64_t H = shape_.H, T = shape_.T, D = shape_.D, window = shape_.window;
     const int64_t shape[4] = {1, H, T, D}, strides[4] = {H * T * D, T * D, D, 1};
     proteus_flux_tensors t{};
     t.q = view(q, 0, PROTEUS_DTYPE_BFLOAT16, 4, shape, strides);
@@ -292,7 +322,12 @@ Timing time_call(proteus_context gpu, int64_t H, int64_t T, int64_t D, int64_t w
     params.struct_size = sizeof params;
     params.policy = PROTEUS_POLICY_ALIGNED;
     params.window = window;
+    params.anchor_stride = shape_.stride;
+    params.anchor_count = shape_.anchors;
+    params.dna_count = shape_.dna;
     params.use_default_scale = 1;
+    const int64_t salience_shape[2] = {1, T}, salience_strides[2] = {T, 1};
+    if (shape_.dna > 0) t.salience = view(salience, 0, PROTEUS_DTYPE_FLOAT32, 2, salience_shape, salience_strides);
     std::vector<double> ms;
     for (int r = 0; r < repeats + 2; ++r) {
         const auto start = std::chrono::steady_clock::now();
@@ -302,28 +337,36 @@ Timing time_call(proteus_context gpu, int64_t H, int64_t T, int64_t D, int64_t w
         if (r >= 2) ms.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
     }
     std::sort(ms.begin(), ms.end());
-    // Σ|C(i)| = Σ min(i + 1, W)
     const double w = static_cast<double>(std::min(window, T));
-    const double keys = w * (w + 1) / 2 + (static_cast<double>(T) - w) * w;
+    double keys = w * (w + 1) / 2 + (static_cast<double>(T) - w) * w;
+    for (int64_t i = window; i < T; ++i) {
+        if (shape_.anchors > 0) keys += static_cast<double>(std::min(shape_.anchors, (i - window) / shape_.stride + 1));
+        keys += static_cast<double>(std::min(shape_.dna, i - window + 1));
+    }
     return {ms[ms.size() / 2], 4.0 * keys * D * H / (ms[ms.size() / 2] * 1e-3) / 1e12};
 }
 
 int time_shapes(proteus_context gpu, int repeats)
 {
-    struct Row {
-        int64_t H, T, D, window;
-        const char* name;
+    constexpr int64_t kDense = INT64_MAX / 4;
+    const TimedShape rows[] = {
+        {16, 16384, 64, kDense, 0, 0, 0, "dense"},
+        {16, 65536, 64, kDense, 0, 0, 0, "dense"},
+        {8, 16384, 128, kDense, 0, 0, 0, "dense"},
+        {8, 65536, 128, kDense, 0, 0, 0, "dense"},
+        {16, 262144, 64, 341, 0, 0, 0, "window W341"},
+        {16, 1048576, 64, 341, 0, 0, 0, "window W341"},
+        // The shortlist (t(1M) ≤ 15 ms, t(1M) / t(256K) ≤ 4.4) and its DNA shape (≤ 2× the same shape without DNA).
+        {16, 262144, 64, 341, 256, 171, 0, "W341 S256 A171"},
+        {16, 1048576, 64, 341, 256, 171, 0, "W341 S256 A171"},
+        {16, 262144, 64, 307, 256, 154, 0, "W307 S256 A154"},
+        {16, 262144, 64, 307, 256, 154, 51, "W307 A154 K51"},
     };
-    const Row rows[] = {
-        {16, 16384, 64, INT64_MAX / 4, "dense"},   {16, 65536, 64, INT64_MAX / 4, "dense"},
-        {8, 16384, 128, INT64_MAX / 4, "dense"},   {8, 65536, 128, INT64_MAX / 4, "dense"},
-        {16, 262144, 64, 341, "window W341"},      {16, 1048576, 64, 341, "window W341"},
-    };
-    std::printf("%-12s %8s %4s %4s %8s %8s %8s %10s %9s\n", "case", "T", "H", "D", "block_q", "block_k", "stages",
+    std::printf("%-16s %8s %4s %4s %8s %8s %8s %10s %9s\n", "case", "T", "H", "D", "block_q", "block_k", "stages",
                 "ms", "TFLOP/s");
     std::mt19937 rng(1);
     std::normal_distribution<float> normal(0.0f, 1.0f);
-    for (const Row& row : rows) {
+    for (const TimedShape& row : rows) {
         const uint64_t elements = row.H * row.T * row.D;
         std::vector<uint16_t> host(elements);
         Buffer q(gpu, elements * 2), k(gpu, elements * 2), v(gpu, elements * 2), o(gpu, elements * 2);
@@ -331,11 +374,16 @@ int time_shapes(proteus_context gpu, int repeats)
             for (auto& x : host) x = to_bf16(normal(rng));
             b->upload(host.data());
         }
+        Buffer salience(gpu, row.T * 4);
+        std::vector<float> salience_host(row.T);
+        for (auto& x : salience_host) x = normal(rng);
+        salience.upload(salience_host.data());
         struct Config {
             int block_q, block_k, stages;
         };
         std::vector<Config> configs = {{0, 0, 0}};
         for (int bq : {64, 128}) {
+            if (row.dna > 0) break;  // DNA runs on the row kernel in this version: the heuristic only
             for (int bk : {32, 64, 128}) {
                 if (row.D == 128 && bk == 128) continue;
                 for (int st : {2, 3}) configs.push_back({bq, bk, st});
@@ -344,12 +392,12 @@ int time_shapes(proteus_context gpu, int repeats)
         for (const Config& c : configs) {
             proteus_launch_config launch{};
             launch.struct_size = sizeof launch;
-            launch.mode = PROTEUS_LAUNCH_TILE;
+            launch.mode = row.dna > 0 ? PROTEUS_LAUNCH_AUTO : PROTEUS_LAUNCH_TILE;
             launch.block_q = c.block_q;
             launch.block_k = c.block_k;
             launch.stages = c.stages;
-            const Timing t = time_call(gpu, row.H, row.T, row.D, row.window, launch, repeats, q, k, v, o);
-            std::printf("%-12s %8ld %4ld %4ld %8s %8s %8s %10.3f %9.1f\n", row.name, (long)row.T, (long)row.H, (long)row.D,
+            const Timing t = time_call(gpu, row, launch, repeats, q, k, v, o, salience);
+            std::printf("%-16s %8ld %4ld %4ld %8s %8s %8s %10.3f %9.1f\n", row.name, (long)row.T, (long)row.H, (long)row.D,
                         c.block_q ? std::to_string(c.block_q).c_str() : "auto",
                         c.block_k ? std::to_string(c.block_k).c_str() : "auto",
                         c.stages ? std::to_string(c.stages).c_str() : "auto", t.median_ms, t.tflops);

@@ -1,6 +1,8 @@
 // Flux attention on the GPU (SPEC §2–§3): the entry point, which picks a kernel, and the general row
 // kernel, which computes every policy and dtype. The tensor-core tile kernel (gpu/flux_tile_kernel.cu)
-// takes the problems it supports when launch.mode asks for tiles; everything else runs here.
+// takes the Aligned float16/bfloat16 problems without DNA keys under TILE and AUTO; the row mode
+// (gpu/flux_row_mode.cu) takes sparse masks under ROW, and under AUTO below 25 % active rows;
+// everything else runs here.
 //
 // Algorithm
 //   One block of kThreads threads owns one query row (b, h, i) at a time, striding over the B·H·T
@@ -50,6 +52,7 @@
 #include "gpu/device_call.h"
 #include "gpu/flux_common.h"
 #include "gpu/flux_kernel.h"
+#include "gpu/flux_row_mode.h"
 #include "gpu/flux_tile_kernel.h"
 #include "runtime/error.h"
 
@@ -270,6 +273,20 @@ __global__ void __launch_bounds__(kPrefixThreads) prefix_top_keys(Salience salie
     }
 }
 
+/** Each block writes the number of active rows among its grid-strided share of the B·H·T mask entries. */
+__global__ void __launch_bounds__(kThreads) count_active_rows(Rows<const uint8_t> active, int64_t heads, int64_t seq_len,
+                                                              int64_t rows, int64_t* block_counts)
+{
+    __shared__ int64_t scratch[kThreads];
+    int64_t count = 0;
+    for (int64_t row = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; row < rows;
+         row += static_cast<int64_t>(gridDim.x) * kThreads) {
+        count += *active.at(row / seq_len / heads, row / seq_len % heads, row % seq_len) != 0;
+    }
+    count = block_reduce(count, scratch, Sum<int64_t>());
+    if (threadIdx.x == 0) block_counts[blockIdx.x] = count;
+}
+
 template <typename Raw>
 struct AttentionArgs {
     Rows<const Raw> q, k, v;
@@ -446,6 +463,56 @@ proteus_status run(const FluxProblem& problem, Allocator& allocator, cudaStream_
     return workspace.finish();
 }
 
+/**
+ * The fraction of active rows of `problem`'s mask (1 without one). It reads the counts back, so it
+ * waits for the stream.
+ */
+proteus_status active_fraction(const FluxProblem& problem, Allocator& allocator, cudaStream_t stream, int device,
+                               double& fraction)
+{
+    fraction = 1.0;
+    const int64_t rows = problem.batch * problem.heads * problem.seq_len;
+    if (!problem.active.present() || rows == 0) return PROTEUS_STATUS_OK;
+    int multiprocessors = 0;
+    PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device),
+                      "DeviceGetAttribute");
+    const int64_t blocks =
+        std::min<int64_t>((rows + kThreads - 1) / kThreads, static_cast<int64_t>(multiprocessors) * kBlocksPerMultiprocessor);
+    StreamWorkspace workspace(allocator, stream);
+    int64_t* block_counts = nullptr;
+    proteus_status status = workspace.allocate(static_cast<uint64_t>(blocks), &block_counts);
+    if (status != PROTEUS_STATUS_OK) return status;
+    count_active_rows<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+        rows_of<const uint8_t>(problem.active), problem.heads, problem.seq_len, rows, block_counts);
+    if ((status = check_launch("count_active_rows")) != PROTEUS_STATUS_OK) return status;
+    std::vector<int64_t> counts(static_cast<size_t>(blocks));
+    PROTEUS_GPU_CHECK(cudaMemcpyAsync(counts.data(), block_counts, counts.size() * sizeof(int64_t),
+                                      cudaMemcpyDeviceToHost, stream),
+                      "MemcpyAsync");
+    if ((status = workspace.finish()) != PROTEUS_STATUS_OK) return status;  // waits: counts are here
+    int64_t active = 0;
+    for (const int64_t count : counts) active += count;
+    fraction = static_cast<double>(active) / static_cast<double>(rows);
+    return PROTEUS_STATUS_OK;
+}
+
+// AUTO takes the row mode below this fraction of active rows: it computes only those, while the tile
+// kernel's cost follows the tiles that hold any active row (about all of them at 25 % random rows).
+constexpr double kRowModeDensity = 0.25;
+
+proteus_status tile(const FluxProblem& problem, int device, cudaStream_t stream)
+{
+    int multiprocessors = 0;
+    int shared_limit = 0;
+    PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device),
+                      "DeviceGetAttribute");
+    PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+                      "DeviceGetAttribute");
+    TileLaunch launch;
+    const proteus_status status = resolve_tile_launch(problem, multiprocessors, shared_limit, launch);
+    return status == PROTEUS_STATUS_OK ? tile_attention(problem, launch, stream) : status;
+}
+
 }  // namespace
 
 proteus_status flux_attention(const FluxProblem& problem, Allocator& workspace, cudaStream_t stream, int device)
@@ -456,17 +523,28 @@ proteus_status flux_attention(const FluxProblem& problem, Allocator& workspace, 
                          "the GPU backend supports sequences up to 2^31 - 1 tokens, not " + std::to_string(problem.seq_len),
                          "q.shape");
     }
-    // The launch fields configure the tile kernel; the row kernel has none to set.
-    if (problem.launch.mode == PROTEUS_LAUNCH_TILE && tile_kernel_takes(problem)) {
-        int multiprocessors = 0;
-        int shared_limit = 0;
-        PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device),
-                          "DeviceGetAttribute");
-        PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-                          "DeviceGetAttribute");
-        TileLaunch launch;
-        const proteus_status status = resolve_tile_launch(problem, multiprocessors, shared_limit, launch);
-        return status == PROTEUS_STATUS_OK ? tile_attention(problem, launch, stream) : status;
+    // Which kernel: TILE and ROW ask for the tile kernel and the row mode where they take the
+    // problem; AUTO takes the row mode for sparse masks, else the tile kernel. Everything else runs
+    // on the general row kernel (Seed, Relative with DNA, float32 outside the row mode, …). The
+    // launch fields configure the tile kernel; the others have none to set.
+    switch (problem.launch.mode) {
+    case PROTEUS_LAUNCH_TILE:
+        if (tile_kernel_takes(problem)) return tile(problem, device, stream);
+        break;
+    case PROTEUS_LAUNCH_ROW:
+        if (row_mode_takes(problem)) return launch_flux_row_mode(problem, workspace, stream);
+        break;
+    default: {
+        const bool tiles = tile_kernel_takes(problem);
+        if (row_mode_takes(problem) && problem.active.present()) {
+            double fraction = 1.0;
+            const proteus_status status = active_fraction(problem, workspace, stream, device, fraction);
+            if (status != PROTEUS_STATUS_OK) return status;
+            if (fraction < kRowModeDensity) return launch_flux_row_mode(problem, workspace, stream);
+        }
+        if (tiles) return tile(problem, device, stream);
+        break;
+    }
     }
     if (problem.head_dim > kThreads) {
         return set_error(PROTEUS_STATUS_UNSUPPORTED_HEAD_DIM,

@@ -1,18 +1,23 @@
 // Flux attention on tensor cores (SPEC §2–§3): the flash-style tile kernel for the Aligned policy,
 // float16 and bfloat16, D in {16, 32, 64, 128}. This version takes the local window (dense causal
-// attention is the window W ≥ T); rows with anchor or DNA keys stay on the general row kernel.
+// attention is the window W ≥ T) and the aligned anchors; problems with DNA keys stay on the general
+// row kernel.
 //
 // Algorithm (one block per (batch row, head, tile of block_q query rows [i0, i1]))
 //   Warp w owns the 16 query rows i0 + 16w … i0 + 16w + 15 (one m16 tile of gpu/mma.h); its
 //   accumulators for S, the softmax statistics and O stay in registers.
 //   1. The Q tile and the first key tiles are copied to shared memory (cp.async); each warp loads
 //      its Q fragments once.
-//   2. The key tiles cover the band [window_start(i0), i1] in steps of block_k keys. Per tile:
-//        S = Q·Kᵀ on tensor cores; keys outside a row's window lo(i) ≤ j ≤ i score −inf (tiles that
-//        lie inside every row's window of the warp skip the mask, tiles outside all of them are
-//        skipped by the warp); the online softmax in base 2 (scale·log2 e folded into one FMA per
-//        score) rescales the running O and row sums; P is rounded to the storage type in registers
-//        and O += P·V on tensor cores.
+//   2. The key tiles: first the tile's anchors (the union of its rows' anchors, an arithmetic
+//      progression of step S, gathered block_k rows at a time), then the band [window_start(i0), i1]
+//      in steps of block_k keys. Both use the same code below, with per-row ranges of positions
+//      (a row's anchors, a row's window) in place of key ranges. Per tile:
+//        S = Q·Kᵀ on tensor cores; keys outside a row's range (its anchors, or its window
+//        lo(i) ≤ j ≤ i) score −inf (tiles that lie inside every row's range of the warp skip the
+//        mask, tiles outside all of them are skipped by the warp); the online softmax in base 2
+//        (scale·log2 e folded into one FMA per score) rescales the running O and row sums; P is
+//        rounded to the storage type in registers and O += P·V on tensor cores. A row's anchors lie
+//        below lo(i), so each key counts once for it even where a tile's anchors fall in its band.
 //      Copies run `stages` − 1 tiles ahead of the arithmetic, into a ring of `stages` buffers.
 //   3. O / l is written through shared memory as 16-byte rows, lse = m·scale + log l. Inactive
 //      rows write 0 and −inf (a warp without active rows skips all arithmetic).
@@ -21,7 +26,8 @@
 // start on distinct 16-byte bank groups for every D in {16, 32, 64, 128}.
 //
 // Synchronisation: every barrier is in code that all threads of the block run the same number of
-// times (the key-tile loop's trip count depends only on the block's tile). A stage buffer is
+// times (the key-tile loop's trip count depends only on the block's tile). The rows' anchor ranges
+// are written before the loop and first read after its first barrier. A stage buffer is
 // refilled only after the barrier that ends the iteration that read it; a copy is read only after
 // its issuing thread waited for its group and the block passed a barrier. Warp-level branches
 // (skipping a tile, an inactive warp) are uniform within the warp, so each mma group is converged.
@@ -107,6 +113,8 @@ struct TileArgs {
     int64_t heads = 0, group = 1;  // group: query heads per kv head
     int64_t batch_heads = 0;       // B·H: blocks per query tile
     int64_t window = 0;
+    int64_t anchor_stride = 1;   // S ≥ 1
+    int64_t anchor_count = 0;    // A; 0: no anchors
     int32_t seq_len = 0;
     int32_t query_tiles = 0;
     int32_t block_q = 0;
@@ -115,11 +123,19 @@ struct TileArgs {
     float scale_log2 = 0.0f;  // scale · log2 e, for the base-2 softmax
 };
 
-/** Bytes of the shared-memory layout: the Q tile (reused for O), `stages` × (K tile, V tile), row flags. */
+/** Positions [low, high] of a row's keys in a segment of the key sequence; empty when low > high. */
+struct KeyRange {
+    int32_t low, high;
+};
+
+/**
+ * Bytes of the shared-memory layout: the Q tile (reused for O), `stages` × (K tile, V tile), each
+ * row's anchor positions, row flags.
+ */
 size_t shared_bytes(int head_dim, int block_q, int block_k, int stages)
 {
     const size_t elements = static_cast<size_t>(block_q + 2 * block_k * stages) * (head_dim + kRowPad);
-    return elements * sizeof(uint16_t) + static_cast<size_t>(block_q);
+    return elements * sizeof(uint16_t) + static_cast<size_t>(block_q) * (sizeof(KeyRange) + 1);
 }
 
 template <typename Storage, int D, int BlockN>
@@ -135,7 +151,8 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
     extern __shared__ uint4 shared_memory[];
     uint16_t* const q_tile = reinterpret_cast<uint16_t*>(shared_memory);
     uint16_t* const key_stages = q_tile + args.block_q * kRowPitch;  // stage s: K rows, then V rows
-    uint8_t* const row_flags = reinterpret_cast<uint8_t*>(key_stages + args.stages * 2 * BlockN * kRowPitch);
+    KeyRange* const anchor_ranges = reinterpret_cast<KeyRange*>(key_stages + args.stages * 2 * BlockN * kRowPitch);
+    uint8_t* const row_flags = reinterpret_cast<uint8_t*>(anchor_ranges + args.block_q);
 
     const int threads = static_cast<int>(blockDim.x);
     const int thread = static_cast<int>(threadIdx.x);
@@ -167,20 +184,49 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
         row_flags[r] = i <= i1 && (args.active.data == nullptr || *args.active.at(b, h, i) != 0);
     }
 
-    // 2. The band of key tiles.
+    // 2. The key tiles: first the anchors, then the band. Keys are numbered by position p within
+    //    their segment: anchor p is key anchor_first + p·S (the union of the tile's rows' anchors is
+    //    that progression, since a row's first and last anchor grow by at most S per row), band p is
+    //    key key_begin + p. Positions keep the masks in int32 whatever S is.
     const int32_t key_begin = static_cast<int32_t>(window_start(i0, args.window));
-    const int key_tiles = (i1 - key_begin) / BlockN + 1;
+    const int band_tiles = (i1 - key_begin) / BlockN + 1;
+    const int64_t first_anchored = i0 > args.window ? i0 : args.window;  // rows i ≥ W have anchors
+    int32_t anchor_first = 0;
+    int32_t anchor_keys = 0;
+    if (args.anchor_count > 0 && first_anchored <= i1) {
+        anchor_first = static_cast<int32_t>(
+            aligned_anchors(first_anchored, args.window, args.anchor_stride, args.anchor_count).first);
+        const AlignedAnchors last = aligned_anchors(i1, args.window, args.anchor_stride, args.anchor_count);
+        anchor_keys = static_cast<int32_t>((last.first - anchor_first) / args.anchor_stride + last.count);
+    }
+    const int anchor_tiles = (anchor_keys + BlockN - 1) / BlockN;
+    const int key_tiles = anchor_tiles + band_tiles;
+    // Each row's anchor positions [low, high] (empty: low > high), here rather than in the key
+    // loop, whose registers the 64-bit divisions would crowd. Rows past i1 take i1's (never written).
+    for (int r = thread; r < args.block_q; r += threads) {
+        const AlignedAnchors a =
+            aligned_anchors(smaller(i0 + r, i1), args.window, args.anchor_stride, args.anchor_count);
+        const int32_t low =
+            a.count > 0 ? static_cast<int32_t>((a.first - anchor_first) / args.anchor_stride) : INT32_MAX;
+        anchor_ranges[r] = {low, a.count > 0 ? low + static_cast<int32_t>(a.count) - 1 : INT32_MIN};
+    }
     const auto load_key_tile = [&](int index) {
         uint16_t* const k_tile = key_stages + (index % args.stages) * 2 * BlockN * kRowPitch;
         uint16_t* const v_tile = k_tile + BlockN * kRowPitch;
-        const int32_t key0 = key_begin + index * BlockN;
+        // The tile's keys are first, first + step, …; those from `present` on (past i1, past the last
+        // anchor) belong to no row: zeros, masked.
+        const bool anchors = index < anchor_tiles;
+        const int32_t position0 = (anchors ? index : index - anchor_tiles) * BlockN;
+        const int64_t step = anchors ? args.anchor_stride : 1;
+        const int64_t first = anchors ? anchor_first + position0 * step : int64_t{key_begin} + position0;
+        const int32_t count = anchors ? anchor_keys - position0 : i1 - key_begin - position0 + 1;
         for (int c = thread; c < BlockN * kChunksPerRow; c += threads) {
             const int r = c / kChunksPerRow;
             const int part = c % kChunksPerRow;
-            const int32_t j = key0 + r;  // keys past i1 belong to no row of the tile: zeros, never read
-            const int32_t source = smaller(j, i1);
-            mma::copy_16(k_tile + r * kRowPitch + part * kChunk, k_rows + source * args.k.token + part * kChunk, j <= i1);
-            mma::copy_16(v_tile + r * kRowPitch + part * kChunk, v_rows + source * args.v.token + part * kChunk, j <= i1);
+            const bool present = r < count;
+            const int64_t source = present ? first + r * step : i1;
+            mma::copy_16(k_tile + r * kRowPitch + part * kChunk, k_rows + source * args.k.token + part * kChunk, present);
+            mma::copy_16(v_tile + r * kRowPitch + part * kChunk, v_rows + source * args.v.token + part * kChunk, present);
         }
     };
     for (int index = 0; index < args.stages - 1; ++index) {
@@ -188,16 +234,22 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
         mma::copy_commit();  // empty groups too: the wait below counts groups
     }
 
-    // This lane's two rows (accumulator rows g and g + 8 of its warp's tile) and their windows.
+    // This lane's two rows are accumulator rows g and g + 8 of its warp's tile. A row's keys in a
+    // segment are the positions [low, high] (empty when low > high); both ends grow with the row, so
+    // the warp's first and last (anchored) rows bound the positions that some row of the warp takes
+    // and those that every row takes (tiles inside the latter skip the mask). They are derived per
+    // tile, not held across the key loop, which keeps the dense kernel's registers.
     const int32_t warp_row = i0 + warp * kRowsPerWarp;
     const int32_t warp_last = smaller(warp_row + kRowsPerWarp - 1, i1);
-    const int32_t warp_low = static_cast<int32_t>(window_start(warp_row, args.window));
-    const int32_t warp_high_low = static_cast<int32_t>(window_start(warp_last, args.window));
-    int32_t row[2], low[2];
-    for (int r = 0; r < 2; ++r) {
-        row[r] = warp_row + mma::accumulator_row(lane, 2 * r);
-        low[r] = static_cast<int32_t>(window_start(row[r], args.window));
-    }
+    const auto lane_row = [&](int r) { return warp_row + mma::accumulator_row(lane, 2 * r); };
+    const auto band_range = [&](int32_t i) {
+        return KeyRange{static_cast<int32_t>(window_start(i, args.window)) - key_begin, i - key_begin};
+    };
+    const auto anchor_range = [&](int32_t i) { return anchor_ranges[smaller(i, i1) - i0]; };
+    // The warp's first anchored row (its last row when it has none: an empty range).
+    const int32_t first_anchored_row = warp_row >= args.window   ? warp_row
+                                       : args.window <= warp_last ? static_cast<int32_t>(args.window)
+                                                                  : warp_last;
     float m[2] = {-INFINITY, -INFINITY};  // running maximum of the raw scores q·k
     float l[2] = {0.0f, 0.0f};            // this lane's part of the running sum of 2^(scaled score − max)
     mma::Accumulator o[kDimBlocks];
@@ -221,9 +273,12 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
             }
         }
 
-        const int32_t key0 = key_begin + index * BlockN;
+        const bool band = index >= anchor_tiles;
+        const int32_t key0 = (band ? index - anchor_tiles : index) * BlockN;  // positions
         const int32_t key_last = key0 + BlockN - 1;
-        if (warp_active && key0 <= warp_last && key_last >= warp_low) {
+        const KeyRange first_range = band ? band_range(warp_row) : anchor_range(first_anchored_row);
+        const KeyRange last_range = band ? band_range(warp_last) : anchor_range(warp_last);
+        if (warp_active && key0 <= last_range.high && key_last >= first_range.low) {
             const uint16_t* const k_tile = key_stages + (index % args.stages) * 2 * BlockN * kRowPitch;
             const uint16_t* const v_tile = k_tile + BlockN * kRowPitch;
 
@@ -239,13 +294,19 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
                 }
             }
 
-            // Keys outside a row's window [lo(i), i] (including the zero rows past i1) do not count.
-            const bool inside_every_window = key_last <= warp_row && key0 >= warp_high_low;
-            if (!inside_every_window) {
+            // Keys outside a row's range of the segment (its window [lo(i), i] or its anchors, which
+            // lie below lo(i): each key counts once for a row) and the zero rows past the segment
+            // do not count.
+            // The warp's first row: its anchor range is empty unless every row of the warp has anchors.
+            const KeyRange warp_first_range = band ? first_range : anchor_range(warp_row);
+            const bool inside_every_range = key_last <= warp_first_range.high && key0 >= last_range.low;
+            if (!inside_every_range) {
+                KeyRange range[2];
+                for (int r = 0; r < 2; ++r) range[r] = band ? band_range(lane_row(r)) : anchor_range(lane_row(r));
                 for (int n = 0; n < kScoreBlocks; ++n) {
                     for (int e = 0; e < 4; ++e) {
-                        const int32_t j = key0 + 8 * n + mma::accumulator_column(lane, e);
-                        if (j < low[e / 2] || j > row[e / 2]) s[n].x[e] = -INFINITY;
+                        const int32_t p = key0 + 8 * n + mma::accumulator_column(lane, e);
+                        if (p < range[e / 2].low || p > range[e / 2].high) s[n].x[e] = -INFINITY;
                     }
                 }
             }
@@ -291,7 +352,8 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
 
     // 3. Output rows through the Q tile, which no warp reads any more.
     for (int r = 0; r < 2; ++r) {
-        const int local = row[r] - i0;
+        const int32_t i = lane_row(r);
+        const int local = i - i0;
         const float sum = mma::row_sum(l[r]);
         const bool active = warp_active && row_flags[local] != 0;
         const float inverse = active ? 1.0f / sum : 0.0f;
@@ -300,8 +362,8 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
             *reinterpret_cast<uint32_t*>(q_tile + local * kRowPitch + column) =
                 F::pack(o[n].x[2 * r] * inverse, o[n].x[2 * r + 1] * inverse);
         }
-        if (lane % 4 == 0 && args.lse.data != nullptr && row[r] <= i1) {
-            *args.lse.at(b, h, row[r]) = active ? m[r] * args.scale + logf(sum) : -INFINITY;
+        if (lane % 4 == 0 && args.lse.data != nullptr && i <= i1) {
+            *args.lse.at(b, h, i) = active ? m[r] * args.scale + logf(sum) : -INFINITY;
         }
     }
     __syncthreads();
@@ -378,11 +440,10 @@ bool tile_kernel_takes(const FluxProblem& problem)
 {
     const int64_t D = problem.head_dim;
     const bool sixteen_bit = problem.q.dtype == PROTEUS_DTYPE_FLOAT16 || problem.q.dtype == PROTEUS_DTYPE_BFLOAT16;
-    // Row i has anchor or DNA keys only once i − W ≥ 0.
-    const bool keys_before_window = problem.seq_len - 1 - problem.window >= 0;
-    const bool window_only = !keys_before_window || (problem.anchor_count == 0 && problem.dna_count == 0);
+    // Row i has DNA keys only once i − W ≥ 0.
+    const bool dna_keys = problem.seq_len - 1 - problem.window >= 0 && problem.dna_count > 0;
     return problem.policy == PROTEUS_POLICY_ALIGNED && sixteen_bit && (D == 16 || D == 32 || D == 64 || D == 128) &&
-           window_only && aligned_rows(problem.q) && aligned_rows(problem.k) && aligned_rows(problem.v) &&
+           !dna_keys && aligned_rows(problem.q) && aligned_rows(problem.k) && aligned_rows(problem.v) &&
            aligned_rows(problem.o);
 }
 
@@ -467,6 +528,8 @@ proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& laun
     args.group = problem.heads / problem.kv_heads;
     args.batch_heads = problem.batch * problem.heads;
     args.window = problem.window;
+    args.anchor_stride = problem.anchor_stride > 0 ? problem.anchor_stride : 1;
+    args.anchor_count = problem.anchor_stride > 0 ? problem.anchor_count : 0;
     args.seq_len = static_cast<int32_t>(problem.seq_len);
     args.query_tiles = static_cast<int32_t>((problem.seq_len + launch.block_q - 1) / launch.block_q);
     args.block_q = launch.block_q;

@@ -17,9 +17,9 @@ struct TileLaunch {
 };
 
 /**
- * Whether the tile kernel computes `problem`: the Aligned policy, float16 or bfloat16, D in
- * {16, 32, 64, 128}, every q/k/v/o row 16-byte aligned, and (in this version) no anchor or DNA key
- * in any row. Everything else runs on the general row kernel.
+ * Whether the tile kernel computes `problem`: the Aligned policy (window and anchors), float16 or
+ * bfloat16, D in {16, 32, 64, 128}, every q/k/v/o row 16-byte aligned, and (in this version) no DNA
+ * key in any row. Everything else runs on the general row kernel or the row mode.
  */
 bool tile_kernel_takes(const FluxProblem& problem);
 

@@ -1,0 +1,544 @@
+// The row mode of flux attention (SPEC §2–§3) for sparse active masks: only the active rows compute,
+// each on one 32-lane group, and the inactive rows are written in one streaming pass.
+//
+// Passes (all on the caller's stream)
+//   1. count_active: one block of kTokens threads per (b, tile of kTokens tokens); thread t counts the
+//      active heads of its token (mask reads coalesced along T) and the block writes its total.
+//   2. scan_counts: one block turns the per-tile totals into offsets and the number of active rows,
+//      which the host reads back to size the row list (8 bytes per active row, not per row).
+//   3. write_rows: the same tiles again; each thread writes the ids (b·T + t)·H + h of its token's
+//      active heads at its place in the list, and lse = −inf for the inactive ones; then the block
+//      zeroes the o rows of its inactive (h, t) in 16-byte pieces (elements if misaligned), consecutive threads on consecutive
+//      pieces, head by head (contiguous runs of a tile for [B, H, T, D] storage). Every row is touched once.
+//   4. active_rows: one group of kGroup = 32 lanes per listed row (below).
+//
+// Order of the rows: the list is ordered by (b, token, head), and groups take rows in list order
+// (blocks are dispatched roughly by index), so the rows running at one time are those of a few
+// thousand neighbouring tokens: their windows overlap, and the aligned anchors are the same keys for
+// every row of a head, so most K/V gathers hit L2 rather than device memory.
+//
+// One row on one group
+//   Lanes are split as lane = c · P + e: P = D / 8 lanes per candidate, lane e owning dims
+//   [8e, 8e + 8) (one 16-byte load for 16-bit storage, two for float32), and 32 / P candidates in
+//   flight, each lane taking kUnroll of them per step (their K and V loads issued together). A
+//   candidate's score is the lanes' partial dot products summed over the P lanes by XOR shuffles.
+//   Each lane then runs its own online softmax (m, l and the o slice over the candidates it saw):
+//   no per-step reduction. At the end the 32 / P partial states of each slice are merged by XOR
+//   shuffles (m = max, l and o rescaled by exp(m_lane − m)), and the lanes with c = 0 write o,
+//   lane 0 lse = m + log l.
+//   Candidates: the window [lo, i], then the anchors below lo (Aligned: the multiples of S from
+//   aligned_anchors, all ≤ i − W < lo; Relative: max(0, i − s·S) for the suffix of s whose keys fall
+//   below lo), each key once, as in gpu/flux_kernel.cu and the CPU reference.
+//
+// Portability: the shuffles are group_shuffle_xor of width 32 (gpu/vendor.h), which on a 64-lane
+// wavefront exchange within each half; every loop around a shuffle has a trip count that depends
+// only on the group's row, so all 32 lanes of a group reach each shuffle together.
+#include "gpu/vendor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <type_traits>
+
+#include "backend.h"
+#include "common/candidates.h"
+#include "gpu/device_call.h"
+#include "gpu/flux_common.h"
+#include "gpu/flux_row_mode.h"
+#include "gpu/storage.h"
+#include "runtime/error.h"
+
+namespace proteus::gpu {
+namespace {
+
+// Tokens per compaction block (one thread each); also the scan's block size there.
+constexpr int kTokens = 256;
+// Threads of the single block that scans the per-tile totals.
+constexpr int kScanThreads = 1024;
+// Lanes that compute one row: a shuffle group (gpu/vendor.h), never assumed to be the whole warp.
+constexpr int kGroup = 32;
+// Threads per attention block: 4 groups, 4 rows at a time.
+constexpr int kRowThreads = 128;
+// Elements of a head-dim slice per lane.
+constexpr int kSlice = 8;
+// Candidates per lane per step.
+constexpr int kUnroll = 2;
+
+// ---- shared helpers -------------------------------------------------------------------------------
+
+/** The mask; data null: every row is active. Any nonzero byte is active, as in the other kernels. */
+struct Mask {
+    Rows<const uint8_t> rows;
+
+    __device__ bool active(int64_t b, int64_t h, int64_t t) const
+    {
+        return rows.data == nullptr || *rows.at(b, h, t) != 0;
+    }
+};
+
+__device__ __forceinline__ int64_t smaller(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/** Exclusive prefix sum of one value per thread over the block (all threads call it); `total` is the sum. */
+template <int kThreads>
+__device__ int64_t block_exclusive_scan(int64_t value, int64_t* scratch, int64_t& total)
+{
+    const int t = threadIdx.x;
+    scratch[t] = value;
+    __syncthreads();
+    for (int offset = 1; offset < kThreads; offset *= 2) {
+        const int64_t add = t >= offset ? scratch[t - offset] : 0;
+        __syncthreads();  // every read of this round precedes every write
+        scratch[t] += add;
+        __syncthreads();
+    }
+    total = scratch[kThreads - 1];
+    const int64_t inclusive = scratch[t];
+    __syncthreads();  // the scratch may be reused by the caller after this
+    return inclusive - value;
+}
+
+/**
+ * float16 → float32 is exact, so the hardware conversion gives the bits of half_to_float; the
+ * software one, unrolled over a slice of 8, made ptxas spill (24 bytes per lane).
+ */
+template <typename Storage>
+__device__ __forceinline__ float load_one(typename Storage::Raw raw)
+{
+#if defined(__CUDA_ARCH__)
+    if constexpr (std::is_same_v<Storage, Float16Storage>) {
+        float value;
+        asm("cvt.f32.f16 %0, %1;" : "=f"(value) : "h"(raw));
+        return value;
+    }
+#endif
+    return Storage::load(raw);
+}
+
+/** `count` elements of storage `Raw` from `source` into float32; `vector`: 16-byte aligned. */
+template <typename Storage, int kCount>
+__device__ __forceinline__ void load_elements(const typename Storage::Raw* source, bool vector, float (&out)[kCount])
+{
+    using Raw = typename Storage::Raw;
+    constexpr int kPerWord = 16 / static_cast<int>(sizeof(Raw));
+    static_assert(kCount % kPerWord == 0, "a slice is whole 16-byte words");
+    if (vector) {
+        const uint4* const words = reinterpret_cast<const uint4*>(source);
+#pragma unroll
+        for (int w = 0; w < kCount / kPerWord; ++w) {
+            const uint4 bits = words[w];
+            const uint32_t parts[4] = {bits.x, bits.y, bits.z, bits.w};
+#pragma unroll
+            for (int k = 0; k < kPerWord; ++k) {
+                Raw raw;
+                memcpy(&raw, reinterpret_cast<const char*>(parts) + k * sizeof(Raw), sizeof(Raw));
+                out[w * kPerWord + k] = load_one<Storage>(raw);
+            }
+        }
+    } else {
+#pragma unroll
+        for (int k = 0; k < kCount; ++k) out[k] = load_one<Storage>(source[k]);
+    }
+}
+
+template <typename Storage, int kCount>
+__device__ __forceinline__ void store_elements(typename Storage::Raw* target, bool vector, const float (&in)[kCount])
+{
+    using Raw = typename Storage::Raw;
+    constexpr int kPerWord = 16 / static_cast<int>(sizeof(Raw));
+    if (vector) {
+        uint4* const words = reinterpret_cast<uint4*>(target);
+#pragma unroll
+        for (int w = 0; w < kCount / kPerWord; ++w) {
+            uint32_t parts[4];
+#pragma unroll
+            for (int k = 0; k < kPerWord; ++k) {
+                const Raw raw = Storage::store(in[w * kPerWord + k]);
+                memcpy(reinterpret_cast<char*>(parts) + k * sizeof(Raw), &raw, sizeof(Raw));
+            }
+            words[w] = make_uint4(parts[0], parts[1], parts[2], parts[3]);
+        }
+    } else {
+#pragma unroll
+        for (int k = 0; k < kCount; ++k) target[k] = Storage::store(in[k]);
+    }
+}
+
+// ---- compaction -----------------------------------------------------------------------------------
+
+struct Tiles {
+    Mask mask;
+    int64_t heads = 0, seq_len = 0;
+    int64_t tiles = 0;  // per batch row: ⌈T / kTokens⌉
+
+    __device__ int64_t batch_of_block() const { return blockIdx.x / tiles; }
+    __device__ int64_t first_token() const { return blockIdx.x % tiles * kTokens; }
+
+    /** Active heads of token t of batch row b (0 past the end). */
+    __device__ int64_t count(int64_t b, int64_t t) const
+    {
+        if (t >= seq_len) return 0;
+        int64_t n = 0;
+        for (int64_t h = 0; h < heads; ++h) n += mask.active(b, h, t);
+        return n;
+    }
+};
+
+__global__ void __launch_bounds__(kTokens) count_active(Tiles tiles, int64_t* counts)
+{
+    __shared__ int64_t scratch[kTokens];
+    const int64_t b = tiles.batch_of_block();
+    int64_t total = 0;
+    (void)block_exclusive_scan<kTokens>(tiles.count(b, tiles.first_token() + threadIdx.x), scratch, total);
+    if (threadIdx.x == 0) counts[blockIdx.x] = total;
+}
+
+/** counts[0, n) → offsets[0, n] (offsets[n]: the number of active rows), in place; one block. */
+__global__ void __launch_bounds__(kScanThreads) scan_counts(int64_t* offsets, int64_t n)
+{
+    __shared__ int64_t scratch[kScanThreads];
+    const int64_t per_thread = (n + kScanThreads - 1) / kScanThreads;
+    const int64_t begin = smaller(n, threadIdx.x * per_thread);
+    const int64_t end = smaller(n, begin + per_thread);
+    int64_t sum = 0;
+    for (int64_t c = begin; c < end; ++c) sum += offsets[c];
+    int64_t total = 0;
+    int64_t running = block_exclusive_scan<kScanThreads>(sum, scratch, total);
+    for (int64_t c = begin; c < end; ++c) {
+        const int64_t count = offsets[c];
+        offsets[c] = running;
+        running += count;
+    }
+    if (threadIdx.x == 0) offsets[n] = total;
+}
+
+template <typename Raw>
+struct Inactive {
+    Rows<Raw> o;
+    Rows<float> lse;  // data null: not wanted
+    int pieces_shift = 0;  // log2 of the pieces of a row: 16-byte words when `vector`, else elements
+    bool vector = false;
+};
+
+template <typename Raw>
+__global__ void __launch_bounds__(kTokens)
+    write_rows(Tiles tiles, const int64_t* offsets, int64_t* ids, Inactive<Raw> inactive)
+{
+    __shared__ int64_t scratch[kTokens];
+    const int64_t b = tiles.batch_of_block();
+    const int64_t t0 = tiles.first_token();
+    const int64_t t = t0 + threadIdx.x;
+    const int64_t H = tiles.heads;
+    int64_t total = 0;
+    int64_t place = offsets[blockIdx.x] + block_exclusive_scan<kTokens>(tiles.count(b, t), scratch, total);
+    if (t < tiles.seq_len) {
+        for (int64_t h = 0; h < H; ++h) {
+            if (tiles.mask.active(b, h, t)) {
+                ids[place++] = (b * tiles.seq_len + t) * H + h;
+            } else if (inactive.lse.data != nullptr) {
+                *inactive.lse.at(b, h, t) = -INFINITY;
+            }
+        }
+    }
+    const int tokens = static_cast<int>(smaller(kTokens, tiles.seq_len - t0));
+    if (total == H * tokens) return;  // block-uniform: nothing inactive
+    // Per head, the block's rows are tokens · 2^shift pieces; 32-bit index arithmetic, shifts only.
+    const int shift = inactive.pieces_shift;
+    const int pieces = tokens << shift;
+    for (int64_t h = 0; h < H; ++h) {
+        for (int p = threadIdx.x; p < pieces; p += kTokens) {
+            const int64_t token = t0 + (p >> shift);
+            if (tiles.mask.active(b, h, token)) continue;
+            Raw* const row = inactive.o.at(b, h, token);
+            const int piece = p & ((1 << shift) - 1);
+            if (inactive.vector) {
+                reinterpret_cast<uint4*>(row)[piece] = make_uint4(0u, 0u, 0u, 0u);
+            } else {
+                row[piece] = Raw{};  // +0 in every storage format
+            }
+        }
+    }
+}
+
+// ---- attention over the listed rows ---------------------------------------------------------------
+
+template <typename Raw>
+struct RowArgs {
+    Rows<const Raw> q, k, v;
+    Rows<Raw> o;
+    Rows<float> lse;  // data null: not wanted
+    const int64_t* ids = nullptr;
+    int64_t count = 0;  // listed rows
+    int64_t heads = 0, seq_len = 0;
+    int64_t group = 1;  // query heads per kv head
+    bool aligned = true;
+    int64_t window = 0, stride = 0, anchor_count = 0;
+    float scale = 0.0f;
+    bool vector = false;  // every q/k/v/o row 16-byte aligned
+};
+
+/** C(i) as numbered slots: the window [lo, i], then the anchors below lo. */
+struct Slots {
+    int64_t i = 0, lo = 0, window_end = 0, size = 0;
+    int64_t first_anchor = 0;  // Aligned: the smallest anchor; Relative: the first s with i − s·S < lo
+};
+
+template <typename Raw>
+__device__ Slots slots_of(const RowArgs<Raw>& args, int64_t i)
+{
+    Slots row;
+    row.i = i;
+    row.lo = window_start(i, args.window);
+    row.window_end = i - row.lo + 1;
+    int64_t anchors = 0;
+    if (args.aligned) {
+        const AlignedAnchors found = aligned_anchors(i, args.window, args.stride, args.anchor_count);
+        row.first_anchor = found.first;
+        anchors = found.count;
+    } else {
+        const int64_t distinct = relative_anchor_count(i, args.stride, args.anchor_count);
+        if (distinct > 0 && row.lo > 0) {
+            // i − s·S < lo  ⇔  s > (i − lo) / S; the keys decrease with s, so those below lo are a suffix.
+            row.first_anchor = (i - row.lo) / args.stride + 1;
+            anchors = row.first_anchor <= distinct ? distinct - row.first_anchor + 1 : 0;
+        }
+    }
+    row.size = row.window_end + anchors;
+    return row;
+}
+
+template <typename Raw>
+__device__ __forceinline__ int64_t key_of(const RowArgs<Raw>& args, const Slots& row, int64_t slot)
+{
+    if (slot < row.window_end) return row.lo + slot;
+    const int64_t a = slot - row.window_end;
+    return args.aligned ? row.first_anchor + a * args.stride : relative_anchor(row.i, row.first_anchor + a, args.stride);
+}
+
+/** Factor that carries a partial state of maximum `m` to maximum `m_new` (0 for an empty state). */
+__device__ __forceinline__ float carry(float m, float m_new) { return m == -INFINITY ? 0.0f : expf(m - m_new); }
+
+template <typename Storage, int kLanesPerKey>
+__global__ void __launch_bounds__(kRowThreads) active_rows(RowArgs<typename Storage::Raw> args)
+{
+    constexpr int kKeysPerStep = kGroup / kLanesPerKey;  // candidates in flight per group
+    const int lane = threadIdx.x % kGroup;
+    const int e = lane % kLanesPerKey;  // slice of the head dim
+    const int c = lane / kLanesPerKey;  // candidate lane
+    const int64_t groups_per_block = blockDim.x / kGroup;
+    const int64_t first = static_cast<int64_t>(blockIdx.x) * groups_per_block + threadIdx.x / kGroup;
+
+    for (int64_t r = first; r < args.count; r += static_cast<int64_t>(gridDim.x) * groups_per_block) {
+        const int64_t id = args.ids[r];  // (b·T + i)·H + h
+        const int64_t h = id % args.heads;
+        const int64_t i = id / args.heads % args.seq_len;
+        const int64_t b = id / args.heads / args.seq_len;
+        const int64_t kv_head = h / args.group;
+        const int offset = e * kSlice;
+
+        float q[kSlice];
+        load_elements<Storage>(args.q.at(b, h, i) + offset, args.vector, q);
+        const Slots row = slots_of(args, i);
+
+        float m = -INFINITY;
+        float l = 0.0f;
+        float acc[kSlice];
+#pragma unroll
+        for (int d = 0; d < kSlice; ++d) acc[d] = 0.0f;
+
+        for (int64_t base = 0; base < row.size; base += kKeysPerStep * kUnroll) {
+            float score[kUnroll];
+            float value[kUnroll][kSlice];
+            bool valid[kUnroll];
+#pragma unroll
+            for (int u = 0; u < kUnroll; ++u) {
+                const int64_t slot = base + u * kKeysPerStep + c;
+                valid[u] = slot < row.size;
+                score[u] = 0.0f;
+                if (valid[u]) {
+                    const int64_t j = key_of(args, row, slot);
+                    float key[kSlice];
+                    load_elements<Storage>(args.k.at(b, kv_head, j) + offset, args.vector, key);
+                    load_elements<Storage>(args.v.at(b, kv_head, j) + offset, args.vector, value[u]);
+#pragma unroll
+                    for (int d = 0; d < kSlice; ++d) score[u] += q[d] * key[d];
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < kUnroll; ++u) {
+#pragma unroll
+                for (int mask = 1; mask < kLanesPerKey; mask *= 2) score[u] += group_shuffle_xor(score[u], mask, kGroup);
+            }
+            float m_new = m;
+#pragma unroll
+            for (int u = 0; u < kUnroll; ++u) {
+                score[u] *= args.scale;
+                if (valid[u]) m_new = fmaxf(m_new, score[u]);
+            }
+            if (m_new == -INFINITY) continue;  // this lane saw no candidate yet (only past the row's end)
+            const float rescale = carry(m, m_new);
+            l *= rescale;
+#pragma unroll
+            for (int d = 0; d < kSlice; ++d) acc[d] *= rescale;
+#pragma unroll
+            for (int u = 0; u < kUnroll; ++u) {
+                if (!valid[u]) continue;
+                const float p = expf(score[u] - m_new);
+                l += p;
+#pragma unroll
+                for (int d = 0; d < kSlice; ++d) acc[d] += p * value[u][d];
+            }
+            m = m_new;
+        }
+
+        // Merge the candidate lanes' states of each slice; afterwards every lane holds the row's.
+#pragma unroll
+        for (int mask = kLanesPerKey; mask < kGroup; mask *= 2) {
+            const float m_other = group_shuffle_xor(m, mask, kGroup);
+            const float l_other = group_shuffle_xor(l, mask, kGroup);
+            const float m_new = fmaxf(m, m_other);
+            const float mine = carry(m, m_new);
+            const float theirs = carry(m_other, m_new);
+            l = l * mine + l_other * theirs;
+#pragma unroll
+            for (int d = 0; d < kSlice; ++d) {
+                const float other = group_shuffle_xor(acc[d], mask, kGroup);
+                acc[d] = acc[d] * mine + other * theirs;
+            }
+            m = m_new;
+        }
+        // Slot 0 (key lo) is in every row, so l > 0 and m is finite here.
+        if (c == 0) {
+#pragma unroll
+            for (int d = 0; d < kSlice; ++d) acc[d] /= l;
+            store_elements<Storage>(args.o.at(b, h, i) + offset, args.vector, acc);
+        }
+        if (lane == 0 && args.lse.data != nullptr) *args.lse.at(b, h, i) = m + logf(l);
+    }
+}
+
+// ---- host side ------------------------------------------------------------------------------------
+
+bool aligned16(const TensorRef& tensor, uint64_t element_bytes)
+{
+    if (reinterpret_cast<uintptr_t>(tensor.data) % 16 != 0) return false;
+    for (int axis = 0; axis < 3; ++axis) {
+        if (static_cast<uint64_t>(tensor.strides[axis]) * element_bytes % 16 != 0) return false;
+    }
+    return true;
+}
+
+template <typename Storage>
+proteus_status run(const FluxProblem& problem, Allocator& allocator, cudaStream_t stream)
+{
+    using Raw = typename Storage::Raw;
+    const int64_t B = problem.batch, H = problem.heads, T = problem.seq_len, D = problem.head_dim;
+    if (B * H * T == 0) return PROTEUS_STATUS_OK;
+
+    Tiles tiles;
+    if (problem.active.present()) tiles.mask.rows = rows_of<const uint8_t>(problem.active);
+    tiles.heads = H;
+    tiles.seq_len = T;
+    tiles.tiles = (T + kTokens - 1) / kTokens;
+    const int64_t blocks = B * tiles.tiles;
+    if (blocks > INT32_MAX) {
+        return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
+                         "the GPU row mode supports up to 2^31 - 1 tiles of " + std::to_string(kTokens) +
+                             " tokens over the batch, not " + std::to_string(blocks),
+                         "q.shape");
+    }
+
+    const uint64_t bytes = sizeof(Raw);
+    const bool vector = aligned16(problem.q, bytes) && aligned16(problem.k, bytes) && aligned16(problem.v, bytes) &&
+                        aligned16(problem.o, bytes) && D * static_cast<int64_t>(bytes) % 16 == 0;
+
+    StreamWorkspace workspace(allocator, stream);
+    int64_t* offsets = nullptr;
+    proteus_status status = workspace.allocate(static_cast<uint64_t>(blocks) + 1, &offsets);
+    if (status != PROTEUS_STATUS_OK) return status;
+    const auto grid = static_cast<unsigned>(blocks);
+    count_active<<<grid, kTokens, 0, stream>>>(tiles, offsets);
+    if ((status = check_launch("count_active")) != PROTEUS_STATUS_OK) return status;
+    scan_counts<<<1, kScanThreads, 0, stream>>>(offsets, blocks);
+    if ((status = check_launch("scan_counts")) != PROTEUS_STATUS_OK) return status;
+    int64_t active = 0;
+    PROTEUS_GPU_CHECK(cudaMemcpyAsync(&active, offsets + blocks, sizeof(active), cudaMemcpyDeviceToHost, stream),
+                      "MemcpyAsync");
+    PROTEUS_GPU_CHECK(cudaStreamSynchronize(stream), "StreamSynchronize");
+
+    int64_t* ids = nullptr;
+    if (active > 0 && (status = workspace.allocate(static_cast<uint64_t>(active), &ids)) != PROTEUS_STATUS_OK) {
+        return status;
+    }
+    Inactive<Raw> inactive;
+    inactive.o = rows_of<Raw>(problem.o);
+    if (problem.lse.present()) inactive.lse = rows_of<float>(problem.lse);
+    inactive.vector = vector;
+    // D ∈ {16, 32, 64, 128} and 2- or 4-byte elements: both counts are powers of two.
+    const int64_t pieces = vector ? D * static_cast<int64_t>(bytes) / 16 : D;
+    while ((int64_t{1} << inactive.pieces_shift) < pieces) ++inactive.pieces_shift;
+    write_rows<Raw><<<grid, kTokens, 0, stream>>>(tiles, offsets, ids, inactive);
+    if ((status = check_launch("write_rows")) != PROTEUS_STATUS_OK) return status;
+
+    if (active > 0) {
+        RowArgs<Raw> args;
+        args.q = rows_of<const Raw>(problem.q);
+        args.k = rows_of<const Raw>(problem.k);
+        args.v = rows_of<const Raw>(problem.v);
+        args.o = rows_of<Raw>(problem.o);
+        if (problem.lse.present()) args.lse = rows_of<float>(problem.lse);
+        args.ids = ids;
+        args.count = active;
+        args.heads = H;
+        args.seq_len = T;
+        args.group = H / problem.kv_heads;
+        args.aligned = problem.policy == PROTEUS_POLICY_ALIGNED;
+        args.window = problem.window;
+        args.stride = problem.anchor_stride;
+        args.anchor_count = problem.anchor_count;
+        args.scale = problem.scale;
+        args.vector = vector;
+        constexpr int64_t kRowsPerBlock = kRowThreads / kGroup;
+        // Rows beyond 2^31 − 1 blocks' worth are grid-strided.
+        const auto row_grid = static_cast<unsigned>(std::min<int64_t>((active + kRowsPerBlock - 1) / kRowsPerBlock, INT32_MAX));
+        switch (D) {
+        case 16: active_rows<Storage, 2><<<row_grid, kRowThreads, 0, stream>>>(args); break;
+        case 32: active_rows<Storage, 4><<<row_grid, kRowThreads, 0, stream>>>(args); break;
+        case 64: active_rows<Storage, 8><<<row_grid, kRowThreads, 0, stream>>>(args); break;
+        default: active_rows<Storage, 16><<<row_grid, kRowThreads, 0, stream>>>(args); break;
+        }
+        if ((status = check_launch("active_rows")) != PROTEUS_STATUS_OK) return status;
+    }
+    return workspace.finish();
+}
+
+}  // namespace
+
+bool row_mode_takes(const FluxProblem& problem)
+{
+    const bool policy = problem.policy == PROTEUS_POLICY_ALIGNED || problem.policy == PROTEUS_POLICY_RELATIVE;
+    // Dna(i) ranks keys j ≤ i − W: no row has one when T ≤ W.
+    const bool no_dna = problem.dna_count == 0 || problem.seq_len <= problem.window;
+    const bool dtype = problem.q.dtype == PROTEUS_DTYPE_FLOAT32 || problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ||
+                       problem.q.dtype == PROTEUS_DTYPE_BFLOAT16;
+    const int64_t D = problem.head_dim;
+    return policy && no_dna && dtype && (D == 16 || D == 32 || D == 64 || D == 128);
+}
+
+proteus_status launch_flux_row_mode(const FluxProblem& problem, Allocator& workspace, cudaStream_t stream)
+{
+    if (!row_mode_takes(problem)) {
+        return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
+                         "the GPU row mode takes the Aligned and Relative policies without DNA keys, float32, "
+                         "float16 or bfloat16, and head dims 16, 32, 64 or 128",
+                         "launch.mode");
+    }
+    switch (problem.q.dtype) {
+    case PROTEUS_DTYPE_FLOAT32: return run<Float32Storage>(problem, workspace, stream);
+    case PROTEUS_DTYPE_FLOAT16: return run<Float16Storage>(problem, workspace, stream);
+    default: return run<BFloat16Storage>(problem, workspace, stream);
+    }
+}
+
+}  // namespace proteus::gpu
