@@ -22,6 +22,9 @@
 //   3. O / l is written through shared memory as 16-byte rows, lse = m·scale + log l. Inactive
 //      rows write 0 and −inf (a warp without active rows skips all arithmetic).
 //
+// The anchor code is compiled only into the kAnchors instantiations; problems where no row has an
+// anchor (A = 0, or W ≥ T, dense included) run the kAnchors = false kernel, v1's band-only code.
+//
 // Shared rows are padded by 8 elements (16 bytes): the eight rows an ldmatrix phase reads then
 // start on distinct 16-byte bank groups for every D in {16, 32, 64, 128}.
 //
@@ -138,7 +141,10 @@ size_t shared_bytes(int head_dim, int block_q, int block_k, int stages)
     return elements * sizeof(uint16_t) + static_cast<size_t>(block_q) * (sizeof(KeyRange) + 1);
 }
 
-template <typename Storage, int D, int BlockN>
+// kAnchors false: the problem has no anchor key in any row (tile_attention checks); the kernel then
+// holds none of the anchor bookkeeping (every key tile is a band tile), which keeps the D 64 /
+// block_k 64 kernel inside its 128 registers (see NOTES.md, v2).
+template <typename Storage, int D, int BlockN, bool kAnchors>
 __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiprocessor(D, BlockN)) flux_tile(const TileArgs args)
 {
     constexpr int kRowPitch = D + kRowPad;  // elements from one shared row to the next
@@ -152,7 +158,8 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
     uint16_t* const q_tile = reinterpret_cast<uint16_t*>(shared_memory);
     uint16_t* const key_stages = q_tile + args.block_q * kRowPitch;  // stage s: K rows, then V rows
     KeyRange* const anchor_ranges = reinterpret_cast<KeyRange*>(key_stages + args.stages * 2 * BlockN * kRowPitch);
-    uint8_t* const row_flags = reinterpret_cast<uint8_t*>(anchor_ranges + args.block_q);
+    uint8_t* const row_flags = kAnchors ? reinterpret_cast<uint8_t*>(anchor_ranges + args.block_q)
+                                        : reinterpret_cast<uint8_t*>(anchor_ranges);  // no anchor ranges
 
     const int threads = static_cast<int>(blockDim.x);
     const int thread = static_cast<int>(threadIdx.x);
@@ -193,40 +200,54 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
     const int64_t first_anchored = i0 > args.window ? i0 : args.window;  // rows i ≥ W have anchors
     int32_t anchor_first = 0;
     int32_t anchor_keys = 0;
-    if (args.anchor_count > 0 && first_anchored <= i1) {
-        anchor_first = static_cast<int32_t>(
-            aligned_anchors(first_anchored, args.window, args.anchor_stride, args.anchor_count).first);
-        const AlignedAnchors last = aligned_anchors(i1, args.window, args.anchor_stride, args.anchor_count);
-        anchor_keys = static_cast<int32_t>((last.first - anchor_first) / args.anchor_stride + last.count);
+    if constexpr (kAnchors) {
+        if (args.anchor_count > 0 && first_anchored <= i1) {
+            anchor_first = static_cast<int32_t>(
+                aligned_anchors(first_anchored, args.window, args.anchor_stride, args.anchor_count).first);
+            const AlignedAnchors last = aligned_anchors(i1, args.window, args.anchor_stride, args.anchor_count);
+            anchor_keys = static_cast<int32_t>((last.first - anchor_first) / args.anchor_stride + last.count);
+        }
+        // Each row's anchor positions [low, high] (empty: low > high), here rather than in the key
+        // loop, whose registers the 64-bit divisions would crowd. Rows past i1 take i1's (never written).
+        for (int r = thread; r < args.block_q; r += threads) {
+            const AlignedAnchors a =
+                aligned_anchors(smaller(i0 + r, i1), args.window, args.anchor_stride, args.anchor_count);
+            const int32_t low =
+                a.count > 0 ? static_cast<int32_t>((a.first - anchor_first) / args.anchor_stride) : INT32_MAX;
+            anchor_ranges[r] = {low, a.count > 0 ? low + static_cast<int32_t>(a.count) - 1 : INT32_MIN};
+        }
     }
-    const int anchor_tiles = (anchor_keys + BlockN - 1) / BlockN;
+    const int anchor_tiles = kAnchors ? (anchor_keys + BlockN - 1) / BlockN : 0;  // 0: only band tiles
     const int key_tiles = anchor_tiles + band_tiles;
-    // Each row's anchor positions [low, high] (empty: low > high), here rather than in the key
-    // loop, whose registers the 64-bit divisions would crowd. Rows past i1 take i1's (never written).
-    for (int r = thread; r < args.block_q; r += threads) {
-        const AlignedAnchors a =
-            aligned_anchors(smaller(i0 + r, i1), args.window, args.anchor_stride, args.anchor_count);
-        const int32_t low =
-            a.count > 0 ? static_cast<int32_t>((a.first - anchor_first) / args.anchor_stride) : INT32_MAX;
-        anchor_ranges[r] = {low, a.count > 0 ? low + static_cast<int32_t>(a.count) - 1 : INT32_MIN};
-    }
     const auto load_key_tile = [&](int index) {
         uint16_t* const k_tile = key_stages + (index % args.stages) * 2 * BlockN * kRowPitch;
         uint16_t* const v_tile = k_tile + BlockN * kRowPitch;
         // The tile's keys are first, first + step, …; those from `present` on (past i1, past the last
         // anchor) belong to no row: zeros, masked.
-        const bool anchors = index < anchor_tiles;
-        const int32_t position0 = (anchors ? index : index - anchor_tiles) * BlockN;
-        const int64_t step = anchors ? args.anchor_stride : 1;
-        const int64_t first = anchors ? anchor_first + position0 * step : int64_t{key_begin} + position0;
-        const int32_t count = anchors ? anchor_keys - position0 : i1 - key_begin - position0 + 1;
-        for (int c = thread; c < BlockN * kChunksPerRow; c += threads) {
-            const int r = c / kChunksPerRow;
-            const int part = c % kChunksPerRow;
-            const bool present = r < count;
-            const int64_t source = present ? first + r * step : i1;
-            mma::copy_16(k_tile + r * kRowPitch + part * kChunk, k_rows + source * args.k.token + part * kChunk, present);
-            mma::copy_16(v_tile + r * kRowPitch + part * kChunk, v_rows + source * args.v.token + part * kChunk, present);
+        if constexpr (kAnchors) {
+            const bool anchors = index < anchor_tiles;
+            const int32_t position0 = (anchors ? index : index - anchor_tiles) * BlockN;
+            const int64_t step = anchors ? args.anchor_stride : 1;
+            const int64_t first = anchors ? anchor_first + position0 * step : int64_t{key_begin} + position0;
+            const int32_t count = anchors ? anchor_keys - position0 : i1 - key_begin - position0 + 1;
+            for (int c = thread; c < BlockN * kChunksPerRow; c += threads) {
+                const int r = c / kChunksPerRow;
+                const int part = c % kChunksPerRow;
+                const bool present = r < count;
+                const int64_t source = present ? first + r * step : i1;
+                mma::copy_16(k_tile + r * kRowPitch + part * kChunk, k_rows + source * args.k.token + part * kChunk, present);
+                mma::copy_16(v_tile + r * kRowPitch + part * kChunk, v_rows + source * args.v.token + part * kChunk, present);
+            }
+        } else {  // band tiles only: keys key_begin + index·block_k + r
+            const int32_t key0 = key_begin + index * BlockN;
+            for (int c = thread; c < BlockN * kChunksPerRow; c += threads) {
+                const int r = c / kChunksPerRow;
+                const int part = c % kChunksPerRow;
+                const int32_t j = key0 + r;
+                const int32_t source = smaller(j, i1);
+                mma::copy_16(k_tile + r * kRowPitch + part * kChunk, k_rows + source * args.k.token + part * kChunk, j <= i1);
+                mma::copy_16(v_tile + r * kRowPitch + part * kChunk, v_rows + source * args.v.token + part * kChunk, j <= i1);
+            }
         }
     };
     for (int index = 0; index < args.stages - 1; ++index) {
@@ -250,6 +271,15 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
     const int32_t first_anchored_row = warp_row >= args.window   ? warp_row
                                        : args.window <= warp_last ? static_cast<int32_t>(args.window)
                                                                   : warp_last;
+    // Without anchors (kAnchors false) the key loop counts in keys, not segment positions, and the
+    // warp's and this lane's windows are held across it (v1's code and registers); the kernel with
+    // anchors derives its ranges per tile instead (these are then unused).
+    const int32_t warp_low = static_cast<int32_t>(window_start(warp_row, args.window));
+    const int32_t warp_high_low = static_cast<int32_t>(window_start(warp_last, args.window));
+    KeyRange lane_window[2];
+    for (int r = 0; r < 2; ++r) {
+        lane_window[r] = {static_cast<int32_t>(window_start(lane_row(r), args.window)), lane_row(r)};
+    }
     float m[2] = {-INFINITY, -INFINITY};  // running maximum of the raw scores q·k
     float l[2] = {0.0f, 0.0f};            // this lane's part of the running sum of 2^(scaled score − max)
     mma::Accumulator o[kDimBlocks];
@@ -273,11 +303,16 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
             }
         }
 
-        const bool band = index >= anchor_tiles;
-        const int32_t key0 = (band ? index - anchor_tiles : index) * BlockN;  // positions
+        const bool band = !kAnchors || index >= anchor_tiles;
+        const int32_t key0 = kAnchors ? (band ? index - anchor_tiles : index) * BlockN  // positions
+                                      : key_begin + index * BlockN;                     // keys
         const int32_t key_last = key0 + BlockN - 1;
-        const KeyRange first_range = band ? band_range(warp_row) : anchor_range(first_anchored_row);
-        const KeyRange last_range = band ? band_range(warp_last) : anchor_range(warp_last);
+        const KeyRange first_range = !kAnchors ? KeyRange{warp_low, warp_row}
+                                     : band    ? band_range(warp_row)
+                                               : anchor_range(first_anchored_row);
+        const KeyRange last_range = !kAnchors ? KeyRange{warp_high_low, warp_last}
+                                    : band    ? band_range(warp_last)
+                                              : anchor_range(warp_last);
         if (warp_active && key0 <= last_range.high && key_last >= first_range.low) {
             const uint16_t* const k_tile = key_stages + (index % args.stages) * 2 * BlockN * kRowPitch;
             const uint16_t* const v_tile = k_tile + BlockN * kRowPitch;
@@ -302,7 +337,9 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
             const bool inside_every_range = key_last <= warp_first_range.high && key0 >= last_range.low;
             if (!inside_every_range) {
                 KeyRange range[2];
-                for (int r = 0; r < 2; ++r) range[r] = band ? band_range(lane_row(r)) : anchor_range(lane_row(r));
+                for (int r = 0; r < 2; ++r) {
+                    range[r] = !kAnchors ? lane_window[r] : band ? band_range(lane_row(r)) : anchor_range(lane_row(r));
+                }
                 for (int n = 0; n < kScoreBlocks; ++n) {
                     for (int e = 0; e < 4; ++e) {
                         const int32_t p = key0 + 8 * n + mma::accumulator_column(lane, e);
@@ -382,35 +419,38 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
 using TileKernel = void (*)(TileArgs);
 
 template <typename Storage, int D, int BlockN>
-TileKernel offered_kernel()
+TileKernel offered_kernel(bool anchors)
 {
     if constexpr (offers_block_keys(D, BlockN)) {
-        return flux_tile<Storage, D, BlockN>;
+        return anchors ? flux_tile<Storage, D, BlockN, true> : flux_tile<Storage, D, BlockN, false>;
     } else {
         return nullptr;
     }
 }
 
 template <typename Storage, int D>
-TileKernel kernel_for_block_k(int block_k)
+TileKernel kernel_for_block_k(int block_k, bool anchors)
 {
     switch (block_k) {
-    case 32: return offered_kernel<Storage, D, 32>();
-    case 64: return offered_kernel<Storage, D, 64>();
-    case 128: return offered_kernel<Storage, D, 128>();
+    case 32: return offered_kernel<Storage, D, 32>(anchors);
+    case 64: return offered_kernel<Storage, D, 64>(anchors);
+    case 128: return offered_kernel<Storage, D, 128>(anchors);
     default: return nullptr;
     }
 }
 
-/** The kernel of a resolved launch (null when none is compiled for it; resolve_tile_launch rules that out). */
+/**
+ * The kernel of a resolved launch (null when none is compiled for it; resolve_tile_launch rules that
+ * out); `anchors`: whether some row of the problem has anchor keys (the kernel with the anchor code).
+ */
 template <typename Storage>
-TileKernel tile_kernel(int head_dim, int block_k)
+TileKernel tile_kernel(int head_dim, int block_k, bool anchors)
 {
     switch (head_dim) {
-    case 16: return kernel_for_block_k<Storage, 16>(block_k);
-    case 32: return kernel_for_block_k<Storage, 32>(block_k);
-    case 64: return kernel_for_block_k<Storage, 64>(block_k);
-    case 128: return kernel_for_block_k<Storage, 128>(block_k);
+    case 16: return kernel_for_block_k<Storage, 16>(block_k, anchors);
+    case 32: return kernel_for_block_k<Storage, 32>(block_k, anchors);
+    case 64: return kernel_for_block_k<Storage, 64>(block_k, anchors);
+    case 128: return kernel_for_block_k<Storage, 128>(block_k, anchors);
     default: return nullptr;
     }
 }
@@ -544,9 +584,12 @@ proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& laun
                          "q.shape");
     }
     const int head_dim = static_cast<int>(problem.head_dim);
+    // Rows i ≥ W have anchors (when A > 0); without such a row (A = 0, or W ≥ T: dense) the kernel
+    // without the anchor code computes the same.
+    const bool anchors = args.anchor_count > 0 && args.seq_len - 1 >= args.window;
     const TileKernel kernel = problem.q.dtype == PROTEUS_DTYPE_BFLOAT16
-                                  ? tile_kernel<BFloat16Storage>(head_dim, launch.block_k)
-                                  : tile_kernel<Float16Storage>(head_dim, launch.block_k);
+                                  ? tile_kernel<BFloat16Storage>(head_dim, launch.block_k, anchors)
+                                  : tile_kernel<Float16Storage>(head_dim, launch.block_k, anchors);
     if (kernel == nullptr) {
         return set_error(PROTEUS_STATUS_INTERNAL_ERROR, "no tile kernel for head dim " + std::to_string(head_dim) +
                                                             " and " + std::to_string(launch.block_k) + " keys per tile");
