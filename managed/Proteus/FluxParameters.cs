@@ -41,56 +41,49 @@ public sealed record FluxParameters
     public long Window
     {
         get => _window;
-        init => _window = AtLeast(value, 1, nameof(Window));
+        init => _window = OptionChecks.AtLeast(value, 1, nameof(Window));
     }
 
     /// <summary>The anchor stride S ≥ 0; must be &gt; 0 when <see cref="AnchorCount"/> is &gt; 0 (Seed: 0 disables anchors).</summary>
     public long AnchorStride
     {
         get => _anchorStride;
-        init => _anchorStride = AtLeast(value, 0, nameof(AnchorStride));
+        init => _anchorStride = OptionChecks.AtLeast(value, 0, nameof(AnchorStride));
     }
 
     /// <summary>The anchor count A ≥ 0 (Seed: the anchor cap).</summary>
     public long AnchorCount
     {
         get => _anchorCount;
-        init => _anchorCount = AtLeast(value, 0, nameof(AnchorCount));
+        init => _anchorCount = OptionChecks.AtLeast(value, 0, nameof(AnchorCount));
     }
 
     /// <summary>The DNA count K ≥ 0: the highest-salience positions before the window (Seed: the DNA cap). K &gt; 0 needs <see cref="FluxInputs{T}.Salience"/>.</summary>
     public long DnaCount
     {
         get => _dnaCount;
-        init => _dnaCount = AtLeast(value, 0, nameof(DnaCount));
+        init => _dnaCount = OptionChecks.AtLeast(value, 0, nameof(DnaCount));
     }
 
     /// <summary>Seed only: the cap L on |C(i)|, ≥ 1 under <see cref="CandidatePolicy.Seed"/>; ignored by the other policies (0 = unset).</summary>
     public long SeedCap
     {
         get => _seedCap;
-        init => _seedCap = AtLeast(value, 0, nameof(SeedCap));
+        init => _seedCap = OptionChecks.AtLeast(value, 0, nameof(SeedCap));
     }
 
     /// <summary>Seed only: the local slots cap_loc, ≥ 1 under <see cref="CandidatePolicy.Seed"/>; ignored by the other policies (0 = unset).</summary>
     public long SeedLocalCap
     {
         get => _seedLocalCap;
-        init => _seedLocalCap = AtLeast(value, 0, nameof(SeedLocalCap));
+        init => _seedLocalCap = OptionChecks.AtLeast(value, 0, nameof(SeedLocalCap));
     }
 
     /// <summary>The softmax scale, finite and &gt; 0; null (the default) for 1/sqrt(D).</summary>
     public float? Scale
     {
         get => _scale;
-        init
-        {
-            if (value is { } scale && !(float.IsFinite(scale) && scale > 0))
-            {
-                throw new ArgumentOutOfRangeException(nameof(Scale), value, "The scale must be finite and > 0, or null for 1/sqrt(D).");
-            }
-            _scale = value;
-        }
+        init => _scale = OptionChecks.SoftmaxScale(value, nameof(Scale));
     }
 
     /// <summary>The parameters as the C ABI takes them.</summary>
@@ -107,10 +100,4 @@ public sealed record FluxParameters
         Scale = Scale ?? 0f,
         UseDefaultScale = Scale is null ? 1 : 0,
     };
-
-    private static long AtLeast(long value, long minimum, string property)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(value, minimum, property);
-        return value;
-    }
 }

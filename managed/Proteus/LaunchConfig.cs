@@ -32,28 +32,28 @@ public sealed record LaunchConfig
     public int BlockQ
     {
         get => _blockQ;
-        init => _blockQ = NotNegative(value, nameof(BlockQ));
+        init => _blockQ = OptionChecks.AtLeast(value, 0, nameof(BlockQ));
     }
 
     /// <summary>Keys per tile, ≥ 0 (0 = heuristic).</summary>
     public int BlockK
     {
         get => _blockK;
-        init => _blockK = NotNegative(value, nameof(BlockK));
+        init => _blockK = OptionChecks.AtLeast(value, 0, nameof(BlockK));
     }
 
     /// <summary>Warps per program, ≥ 0 (0 = heuristic).</summary>
     public int Warps
     {
         get => _warps;
-        init => _warps = NotNegative(value, nameof(Warps));
+        init => _warps = OptionChecks.AtLeast(value, 0, nameof(Warps));
     }
 
     /// <summary>Software pipeline depth, ≥ 0 (0 = heuristic).</summary>
     public int Stages
     {
         get => _stages;
-        init => _stages = NotNegative(value, nameof(Stages));
+        init => _stages = OptionChecks.AtLeast(value, 0, nameof(Stages));
     }
 
     /// <summary>The configuration as the C ABI takes it.</summary>
@@ -66,10 +66,4 @@ public sealed record LaunchConfig
         Warps = Warps,
         Stages = Stages,
     };
-
-    private static int NotNegative(int value, string property)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(value, property);
-        return value;
-    }
 }

@@ -20,14 +20,7 @@ public sealed record FluxRunOptions
     public float? Scale
     {
         get => _scale;
-        init
-        {
-            if (value is { } scale && !(float.IsFinite(scale) && scale > 0))
-            {
-                throw new ArgumentOutOfRangeException(nameof(Scale), value, "The scale must be finite and > 0, or null for 1/sqrt(D).");
-            }
-            _scale = value;
-        }
+        init => _scale = OptionChecks.SoftmaxScale(value, nameof(Scale));
     }
 
     /// <summary>The GPU launch configuration; null for the library's heuristic.</summary>

@@ -1,7 +1,7 @@
 namespace Proteus;
 
 /// <summary>
-/// The range checks of the scheduling options. Each throws <see cref="ArgumentOutOfRangeException"/>
+/// The range checks of the option records (flux parameters, launch configuration, scheduling). Each throws <see cref="ArgumentOutOfRangeException"/>
 /// naming the option, so a bad configuration says which field is wrong.
 /// </summary>
 internal static class OptionChecks
@@ -26,6 +26,16 @@ internal static class OptionChecks
         if (value is { } v)
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(v, minimum, name);
+        }
+        return value;
+    }
+
+    /// <summary>Null (1/sqrt(D)), or a finite softmax scale &gt; 0.</summary>
+    public static float? SoftmaxScale(float? value, string name)
+    {
+        if (value is { } scale && !(float.IsFinite(scale) && scale > 0))
+        {
+            throw new ArgumentOutOfRangeException(name, value, "The scale must be finite and > 0, or null for 1/sqrt(D).");
         }
         return value;
     }
