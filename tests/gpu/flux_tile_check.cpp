@@ -4,7 +4,7 @@
 //   time:   the dense and window shapes of the acceptance list, per launch configuration,
 //           median of N synchronised runs, with TFLOP/s (causal FLOPs: 4·Σ|C(i)|·D·H).
 // Build (from the repository root, after building build-cuda):
-//   g++ -O2 -std=c++17 -Inative/include tests/gpu/flux_tile_check.cpp -Lbuild-cuda/lib -lproteus
+//   g++ -O2 -std=c++17 -Inative/include -Inative/src tests/gpu/flux_tile_check.cpp -Lbuild-cuda/lib -lproteus
 //       -Wl,-rpath,$PWD/build-cuda/lib -o build-cuda/flux_tile_check
 // Run:  build-cuda/flux_tile_check check [CASES] [SEED] [MAX_T]      build-cuda/flux_tile_check time [REPEATS]
 #include <algorithm>
@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/numeric.h"
 #include "proteus/proteus.h"
 
 namespace {
@@ -29,65 +30,11 @@ void require(proteus_status status, const char* what)
     std::exit(2);
 }
 
-uint16_t to_bf16(float x)
-{
-    uint32_t u;
-    std::memcpy(&u, &x, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
-    return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
-float from_bf16(uint16_t b)
-{
-    const uint32_t u = static_cast<uint32_t>(b) << 16;
-    float x;
-    std::memcpy(&x, &u, 4);
-    return x;
-}
-
-uint16_t to_f16(float value)
-{
-    // Round to nearest even through the float bits (normal range and subnormals; inputs here are small).
-    uint32_t x;
-    std::memcpy(&x, &value, 4);
-    const uint32_t sign = (x >> 16) & 0x8000u, magnitude = x & 0x7fffffffu;
-    if (magnitude >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);
-    if (magnitude < 0x38800000u) {
-        if (magnitude < 0x33000000u) return static_cast<uint16_t>(sign);
-        const uint32_t exponent = magnitude >> 23, mantissa = (magnitude & 0x7fffffu) | 0x800000u;
-        const uint32_t shift = 126u - exponent;
-        uint32_t rounded = mantissa >> shift;
-        const uint32_t rest = mantissa & ((1u << shift) - 1u), halfway = 1u << (shift - 1u);
-        if (rest > halfway || (rest == halfway && (rounded & 1u))) ++rounded;
-        return static_cast<uint16_t>(sign | rounded);
-    }
-    uint32_t rounded = (magnitude >> 13) - (112u << 10);
-    const uint32_t rest = magnitude & 0x1fffu;
-    if (rest > 0x1000u || (rest == 0x1000u && (rounded & 1u))) ++rounded;
-    return static_cast<uint16_t>(sign | rounded);
-}
-
-float from_f16(uint16_t h)
-{
-    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1fu;
-    uint32_t mantissa = h & 0x3ffu, bits;
-    if (exponent == 0) {
-        if (mantissa == 0) {
-            bits = sign;
-        } else {
-            int shift = -1;
-            do ++shift, mantissa <<= 1; while ((mantissa & 0x400u) == 0);
-            bits = sign | (static_cast<uint32_t>(112 - shift) << 23) | ((mantissa & 0x3ffu) << 13);
-        }
-    } else if (exponent == 31) {
-        bits = sign | 0x7f800000u | (mantissa << 13);
-    } else {
-        bits = sign | ((exponent + 112u) << 23) | (mantissa << 13);
-    }
-    float x;
-    std::memcpy(&x, &bits, 4);
-    return x;
-}
+// Storage formats come from the library's own header-only conversions (round to nearest even).
+using proteus::bfloat16_to_float;
+using proteus::float_to_bfloat16;
+using proteus::float_to_half;
+using proteus::half_to_float;
 
 /** One device buffer with its host image. */
 struct Buffer {
@@ -187,7 +134,7 @@ struct Case {
         output.download(raw.data());
         out.resize(raw.size());
         for (size_t e = 0; e < raw.size(); ++e) {
-            out[e] = s.dtype == PROTEUS_DTYPE_BFLOAT16 ? from_bf16(raw[e]) : from_f16(raw[e]);
+            out[e] = s.dtype == PROTEUS_DTYPE_BFLOAT16 ? bfloat16_to_float(raw[e]) : half_to_float(raw[e]);
         }
         lse.resize(B * H * T);
         lse_buffer.download(lse.data());
@@ -245,7 +192,7 @@ int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, in
         k.qkv.resize(B * T * (H + 2 * Hk) * D);
         for (auto& x : k.qkv) {
             const float value = amplitude * normal(rng);
-            x = k.s.dtype == PROTEUS_DTYPE_BFLOAT16 ? to_bf16(value) : to_f16(value);
+            x = k.s.dtype == PROTEUS_DTYPE_BFLOAT16 ? float_to_bfloat16(value) : float_to_half(value);
         }
         k.with_active = pick(0, 2) == 0;
         k.with_lse = pick(0, 3) != 0;
@@ -371,7 +318,7 @@ int time_shapes(proteus_context gpu, int repeats)
         std::vector<uint16_t> host(elements);
         Buffer q(gpu, elements * 2), k(gpu, elements * 2), v(gpu, elements * 2), o(gpu, elements * 2);
         for (Buffer* b : {&q, &k, &v}) {
-            for (auto& x : host) x = to_bf16(normal(rng));
+            for (auto& x : host) x = float_to_bfloat16(normal(rng));
             b->upload(host.data());
         }
         Buffer salience(gpu, row.T * 4);

@@ -50,7 +50,7 @@ tests() {  # log name, then runner arguments
 }
 if has_step tile; then
   checker="$build/flux_tile_check"
-  g++ -O2 -std=c++17 -I"$root/native/include" "$root/tests/gpu/flux_tile_check.cpp" -L"$build/lib" -lproteus \
+  g++ -O2 -std=c++17 -I"$root/native/include" -I"$root/native/src" "$root/tests/gpu/flux_tile_check.cpp" -L"$build/lib" -lproteus \
     -Wl,-rpath,"$build/lib" -o "$checker" >"$out/tile.log" 2>&1
   start=$SECONDS
   echo "== check 300 1" >>"$out/tile.log"
