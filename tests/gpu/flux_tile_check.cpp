@@ -177,8 +177,9 @@ int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, in
             k.params.anchor_count = one_of({1, 2, 3, 5, 17, 40, 171});
             k.params.anchor_stride = one_of({1, 2, 3, 7, 16, 63, 64, 65, 128, 256, 1000, 5000});
         }
-        // DNA on some (the tile kernel declines them for now): salience with ties and NaN.
-        if (pick(0, 4) == 0) k.params.dna_count = one_of({1, 3, 8, 51});
+        // DNA on some: K around the walkers' lane multiples (32, 64, 128, 256 keys), past the tile
+        // kernel's 256 (the row kernel then) and past T − W; salience with ties, NaN, ±0 and −inf.
+        if (pick(0, 2) == 0) k.params.dna_count = one_of({1, 3, 8, 31, 32, 33, 51, 64, 65, 100, 129, 200, 256, 257, 5000});
         k.params.use_default_scale = pick(0, 1);
         k.params.scale = 0.3f;
         k.launch.struct_size = sizeof k.launch;
@@ -200,8 +201,17 @@ int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, in
         const int64_t density = one_of({5, 20, 75, 100});  // percent: AUTO's row mode below 25
         for (auto& a : k.active) a = pick(0, 99) < density;
         k.salience.resize(B * T);
-        const int64_t levels = one_of({3, 1000});  // 3: many ties
-        for (auto& x : k.salience) x = pick(0, 19) == 0 ? std::nanf("") : static_cast<float>(pick(0, levels));
+        const int64_t levels = one_of({3, 1000, 0, -1});  // 3: many ties; 0: continuous; -1: signed zeros and infinities
+        for (auto& x : k.salience) {
+            if (levels > 0) {
+                x = pick(0, 19) == 0 ? std::nanf("") : static_cast<float>(pick(0, levels));
+            } else if (levels == 0) {
+                x = normal(rng);
+            } else {
+                const float specials[] = {-0.0f, 0.0f, -1.0f, 1.0f, -INFINITY, INFINITY, std::nanf("")};
+                x = specials[pick(0, 6)];
+            }
+        }
 
         std::vector<float> o_gpu, lse_gpu, o_cpu, lse_cpu;
         k.run(gpu, o_gpu, lse_gpu);
@@ -330,7 +340,6 @@ int time_shapes(proteus_context gpu, int repeats)
         };
         std::vector<Config> configs = {{0, 0, 0}};
         for (int bq : {64, 128}) {
-            if (row.dna > 0) break;  // DNA runs on the row kernel in this version: the heuristic only
             for (int bk : {32, 64, 128}) {
                 if (row.D == 128 && bk == 128) continue;
                 for (int st : {2, 3}) configs.push_back({bq, bk, st});
@@ -339,7 +348,7 @@ int time_shapes(proteus_context gpu, int repeats)
         for (const Config& c : configs) {
             proteus_launch_config launch{};
             launch.struct_size = sizeof launch;
-            launch.mode = row.dna > 0 ? PROTEUS_LAUNCH_AUTO : PROTEUS_LAUNCH_TILE;
+            launch.mode = PROTEUS_LAUNCH_TILE;
             launch.block_q = c.block_q;
             launch.block_k = c.block_k;
             launch.stages = c.stages;

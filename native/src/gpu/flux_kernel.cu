@@ -1,6 +1,6 @@
 // Flux attention on the GPU (SPEC §2–§3): the entry point, which picks a kernel, and the general row
 // kernel, which computes every policy and dtype. The tensor-core tile kernel (gpu/flux_tile_kernel.cu)
-// takes the Aligned float16/bfloat16 problems without DNA keys under TILE and AUTO; the row mode
+// takes the Aligned float16/bfloat16 problems (K ≤ 256) under TILE and AUTO; the row mode
 // (gpu/flux_row_mode.cu) takes sparse masks under ROW, and under AUTO below 25 % active rows;
 // everything else runs here.
 //
@@ -500,7 +500,7 @@ proteus_status active_fraction(const FluxProblem& problem, Allocator& allocator,
 // kernel's cost follows the tiles that hold any active row (about all of them at 25 % random rows).
 constexpr double kRowModeDensity = 0.25;
 
-proteus_status tile(const FluxProblem& problem, int device, cudaStream_t stream)
+proteus_status tile(const FluxProblem& problem, Allocator& workspace, int device, cudaStream_t stream)
 {
     int multiprocessors = 0;
     int shared_limit = 0;
@@ -510,7 +510,7 @@ proteus_status tile(const FluxProblem& problem, int device, cudaStream_t stream)
                       "DeviceGetAttribute");
     TileLaunch launch;
     const proteus_status status = resolve_tile_launch(problem, multiprocessors, shared_limit, launch);
-    return status == PROTEUS_STATUS_OK ? tile_attention(problem, launch, stream) : status;
+    return status == PROTEUS_STATUS_OK ? tile_attention(problem, launch, workspace, stream) : status;
 }
 
 }  // namespace
@@ -529,7 +529,7 @@ proteus_status flux_attention(const FluxProblem& problem, Allocator& workspace, 
     // launch fields configure the tile kernel; the others have none to set.
     switch (problem.launch.mode) {
     case PROTEUS_LAUNCH_TILE:
-        if (tile_kernel_takes(problem)) return tile(problem, device, stream);
+        if (tile_kernel_takes(problem)) return tile(problem, workspace, device, stream);
         break;
     case PROTEUS_LAUNCH_ROW:
         if (row_mode_takes(problem)) return launch_flux_row_mode(problem, workspace, stream);
@@ -542,7 +542,7 @@ proteus_status flux_attention(const FluxProblem& problem, Allocator& workspace, 
             if (status != PROTEUS_STATUS_OK) return status;
             if (fraction < kRowModeDensity) return launch_flux_row_mode(problem, workspace, stream);
         }
-        if (tiles) return tile(problem, device, stream);
+        if (tiles) return tile(problem, workspace, device, stream);
         break;
     }
     }

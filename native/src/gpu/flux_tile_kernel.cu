@@ -1,7 +1,7 @@
 // Flux attention on tensor cores (SPEC §2–§3): the flash-style tile kernel for the Aligned policy,
-// float16 and bfloat16, D in {16, 32, 64, 128}. This version takes the local window (dense causal
-// attention is the window W ≥ T) and the aligned anchors; problems with DNA keys stay on the general
-// row kernel.
+// float16 and bfloat16, D in {16, 32, 64, 128}: the local window (dense causal attention is the
+// window W ≥ T), the aligned anchors and the DNA keys (K ≤ kMaxTileDnaKeys; their candidates come
+// from gpu/flux_dna.cu, built once per call).
 //
 // Algorithm (one block per (batch row, head, tile of block_q query rows [i0, i1]))
 //   Warp w owns the 16 query rows i0 + 16w … i0 + 16w + 15 (one m16 tile of gpu/mma.h); its
@@ -9,15 +9,20 @@
 //   1. The Q tile and the first key tiles are copied to shared memory (cp.async); each warp loads
 //      its Q fragments once.
 //   2. The key tiles: first the tile's anchors (the union of its rows' anchors, an arithmetic
-//      progression of step S, gathered block_k rows at a time), then the band [window_start(i0), i1]
-//      in steps of block_k keys. Both use the same code below, with per-row ranges of positions
-//      (a row's anchors, a row's window) in place of key ranges. Per tile:
+//      progression of step S, gathered block_k rows at a time), then its DNA list (a superset of its
+//      rows' Dna(i), gathered the same way; a row takes an entry by a threshold test, see below),
+//      then the band [window_start(i0), i1] in steps of block_k keys. All use the same code below,
+//      with per-row ranges of positions (a row's anchors, a row's window) in place of key ranges
+//      and, for DNA tiles, the per-entry test. Per tile:
 //        S = Q·Kᵀ on tensor cores; keys outside a row's range (its anchors, or its window
 //        lo(i) ≤ j ≤ i) score −inf (tiles that lie inside every row's range of the warp skip the
-//        mask, tiles outside all of them are skipped by the warp); the online softmax in base 2
-//        (scale·log2 e folded into one FMA per score) rescales the running O and row sums; P is
-//        rounded to the storage type in registers and O += P·V on tensor cores. A row's anchors lie
-//        below lo(i), so each key counts once for it even where a tile's anchors fall in its band.
+//        mask, tiles outside all of them are skipped by the warp); a DNA entry j counts for row i
+//        when j ≤ i − W, its rank key reaches row i's threshold (the K-th best of [0, i − W]) and j
+//        is not one of row i's anchors; the online softmax in base 2 (scale·log2 e folded into one
+//        FMA per score) rescales the running O and row sums; P is rounded to the storage type in
+//        registers and O += P·V on tensor cores. A row's anchors and DNA keys lie below lo(i), and
+//        its DNA keys exclude its anchors, so each key counts once for it even where a tile's anchors
+//        or DNA keys fall in its band.
 //      Copies run `stages` − 1 tiles ahead of the arithmetic, into a ring of `stages` buffers.
 //   3. O / l is written through shared memory as 16-byte rows, lse = m·scale + log l. Inactive
 //      rows write 0 and −inf (a warp without active rows skips all arithmetic).
@@ -45,6 +50,7 @@
 #include "common/candidates.h"
 #include "gpu/device_call.h"
 #include "gpu/flux_common.h"
+#include "gpu/flux_dna.h"
 #include "gpu/mma.h"
 #include "runtime/error.h"
 
@@ -124,6 +130,7 @@ struct TileArgs {
     int32_t stages = 0;
     float scale = 0.0f;       // of the scores, for lse
     float scale_log2 = 0.0f;  // scale · log2 e, for the base-2 softmax
+    TileDna dna;              // kDna kernels: the thresholds and per-tile lists of gpu/flux_dna.h
 };
 
 /** Positions [low, high] of a row's keys in a segment of the key sequence; empty when low > high. */
@@ -133,18 +140,23 @@ struct KeyRange {
 
 /**
  * Bytes of the shared-memory layout: the Q tile (reused for O), `stages` × (K tile, V tile), each
- * row's anchor positions, row flags.
+ * row's anchor positions, with DNA keys (`dna_capacity` > 0: the most a tile's list holds) each row's
+ * threshold and the tile's list (rank key and anchor position per entry), row flags.
  */
-size_t shared_bytes(int head_dim, int block_q, int block_k, int stages)
+size_t shared_bytes(int head_dim, int block_q, int block_k, int stages, int dna_capacity)
 {
     const size_t elements = static_cast<size_t>(block_q + 2 * block_k * stages) * (head_dim + kRowPad);
-    return elements * sizeof(uint16_t) + static_cast<size_t>(block_q) * (sizeof(KeyRange) + 1);
+    const size_t dna = dna_capacity > 0 ? static_cast<size_t>(block_q) * sizeof(uint64_t) +
+                                              static_cast<size_t>(dna_capacity) * (sizeof(uint64_t) + sizeof(int32_t))
+                                        : 0;
+    return elements * sizeof(uint16_t) + static_cast<size_t>(block_q) * (sizeof(KeyRange) + 1) + dna;
 }
 
 // kAnchors false: the problem has no anchor key in any row (tile_attention checks); the kernel then
 // holds none of the anchor bookkeeping (every key tile is a band tile), which keeps the D 64 /
-// block_k 64 kernel inside its 128 registers (see NOTES.md, v2).
-template <typename Storage, int D, int BlockN, bool kAnchors>
+// block_k 64 kernel inside its 128 registers (see NOTES.md, v2). kDna (only with kAnchors): some row
+// has DNA keys; the kernel then runs the tile's DNA list as a third segment.
+template <typename Storage, int D, int BlockN, bool kAnchors, bool kDna>
 __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiprocessor(D, BlockN)) flux_tile(const TileArgs args)
 {
     constexpr int kRowPitch = D + kRowPad;  // elements from one shared row to the next
@@ -158,8 +170,11 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
     uint16_t* const q_tile = reinterpret_cast<uint16_t*>(shared_memory);
     uint16_t* const key_stages = q_tile + args.block_q * kRowPitch;  // stage s: K rows, then V rows
     KeyRange* const anchor_ranges = reinterpret_cast<KeyRange*>(key_stages + args.stages * 2 * BlockN * kRowPitch);
-    uint8_t* const row_flags = kAnchors ? reinterpret_cast<uint8_t*>(anchor_ranges + args.block_q)
-                                        : reinterpret_cast<uint8_t*>(anchor_ranges);  // no anchor ranges
+    // With DNA: each row's threshold, the tile's list of rank keys, and each entry's anchor position.
+    uint64_t* const row_thresholds = reinterpret_cast<uint64_t*>(kAnchors ? anchor_ranges + args.block_q : anchor_ranges);
+    uint64_t* const dna_keys = row_thresholds + (kDna ? args.block_q : 0);
+    int32_t* const dna_anchors = reinterpret_cast<int32_t*>(dna_keys + (kDna ? args.dna.capacity : 0));
+    uint8_t* const row_flags = reinterpret_cast<uint8_t*>(dna_anchors + (kDna ? args.dna.capacity : 0));
 
     const int threads = static_cast<int>(blockDim.x);
     const int thread = static_cast<int>(threadIdx.x);
@@ -218,7 +233,34 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
         }
     }
     const int anchor_tiles = kAnchors ? (anchor_keys + BlockN - 1) / BlockN : 0;  // 0: only band tiles
-    const int key_tiles = anchor_tiles + band_tiles;
+
+    // The DNA segment: position p is the tile's list entry p (gpu/flux_dna.h), a superset of every
+    // row's Dna(i); row i takes the key j of an entry when j ≤ i − W, its rank key reaches the row's
+    // threshold (the K-th best of [0, i − W]) and j is not one of the row's anchors. Entries and
+    // thresholds are staged here, first read after the key loop's first barrier.
+    int32_t dna_count = 0;
+    const uint64_t* dna_list = nullptr;
+    if constexpr (kDna) {
+        if (i1 >= args.window) {
+            const int64_t list = b * args.query_tiles + tile;
+            dna_list = args.dna.lists + list * args.dna.capacity;
+            dna_count = args.dna.counts[list];
+        }
+        for (int n = thread; n < dna_count; n += threads) {
+            const uint64_t key = dna_list[n];
+            const int64_t j = static_cast<int64_t>(key & 0xffffffffu);
+            const bool anchor = anchor_keys > 0 && j >= anchor_first && (j - anchor_first) % args.anchor_stride == 0;
+            dna_keys[n] = key;
+            dna_anchors[n] = anchor ? static_cast<int32_t>((j - anchor_first) / args.anchor_stride) : -1;
+        }
+        for (int r = thread; r < args.block_q; r += threads) {
+            const int32_t i = i0 + r;
+            row_thresholds[r] = i <= i1 && i >= args.window ? args.dna.thresholds[b * args.dna.prefixes + (i - args.window)]
+                                                            : ~uint64_t{0};  // no DNA key (j ≤ i − W fails too)
+        }
+    }
+    const int dna_tiles = kDna ? (dna_count + BlockN - 1) / BlockN : 0;
+    const int key_tiles = anchor_tiles + dna_tiles + band_tiles;
     const auto load_key_tile = [&](int index) {
         uint16_t* const k_tile = key_stages + (index % args.stages) * 2 * BlockN * kRowPitch;
         uint16_t* const v_tile = k_tile + BlockN * kRowPitch;
@@ -226,15 +268,21 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
         // anchor) belong to no row: zeros, masked.
         if constexpr (kAnchors) {
             const bool anchors = index < anchor_tiles;
-            const int32_t position0 = (anchors ? index : index - anchor_tiles) * BlockN;
+            const bool dna = kDna && !anchors && index < anchor_tiles + dna_tiles;
+            const int32_t position0 =
+                (anchors ? index : dna ? index - anchor_tiles : index - anchor_tiles - dna_tiles) * BlockN;
             const int64_t step = anchors ? args.anchor_stride : 1;
             const int64_t first = anchors ? anchor_first + position0 * step : int64_t{key_begin} + position0;
-            const int32_t count = anchors ? anchor_keys - position0 : i1 - key_begin - position0 + 1;
+            const int32_t count = anchors ? anchor_keys - position0
+                                  : dna   ? dna_count - position0
+                                          : i1 - key_begin - position0 + 1;
             for (int c = thread; c < BlockN * kChunksPerRow; c += threads) {
                 const int r = c / kChunksPerRow;
                 const int part = c % kChunksPerRow;
                 const bool present = r < count;
-                const int64_t source = present ? first + r * step : i1;
+                const int64_t source = !present ? i1
+                                       : dna    ? static_cast<int64_t>(dna_list[position0 + r] & 0xffffffffu)
+                                                : first + r * step;
                 mma::copy_16(k_tile + r * kRowPitch + part * kChunk, k_rows + source * args.k.token + part * kChunk, present);
                 mma::copy_16(v_tile + r * kRowPitch + part * kChunk, v_rows + source * args.v.token + part * kChunk, present);
             }
@@ -303,9 +351,11 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
             }
         }
 
-        const bool band = !kAnchors || index >= anchor_tiles;
-        const int32_t key0 = kAnchors ? (band ? index - anchor_tiles : index) * BlockN  // positions
-                                      : key_begin + index * BlockN;                     // keys
+        const bool band = !kAnchors || index >= anchor_tiles + dna_tiles;
+        const bool dna_segment = kDna && !band && index >= anchor_tiles;
+        const int32_t key0 = kAnchors ? (band ? index - anchor_tiles - dna_tiles : dna_segment ? index - anchor_tiles : index) *
+                                            BlockN                // positions
+                                      : key_begin + index * BlockN;  // keys
         const int32_t key_last = key0 + BlockN - 1;
         const KeyRange first_range = !kAnchors ? KeyRange{warp_low, warp_row}
                                      : band    ? band_range(warp_row)
@@ -313,7 +363,10 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
         const KeyRange last_range = !kAnchors ? KeyRange{warp_high_low, warp_last}
                                     : band    ? band_range(warp_last)
                                               : anchor_range(warp_last);
-        if (warp_active && key0 <= last_range.high && key_last >= first_range.low) {
+        // A DNA tile: computed by every warp with a row that has DNA keys (i ≥ W).
+        const bool takes_keys =
+            dna_segment ? warp_last >= args.window : key0 <= last_range.high && key_last >= first_range.low;
+        if (warp_active && takes_keys) {
             const uint16_t* const k_tile = key_stages + (index % args.stages) * 2 * BlockN * kRowPitch;
             const uint16_t* const v_tile = k_tile + BlockN * kRowPitch;
 
@@ -334,8 +387,33 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
             // do not count.
             // The warp's first row: its anchor range is empty unless every row of the warp has anchors.
             const KeyRange warp_first_range = band ? first_range : anchor_range(warp_row);
-            const bool inside_every_range = key_last <= warp_first_range.high && key0 >= last_range.low;
-            if (!inside_every_range) {
+            const bool inside_every_range =
+                !dna_segment && key_last <= warp_first_range.high && key0 >= last_range.low;
+            if (kDna && dna_segment) {
+                uint64_t threshold[2];
+                int32_t prefix[2];
+                KeyRange anchors_of[2];
+                for (int r = 0; r < 2; ++r) {
+                    const int32_t i = lane_row(r);
+                    threshold[r] = row_thresholds[smaller(i, i1) - i0];
+                    prefix[r] = i - static_cast<int32_t>(args.window);  // W < T here
+                    anchors_of[r] = anchor_range(i);
+                }
+                for (int n = 0; n < kScoreBlocks; ++n) {
+                    for (int c = 0; c < 2; ++c) {
+                        const int32_t p = key0 + 8 * n + mma::accumulator_column(lane, c);
+                        const bool listed = p < dna_count;
+                        const uint64_t key = listed ? dna_keys[p] : 0;
+                        const auto j = static_cast<int32_t>(key & 0xffffffffu);
+                        const int32_t anchor = listed ? dna_anchors[p] : -1;
+                        for (int r = 0; r < 2; ++r) {
+                            const bool takes = listed && j <= prefix[r] && key >= threshold[r] &&
+                                               !(anchor >= anchors_of[r].low && anchor <= anchors_of[r].high);
+                            if (!takes) s[n].x[2 * r + c] = -INFINITY;
+                        }
+                    }
+                }
+            } else if (!inside_every_range) {
                 KeyRange range[2];
                 for (int r = 0; r < 2; ++r) {
                     range[r] = !kAnchors ? lane_window[r] : band ? band_range(lane_row(r)) : anchor_range(lane_row(r));
@@ -418,41 +496,54 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
 
 using TileKernel = void (*)(TileArgs);
 
+/** Which segments a problem's rows need: the band only, anchors too, or anchors and DNA keys. */
+enum class Segments { kBand, kAnchors, kDna };
+
 template <typename Storage, int D, int BlockN>
-TileKernel offered_kernel(bool anchors)
+TileKernel offered_kernel(Segments segments)
 {
     if constexpr (offers_block_keys(D, BlockN)) {
-        return anchors ? flux_tile<Storage, D, BlockN, true> : flux_tile<Storage, D, BlockN, false>;
-    } else {
-        return nullptr;
+        switch (segments) {
+        case Segments::kBand: return flux_tile<Storage, D, BlockN, false, false>;
+        case Segments::kAnchors: return flux_tile<Storage, D, BlockN, true, false>;
+        case Segments::kDna: return flux_tile<Storage, D, BlockN, true, true>;
+        }
     }
+    return nullptr;
 }
 
 template <typename Storage, int D>
-TileKernel kernel_for_block_k(int block_k, bool anchors)
+TileKernel kernel_for_block_k(int block_k, Segments segments)
 {
     switch (block_k) {
-    case 32: return offered_kernel<Storage, D, 32>(anchors);
-    case 64: return offered_kernel<Storage, D, 64>(anchors);
-    case 128: return offered_kernel<Storage, D, 128>(anchors);
+    case 32: return offered_kernel<Storage, D, 32>(segments);
+    case 64: return offered_kernel<Storage, D, 64>(segments);
+    case 128: return offered_kernel<Storage, D, 128>(segments);
     default: return nullptr;
     }
 }
 
-/**
- * The kernel of a resolved launch (null when none is compiled for it; resolve_tile_launch rules that
- * out); `anchors`: whether some row of the problem has anchor keys (the kernel with the anchor code).
- */
+/** The kernel of a resolved launch (null when none is compiled for it; resolve_tile_launch rules that out). */
 template <typename Storage>
-TileKernel tile_kernel(int head_dim, int block_k, bool anchors)
+TileKernel tile_kernel(int head_dim, int block_k, Segments segments)
 {
     switch (head_dim) {
-    case 16: return kernel_for_block_k<Storage, 16>(block_k, anchors);
-    case 32: return kernel_for_block_k<Storage, 32>(block_k, anchors);
-    case 64: return kernel_for_block_k<Storage, 64>(block_k, anchors);
-    case 128: return kernel_for_block_k<Storage, 128>(block_k, anchors);
+    case 16: return kernel_for_block_k<Storage, 16>(block_k, segments);
+    case 32: return kernel_for_block_k<Storage, 32>(block_k, segments);
+    case 64: return kernel_for_block_k<Storage, 64>(block_k, segments);
+    case 128: return kernel_for_block_k<Storage, 128>(block_k, segments);
     default: return nullptr;
     }
+}
+
+/** Whether some row of `problem` has DNA keys (rows i ≥ W, K > 0). */
+bool has_dna_keys(const FluxProblem& problem) { return problem.dna_count > 0 && problem.seq_len - 1 >= problem.window; }
+
+/** Entries a query tile's DNA list holds at most (0 without DNA keys): K (at most T − W) + block_q. */
+int dna_capacity(const FluxProblem& problem, int block_q)
+{
+    if (!has_dna_keys(problem)) return 0;
+    return static_cast<int>(std::min(problem.dna_count, problem.seq_len - problem.window)) + block_q;
 }
 
 bool aligned_rows(const TensorRef& tensor)
@@ -480,11 +571,9 @@ bool tile_kernel_takes(const FluxProblem& problem)
 {
     const int64_t D = problem.head_dim;
     const bool sixteen_bit = problem.q.dtype == PROTEUS_DTYPE_FLOAT16 || problem.q.dtype == PROTEUS_DTYPE_BFLOAT16;
-    // Row i has DNA keys only once i − W ≥ 0.
-    const bool dna_keys = problem.seq_len - 1 - problem.window >= 0 && problem.dna_count > 0;
     return problem.policy == PROTEUS_POLICY_ALIGNED && sixteen_bit && (D == 16 || D == 32 || D == 64 || D == 128) &&
-           !dna_keys && aligned_rows(problem.q) && aligned_rows(problem.k) && aligned_rows(problem.v) &&
-           aligned_rows(problem.o);
+           (!has_dna_keys(problem) || problem.dna_count <= kMaxTileDnaKeys) && aligned_rows(problem.q) &&
+           aligned_rows(problem.k) && aligned_rows(problem.v) && aligned_rows(problem.o);
 }
 
 proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocessors, int shared_limit,
@@ -541,7 +630,7 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
     for (const int rows : rows_choices) {
         for (const int stages : stage_choices) {
             for (const int keys : key_choices) {
-                const size_t bytes = shared_bytes(head_dim, rows, keys, stages);
+                const size_t bytes = shared_bytes(head_dim, rows, keys, stages, dna_capacity(problem, rows));
                 if (bytes <= static_cast<size_t>(shared_limit)) {
                     launch = {rows, keys, stages};
                     return PROTEUS_STATUS_OK;
@@ -555,7 +644,8 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
                              " bytes of shared memory; a block of this device has " + std::to_string(shared_limit));
 }
 
-proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& launch, cudaStream_t stream)
+proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& launch, Allocator& allocator,
+                              cudaStream_t stream)
 {
     TileArgs args;
     args.q = rows_of<const uint16_t>(problem.q);
@@ -584,22 +674,32 @@ proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& laun
                          "q.shape");
     }
     const int head_dim = static_cast<int>(problem.head_dim);
-    // Rows i ≥ W have anchors (when A > 0); without such a row (A = 0, or W ≥ T: dense) the kernel
-    // without the anchor code computes the same.
+    // Rows i ≥ W have anchors (when A > 0) and DNA keys (when K > 0); without such a row (A = 0, or
+    // W ≥ T: dense) the kernel without the anchor code computes the same.
     const bool anchors = args.anchor_count > 0 && args.seq_len - 1 >= args.window;
+    const Segments segments = has_dna_keys(problem) ? Segments::kDna : anchors ? Segments::kAnchors : Segments::kBand;
     const TileKernel kernel = problem.q.dtype == PROTEUS_DTYPE_BFLOAT16
-                                  ? tile_kernel<BFloat16Storage>(head_dim, launch.block_k, anchors)
-                                  : tile_kernel<Float16Storage>(head_dim, launch.block_k, anchors);
+                                  ? tile_kernel<BFloat16Storage>(head_dim, launch.block_k, segments)
+                                  : tile_kernel<Float16Storage>(head_dim, launch.block_k, segments);
     if (kernel == nullptr) {
         return set_error(PROTEUS_STATUS_INTERNAL_ERROR, "no tile kernel for head dim " + std::to_string(head_dim) +
                                                             " and " + std::to_string(launch.block_k) + " keys per tile");
     }
-    const size_t bytes = shared_bytes(head_dim, launch.block_q, launch.block_k, launch.stages);
+    const size_t bytes =
+        shared_bytes(head_dim, launch.block_q, launch.block_k, launch.stages, dna_capacity(problem, launch.block_q));
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel),
                                            cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
                       "FuncSetAttribute");
+    // The DNA thresholds and lists live in workspace held until the stream is done with it.
+    StreamWorkspace workspace(allocator, stream);
+    if (segments == Segments::kDna) {
+        const proteus_status status = build_tile_dna(problem, launch.block_q, workspace, stream, args.dna);
+        if (status != PROTEUS_STATUS_OK) return status;
+    }
     kernel<<<static_cast<unsigned>(blocks), launch.warps() * mma::kLanes, bytes, stream>>>(args);
-    return check_launch("flux_tile");
+    const proteus_status status = check_launch("flux_tile");
+    if (status != PROTEUS_STATUS_OK) return status;
+    return workspace.finish();
 }
 
 }  // namespace proteus::gpu

@@ -17,9 +17,9 @@ struct TileLaunch {
 };
 
 /**
- * Whether the tile kernel computes `problem`: the Aligned policy (window and anchors), float16 or
- * bfloat16, D in {16, 32, 64, 128}, every q/k/v/o row 16-byte aligned, and (in this version) no DNA
- * key in any row. Everything else runs on the general row kernel or the row mode.
+ * Whether the tile kernel computes `problem`: the Aligned policy (window, anchors, DNA keys with
+ * K ≤ kMaxTileDnaKeys), float16 or bfloat16, D in {16, 32, 64, 128}, every q/k/v/o row 16-byte
+ * aligned. Everything else runs on the general row kernel or the row mode.
  */
 bool tile_kernel_takes(const FluxProblem& problem);
 
@@ -31,7 +31,11 @@ bool tile_kernel_takes(const FluxProblem& problem);
 proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocessors, int shared_bytes,
                                    TileLaunch& launch);
 
-/** Queues the tile kernel over `problem` on `stream`. */
-proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& launch, cudaStream_t stream);
+/**
+ * Queues the tile kernel over `problem` on `stream`. With DNA keys it first builds their candidates
+ * (gpu/flux_dna.h) in memory from `allocator`, and then waits for the stream before releasing it.
+ */
+proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& launch, Allocator& allocator,
+                              cudaStream_t stream);
 
 }  // namespace proteus::gpu

@@ -70,6 +70,13 @@ __device__ __forceinline__ float group_shuffle_xor(float value, int mask, int wi
     return __shfl_xor(value, mask, width);
 }
 
+/** Bit n: the predicate of lane n of this thread's group of 32 (as group_shuffle: a 64-lane wavefront holds two). */
+__device__ __forceinline__ uint32_t group_ballot(bool predicate)
+{
+    const unsigned long long wave = __ballot(predicate);
+    return static_cast<uint32_t>(wave >> (threadIdx.x % warpSize / 32 * 32));
+}
+
 /** "gfx90a" from gcnArchName "gfx90a:sramecc+:xnack-" (the feature flags are not the architecture). */
 inline std::string device_architecture(const cudaDeviceProp& properties)
 {
@@ -90,6 +97,8 @@ __device__ __forceinline__ float group_shuffle_xor(float value, int mask, int wi
 {
     return __shfl_xor_sync(0xffffffffu, value, mask, width);
 }
+
+__device__ __forceinline__ uint32_t group_ballot(bool predicate) { return __ballot_sync(0xffffffffu, predicate); }
 
 /** "sm_90" from compute capability 9.0. */
 inline std::string device_architecture(const cudaDeviceProp& properties)

@@ -1,0 +1,329 @@
+// The tile kernel's DNA candidates (gpu/flux_dna.h): a causal prefix top K of each batch row's
+// salience in three parallel passes, O(T·K) work in all.
+//
+// The prefixes that rows of DNA-holding query tiles use (p = i − W for i ≥ W) are cut into chunks
+// that begin where a query tile begins (about kChunkPrefixes prefixes, whole tiles). A walker is one
+// group of 32 lanes holding a sorted top-K list, E ≤ 8 rank keys per lane (lane l holds ranks E·l …
+// E·l + E − 1, best first, 0 where empty). It reads 32 salience values at a time; one ballot finds the
+// keys that beat the current K-th best, and only those (K/p of them on random salience) are inserted:
+// the count of better keys (a ballot over the lanes whose keys all beat it, plus one shuffle) gives the
+// rank, and one shuffle shifts the tail down.
+//   1. dna_chunk_best: each walker, starting empty, walks its chunk: the top K of the chunk alone.
+//   2. dna_chunk_starts: one group per batch row merges those in order (rank of a key in the union =
+//      its rank in its own list + the number of keys above it in the other, by binary search): the top
+//      K of everything before each chunk.
+//   3. dna_walk: each walker walks its chunk again from that start, writing every prefix's K-th best
+//      key (the threshold), and for every query tile the list of its DNA keys: the top K of its first
+//      prefix (written when the walk reaches it), then each later prefix of the tile that enters.
+// Everything a group does is uniform across its lanes (the ballots, the inserted key, the rank), so
+// the groups never diverge; the merge's barriers sit in a loop whose trip count the block shares.
+#include "gpu/flux_dna.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "gpu/device_call.h"
+#include "runtime/error.h"
+
+namespace proteus::gpu {
+namespace {
+
+constexpr int kGroup = 32;             // lanes of one walker
+constexpr int kWalkersPerBlock = 4;
+constexpr int64_t kChunkPrefixes = 1024;  // prefixes per walker, about (whole query tiles)
+
+struct DnaArgs {
+    const float* salience = nullptr;
+    int64_t salience_batch = 0, salience_token = 0;  // strides in elements
+    int64_t batch = 0;
+    int64_t window = 0;
+    int64_t prefixes = 0;     // T − W
+    int32_t keys = 0;         // K, at most prefixes
+    int32_t block_q = 0;
+    int32_t first_tile = 0;   // the query tile holding row W
+    int32_t query_tiles = 0;
+    int32_t chunk_tiles = 0;  // query tiles per chunk
+    int32_t chunks = 0;       // per batch row
+    int32_t capacity = 0;     // of a tile's list
+};
+
+/** The order-preserving rank key of key j (see gpu/flux_dna.h): NaN as −inf, −0 as +0 (they tie). */
+__device__ __forceinline__ uint64_t rank_key(float value, int64_t j)
+{
+    if (value != value) value = -INFINITY;
+    if (value == 0.0f) value = 0.0f;
+    uint32_t bits = __float_as_uint(value);
+    bits = (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
+    return (uint64_t{bits} << 32) | static_cast<uint32_t>(j);
+}
+
+__device__ __forceinline__ uint64_t shuffle64(uint64_t value, int source)
+{
+    const uint32_t low = group_shuffle(static_cast<uint32_t>(value), source, kGroup);
+    const uint32_t high = group_shuffle(static_cast<uint32_t>(value >> 32), source, kGroup);
+    return (uint64_t{high} << 32) | low;
+}
+
+/** The prefixes [begin, end) of chunk m (query tiles first_tile + m·chunk_tiles …). */
+struct PrefixRange {
+    int64_t begin, end;
+};
+
+__device__ PrefixRange chunk_prefixes(const DnaArgs& args, int64_t m)
+{
+    const int64_t first = args.first_tile + m * args.chunk_tiles;
+    const int64_t last = first + args.chunk_tiles < args.query_tiles ? first + args.chunk_tiles : args.query_tiles;
+    const int64_t begin = first * args.block_q - args.window;
+    const int64_t end = last * args.block_q - args.window;
+    return {begin > 0 ? begin : 0, end < args.prefixes ? end : args.prefixes};
+}
+
+/** A sorted top-K list held by one group, E rank keys per lane. */
+template <int E>
+struct TopKeys {
+    uint64_t entry[E];  // ranks E·lane + e
+    uint64_t kth;       // the key of rank K − 1 (0 while fewer than K): what a new key must beat
+    int lane;
+    int32_t keys;       // K
+
+    __device__ TopKeys(int lane_, int32_t keys_) : kth(0), lane(lane_), keys(keys_)
+    {
+        for (auto& key : entry) key = 0;
+    }
+
+    /** The key of rank r (uniform r), to every lane. */
+    __device__ uint64_t rank(int r) const
+    {
+        uint64_t mine = 0;
+        for (int e = 0; e < E; ++e) {
+            if (e == r % E) mine = entry[e];
+        }
+        return shuffle64(mine, r / E);
+    }
+
+    __device__ void load(const uint64_t* list)
+    {
+        for (int e = 0; e < E; ++e) {
+            const int r = E * lane + e;
+            entry[e] = r < keys ? list[r] : 0;
+        }
+        kth = rank(keys - 1);
+    }
+
+    /** Writes ranks 0 … count − 1. */
+    __device__ void store(uint64_t* list, int32_t count) const
+    {
+        for (int e = 0; e < E; ++e) {
+            const int r = E * lane + e;
+            if (r < count) list[r] = entry[e];
+        }
+    }
+
+    /** Inserts x, which beats kth (so it enters); the key of rank K − 1 drops out. Uniform x. */
+    __device__ void insert(uint64_t x)
+    {
+        int better = 0;  // this lane's keys above x: the lanes whose keys all are form a prefix
+        for (const uint64_t key : entry) better += key > x;
+        const int boundary = __popc(group_ballot(better == E));  // < 32: rank K − 1 is below x
+        const int at = E * boundary + static_cast<int>(group_shuffle(static_cast<uint32_t>(better), boundary, kGroup));
+        const uint64_t carry = shuffle64(entry[E - 1], (lane + kGroup - 1) % kGroup);  // rank E·lane − 1
+        for (int e = E - 1; e >= 0; --e) {
+            const int r = E * lane + e;
+            const uint64_t moved = e > 0 ? entry[e - 1] : carry;
+            entry[e] = r >= keys ? 0 : r < at ? entry[e] : r == at ? x : moved;
+        }
+        kth = rank(keys - 1);
+    }
+};
+
+__device__ __forceinline__ uint64_t salience_key(const DnaArgs& args, int64_t b, int64_t p, int64_t end)
+{
+    return p < end ? rank_key(args.salience[b * args.salience_batch + p * args.salience_token], p) : 0;
+}
+
+template <int E>
+__global__ void __launch_bounds__(kWalkersPerBlock* kGroup) dna_chunk_best(const DnaArgs args, uint64_t* summaries)
+{
+    const int lane = static_cast<int>(threadIdx.x) % kGroup;
+    const int64_t walker = static_cast<int64_t>(blockIdx.x) * kWalkersPerBlock + threadIdx.x / kGroup;
+    if (walker >= args.batch * args.chunks) return;  // the whole group
+    const int64_t b = walker / args.chunks;
+    const PrefixRange range = chunk_prefixes(args, walker % args.chunks);
+    TopKeys<E> best(lane, args.keys);
+    for (int64_t p0 = range.begin; p0 < range.end; p0 += kGroup) {
+        const uint64_t key = salience_key(args, b, p0 + lane, range.end);
+        for (uint32_t candidates = group_ballot(key > best.kth); candidates != 0; candidates &= candidates - 1) {
+            const uint64_t x = shuffle64(key, __ffs(candidates) - 1);
+            if (x > best.kth) best.insert(x);
+        }
+    }
+    best.store(summaries + walker * args.keys, args.keys);
+}
+
+/** Keys of `list` (descending, 0-padded, `count` long) above x > 0. */
+__device__ int count_above(const uint64_t* list, int count, uint64_t x)
+{
+    int low = 0, high = count;
+    while (low < high) {
+        const int middle = (low + high) / 2;
+        if (list[middle] > x) {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    return low;
+}
+
+/** One block of kGroup threads per batch row: starts[b, m] = the top K of the chunks before m. */
+__global__ void __launch_bounds__(kGroup) dna_chunk_starts(const DnaArgs args, const uint64_t* summaries, uint64_t* starts)
+{
+    __shared__ uint64_t running[2][kMaxTileDnaKeys];
+    __shared__ uint64_t chunk[kMaxTileDnaKeys];
+    const int lane = static_cast<int>(threadIdx.x);
+    const int64_t b = blockIdx.x;
+    const int K = args.keys;
+    for (int r = lane; r < K; r += kGroup) running[0][r] = 0;
+    __syncthreads();
+    int current = 0;
+    for (int64_t m = 0; m < args.chunks; ++m) {
+        const uint64_t* const mine = running[current];
+        uint64_t* const next = running[current ^ 1];
+        uint64_t* const start = starts + (b * args.chunks + m) * K;
+        const uint64_t* const best = summaries + (b * args.chunks + m) * K;
+        for (int r = lane; r < K; r += kGroup) {
+            start[r] = mine[r];
+            chunk[r] = best[r];
+            next[r] = 0;
+        }
+        __syncthreads();
+        // Keys are distinct positions, so the ranks in the union are distinct.
+        for (int r = lane; r < K; r += kGroup) {
+            const uint64_t x = mine[r];
+            const int x_at = x != 0 ? r + count_above(chunk, K, x) : K;
+            if (x_at < K) next[x_at] = x;
+            const uint64_t y = chunk[r];
+            const int y_at = y != 0 ? r + count_above(mine, K, y) : K;
+            if (y_at < K) next[y_at] = y;
+        }
+        __syncthreads();  // next is complete; chunk and mine are rewritten next
+        current ^= 1;
+    }
+}
+
+template <int E>
+__global__ void __launch_bounds__(kWalkersPerBlock* kGroup)
+    dna_walk(const DnaArgs args, const uint64_t* starts, uint64_t* thresholds, uint64_t* lists, int32_t* counts)
+{
+    const int lane = static_cast<int>(threadIdx.x) % kGroup;
+    const int64_t walker = static_cast<int64_t>(blockIdx.x) * kWalkersPerBlock + threadIdx.x / kGroup;
+    if (walker >= args.batch * args.chunks) return;  // the whole group
+    const int64_t b = walker / args.chunks;
+    const PrefixRange range = chunk_prefixes(args, walker % args.chunks);
+    TopKeys<E> best(lane, args.keys);
+    best.load(starts + walker * args.keys);
+
+    // The chunk begins where a query tile does, so its first prefix opens a list.
+    uint64_t* list = nullptr;
+    int32_t* count = nullptr;
+    int32_t fill = 0;
+    for (int64_t p0 = range.begin; p0 < range.end; p0 += kGroup) {
+        const int64_t p = p0 + lane;
+        const uint64_t key = salience_key(args, b, p, range.end);
+        // A query tile's first prefix: row p + W begins a tile, or p = 0 (the tile holding row W).
+        const bool opens = p < range.end && (p == 0 || (p + args.window) % args.block_q == 0);
+        const uint32_t openings = group_ballot(opens);
+        uint64_t threshold = best.kth;  // after this lane's prefix
+        for (uint32_t events = group_ballot(key > best.kth) | openings; events != 0; events &= events - 1) {
+            const int source = __ffs(events) - 1;
+            const uint64_t x = shuffle64(key, source);
+            const bool enters = x > best.kth;
+            if (enters) best.insert(x);
+            if ((openings >> source & 1) != 0) {
+                const int64_t prefix = p0 + source;
+                const int64_t tile = (prefix + args.window) / args.block_q;
+                list = lists + (b * args.query_tiles + tile) * args.capacity;
+                count = counts + b * args.query_tiles + tile;
+                fill = static_cast<int32_t>(prefix + 1 < args.keys ? prefix + 1 : args.keys);
+                best.store(list, fill);
+            } else if (enters) {
+                if (lane == 0) list[fill] = x;
+                ++fill;
+            }
+            if (lane == 0) *count = fill;
+            if (lane >= source) threshold = best.kth;
+        }
+        if (p < range.end) thresholds[b * args.prefixes + p] = threshold;
+    }
+}
+
+template <int E>
+proteus_status launch_walks(const DnaArgs& args, uint64_t* summaries, uint64_t* starts, TileDna& dna, uint64_t* thresholds,
+                            uint64_t* lists, int32_t* counts, cudaStream_t stream)
+{
+    const int64_t walkers = args.batch * args.chunks;
+    const auto blocks = static_cast<unsigned>((walkers + kWalkersPerBlock - 1) / kWalkersPerBlock);
+    dna_chunk_best<E><<<blocks, kWalkersPerBlock * kGroup, 0, stream>>>(args, summaries);
+    proteus_status status = check_launch("dna_chunk_best");
+    if (status != PROTEUS_STATUS_OK) return status;
+    dna_chunk_starts<<<static_cast<unsigned>(args.batch), kGroup, 0, stream>>>(args, summaries, starts);
+    if ((status = check_launch("dna_chunk_starts")) != PROTEUS_STATUS_OK) return status;
+    dna_walk<E><<<blocks, kWalkersPerBlock * kGroup, 0, stream>>>(args, starts, thresholds, lists, counts);
+    if ((status = check_launch("dna_walk")) != PROTEUS_STATUS_OK) return status;
+    dna.thresholds = thresholds;
+    dna.lists = lists;
+    dna.counts = counts;
+    return PROTEUS_STATUS_OK;
+}
+
+}  // namespace
+
+proteus_status build_tile_dna(const FluxProblem& problem, int block_q, StreamWorkspace& workspace, cudaStream_t stream,
+                              TileDna& dna)
+{
+    DnaArgs args;
+    args.salience = static_cast<const float*>(problem.salience.data);
+    args.salience_batch = problem.salience.strides[0];
+    args.salience_token = problem.salience.strides[1];
+    args.batch = problem.batch;
+    args.window = problem.window;
+    args.prefixes = problem.seq_len - problem.window;
+    args.keys = static_cast<int32_t>(std::min(problem.dna_count, args.prefixes));
+    args.block_q = block_q;
+    args.first_tile = static_cast<int32_t>(problem.window / block_q);
+    args.query_tiles = static_cast<int32_t>((problem.seq_len + block_q - 1) / block_q);
+    args.chunk_tiles = static_cast<int32_t>(std::max<int64_t>(1, kChunkPrefixes / block_q));
+    args.chunks = (args.query_tiles - args.first_tile + args.chunk_tiles - 1) / args.chunk_tiles;
+    args.capacity = args.keys + block_q;
+    dna.prefixes = args.prefixes;
+    dna.keys = args.keys;
+    dna.capacity = args.capacity;
+    if (args.prefixes <= 0 || args.keys <= 0 || args.keys > kMaxTileDnaKeys) {
+        return set_error(PROTEUS_STATUS_INTERNAL_ERROR,
+                         "tile DNA candidates for K = " + std::to_string(problem.dna_count) + " over " +
+                             std::to_string(args.prefixes) + " prefixes");
+    }
+
+    const auto batch = static_cast<uint64_t>(args.batch);
+    const uint64_t chunk_lists = batch * static_cast<uint64_t>(args.chunks) * static_cast<uint64_t>(args.keys);
+    const uint64_t tiles = batch * static_cast<uint64_t>(args.query_tiles);
+    uint64_t* summaries = nullptr;
+    uint64_t* starts = nullptr;
+    uint64_t* thresholds = nullptr;
+    uint64_t* lists = nullptr;
+    int32_t* counts = nullptr;
+    proteus_status status = workspace.allocate(chunk_lists, &summaries);
+    if (status == PROTEUS_STATUS_OK) status = workspace.allocate(chunk_lists, &starts);
+    if (status == PROTEUS_STATUS_OK) status = workspace.allocate(batch * static_cast<uint64_t>(args.prefixes), &thresholds);
+    if (status == PROTEUS_STATUS_OK) status = workspace.allocate(tiles * static_cast<uint64_t>(args.capacity), &lists);
+    if (status == PROTEUS_STATUS_OK) status = workspace.allocate(tiles, &counts);
+    if (status != PROTEUS_STATUS_OK) return status;
+
+    if (args.keys <= 32) return launch_walks<1>(args, summaries, starts, dna, thresholds, lists, counts, stream);
+    if (args.keys <= 64) return launch_walks<2>(args, summaries, starts, dna, thresholds, lists, counts, stream);
+    if (args.keys <= 128) return launch_walks<4>(args, summaries, starts, dna, thresholds, lists, counts, stream);
+    return launch_walks<8>(args, summaries, starts, dna, thresholds, lists, counts, stream);
+}
+
+}  // namespace proteus::gpu
