@@ -188,6 +188,16 @@ int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, in
         k.launch.block_q = static_cast<int32_t>(one_of({0, 64, 128}));
         k.launch.block_k = static_cast<int32_t>(k.s.D == 128 ? one_of({0, 32, 64}) : one_of({0, 32, 64, 128}));
         k.launch.stages = static_cast<int32_t>(one_of({0, 1, 2, 3}));
+        // Warps: 16 rows each always; 32 rows each where a kernel is compiled for it (no anchor or DNA
+        // key in any row, D 64 or 128); 0 for the heuristic.
+        const bool keys_beyond_band = T - 1 >= k.params.window && (k.params.anchor_count > 0 || k.params.dna_count > 0);
+        const bool wide_warps = !keys_beyond_band && (k.s.D == 64 || k.s.D == 128);
+        if (k.launch.block_q != 0) {
+            k.launch.warps = static_cast<int32_t>(wide_warps ? one_of({0, k.launch.block_q / 16, k.launch.block_q / 32})
+                                                             : one_of({0, k.launch.block_q / 16}));
+        } else {
+            k.launch.warps = static_cast<int32_t>(wide_warps ? one_of({0, 2, 4, 8}) : one_of({0, 4, 8}));
+        }
         const int64_t B = k.s.B, H = k.s.H, Hk = k.s.Hkv, D = k.s.D;
         const float amplitude = pick(0, 1) ? 1.0f : 3.0f;
         k.qkv.resize(B * T * (H + 2 * Hk) * D);
@@ -319,8 +329,8 @@ int time_shapes(proteus_context gpu, int repeats)
         {16, 262144, 64, 307, 256, 154, 0, "W307 S256 A154"},
         {16, 262144, 64, 307, 256, 154, 51, "W307 A154 K51"},
     };
-    std::printf("%-16s %8s %4s %4s %8s %8s %8s %10s %9s\n", "case", "T", "H", "D", "block_q", "block_k", "stages",
-                "ms", "TFLOP/s");
+    std::printf("%-16s %8s %4s %4s %8s %8s %8s %6s %10s %9s\n", "case", "T", "H", "D", "block_q", "block_k", "stages",
+                "warps", "ms", "TFLOP/s");
     std::mt19937 rng(1);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     for (const TimedShape& row : rows) {
@@ -336,13 +346,18 @@ int time_shapes(proteus_context gpu, int repeats)
         for (auto& x : salience_host) x = normal(rng);
         salience.upload(salience_host.data());
         struct Config {
-            int block_q, block_k, stages;
+            int block_q, block_k, stages, warps;
         };
-        std::vector<Config> configs = {{0, 0, 0}};
+        // 16 rows a warp everywhere, 32 where compiled (band-only rows at D 64 and 128).
+        const bool wide_warps = row.stride == 0 && row.dna == 0 && (row.D == 64 || row.D == 128);
+        std::vector<Config> configs = {{0, 0, 0, 0}};
         for (int bq : {64, 128}) {
-            for (int bk : {32, 64, 128}) {
-                if (row.D == 128 && bk == 128) continue;
-                for (int st : {2, 3}) configs.push_back({bq, bk, st});
+            for (int rows_per_warp : {16, 32}) {
+                if (rows_per_warp == 32 && !wide_warps) continue;
+                for (int bk : {32, 64, 128}) {
+                    if (row.D == 128 && bk == 128) continue;
+                    for (int st : {2, 3}) configs.push_back({bq, bk, st, bq / rows_per_warp});
+                }
             }
         }
         for (const Config& c : configs) {
@@ -352,11 +367,13 @@ int time_shapes(proteus_context gpu, int repeats)
             launch.block_q = c.block_q;
             launch.block_k = c.block_k;
             launch.stages = c.stages;
+            launch.warps = c.warps;
             const Timing t = time_call(gpu, row, launch, repeats, q, k, v, o, salience);
-            std::printf("%-16s %8ld %4ld %4ld %8s %8s %8s %10.3f %9.1f\n", row.name, (long)row.T, (long)row.H, (long)row.D,
-                        c.block_q ? std::to_string(c.block_q).c_str() : "auto",
+            std::printf("%-16s %8ld %4ld %4ld %8s %8s %8s %6s %10.3f %9.1f\n", row.name, (long)row.T, (long)row.H,
+                        (long)row.D, c.block_q ? std::to_string(c.block_q).c_str() : "auto",
                         c.block_k ? std::to_string(c.block_k).c_str() : "auto",
-                        c.stages ? std::to_string(c.stages).c_str() : "auto", t.median_ms, t.tflops);
+                        c.stages ? std::to_string(c.stages).c_str() : "auto",
+                        c.warps ? std::to_string(c.warps).c_str() : "auto", t.median_ms, t.tflops);
             std::fflush(stdout);
         }
     }

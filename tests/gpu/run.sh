@@ -59,7 +59,7 @@ if has_step tile; then
   for tool in racecheck synccheck memcheck; do
     echo "== compute-sanitizer --tool $tool: check 12 2 300" >>"$out/tile.log"
     compute-sanitizer --tool "$tool" --error-exitcode 9 "$checker" check 12 2 300 >>"$out/tile.log" 2>&1
-    note "tile $tool: rc=$? :: $(grep 'ERROR SUMMARY' "$out/tile.log" | tail -1)"
+    note "tile $tool: rc=$? :: $(grep -E '(ERROR|RACECHECK) SUMMARY' "$out/tile.log" | tail -1)"
   done
   echo "== time 10" >>"$out/tile.log"
   "$checker" time 10 2>&1 | tee -a "$out/tile.log" | tail -40 >>"$summary"

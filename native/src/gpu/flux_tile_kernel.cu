@@ -57,7 +57,6 @@
 namespace proteus::gpu {
 namespace {
 
-constexpr int kRowsPerWarp = 16;  // one m16 tile of query rows per lane group
 constexpr int kMaxWarps = 8;
 constexpr int kRowPad = 8;        // elements after each shared row (see above)
 constexpr int kChunk = 8;         // elements per 16-byte copy
@@ -85,16 +84,39 @@ constexpr TileTraits kTileTraits[] = {
     {128, {32, 64, 0}, 64},
 };
 
-constexpr int kBlockRows[] = {64, 128};  // 4 or 8 warps
+constexpr int kBlockRows[] = {64, 128};  // 2 to 8 warps (16 or 32 rows each)
 constexpr int kMaxStages = 3;            // copy_wait takes up to 2 groups in flight
 constexpr int kDefaultStages = 2;
 
+/** Which segments a problem's rows need: the band only, anchors too, or anchors and DNA keys. */
+enum class Segments { kBand, kAnchors, kDna };
+
 /**
- * Blocks of 8 warps that should share a multiprocessor: 2 where the tiles fit 128 registers a
- * thread without spilling (ptxas, sm_80 and sm_90: D ≤ 64 with block_k ≤ 64), so that 16 warps
- * hide each other's latency; 1 otherwise.
+ * Threads of a block at most: a warp holds RowTiles m16 tiles of query rows (16 or 32 rows), a
+ * block at most 128 rows.
  */
-constexpr int blocks_per_multiprocessor(int head_dim, int block_k) { return head_dim <= 64 && block_k <= 64 ? 2 : 1; }
+constexpr int max_threads(int row_tiles) { return kMaxWarps / row_tiles * mma::kLanes; }
+
+/**
+ * Blocks that should share a multiprocessor. 16 rows per warp: 2 blocks of 8 warps where the tiles
+ * fit 128 registers a thread without spilling (ptxas, sm_80 and sm_90: D ≤ 64 with block_k ≤ 64),
+ * so that 16 warps hide each other's latency; 1 otherwise. 32 rows per warp: 2 blocks of 4 warps
+ * (up to 255 registers a thread).
+ */
+constexpr int blocks_per_multiprocessor(int head_dim, int block_k, int row_tiles)
+{
+    return row_tiles == 2 || (head_dim <= 64 && block_k <= 64) ? 2 : 1;
+}
+
+/**
+ * Whether a warp keeps its Q fragments in registers for the whole key loop: where they fit beside
+ * the O and S accumulators (RowTiles · (D/2 + block_k/2 + D/4) registers a thread, kept ≤ 168);
+ * otherwise each key tile reloads them from the Q tile in shared memory.
+ */
+__host__ __device__ constexpr bool q_resident(int head_dim, int block_k, int row_tiles)
+{
+    return row_tiles * (head_dim / 2 + block_k / 2 + head_dim / 4) <= 168;
+}
 
 /** The traits of a head dim the kernel takes (tile_kernel_takes checked it). */
 constexpr const TileTraits& tile_traits(int head_dim)
@@ -110,6 +132,17 @@ constexpr bool offers_block_keys(int head_dim, int block_k)
         if (keys != 0 && keys == block_k) return true;
     }
     return false;
+}
+
+/**
+ * Whether a kernel with `row_tiles` m16 tiles per warp is compiled for (D, block_k, segments): 16
+ * rows per warp for all; 32 (each K and V fragment read from shared memory serves twice the rows)
+ * for the band-only kernels (dense and window-only calls) at D 64 and 128.
+ */
+constexpr bool offers_row_tiles(int head_dim, int block_k, int row_tiles, Segments segments)
+{
+    if (!offers_block_keys(head_dim, block_k)) return false;
+    return row_tiles == 1 || (row_tiles == 2 && segments == Segments::kBand && (head_dim == 64 || head_dim == 128));
 }
 
 // ---- the kernel -----------------------------------------------------------------------------------
@@ -156,14 +189,18 @@ size_t shared_bytes(int head_dim, int block_q, int block_k, int stages, int dna_
 // holds none of the anchor bookkeeping (every key tile is a band tile), which keeps the D 64 /
 // block_k 64 kernel inside its 128 registers (see NOTES.md, v2). kDna (only with kAnchors): some row
 // has DNA keys; the kernel then runs the tile's DNA list as a third segment.
-template <typename Storage, int D, int BlockN, bool kAnchors, bool kDna>
-__global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiprocessor(D, BlockN)) flux_tile(const TileArgs args)
+template <typename Storage, int D, int BlockN, int RowTiles, bool kAnchors, bool kDna>
+__global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocessor(D, BlockN, RowTiles))
+    flux_tile(const TileArgs args)
 {
     constexpr int kRowPitch = D + kRowPad;  // elements from one shared row to the next
     constexpr int kChunksPerRow = D / kChunk;
     constexpr int kDimSteps = D / 16;         // k16 steps of Q·Kᵀ
     constexpr int kScoreBlocks = BlockN / 8;  // n8 blocks of S
     constexpr int kDimBlocks = D / 8;         // n8 blocks of O
+    constexpr int kWarpRows = 16 * RowTiles;  // query rows per warp
+    constexpr int kLaneRows = 2 * RowTiles;   // accumulator rows per lane
+    constexpr bool kQResident = q_resident(D, BlockN, RowTiles);
     using F = mma::Format<Storage>;
 
     extern __shared__ uint4 shared_memory[];
@@ -303,14 +340,15 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
         mma::copy_commit();  // empty groups too: the wait below counts groups
     }
 
-    // This lane's two rows are accumulator rows g and g + 8 of its warp's tile. A row's keys in a
+    // This lane's rows are accumulator rows g and g + 8 of each of its warp's m16 tiles (lane row r:
+    // tile r / 2, row g + 8·(r % 2)). A row's keys in a
     // segment are the positions [low, high] (empty when low > high); both ends grow with the row, so
     // the warp's first and last (anchored) rows bound the positions that some row of the warp takes
     // and those that every row takes (tiles inside the latter skip the mask). They are derived per
     // tile, not held across the key loop, which keeps the dense kernel's registers.
-    const int32_t warp_row = i0 + warp * kRowsPerWarp;
-    const int32_t warp_last = smaller(warp_row + kRowsPerWarp - 1, i1);
-    const auto lane_row = [&](int r) { return warp_row + mma::accumulator_row(lane, 2 * r); };
+    const int32_t warp_row = i0 + warp * kWarpRows;
+    const int32_t warp_last = smaller(warp_row + kWarpRows - 1, i1);
+    const auto lane_row = [&](int r) { return warp_row + 16 * (r / 2) + mma::accumulator_row(lane, 2 * (r % 2)); };
     const auto band_range = [&](int32_t i) {
         return KeyRange{static_cast<int32_t>(window_start(i, args.window)) - key_begin, i - key_begin};
     };
@@ -324,15 +362,24 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
     // anchors derives its ranges per tile instead (these are then unused).
     const int32_t warp_low = static_cast<int32_t>(window_start(warp_row, args.window));
     const int32_t warp_high_low = static_cast<int32_t>(window_start(warp_last, args.window));
-    KeyRange lane_window[2];
-    for (int r = 0; r < 2; ++r) {
+    KeyRange lane_window[kLaneRows];
+    for (int r = 0; r < kLaneRows; ++r) {
         lane_window[r] = {static_cast<int32_t>(window_start(lane_row(r), args.window)), lane_row(r)};
     }
-    float m[2] = {-INFINITY, -INFINITY};  // running maximum of the raw scores q·k
-    float l[2] = {0.0f, 0.0f};            // this lane's part of the running sum of 2^(scaled score − max)
-    mma::Accumulator o[kDimBlocks];
-    for (auto& block : o) block = {};
-    mma::FragmentA q_fragments[kDimSteps];
+    float m[kLaneRows];  // running maximum of the raw scores q·k
+    float l[kLaneRows];  // this lane's part of the running sum of 2^(scaled score − max)
+    for (int r = 0; r < kLaneRows; ++r) {
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+    }
+    mma::Accumulator o[RowTiles][kDimBlocks];
+    for (auto& tile_o : o) {
+        for (auto& block : tile_o) block = {};
+    }
+    // Q fragments stay in registers where they fit beside O and S (q_resident), else each key tile
+    // reads them from the Q tile again.
+    mma::FragmentA q_fragments[kQResident ? RowTiles : 1][kQResident ? kDimSteps : 1];
+    const uint16_t* const warp_q = q_tile + warp * kWarpRows * kRowPitch;
     bool warp_active = false;
 
     for (int index = 0; index < key_tiles; ++index) {
@@ -343,10 +390,12 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
         __syncthreads();                  // everyone's have
 
         if (index == 0) {
-            for (int r = 0; r < kRowsPerWarp; ++r) warp_active |= row_flags[warp * kRowsPerWarp + r] != 0;
-            if (warp_active) {
-                for (int s = 0; s < kDimSteps; ++s) {
-                    mma::load_a(q_fragments[s], q_tile + warp * kRowsPerWarp * kRowPitch + 16 * s, kRowPitch, lane);
+            for (int r = 0; r < kWarpRows; ++r) warp_active |= row_flags[warp * kWarpRows + r] != 0;
+            if (kQResident && warp_active) {
+                for (int t = 0; t < RowTiles; ++t) {
+                    for (int d = 0; d < kDimSteps; ++d) {
+                        mma::load_a(q_fragments[t][d], warp_q + 16 * t * kRowPitch + 16 * d, kRowPitch, lane);
+                    }
                 }
             }
         }
@@ -370,15 +419,27 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
             const uint16_t* const k_tile = key_stages + (index % args.stages) * 2 * BlockN * kRowPitch;
             const uint16_t* const v_tile = k_tile + BlockN * kRowPitch;
 
-            // S = Q·Kᵀ
-            mma::Accumulator s[kScoreBlocks];
-            for (auto& block : s) block = {};
-            for (int n = 0; n < kScoreBlocks; n += 2) {
-                for (int d = 0; d < kDimSteps; ++d) {
+            // S = Q·Kᵀ: each K fragment serves every m16 tile of the warp.
+            mma::Accumulator s[RowTiles][kScoreBlocks];
+            for (auto& tile_s : s) {
+                for (auto& block : tile_s) block = {};
+            }
+            for (int d = 0; d < kDimSteps; ++d) {
+                mma::FragmentA query[RowTiles];
+                for (int t = 0; t < RowTiles; ++t) {
+                    if constexpr (kQResident) {
+                        query[t] = q_fragments[t][d];
+                    } else {
+                        mma::load_a(query[t], warp_q + 16 * t * kRowPitch + 16 * d, kRowPitch, lane);
+                    }
+                }
+                for (int n = 0; n < kScoreBlocks; n += 2) {
                     mma::FragmentB key[2];
                     mma::load_b_from_rows(key, k_tile + 8 * n * kRowPitch + 16 * d, kRowPitch, lane);
-                    mma::mma<Storage>(s[n], q_fragments[d], key[0], lane);
-                    mma::mma<Storage>(s[n + 1], q_fragments[d], key[1], lane);
+                    for (int t = 0; t < RowTiles; ++t) {
+                        mma::mma<Storage>(s[t][n], query[t], key[0], lane);
+                        mma::mma<Storage>(s[t][n + 1], query[t], key[1], lane);
+                    }
                 }
             }
 
@@ -390,10 +451,10 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
             const bool inside_every_range =
                 !dna_segment && key_last <= warp_first_range.high && key0 >= last_range.low;
             if (kDna && dna_segment) {
-                uint64_t threshold[2];
-                int32_t prefix[2];
-                KeyRange anchors_of[2];
-                for (int r = 0; r < 2; ++r) {
+                uint64_t threshold[kLaneRows];
+                int32_t prefix[kLaneRows];
+                KeyRange anchors_of[kLaneRows];
+                for (int r = 0; r < kLaneRows; ++r) {
                     const int32_t i = lane_row(r);
                     threshold[r] = row_thresholds[smaller(i, i1) - i0];
                     prefix[r] = i - static_cast<int32_t>(args.window);  // W < T here
@@ -406,59 +467,69 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
                         const uint64_t key = listed ? dna_keys[p] : 0;
                         const auto j = static_cast<int32_t>(key & 0xffffffffu);
                         const int32_t anchor = listed ? dna_anchors[p] : -1;
-                        for (int r = 0; r < 2; ++r) {
+                        for (int r = 0; r < kLaneRows; ++r) {
                             const bool takes = listed && j <= prefix[r] && key >= threshold[r] &&
                                                !(anchor >= anchors_of[r].low && anchor <= anchors_of[r].high);
-                            if (!takes) s[n].x[2 * r + c] = -INFINITY;
+                            if (!takes) s[r / 2][n].x[2 * (r % 2) + c] = -INFINITY;
                         }
                     }
                 }
             } else if (!inside_every_range) {
-                KeyRange range[2];
-                for (int r = 0; r < 2; ++r) {
+                KeyRange range[kLaneRows];
+                for (int r = 0; r < kLaneRows; ++r) {
                     range[r] = !kAnchors ? lane_window[r] : band ? band_range(lane_row(r)) : anchor_range(lane_row(r));
                 }
-                for (int n = 0; n < kScoreBlocks; ++n) {
-                    for (int e = 0; e < 4; ++e) {
-                        const int32_t p = key0 + 8 * n + mma::accumulator_column(lane, e);
-                        if (p < range[e / 2].low || p > range[e / 2].high) s[n].x[e] = -INFINITY;
+                for (int t = 0; t < RowTiles; ++t) {
+                    for (int n = 0; n < kScoreBlocks; ++n) {
+                        for (int e = 0; e < 4; ++e) {
+                            const int32_t p = key0 + 8 * n + mma::accumulator_column(lane, e);
+                            const KeyRange& row = range[2 * t + e / 2];
+                            if (p < row.low || p > row.high) s[t][n].x[e] = -INFINITY;
+                        }
                     }
                 }
             }
 
             // Online softmax in base 2: p = 2^(s·scale·log2 e − m·scale·log2 e).
-            float tile_max[2] = {-INFINITY, -INFINITY};
-            for (int n = 0; n < kScoreBlocks; ++n) {
-                for (int e = 0; e < 4; ++e) tile_max[e / 2] = fmaxf(tile_max[e / 2], s[n].x[e]);
+            float tile_max[kLaneRows];
+            for (int r = 0; r < kLaneRows; ++r) tile_max[r] = -INFINITY;
+            for (int t = 0; t < RowTiles; ++t) {
+                for (int n = 0; n < kScoreBlocks; ++n) {
+                    for (int e = 0; e < 4; ++e) tile_max[2 * t + e / 2] = fmaxf(tile_max[2 * t + e / 2], s[t][n].x[e]);
+                }
             }
-            float shift[2], rescale[2];
-            for (int r = 0; r < 2; ++r) {
+            float shift[kLaneRows], rescale[kLaneRows];
+            for (int r = 0; r < kLaneRows; ++r) {
                 const float m_new = fmaxf(m[r], mma::row_max(tile_max[r]));
                 shift[r] = m_new == -INFINITY ? 0.0f : m_new * args.scale_log2;  // a row with no key yet stays at 0
                 rescale[r] = mma::exp2_fast(m[r] * args.scale_log2 - shift[r]);  // 0 while m was −inf
                 m[r] = m_new;
                 l[r] *= rescale[r];
             }
-            for (int n = 0; n < kDimBlocks; ++n) {
-                for (int e = 0; e < 4; ++e) o[n].x[e] *= rescale[e / 2];
-            }
-            for (int n = 0; n < kScoreBlocks; ++n) {
-                for (int e = 0; e < 4; ++e) {
-                    const float p = mma::exp2_fast(fmaf(s[n].x[e], args.scale_log2, -shift[e / 2]));
-                    s[n].x[e] = p;
-                    l[e / 2] += p;
+            for (int t = 0; t < RowTiles; ++t) {
+                for (int n = 0; n < kDimBlocks; ++n) {
+                    for (int e = 0; e < 4; ++e) o[t][n].x[e] *= rescale[2 * t + e / 2];
+                }
+                for (int n = 0; n < kScoreBlocks; ++n) {
+                    for (int e = 0; e < 4; ++e) {
+                        const float p = mma::exp2_fast(fmaf(s[t][n].x[e], args.scale_log2, -shift[2 * t + e / 2]));
+                        s[t][n].x[e] = p;
+                        l[2 * t + e / 2] += p;
+                    }
                 }
             }
 
-            // O += P·V
+            // O += P·V: each V fragment serves every m16 tile of the warp.
             for (int n = 0; n < kScoreBlocks; n += 2) {
-                mma::FragmentA p;
-                mma::pack_a<Storage>(p, s[n], s[n + 1]);
+                mma::FragmentA p[RowTiles];
+                for (int t = 0; t < RowTiles; ++t) mma::pack_a<Storage>(p[t], s[t][n], s[t][n + 1]);
                 for (int d = 0; d < kDimBlocks; d += 2) {
                     mma::FragmentB value[2];
                     mma::load_b_from_columns(value, v_tile + 8 * n * kRowPitch + 8 * d, kRowPitch, lane);
-                    mma::mma<Storage>(o[d], p, value[0], lane);
-                    mma::mma<Storage>(o[d + 1], p, value[1], lane);
+                    for (int t = 0; t < RowTiles; ++t) {
+                        mma::mma<Storage>(o[t][d], p[t], value[0], lane);
+                        mma::mma<Storage>(o[t][d + 1], p[t], value[1], lane);
+                    }
                 }
             }
         }
@@ -466,16 +537,17 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
     }
 
     // 3. Output rows through the Q tile, which no warp reads any more.
-    for (int r = 0; r < 2; ++r) {
+    for (int r = 0; r < kLaneRows; ++r) {
         const int32_t i = lane_row(r);
         const int local = i - i0;
         const float sum = mma::row_sum(l[r]);
         const bool active = warp_active && row_flags[local] != 0;
         const float inverse = active ? 1.0f / sum : 0.0f;
+        const int half = r % 2;  // accumulator elements 2·half, 2·half + 1 of tile r / 2
         for (int n = 0; n < kDimBlocks; ++n) {
-            const int column = 8 * n + mma::accumulator_column(lane, 2 * r);
+            const int column = 8 * n + mma::accumulator_column(lane, 2 * half);
             *reinterpret_cast<uint32_t*>(q_tile + local * kRowPitch + column) =
-                F::pack(o[n].x[2 * r] * inverse, o[n].x[2 * r + 1] * inverse);
+                F::pack(o[r / 2][n].x[2 * half] * inverse, o[r / 2][n].x[2 * half + 1] * inverse);
         }
         if (lane % 4 == 0 && args.lse.data != nullptr && i <= i1) {
             *args.lse.at(b, h, i) = active ? m[r] * args.scale + logf(sum) : -INFINITY;
@@ -496,48 +568,62 @@ __global__ void __launch_bounds__(kMaxWarps* mma::kLanes, blocks_per_multiproces
 
 using TileKernel = void (*)(TileArgs);
 
-/** Which segments a problem's rows need: the band only, anchors too, or anchors and DNA keys. */
-enum class Segments { kBand, kAnchors, kDna };
-
 template <typename Storage, int D, int BlockN>
-TileKernel offered_kernel(Segments segments)
+TileKernel offered_kernel(int row_tiles, Segments segments)
 {
     if constexpr (offers_block_keys(D, BlockN)) {
+        if (row_tiles == 2) {
+            if constexpr (offers_row_tiles(D, BlockN, 2, Segments::kBand)) {
+                if (segments == Segments::kBand) return flux_tile<Storage, D, BlockN, 2, false, false>;
+            }
+            return nullptr;
+        }
         switch (segments) {
-        case Segments::kBand: return flux_tile<Storage, D, BlockN, false, false>;
-        case Segments::kAnchors: return flux_tile<Storage, D, BlockN, true, false>;
-        case Segments::kDna: return flux_tile<Storage, D, BlockN, true, true>;
+        case Segments::kBand: return flux_tile<Storage, D, BlockN, 1, false, false>;
+        case Segments::kAnchors: return flux_tile<Storage, D, BlockN, 1, true, false>;
+        case Segments::kDna: return flux_tile<Storage, D, BlockN, 1, true, true>;
         }
     }
     return nullptr;
 }
 
 template <typename Storage, int D>
-TileKernel kernel_for_block_k(int block_k, Segments segments)
+TileKernel kernel_for_block_k(int block_k, int row_tiles, Segments segments)
 {
     switch (block_k) {
-    case 32: return offered_kernel<Storage, D, 32>(segments);
-    case 64: return offered_kernel<Storage, D, 64>(segments);
-    case 128: return offered_kernel<Storage, D, 128>(segments);
+    case 32: return offered_kernel<Storage, D, 32>(row_tiles, segments);
+    case 64: return offered_kernel<Storage, D, 64>(row_tiles, segments);
+    case 128: return offered_kernel<Storage, D, 128>(row_tiles, segments);
     default: return nullptr;
     }
 }
 
 /** The kernel of a resolved launch (null when none is compiled for it; resolve_tile_launch rules that out). */
 template <typename Storage>
-TileKernel tile_kernel(int head_dim, int block_k, Segments segments)
+TileKernel tile_kernel(int head_dim, int block_k, int row_tiles, Segments segments)
 {
     switch (head_dim) {
-    case 16: return kernel_for_block_k<Storage, 16>(block_k, segments);
-    case 32: return kernel_for_block_k<Storage, 32>(block_k, segments);
-    case 64: return kernel_for_block_k<Storage, 64>(block_k, segments);
-    case 128: return kernel_for_block_k<Storage, 128>(block_k, segments);
+    case 16: return kernel_for_block_k<Storage, 16>(block_k, row_tiles, segments);
+    case 32: return kernel_for_block_k<Storage, 32>(block_k, row_tiles, segments);
+    case 64: return kernel_for_block_k<Storage, 64>(block_k, row_tiles, segments);
+    case 128: return kernel_for_block_k<Storage, 128>(block_k, row_tiles, segments);
     default: return nullptr;
     }
 }
 
 /** Whether some row of `problem` has DNA keys (rows i ≥ W, K > 0). */
 bool has_dna_keys(const FluxProblem& problem) { return problem.dna_count > 0 && problem.seq_len - 1 >= problem.window; }
+
+/**
+ * The segments `problem` needs. Rows i ≥ W have anchors (when A > 0) and DNA keys (when K > 0);
+ * without such a row (A = 0, or W ≥ T: dense) the band-only kernel computes the same.
+ */
+Segments segments_of(const FluxProblem& problem)
+{
+    if (has_dna_keys(problem)) return Segments::kDna;
+    const bool anchors = problem.anchor_stride > 0 && problem.anchor_count > 0 && problem.seq_len - 1 >= problem.window;
+    return anchors ? Segments::kAnchors : Segments::kBand;
+}
 
 /** Entries a query tile's DNA list holds at most (0 without DNA keys): K (at most T − W) + block_q. */
 int dna_capacity(const FluxProblem& problem, int block_q)
@@ -580,22 +666,25 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
                                    TileLaunch& launch)
 {
     const proteus_launch_config& config = problem.launch;
-    // block_q and warps say the same thing (16 rows per warp); either may be given.
-    int block_q = config.block_q;
-    const char* block_q_field = "launch.block_q";
-    if (config.warps != 0) {
-        if (block_q != 0 && block_q != kRowsPerWarp * config.warps) {
-            return reject("launch.warps", std::to_string(config.warps) + " warps hold " +
-                                              std::to_string(kRowsPerWarp * config.warps) +
-                                              " query rows, not launch.block_q " + std::to_string(block_q) +
-                                              " (16 rows per warp)");
-        }
-        block_q = kRowsPerWarp * config.warps;
-        block_q_field = "launch.warps";
+    const int block_q = config.block_q;
+    const int warps = config.warps;
+    const auto takes_rows = [](int rows) {
+        return std::find(std::begin(kBlockRows), std::end(kBlockRows), rows) != std::end(kBlockRows);
+    };
+    if (block_q != 0 && !takes_rows(block_q)) {
+        return reject("launch.block_q", "the tile kernel takes " + list_of(kBlockRows, std::size(kBlockRows)) +
+                                            " query rows per tile, not " + std::to_string(block_q));
     }
-    if (block_q != 0 && std::find(std::begin(kBlockRows), std::end(kBlockRows), block_q) == std::end(kBlockRows)) {
-        return reject(block_q_field, "the tile kernel takes " + list_of(kBlockRows, std::size(kBlockRows)) +
-                                         " query rows per tile (4 or 8 warps), not " + std::to_string(block_q));
+    // A warp holds 16 or 32 query rows (1 or 2 m16 tiles): block_q = warps · rows per warp.
+    if (warps != 0 && block_q != 0 && block_q != 16 * warps && block_q != 32 * warps) {
+        return reject("launch.warps", std::to_string(warps) + " warps hold " + std::to_string(16 * warps) + " or " +
+                                          std::to_string(32 * warps) + " query rows (16 or 32 a warp), not launch.block_q " +
+                                          std::to_string(block_q));
+    }
+    if (warps != 0 && block_q == 0 && !takes_rows(16 * warps) && !takes_rows(32 * warps)) {
+        return reject("launch.warps", "the tile kernel runs 2, 4 or 8 warps (16 or 32 query rows each, " +
+                                          list_of(kBlockRows, std::size(kBlockRows)) + " rows a tile), not " +
+                                          std::to_string(warps));
     }
     if (config.stages > kMaxStages) {
         return reject("launch.stages", "the tile kernel pipelines 1 to " + std::to_string(kMaxStages) +
@@ -610,14 +699,24 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
                                             " keys per tile at head dim " + std::to_string(head_dim) + ", not " +
                                             std::to_string(config.block_k));
     }
-    // The heuristic, in order of preference; given fields stay fixed. 8 warps share each K/V tile in
-    // shared memory, 4 when 8 would leave too few blocks to fill the device. Where a block's shared
-    // memory is small (HIP: 64 KiB), fewer stages, then narrower key tiles.
+    // The heuristic, in order of preference; given fields stay fixed. 128 query rows share each K/V
+    // tile in shared memory, 64 when 128 would leave too few blocks to fill the device; 32 rows a
+    // warp where such a kernel is compiled (band-only at D 64 and 128), else 16. Where a block's
+    // shared memory is small (HIP: 64 KiB), fewer stages, then narrower key tiles.
+    const Segments segments = segments_of(problem);
     const int64_t blocks_of_128 = problem.batch * problem.heads * ((problem.seq_len + 127) / 128);
     const bool enough_blocks = blocks_of_128 >= 2 * static_cast<int64_t>(multiprocessors);
-    const std::vector<int> rows_choices = block_q != 0   ? std::vector<int>{block_q}
-                                          : enough_blocks ? std::vector<int>{128, 64}
-                                                          : std::vector<int>{64, 128};
+    struct Shape {
+        int rows, row_tiles;
+    };
+    std::vector<Shape> shapes;  // (block_q, m16 tiles a warp) in order of preference
+    for (const int rows : enough_blocks ? std::vector<int>{128, 64} : std::vector<int>{64, 128}) {
+        for (const int row_tiles : {2, 1}) {
+            const bool given_rows = block_q == 0 || block_q == rows;
+            const bool given_warps = warps == 0 || warps * 16 * row_tiles == rows;
+            if (given_rows && given_warps) shapes.push_back({rows, row_tiles});
+        }
+    }
     const std::vector<int> stage_choices =
         config.stages != 0 ? std::vector<int>{config.stages} : std::vector<int>{kDefaultStages, 1};
     std::vector<int> key_choices{config.block_k != 0 ? config.block_k : traits.default_block_keys};
@@ -627,19 +726,29 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
         }
     }
     size_t least = SIZE_MAX;
-    for (const int rows : rows_choices) {
+    bool offered = false;
+    for (const Shape& shape : shapes) {
         for (const int stages : stage_choices) {
             for (const int keys : key_choices) {
-                const size_t bytes = shared_bytes(head_dim, rows, keys, stages, dna_capacity(problem, rows));
+                if (!offers_row_tiles(head_dim, keys, shape.row_tiles, segments)) continue;
+                offered = true;
+                const size_t bytes = shared_bytes(head_dim, shape.rows, keys, stages, dna_capacity(problem, shape.rows));
                 if (bytes <= static_cast<size_t>(shared_limit)) {
-                    launch = {rows, keys, stages};
+                    launch = {shape.rows, keys, stages, shape.row_tiles};
                     return PROTEUS_STATUS_OK;
                 }
                 least = std::min(least, bytes);
             }
         }
     }
-    const char* field = config.stages != 0 ? "launch.stages" : config.block_k != 0 ? "launch.block_k" : block_q_field;
+    if (!offered) {  // only 32 rows a warp fit the given fields, and no such kernel is compiled for the problem
+        return reject("launch.warps", std::to_string(warps) + " warps of 32 query rows run only dense and window-only "
+                                      "problems (no anchor or DNA key) at head dim 64 or 128");
+    }
+    const char* field = config.stages != 0   ? "launch.stages"
+                        : config.block_k != 0 ? "launch.block_k"
+                        : warps != 0          ? "launch.warps"
+                                              : "launch.block_q";
     return reject(field, "the tile configuration needs at least " + std::to_string(least) +
                              " bytes of shared memory; a block of this device has " + std::to_string(shared_limit));
 }
@@ -674,13 +783,10 @@ proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& laun
                          "q.shape");
     }
     const int head_dim = static_cast<int>(problem.head_dim);
-    // Rows i ≥ W have anchors (when A > 0) and DNA keys (when K > 0); without such a row (A = 0, or
-    // W ≥ T: dense) the kernel without the anchor code computes the same.
-    const bool anchors = args.anchor_count > 0 && args.seq_len - 1 >= args.window;
-    const Segments segments = has_dna_keys(problem) ? Segments::kDna : anchors ? Segments::kAnchors : Segments::kBand;
+    const Segments segments = segments_of(problem);
     const TileKernel kernel = problem.q.dtype == PROTEUS_DTYPE_BFLOAT16
-                                  ? tile_kernel<BFloat16Storage>(head_dim, launch.block_k, segments)
-                                  : tile_kernel<Float16Storage>(head_dim, launch.block_k, segments);
+                                  ? tile_kernel<BFloat16Storage>(head_dim, launch.block_k, launch.row_tiles, segments)
+                                  : tile_kernel<Float16Storage>(head_dim, launch.block_k, launch.row_tiles, segments);
     if (kernel == nullptr) {
         return set_error(PROTEUS_STATUS_INTERNAL_ERROR, "no tile kernel for head dim " + std::to_string(head_dim) +
                                                             " and " + std::to_string(launch.block_k) + " keys per tile");

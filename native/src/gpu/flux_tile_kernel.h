@@ -7,13 +7,17 @@
 
 namespace proteus::gpu {
 
-/** One launch of the tile kernel: query rows per tile (16 per warp), keys per tile, copy pipeline depth. */
+/**
+ * One launch of the tile kernel: query rows per tile, keys per tile, copy pipeline depth, and m16
+ * tiles of query rows per warp (1: 16 rows, 2: 32 rows).
+ */
 struct TileLaunch {
     int block_q = 0;
     int block_k = 0;
     int stages = 0;
+    int row_tiles = 1;
 
-    int warps() const { return block_q / 16; }
+    int warps() const { return block_q / (16 * row_tiles); }
 };
 
 /**
