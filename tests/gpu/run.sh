@@ -56,6 +56,10 @@ if has_step tile; then
   echo "== check 300 1" >>"$out/tile.log"
   "$checker" check 300 1 >>"$out/tile.log" 2>&1
   note "tile check (300 random cases, GPU vs CPU backend): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/tile.log")"
+  start=$SECONDS
+  echo "== check 40 4 40000" >>"$out/tile.log"
+  "$checker" check 40 4 40000 >>"$out/tile.log" 2>&1
+  note "tile check (40 random cases up to T 30001, GPU vs CPU backend): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/tile.log")"
   for tool in racecheck synccheck memcheck; do
     echo "== compute-sanitizer --tool $tool: check 12 2 300" >>"$out/tile.log"
     compute-sanitizer --tool "$tool" --error-exitcode 9 "$checker" check 12 2 300 >>"$out/tile.log" 2>&1

@@ -68,20 +68,22 @@ __device__ __forceinline__ int32_t smaller(int32_t a, int32_t b) { return a < b 
 
 /**
  * What the tile kernel is compiled for at one head dim: the key-tile widths (each a kernel) and the
- * heuristic's default. A wider key tile holds more scores in registers: block_k / 2 floats per
- * thread beside D / 2 for O and D / 4 registers of Q fragments, so D = 128 stops at 64 keys.
+ * heuristic's defaults with 16 and with 32 query rows a warp (measured on the H100, NOTES.md v5). A
+ * wider key tile holds more scores in registers: block_k / 2 floats per thread and m16 tile beside
+ * D / 2 for O and D / 4 registers of Q fragments, so D = 128 stops at 64 keys.
  */
 struct TileTraits {
     int head_dim;
     int block_keys[3];  // 0: no kernel
     int default_block_keys;
+    int default_wide_block_keys;  // 32 rows a warp (D 64 and 128 only)
 };
 
 constexpr TileTraits kTileTraits[] = {
-    {16, {32, 64, 128}, 64},
-    {32, {32, 64, 128}, 64},
-    {64, {32, 64, 128}, 64},
-    {128, {32, 64, 0}, 64},
+    {16, {32, 64, 128}, 64, 0},
+    {32, {32, 64, 128}, 64, 0},
+    {64, {32, 64, 128}, 64, 128},
+    {128, {32, 64, 0}, 64, 64},
 };
 
 constexpr int kBlockRows[] = {64, 128};  // 2 to 8 warps (16 or 32 rows each)
@@ -137,12 +139,12 @@ constexpr bool offers_block_keys(int head_dim, int block_k)
 /**
  * Whether a kernel with `row_tiles` m16 tiles per warp is compiled for (D, block_k, segments): 16
  * rows per warp for all; 32 (each K and V fragment read from shared memory serves twice the rows)
- * for the band-only kernels (dense and window-only calls) at D 64 and 128.
+ * for the kernels without DNA keys (dense, window, anchors) at D 64 and 128.
  */
 constexpr bool offers_row_tiles(int head_dim, int block_k, int row_tiles, Segments segments)
 {
     if (!offers_block_keys(head_dim, block_k)) return false;
-    return row_tiles == 1 || (row_tiles == 2 && segments == Segments::kBand && (head_dim == 64 || head_dim == 128));
+    return row_tiles == 1 || (row_tiles == 2 && segments != Segments::kDna && (head_dim == 64 || head_dim == 128));
 }
 
 // ---- the kernel -----------------------------------------------------------------------------------
@@ -575,6 +577,7 @@ TileKernel offered_kernel(int row_tiles, Segments segments)
         if (row_tiles == 2) {
             if constexpr (offers_row_tiles(D, BlockN, 2, Segments::kBand)) {
                 if (segments == Segments::kBand) return flux_tile<Storage, D, BlockN, 2, false, false>;
+                if (segments == Segments::kAnchors) return flux_tile<Storage, D, BlockN, 2, true, false>;
             }
             return nullptr;
         }
@@ -701,7 +704,7 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
     }
     // The heuristic, in order of preference; given fields stay fixed. 128 query rows share each K/V
     // tile in shared memory, 64 when 128 would leave too few blocks to fill the device; 32 rows a
-    // warp where such a kernel is compiled (band-only at D 64 and 128), else 16. Where a block's
+    // warp where such a kernel is compiled (no DNA keys, D 64 and 128), else 16. Where a block's
     // shared memory is small (HIP: 64 KiB), fewer stages, then narrower key tiles.
     const Segments segments = segments_of(problem);
     const int64_t blocks_of_128 = problem.batch * problem.heads * ((problem.seq_len + 127) / 128);
@@ -719,17 +722,23 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
     }
     const std::vector<int> stage_choices =
         config.stages != 0 ? std::vector<int>{config.stages} : std::vector<int>{kDefaultStages, 1};
-    std::vector<int> key_choices{config.block_k != 0 ? config.block_k : traits.default_block_keys};
-    if (config.block_k == 0) {
-        for (auto keys = std::rbegin(traits.block_keys); keys != std::rend(traits.block_keys); ++keys) {
-            if (*keys != 0 && *keys < key_choices.front()) key_choices.push_back(*keys);
+    // The given block_k, else the default for the shape's rows a warp, then narrower ones.
+    const auto key_choices = [&](int row_tiles) {
+        std::vector<int> choices{config.block_k != 0 ? config.block_k
+                                 : row_tiles == 2    ? traits.default_wide_block_keys
+                                                     : traits.default_block_keys};
+        if (config.block_k == 0) {
+            for (auto keys = std::rbegin(traits.block_keys); keys != std::rend(traits.block_keys); ++keys) {
+                if (*keys != 0 && *keys < choices.front()) choices.push_back(*keys);
+            }
         }
-    }
+        return choices;
+    };
     size_t least = SIZE_MAX;
     bool offered = false;
     for (const Shape& shape : shapes) {
         for (const int stages : stage_choices) {
-            for (const int keys : key_choices) {
+            for (const int keys : key_choices(shape.row_tiles)) {
                 if (!offers_row_tiles(head_dim, keys, shape.row_tiles, segments)) continue;
                 offered = true;
                 const size_t bytes = shared_bytes(head_dim, shape.rows, keys, stages, dna_capacity(problem, shape.rows));
@@ -742,8 +751,8 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
         }
     }
     if (!offered) {  // only 32 rows a warp fit the given fields, and no such kernel is compiled for the problem
-        return reject("launch.warps", std::to_string(warps) + " warps of 32 query rows run only dense and window-only "
-                                      "problems (no anchor or DNA key) at head dim 64 or 128");
+        return reject("launch.warps", std::to_string(warps) + " warps of 32 query rows run only problems without "
+                                      "DNA keys at head dim 64 or 128");
     }
     const char* field = config.stages != 0   ? "launch.stages"
                         : config.block_k != 0 ? "launch.block_k"
