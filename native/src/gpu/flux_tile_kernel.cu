@@ -68,22 +68,21 @@ __device__ __forceinline__ int32_t smaller(int32_t a, int32_t b) { return a < b 
 
 /**
  * What the tile kernel is compiled for at one head dim: the key-tile widths (each a kernel) and the
- * heuristic's defaults with 16 and with 32 query rows a warp (measured on the H100, NOTES.md v5). A
- * wider key tile holds more scores in registers: block_k / 2 floats per thread and m16 tile beside
- * D / 2 for O and D / 4 registers of Q fragments, so D = 128 stops at 64 keys.
+ * heuristic's default with 16 query rows a warp. A wider key tile holds more scores in registers:
+ * block_k / 2 floats per thread and m16 tile beside D / 2 for O and D / 4 registers of Q fragments,
+ * so D = 128 stops at 64 keys.
  */
 struct TileTraits {
     int head_dim;
     int block_keys[3];  // 0: no kernel
     int default_block_keys;
-    int default_wide_block_keys;  // 32 rows a warp (D 64 and 128 only)
 };
 
 constexpr TileTraits kTileTraits[] = {
-    {16, {32, 64, 128}, 64, 0},
-    {32, {32, 64, 128}, 64, 0},
-    {64, {32, 64, 128}, 64, 128},
-    {128, {32, 64, 0}, 64, 64},
+    {16, {32, 64, 128}, 64},
+    {32, {32, 64, 128}, 64},
+    {64, {32, 64, 128}, 64},
+    {128, {32, 64, 0}, 64},
 };
 
 constexpr int kBlockRows[] = {64, 128};  // 2 to 8 warps (16 or 32 rows each)
@@ -614,6 +613,19 @@ TileKernel tile_kernel(int head_dim, int block_k, int row_tiles, Segments segmen
     }
 }
 
+/**
+ * The heuristic's block_k with 32 query rows a warp, or 0 where it keeps 16 (measured on the H100,
+ * NOTES.md v5): band-only D 64 with 128 keys (Q reloaded per key tile beats Q resident with 64),
+ * D 64 with anchors 64 keys (128 spills), band-only D 128 64 keys; D 128 with anchors stays at 16
+ * rows a warp (its 32-row kernels spill and are not measured).
+ */
+int wide_block_keys(int head_dim, Segments segments)
+{
+    if (head_dim == 64) return segments == Segments::kBand ? 128 : segments == Segments::kAnchors ? 64 : 0;
+    if (head_dim == 128) return segments == Segments::kBand ? 64 : 0;
+    return 0;
+}
+
 /** Whether some row of `problem` has DNA keys (rows i ≥ W, K > 0). */
 bool has_dna_keys(const FluxProblem& problem) { return problem.dna_count > 0 && problem.seq_len - 1 >= problem.window; }
 
@@ -704,7 +716,7 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
     }
     // The heuristic, in order of preference; given fields stay fixed. 128 query rows share each K/V
     // tile in shared memory, 64 when 128 would leave too few blocks to fill the device; 32 rows a
-    // warp where such a kernel is compiled (no DNA keys, D 64 and 128), else 16. Where a block's
+    // warp where wide_block_keys says so, else 16. Where a block's
     // shared memory is small (HIP: 64 KiB), fewer stages, then narrower key tiles.
     const Segments segments = segments_of(problem);
     const int64_t blocks_of_128 = problem.batch * problem.heads * ((problem.seq_len + 127) / 128);
@@ -712,9 +724,10 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
     struct Shape {
         int rows, row_tiles;
     };
+    const int wide_keys = wide_block_keys(head_dim, segments);
     std::vector<Shape> shapes;  // (block_q, m16 tiles a warp) in order of preference
     for (const int rows : enough_blocks ? std::vector<int>{128, 64} : std::vector<int>{64, 128}) {
-        for (const int row_tiles : {2, 1}) {
+        for (const int row_tiles : wide_keys != 0 ? std::vector<int>{2, 1} : std::vector<int>{1, 2}) {
             const bool given_rows = block_q == 0 || block_q == rows;
             const bool given_warps = warps == 0 || warps * 16 * row_tiles == rows;
             if (given_rows && given_warps) shapes.push_back({rows, row_tiles});
@@ -724,9 +737,9 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
         config.stages != 0 ? std::vector<int>{config.stages} : std::vector<int>{kDefaultStages, 1};
     // The given block_k, else the default for the shape's rows a warp, then narrower ones.
     const auto key_choices = [&](int row_tiles) {
-        std::vector<int> choices{config.block_k != 0 ? config.block_k
-                                 : row_tiles == 2    ? traits.default_wide_block_keys
-                                                     : traits.default_block_keys};
+        std::vector<int> choices{config.block_k != 0             ? config.block_k
+                                 : row_tiles == 2 && wide_keys != 0 ? wide_keys
+                                                                    : traits.default_block_keys};
         if (config.block_k == 0) {
             for (auto keys = std::rbegin(traits.block_keys); keys != std::rend(traits.block_keys); ++keys) {
                 if (*keys != 0 && *keys < choices.front()) choices.push_back(*keys);
