@@ -10,6 +10,7 @@
 # perf.txt, perf.json (which embeds our full bench JSON).
 #   Optional: PROTEUS_GPU_STEPS="build tile tests suite memcheck bench perf" (default: all, in that order)
 #             PROTEUS_PERF_ARGS="--mode tile" extra arguments for the perf step's `proteus bench`
+#             PROTEUS_TILE_TIME_REPEATS=10 repeats of the tile step's per-config timings (0: skip them)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/build-gpu-out}
@@ -65,8 +66,11 @@ if has_step tile; then
     compute-sanitizer --tool "$tool" --error-exitcode 9 "$checker" check 12 2 300 >>"$out/tile.log" 2>&1
     note "tile $tool: rc=$? :: $(grep -E '(ERROR|RACECHECK) SUMMARY' "$out/tile.log" | tail -1)"
   done
-  echo "== time 10" >>"$out/tile.log"
-  "$checker" time 10 2>&1 | tee -a "$out/tile.log" | tail -40 >>"$summary"
+  repeats=${PROTEUS_TILE_TIME_REPEATS:-10}
+  if [ "$repeats" -gt 0 ]; then
+    echo "== time $repeats" >>"$out/tile.log"
+    "$checker" time "$repeats" 2>&1 | tee -a "$out/tile.log" | tail -40 >>"$summary"
+  fi
 fi
 if has_step tests; then tests gpu-tests --filter 'TestCategory=Gpu'; fi
 if has_step suite; then PROTEUS_TEST_BACKEND=cuda tests suite-on-cuda; fi

@@ -64,6 +64,9 @@ public sealed record FluxCase
 
     public required LaunchMode LaunchMode { get; init; }
 
+    /// <summary>An explicit launch configuration (its mode wins over <see cref="LaunchMode"/>); null: the mode alone.</summary>
+    public LaunchConfig? Launch { get; init; }
+
     /// <summary>Queries are uniform in ±this, keys and values in ±1: sets how peaked the softmax is.</summary>
     public required double QueryAmplitude { get; init; }
 
@@ -88,7 +91,9 @@ public sealed record FluxCase
         }
         text += (WithActiveMask ? " masked" : "") + (WithLse ? " lse" : "") + (TiedSalience ? " ties" : "");
         text += p.Scale is { } scale ? string.Create(CultureInfo.InvariantCulture, $" scale{scale:0.###}") : "";
-        text += LaunchMode == LaunchMode.Auto ? "" : $" {LaunchMode}";
+        text += Launch is { } launch
+            ? string.Create(CultureInfo.InvariantCulture, $" {launch.Mode} q{launch.BlockQ} k{launch.BlockK} w{launch.Warps} s{launch.Stages}")
+            : LaunchMode == LaunchMode.Auto ? "" : $" {LaunchMode}";
         return text + $" seed{Seed}";
     }
 

@@ -58,6 +58,46 @@ public static class FluxCases
         }
     }
 
+    /// <summary>
+    /// Explicit tile launches (the GPU backend's TILE mode with given block_q, warps, block_k, stages):
+    /// 16 and 32 query rows a warp at D 64 and 128, dense, window-only and window with anchors, at
+    /// lengths on both sides of the 64- and 128-row tiles.
+    /// </summary>
+    public static IEnumerable<FluxCase> TileLaunches()
+    {
+        (int BlockQ, int Warps, int BlockK, int Stages)[] launches =
+            [(128, 4, 0, 0), (64, 2, 32, 3), (128, 4, 128, 2), (128, 8, 64, 1), (64, 4, 0, 2)];
+        int[] seqLens = [1, 63, 127, 129, 1000];
+        int n = 0;
+        foreach (var headDim in (int[])[64, 128])
+        {
+            foreach (var dtype in DTypes.Storage.Where(d => d != DType.Float32))
+            {
+                foreach (var (blockQ, warps, blockK, stages) in launches)
+                {
+                    int seqLen = seqLens[n % seqLens.Length];
+                    var c = Draw(
+                        seed: 7000 + n, CandidatePolicy.Aligned, dtype, headDim, GqaRatios[n % 2], Layouts[n % Layouts.Length], seqLen,
+                        coversSequence: n % 3 == 0, withActiveMask: n % 2 == 0, withLse: true, explicitScale: false);
+                    // Anchors on every third case that has a window; no DNA (32 rows a warp take none).
+                    var parameters = c.Parameters with
+                    {
+                        AnchorCount = n % 3 == 1 ? c.Parameters.AnchorCount : 0,
+                        DnaCount = 0,
+                    };
+                    int keys = headDim == 128 && blockK == 128 ? 64 : blockK;
+                    yield return c with
+                    {
+                        Parameters = parameters,
+                        LaunchMode = LaunchMode.Tile,
+                        Launch = new LaunchConfig { Mode = LaunchMode.Tile, BlockQ = blockQ, Warps = warps, BlockK = keys, Stages = stages },
+                    };
+                    n++;
+                }
+            }
+        }
+    }
+
     /// <summary>Draws the rest of a case (batch, heads, budgets, input amplitude) from its seed.</summary>
     public static FluxCase Draw(
         int seed, CandidatePolicy policy, DType dtype, int headDim, int gqaRatio, StorageLayout layout, int seqLen,

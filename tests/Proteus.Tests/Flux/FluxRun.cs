@@ -114,7 +114,7 @@ public static class FluxRun
             o.Buffer.Fill(Element<T>.NaN);
 
             var inputs = new FluxInputs<T> { Query = q, Key = k, Value = v, Output = o, Active = active, Salience = salience, Lse = lse };
-            new FluxAttention(device).Run(inputs, c.Parameters, new LaunchConfig { Mode = c.LaunchMode });
+            new FluxAttention(device).Run(inputs, c.Parameters, c.Launch ?? new LaunchConfig { Mode = c.LaunchMode });
             device.Synchronize();
 
             var (output, unwrittenOutputs, strayOutputWrites) = Gather(o, Element<T>.ToDouble);

@@ -41,7 +41,8 @@ public sealed class GpuFluxAttentionTests
     }
 
     public static IEnumerable<TestCaseData> GpuCases() =>
-        FluxCases.Gpu().Concat(FluxCases.Covering()).Select(c => new TestCaseData(c).SetArgDisplayNames(c.ToString()));
+        FluxCases.Gpu().Concat(FluxCases.TileLaunches()).Concat(FluxCases.Covering())
+            .Select(c => new TestCaseData(c).SetArgDisplayNames(c.ToString()));
 
     [TestCaseSource(nameof(GpuCases))]
     public void GpuFluxAttentionEqualsTheCpuBackendAndTheReference(FluxCase c)
@@ -52,6 +53,26 @@ public sealed class GpuFluxAttentionTests
         var onGpu = FluxRun.On(gpu!, problem);
         FluxAssert.Matches(problem, onGpu, onCpu.Output, onCpu.Lse ?? reference.Lse, "CPU backend");
         FluxAssert.Matches(problem, onGpu, reference.Output, reference.Lse, "reference");
+    }
+
+    [Test]
+    public void ThirtyTwoRowsAWarpWithDnaKeysIsRejectedNamingTheWarpsAndTheDeviceStaysUsable()
+    {
+        var c = FluxCases.TileLaunches().First(t => t.SeqLen == 1000 && !t.CoversSequence);
+        var dna = c with
+        {
+            Parameters = c.Parameters with { DnaCount = 8 },
+            WithSalience = true,
+            Launch = new LaunchConfig { Mode = LaunchMode.Tile, BlockQ = 128, Warps = 4 },
+        };
+        var exception = Assert.Throws<ProteusInvalidArgumentException>(() => FluxRun.On(gpu!, FluxProblem.Create(dna)));
+        Assert.That(exception!.ArgumentName, Is.EqualTo("launch.warps"));
+        Assert.That(exception.Message, Does.Contain("32 query rows"));
+
+        // 8 warps of 16 rows take the same problem, and match the CPU backend.
+        var sixteenRows = dna with { Launch = new LaunchConfig { Mode = LaunchMode.Tile, BlockQ = 128, Warps = 8 } };
+        var problem = FluxProblem.Create(sixteenRows);
+        FluxAssert.Matches(problem, FluxRun.On(gpu!, problem), FluxRun.On(cpu!, problem).Output, problem.Reference().Lse, "CPU backend");
     }
 
     [Test]
