@@ -10,6 +10,9 @@ public static class FluxCases
     private static readonly int[] GqaRatios = [1, 2, 4];
     private static readonly StorageLayout[] Layouts = Enum.GetValues<StorageLayout>();
     private static readonly int[] SeqLens = [1, 2, 7, 63, 64, 65, 300, 1000];
+    // The layouts whose rows are 16-byte aligned: the tile kernel takes them (the padded-offset views go to the row kernel).
+    private static readonly StorageLayout[] TileLayouts =
+        [StorageLayout.Bhtd, StorageLayout.Bthd, StorageLayout.FusedQkv, StorageLayout.BroadcastKeyValue];
 
     /// <summary>
     /// Two independent all-pairs coverings of policy × dtype × D × GQA ratio × layout × T × budget shape
@@ -77,7 +80,7 @@ public static class FluxCases
                 {
                     int seqLen = seqLens[n % seqLens.Length];
                     var c = Draw(
-                        seed: 7000 + n, CandidatePolicy.Aligned, dtype, headDim, GqaRatios[n % 2], Layouts[n % Layouts.Length], seqLen,
+                        seed: 7000 + n, CandidatePolicy.Aligned, dtype, headDim, GqaRatios[n % 2], TileLayouts[n % TileLayouts.Length], seqLen,
                         coversSequence: n % 3 == 0, withActiveMask: n % 2 == 0, withLse: true, explicitScale: false);
                     // Anchors on every third case that has a window; no DNA (32 rows a warp take none).
                     var parameters = c.Parameters with

@@ -61,7 +61,7 @@ public sealed class GpuFluxAttentionTests
         var c = FluxCases.TileLaunches().First(t => t.SeqLen == 1000 && !t.CoversSequence);
         var dna = c with
         {
-            Parameters = c.Parameters with { DnaCount = 8 },
+            Parameters = c.Parameters with { Window = 100, DnaCount = 8 },
             WithSalience = true,
             Launch = new LaunchConfig { Mode = LaunchMode.Tile, BlockQ = 128, Warps = 4 },
         };
