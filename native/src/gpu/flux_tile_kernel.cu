@@ -4,10 +4,11 @@
 // from gpu/flux_dna.cu, built once per call).
 //
 // Algorithm (one block per (batch row, head, tile of block_q query rows [i0, i1]))
-//   Warp w owns the 16 query rows i0 + 16w … i0 + 16w + 15 (one m16 tile of gpu/mma.h); its
-//   accumulators for S, the softmax statistics and O stay in registers.
+//   Warp w owns 16·RowTiles consecutive query rows (RowTiles = 1 or 2 m16 tiles of gpu/mma.h; with
+//   2, every K and V fragment read from shared memory serves both tiles); its accumulators for S,
+//   the softmax statistics and O stay in registers.
 //   1. The Q tile and the first key tiles are copied to shared memory (cp.async); each warp loads
-//      its Q fragments once.
+//      its Q fragments once where they fit in registers (q_resident), else per key tile.
 //   2. The key tiles: first the tile's anchors (the union of its rows' anchors, an arithmetic
 //      progression of step S, gathered block_k rows at a time), then its DNA list (a superset of its
 //      rows' Dna(i), gathered the same way; a row takes an entry by a threshold test, see below),
