@@ -80,15 +80,51 @@ public enum ProteusCandidatePolicy : int
     Seed = 2,
 }
 
-/// <summary>How the GPU kernel walks the rows. The CPU backend accepts and ignores it.</summary>
+/// <summary>
+/// How the GPU kernel walks the rows. The CPU backend runs its reference kernel only: any mode but
+/// AUTO there is PROTEUS_STATUS_INVALID_ARGUMENT naming launch.mode.
+/// </summary>
 public enum ProteusLaunchMode : int
 {
-    /// <summary>Chosen by the library from the active-row density.</summary>
+    /// <summary>Chosen by the library: the row mode for sparse masks (decided on the device), else the tile kernel.</summary>
     Auto = 0,
 
-    /// <summary>One program per (batch, head, query tile).</summary>
+    /// <summary>One program per (batch, head, query tile): the tensor-core tile kernel.</summary>
     Tile = 1,
 
-    /// <summary>Active rows compacted, one program per group of rows.</summary>
+    /// <summary>Active rows compacted, one group of lanes per row: the row mode.</summary>
     Row = 2,
+}
+
+/// <summary>The kernel a flux call ran (proteus_flux_run_info.kernel).</summary>
+public enum ProteusFluxKernel : int
+{
+    /// <summary>Nothing ran (no rows).</summary>
+    None = 0,
+
+    /// <summary>The CPU backend's reference (SPEC §2 literally, multithreaded).</summary>
+    CpuReference = 1,
+
+    /// <summary>The GPU tensor-core tile kernel (launch fields block_q, block_k, rows_per_warp, stages).</summary>
+    GpuTile = 2,
+
+    /// <summary>The GPU row mode: active rows compacted on the device, one group of lanes per row.</summary>
+    GpuRowMode = 3,
+
+    /// <summary>The GPU general row kernel: one block per row (Relative and Seed with DNA, float32, large K, …).</summary>
+    GpuRow = 4,
+
+    /// <summary>
+    /// AUTO with a mask where both the tile kernel and the row mode take the problem: the device counts
+    /// the active rows and runs the row mode below 25 % density, else the tile kernel (its resolved
+    /// launch is in proteus_flux_run_info.launch). Decided on the device so that no call waits for it.
+    /// </summary>
+    GpuTileOrRowMode = 5,
+}
+
+/// <summary>Bits of proteus_flux_tensors.flags.</summary>
+public enum ProteusFluxTensorFlags : int
+{
+    /// <summary>query_offset holds p0; without it p0 = T − Tq (the queries are the last Tq positions).</summary>
+    Offset = 1,
 }

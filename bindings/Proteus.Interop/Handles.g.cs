@@ -23,7 +23,11 @@ public sealed partial class ProteusContextHandle : SafeHandle
     protected override bool ReleaseHandle() => NativeMethods.proteus_context_destroy(handle) == ProteusStatus.Ok;
 }
 
-/// <summary>Device memory owned by one context.</summary>
+/// <summary>
+/// Device memory on one context: owned by the library (proteus_buffer_create) or wrapped around the
+/// caller's memory (proteus_buffer_wrap). Handles are unguessable: a forged or stale handle is
+/// PROTEUS_STATUS_INVALID_HANDLE, never another object.
+/// </summary>
 /// <remarks>Owns one <c>proteus_buffer</c>; releasing it calls <c>proteus_buffer_destroy</c>.</remarks>
 public sealed partial class ProteusBufferHandle : SafeHandle
 {

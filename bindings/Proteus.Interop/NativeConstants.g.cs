@@ -11,7 +11,7 @@ public static class NativeConstants
     public const int VersionMajor = 0;
 
     /// <summary>Mirrors <c>PROTEUS_VERSION_MINOR</c>.</summary>
-    public const int VersionMinor = 1;
+    public const int VersionMinor = 2;
 
     /// <summary>Mirrors <c>PROTEUS_VERSION_PATCH</c>.</summary>
     public const int VersionPatch = 0;
@@ -27,4 +27,31 @@ public static class NativeConstants
 
     /// <summary>Capacity, with the terminating NUL, of proteus_error_info.argument.</summary>
     public const int ArgumentCapacity = 64;
+
+    /// <summary>Capacity, with the terminating NUL, of the text fields of proteus_build_info.</summary>
+    public const int BuildTextCapacity = 128;
+
+    /// <summary>Mirrors <c>PROTEUS_ERROR_INFO_SIZE_V0_1</c>.</summary>
+    public const int ErrorInfoSizeV01 = 88;
+
+    /// <summary>Mirrors <c>PROTEUS_DEVICE_INFO_SIZE_V0_1</c>.</summary>
+    public const int DeviceInfoSizeV01 = 352;
+
+    /// <summary>Mirrors <c>PROTEUS_MEMORY_STATS_SIZE_V0_1</c>.</summary>
+    public const int MemoryStatsSizeV01 = 48;
+
+    /// <summary>Mirrors <c>PROTEUS_FLUX_PARAMS_SIZE_V0_1</c>.</summary>
+    public const int FluxParamsSizeV01 = 64;
+
+    /// <summary>Mirrors <c>PROTEUS_LAUNCH_CONFIG_SIZE_V0_1</c>.</summary>
+    public const int LaunchConfigSizeV01 = 24;
+
+    /// <summary>Mirrors <c>PROTEUS_FLUX_TENSORS_SIZE_V0_2</c>.</summary>
+    public const int FluxTensorsSizeV02 = 632;
+
+    /// <summary>Mirrors <c>PROTEUS_FLUX_RUN_INFO_SIZE_V0_2</c>.</summary>
+    public const int FluxRunInfoSizeV02 = 48;
+
+    /// <summary>Mirrors <c>PROTEUS_BUILD_INFO_SIZE_V0_2</c>.</summary>
+    public const int BuildInfoSizeV02 = 544;
 }

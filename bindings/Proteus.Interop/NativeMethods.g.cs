@@ -20,6 +20,10 @@ public static unsafe partial class NativeMethods
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_get_compiled_backends(uint* mask);
 
+    /// <summary>Version, source revision, kernel source hash, backends, architectures, GPU runtime and driver versions.</summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_get_build_info(ProteusBuildInfo* info);
+
     /// <summary>The message of the last error on this thread ("" when none); valid until this thread's next call.</summary>
     [LibraryImport(LibraryName)]
     public static partial byte* proteus_last_error_message();
@@ -39,6 +43,16 @@ public static unsafe partial class NativeMethods
     /// <summary>Opens device <c>ordinal</c> of <c>backend</c> with a stream of its own.</summary>
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_context_create(int backend, int ordinal, out ProteusContextHandle context);
+
+    /// <summary>
+    /// Opens device <c>ordinal</c> of <c>backend</c> on the caller's stream (a cudaStream_t or hipStream_t of that
+    /// device; NULL is the legacy default stream). All of the context's work is queued there, so it orders
+    /// with the caller's own work and can be captured into the caller's graph. The caller keeps owning the
+    /// stream: destroying the context waits for it but never destroys it. The CPU backend has no streams:
+    /// <c>stream</c> must be NULL there.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_context_create_on_stream(int backend, int ordinal, void* stream, out ProteusContextHandle context);
 
     /// <summary>Waits for the context's work, frees its buffers (their handles become invalid) and the context.</summary>
     [LibraryImport(LibraryName)]
@@ -67,9 +81,22 @@ public static unsafe partial class NativeMethods
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_context_set_memory_limit(ProteusContextHandle context, ulong limitBytes);
 
-    /// <summary>Allocates <c>bytes</c> (&gt; 0) of device memory on the context. The contents are undefined.</summary>
+    /// <summary>
+    /// Allocates <c>bytes</c> (&gt; 0) of device memory on the context. The contents are undefined. A size whose
+    /// allocation arithmetic would overflow, or more than the device has, is PROTEUS_STATUS_OUT_OF_MEMORY.
+    /// </summary>
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_buffer_create(ProteusContextHandle context, ulong bytes, out ProteusBufferHandle buffer);
+
+    /// <summary>
+    /// Makes a buffer over <c>bytes</c> of memory the caller owns at <c>pointer</c> (device memory of the context's
+    /// device on CUDA/HIP, host memory on the CPU backend): PyTorch, TorchSharp, ONNX Runtime or an
+    /// engine's allocator hand their tensors in without a copy. The library never frees it: destroying the
+    /// wrap or the context leaves the memory intact, and the caller keeps it alive while any queued work
+    /// uses it. Wrapped bytes are not counted in the context's allocations or limit.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_buffer_wrap(ProteusContextHandle context, void* pointer, ulong bytes, out ProteusBufferHandle buffer);
 
     /// <summary>Frees a buffer. Destroying an already destroyed buffer is PROTEUS_STATUS_INVALID_HANDLE, never a crash.</summary>
     [LibraryImport(LibraryName)]
@@ -83,11 +110,18 @@ public static unsafe partial class NativeMethods
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_buffer_device_pointer(ProteusBufferHandle buffer, void** pointer);
 
-    /// <summary>Copies <c>bytes</c> from host memory into the buffer at <c>offset</c>; returns when the copy is done.</summary>
+    /// <summary>
+    /// Copies <c>bytes</c> from host memory into the buffer at <c>offset</c>; returns when the copy is done (it waits
+    /// for the context's stream). A host range that overlaps the buffer's own bytes (CPU backend, or a
+    /// wrapped host buffer) is PROTEUS_STATUS_INVALID_ARGUMENT naming <c>source</c>.
+    /// </summary>
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_buffer_upload(ProteusBufferHandle buffer, ulong offset, void* source, ulong bytes);
 
-    /// <summary>Copies <c>bytes</c> from the buffer at <c>offset</c> into host memory; returns when the copy is done.</summary>
+    /// <summary>
+    /// Copies <c>bytes</c> from the buffer at <c>offset</c> into host memory; returns when the copy is done (it waits
+    /// for the context's stream). An overlapping host range is rejected as for upload, naming <c>destination</c>.
+    /// </summary>
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_buffer_download(ProteusBufferHandle buffer, ulong offset, void* destination, ulong bytes);
 
@@ -103,22 +137,49 @@ public static unsafe partial class NativeMethods
     public static partial ProteusStatus proteus_buffer_fill(ProteusBufferHandle buffer, ulong offset, ulong bytes, void* pattern, uint patternBytes);
 
     /// <summary>
-    /// SPEC §2: for every active row, softmax attention over the candidate set C(i) of the policy.
-    /// Inactive rows write o = 0 and lse = -inf. Every argument is validated before any work starts.
-    /// <c>launch</c> may be NULL (heuristic). Queued on the context's stream; synchronize before reading host-side.
+    /// SPEC §2: for every active row of the query slice, softmax attention over the candidate set C(i) of
+    /// the policy. Inactive rows write o = 0 and lse = -inf. Every argument is validated before any work
+    /// starts. <c>launch</c> may be NULL (heuristic); <c>run_info</c> may be NULL, else it receives the kernel and
+    /// the resolved launch that ran. Queued on the context's stream without waiting for it (capturable in
+    /// a CUDA graph); synchronize before reading results on the host.
     /// </summary>
     [LibraryImport(LibraryName)]
-    public static partial ProteusStatus proteus_flux_attention(ProteusContextHandle context, ProteusFluxTensors* tensors, ProteusFluxParams* @params, ProteusLaunchConfig* launch);
+    public static partial ProteusStatus proteus_flux_attention_v2(ProteusContextHandle context, ProteusFluxTensors* tensors, ProteusFluxParams* @params, ProteusLaunchConfig* launch, ProteusFluxRunInfo* runInfo);
+
+    /// <summary>The 0.1 entry point: proteus_flux_attention_v2 over the 0.1 tensor layout (p0 = 0, Tq = T), no run info.</summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_flux_attention(ProteusContextHandle context, ProteusFluxTensorsV01* tensors, ProteusFluxParams* @params, ProteusLaunchConfig* launch);
+
+    /// <summary>
+    /// The launch configurations the library offers for this call on this context (what an autotuner
+    /// searches), the heuristic's choice first. Writes min(capacity, available) entries into <c>configs</c>,
+    /// each <c>config_size</c> bytes apart (the caller's sizeof(proteus_launch_config)), and the number
+    /// available into <c>count</c>. <c>configs</c> may be NULL when capacity is 0. Nothing runs; tensors are validated
+    /// as for proteus_flux_attention_v2 (their contents are not read).
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_flux_launch_candidates(ProteusContextHandle context, ProteusFluxTensors* tensors, ProteusFluxParams* @params, ProteusLaunchConfig* configs, uint configSize, int capacity, int* count);
 
     /// <summary>An upper bound on |C(i)| over all rows of a sequence of length seq_len under <c>params</c>.</summary>
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_shortlist_bound(ProteusFluxParams* @params, long seqLen, long* bound);
 
     /// <summary>
+    /// Σ |C(i)| over the rows [first_row, first_row + row_count) of batch row <c>batch</c> (exact, SPEC §3; the
+    /// useful work of a flux call is 4·D·H·Σ|C(i)| FLOPs). <c>salience</c> as for proteus_shortlist_gather.
+    /// Reads the salience row back to the host (it waits for the context's stream); the work is
+    /// O(row_count · (1 + log K)) beyond the O(K) start, never the whole prefix.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_shortlist_total(ProteusContextHandle context, ProteusFluxParams* @params, long seqLen, ProteusTensor* salience, long batch, long firstRow, long rowCount, long* total);
+
+    /// <summary>
     /// Writes C(i) of the rows <c>rows[0..row_count)</c> of batch row <c>batch</c>, for inspection and tests:
     /// row r's candidates, sorted ascending, at indices[r·capacity …], and their number at lengths[r].
     /// <c>salience</c> ([B, T] float32 on the context) is required when the DNA count is &gt; 0, else may be NULL
-    /// or absent; T is seq_len. capacity must be ≥ proteus_shortlist_bound.
+    /// or absent; T is seq_len. capacity must be ≥ proteus_shortlist_bound. The context's backend builds
+    /// them (the GPU on the GPU); the call waits for the stream, since it writes host arrays. The work is
+    /// bounded by the rows asked for (plus the DNA prefix scan when K &gt; 0).
     /// </summary>
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_shortlist_gather(ProteusContextHandle context, ProteusFluxParams* @params, long seqLen, ProteusTensor* salience, long batch, long* rows, long rowCount, long capacity, long* indices, long* lengths);

@@ -82,6 +82,9 @@ public unsafe partial struct ProteusMemoryStats
 
     /// <summary>The context's allocation limit, 0 when none.</summary>
     public ulong LimitBytes;
+
+    /// <summary>Since 0.2: bytes the context's workspace pool keeps reserved for later calls (not in allocated_bytes).</summary>
+    public ulong WorkspaceReservedBytes;
 }
 
 /// <summary>
@@ -111,16 +114,29 @@ public unsafe partial struct ProteusTensor
 }
 
 /// <summary>
-/// The tensors of one flux attention call.
-/// q [B, H, T, D], k and v [B, Hkv, T, D], o like q: required, one dtype (float32, float16, bfloat16).
-/// active [B, H, T] uint8 (nonzero = compute the row): optional, absent = every row active.
+/// The tensors of one flux attention call (SPEC §1), with the query slice.
+/// q [B, H, Tq, D], k and v [B, Hkv, T, D], o like q: required, one dtype (float32, float16, bfloat16).
+/// Row r of q is query position i = p0 + r, with 0 ≤ p0 and p0 + Tq ≤ T; its output is exactly what
+/// position i has in a full-length call. Tq = T is self-attention; Tq = 1, p0 = T − 1 one decode step.
+/// active [B, H, Tq] uint8 (nonzero = compute the row): optional, absent = every row active.
 /// salience [B, T] float32: required when the DNA count is &gt; 0, else ignored. Dna(i) takes the K
 /// highest values, ties to the larger position; NaN ranks as -inf.
-/// lse [B, H, T] float32: optional output.
+/// lse [B, H, Tq] float32: optional output.
+/// Outputs may share a buffer with inputs as long as no element of an output is an element of another
+/// tensor (interleaved per-token layouts are fine).
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe partial struct ProteusFluxTensors
 {
+    /// <summary>Set by the caller to sizeof(proteus_flux_tensors).</summary>
+    public uint StructSize;
+
+    /// <summary>Bits of proteus_flux_tensor_flags.</summary>
+    public uint Flags;
+
+    /// <summary>p0, read when flags has PROTEUS_FLUX_QUERY_OFFSET.</summary>
+    public long QueryOffset;
+
     /// <summary>Mirrors <c>proteus_flux_tensors.q</c>.</summary>
     public ProteusTensor Q;
 
@@ -182,8 +198,10 @@ public unsafe partial struct ProteusFluxParams
 }
 
 /// <summary>
-/// Launch configuration of the GPU kernel (the autotuner searches these). 0 in a field means the
-/// library's heuristic. Pass NULL to proteus_flux_attention for all-heuristic.
+/// Launch configuration of the GPU kernels (proteus_flux_launch_candidates lists the ones offered for
+/// a problem; the autotuner searches exactly those). 0 in a field means the library's heuristic; a
+/// field the chosen kernel cannot honour is PROTEUS_STATUS_INVALID_ARGUMENT naming it, never ignored.
+/// Pass NULL for all-heuristic.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe partial struct ProteusLaunchConfig
@@ -194,15 +212,108 @@ public unsafe partial struct ProteusLaunchConfig
     /// <summary>A proteus_launch_mode.</summary>
     public int Mode;
 
-    /// <summary>Query rows per tile, 0 = heuristic.</summary>
+    /// <summary>Tile kernel: query rows per program (64 or 128), 0 = heuristic.</summary>
     public int BlockQ;
 
-    /// <summary>Keys per tile, 0 = heuristic.</summary>
+    /// <summary>Tile kernel: keys per tile (32, 64 or 128), 0 = heuristic.</summary>
     public int BlockK;
 
-    /// <summary>Warps per program, 0 = heuristic.</summary>
-    public int Warps;
+    /// <summary>
+    /// Tile kernel: query rows per warp, 16 or 32 (one or two m16 MMA tiles sharing each K/V fragment);
+    /// a program runs block_q / rows_per_warp warps. 0 = heuristic. (Named <c>warps</c> in 0.1.)
+    /// </summary>
+    public int RowsPerWarp;
 
-    /// <summary>Software pipeline depth, 0 = heuristic.</summary>
+    /// <summary>Tile kernel: copy pipeline depth (1–3), 0 = heuristic.</summary>
     public int Stages;
+}
+
+/// <summary>What a flux call ran: proteus_flux_attention_v2's optional output.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct ProteusFluxRunInfo
+{
+    /// <summary>Set by the caller to sizeof(proteus_flux_run_info).</summary>
+    public uint StructSize;
+
+    /// <summary>A proteus_flux_kernel.</summary>
+    public int Kernel;
+
+    /// <summary>The launch actually run, every field resolved (0 in fields the kernel does not have).</summary>
+    public ProteusLaunchConfig Launch;
+
+    /// <summary>The query offset p0 the call used.</summary>
+    public long QueryOffset;
+
+    /// <summary>Bytes of stream-ordered workspace the call took (released on the stream when it is done).</summary>
+    public ulong WorkspaceBytes;
+}
+
+/// <summary>The library build: what proteus_get_build_info reports (autotune caches key on it).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct ProteusBuildInfo
+{
+    /// <summary>Set by the caller to sizeof(proteus_build_info).</summary>
+    public uint StructSize;
+
+    /// <summary>Mirrors <c>proteus_build_info.version_major</c>.</summary>
+    public int VersionMajor;
+
+    /// <summary>Mirrors <c>proteus_build_info.version_minor</c>.</summary>
+    public int VersionMinor;
+
+    /// <summary>Mirrors <c>proteus_build_info.version_patch</c>.</summary>
+    public int VersionPatch;
+
+    /// <summary>Bit (1 &lt;&lt; backend) for every backend compiled in.</summary>
+    public uint CompiledBackends;
+
+    /// <summary>The GPU backend compiled in (a proteus_backend; PROTEUS_BACKEND_CPU when none).</summary>
+    public int GpuBackend;
+
+    /// <summary>The GPU runtime the library was built with (CUDA: 1000·major + 10·minor; HIP: its version number), 0 without one.</summary>
+    public int GpuRuntimeVersion;
+
+    /// <summary>The driver's version as the runtime reports it, 0 when no driver is loaded.</summary>
+    public int GpuDriverVersion;
+
+    /// <summary>The source revision built ("git describe" of the tree, "+dirty" when modified; "unknown" outside git).</summary>
+    public fixed byte SourceRevision[128];
+
+    /// <summary>SHA-256 (hex) of every kernel and backend source compiled in: changes whenever a kernel can.</summary>
+    public fixed byte KernelSourceHash[128];
+
+    /// <summary>GPU architectures compiled for ("80;90", "gfx90a;gfx1030"), empty without a GPU backend.</summary>
+    public fixed byte GpuArchitectures[128];
+
+    /// <summary>The compiler and build type ("g++ 12.2.0, nvcc 11.8, Release").</summary>
+    public fixed byte Compiler[128];
+}
+
+/// <summary>
+/// The 0.1 layout of proteus_flux_tensors (no struct_size, no query slice), taken by the 0.1 entry
+/// point proteus_flux_attention. New code uses proteus_flux_tensors and proteus_flux_attention_v2.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct ProteusFluxTensorsV01
+{
+    /// <summary>Mirrors <c>proteus_flux_tensors_v0_1.q</c>.</summary>
+    public ProteusTensor Q;
+
+    /// <summary>Mirrors <c>proteus_flux_tensors_v0_1.k</c>.</summary>
+    public ProteusTensor K;
+
+    /// <summary>Mirrors <c>proteus_flux_tensors_v0_1.v</c>.</summary>
+    public ProteusTensor V;
+
+    /// <summary>Mirrors <c>proteus_flux_tensors_v0_1.o</c>.</summary>
+    public ProteusTensor O;
+
+    /// <summary>Mirrors <c>proteus_flux_tensors_v0_1.active</c>.</summary>
+    public ProteusTensor Active;
+
+    /// <summary>Mirrors <c>proteus_flux_tensors_v0_1.salience</c>.</summary>
+    public ProteusTensor Salience;
+
+    /// <summary>Mirrors <c>proteus_flux_tensors_v0_1.lse</c>.</summary>
+    public ProteusTensor Lse;
 }

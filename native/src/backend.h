@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
+#include "core/candidate_spec.h"
 #include "proteus/proteus.h"
 
 namespace proteus {
@@ -21,29 +23,55 @@ struct TensorRef {
 };
 
 /**
- * One flux attention call after validation (SPEC §2–§3). Shapes agree (q, o [B, H, T, D]; k, v
- * [B, Hkv, T, D]; active, lse [B, H, T]; salience [B, T]), strides are in elements with the D axis
- * contiguous, budgets are in range, and the scale is resolved.
+ * One flux attention call after validation (SPEC §1–§3). Shapes agree (q, o [B, H, Tq, D]; k, v
+ * [B, Hkv, T, D]; active, lse [B, H, Tq]; salience [B, T]), strides are in elements with the D axis
+ * contiguous, budgets are in range, the query slice is inside the keys (row r of q is position
+ * i = query_offset + r, query_offset + query_len ≤ seq_len), and the scale is resolved.
  */
 struct FluxProblem {
     TensorRef q, k, v, o, active, salience, lse;
-    int64_t batch = 0, heads = 0, kv_heads = 0, seq_len = 0, head_dim = 0;
-    proteus_candidate_policy policy = PROTEUS_POLICY_ALIGNED;
-    int64_t window = 0, anchor_stride = 0, anchor_count = 0, dna_count = 0;
-    int64_t seed_cap = 0, seed_local_cap = 0;
+    int64_t batch = 0, heads = 0, kv_heads = 0, head_dim = 0;
+    int64_t seq_len = 0;       // T: keys (and the positions salience covers)
+    int64_t query_len = 0;     // Tq: rows of q, o, active, lse
+    int64_t query_offset = 0;  // p0: the position of row 0
+    core::CandidateSpec candidates;
     float scale = 0.0f;
-    proteus_launch_config launch{};  // zero fields mean "heuristic"
+    proteus_launch_config launch{};  // as the caller gave it: zero fields mean "heuristic"
 };
 
 /**
- * Workspace memory for a backend, taken through the context so that the peak counter and the
- * context's memory limit see it. allocate() records an out-of-memory error itself.
+ * What a backend will run for a problem: the pure result of its dispatch (no work queued, nothing
+ * allocated). flux_attention runs exactly this plan; proteus_flux_run_info reports it.
+ */
+struct FluxPlan {
+    proteus_flux_kernel kernel = PROTEUS_KERNEL_NONE;
+    proteus_launch_config launch{};  // resolved: every field the kernel has is set, the others 0
+};
+
+/**
+ * Workspace memory for one backend call, taken through the context so that the peak counter and the
+ * context's memory limit see it. Stream-ordered on GPU backends: memory from allocate() may be used by
+ * work queued after the call, and release() (also queued) makes it reusable only for work queued
+ * after that; nobody waits. allocate() records an out-of-memory error itself.
  */
 class Allocator {
 public:
     virtual ~Allocator() = default;
     virtual proteus_status allocate(uint64_t bytes, void** pointer) = 0;
     virtual void release(void* pointer) noexcept = 0;
+};
+
+/** One proteus_shortlist_gather call after validation: the rows of one batch row, host output arrays. */
+struct GatherProblem {
+    core::CandidateSpec candidates;
+    int64_t seq_len = 0;
+    TensorRef salience;  // [B, T] float32; absent when the budgets take no DNA
+    int64_t batch = 0;
+    const int64_t* rows = nullptr;  // host, each in [0, seq_len)
+    int64_t row_count = 0;
+    int64_t capacity = 0;  // ≥ core::shortlist_bound
+    int64_t* indices = nullptr;  // host [row_count, capacity]
+    int64_t* lengths = nullptr;  // host [row_count]
 };
 
 /** One device of one backend. Calls are made by the runtime with validated arguments only. */
@@ -57,6 +85,23 @@ public:
     virtual proteus_status allocate(uint64_t bytes, void** pointer) = 0;
     virtual void release(void* pointer) noexcept = 0;
 
+    /**
+     * Stream-ordered workspace from the context's pool (GPU: cudaMallocAsync / hipMallocAsync on the
+     * context's stream, or the backend's own pool; CPU: an arena). Never synchronises. On failure
+     * records set_out_of_memory.
+     */
+    virtual proteus_status allocate_workspace(uint64_t bytes, void** pointer) = 0;
+    /** Queues the release of workspace on the stream (CPU: back to the arena at once). */
+    virtual void release_workspace(void* pointer) noexcept = 0;
+    /** Bytes the workspace pool keeps reserved beyond what is in use. */
+    virtual uint64_t workspace_reserved_bytes() = 0;
+
+    /**
+     * INVALID_ARGUMENT or DEVICE_MISMATCH unless [pointer, pointer + bytes) is memory this backend's
+     * device can address as a buffer (GPU: device memory of this device; CPU: any host pointer).
+     */
+    virtual proteus_status check_wrap(void* pointer, uint64_t bytes) = 0;
+
     /** Host → device; returns when the copy is complete. */
     virtual proteus_status upload(void* destination, const void* source, uint64_t bytes) = 0;
     /** Device → host; returns when the copy is complete. */
@@ -68,14 +113,31 @@ public:
     virtual proteus_status synchronize() = 0;
     virtual proteus_status memory(uint64_t& free_bytes, uint64_t& total_bytes) = 0;
 
-    /** SPEC §2 over a validated problem; workspace through `workspace`, released before returning. */
-    virtual proteus_status flux_attention(const FluxProblem& problem, Allocator& workspace) = 0;
+    /**
+     * The kernel and resolved launch for `problem` (a pure function of the problem and the device):
+     * a launch field or mode the chosen kernel cannot honour is INVALID_ARGUMENT naming the field.
+     */
+    virtual proteus_status plan_flux(const FluxProblem& problem, FluxPlan& plan) = 0;
+
+    /** Every launch configuration offered for `problem` (its launch is ignored), the heuristic's first. */
+    virtual proteus_status flux_launch_candidates(const FluxProblem& problem,
+                                                  std::vector<proteus_launch_config>& configs) = 0;
+
+    /**
+     * Queues SPEC §2 over a validated problem as `plan` (from plan_flux) says, on the context's stream,
+     * without waiting; workspace through `workspace` (stream-ordered), released by the end of the call.
+     */
+    virtual proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, Allocator& workspace) = 0;
+
+    /** C(i) of the requested rows into the host arrays; returns when they are written. */
+    virtual proteus_status shortlist_gather(const GatherProblem& problem, Allocator& workspace) = 0;
 };
 
 // CPU backend: always compiled (native/src/cpu).
 int32_t cpu_device_count();
 proteus_status cpu_device_info(int32_t ordinal, proteus_device_info& info);
-proteus_status create_cpu_backend(int32_t ordinal, std::unique_ptr<Backend>& backend);
+/** `stream` must be null: the CPU backend has no streams (INVALID_ARGUMENT naming "stream" otherwise). */
+proteus_status create_cpu_backend(int32_t ordinal, void* stream, bool own_stream, std::unique_ptr<Backend>& backend);
 
 #if defined(PROTEUS_HAVE_GPU)
 // GPU backend: compiled as CUDA or HIP (native/src/gpu); PROTEUS_GPU_BACKEND names which.
@@ -83,7 +145,10 @@ proteus_backend gpu_backend_kind();
 /** Number of devices; 0 (and OK) when the driver or runtime is missing. */
 int32_t gpu_device_count();
 proteus_status gpu_device_info(int32_t ordinal, proteus_device_info& info);
-proteus_status create_gpu_backend(int32_t ordinal, std::unique_ptr<Backend>& backend);
+/** A backend on its own new stream (`stream` null) or on the caller's `stream` (never destroyed by the backend). */
+proteus_status create_gpu_backend(int32_t ordinal, void* stream, bool own_stream, std::unique_ptr<Backend>& backend);
+/** The GPU runtime's and driver's versions (0 when no driver), for proteus_get_build_info. */
+void gpu_versions(int32_t& runtime_version, int32_t& driver_version);
 #endif
 
 }  // namespace proteus

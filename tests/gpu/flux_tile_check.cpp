@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "common/numeric.h"
+#include "core/numeric.h"
 #include "proteus/proteus.h"
 
 namespace {
@@ -195,10 +195,10 @@ int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, in
         const bool dna_keys = T - 1 >= k.params.window && k.params.dna_count > 0;
         const bool wide_warps = !dna_keys && (k.s.D == 64 || k.s.D == 128);
         if (k.launch.block_q != 0) {
-            k.launch.warps = static_cast<int32_t>(wide_warps ? one_of({0, k.launch.block_q / 16, k.launch.block_q / 32})
+            k.launch.rows_per_warp = static_cast<int32_t>(wide_warps ? one_of({0, k.launch.block_q / 16, k.launch.block_q / 32})
                                                              : one_of({0, k.launch.block_q / 16}));
         } else {
-            k.launch.warps = static_cast<int32_t>(wide_warps ? one_of({0, 2, 4, 8}) : one_of({0, 4, 8}));
+            k.launch.rows_per_warp = static_cast<int32_t>(wide_warps ? one_of({0, 2, 4, 8}) : one_of({0, 4, 8}));
         }
         const int64_t B = k.s.B, H = k.s.H, Hk = k.s.Hkv, D = k.s.D;
         const float amplitude = pick(0, 1) ? 1.0f : 3.0f;
@@ -369,13 +369,13 @@ int time_shapes(proteus_context gpu, int repeats)
             launch.block_q = c.block_q;
             launch.block_k = c.block_k;
             launch.stages = c.stages;
-            launch.warps = c.warps;
+            launch.rows_per_warp = c.rows_per_warp;
             const Timing t = time_call(gpu, row, launch, repeats, q, k, v, o, salience);
             std::printf("%-16s %8ld %4ld %4ld %8s %8s %8s %6s %10.3f %9.1f\n", row.name, (long)row.T, (long)row.H,
                         (long)row.D, c.block_q ? std::to_string(c.block_q).c_str() : "auto",
                         c.block_k ? std::to_string(c.block_k).c_str() : "auto",
                         c.stages ? std::to_string(c.stages).c_str() : "auto",
-                        c.warps ? std::to_string(c.warps).c_str() : "auto", t.median_ms, t.tflops);
+                        c.rows_per_warp ? std::to_string(c.rows_per_warp).c_str() : "auto", t.median_ms, t.tflops);
             std::fflush(stdout);
         }
     }

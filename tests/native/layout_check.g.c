@@ -23,7 +23,7 @@ _Static_assert(offsetof(proteus_device_info, total_memory) == 24, "offsetof(prot
 _Static_assert(offsetof(proteus_device_info, name) == 32, "offsetof(proteus_device_info, name) == 32");
 _Static_assert(offsetof(proteus_device_info, architecture) == 288, "offsetof(proteus_device_info, architecture) == 288");
 
-_Static_assert(sizeof(proteus_memory_stats) == 48, "sizeof(proteus_memory_stats) == 48");
+_Static_assert(sizeof(proteus_memory_stats) == 56, "sizeof(proteus_memory_stats) == 56");
 _Static_assert(offsetof(proteus_memory_stats, struct_size) == 0, "offsetof(proteus_memory_stats, struct_size) == 0");
 _Static_assert(offsetof(proteus_memory_stats, reserved0) == 4, "offsetof(proteus_memory_stats, reserved0) == 4");
 _Static_assert(offsetof(proteus_memory_stats, free_bytes) == 8, "offsetof(proteus_memory_stats, free_bytes) == 8");
@@ -31,6 +31,7 @@ _Static_assert(offsetof(proteus_memory_stats, total_bytes) == 16, "offsetof(prot
 _Static_assert(offsetof(proteus_memory_stats, allocated_bytes) == 24, "offsetof(proteus_memory_stats, allocated_bytes) == 24");
 _Static_assert(offsetof(proteus_memory_stats, peak_allocated_bytes) == 32, "offsetof(proteus_memory_stats, peak_allocated_bytes) == 32");
 _Static_assert(offsetof(proteus_memory_stats, limit_bytes) == 40, "offsetof(proteus_memory_stats, limit_bytes) == 40");
+_Static_assert(offsetof(proteus_memory_stats, workspace_reserved_bytes) == 48, "offsetof(proteus_memory_stats, workspace_reserved_bytes) == 48");
 
 _Static_assert(sizeof(proteus_tensor) == 88, "sizeof(proteus_tensor) == 88");
 _Static_assert(offsetof(proteus_tensor, buffer) == 0, "offsetof(proteus_tensor, buffer) == 0");
@@ -40,14 +41,17 @@ _Static_assert(offsetof(proteus_tensor, rank) == 20, "offsetof(proteus_tensor, r
 _Static_assert(offsetof(proteus_tensor, shape) == 24, "offsetof(proteus_tensor, shape) == 24");
 _Static_assert(offsetof(proteus_tensor, strides) == 56, "offsetof(proteus_tensor, strides) == 56");
 
-_Static_assert(sizeof(proteus_flux_tensors) == 616, "sizeof(proteus_flux_tensors) == 616");
-_Static_assert(offsetof(proteus_flux_tensors, q) == 0, "offsetof(proteus_flux_tensors, q) == 0");
-_Static_assert(offsetof(proteus_flux_tensors, k) == 88, "offsetof(proteus_flux_tensors, k) == 88");
-_Static_assert(offsetof(proteus_flux_tensors, v) == 176, "offsetof(proteus_flux_tensors, v) == 176");
-_Static_assert(offsetof(proteus_flux_tensors, o) == 264, "offsetof(proteus_flux_tensors, o) == 264");
-_Static_assert(offsetof(proteus_flux_tensors, active) == 352, "offsetof(proteus_flux_tensors, active) == 352");
-_Static_assert(offsetof(proteus_flux_tensors, salience) == 440, "offsetof(proteus_flux_tensors, salience) == 440");
-_Static_assert(offsetof(proteus_flux_tensors, lse) == 528, "offsetof(proteus_flux_tensors, lse) == 528");
+_Static_assert(sizeof(proteus_flux_tensors) == 632, "sizeof(proteus_flux_tensors) == 632");
+_Static_assert(offsetof(proteus_flux_tensors, struct_size) == 0, "offsetof(proteus_flux_tensors, struct_size) == 0");
+_Static_assert(offsetof(proteus_flux_tensors, flags) == 4, "offsetof(proteus_flux_tensors, flags) == 4");
+_Static_assert(offsetof(proteus_flux_tensors, query_offset) == 8, "offsetof(proteus_flux_tensors, query_offset) == 8");
+_Static_assert(offsetof(proteus_flux_tensors, q) == 16, "offsetof(proteus_flux_tensors, q) == 16");
+_Static_assert(offsetof(proteus_flux_tensors, k) == 104, "offsetof(proteus_flux_tensors, k) == 104");
+_Static_assert(offsetof(proteus_flux_tensors, v) == 192, "offsetof(proteus_flux_tensors, v) == 192");
+_Static_assert(offsetof(proteus_flux_tensors, o) == 280, "offsetof(proteus_flux_tensors, o) == 280");
+_Static_assert(offsetof(proteus_flux_tensors, active) == 368, "offsetof(proteus_flux_tensors, active) == 368");
+_Static_assert(offsetof(proteus_flux_tensors, salience) == 456, "offsetof(proteus_flux_tensors, salience) == 456");
+_Static_assert(offsetof(proteus_flux_tensors, lse) == 544, "offsetof(proteus_flux_tensors, lse) == 544");
 
 _Static_assert(sizeof(proteus_flux_params) == 64, "sizeof(proteus_flux_params) == 64");
 _Static_assert(offsetof(proteus_flux_params, struct_size) == 0, "offsetof(proteus_flux_params, struct_size) == 0");
@@ -66,5 +70,35 @@ _Static_assert(offsetof(proteus_launch_config, struct_size) == 0, "offsetof(prot
 _Static_assert(offsetof(proteus_launch_config, mode) == 4, "offsetof(proteus_launch_config, mode) == 4");
 _Static_assert(offsetof(proteus_launch_config, block_q) == 8, "offsetof(proteus_launch_config, block_q) == 8");
 _Static_assert(offsetof(proteus_launch_config, block_k) == 12, "offsetof(proteus_launch_config, block_k) == 12");
-_Static_assert(offsetof(proteus_launch_config, warps) == 16, "offsetof(proteus_launch_config, warps) == 16");
+_Static_assert(offsetof(proteus_launch_config, rows_per_warp) == 16, "offsetof(proteus_launch_config, rows_per_warp) == 16");
 _Static_assert(offsetof(proteus_launch_config, stages) == 20, "offsetof(proteus_launch_config, stages) == 20");
+
+_Static_assert(sizeof(proteus_flux_run_info) == 48, "sizeof(proteus_flux_run_info) == 48");
+_Static_assert(offsetof(proteus_flux_run_info, struct_size) == 0, "offsetof(proteus_flux_run_info, struct_size) == 0");
+_Static_assert(offsetof(proteus_flux_run_info, kernel) == 4, "offsetof(proteus_flux_run_info, kernel) == 4");
+_Static_assert(offsetof(proteus_flux_run_info, launch) == 8, "offsetof(proteus_flux_run_info, launch) == 8");
+_Static_assert(offsetof(proteus_flux_run_info, query_offset) == 32, "offsetof(proteus_flux_run_info, query_offset) == 32");
+_Static_assert(offsetof(proteus_flux_run_info, workspace_bytes) == 40, "offsetof(proteus_flux_run_info, workspace_bytes) == 40");
+
+_Static_assert(sizeof(proteus_build_info) == 544, "sizeof(proteus_build_info) == 544");
+_Static_assert(offsetof(proteus_build_info, struct_size) == 0, "offsetof(proteus_build_info, struct_size) == 0");
+_Static_assert(offsetof(proteus_build_info, version_major) == 4, "offsetof(proteus_build_info, version_major) == 4");
+_Static_assert(offsetof(proteus_build_info, version_minor) == 8, "offsetof(proteus_build_info, version_minor) == 8");
+_Static_assert(offsetof(proteus_build_info, version_patch) == 12, "offsetof(proteus_build_info, version_patch) == 12");
+_Static_assert(offsetof(proteus_build_info, compiled_backends) == 16, "offsetof(proteus_build_info, compiled_backends) == 16");
+_Static_assert(offsetof(proteus_build_info, gpu_backend) == 20, "offsetof(proteus_build_info, gpu_backend) == 20");
+_Static_assert(offsetof(proteus_build_info, gpu_runtime_version) == 24, "offsetof(proteus_build_info, gpu_runtime_version) == 24");
+_Static_assert(offsetof(proteus_build_info, gpu_driver_version) == 28, "offsetof(proteus_build_info, gpu_driver_version) == 28");
+_Static_assert(offsetof(proteus_build_info, source_revision) == 32, "offsetof(proteus_build_info, source_revision) == 32");
+_Static_assert(offsetof(proteus_build_info, kernel_source_hash) == 160, "offsetof(proteus_build_info, kernel_source_hash) == 160");
+_Static_assert(offsetof(proteus_build_info, gpu_architectures) == 288, "offsetof(proteus_build_info, gpu_architectures) == 288");
+_Static_assert(offsetof(proteus_build_info, compiler) == 416, "offsetof(proteus_build_info, compiler) == 416");
+
+_Static_assert(sizeof(proteus_flux_tensors_v0_1) == 616, "sizeof(proteus_flux_tensors_v0_1) == 616");
+_Static_assert(offsetof(proteus_flux_tensors_v0_1, q) == 0, "offsetof(proteus_flux_tensors_v0_1, q) == 0");
+_Static_assert(offsetof(proteus_flux_tensors_v0_1, k) == 88, "offsetof(proteus_flux_tensors_v0_1, k) == 88");
+_Static_assert(offsetof(proteus_flux_tensors_v0_1, v) == 176, "offsetof(proteus_flux_tensors_v0_1, v) == 176");
+_Static_assert(offsetof(proteus_flux_tensors_v0_1, o) == 264, "offsetof(proteus_flux_tensors_v0_1, o) == 264");
+_Static_assert(offsetof(proteus_flux_tensors_v0_1, active) == 352, "offsetof(proteus_flux_tensors_v0_1, active) == 352");
+_Static_assert(offsetof(proteus_flux_tensors_v0_1, salience) == 440, "offsetof(proteus_flux_tensors_v0_1, salience) == 440");
+_Static_assert(offsetof(proteus_flux_tensors_v0_1, lse) == 528, "offsetof(proteus_flux_tensors_v0_1, lse) == 528");

@@ -441,9 +441,9 @@ static void test_argument_errors(proteus_context context)
     proteus_launch_config launch;
     memset(&launch, 0, sizeof launch);
     launch.struct_size = sizeof launch;
-    launch.warps = -1;
+    launch.rows_per_warp = -1;
     EXPECT_ERROR(proteus_flux_attention(context, &s.tensors, &params, &launch), PROTEUS_STATUS_INVALID_ARGUMENT,
-                 "launch.warps");
+                 "launch.rows_per_warp");
     teardown_flux(&s);
 }
 

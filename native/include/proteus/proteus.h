@@ -10,7 +10,25 @@
  * (and, for out-of-memory, the bytes asked and free) is kept per thread and read with
  * proteus_last_error_message / proteus_last_error_info. A successful call does not clear it.
  *
- * Semantics of every computation: ../shared/SPEC.md (§1 tensors, §2 flux attention, §3 candidates).
+ * Versioned structs: every struct the caller passes or receives starts with `struct_size`, which the
+ * caller sets to sizeof the struct in the header it was built with. Structs only grow at the end. The
+ * library accepts any size from the struct's first published size (PROTEUS_*_SIZE_V* below) up to
+ * its own: an input struct's missing tail reads as zero (every field's default), an output struct is
+ * written only up to the caller's size. A size below the first published one or above the library's
+ * own is PROTEUS_STATUS_INVALID_ARGUMENT naming "<argument>.struct_size". proteus_tensor is the one
+ * exception: a fixed descriptor embedded in versioned structs, never passed alone by a new entry point.
+ *
+ * Streams: work is queued on the context's stream (its own, or the caller's with
+ * proteus_context_create_on_stream). No flux call synchronises with the host, reads back from the
+ * device or calls a synchronous allocator: workspace comes from a stream-ordered pool per context
+ * (cudaMallocAsync / hipMallocAsync, or the library's own pool where the runtime lacks one; an arena
+ * on the CPU backend), so every flux call can be captured in a CUDA graph. The calls that do wait are
+ * named in their comments: buffer upload/download (they hand host memory back), gather (it writes host
+ * arrays), context synchronize and destroy, and buffer destroy of a library-owned buffer (its memory is
+ * freed once the stream is done with it).
+ *
+ * Semantics of every computation: docs and ../shared/SPEC.md (§1 tensors and query slices, §2 flux
+ * attention, §3 candidates, §8 launch configurations).
  */
 #ifndef PROTEUS_PROTEUS_H
 #define PROTEUS_PROTEUS_H
@@ -33,7 +51,7 @@ extern "C" {
 #endif
 
 #define PROTEUS_VERSION_MAJOR 0
-#define PROTEUS_VERSION_MINOR 1
+#define PROTEUS_VERSION_MINOR 2
 #define PROTEUS_VERSION_PATCH 0
 
 /** Largest tensor rank a descriptor holds. */
@@ -44,6 +62,18 @@ extern "C" {
 #define PROTEUS_ARCHITECTURE_CAPACITY 64
 /** Capacity, with the terminating NUL, of proteus_error_info.argument. */
 #define PROTEUS_ARGUMENT_CAPACITY 64
+/** Capacity, with the terminating NUL, of the text fields of proteus_build_info. */
+#define PROTEUS_BUILD_TEXT_CAPACITY 128
+
+/* First published sizes of the versioned structs (the smallest struct_size the library accepts). */
+#define PROTEUS_ERROR_INFO_SIZE_V0_1 88
+#define PROTEUS_DEVICE_INFO_SIZE_V0_1 352
+#define PROTEUS_MEMORY_STATS_SIZE_V0_1 48
+#define PROTEUS_FLUX_PARAMS_SIZE_V0_1 64
+#define PROTEUS_LAUNCH_CONFIG_SIZE_V0_1 24
+#define PROTEUS_FLUX_TENSORS_SIZE_V0_2 632
+#define PROTEUS_FLUX_RUN_INFO_SIZE_V0_2 48
+#define PROTEUS_BUILD_INFO_SIZE_V0_2 544
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Enumerations                                                                                   */
@@ -97,15 +127,44 @@ typedef enum proteus_candidate_policy {
     PROTEUS_POLICY_SEED = 2
 } proteus_candidate_policy;
 
-/** How the GPU kernel walks the rows. The CPU backend accepts and ignores it. */
+/**
+ * How the GPU kernel walks the rows. The CPU backend runs its reference kernel only: any mode but
+ * AUTO there is PROTEUS_STATUS_INVALID_ARGUMENT naming launch.mode.
+ */
 typedef enum proteus_launch_mode {
-    /** Chosen by the library from the active-row density. */
+    /** Chosen by the library: the row mode for sparse masks (decided on the device), else the tile kernel. */
     PROTEUS_LAUNCH_AUTO = 0,
-    /** One program per (batch, head, query tile). */
+    /** One program per (batch, head, query tile): the tensor-core tile kernel. */
     PROTEUS_LAUNCH_TILE = 1,
-    /** Active rows compacted, one program per group of rows. */
+    /** Active rows compacted, one group of lanes per row: the row mode. */
     PROTEUS_LAUNCH_ROW = 2
 } proteus_launch_mode;
+
+/** The kernel a flux call ran (proteus_flux_run_info.kernel). */
+typedef enum proteus_flux_kernel {
+    /** Nothing ran (no rows). */
+    PROTEUS_KERNEL_NONE = 0,
+    /** The CPU backend's reference (SPEC §2 literally, multithreaded). */
+    PROTEUS_KERNEL_CPU_REFERENCE = 1,
+    /** The GPU tensor-core tile kernel (launch fields block_q, block_k, rows_per_warp, stages). */
+    PROTEUS_KERNEL_GPU_TILE = 2,
+    /** The GPU row mode: active rows compacted on the device, one group of lanes per row. */
+    PROTEUS_KERNEL_GPU_ROW_MODE = 3,
+    /** The GPU general row kernel: one block per row (Relative and Seed with DNA, float32, large K, …). */
+    PROTEUS_KERNEL_GPU_ROW = 4,
+    /**
+     * AUTO with a mask where both the tile kernel and the row mode take the problem: the device counts
+     * the active rows and runs the row mode below 25 % density, else the tile kernel (its resolved
+     * launch is in proteus_flux_run_info.launch). Decided on the device so that no call waits for it.
+     */
+    PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE = 5
+} proteus_flux_kernel;
+
+/** Bits of proteus_flux_tensors.flags. */
+typedef enum proteus_flux_tensor_flags {
+    /** query_offset holds p0; without it p0 = T − Tq (the queries are the last Tq positions). */
+    PROTEUS_FLUX_QUERY_OFFSET = 1
+} proteus_flux_tensor_flags;
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Handles                                                                                        */
@@ -113,7 +172,11 @@ typedef enum proteus_launch_mode {
 
 /** A device opened on one backend, with its stream. Destroying it frees its buffers. */
 typedef struct proteus_context_s* proteus_context;
-/** Device memory owned by one context. */
+/**
+ * Device memory on one context: owned by the library (proteus_buffer_create) or wrapped around the
+ * caller's memory (proteus_buffer_wrap). Handles are unguessable: a forged or stale handle is
+ * PROTEUS_STATUS_INVALID_HANDLE, never another object.
+ */
 typedef struct proteus_buffer_s* proteus_buffer;
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -170,6 +233,8 @@ typedef struct proteus_memory_stats {
     uint64_t peak_allocated_bytes;
     /** The context's allocation limit, 0 when none. */
     uint64_t limit_bytes;
+    /** Since 0.2: bytes the context's workspace pool keeps reserved for later calls (not in allocated_bytes). */
+    uint64_t workspace_reserved_bytes;
 } proteus_memory_stats;
 
 /**
@@ -192,14 +257,24 @@ typedef struct proteus_tensor {
 } proteus_tensor;
 
 /**
- * The tensors of one flux attention call.
- *   q [B, H, T, D], k and v [B, Hkv, T, D], o like q: required, one dtype (float32, float16, bfloat16).
- *   active [B, H, T] uint8 (nonzero = compute the row): optional, absent = every row active.
+ * The tensors of one flux attention call (SPEC §1), with the query slice.
+ *   q [B, H, Tq, D], k and v [B, Hkv, T, D], o like q: required, one dtype (float32, float16, bfloat16).
+ *     Row r of q is query position i = p0 + r, with 0 ≤ p0 and p0 + Tq ≤ T; its output is exactly what
+ *     position i has in a full-length call. Tq = T is self-attention; Tq = 1, p0 = T − 1 one decode step.
+ *   active [B, H, Tq] uint8 (nonzero = compute the row): optional, absent = every row active.
  *   salience [B, T] float32: required when the DNA count is > 0, else ignored. Dna(i) takes the K
  *     highest values, ties to the larger position; NaN ranks as -inf.
- *   lse [B, H, T] float32: optional output.
+ *   lse [B, H, Tq] float32: optional output.
+ * Outputs may share a buffer with inputs as long as no element of an output is an element of another
+ * tensor (interleaved per-token layouts are fine).
  */
 typedef struct proteus_flux_tensors {
+    /** Set by the caller to sizeof(proteus_flux_tensors). */
+    uint32_t struct_size;
+    /** Bits of proteus_flux_tensor_flags. */
+    uint32_t flags;
+    /** p0, read when flags has PROTEUS_FLUX_QUERY_OFFSET. */
+    int64_t query_offset;
     proteus_tensor q;
     proteus_tensor k;
     proteus_tensor v;
@@ -237,23 +312,81 @@ typedef struct proteus_flux_params {
 } proteus_flux_params;
 
 /**
- * Launch configuration of the GPU kernel (the autotuner searches these). 0 in a field means the
- * library's heuristic. Pass NULL to proteus_flux_attention for all-heuristic.
+ * Launch configuration of the GPU kernels (proteus_flux_launch_candidates lists the ones offered for
+ * a problem; the autotuner searches exactly those). 0 in a field means the library's heuristic; a
+ * field the chosen kernel cannot honour is PROTEUS_STATUS_INVALID_ARGUMENT naming it, never ignored.
+ * Pass NULL for all-heuristic.
  */
 typedef struct proteus_launch_config {
     /** Set by the caller to sizeof(proteus_launch_config). */
     uint32_t struct_size;
     /** A proteus_launch_mode. */
     int32_t mode;
-    /** Query rows per tile, 0 = heuristic. */
+    /** Tile kernel: query rows per program (64 or 128), 0 = heuristic. */
     int32_t block_q;
-    /** Keys per tile, 0 = heuristic. */
+    /** Tile kernel: keys per tile (32, 64 or 128), 0 = heuristic. */
     int32_t block_k;
-    /** Warps per program, 0 = heuristic. */
-    int32_t warps;
-    /** Software pipeline depth, 0 = heuristic. */
+    /**
+     * Tile kernel: query rows per warp, 16 or 32 (one or two m16 MMA tiles sharing each K/V fragment);
+     * a program runs block_q / rows_per_warp warps. 0 = heuristic. (Named `warps` in 0.1.)
+     */
+    int32_t rows_per_warp;
+    /** Tile kernel: copy pipeline depth (1–3), 0 = heuristic. */
     int32_t stages;
 } proteus_launch_config;
+
+/** What a flux call ran: proteus_flux_attention_v2's optional output. */
+typedef struct proteus_flux_run_info {
+    /** Set by the caller to sizeof(proteus_flux_run_info). */
+    uint32_t struct_size;
+    /** A proteus_flux_kernel. */
+    int32_t kernel;
+    /** The launch actually run, every field resolved (0 in fields the kernel does not have). */
+    proteus_launch_config launch;
+    /** The query offset p0 the call used. */
+    int64_t query_offset;
+    /** Bytes of stream-ordered workspace the call took (released on the stream when it is done). */
+    uint64_t workspace_bytes;
+} proteus_flux_run_info;
+
+/** The library build: what proteus_get_build_info reports (autotune caches key on it). */
+typedef struct proteus_build_info {
+    /** Set by the caller to sizeof(proteus_build_info). */
+    uint32_t struct_size;
+    int32_t version_major;
+    int32_t version_minor;
+    int32_t version_patch;
+    /** Bit (1 << backend) for every backend compiled in. */
+    uint32_t compiled_backends;
+    /** The GPU backend compiled in (a proteus_backend; PROTEUS_BACKEND_CPU when none). */
+    int32_t gpu_backend;
+    /** The GPU runtime the library was built with (CUDA: 1000·major + 10·minor; HIP: its version number), 0 without one. */
+    int32_t gpu_runtime_version;
+    /** The driver's version as the runtime reports it, 0 when no driver is loaded. */
+    int32_t gpu_driver_version;
+    /** The source revision built ("git describe" of the tree, "+dirty" when modified; "unknown" outside git). */
+    char source_revision[PROTEUS_BUILD_TEXT_CAPACITY];
+    /** SHA-256 (hex) of every kernel and backend source compiled in: changes whenever a kernel can. */
+    char kernel_source_hash[PROTEUS_BUILD_TEXT_CAPACITY];
+    /** GPU architectures compiled for ("80;90", "gfx90a;gfx1030"), empty without a GPU backend. */
+    char gpu_architectures[PROTEUS_BUILD_TEXT_CAPACITY];
+    /** The compiler and build type ("g++ 12.2.0, nvcc 11.8, Release"). */
+    char compiler[PROTEUS_BUILD_TEXT_CAPACITY];
+} proteus_build_info;
+
+/**
+ * The 0.1 layout of proteus_flux_tensors (no struct_size, no query slice), taken by the 0.1 entry
+ * point proteus_flux_attention. New code uses proteus_flux_tensors and proteus_flux_attention_v2.
+ */
+typedef struct proteus_flux_tensors_v0_1 {
+    proteus_tensor q;
+    proteus_tensor k;
+    proteus_tensor v;
+    proteus_tensor o;
+    proteus_tensor active;
+    proteus_tensor salience;
+    proteus_tensor lse;
+} proteus_flux_tensors_v0_1;
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Library and errors                                                                             */
@@ -264,6 +397,9 @@ PROTEUS_API proteus_status proteus_get_version(int32_t* major, int32_t* minor, i
 
 /** Bit (1 << backend) set for every backend compiled into this build. */
 PROTEUS_API proteus_status proteus_get_compiled_backends(uint32_t* mask);
+
+/** Version, source revision, kernel source hash, backends, architectures, GPU runtime and driver versions. */
+PROTEUS_API proteus_status proteus_get_build_info(proteus_build_info* info);
 
 /** The message of the last error on this thread ("" when none); valid until this thread's next call. */
 PROTEUS_API const char* proteus_last_error_message(void);
@@ -283,6 +419,16 @@ PROTEUS_API proteus_status proteus_device_get_info(int32_t backend, int32_t ordi
 
 /** Opens device `ordinal` of `backend` with a stream of its own. */
 PROTEUS_API proteus_status proteus_context_create(int32_t backend, int32_t ordinal, proteus_context* context);
+
+/**
+ * Opens device `ordinal` of `backend` on the caller's stream (a cudaStream_t or hipStream_t of that
+ * device; NULL is the legacy default stream). All of the context's work is queued there, so it orders
+ * with the caller's own work and can be captured into the caller's graph. The caller keeps owning the
+ * stream: destroying the context waits for it but never destroys it. The CPU backend has no streams:
+ * `stream` must be NULL there.
+ */
+PROTEUS_API proteus_status proteus_context_create_on_stream(int32_t backend, int32_t ordinal, void* stream,
+                                                            proteus_context* context);
 
 /** Waits for the context's work, frees its buffers (their handles become invalid) and the context. */
 PROTEUS_API proteus_status proteus_context_destroy(proteus_context context);
@@ -309,8 +455,21 @@ PROTEUS_API proteus_status proteus_context_set_memory_limit(proteus_context cont
 /* Buffers                                                                                        */
 /* ---------------------------------------------------------------------------------------------- */
 
-/** Allocates `bytes` (> 0) of device memory on the context. The contents are undefined. */
+/**
+ * Allocates `bytes` (> 0) of device memory on the context. The contents are undefined. A size whose
+ * allocation arithmetic would overflow, or more than the device has, is PROTEUS_STATUS_OUT_OF_MEMORY.
+ */
 PROTEUS_API proteus_status proteus_buffer_create(proteus_context context, uint64_t bytes, proteus_buffer* buffer);
+
+/**
+ * Makes a buffer over `bytes` of memory the caller owns at `pointer` (device memory of the context's
+ * device on CUDA/HIP, host memory on the CPU backend): PyTorch, TorchSharp, ONNX Runtime or an
+ * engine's allocator hand their tensors in without a copy. The library never frees it: destroying the
+ * wrap or the context leaves the memory intact, and the caller keeps it alive while any queued work
+ * uses it. Wrapped bytes are not counted in the context's allocations or limit.
+ */
+PROTEUS_API proteus_status proteus_buffer_wrap(proteus_context context, void* pointer, uint64_t bytes,
+                                               proteus_buffer* buffer);
 
 /** Frees a buffer. Destroying an already destroyed buffer is PROTEUS_STATUS_INVALID_HANDLE, never a crash. */
 PROTEUS_API proteus_status proteus_buffer_destroy(proteus_buffer buffer);
@@ -321,10 +480,17 @@ PROTEUS_API proteus_status proteus_buffer_size(proteus_buffer buffer, uint64_t* 
 /** The device address of a buffer, for engines that launch their own work on it. */
 PROTEUS_API proteus_status proteus_buffer_device_pointer(proteus_buffer buffer, void** pointer);
 
-/** Copies `bytes` from host memory into the buffer at `offset`; returns when the copy is done. */
+/**
+ * Copies `bytes` from host memory into the buffer at `offset`; returns when the copy is done (it waits
+ * for the context's stream). A host range that overlaps the buffer's own bytes (CPU backend, or a
+ * wrapped host buffer) is PROTEUS_STATUS_INVALID_ARGUMENT naming `source`.
+ */
 PROTEUS_API proteus_status proteus_buffer_upload(proteus_buffer buffer, uint64_t offset, const void* source, uint64_t bytes);
 
-/** Copies `bytes` from the buffer at `offset` into host memory; returns when the copy is done. */
+/**
+ * Copies `bytes` from the buffer at `offset` into host memory; returns when the copy is done (it waits
+ * for the context's stream). An overlapping host range is rejected as for upload, naming `destination`.
+ */
 PROTEUS_API proteus_status proteus_buffer_download(proteus_buffer buffer, uint64_t offset, void* destination, uint64_t bytes);
 
 /** Copies between two buffers of one context (overlapping ranges are an error). */
@@ -343,23 +509,55 @@ PROTEUS_API proteus_status proteus_buffer_fill(proteus_buffer buffer, uint64_t o
 /* ---------------------------------------------------------------------------------------------- */
 
 /**
- * SPEC §2: for every active row, softmax attention over the candidate set C(i) of the policy.
- * Inactive rows write o = 0 and lse = -inf. Every argument is validated before any work starts.
- * `launch` may be NULL (heuristic). Queued on the context's stream; synchronize before reading host-side.
+ * SPEC §2: for every active row of the query slice, softmax attention over the candidate set C(i) of
+ * the policy. Inactive rows write o = 0 and lse = -inf. Every argument is validated before any work
+ * starts. `launch` may be NULL (heuristic); `run_info` may be NULL, else it receives the kernel and
+ * the resolved launch that ran. Queued on the context's stream without waiting for it (capturable in
+ * a CUDA graph); synchronize before reading results on the host.
  */
-PROTEUS_API proteus_status proteus_flux_attention(proteus_context context, const proteus_flux_tensors* tensors,
+PROTEUS_API proteus_status proteus_flux_attention_v2(proteus_context context, const proteus_flux_tensors* tensors,
+                                                     const proteus_flux_params* params,
+                                                     const proteus_launch_config* launch,
+                                                     proteus_flux_run_info* run_info);
+
+/** The 0.1 entry point: proteus_flux_attention_v2 over the 0.1 tensor layout (p0 = 0, Tq = T), no run info. */
+PROTEUS_API proteus_status proteus_flux_attention(proteus_context context, const proteus_flux_tensors_v0_1* tensors,
                                                   const proteus_flux_params* params,
                                                   const proteus_launch_config* launch);
+
+/**
+ * The launch configurations the library offers for this call on this context (what an autotuner
+ * searches), the heuristic's choice first. Writes min(capacity, available) entries into `configs`,
+ * each `config_size` bytes apart (the caller's sizeof(proteus_launch_config)), and the number
+ * available into `count`. `configs` may be NULL when capacity is 0. Nothing runs; tensors are validated
+ * as for proteus_flux_attention_v2 (their contents are not read).
+ */
+PROTEUS_API proteus_status proteus_flux_launch_candidates(proteus_context context, const proteus_flux_tensors* tensors,
+                                                          const proteus_flux_params* params,
+                                                          proteus_launch_config* configs, uint32_t config_size,
+                                                          int32_t capacity, int32_t* count);
 
 /** An upper bound on |C(i)| over all rows of a sequence of length seq_len under `params`. */
 PROTEUS_API proteus_status proteus_shortlist_bound(const proteus_flux_params* params, int64_t seq_len,
                                                    int64_t* bound);
 
 /**
+ * Σ |C(i)| over the rows [first_row, first_row + row_count) of batch row `batch` (exact, SPEC §3; the
+ * useful work of a flux call is 4·D·H·Σ|C(i)| FLOPs). `salience` as for proteus_shortlist_gather.
+ * Reads the salience row back to the host (it waits for the context's stream); the work is
+ * O(row_count · (1 + log K)) beyond the O(K) start, never the whole prefix.
+ */
+PROTEUS_API proteus_status proteus_shortlist_total(proteus_context context, const proteus_flux_params* params,
+                                                   int64_t seq_len, const proteus_tensor* salience, int64_t batch,
+                                                   int64_t first_row, int64_t row_count, int64_t* total);
+
+/**
  * Writes C(i) of the rows `rows[0..row_count)` of batch row `batch`, for inspection and tests:
  * row r's candidates, sorted ascending, at indices[r·capacity …], and their number at lengths[r].
  * `salience` ([B, T] float32 on the context) is required when the DNA count is > 0, else may be NULL
- * or absent; T is seq_len. capacity must be ≥ proteus_shortlist_bound.
+ * or absent; T is seq_len. capacity must be ≥ proteus_shortlist_bound. The context's backend builds
+ * them (the GPU on the GPU); the call waits for the stream, since it writes host arrays. The work is
+ * bounded by the rows asked for (plus the DNA prefix scan when K > 0).
  */
 PROTEUS_API proteus_status proteus_shortlist_gather(proteus_context context, const proteus_flux_params* params,
                                                     int64_t seq_len, const proteus_tensor* salience,

@@ -14,7 +14,7 @@
 
 #include "backend.h"
 #include "cpu/flux_attention.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace proteus {
 namespace {
@@ -148,9 +148,37 @@ public:
         return PROTEUS_STATUS_OK;
     }
 
-    proteus_status flux_attention(const FluxProblem& problem, Allocator& workspace) override
+    // TODO(issue 8): an arena; for now the plain allocator.
+    proteus_status allocate_workspace(uint64_t bytes, void** pointer) override { return allocate(bytes, pointer); }
+    void release_workspace(void* pointer) noexcept override { release(pointer); }
+    uint64_t workspace_reserved_bytes() override { return 0; }
+
+    proteus_status check_wrap(void*, uint64_t) override { return PROTEUS_STATUS_OK; }
+
+    proteus_status plan_flux(const FluxProblem&, FluxPlan& plan) override
+    {
+        plan = FluxPlan{};
+        plan.kernel = PROTEUS_KERNEL_CPU_REFERENCE;
+        plan.launch.struct_size = sizeof plan.launch;
+        return PROTEUS_STATUS_OK;
+    }
+
+    proteus_status flux_launch_candidates(const FluxProblem&, std::vector<proteus_launch_config>& configs) override
+    {
+        proteus_launch_config config{};
+        config.struct_size = sizeof config;
+        configs.assign(1, config);
+        return PROTEUS_STATUS_OK;
+    }
+
+    proteus_status flux_attention(const FluxProblem& problem, const FluxPlan&, Allocator& workspace) override
     {
         return cpu::flux_attention(problem, threads_, workspace);
+    }
+
+    proteus_status shortlist_gather(const GatherProblem&, Allocator&) override
+    {
+        return set_error(PROTEUS_STATUS_INTERNAL_ERROR, "TODO(issue 8): gather as a backend method");
     }
 
 private:
@@ -175,8 +203,12 @@ proteus_status cpu_device_info(int32_t ordinal, proteus_device_info& info)
     return PROTEUS_STATUS_OK;
 }
 
-proteus_status create_cpu_backend(int32_t ordinal, std::unique_ptr<Backend>& backend)
+proteus_status create_cpu_backend(int32_t ordinal, void* stream, bool own_stream, std::unique_ptr<Backend>& backend)
 {
+    if (!own_stream && stream != nullptr) {
+        return set_error(PROTEUS_STATUS_INVALID_ARGUMENT, "stream: the CPU backend has no streams; pass NULL",
+                         "stream");
+    }
     int threads = 0;
     const proteus_status status = configured_threads(threads);
     if (status != PROTEUS_STATUS_OK) return status;

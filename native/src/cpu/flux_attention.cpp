@@ -5,9 +5,9 @@
 #include <limits>
 #include <vector>
 
-#include "common/numeric.h"
+#include "core/numeric.h"
 #include "cpu/parallel.h"
-#include "cpu/shortlist.h"
+#include "core/shortlist.h"
 
 namespace proteus::cpu {
 namespace {
@@ -161,12 +161,12 @@ void write_inactive_row(const Format format, const FluxProblem& p, int64_t b, in
 }
 
 template <typename Format>
-void attend_chunk(const FluxProblem& p, const ShortlistSpec& spec, const RowChunk& chunk, const RowScratch& scratch)
+void attend_chunk(const FluxProblem& p, const core::CandidateSpec& spec, const RowChunk& chunk, const RowScratch& scratch)
 {
     const float* salience = p.salience.present()
                                 ? static_cast<const float*>(p.salience.data) + chunk.batch * p.salience.strides[0]
                                 : nullptr;
-    ShortlistBuilder shortlist(spec, p.seq_len, salience);
+    core::ShortlistBuilder shortlist(spec, p.seq_len, salience);
     const Format format;
     for (int64_t i = chunk.first; i < chunk.last; ++i) {
         const std::vector<int64_t>& candidates = shortlist.candidates(i);
@@ -203,7 +203,7 @@ private:
     float* data_ = nullptr;
 };
 
-using ChunkKernel = void (*)(const FluxProblem&, const ShortlistSpec&, const RowChunk&, const RowScratch&);
+using ChunkKernel = void (*)(const FluxProblem&, const core::CandidateSpec&, const RowChunk&, const RowScratch&);
 
 /** The kernel of a storage dtype; validation admits float32, float16 and bfloat16 only. */
 ChunkKernel chunk_kernel(proteus_dtype dtype)
@@ -219,7 +219,7 @@ ChunkKernel chunk_kernel(proteus_dtype dtype)
 
 proteus_status flux_attention(const FluxProblem& problem, int threads, Allocator& workspace)
 {
-    const ShortlistSpec spec = shortlist_spec(problem);
+    const core::CandidateSpec& spec = problem.candidates;
     const TaskPlan plan = plan_tasks(problem, threads);
     const int workers = static_cast<int>(std::min<int64_t>(threads, plan.task_count()));
     const int64_t floats_per_worker = shortlist_bound(spec, problem.seq_len) + 2 * problem.head_dim;

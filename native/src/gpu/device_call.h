@@ -5,7 +5,7 @@
 #include <string>
 
 #include "gpu/vendor.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace proteus::gpu {
 

@@ -11,7 +11,7 @@
 #include "backend.h"
 #include "gpu/device_call.h"
 #include "gpu/storage.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace proteus::gpu {
 

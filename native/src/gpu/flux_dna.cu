@@ -24,7 +24,7 @@
 #include <string>
 
 #include "gpu/device_call.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace proteus::gpu {
 namespace {
@@ -287,11 +287,11 @@ proteus_status build_tile_dna(const FluxProblem& problem, int block_q, StreamWor
     args.salience_batch = problem.salience.strides[0];
     args.salience_token = problem.salience.strides[1];
     args.batch = problem.batch;
-    args.window = problem.window;
-    args.prefixes = problem.seq_len - problem.window;
-    args.keys = static_cast<int32_t>(std::min(problem.dna_count, args.prefixes));
+    args.window = problem.candidates.window;
+    args.prefixes = problem.seq_len - problem.candidates.window;
+    args.keys = static_cast<int32_t>(std::min(problem.candidates.dna_count, args.prefixes));
     args.block_q = block_q;
-    args.first_tile = static_cast<int32_t>(problem.window / block_q);
+    args.first_tile = static_cast<int32_t>(problem.candidates.window / block_q);
     args.query_tiles = static_cast<int32_t>((problem.seq_len + block_q - 1) / block_q);
     args.chunk_tiles = static_cast<int32_t>(std::max<int64_t>(1, kChunkPrefixes / block_q));
     args.chunks = (args.query_tiles - args.first_tile + args.chunk_tiles - 1) / args.chunk_tiles;
@@ -301,7 +301,7 @@ proteus_status build_tile_dna(const FluxProblem& problem, int block_q, StreamWor
     dna.capacity = args.capacity;
     if (args.prefixes <= 0 || args.keys <= 0 || args.keys > kMaxTileDnaKeys) {
         return set_error(PROTEUS_STATUS_INTERNAL_ERROR,
-                         "tile DNA candidates for K = " + std::to_string(problem.dna_count) + " over " +
+                         "tile DNA candidates for K = " + std::to_string(problem.candidates.dna_count) + " over " +
                              std::to_string(args.prefixes) + " prefixes");
     }
 

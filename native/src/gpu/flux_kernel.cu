@@ -47,14 +47,14 @@
 #include <vector>
 
 #include "backend.h"
-#include "common/candidates.h"
-#include "common/numeric.h"
+#include "core/candidate_rules.h"
+#include "core/numeric.h"
 #include "gpu/device_call.h"
 #include "gpu/flux_common.h"
 #include "gpu/flux_kernel.h"
 #include "gpu/flux_row_mode.h"
 #include "gpu/flux_tile_kernel.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace proteus::gpu {
 namespace {
@@ -430,14 +430,14 @@ proteus_status run(const FluxProblem& problem, Allocator& allocator, cudaStream_
 
     StreamWorkspace workspace(allocator, stream);
     const int64_t T = problem.seq_len;
-    if (problem.policy == PROTEUS_POLICY_SEED) {
+    if (problem.candidates.policy == PROTEUS_POLICY_SEED) {
         SeedShortlist shortlist;
-        shortlist.local = std::min({problem.window, problem.seed_cap, problem.seed_local_cap});
-        shortlist.stride = problem.anchor_stride;
-        shortlist.anchors = problem.anchor_stride > 0 ? std::min({problem.anchor_count, problem.seed_cap, T}) : 0;
-        shortlist.cap = problem.seed_cap;
+        shortlist.local = std::min({problem.candidates.window, problem.candidates.seed_cap, problem.candidates.seed_local_cap});
+        shortlist.stride = problem.candidates.anchor_stride;
+        shortlist.anchors = problem.candidates.anchor_stride > 0 ? std::min({problem.candidates.anchor_count, problem.candidates.seed_cap, T}) : 0;
+        shortlist.cap = problem.candidates.seed_cap;
         shortlist.dna.prefixes = T;
-        shortlist.dna.capacity = std::min({problem.seed_cap, problem.dna_count, T});
+        shortlist.dna.capacity = std::min({problem.candidates.seed_cap, problem.candidates.dna_count, T});
         proteus_status status = build_prefix_lists(problem, shortlist.dna, workspace, stream);
         if (status != PROTEUS_STATUS_OK) return status;
         shortlist.extras = shortlist.anchors + shortlist.dna.capacity;
@@ -448,12 +448,12 @@ proteus_status run(const FluxProblem& problem, Allocator& allocator, cudaStream_
         flux_rows<Storage, SeedShortlist><<<blocks, kThreads, 0, stream>>>(args, shortlist);
     } else {
         FluxShortlist shortlist;
-        shortlist.aligned = problem.policy == PROTEUS_POLICY_ALIGNED;
-        shortlist.window = problem.window;
-        shortlist.stride = problem.anchor_stride;
-        shortlist.anchor_count = problem.anchor_count;
-        shortlist.dna.prefixes = T > problem.window ? T - problem.window : 0;  // rows i ≥ W use prefix i − W
-        shortlist.dna.capacity = std::min(problem.dna_count, shortlist.dna.prefixes);
+        shortlist.aligned = problem.candidates.policy == PROTEUS_POLICY_ALIGNED;
+        shortlist.window = problem.candidates.window;
+        shortlist.stride = problem.candidates.anchor_stride;
+        shortlist.anchor_count = problem.candidates.anchor_count;
+        shortlist.dna.prefixes = T > problem.candidates.window ? T - problem.candidates.window : 0;  // rows i ≥ W use prefix i − W
+        shortlist.dna.capacity = std::min(problem.candidates.dna_count, shortlist.dna.prefixes);
         const proteus_status status = build_prefix_lists(problem, shortlist.dna, workspace, stream);
         if (status != PROTEUS_STATUS_OK) return status;
         flux_rows<Storage, FluxShortlist><<<blocks, kThreads, 0, stream>>>(args, shortlist);

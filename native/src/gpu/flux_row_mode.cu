@@ -43,12 +43,12 @@
 #include <type_traits>
 
 #include "backend.h"
-#include "common/candidates.h"
+#include "core/candidate_rules.h"
 #include "gpu/device_call.h"
 #include "gpu/flux_common.h"
 #include "gpu/flux_row_mode.h"
 #include "gpu/storage.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace proteus::gpu {
 namespace {
@@ -493,10 +493,10 @@ proteus_status run(const FluxProblem& problem, Allocator& allocator, cudaStream_
         args.heads = H;
         args.seq_len = T;
         args.group = H / problem.kv_heads;
-        args.aligned = problem.policy == PROTEUS_POLICY_ALIGNED;
-        args.window = problem.window;
-        args.stride = problem.anchor_stride;
-        args.anchor_count = problem.anchor_count;
+        args.aligned = problem.candidates.policy == PROTEUS_POLICY_ALIGNED;
+        args.window = problem.candidates.window;
+        args.stride = problem.candidates.anchor_stride;
+        args.anchor_count = problem.candidates.anchor_count;
         args.scale = problem.scale;
         args.vector = vector;
         constexpr int64_t kRowsPerBlock = kRowThreads / kGroup;
@@ -517,9 +517,9 @@ proteus_status run(const FluxProblem& problem, Allocator& allocator, cudaStream_
 
 bool row_mode_takes(const FluxProblem& problem)
 {
-    const bool policy = problem.policy == PROTEUS_POLICY_ALIGNED || problem.policy == PROTEUS_POLICY_RELATIVE;
+    const bool policy = problem.candidates.policy == PROTEUS_POLICY_ALIGNED || problem.candidates.policy == PROTEUS_POLICY_RELATIVE;
     // Dna(i) ranks keys j ≤ i − W: no row has one when T ≤ W.
-    const bool no_dna = problem.dna_count == 0 || problem.seq_len <= problem.window;
+    const bool no_dna = problem.candidates.dna_count == 0 || problem.seq_len <= problem.candidates.window;
     const bool dtype = problem.q.dtype == PROTEUS_DTYPE_FLOAT32 || problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ||
                        problem.q.dtype == PROTEUS_DTYPE_BFLOAT16;
     const int64_t D = problem.head_dim;

@@ -48,12 +48,12 @@
 #include <string>
 #include <vector>
 
-#include "common/candidates.h"
+#include "core/candidate_rules.h"
 #include "gpu/device_call.h"
 #include "gpu/flux_common.h"
 #include "gpu/flux_dna.h"
 #include "gpu/mma.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace proteus::gpu {
 namespace {
@@ -628,7 +628,7 @@ int wide_block_keys(int head_dim, Segments segments)
 }
 
 /** Whether some row of `problem` has DNA keys (rows i ≥ W, K > 0). */
-bool has_dna_keys(const FluxProblem& problem) { return problem.dna_count > 0 && problem.seq_len - 1 >= problem.window; }
+bool has_dna_keys(const FluxProblem& problem) { return problem.candidates.dna_count > 0 && problem.seq_len - 1 >= problem.candidates.window; }
 
 /**
  * The segments `problem` needs. Rows i ≥ W have anchors (when A > 0) and DNA keys (when K > 0);
@@ -637,7 +637,7 @@ bool has_dna_keys(const FluxProblem& problem) { return problem.dna_count > 0 && 
 Segments segments_of(const FluxProblem& problem)
 {
     if (has_dna_keys(problem)) return Segments::kDna;
-    const bool anchors = problem.anchor_stride > 0 && problem.anchor_count > 0 && problem.seq_len - 1 >= problem.window;
+    const bool anchors = problem.candidates.anchor_stride > 0 && problem.candidates.anchor_count > 0 && problem.seq_len - 1 >= problem.candidates.window;
     return anchors ? Segments::kAnchors : Segments::kBand;
 }
 
@@ -645,7 +645,7 @@ Segments segments_of(const FluxProblem& problem)
 int dna_capacity(const FluxProblem& problem, int block_q)
 {
     if (!has_dna_keys(problem)) return 0;
-    return static_cast<int>(std::min(problem.dna_count, problem.seq_len - problem.window)) + block_q;
+    return static_cast<int>(std::min(problem.candidates.dna_count, problem.seq_len - problem.candidates.window)) + block_q;
 }
 
 bool aligned_rows(const TensorRef& tensor)
@@ -673,8 +673,8 @@ bool tile_kernel_takes(const FluxProblem& problem)
 {
     const int64_t D = problem.head_dim;
     const bool sixteen_bit = problem.q.dtype == PROTEUS_DTYPE_FLOAT16 || problem.q.dtype == PROTEUS_DTYPE_BFLOAT16;
-    return problem.policy == PROTEUS_POLICY_ALIGNED && sixteen_bit && (D == 16 || D == 32 || D == 64 || D == 128) &&
-           (!has_dna_keys(problem) || problem.dna_count <= kMaxTileDnaKeys) && aligned_rows(problem.q) &&
+    return problem.candidates.policy == PROTEUS_POLICY_ALIGNED && sixteen_bit && (D == 16 || D == 32 || D == 64 || D == 128) &&
+           (!has_dna_keys(problem) || problem.candidates.dna_count <= kMaxTileDnaKeys) && aligned_rows(problem.q) &&
            aligned_rows(problem.k) && aligned_rows(problem.v) && aligned_rows(problem.o);
 }
 
@@ -683,7 +683,7 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
 {
     const proteus_launch_config& config = problem.launch;
     const int block_q = config.block_q;
-    const int warps = config.warps;
+    const int warps = config.rows_per_warp;
     const auto takes_rows = [](int rows) {
         return std::find(std::begin(kBlockRows), std::end(kBlockRows), rows) != std::end(kBlockRows);
     };
@@ -693,12 +693,12 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
     }
     // A warp holds 16 or 32 query rows (1 or 2 m16 tiles): block_q = warps · rows per warp.
     if (warps != 0 && block_q != 0 && block_q != 16 * warps && block_q != 32 * warps) {
-        return reject("launch.warps", std::to_string(warps) + " warps hold " + std::to_string(16 * warps) + " or " +
+        return reject("launch.rows_per_warp", std::to_string(warps) + " warps hold " + std::to_string(16 * warps) + " or " +
                                           std::to_string(32 * warps) + " query rows (16 or 32 a warp), not launch.block_q " +
                                           std::to_string(block_q));
     }
     if (warps != 0 && block_q == 0 && !takes_rows(16 * warps) && !takes_rows(32 * warps)) {
-        return reject("launch.warps", "the tile kernel runs 2, 4 or 8 warps (16 or 32 query rows each, " +
+        return reject("launch.rows_per_warp", "the tile kernel runs 2, 4 or 8 warps (16 or 32 query rows each, " +
                                           list_of(kBlockRows, std::size(kBlockRows)) + " rows a tile), not " +
                                           std::to_string(warps));
     }
@@ -765,12 +765,12 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
         }
     }
     if (!offered) {  // only 32 rows a warp fit the given fields, and no such kernel is compiled for the problem
-        return reject("launch.warps", std::to_string(warps) + " warps of 32 query rows run only problems without "
+        return reject("launch.rows_per_warp", std::to_string(warps) + " warps of 32 query rows run only problems without "
                                       "DNA keys at head dim 64 or 128");
     }
     const char* field = config.stages != 0   ? "launch.stages"
                         : config.block_k != 0 ? "launch.block_k"
-                        : warps != 0          ? "launch.warps"
+                        : warps != 0          ? "launch.rows_per_warp"
                                               : "launch.block_q";
     return reject(field, "the tile configuration needs at least " + std::to_string(least) +
                              " bytes of shared memory; a block of this device has " + std::to_string(shared_limit));
@@ -789,9 +789,9 @@ proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& laun
     args.heads = problem.heads;
     args.group = problem.heads / problem.kv_heads;
     args.batch_heads = problem.batch * problem.heads;
-    args.window = problem.window;
-    args.anchor_stride = problem.anchor_stride > 0 ? problem.anchor_stride : 1;
-    args.anchor_count = problem.anchor_stride > 0 ? problem.anchor_count : 0;
+    args.window = problem.candidates.window;
+    args.anchor_stride = problem.candidates.anchor_stride > 0 ? problem.candidates.anchor_stride : 1;
+    args.anchor_count = problem.candidates.anchor_stride > 0 ? problem.candidates.anchor_count : 0;
     args.seq_len = static_cast<int32_t>(problem.seq_len);
     args.query_tiles = static_cast<int32_t>((problem.seq_len + launch.block_q - 1) / launch.block_q);
     args.block_q = launch.block_q;

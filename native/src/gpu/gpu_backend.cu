@@ -10,7 +10,7 @@
 #include "backend.h"
 #include "gpu/device_call.h"
 #include "gpu/flux_kernel.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace proteus {
 namespace gpu {
@@ -128,10 +128,35 @@ public:
         return PROTEUS_STATUS_OK;
     }
 
-    proteus_status flux_attention(const FluxProblem& problem, Allocator& workspace) override
+    // TODO(issue 8): the stream-ordered pool; for now the plain allocator.
+    proteus_status allocate_workspace(uint64_t bytes, void** pointer) override { return allocate(bytes, pointer); }
+    void release_workspace(void* pointer) noexcept override { release(pointer); }
+    uint64_t workspace_reserved_bytes() override { return 0; }
+
+    proteus_status check_wrap(void*, uint64_t) override { return PROTEUS_STATUS_OK; }
+
+    proteus_status plan_flux(const FluxProblem&, FluxPlan& plan) override
+    {
+        plan = FluxPlan{};  // TODO(issue 8): gpu/flux_dispatch
+        plan.launch.struct_size = sizeof plan.launch;
+        return PROTEUS_STATUS_OK;
+    }
+
+    proteus_status flux_launch_candidates(const FluxProblem&, std::vector<proteus_launch_config>& configs) override
+    {
+        configs.clear();  // TODO(issue 8): gpu/flux_dispatch
+        return PROTEUS_STATUS_OK;
+    }
+
+    proteus_status flux_attention(const FluxProblem& problem, const FluxPlan&, Allocator& workspace) override
     {
         PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
         return gpu::flux_attention(problem, workspace, stream_, device_);
+    }
+
+    proteus_status shortlist_gather(const GatherProblem&, Allocator&) override
+    {
+        return set_error(PROTEUS_STATUS_INTERNAL_ERROR, "TODO(issue 8): gather on the GPU");
     }
 
 private:
@@ -143,6 +168,12 @@ private:
 }  // namespace gpu
 
 proteus_backend gpu_backend_kind() { return gpu::kBackend; }
+
+void gpu_versions(int32_t& runtime_version, int32_t& driver_version)
+{
+    runtime_version = 0;
+    driver_version = 0;  // TODO(issue 8)
+}
 
 int32_t gpu_device_count()
 {
@@ -170,8 +201,11 @@ proteus_status gpu_device_info(int32_t ordinal, proteus_device_info& info)
     return PROTEUS_STATUS_OK;
 }
 
-proteus_status create_gpu_backend(int32_t ordinal, std::unique_ptr<Backend>& backend)
+proteus_status create_gpu_backend(int32_t ordinal, void* caller_stream, bool own_stream,
+                                  std::unique_ptr<Backend>& backend)
 {
+    (void)caller_stream;
+    (void)own_stream;  // TODO(issue 8): the caller's stream
     PROTEUS_GPU_CHECK(cudaSetDevice(ordinal), "SetDevice");
     cudaStream_t stream = nullptr;
     // Non-blocking: the context's work must not serialise with the legacy default stream of other code.

@@ -21,7 +21,7 @@
 
 #include <cstdint>
 
-#include "common/numeric.h"
+#include "core/numeric.h"
 #include "gpu/storage.h"
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800

@@ -1,12 +1,12 @@
 // Storage formats of the GPU kernels: raw bits in memory, float32 in registers, stores rounded to
-// nearest even (the conversions of common/numeric.h, shared with the CPU reference).
+// nearest even (the conversions of core/numeric.h, shared with the CPU reference).
 #pragma once
 
 #include "gpu/vendor.h"
 
 #include <cstdint>
 
-#include "common/numeric.h"
+#include "core/numeric.h"
 
 namespace proteus::gpu {
 

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "cpu/shortlist.h"
+#include "core/shortlist.h"
 #include "proteus/proteus.h"
 #include "runtime/context.h"
 #include "runtime/devices.h"
-#include "runtime/error.h"
+#include "core/error.h"
 #include "runtime/registry.h"
 #include "runtime/validation.h"
 
@@ -95,7 +95,7 @@ void write_shortlists(const GatherCall& call, int64_t seq_len, const std::vector
     std::vector<int64_t> order(static_cast<size_t>(row_count));
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(), [rows](int64_t a, int64_t b) { return rows[a] < rows[b]; });
-    cpu::ShortlistBuilder builder(call.spec, seq_len, salience.empty() ? nullptr : salience.data());
+    core::ShortlistBuilder builder(call.spec, seq_len, salience.empty() ? nullptr : salience.data());
     for (const int64_t r : order) {
         const std::vector<int64_t>& candidates = builder.candidates(rows[r]);
         std::copy(candidates.begin(), candidates.end(), indices + r * capacity);
@@ -165,7 +165,7 @@ PROTEUS_API proteus_status proteus_context_create(int32_t backend, int32_t ordin
         if (status != PROTEUS_STATUS_OK) return status;
         *context = nullptr;
         std::unique_ptr<Backend> instance;
-        status = create_backend(backend, ordinal, instance);
+        status = create_backend(backend, ordinal, nullptr, true, instance);
         if (status != PROTEUS_STATUS_OK) return status;
         *context = register_context(std::make_shared<Context>(std::move(instance)));
         return PROTEUS_STATUS_OK;
@@ -332,10 +332,12 @@ PROTEUS_API proteus_status proteus_buffer_fill(proteus_buffer buffer, uint64_t o
 
 // ---- Flux attention --------------------------------------------------------------------------------
 
-PROTEUS_API proteus_status proteus_flux_attention(proteus_context context, const proteus_flux_tensors* tensors,
-                                                  const proteus_flux_params* params,
-                                                  const proteus_launch_config* launch)
+PROTEUS_API proteus_status proteus_flux_attention_v2(proteus_context context, const proteus_flux_tensors* tensors,
+                                                     const proteus_flux_params* params,
+                                                     const proteus_launch_config* launch,
+                                                     proteus_flux_run_info* run_info)
 {
+    (void)run_info;  // TODO(issue 8): the dispatch plan
     return guarded(__func__, [&] {
         std::shared_ptr<Context> live;
         FluxProblem problem;
@@ -343,19 +345,44 @@ PROTEUS_API proteus_status proteus_flux_attention(proteus_context context, const
         proteus_status status = find_live(context, live);
         if (status == PROTEUS_STATUS_OK) status = check_flux_call(*live, tensors, params, launch, problem, lease);
         if (status != PROTEUS_STATUS_OK) return status;
+        FluxPlan plan;
+        status = live->backend().plan_flux(problem, plan);
+        if (status != PROTEUS_STATUS_OK) return status;
         Workspace workspace(*live);
-        return live->backend().flux_attention(problem, workspace);
+        return live->backend().flux_attention(problem, plan, workspace);
+    });
+}
+
+PROTEUS_API proteus_status proteus_flux_attention(proteus_context context, const proteus_flux_tensors_v0_1* tensors,
+                                                  const proteus_flux_params* params,
+                                                  const proteus_launch_config* launch)
+{
+    return guarded(__func__, [&] {
+        proteus_status status = check_not_null(tensors, "tensors");
+        if (status != PROTEUS_STATUS_OK) return status;
+        proteus_flux_tensors current{};
+        current.struct_size = sizeof current;
+        current.flags = PROTEUS_FLUX_QUERY_OFFSET;
+        current.query_offset = 0;
+        current.q = tensors->q;
+        current.k = tensors->k;
+        current.v = tensors->v;
+        current.o = tensors->o;
+        current.active = tensors->active;
+        current.salience = tensors->salience;
+        current.lse = tensors->lse;
+        return proteus_flux_attention_v2(context, &current, params, launch, nullptr);
     });
 }
 
 PROTEUS_API proteus_status proteus_shortlist_bound(const proteus_flux_params* params, int64_t seq_len, int64_t* bound)
 {
     return guarded(__func__, [&] {
-        cpu::ShortlistSpec spec;
+        core::CandidateSpec spec;
         proteus_status status = check_budgets(params, spec);
         if (status == PROTEUS_STATUS_OK) status = check_seq_len(seq_len);
         if (status == PROTEUS_STATUS_OK) status = check_not_null(bound, "bound");
-        if (status == PROTEUS_STATUS_OK) *bound = cpu::shortlist_bound(spec, seq_len);
+        if (status == PROTEUS_STATUS_OK) *bound = core::shortlist_bound(spec, seq_len);
         return status;
     });
 }

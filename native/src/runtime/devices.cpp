@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace proteus {
 namespace {
@@ -11,7 +11,7 @@ struct CompiledBackend {
     proteus_backend kind;
     int32_t (*count)();
     proteus_status (*info)(int32_t ordinal, proteus_device_info& info);
-    proteus_status (*create)(int32_t ordinal, std::unique_ptr<Backend>& instance);
+    proteus_status (*create)(int32_t ordinal, void* stream, bool own_stream, std::unique_ptr<Backend>& instance);
 };
 
 const CompiledBackend compiled_list[] = {
@@ -106,11 +106,12 @@ proteus_status device_info(int32_t backend, int32_t ordinal, proteus_device_info
     return status != PROTEUS_STATUS_OK ? status : entry->info(ordinal, info);
 }
 
-proteus_status create_backend(int32_t backend, int32_t ordinal, std::unique_ptr<Backend>& instance)
+proteus_status create_backend(int32_t backend, int32_t ordinal, void* stream, bool own_stream,
+                              std::unique_ptr<Backend>& instance)
 {
     const CompiledBackend* entry = nullptr;
     const proteus_status status = locate_device(backend, ordinal, entry);
-    return status != PROTEUS_STATUS_OK ? status : entry->create(ordinal, instance);
+    return status != PROTEUS_STATUS_OK ? status : entry->create(ordinal, stream, own_stream, instance);
 }
 
 }  // namespace proteus

@@ -18,6 +18,8 @@ proteus_status device_count(int32_t backend, int32_t& count);
 proteus_status device_info(int32_t backend, int32_t ordinal, proteus_device_info& info);
 
 /** Opens a device, with the same errors as device_info. */
-proteus_status create_backend(int32_t backend, int32_t ordinal, std::unique_ptr<Backend>& instance);
+/** A backend on a new stream of its own (own_stream), or on the caller's `stream`. */
+proteus_status create_backend(int32_t backend, int32_t ordinal, void* stream, bool own_stream,
+                              std::unique_ptr<Backend>& instance);
 
 }  // namespace proteus

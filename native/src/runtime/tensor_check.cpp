@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <string>
 
-#include "runtime/error.h"
+#include "core/error.h"
 #include "runtime/registry.h"
 
 namespace proteus {

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace proteus {
 namespace {
@@ -69,7 +69,7 @@ proteus_status check_launch(const proteus_launch_config* launch, proteus_launch_
     }
     status = check_launch_field(launch->block_q, "launch.block_q");
     if (status == PROTEUS_STATUS_OK) status = check_launch_field(launch->block_k, "launch.block_k");
-    if (status == PROTEUS_STATUS_OK) status = check_launch_field(launch->warps, "launch.warps");
+    if (status == PROTEUS_STATUS_OK) status = check_launch_field(launch->rows_per_warp, "launch.rows_per_warp");
     if (status == PROTEUS_STATUS_OK) status = check_launch_field(launch->stages, "launch.stages");
     if (status == PROTEUS_STATUS_OK) resolved = *launch;
     return status;
@@ -203,7 +203,7 @@ proteus_status check_output_apart(const FluxTensors& t, const CheckedTensor& out
     return PROTEUS_STATUS_OK;
 }
 
-void fill_problem(const FluxTensors& t, const cpu::ShortlistSpec& spec, FluxProblem& problem, BufferLease& lease)
+void fill_problem(const FluxTensors& t, const core::CandidateSpec& spec, FluxProblem& problem, BufferLease& lease)
 {
     problem.q = t.q.ref;
     problem.k = t.k.ref;
@@ -217,13 +217,7 @@ void fill_problem(const FluxTensors& t, const cpu::ShortlistSpec& spec, FluxProb
     problem.seq_len = t.q.ref.shape[2];
     problem.head_dim = t.q.ref.shape[3];
     problem.kv_heads = t.k.ref.shape[1];
-    problem.policy = spec.policy;
-    problem.window = spec.window;
-    problem.anchor_stride = spec.anchor_stride;
-    problem.anchor_count = spec.anchor_count;
-    problem.dna_count = spec.dna_count;
-    problem.seed_cap = spec.seed_cap;
-    problem.seed_local_cap = spec.seed_local_cap;
+    problem.candidates = spec;
     for (const CheckedTensor* tensor : {&t.q, &t.k, &t.v, &t.o, &t.active, &t.salience, &t.lse}) {
         if (tensor->present()) lease.push_back(tensor->buffer);
     }
@@ -351,7 +345,7 @@ proteus_status check_seq_len(int64_t seq_len)
     return seq_len >= 1 ? PROTEUS_STATUS_OK : reject("seq_len", number(seq_len) + " is below 1");
 }
 
-proteus_status check_budgets(const proteus_flux_params* params, cpu::ShortlistSpec& spec)
+proteus_status check_budgets(const proteus_flux_params* params, core::CandidateSpec& spec)
 {
     proteus_status status = check_not_null(params, "params");
     if (status == PROTEUS_STATUS_OK) {
@@ -379,7 +373,7 @@ proteus_status check_flux_call(const Context& context, const proteus_flux_tensor
                                const proteus_flux_params* params, const proteus_launch_config* launch,
                                FluxProblem& problem, BufferLease& lease)
 {
-    cpu::ShortlistSpec spec;
+    core::CandidateSpec spec;
     proteus_status status = check_not_null(tensors, "tensors");
     if (status == PROTEUS_STATUS_OK) status = check_budgets(params, spec);
     if (status == PROTEUS_STATUS_OK) status = check_launch(launch, problem.launch);
@@ -408,7 +402,7 @@ proteus_status check_gather_call(const Context& context, const proteus_flux_para
     }
     if (status == PROTEUS_STATUS_OK) {
         status =
-            check_gather_output(row_count, capacity, cpu::shortlist_bound(call.spec, seq_len), rows, indices, lengths);
+            check_gather_output(row_count, capacity, core::shortlist_bound(call.spec, seq_len), rows, indices, lengths);
     }
     if (status == PROTEUS_STATUS_OK) status = check_rows(rows, row_count, seq_len);
     return status;

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "backend.h"
-#include "cpu/shortlist.h"
+#include "core/shortlist.h"
 #include "runtime/context.h"
 #include "runtime/tensor_check.h"
 
@@ -25,7 +25,7 @@ proteus_status check_not_null(const void* pointer, const char* argument);
 proteus_status check_struct_size(uint32_t struct_size, size_t expected, const char* argument);
 
 /** The candidate budgets of SPEC §3 (the scale is flux attention's alone and checked there). */
-proteus_status check_budgets(const proteus_flux_params* params, cpu::ShortlistSpec& spec);
+proteus_status check_budgets(const proteus_flux_params* params, core::CandidateSpec& spec);
 
 /** INVALID_HANDLE for a handle the registry does not hold (`kind`: "context", "buffer"). */
 proteus_status reject_dead_handle(const char* argument, const char* kind);
@@ -52,7 +52,7 @@ proteus_status check_flux_call(const Context& context, const proteus_flux_tensor
 
 /** A proteus_shortlist_gather call; `salience` comes back absent when the budgets take no DNA. */
 struct GatherCall {
-    cpu::ShortlistSpec spec;
+    core::CandidateSpec spec;
     CheckedTensor salience;
 };
 

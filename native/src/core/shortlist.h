@@ -1,29 +1,17 @@
-// Host candidate sets C(i) (SPEC §3; Appendix A for the Seed policy). The CPU reference flux attention
-// and proteus_shortlist_gather both build them here, so what gather shows is what the CPU computes.
+// Host candidate sets C(i) (SPEC §3; Appendix A for the Seed policy): the one place of the rules that
+// need the salience. The CPU reference, the CPU gather and proteus_shortlist_total build on them.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-#include "backend.h"
+#include "core/candidate_spec.h"
 
-namespace proteus::cpu {
+namespace proteus::core {
 
-/** The validated budgets of one candidate policy (proteus_flux_params without the scale). */
-struct ShortlistSpec {
-    proteus_candidate_policy policy = PROTEUS_POLICY_ALIGNED;
-    int64_t window = 1;
-    int64_t anchor_stride = 0;
-    int64_t anchor_count = 0;
-    int64_t dna_count = 0;
-    int64_t seed_cap = 1;
-    int64_t seed_local_cap = 1;
-};
-
-ShortlistSpec shortlist_spec(const FluxProblem& problem);
 
 /** Largest |C(i)| over rows 0..T−1: min(T, min(W, T) + A + K), or min(L, T) for Seed. */
-int64_t shortlist_bound(const ShortlistSpec& spec, int64_t seq_len);
+int64_t shortlist_bound(const CandidateSpec& spec, int64_t seq_len);
 
 /**
  * The k positions of highest salience within a growing prefix [0, end) of one salience row: ties go
@@ -53,7 +41,7 @@ private:
 class ShortlistBuilder {
 public:
     /** `salience`: the T contiguous values of the batch row; may be null when the budgets use no DNA. */
-    ShortlistBuilder(const ShortlistSpec& spec, int64_t seq_len, const float* salience);
+    ShortlistBuilder(const CandidateSpec& spec, int64_t seq_len, const float* salience);
 
     /** C(i), sorted ascending without duplicates; valid until the next call. */
     const std::vector<int64_t>& candidates(int64_t i);
@@ -64,10 +52,10 @@ private:
     void add_aligned_anchors(int64_t i);
     void add_dna(int64_t prefix_end);
 
-    ShortlistSpec spec_;
+    CandidateSpec spec_;
     int64_t seq_len_;
     PrefixTopK dna_;
     std::vector<int64_t> candidates_;
 };
 
-}  // namespace proteus::cpu
+}  // namespace proteus::core

@@ -1,12 +1,12 @@
-#include "cpu/shortlist.h"
+#include "core/shortlist.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "common/candidates.h"
+#include "core/candidate_rules.h"
 
-namespace proteus::cpu {
+namespace proteus::core {
 namespace {
 
 int64_t saturating_add(int64_t a, int64_t b)  // both ≥ 0
@@ -16,7 +16,7 @@ int64_t saturating_add(int64_t a, int64_t b)  // both ≥ 0
 }
 
 /** How many DNA positions a row takes: K, or for Seed min(L, cap_dna, T) (Appendix A). */
-int64_t dna_capacity(const ShortlistSpec& spec, int64_t seq_len)
+int64_t dna_capacity(const CandidateSpec& spec, int64_t seq_len)
 {
     if (spec.policy != PROTEUS_POLICY_SEED) return spec.dna_count;
     return std::min({spec.seed_cap, spec.dna_count, seq_len});
@@ -30,20 +30,7 @@ float salience_rank(float salience)
 
 }  // namespace
 
-ShortlistSpec shortlist_spec(const FluxProblem& problem)
-{
-    ShortlistSpec spec;
-    spec.policy = problem.policy;
-    spec.window = problem.window;
-    spec.anchor_stride = problem.anchor_stride;
-    spec.anchor_count = problem.anchor_count;
-    spec.dna_count = problem.dna_count;
-    spec.seed_cap = problem.seed_cap;
-    spec.seed_local_cap = problem.seed_local_cap;
-    return spec;
-}
-
-int64_t shortlist_bound(const ShortlistSpec& spec, int64_t seq_len)
+int64_t shortlist_bound(const CandidateSpec& spec, int64_t seq_len)
 {
     if (spec.policy == PROTEUS_POLICY_SEED) return std::min(spec.seed_cap, seq_len);
     const int64_t local = std::min(spec.window, seq_len);
@@ -84,7 +71,7 @@ bool PrefixTopK::ranks_above(int64_t a, int64_t b) const
     return sa > sb || (sa == sb && a > b);
 }
 
-ShortlistBuilder::ShortlistBuilder(const ShortlistSpec& spec, int64_t seq_len, const float* salience)
+ShortlistBuilder::ShortlistBuilder(const CandidateSpec& spec, int64_t seq_len, const float* salience)
     : spec_(spec), seq_len_(seq_len), dna_(salience, dna_capacity(spec, seq_len))
 {
 }
@@ -142,4 +129,4 @@ void ShortlistBuilder::add_dna(int64_t prefix_end)
     candidates_.insert(candidates_.end(), dna_.positions().begin(), dna_.positions().end());
 }
 
-}  // namespace proteus::cpu
+}  // namespace proteus::core
