@@ -1,21 +1,33 @@
 #!/usr/bin/env bash
 # Run ON THE DEVICE MACHINE from the repository root, with .device carried (see prepare.sh).
-# Builds the CUDA backend for sm_90, runs the GPU tests, the whole suite against the CUDA device,
-# compute-sanitizer memcheck over the GPU tests, `proteus bench` on CUDA, and the perf comparison
-# (`proteus bench --suite issue3` against PyTorch SDPA on the same shapes, tests/gpu/sdpa_bench.py),
-# and the tile kernel's own checker (tests/gpu/flux_tile_check.cpp: GPU vs CPU backend at tile
-# boundaries, under compute-sanitizer racecheck/synccheck/memcheck, and timings per launch config).
-# Everything lands in $OUT, at most 8 files: summary.txt (printed last; holds `proteus info`, the bench
-# table and the perf table), build.log, gpu-tests.log, suite-on-cuda.log, memcheck.log, tile.log,
-# perf.txt, perf.json (which embeds our full bench JSON).
-#   Optional: PROTEUS_GPU_STEPS="build tile tests suite memcheck bench perf" (default: all, in that order)
+# Builds the CUDA backend for sm_90 and runs, in this order:
+#   graph    tests/gpu/graph_check.cpp: every GPU path captured into a CUDA graph (cudaStreamCaptureModeGlobal)
+#            on a context over our own stream, replayed, bit-identical to the eager call; then the same
+#            checker at a small T under compute-sanitizer memcheck, racecheck and synccheck
+#   torch    tests/gpu/torch_zero_copy.py: PyTorch tensors and PyTorch's stream straight into the C ABI
+#            (ctypes, proteus_buffer_wrap, proteus_context_create_on_stream), vs SDPA and masked references
+#   tile     tests/gpu/flux_tile_check.cpp: the tile kernel vs the CPU backend at tile boundaries, under
+#            compute-sanitizer racecheck/synccheck/memcheck, and timings per launch config
+#   tests    the GPU test category; suite: the whole suite against the CUDA device; memcheck:
+#            compute-sanitizer memcheck over the GPU tests
+#   bench    `proteus bench` on CUDA; latency: `proteus bench --suite latency` (per-call cost at small T,
+#            and the DNA and masked paths at T = 4096)
+#   perf     `proteus bench --suite kernels` beside PyTorch SDPA on the same shapes (tests/gpu/sdpa_bench.py)
+# Everything lands in $OUT, at most 8 files: summary.txt (printed last; holds `proteus info`, every step's
+# verdict, the bench, latency and perf tables), build.log, interop.log (graph + torch), tile.log,
+# tests.log (gpu-tests, suite-on-cuda and memcheck, one after another), latency.json, perf.txt, perf.json
+# (which embeds our full bench JSON).
+#   Optional: PROTEUS_GPU_STEPS="build graph torch tile tests suite memcheck bench latency perf" (default: all)
 #             PROTEUS_PERF_ARGS="--mode tile" extra arguments for the perf step's `proteus bench`
+#             PROTEUS_PERF_BASELINE=path/to/perf.json of an earlier run: the perf step also judges each case
+#                                   against it (sdpa_bench.py --baseline; carry the file with the call)
 #             PROTEUS_TILE_TIME_REPEATS=10 repeats of the tile step's per-config timings (0: skip them)
+#             PROTEUS_GRAPH_T=2048 sequence length of the graph step (the sanitizer runs use 300)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/build-gpu-out}
 mkdir -p "$out"
-steps=${PROTEUS_GPU_STEPS:-"build tile tests suite memcheck bench perf"}
+steps=${PROTEUS_GPU_STEPS:-"build graph torch tile tests suite memcheck bench latency perf"}
 summary="$out/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
@@ -42,13 +54,57 @@ fi
 export PROTEUS_NATIVE_PATH="$build/lib/libproteus.so"
 dotnet "$root/.device/cli/proteus.dll" info 2>&1 | tee -a "$summary"
 
-tests() {  # log name, then runner arguments
-  local name=$1; shift
-  local start=$SECONDS
-  dotnet "$root/.device/tests/Proteus.Tests.dll" "$@" >"$out/$name.log" 2>&1
-  local rc=$?
-  note "$name: rc=$rc in $((SECONDS - start)) s :: $(grep -E '^(Test run summary|  (total|failed|succeeded|skipped)|.*Passed!|.*Failed!)' "$out/$name.log" | tr -s ' ' | tr '\n' ' ')"
+# Each test run goes to a scratch log first (its verdict is read from it alone), then into tests.log.
+mkdir -p "$build"
+section() {  # title, scratch log: appends the log to tests.log under a header
+  { echo "===== $1"; cat "$2"; echo; } >>"$out/tests.log"
 }
+tests() {  # section name, then runner arguments
+  local name=$1; shift
+  local start=$SECONDS log="$build/$name.log"
+  dotnet "$root/.device/tests/Proteus.Tests.dll" "$@" >"$log" 2>&1
+  local rc=$?
+  note "$name: rc=$rc in $((SECONDS - start)) s :: $(grep -E '^(Test run summary|  (total|failed|succeeded|skipped)|.*Passed!|.*Failed!)' "$log" | tr -s ' ' | tr '\n' ' ')"
+  section "$name" "$log"
+}
+if has_step graph; then
+  checker="$build/graph_check"
+  start=$SECONDS
+  echo "===== graph: build" >"$out/interop.log"
+  # Warnings are errors in our code; CUDA's own headers count as system headers (-isystem beats nvcc's -I).
+  cuda_root=$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")
+  nvcc -O2 -std=c++17 -Xcompiler -Wall,-Wextra,-Werror -isystem "$cuda_root/include" -I"$root/native/include" \
+    "$root/tests/gpu/graph_check.cpp" -L"$build/lib" -lproteus -Xlinker -rpath,"$build/lib" -o "$checker" >>"$out/interop.log" 2>&1
+  rc=$?
+  if [ $rc -ne 0 ]; then
+    note "graph: build failed (rc=$rc), see interop.log"
+  else
+    graph_t=${PROTEUS_GRAPH_T:-2048}
+    echo "===== graph: graph_check $graph_t" >>"$out/interop.log"
+    "$checker" "$graph_t" >"$build/graph.log" 2>&1
+    rc=$?
+    cat "$build/graph.log" >>"$out/interop.log"
+    note "graph capture (every GPU path, T $graph_t): rc=$rc in $((SECONDS - start)) s :: $(tail -1 "$build/graph.log")"
+    grep -E '^(PASS|FAIL)' "$build/graph.log" | tee -a "$summary"
+    for tool in memcheck racecheck synccheck; do
+      start=$SECONDS
+      echo "===== graph: compute-sanitizer --tool $tool graph_check 300" >>"$out/interop.log"
+      compute-sanitizer --tool "$tool" --error-exitcode 9 "$checker" 300 >"$build/graph-$tool.log" 2>&1
+      rc=$?
+      cat "$build/graph-$tool.log" >>"$out/interop.log"
+      note "graph $tool (T 300): rc=$rc in $((SECONDS - start)) s :: $(grep -E '(ERROR|RACECHECK) SUMMARY' "$build/graph-$tool.log" | tail -1) :: $(grep -E '^graph check' "$build/graph-$tool.log")"
+    done
+  fi
+fi
+if has_step torch; then
+  start=$SECONDS
+  echo "===== torch: tests/gpu/torch_zero_copy.py" >>"$out/interop.log"
+  PYTHONUNBUFFERED=1 python3 "$root/tests/gpu/torch_zero_copy.py" >"$build/torch.log" 2>&1
+  rc=$?
+  cat "$build/torch.log" >>"$out/interop.log"
+  note "torch zero-copy: rc=$rc in $((SECONDS - start)) s :: $(grep -c '^PASS' "$build/torch.log") PASS, $(grep -c '^FAIL' "$build/torch.log") FAIL :: $(tail -1 "$build/torch.log")"
+  grep -E '^FAIL' "$build/torch.log" | tee -a "$summary"
+fi
 if has_step tile; then
   checker="$build/flux_tile_check"
   g++ -O2 -std=c++17 -I"$root/native/include" -I"$root/native/src" "$root/tests/gpu/flux_tile_check.cpp" -L"$build/lib" -lproteus \
@@ -78,24 +134,32 @@ if has_step memcheck; then
   start=$SECONDS
   compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 --target-processes all \
     "$DOTNET_ROOT/dotnet" "$root/.device/tests/Proteus.Tests.dll" --filter 'TestCategory=Gpu' \
-    >"$out/memcheck.log" 2>&1
-  note "memcheck: rc=$? in $((SECONDS - start)) s :: $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | sort | uniq -c | tr '\n' ' ')"
+    >"$build/memcheck.log" 2>&1
+  note "memcheck: rc=$? in $((SECONDS - start)) s :: $(grep -E 'ERROR SUMMARY' "$build/memcheck.log" | sort | uniq -c | tr '\n' ' ')"
+  section memcheck "$build/memcheck.log"
 fi
 if has_step bench; then
   start=$SECONDS
   dotnet "$root/.device/cli/proteus.dll" bench --backend cuda 2>&1 | tee -a "$summary"
   note "bench: rc=${PIPESTATUS[0]} in $((SECONDS - start)) s"
 fi
+if has_step latency; then
+  start=$SECONDS
+  dotnet "$root/.device/cli/proteus.dll" bench --suite latency --backend cuda --json "$out/latency.json" 2>&1 | tee -a "$summary"
+  note "latency (proteus bench --suite latency): rc=${PIPESTATUS[0]} in $((SECONDS - start)) s"
+fi
 if has_step perf; then
   # Our side prints as it goes; its JSON lives outside $OUT because perf.json embeds all of it.
   ours="$build/perf-ours.json"
   mkdir -p "$build" && rm -f "$ours"
   start=$SECONDS
-  dotnet "$root/.device/cli/proteus.dll" bench --suite issue3 --backend cuda ${PROTEUS_PERF_ARGS:-} --json "$ours" 2>&1
-  note "perf, ours (proteus bench --suite issue3): rc=$? in $((SECONDS - start)) s"
+  dotnet "$root/.device/cli/proteus.dll" bench --suite kernels --backend cuda ${PROTEUS_PERF_ARGS:-} --json "$ours" 2>&1
+  note "perf, ours (proteus bench --suite kernels): rc=$? in $((SECONDS - start)) s"
   if [ -f "$ours" ]; then
     start=$SECONDS
-    python3 "$root/tests/gpu/sdpa_bench.py" "$ours" --out "$out" | tee -a "$summary"
+    baseline=()
+    [ -n "${PROTEUS_PERF_BASELINE:-}" ] && baseline=(--baseline "$PROTEUS_PERF_BASELINE")
+    python3 "$root/tests/gpu/sdpa_bench.py" "$ours" --out "$out" ${baseline[@]+"${baseline[@]}"} | tee -a "$summary"
     rc=${PIPESTATUS[0]}
     note "perf, SDPA comparison (tests/gpu/sdpa_bench.py): rc=$rc in $((SECONDS - start)) s"
     [ $rc -eq 0 ] || cp "$ours" "$out/perf.json"  # keep our numbers when the comparison failed

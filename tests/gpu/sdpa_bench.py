@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Compare `proteus bench --json` results with PyTorch SDPA on identical shapes, and judge the
-acceptance lines of issue 3 ("the fast flux kernel").
+"""Compare `proteus bench --json` results with PyTorch SDPA on identical shapes, judge the acceptance
+lines of issue 3 ("the fast flux kernel") on `--suite kernels`, and, with --baseline, each case against
+an earlier run (issue 8: within 3 % of it or better).
 
-    python3 tests/gpu/sdpa_bench.py OURS.json [--out DIR] [--budget S] [--sdpa-max-s S] [--dry-run]
+    python3 tests/gpu/sdpa_bench.py OURS.json [--out DIR] [--budget S] [--sdpa-max-s S] [--baseline PERF.json] [--dry-run]
 
 For every dense case, torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True) runs in
 bfloat16 on fresh random [B, H, T, D] inputs (GQA through enable_gqa), timed with CUDA events after a
@@ -11,6 +12,11 @@ alone; the table names the backend PyTorch picked and the fastest. ratio = SDPA 
 identical shapes is our throughput relative to SDPA's. Shortlist and sparse cases have no SDPA
 equivalent: the table shows dense causal SDPA at the same T and shape where one run is estimated to
 take at most --sdpa-max-s (else "—"), so the ratio there is the wall-clock gain over dense attention.
+
+--baseline takes the perf.json an earlier run of this script wrote (say, of the last release's build): a
+case with an SDPA ratio in both runs is judged by ratio now / ratio then (SDPA, measured in each run,
+cancels the device's drift between runs), a case without one by baseline ms / ours ms; below
+1 − BASELINE_SLACK is FAIL. Case names and lengths match across runs (the suite `kernels` was `issue3`).
 
 Writes DIR/perf.txt (the table and the acceptance lines) and DIR/perf.json (our report, every SDPA
 measurement, the table rows and the verdicts); DIR defaults to $OUT, else the folder of OURS.json.
@@ -24,7 +30,9 @@ import statistics
 import sys
 import warnings
 
-# Issue 3's acceptance lines. Suite case names and lengths are those of `proteus bench --suite issue3`.
+# Issue 3's acceptance lines. Suite case names and lengths are those of `proteus bench --suite kernels`
+# (named `issue3` before issue 8; the cases did not change).
+SUITE = "kernels"
 DENSE_TARGETS = [("dense-h16-d64", 0.6), ("dense-h8-d128", 0.5)]  # ≥ this × SDPA throughput
 DENSE_LENGTHS = [16_384, 65_536]
 DENSE_GOAL = 0.9  # the goal beyond the issue, shown beside the verdict
@@ -32,6 +40,7 @@ SHORTLIST_1M_MS = 15.0
 LINEARITY = 4.4  # t(1M) / t(256K)
 DNA_FACTOR = 2.0  # shortlist with DNA at 256K ≤ this × without
 SPARSE_1M_MS = 30.0
+BASELINE_SLACK = 0.03  # issue 8: every case within 3 % of the baseline run, or better
 K256, K512, M1 = 262_144, 524_288, 1_048_576
 
 # Only to decide whether a dense SDPA reference run is affordable; the timing itself is measured.
@@ -253,6 +262,28 @@ def acceptance(ours, rows):
     return verdicts
 
 
+def against_baseline(rows, path):
+    """Each case against the same case of an earlier run's perf.json: SDPA-normalised where both have SDPA."""
+    with open(path) as f:
+        then = {(r["case"], r["seq_len"]): r for r in json.load(f)["rows"]}
+    verdicts = []
+    for r in rows:
+        old = then.get((r["case"], r["seq_len"]))
+        line = f"{r['case']} T={r['seq_len']}"
+        if old is None:
+            verdicts.append({"line": line, "value": None, "shown": "not in the baseline", "verdict": "MISSING"})
+            continue
+        if r["ratio"] and old["ratio"]:
+            value = r["ratio"] / old["ratio"]
+            shown = f"{value:.3f}x (SDPA ratio {r['ratio']:.3f} vs {old['ratio']:.3f}; ours {r['ours_ms']:.3f} vs {old['ours_ms']:.3f} ms)"
+        else:
+            value = old["ours_ms"] / r["ours_ms"]
+            shown = f"{value:.3f}x (ours {r['ours_ms']:.3f} vs {old['ours_ms']:.3f} ms, no SDPA ratio)"
+        verdicts.append({"line": line, "value": value, "shown": shown,
+                         "verdict": "PASS" if value >= 1 - BASELINE_SLACK else "FAIL"})
+    return verdicts
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("ours", help="the JSON written by `proteus bench --json`")
@@ -261,6 +292,7 @@ def main():
     parser.add_argument("--sdpa-max-s", type=float, default=1.0,
                         help="run a dense SDPA reference for a shortlist/sparse case only when one run is estimated "
                              f"(at {ASSUMED_SDPA_TFLOPS:g} TFLOP/s) to take at most this many seconds (default 1)")
+    parser.add_argument("--baseline", help="perf.json of an earlier run of this script: judge every case against it")
     parser.add_argument("--dry-run", action="store_true", help="fabricate SDPA timings; needs neither GPU nor torch")
     args = parser.parse_args()
 
@@ -270,7 +302,8 @@ def main():
     sdpa = FakeSdpa() if args.dry_run else TorchSdpa(args.budget)
 
     rows, measured = build_rows(ours, sdpa, args.sdpa_max_s)
-    verdicts = acceptance(ours, rows) if ours.get("suite") == "issue3" else []
+    verdicts = acceptance(ours, rows) if ours.get("suite") == SUITE else []
+    baseline = against_baseline(rows, args.baseline) if args.baseline else []
     device = ours["device"]
     lines = [
         f"== ours: proteus {ours['library_version']} on {device['backend']}:{device['ordinal']} {device['name']}"
@@ -282,13 +315,17 @@ def main():
     ]
     if verdicts:
         lines += ["", "== issue 3 acceptance", *(f"{v['verdict']:<17} {v['line']}: {v['shown']}" for v in verdicts)]
+    if args.baseline:
+        lines += ["", f"== against the baseline {args.baseline} (within {BASELINE_SLACK:.0%} or better)",
+                  *(f"{v['verdict']:<17} {v['line']}: {v['shown']}" for v in baseline)]
     text = "\n".join(lines) + "\n"
     print(text, end="")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "perf.txt"), "w") as f:
         f.write(text)
     report = {"dry_run": args.dry_run, "sdpa_description": sdpa.description, "ours": ours,
-              "sdpa": [measured[shape] for shape in measured], "rows": rows, "acceptance": verdicts}
+              "sdpa": [measured[shape] for shape in measured], "rows": rows, "acceptance": verdicts,
+              "baseline": baseline}
     with open(os.path.join(out, "perf.json"), "w") as f:
         json.dump(report, f, indent=1)
         f.write("\n")
