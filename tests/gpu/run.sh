@@ -147,6 +147,18 @@ if has_step latency; then
   start=$SECONDS
   dotnet "$root/.device/cli/proteus.dll" bench --suite latency --backend cuda --json "$out/latency.json" 2>&1 | tee -a "$summary"
   note "latency (proteus bench --suite latency): rc=${PIPESTATUS[0]} in $((SECONDS - start)) s"
+  # Before/after through the 0.1 entry point: tests/gpu/call_cost.cpp against this build and, when the
+  # 0.1 sources are carried in .old/ (git archive of the 0.1 commit), against the 0.1 library too.
+  cost="$build/call_cost"
+  g++ -O2 -std=c++17 -I"$root/native/include" "$root/tests/gpu/call_cost.cpp" -L"$build/lib" -lproteus \
+    -Wl,-rpath,"$build/lib" -o "$cost" >>"$out/build.log" 2>&1 && "$cost" 1000 2>&1 | tee -a "$summary"
+  if [ -d "$root/.old/native" ]; then
+    old="$root/.old/build"
+    { cmake -S "$root/.old" -B "$old" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPROTEUS_CUDA=ON -DPROTEUS_HIP=OFF \
+        -DPROTEUS_CUDA_ARCHITECTURES=90 -DPROTEUS_BUILD_NATIVE_TESTS=OFF && cmake --build "$old" -j 16; } >>"$out/build.log" 2>&1
+    g++ -O2 -std=c++17 -I"$root/.old/native/include" "$root/tests/gpu/call_cost.cpp" -L"$old/lib" -lproteus \
+      -Wl,-rpath,"$old/lib" -o "$old/call_cost" >>"$out/build.log" 2>&1 && "$old/call_cost" 1000 2>&1 | tee -a "$summary"
+  fi
 fi
 if has_step perf; then
   # Our side prints as it goes; its JSON lives outside $OUT because perf.json embeds all of it.
