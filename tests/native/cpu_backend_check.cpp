@@ -64,7 +64,10 @@ void expect_error(proteus_status status, proteus_status expected, const char* ar
 class BackendWorkspace final : public proteus::Allocator {
 public:
     explicit BackendWorkspace(Backend& backend) : backend_(backend) {}
-    proteus_status allocate(uint64_t bytes, void** pointer) override { return backend_.allocate_workspace(bytes, pointer); }
+    proteus_status allocate(uint64_t bytes, void** pointer) override
+    {
+        return backend_.allocate_workspace(bytes, pointer);
+    }
     void release(void* pointer) noexcept override { backend_.release_workspace(pointer); }
 
 private:
@@ -145,7 +148,8 @@ int64_t draw(std::mt19937_64& random, int64_t low, int64_t high)  // inclusive
 }
 
 /** A random candidate spec of `policy` for T keys; `dna` chooses whether it takes DNA, `dense` W ≥ T. */
-CandidateSpec random_spec(std::mt19937_64& random, proteus_candidate_policy policy, int64_t seq_len, bool dna, bool dense)
+CandidateSpec random_spec(std::mt19937_64& random, proteus_candidate_policy policy, int64_t seq_len, bool dna,
+                          bool dense)
 {
     CandidateSpec spec;
     spec.policy = policy;
@@ -435,7 +439,9 @@ std::vector<int64_t> literal_candidates(const CandidateSpec& spec, const float* 
     for (int64_t j = std::max<int64_t>(0, i - spec.window + 1); j <= i; ++j) c.push_back(j);
     if (spec.policy == PROTEUS_POLICY_ALIGNED) {
         std::vector<int64_t> multiples;
-        for (int64_t j = 0; spec.anchor_stride > 0 && j <= i - spec.window; j += spec.anchor_stride) multiples.push_back(j);
+        for (int64_t j = 0; spec.anchor_stride > 0 && j <= i - spec.window; j += spec.anchor_stride) {
+            multiples.push_back(j);
+        }
         const size_t keep = std::min<size_t>(multiples.size(), static_cast<size_t>(spec.anchor_count));
         c.insert(c.end(), multiples.end() - static_cast<std::ptrdiff_t>(keep), multiples.end());
     } else {
@@ -478,11 +484,15 @@ GatherOutput gather(Backend& backend, const CandidateSpec& spec, int64_t seq_len
     problem.indices = out.indices.data();
     problem.lengths = out.lengths.data();
     BackendWorkspace workspace(backend);
-    CHECK(backend.shortlist_gather(problem, workspace) == PROTEUS_STATUS_OK, "gather: %s", proteus::last_error_message());
+    CHECK(backend.shortlist_gather(problem, workspace) == PROTEUS_STATUS_OK, "gather: %s",
+          proteus::last_error_message());
     return out;
 }
 
-/** Random rows (unsorted, repeated) of random specs against §3 (Aligned, Relative) or a fresh builder per row (Seed). */
+/**
+ * Random rows (unsorted, repeated) of random specs, against §3 enumerated literally (Aligned, Relative)
+ * or a fresh builder per row (Seed).
+ */
 void check_gather_rows(Backend& backend)
 {
     std::mt19937_64 random(3);
@@ -518,7 +528,8 @@ void check_gather_rows(Backend& backend)
 void check_gather_without_dna_is_bounded(Backend& backend)
 {
     const int64_t T = int64_t{1} << 40, i = T - 1, S = int64_t{1} << 20;
-    for (const proteus_candidate_policy policy : {PROTEUS_POLICY_ALIGNED, PROTEUS_POLICY_RELATIVE, PROTEUS_POLICY_SEED}) {
+    const proteus_candidate_policy policies[] = {PROTEUS_POLICY_ALIGNED, PROTEUS_POLICY_RELATIVE, PROTEUS_POLICY_SEED};
+    for (const proteus_candidate_policy policy : policies) {
         CandidateSpec spec;
         spec.policy = policy;
         spec.window = 4;

@@ -119,7 +119,8 @@ public:
 private:
     static uint64_t largest_block()
     {
-        const uint64_t no_overflow = std::numeric_limits<uint64_t>::max() - (static_cast<uint64_t>(buffer_alignment) - 1);
+        const uint64_t alignment = static_cast<uint64_t>(buffer_alignment);
+        const uint64_t no_overflow = std::numeric_limits<uint64_t>::max() - (alignment - 1);
         const uint64_t physical = physical_memory();
         return physical > 0 ? std::min(physical, no_overflow) : no_overflow;
     }
@@ -131,7 +132,8 @@ private:
  * The CPU workspace pool. A released block is kept and the next request it fits takes it (the smallest
  * such block, and only when at most twice the request, so a small call does not pin a large block).
  * At most `max_free_blocks` are kept, the most recently released (the oldest goes back to the system
- * first); every kept block goes back when an allocation fails, before it is tried again. Thread-safe: calls on one context may come from several threads.
+ * first); every kept block goes back when an allocation fails, before it is tried again. Thread-safe:
+ * calls on one context may come from several threads. The bytes counted are the blocks' own sizes.
  */
 class WorkspaceArena {
 public:
@@ -267,9 +269,9 @@ proteus_launch_config default_launch()
 /** C(i) of every requested row, visited in increasing order so the DNA set only grows (one prefix scan). */
 void gather_shortlists(const GatherProblem& problem)
 {
-    const float* salience = problem.salience.present()
-                                ? static_cast<const float*>(problem.salience.data) + problem.batch * problem.salience.strides[0]
-                                : nullptr;
+    const TensorRef& values = problem.salience;
+    const float* salience =
+        values.present() ? static_cast<const float*>(values.data) + problem.batch * values.strides[0] : nullptr;
     std::vector<int64_t> order(static_cast<size_t>(problem.row_count));
     std::iota(order.begin(), order.end(), 0);
     const int64_t* rows = problem.rows;
@@ -347,7 +349,9 @@ public:
         if (pointer == nullptr) {
             return set_error(PROTEUS_STATUS_INVALID_ARGUMENT, "pointer: NULL is not host memory", "pointer");
         }
-        if (bytes == 0) return set_error(PROTEUS_STATUS_INVALID_ARGUMENT, "bytes: a buffer holds at least one byte", "bytes");
+        if (bytes == 0) {
+            return set_error(PROTEUS_STATUS_INVALID_ARGUMENT, "bytes: a buffer holds at least one byte", "bytes");
+        }
         if (bytes - 1 > std::numeric_limits<uintptr_t>::max() - reinterpret_cast<uintptr_t>(pointer)) {
             return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
                              "bytes = " + std::to_string(bytes) + " runs past the end of the address space", "bytes");
