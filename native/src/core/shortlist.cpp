@@ -42,6 +42,7 @@ PrefixTopK::PrefixTopK(const float* salience, int64_t k) : salience_(salience), 
 
 void PrefixTopK::cover(int64_t end)
 {
+    if (k_ <= 0) return;  // the set stays empty: no per-position work, whatever the prefix
     end = std::max<int64_t>(end, 0);
     if (end < end_) {
         heap_.clear();
@@ -52,7 +53,6 @@ void PrefixTopK::cover(int64_t end)
 
 void PrefixTopK::offer(int64_t j)
 {
-    if (k_ <= 0) return;
     const auto lowest_first = [this](int64_t a, int64_t b) { return ranks_above(a, b); };
     if (static_cast<int64_t>(heap_.size()) < k_) {
         heap_.push_back(j);

@@ -9,7 +9,6 @@
 
 namespace proteus::core {
 
-
 /** Largest |C(i)| over rows 0..T−1: min(T, min(W, T) + A + K), or min(L, T) for Seed. */
 int64_t shortlist_bound(const CandidateSpec& spec, int64_t seq_len);
 
@@ -21,7 +20,10 @@ class PrefixTopK {
 public:
     PrefixTopK(const float* salience, int64_t k);
 
-    /** Makes the set the top-k of [0, end) (end ≤ 0: empty); rebuilt from scratch when the prefix shrinks. */
+    /**
+     * Makes the set the top-k of [0, end) (end ≤ 0: empty): a scan of the positions not yet covered,
+     * rebuilt from scratch when the prefix shrinks; nothing at all when k ≤ 0.
+     */
     void cover(int64_t end);
 
     /** The positions of the set, in no particular order. */
@@ -37,7 +39,10 @@ private:
     std::vector<int64_t> heap_;  // heap whose front is the lowest-ranked position kept
 };
 
-/** Builds C(i) for the rows of one batch row. Rows in increasing order advance the DNA set incrementally. */
+/**
+ * Builds C(i) for the rows of one batch row. Rows in increasing order advance the DNA set incrementally
+ * (one scan of the prefix in all); without DNA a row costs O(|C(i)|), whatever its position.
+ */
 class ShortlistBuilder {
 public:
     /** `salience`: the T contiguous values of the batch row; may be null when the budgets use no DNA. */

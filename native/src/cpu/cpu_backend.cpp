@@ -8,13 +8,18 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
+#include <list>
+#include <mutex>
 #include <new>
+#include <numeric>
 #include <string>
 #include <thread>
 
 #include "backend.h"
-#include "cpu/flux_attention.h"
 #include "core/error.h"
+#include "core/shortlist.h"
+#include "cpu/flux_attention.h"
 
 namespace proteus {
 namespace {
@@ -93,20 +98,201 @@ proteus_status configured_threads(int& threads)
     return PROTEUS_STATUS_OK;
 }
 
-class CpuBackend final : public Backend {
+/**
+ * Host memory in 64-byte-aligned blocks. libstdc++'s aligned operator new rounds the size up to the
+ * alignment without an overflow check, so a size near UINT64_MAX would come back as a tiny block:
+ * anything beyond the machine's physical memory is refused before it is asked for.
+ */
+class HostMemory {
 public:
-    CpuBackend(int32_t ordinal, int threads) : ordinal_(ordinal), threads_(threads) {}
+    HostMemory() : largest_(largest_block()) {}
 
-    proteus_status describe(proteus_device_info& info) override { return cpu_device_info(ordinal_, info); }
-
-    proteus_status allocate(uint64_t bytes, void** pointer) override
+    proteus_status allocate(uint64_t bytes, void** pointer) const
     {
-        *pointer = ::operator new(bytes, buffer_alignment, std::nothrow);
+        *pointer = bytes <= largest_ ? ::operator new(bytes, buffer_alignment, std::nothrow) : nullptr;
         if (*pointer == nullptr) return set_out_of_memory("CPU allocation", bytes, available_memory());
         return PROTEUS_STATUS_OK;
     }
 
-    void release(void* pointer) noexcept override { ::operator delete(pointer, buffer_alignment); }
+    static void release(void* pointer) noexcept { ::operator delete(pointer, buffer_alignment); }
+
+private:
+    static uint64_t largest_block()
+    {
+        const uint64_t alignment = static_cast<uint64_t>(buffer_alignment);
+        const uint64_t no_overflow = std::numeric_limits<uint64_t>::max() - (alignment - 1);
+        const uint64_t physical = physical_memory();
+        return physical > 0 ? std::min(physical, no_overflow) : no_overflow;
+    }
+
+    const uint64_t largest_;
+};
+
+/**
+ * The CPU workspace pool. A released block is kept and the next request it fits takes it (the smallest
+ * such block, and only when at most twice the request, so a small call does not pin a large block).
+ * At most `max_free_blocks` are kept, the most recently released (the oldest goes back to the system
+ * first); every kept block goes back when an allocation fails, before it is tried again. Thread-safe:
+ * calls on one context may come from several threads. The bytes counted are the blocks' own sizes.
+ */
+class WorkspaceArena {
+public:
+    explicit WorkspaceArena(const HostMemory& memory) : memory_(memory) {}
+
+    ~WorkspaceArena()
+    {
+        for (const Block& block : free_) HostMemory::release(block.data);
+        for (const Block& block : in_use_) HostMemory::release(block.data);
+    }
+
+    WorkspaceArena(const WorkspaceArena&) = delete;
+    WorkspaceArena& operator=(const WorkspaceArena&) = delete;
+
+    proteus_status allocate(uint64_t bytes, void** pointer)
+    {
+        std::list<Block> node;  // the new block's list node, made before any memory is taken
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            const auto fit = smallest_fit(bytes);
+            if (fit != free_.end()) {
+                reserved_ -= fit->bytes;
+                *pointer = fit->data;
+                in_use_.splice(in_use_.end(), free_, fit);
+                return PROTEUS_STATUS_OK;
+            }
+        }
+        node.emplace_back();
+        proteus_status status = memory_.allocate(bytes, &node.back().data);
+        if (status == PROTEUS_STATUS_OUT_OF_MEMORY && trim()) status = memory_.allocate(bytes, &node.back().data);
+        if (status != PROTEUS_STATUS_OK) return status;
+        node.back().bytes = bytes;
+        *pointer = node.back().data;
+        std::lock_guard<std::mutex> lock(mutex_);
+        in_use_.splice(in_use_.end(), node);
+        return PROTEUS_STATUS_OK;
+    }
+
+    void release(void* pointer) noexcept
+    {
+        std::list<Block> surplus;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            const auto block = std::find_if(in_use_.begin(), in_use_.end(),
+                                            [pointer](const Block& b) { return b.data == pointer; });
+            if (block == in_use_.end()) return;  // null (a failed allocation's), or not from this arena
+            if (free_.size() == max_free_blocks) {
+                reserved_ -= free_.front().bytes;
+                surplus.splice(surplus.end(), free_, free_.begin());
+            }
+            reserved_ += block->bytes;
+            free_.splice(free_.end(), in_use_, block);
+        }
+        for (const Block& b : surplus) HostMemory::release(b.data);
+    }
+
+    uint64_t reserved_bytes()
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return reserved_;
+    }
+
+private:
+    static constexpr size_t max_free_blocks = 8;
+
+    struct Block {
+        void* data = nullptr;
+        uint64_t bytes = 0;
+    };
+
+    std::list<Block>::iterator smallest_fit(uint64_t bytes)
+    {
+        auto best = free_.end();
+        for (auto block = free_.begin(); block != free_.end(); ++block) {
+            const bool fits = block->bytes >= bytes && block->bytes / 2 <= bytes;
+            if (fits && (best == free_.end() || block->bytes < best->bytes)) best = block;
+        }
+        return best;
+    }
+
+    /** Gives every kept block back to the system; false when there was none. */
+    bool trim() noexcept
+    {
+        std::list<Block> kept;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            kept.splice(kept.end(), free_);
+            reserved_ = 0;
+        }
+        for (const Block& block : kept) HostMemory::release(block.data);
+        return !kept.empty();
+    }
+
+    const HostMemory& memory_;
+    std::mutex mutex_;
+    std::list<Block> free_;    // kept for reuse, oldest release first
+    std::list<Block> in_use_;  // handed out, not yet released
+    uint64_t reserved_ = 0;    // bytes in free_
+};
+
+/** The launch fields the CPU reference has none of: each must be 0 (the heuristic). */
+proteus_status check_cpu_launch(const proteus_launch_config& launch)
+{
+    if (launch.mode != PROTEUS_LAUNCH_AUTO) {
+        return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
+                         "launch.mode = " + std::to_string(launch.mode) +
+                             ": the CPU backend runs its reference kernel only; pass PROTEUS_LAUNCH_AUTO",
+                         "launch.mode");
+    }
+    const std::pair<const char*, int32_t> fields[] = {{"launch.block_q", launch.block_q},
+                                                      {"launch.block_k", launch.block_k},
+                                                      {"launch.rows_per_warp", launch.rows_per_warp},
+                                                      {"launch.stages", launch.stages}};
+    for (const auto& [name, value] : fields) {
+        if (value != 0) {
+            return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
+                             std::string(name) + " = " + std::to_string(value) +
+                                 ": the CPU reference kernel has no such setting; pass 0",
+                             name);
+        }
+    }
+    return PROTEUS_STATUS_OK;
+}
+
+/** The all-heuristic launch: what the CPU reports it ran and the one configuration it offers. */
+proteus_launch_config default_launch()
+{
+    proteus_launch_config launch{};
+    launch.struct_size = sizeof launch;
+    return launch;
+}
+
+/** C(i) of every requested row, visited in increasing order so the DNA set only grows (one prefix scan). */
+void gather_shortlists(const GatherProblem& problem)
+{
+    const TensorRef& values = problem.salience;
+    const float* salience =
+        values.present() ? static_cast<const float*>(values.data) + problem.batch * values.strides[0] : nullptr;
+    std::vector<int64_t> order(static_cast<size_t>(problem.row_count));
+    std::iota(order.begin(), order.end(), 0);
+    const int64_t* rows = problem.rows;
+    std::sort(order.begin(), order.end(), [rows](int64_t a, int64_t b) { return rows[a] < rows[b]; });
+    core::ShortlistBuilder builder(problem.candidates, problem.seq_len, salience);
+    for (const int64_t r : order) {
+        const std::vector<int64_t>& candidates = builder.candidates(rows[r]);
+        std::copy(candidates.begin(), candidates.end(), problem.indices + r * problem.capacity);
+        problem.lengths[r] = static_cast<int64_t>(candidates.size());
+    }
+}
+
+class CpuBackend final : public Backend {
+public:
+    CpuBackend(int32_t ordinal, int threads) : ordinal_(ordinal), threads_(threads), workspace_(memory_) {}
+
+    proteus_status describe(proteus_device_info& info) override { return cpu_device_info(ordinal_, info); }
+
+    proteus_status allocate(uint64_t bytes, void** pointer) override { return memory_.allocate(bytes, pointer); }
+
+    void release(void* pointer) noexcept override { HostMemory::release(pointer); }
 
     proteus_status upload(void* destination, const void* source, uint64_t bytes) override
     {
@@ -148,26 +334,43 @@ public:
         return PROTEUS_STATUS_OK;
     }
 
-    // TODO(issue 8): an arena; for now the plain allocator.
-    proteus_status allocate_workspace(uint64_t bytes, void** pointer) override { return allocate(bytes, pointer); }
-    void release_workspace(void* pointer) noexcept override { release(pointer); }
-    uint64_t workspace_reserved_bytes() override { return 0; }
-
-    proteus_status check_wrap(void*, uint64_t) override { return PROTEUS_STATUS_OK; }
-
-    proteus_status plan_flux(const FluxProblem&, FluxPlan& plan) override
+    proteus_status allocate_workspace(uint64_t bytes, void** pointer) override
     {
-        plan = FluxPlan{};
+        return workspace_.allocate(bytes, pointer);
+    }
+
+    void release_workspace(void* pointer) noexcept override { workspace_.release(pointer); }
+
+    uint64_t workspace_reserved_bytes() override { return workspace_.reserved_bytes(); }
+
+    /** Any host memory: the CPU backend cannot tell whose it is, only that it is there. */
+    proteus_status check_wrap(void* pointer, uint64_t bytes) override
+    {
+        if (pointer == nullptr) {
+            return set_error(PROTEUS_STATUS_INVALID_ARGUMENT, "pointer: NULL is not host memory", "pointer");
+        }
+        if (bytes == 0) {
+            return set_error(PROTEUS_STATUS_INVALID_ARGUMENT, "bytes: a buffer holds at least one byte", "bytes");
+        }
+        if (bytes - 1 > std::numeric_limits<uintptr_t>::max() - reinterpret_cast<uintptr_t>(pointer)) {
+            return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
+                             "bytes = " + std::to_string(bytes) + " runs past the end of the address space", "bytes");
+        }
+        return PROTEUS_STATUS_OK;
+    }
+
+    proteus_status plan_flux(const FluxProblem& problem, FluxPlan& plan) override
+    {
+        const proteus_status status = check_cpu_launch(problem.launch);
+        if (status != PROTEUS_STATUS_OK) return status;
         plan.kernel = PROTEUS_KERNEL_CPU_REFERENCE;
-        plan.launch.struct_size = sizeof plan.launch;
+        plan.launch = default_launch();
         return PROTEUS_STATUS_OK;
     }
 
     proteus_status flux_launch_candidates(const FluxProblem&, std::vector<proteus_launch_config>& configs) override
     {
-        proteus_launch_config config{};
-        config.struct_size = sizeof config;
-        configs.assign(1, config);
+        configs.assign(1, default_launch());
         return PROTEUS_STATUS_OK;
     }
 
@@ -176,14 +379,17 @@ public:
         return cpu::flux_attention(problem, threads_, workspace);
     }
 
-    proteus_status shortlist_gather(const GatherProblem&, Allocator&) override
+    proteus_status shortlist_gather(const GatherProblem& problem, Allocator&) override
     {
-        return set_error(PROTEUS_STATUS_INTERNAL_ERROR, "TODO(issue 8): gather as a backend method");
+        gather_shortlists(problem);
+        return PROTEUS_STATUS_OK;
     }
 
 private:
     const int32_t ordinal_;
     const int threads_;
+    const HostMemory memory_;
+    WorkspaceArena workspace_;  // after memory_, which it allocates from
 };
 
 }  // namespace

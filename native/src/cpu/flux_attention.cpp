@@ -50,7 +50,7 @@ struct BFloat16Format {
     uint16_t store(float x) const { return float_to_bfloat16(x); }
 };
 
-/** One task: query rows [first, last) of batch row `batch`, all heads. */
+/** One task: query rows [first, last) of batch row `batch` (row r is position query_offset + r), all heads. */
 struct RowChunk {
     int64_t batch;
     int64_t first;
@@ -63,7 +63,7 @@ struct RowChunk {
  */
 struct TaskPlan {
     int64_t batch;
-    int64_t seq_len;
+    int64_t query_len;
     int64_t chunks_per_batch;
     int64_t rows_per_chunk;
 
@@ -75,16 +75,17 @@ struct TaskPlan {
         // tasks first leaves short ones to even out the workers at the end.
         const int64_t index = chunks_per_batch - 1 - task / batch;
         const int64_t first = index * rows_per_chunk;
-        return {task % batch, first, std::min(seq_len, first + rows_per_chunk)};
+        return {task % batch, first, std::min(query_len, first + rows_per_chunk)};
     }
 };
 
 TaskPlan plan_tasks(const FluxProblem& problem, int threads)
 {
+    const int64_t rows = problem.query_len;
     const int64_t tasks_wanted = 8 * static_cast<int64_t>(threads);
-    const int64_t chunks = std::clamp<int64_t>((tasks_wanted + problem.batch - 1) / problem.batch, 1, problem.seq_len);
-    const int64_t rows_per_chunk = (problem.seq_len + chunks - 1) / chunks;
-    return {problem.batch, problem.seq_len, (problem.seq_len + rows_per_chunk - 1) / rows_per_chunk, rows_per_chunk};
+    const int64_t chunks = std::clamp<int64_t>((tasks_wanted + problem.batch - 1) / problem.batch, 1, rows);
+    const int64_t rows_per_chunk = (rows + chunks - 1) / chunks;
+    return {problem.batch, rows, (rows + rows_per_chunk - 1) / rows_per_chunk, rows_per_chunk};
 }
 
 /** A worker's scratch: the scores of one row's candidates, the query row and the output accumulator. */
@@ -119,15 +120,18 @@ float dot(const Format format, const float* query, const typename Format::Elemen
            ((partial[4] + partial[5]) + (partial[6] + partial[7]));
 }
 
-/** SPEC §2 for one active row: softmax over C(i) in two passes (scores and their max, then the sums). */
+/**
+ * SPEC §2 for one active query row r (position query_offset + r, whose candidates are given): softmax
+ * over C(i) in two passes (scores and their max, then the sums).
+ */
 template <typename Format>
-void attend_row(const Format format, const FluxProblem& p, int64_t b, int64_t h, int64_t i,
+void attend_row(const Format format, const FluxProblem& p, int64_t b, int64_t h, int64_t r,
                 const std::vector<int64_t>& candidates, const RowScratch& scratch)
 {
     using Element = typename Format::Element;
     const int64_t kv_head = h / (p.heads / p.kv_heads);
     const int64_t D = p.head_dim;
-    const Element* query = row_of<const Element>(p.q, b, h, i);
+    const Element* query = row_of<const Element>(p.q, b, h, r);
     for (int64_t d = 0; d < D; ++d) scratch.query[d] = format.load(query[d]);
 
     float max_score = -std::numeric_limits<float>::infinity();
@@ -147,17 +151,17 @@ void attend_row(const Format format, const FluxProblem& p, int64_t b, int64_t h,
         for (int64_t d = 0; d < D; ++d) scratch.accumulator[d] += weight * format.load(value[d]);
     }
 
-    Element* out = row_of<Element>(p.o, b, h, i);
+    Element* out = row_of<Element>(p.o, b, h, r);
     for (int64_t d = 0; d < D; ++d) out[d] = format.store(scratch.accumulator[d] / sum);
-    if (p.lse.present()) *row_of<float>(p.lse, b, h, i) = max_score + std::log(sum);
+    if (p.lse.present()) *row_of<float>(p.lse, b, h, r) = max_score + std::log(sum);
 }
 
 template <typename Format>
-void write_inactive_row(const Format format, const FluxProblem& p, int64_t b, int64_t h, int64_t i)
+void write_inactive_row(const Format format, const FluxProblem& p, int64_t b, int64_t h, int64_t r)
 {
     using Element = typename Format::Element;
-    std::fill_n(row_of<Element>(p.o, b, h, i), p.head_dim, format.store(0.0f));
-    if (p.lse.present()) *row_of<float>(p.lse, b, h, i) = -std::numeric_limits<float>::infinity();
+    std::fill_n(row_of<Element>(p.o, b, h, r), p.head_dim, format.store(0.0f));
+    if (p.lse.present()) *row_of<float>(p.lse, b, h, r) = -std::numeric_limits<float>::infinity();
 }
 
 template <typename Format>
@@ -166,15 +170,17 @@ void attend_chunk(const FluxProblem& p, const core::CandidateSpec& spec, const R
     const float* salience = p.salience.present()
                                 ? static_cast<const float*>(p.salience.data) + chunk.batch * p.salience.strides[0]
                                 : nullptr;
+    // The builder ranges over all T keys, as in a full-length call, so a row of a slice gets exactly the
+    // C(i) it has there; its first row covers the DNA prefix of position query_offset + first in one scan.
     core::ShortlistBuilder shortlist(spec, p.seq_len, salience);
     const Format format;
-    for (int64_t i = chunk.first; i < chunk.last; ++i) {
-        const std::vector<int64_t>& candidates = shortlist.candidates(i);
+    for (int64_t r = chunk.first; r < chunk.last; ++r) {
+        const std::vector<int64_t>& candidates = shortlist.candidates(p.query_offset + r);
         for (int64_t h = 0; h < p.heads; ++h) {
-            if (is_active(p, chunk.batch, h, i)) {
-                attend_row(format, p, chunk.batch, h, i, candidates, scratch);
+            if (is_active(p, chunk.batch, h, r)) {
+                attend_row(format, p, chunk.batch, h, r, candidates, scratch);
             } else {
-                write_inactive_row(format, p, chunk.batch, h, i);
+                write_inactive_row(format, p, chunk.batch, h, r);
             }
         }
     }
@@ -222,7 +228,9 @@ proteus_status flux_attention(const FluxProblem& problem, int threads, Allocator
     const core::CandidateSpec& spec = problem.candidates;
     const TaskPlan plan = plan_tasks(problem, threads);
     const int workers = static_cast<int>(std::min<int64_t>(threads, plan.task_count()));
-    const int64_t floats_per_worker = shortlist_bound(spec, problem.seq_len) + 2 * problem.head_dim;
+    // Rows reach position query_offset + query_len − 1 at most, so no C(i) is larger than the bound of that prefix.
+    const int64_t rows_end = problem.query_offset + problem.query_len;
+    const int64_t floats_per_worker = core::shortlist_bound(spec, rows_end) + 2 * problem.head_dim;
 
     ScratchBlock scratch(workspace);
     const proteus_status status = scratch.allocate(static_cast<uint64_t>(workers * floats_per_worker));
