@@ -64,3 +64,18 @@ private:
 };
 
 }  // namespace proteus::core
+
+namespace proteus::core {
+
+/**
+ * Σ |C(i)| over the rows [first_row, first_row + row_count) of one batch row (SPEC §3, every policy),
+ * exact, without building a set: |Local| + |Anchors \ Local| + |Dna \ (Local ∪ Anchors)| (Seed then
+ * keeps at most L). The DNA overlaps come from order statistics over the top-K set, so each row costs
+ * O(log K) once the set covers the first row's prefix (an O(prefix · log K) scan, needed only when
+ * K > 0). `salience`: the row's values from position 0 (at least up to the last row), null when the
+ * budgets take no DNA. Rows are within [0, seq_len).
+ */
+int64_t shortlist_total(const CandidateSpec& spec, int64_t seq_len, const float* salience, int64_t first_row,
+                        int64_t row_count);
+
+}  // namespace proteus::core

@@ -2,19 +2,22 @@
 // what the caller passed, hands the work to a context or backend, and turns every exception into a
 // status so that none crosses the ABI.
 #include <algorithm>
+#include <climits>
+#include <cstring>
 #include <exception>
 #include <new>
-#include <numeric>
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/shortlist.h"
 #include "proteus/proteus.h"
+#include "runtime/build_info.h"
 #include "runtime/context.h"
 #include "runtime/devices.h"
-#include "core/error.h"
 #include "runtime/registry.h"
 #include "runtime/validation.h"
+#include "runtime/versioned.h"
 
 using namespace proteus;
 
@@ -60,47 +63,41 @@ proteus_status find_live(proteus_buffer handle, const char* argument, std::share
     return buffer != nullptr ? PROTEUS_STATUS_OK : reject_dead_handle(argument, "buffer");
 }
 
-/** An output struct: checks its declared size, then clears everything else before it is filled. */
-template <typename Struct>
-proteus_status prepare_output(Struct* output, const char* argument)
-{
-    proteus_status status = check_not_null(output, argument);
-    if (status == PROTEUS_STATUS_OK) {
-        status =
-            check_struct_size(output->struct_size, sizeof *output, (std::string(argument) + ".struct_size").c_str());
-    }
-    if (status != PROTEUS_STATUS_OK) return status;
-    const uint32_t struct_size = output->struct_size;
-    *output = Struct{};
-    output->struct_size = struct_size;
-    return PROTEUS_STATUS_OK;
-}
-
 char* address(const Buffer& buffer, uint64_t offset) { return static_cast<char*>(buffer.data()) + offset; }
 
-/** The T salience values of the gathered batch row, copied to the host (empty when the budgets take no DNA). */
-proteus_status download_salience_row(Context& context, const GatherCall& call, int64_t batch, int64_t seq_len,
-                                     std::vector<float>& row)
+/**
+ * The salience values [0, count) of one batch row, copied to the host (empty when the budgets take no
+ * DNA). The row is contiguous: salience's last axis has stride 1.
+ */
+proteus_status download_salience_prefix(Context& context, const CheckedTensor& salience, int64_t batch, int64_t count,
+                                        std::vector<float>& row)
 {
-    if (!call.salience.present()) return PROTEUS_STATUS_OK;
-    row.resize(static_cast<size_t>(seq_len));
-    const float* device_row = static_cast<const float*>(call.salience.ref.data) + batch * call.salience.ref.strides[0];
-    return context.backend().download(row.data(), device_row, static_cast<uint64_t>(seq_len) * sizeof(float));
+    if (!salience.present() || count <= 0) return PROTEUS_STATUS_OK;
+    row.resize(static_cast<size_t>(count));
+    const float* device_row = static_cast<const float*>(salience.ref.data) + batch * salience.ref.strides[0];
+    return context.backend().download(row.data(), device_row, static_cast<uint64_t>(count) * sizeof(float));
 }
 
-/** Builds C(i) of every requested row, visiting them in increasing order so the DNA set only grows. */
-void write_shortlists(const GatherCall& call, int64_t seq_len, const std::vector<float>& salience, const int64_t* rows,
-                      int64_t row_count, int64_t capacity, int64_t* indices, int64_t* lengths)
+/** Registers a buffer made on `context` (the handle); INVALID_HANDLE when the context was destroyed meanwhile. */
+proteus_status publish_buffer(proteus_context context, std::shared_ptr<Buffer>& created, proteus_buffer* buffer)
 {
-    std::vector<int64_t> order(static_cast<size_t>(row_count));
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [rows](int64_t a, int64_t b) { return rows[a] < rows[b]; });
-    core::ShortlistBuilder builder(call.spec, seq_len, salience.empty() ? nullptr : salience.data());
-    for (const int64_t r : order) {
-        const std::vector<int64_t>& candidates = builder.candidates(rows[r]);
-        std::copy(candidates.begin(), candidates.end(), indices + r * capacity);
-        lengths[r] = static_cast<int64_t>(candidates.size());
-    }
+    *buffer = register_buffer(context, created);
+    return *buffer != nullptr ? PROTEUS_STATUS_OK : reject_dead_handle("context", "context");
+}
+
+/** A validated flux call: the problem, the buffers it addresses, the live context. */
+struct FluxCall {
+    std::shared_ptr<Context> context;
+    FluxProblem problem;
+    BufferLease lease;
+};
+
+proteus_status check_flux(proteus_context context, const proteus_flux_tensors* tensors,
+                          const proteus_flux_params* params, const proteus_launch_config* launch, FluxCall& call)
+{
+    const proteus_status status = find_live(context, call.context);
+    return status != PROTEUS_STATUS_OK ? status
+                                       : check_flux_call(*call.context, tensors, params, launch, call.problem, call.lease);
 }
 
 }  // namespace
@@ -131,12 +128,11 @@ PROTEUS_API const char* proteus_last_error_message(void) { return last_error_mes
 PROTEUS_API proteus_status proteus_last_error_info(proteus_error_info* info)
 {
     return guarded(__func__, [&] {
-        proteus_status status = check_not_null(info, "info");
-        if (status == PROTEUS_STATUS_OK) {
-            status = check_struct_size(info->struct_size, sizeof *info, "info.struct_size");
-        }
-        if (status == PROTEUS_STATUS_OK) last_error_info(*info);
-        return status;
+        Output<proteus_error_info> out(info, PROTEUS_ERROR_INFO_SIZE_V0_1, "info");
+        if (out.status() != PROTEUS_STATUS_OK) return out.status();
+        last_error_info(out.value());
+        out.write();
+        return PROTEUS_STATUS_OK;
     });
 }
 
@@ -150,11 +146,25 @@ PROTEUS_API proteus_status proteus_device_count(int32_t backend, int32_t* count)
     });
 }
 
+PROTEUS_API proteus_status proteus_get_build_info(proteus_build_info* info)
+{
+    return guarded(__func__, [&] {
+        Output<proteus_build_info> out(info, PROTEUS_BUILD_INFO_SIZE_V0_2, "info");
+        if (out.status() != PROTEUS_STATUS_OK) return out.status();
+        describe_build(out.value());
+        out.write();
+        return PROTEUS_STATUS_OK;
+    });
+}
+
 PROTEUS_API proteus_status proteus_device_get_info(int32_t backend, int32_t ordinal, proteus_device_info* info)
 {
     return guarded(__func__, [&] {
-        const proteus_status status = prepare_output(info, "info");
-        return status != PROTEUS_STATUS_OK ? status : device_info(backend, ordinal, *info);
+        Output<proteus_device_info> out(info, PROTEUS_DEVICE_INFO_SIZE_V0_1, "info");
+        proteus_status status = out.status();
+        if (status == PROTEUS_STATUS_OK) status = device_info(backend, ordinal, out.value());
+        if (status == PROTEUS_STATUS_OK) out.write();
+        return status;
     });
 }
 
@@ -166,6 +176,21 @@ PROTEUS_API proteus_status proteus_context_create(int32_t backend, int32_t ordin
         *context = nullptr;
         std::unique_ptr<Backend> instance;
         status = create_backend(backend, ordinal, nullptr, true, instance);
+        if (status != PROTEUS_STATUS_OK) return status;
+        *context = register_context(std::make_shared<Context>(std::move(instance)));
+        return PROTEUS_STATUS_OK;
+    });
+}
+
+PROTEUS_API proteus_status proteus_context_create_on_stream(int32_t backend, int32_t ordinal, void* stream,
+                                                            proteus_context* context)
+{
+    return guarded(__func__, [&] {
+        proteus_status status = check_not_null(context, "context");
+        if (status != PROTEUS_STATUS_OK) return status;
+        *context = nullptr;
+        std::unique_ptr<Backend> instance;
+        status = create_backend(backend, ordinal, stream, false, instance);
         if (status != PROTEUS_STATUS_OK) return status;
         *context = register_context(std::make_shared<Context>(std::move(instance)));
         return PROTEUS_STATUS_OK;
@@ -187,8 +212,11 @@ PROTEUS_API proteus_status proteus_context_get_info(proteus_context context, pro
     return guarded(__func__, [&] {
         std::shared_ptr<Context> live;
         proteus_status status = find_live(context, live);
-        if (status == PROTEUS_STATUS_OK) status = prepare_output(info, "info");
-        return status != PROTEUS_STATUS_OK ? status : live->backend().describe(*info);
+        Output<proteus_device_info> out(info, PROTEUS_DEVICE_INFO_SIZE_V0_1, "info");
+        if (status == PROTEUS_STATUS_OK) status = out.status();
+        if (status == PROTEUS_STATUS_OK) status = live->backend().describe(out.value());
+        if (status == PROTEUS_STATUS_OK) out.write();
+        return status;
     });
 }
 
@@ -206,8 +234,11 @@ PROTEUS_API proteus_status proteus_context_memory(proteus_context context, prote
     return guarded(__func__, [&] {
         std::shared_ptr<Context> live;
         proteus_status status = find_live(context, live);
-        if (status == PROTEUS_STATUS_OK) status = prepare_output(stats, "stats");
-        return status != PROTEUS_STATUS_OK ? status : live->memory(*stats);
+        Output<proteus_memory_stats> out(stats, PROTEUS_MEMORY_STATS_SIZE_V0_1, "stats");
+        if (status == PROTEUS_STATUS_OK) status = out.status();
+        if (status == PROTEUS_STATUS_OK) status = live->memory(out.value());
+        if (status == PROTEUS_STATUS_OK) out.write();
+        return status;
     });
 }
 
@@ -245,8 +276,23 @@ PROTEUS_API proteus_status proteus_buffer_create(proteus_context context, uint64
         if (status != PROTEUS_STATUS_OK) return status;
         std::shared_ptr<Buffer> created;
         status = create_buffer(live, bytes, created);
-        if (status == PROTEUS_STATUS_OK) *buffer = register_buffer(std::move(created));
-        return status;
+        return status != PROTEUS_STATUS_OK ? status : publish_buffer(context, created, buffer);
+    });
+}
+
+PROTEUS_API proteus_status proteus_buffer_wrap(proteus_context context, void* pointer, uint64_t bytes,
+                                               proteus_buffer* buffer)
+{
+    return guarded(__func__, [&] {
+        std::shared_ptr<Context> live;
+        proteus_status status = find_live(context, live);
+        if (status == PROTEUS_STATUS_OK) status = check_not_null(buffer, "buffer");
+        if (status != PROTEUS_STATUS_OK) return status;
+        *buffer = nullptr;
+        status = check_wrap_range(pointer, bytes);
+        std::shared_ptr<Buffer> wrapped;
+        if (status == PROTEUS_STATUS_OK) status = wrap_buffer(live, pointer, bytes, wrapped);
+        return status != PROTEUS_STATUS_OK ? status : publish_buffer(context, wrapped, buffer);
     });
 }
 
@@ -337,19 +383,30 @@ PROTEUS_API proteus_status proteus_flux_attention_v2(proteus_context context, co
                                                      const proteus_launch_config* launch,
                                                      proteus_flux_run_info* run_info)
 {
-    (void)run_info;  // TODO(issue 8): the dispatch plan
     return guarded(__func__, [&] {
-        std::shared_ptr<Context> live;
-        FluxProblem problem;
-        BufferLease lease;
-        proteus_status status = find_live(context, live);
-        if (status == PROTEUS_STATUS_OK) status = check_flux_call(*live, tensors, params, launch, problem, lease);
-        if (status != PROTEUS_STATUS_OK) return status;
+        // Checked before any work is queued, so a bad run_info leaves nothing half done.
+        Output<proteus_flux_run_info> out(run_info, PROTEUS_FLUX_RUN_INFO_SIZE_V0_2, "run_info", Presence::Optional);
+        FluxCall call;
+        proteus_status status = out.status();
+        if (status == PROTEUS_STATUS_OK) status = check_flux(context, tensors, params, launch, call);
         FluxPlan plan;
-        status = live->backend().plan_flux(problem, plan);
+        if (status == PROTEUS_STATUS_OK) status = call.context->backend().plan_flux(call.problem, plan);
         if (status != PROTEUS_STATUS_OK) return status;
-        Workspace workspace(*live);
-        return live->backend().flux_attention(problem, plan, workspace);
+        uint64_t workspace_bytes = 0;
+        {
+            Workspace workspace(*call.context);
+            status = call.context->backend().flux_attention(call.problem, plan, workspace);
+            workspace_bytes = workspace.taken_bytes();
+        }
+        if (status != PROTEUS_STATUS_OK) return status;
+        proteus_flux_run_info& info = out.value();
+        info.kernel = plan.kernel;
+        info.launch = plan.launch;
+        info.launch.struct_size = sizeof info.launch;
+        info.query_offset = call.problem.query_offset;
+        info.workspace_bytes = workspace_bytes;
+        out.write();
+        return PROTEUS_STATUS_OK;
     });
 }
 
@@ -375,6 +432,29 @@ PROTEUS_API proteus_status proteus_flux_attention(proteus_context context, const
     });
 }
 
+PROTEUS_API proteus_status proteus_flux_launch_candidates(proteus_context context, const proteus_flux_tensors* tensors,
+                                                          const proteus_flux_params* params,
+                                                          proteus_launch_config* configs, uint32_t config_size,
+                                                          int32_t capacity, int32_t* count)
+{
+    return guarded(__func__, [&] {
+        FluxCall call;
+        proteus_status status = check_flux(context, tensors, params, nullptr, call);
+        if (status == PROTEUS_STATUS_OK) status = check_config_array(configs, config_size, capacity, count);
+        std::vector<proteus_launch_config> offered;
+        if (status == PROTEUS_STATUS_OK) status = call.context->backend().flux_launch_candidates(call.problem, offered);
+        if (status != PROTEUS_STATUS_OK) return status;
+        const size_t written = std::min(offered.size(), static_cast<size_t>(capacity));
+        for (size_t n = 0; n < written; ++n) {
+            proteus_launch_config config = offered[n];
+            config.struct_size = config_size;
+            std::memcpy(reinterpret_cast<char*>(configs) + n * config_size, &config, config_size);
+        }
+        *count = static_cast<int32_t>(std::min<size_t>(offered.size(), INT32_MAX));
+        return PROTEUS_STATUS_OK;
+    });
+}
+
 PROTEUS_API proteus_status proteus_shortlist_bound(const proteus_flux_params* params, int64_t seq_len, int64_t* bound)
 {
     return guarded(__func__, [&] {
@@ -394,16 +474,38 @@ PROTEUS_API proteus_status proteus_shortlist_gather(proteus_context context, con
 {
     return guarded(__func__, [&] {
         std::shared_ptr<Context> live;
-        GatherCall call;
+        GatherProblem problem;
+        BufferLease lease;
         proteus_status status = find_live(context, live);
         if (status == PROTEUS_STATUS_OK) {
             status = check_gather_call(*live, params, seq_len, salience, batch, rows, row_count, capacity, indices,
-                                       lengths, call);
+                                       lengths, problem, lease);
         }
-        std::vector<float> salience_row;
-        if (status == PROTEUS_STATUS_OK) status = download_salience_row(*live, call, batch, seq_len, salience_row);
+        if (status != PROTEUS_STATUS_OK || row_count == 0) return status;
+        Workspace workspace(*live);
+        return live->backend().shortlist_gather(problem, workspace);
+    });
+}
+
+PROTEUS_API proteus_status proteus_shortlist_total(proteus_context context, const proteus_flux_params* params,
+                                                   int64_t seq_len, const proteus_tensor* salience, int64_t batch,
+                                                   int64_t first_row, int64_t row_count, int64_t* total)
+{
+    return guarded(__func__, [&] {
+        std::shared_ptr<Context> live;
+        TotalCall call;
+        proteus_status status = find_live(context, live);
+        if (status == PROTEUS_STATUS_OK) {
+            status = check_total_call(*live, params, seq_len, salience, batch, first_row, row_count, total, call);
+        }
+        // Only the prefix the last row's DNA set ranks is read (Seed ranks up to the row itself).
+        std::vector<float> prefix;
+        if (status == PROTEUS_STATUS_OK) {
+            status = download_salience_prefix(*live, call.salience, batch, first_row + row_count, prefix);
+        }
         if (status != PROTEUS_STATUS_OK) return status;
-        write_shortlists(call, seq_len, salience_row, rows, row_count, capacity, indices, lengths);
+        *total = core::shortlist_total(call.candidates, seq_len, prefix.empty() ? nullptr : prefix.data(), first_row,
+                                       row_count);
         return PROTEUS_STATUS_OK;
     });
 }

@@ -17,8 +17,10 @@ proteus_status device_count(int32_t backend, int32_t& count);
 /** Describes a device; BACKEND_UNAVAILABLE when the backend is not compiled in or has no such device. */
 proteus_status device_info(int32_t backend, int32_t ordinal, proteus_device_info& info);
 
-/** Opens a device, with the same errors as device_info. */
-/** A backend on a new stream of its own (own_stream), or on the caller's `stream`. */
+/**
+ * Opens a device, with the same errors as device_info: a backend on a new stream of its own
+ * (own_stream), or on the caller's `stream`.
+ */
 proteus_status create_backend(int32_t backend, int32_t ordinal, void* stream, bool own_stream,
                               std::unique_ptr<Backend>& instance);
 

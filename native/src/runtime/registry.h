@@ -1,5 +1,6 @@
-// The live handles. A handle is an id (never an address, never reused), so a destroyed, foreign or
-// garbage handle is looked up, not dereferenced, and reads as PROTEUS_STATUS_INVALID_HANDLE.
+// The live handles. A handle is an id (never an address, never reused, not guessable from the ids
+// seen), so a destroyed, foreign, forged or garbage handle is looked up, not dereferenced, and reads
+// as PROTEUS_STATUS_INVALID_HANDLE.
 // Lookups hand out shared ownership: an object stays alive until the calls using it return, even
 // when another thread destroys its handle meanwhile.
 #pragma once
@@ -19,7 +20,14 @@ struct RemovedContext {
 };
 
 proteus_context register_context(std::shared_ptr<Context> context);
-proteus_buffer register_buffer(std::shared_ptr<Buffer> buffer);
+
+/**
+ * Registers a buffer of the context `context` (the handle it was created through) unless that context
+ * has been destroyed meanwhile: then returns null and leaves `buffer` with the caller, whose release
+ * frees it. Checked and added under one lock with unregister_context, so a destroyed context never
+ * leaves a live buffer behind.
+ */
+proteus_buffer register_buffer(proteus_context context, std::shared_ptr<Buffer>& buffer);
 
 /** The live object of a handle, or null. */
 std::shared_ptr<Context> find_context(proteus_context handle);

@@ -188,6 +188,142 @@ bool spans_overlap(const CheckedTensor& a, const CheckedTensor& b)
     return a.present() && b.present() && a.buffer == b.buffer && a.first_byte < b.end_byte && b.first_byte < a.end_byte;
 }
 
+namespace {
+
+/**
+ * The bytes a tensor's elements cover, as a set: base + Σ index[k]·stride[k] + [0, run) over the
+ * axes that move (extent > 1, stride > 0; a broadcast axis adds no element), the contiguous last axis
+ * folded into `run`. Axes are sorted by decreasing stride; `span[k]` is the bytes the axes after k
+ * and the run cover from a sub-block's start. Offsets are within one buffer (below 2^63 bytes).
+ */
+struct ByteLayout {
+    int64_t base = 0;
+    int64_t run = 0;
+    int count = 0;
+    int64_t stride[PROTEUS_MAX_RANK] = {};
+    int64_t extent[PROTEUS_MAX_RANK] = {};
+    int64_t span[PROTEUS_MAX_RANK] = {};
+
+    int64_t rows() const
+    {
+        int64_t product = 1;
+        for (int k = 0; k < count; ++k) product *= extent[k];
+        return product;
+    }
+
+    /** Each sub-block of an axis ends before the next begins: at most one straddles a given byte. */
+    bool nested() const
+    {
+        for (int k = 0; k < count; ++k) {
+            if (stride[k] < span[k]) return false;
+        }
+        return true;
+    }
+
+    bool same_shape(const ByteLayout& other) const
+    {
+        if (run != other.run || count != other.count) return false;
+        for (int k = 0; k < count; ++k) {
+            if (stride[k] != other.stride[k] || extent[k] != other.extent[k]) return false;
+        }
+        return true;
+    }
+};
+
+ByteLayout byte_layout(const CheckedTensor& tensor)
+{
+    const TensorRef& ref = tensor.ref;
+    const int64_t size = static_cast<int64_t>(element_size(ref.dtype));
+    ByteLayout layout;
+    layout.base = static_cast<int64_t>(tensor.first_byte);
+    layout.run = ref.shape[ref.rank - 1] * size;  // the last axis is contiguous (checked)
+    for (int axis = 0; axis + 1 < ref.rank; ++axis) {
+        if (ref.shape[axis] == 1 || ref.strides[axis] == 0) continue;
+        int slot = layout.count++;
+        for (; slot > 0 && layout.stride[slot - 1] < ref.strides[axis] * size; --slot) {
+            layout.stride[slot] = layout.stride[slot - 1];
+            layout.extent[slot] = layout.extent[slot - 1];
+        }
+        layout.stride[slot] = ref.strides[axis] * size;
+        layout.extent[slot] = ref.shape[axis];
+    }
+    int64_t inner = layout.run;
+    for (int k = layout.count - 1; k >= 0; --k) {
+        layout.span[k] = inner;
+        inner += (layout.extent[k] - 1) * layout.stride[k];
+    }
+    return layout;
+}
+
+int64_t floor_div(int64_t a, int64_t b)  // b > 0
+{
+    const int64_t q = a / b;
+    return q * b > a ? q - 1 : q;
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }  // b > 0
+
+/** Whether any byte of the layout's sub-block at `base`, axes k onwards, lies in [first, end). */
+bool covers_any(const ByteLayout& layout, int k, int64_t base, int64_t first, int64_t end)
+{
+    if (k == layout.count) return base < end && first < base + layout.run;
+    const int64_t s = layout.stride[k];
+    const int64_t lowest = std::max<int64_t>(0, ceil_div(first - base - layout.span[k] + 1, s));
+    const int64_t highest = std::min(layout.extent[k] - 1, floor_div(end - 1 - base, s));
+    if (lowest > highest) return false;
+    // A sub-block that starts inside the range covers its first byte (element [0, …, 0] of the block).
+    if (std::max(lowest, ceil_div(first - base, s)) <= highest) return true;
+    // The others start before `first` and reach into the range: one of them when the layout is nested.
+    for (int64_t i = lowest; i <= highest; ++i) {
+        if (covers_any(layout, k + 1, base + i * s, first, end)) return true;
+    }
+    return false;
+}
+
+/**
+ * For one nested layout L: whether L and L shifted by `shift` bytes share a byte, i.e. whether
+ * shift = Σ c[k]·stride[k] + e with |c[k]| < extent[k] and |e| < run. Nesting leaves at most two
+ * choices of c[k] per axis.
+ */
+bool shift_meets(const ByteLayout& layout, int k, int64_t shift)
+{
+    if (k == layout.count) return shift > -layout.run && shift < layout.run;
+    const int64_t s = layout.stride[k];
+    for (int64_t c = floor_div(shift, s), last = c + 1; c <= last; ++c) {
+        const int64_t rest = shift - c * s;
+        if (c > -layout.extent[k] && c < layout.extent[k] && rest > -layout.span[k] && rest < layout.span[k] &&
+            shift_meets(layout, k + 1, rest)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/** Walks the rows of `walked` and asks `other` about each one's bytes. */
+bool rows_meet(const ByteLayout& walked, const ByteLayout& other)
+{
+    int64_t index[PROTEUS_MAX_RANK] = {};
+    for (;;) {
+        int64_t first = walked.base;
+        for (int k = 0; k < walked.count; ++k) first += index[k] * walked.stride[k];
+        if (covers_any(other, 0, other.base, first, first + walked.run)) return true;
+        int k = walked.count - 1;
+        for (; k >= 0 && ++index[k] == walked.extent[k]; --k) index[k] = 0;
+        if (k < 0) return false;
+    }
+}
+
+}  // namespace
+
+bool elements_overlap(const CheckedTensor& a, const CheckedTensor& b)
+{
+    if (!spans_overlap(a, b)) return false;
+    const ByteLayout la = byte_layout(a);
+    const ByteLayout lb = byte_layout(b);
+    if (la.same_shape(lb) && la.nested()) return shift_meets(la, 0, lb.base - la.base);
+    return la.rows() <= lb.rows() ? rows_meet(la, lb) : rows_meet(lb, la);
+}
+
 bool elements_alias(const CheckedTensor& tensor)
 {
     // Taken by increasing stride, every axis of extent > 1 must step past all that the axes before it span.

@@ -42,6 +42,14 @@ proteus_status check_extent(const CheckedTensor& tensor, const char* name, int a
 /** Whether two tensors' spans share bytes of one buffer. */
 bool spans_overlap(const CheckedTensor& a, const CheckedTensor& b);
 
+/**
+ * Whether an element of one tensor shares a byte with an element of the other: exact, so tensors
+ * that interleave in one buffer without sharing elements ([B, T, 4, H, D] holding q, k, v and o of
+ * each token) do not overlap. O(1) when the spans are apart or the two layouts are one layout
+ * shifted; otherwise O(rows · rank) over the tensor with fewer rows (a row: the contiguous last axis).
+ */
+bool elements_overlap(const CheckedTensor& a, const CheckedTensor& b);
+
 /** Whether two elements of the tensor have one address (an output would be written twice). */
 bool elements_alias(const CheckedTensor& tensor);
 

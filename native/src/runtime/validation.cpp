@@ -1,9 +1,11 @@
 #include "runtime/validation.h"
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "core/error.h"
+#include "runtime/versioned.h"
 
 namespace proteus {
 namespace {
@@ -57,21 +59,22 @@ proteus_status check_launch_field(int32_t value, const char* argument)
     return value >= 0 ? PROTEUS_STATUS_OK : reject(argument, number(value) + " is negative (0 means the heuristic)");
 }
 
+/** NULL is all-heuristic; a caller's shorter struct reads its missing fields as 0 (heuristic). */
 proteus_status check_launch(const proteus_launch_config* launch, proteus_launch_config& resolved)
 {
     resolved = proteus_launch_config{};
-    resolved.struct_size = sizeof resolved;
-    if (launch == nullptr) return PROTEUS_STATUS_OK;
-    proteus_status status = check_struct_size(launch->struct_size, sizeof *launch, "launch.struct_size");
-    if (status != PROTEUS_STATUS_OK) return status;
-    if (launch->mode < PROTEUS_LAUNCH_AUTO || launch->mode > PROTEUS_LAUNCH_ROW) {
-        return reject("launch.mode", number(launch->mode) + " is not a proteus_launch_mode");
+    if (launch != nullptr) {
+        const proteus_status status = read_struct(launch, PROTEUS_LAUNCH_CONFIG_SIZE_V0_1, "launch", resolved);
+        if (status != PROTEUS_STATUS_OK) return status;
     }
-    status = check_launch_field(launch->block_q, "launch.block_q");
-    if (status == PROTEUS_STATUS_OK) status = check_launch_field(launch->block_k, "launch.block_k");
-    if (status == PROTEUS_STATUS_OK) status = check_launch_field(launch->rows_per_warp, "launch.rows_per_warp");
-    if (status == PROTEUS_STATUS_OK) status = check_launch_field(launch->stages, "launch.stages");
-    if (status == PROTEUS_STATUS_OK) resolved = *launch;
+    resolved.struct_size = sizeof resolved;
+    if (resolved.mode < PROTEUS_LAUNCH_AUTO || resolved.mode > PROTEUS_LAUNCH_ROW) {
+        return reject("launch.mode", number(resolved.mode) + " is not a proteus_launch_mode");
+    }
+    proteus_status status = check_launch_field(resolved.block_q, "launch.block_q");
+    if (status == PROTEUS_STATUS_OK) status = check_launch_field(resolved.block_k, "launch.block_k");
+    if (status == PROTEUS_STATUS_OK) status = check_launch_field(resolved.rows_per_warp, "launch.rows_per_warp");
+    if (status == PROTEUS_STATUS_OK) status = check_launch_field(resolved.stages, "launch.stages");
     return status;
 }
 
@@ -116,7 +119,7 @@ proteus_status check_same_dtype(const CheckedTensor& tensor, const char* name, c
 
 bool is_supported_head_dim(int64_t d) { return d == 16 || d == 32 || d == 64 || d == 128; }
 
-/** k and v are [B, Hkv, T, D] with H a multiple of Hkv; o is [B, H, T, D] like q. */
+/** q is [B, H, Tq, D]; k and v are [B, Hkv, T, D] with H a multiple of Hkv; o is like q. */
 proteus_status check_attention_shapes(const FluxTensors& t)
 {
     const int64_t* q = t.q.ref.shape;
@@ -125,7 +128,6 @@ proteus_status check_attention_shapes(const FluxTensors& t)
                       PROTEUS_STATUS_UNSUPPORTED_HEAD_DIM);
     }
     proteus_status status = check_extent(t.k, "k", 0, q[0], "B of q");
-    if (status == PROTEUS_STATUS_OK) status = check_extent(t.k, "k", 2, q[2], "T of q");
     if (status == PROTEUS_STATUS_OK) status = check_extent(t.k, "k", 3, q[3], "D of q");
     for (int axis = 0; axis < 4 && status == PROTEUS_STATUS_OK; ++axis) {
         status = check_extent(t.v, "v", axis, t.k.ref.shape[axis], "the same axis of k");
@@ -145,7 +147,7 @@ proteus_status check_row_tensor(const CheckedTensor& tensor, const char* name, c
     if (!tensor.present()) return PROTEUS_STATUS_OK;
     proteus_status status = check_extent(tensor, name, 0, q.ref.shape[0], "B of q");
     if (status == PROTEUS_STATUS_OK) status = check_extent(tensor, name, 1, q.ref.shape[1], "H of q");
-    if (status == PROTEUS_STATUS_OK) status = check_extent(tensor, name, 2, q.ref.shape[2], "T of q");
+    if (status == PROTEUS_STATUS_OK) status = check_extent(tensor, name, 2, q.ref.shape[2], "Tq of q");
     return status;
 }
 
@@ -183,11 +185,40 @@ proteus_status check_optional_tensors(const Context& context, const proteus_flux
     if (status == PROTEUS_STATUS_OK) status = check_salience(context, &tensors.salience, dna_count, t.salience);
     if (status != PROTEUS_STATUS_OK || !t.salience.present()) return status;
     status = check_extent(t.salience, "salience", 0, t.q.ref.shape[0], "B of q");
-    if (status == PROTEUS_STATUS_OK) status = check_extent(t.salience, "salience", 1, t.q.ref.shape[2], "T of q");
+    if (status == PROTEUS_STATUS_OK) status = check_extent(t.salience, "salience", 1, t.k.ref.shape[2], "T of k");
     return status;
 }
 
-/** An output may share no byte with an input or the other output, and no two of its elements one address. */
+/**
+ * SPEC §1: row r of q is position p0 + r with 0 ≤ p0 and p0 + Tq ≤ T; p0 is T − Tq unless the flags
+ * say the caller set it.
+ */
+proteus_status check_query_slice(const proteus_flux_tensors& tensors, const FluxTensors& t, int64_t& query_offset)
+{
+    const uint32_t unknown = tensors.flags & ~static_cast<uint32_t>(PROTEUS_FLUX_QUERY_OFFSET);
+    if (unknown != 0) {
+        return reject("tensors.flags", "has bits " + std::to_string(unknown) + " that are not proteus_flux_tensor_flags");
+    }
+    const int64_t query_len = t.q.ref.shape[2];
+    const int64_t seq_len = t.k.ref.shape[2];
+    if (query_len > seq_len) {
+        return reject("q.shape", "Tq = " + number(query_len) + " query rows, more than the T = " + number(seq_len) +
+                                     " keys of k");
+    }
+    query_offset = (tensors.flags & PROTEUS_FLUX_QUERY_OFFSET) != 0 ? tensors.query_offset : seq_len - query_len;
+    if (query_offset < 0 || query_offset > seq_len - query_len) {
+        return reject("tensors.query_offset", number(query_offset) + " puts the Tq = " + number(query_len) +
+                                                  " query rows outside [0, T = " + number(seq_len) +
+                                                  "); it must be in [0, T - Tq]");
+    }
+    return PROTEUS_STATUS_OK;
+}
+
+/**
+ * No element of an output may be an element of an input or of the other output, and no two of its
+ * elements one address. Tensors may interleave in one buffer ([B, T, 4, H, D] holding q, k, v, o per
+ * token): elements are compared, not the byte spans.
+ */
 proteus_status check_output_apart(const FluxTensors& t, const CheckedTensor& output)
 {
     if (!output.present()) return PROTEUS_STATUS_OK;
@@ -196,14 +227,15 @@ proteus_status check_output_apart(const FluxTensors& t, const CheckedTensor& out
                       "two of its elements share an address, so a row would be written twice");
     }
     for (const CheckedTensor* other : {&t.q, &t.k, &t.v, &t.active, &t.salience, &t.o, &t.lse}) {
-        if (other != &output && spans_overlap(output, *other)) {
-            return reject(output.name, std::string("overlaps ") + other->name + " in the same buffer");
+        if (other != &output && elements_overlap(output, *other)) {
+            return reject(output.name, std::string("shares elements with ") + other->name + " in the same buffer");
         }
     }
     return PROTEUS_STATUS_OK;
 }
 
-void fill_problem(const FluxTensors& t, const core::CandidateSpec& spec, FluxProblem& problem, BufferLease& lease)
+void fill_problem(const FluxTensors& t, const core::CandidateSpec& spec, int64_t query_offset, FluxProblem& problem,
+                  BufferLease& lease)
 {
     problem.q = t.q.ref;
     problem.k = t.k.ref;
@@ -214,7 +246,9 @@ void fill_problem(const FluxTensors& t, const core::CandidateSpec& spec, FluxPro
     problem.lse = t.lse.ref;
     problem.batch = t.q.ref.shape[0];
     problem.heads = t.q.ref.shape[1];
-    problem.seq_len = t.q.ref.shape[2];
+    problem.seq_len = t.k.ref.shape[2];
+    problem.query_len = t.q.ref.shape[2];
+    problem.query_offset = query_offset;
     problem.head_dim = t.q.ref.shape[3];
     problem.kv_heads = t.k.ref.shape[1];
     problem.candidates = spec;
@@ -285,13 +319,6 @@ proteus_status check_not_null(const void* pointer, const char* argument)
     return pointer != nullptr ? PROTEUS_STATUS_OK : reject(argument, "is NULL");
 }
 
-proteus_status check_struct_size(uint32_t struct_size, size_t expected, const char* argument)
-{
-    if (struct_size == expected) return PROTEUS_STATUS_OK;
-    return reject(argument, "is " + std::to_string(struct_size) + "; this library expects " + std::to_string(expected) +
-                                " (set it to sizeof the struct)");
-}
-
 proteus_status reject_dead_handle(const char* argument, const char* kind)
 {
     return reject(argument, std::string("not a live ") + kind + " (null, destroyed, or not made by this library)",
@@ -308,7 +335,15 @@ proteus_status check_transfer(const Buffer& buffer, uint64_t offset, const void*
 {
     proteus_status status = check_range(buffer, offset, bytes, "offset");
     if (status == PROTEUS_STATUS_OK && bytes > 0) status = check_not_null(host, host_name);
-    return status;
+    if (status != PROTEUS_STATUS_OK || bytes == 0) return status;
+    // Host memory is the buffer's own on the CPU backend (and for wrapped host memory): a host range
+    // over the buffer's bytes would make the copy overlap itself. Device addresses never meet a host
+    // range, so the test holds on every backend.
+    const uintptr_t host_first = reinterpret_cast<uintptr_t>(host);
+    const uintptr_t buffer_first = reinterpret_cast<uintptr_t>(buffer.data());
+    const bool overlapping = host_first < buffer_first ? buffer_first - host_first < bytes
+                                                       : host_first - buffer_first < buffer.bytes();
+    return overlapping ? reject(host_name, "the host range overlaps the buffer's own bytes") : PROTEUS_STATUS_OK;
 }
 
 proteus_status check_copy(const Buffer& destination, uint64_t destination_offset, const Buffer& source,
@@ -323,6 +358,18 @@ proteus_status check_copy(const Buffer& destination, uint64_t destination_offset
     const bool overlapping = &destination == &source && destination_offset < source_offset + bytes &&
                              source_offset < destination_offset + bytes;
     return overlapping ? reject("source_offset", "the source and destination ranges overlap") : PROTEUS_STATUS_OK;
+}
+
+proteus_status check_wrap_range(const void* pointer, uint64_t bytes)
+{
+    proteus_status status = check_not_null(pointer, "pointer");
+    if (status == PROTEUS_STATUS_OK) status = check_buffer_size(bytes);
+    if (status != PROTEUS_STATUS_OK) return status;
+    // Tensor offsets within a buffer are computed in int64.
+    if (bytes > static_cast<uint64_t>(INT64_MAX) || reinterpret_cast<uintptr_t>(pointer) > UINTPTR_MAX - bytes) {
+        return reject("bytes", std::to_string(bytes) + " bytes from the pointer run past the address space");
+    }
+    return PROTEUS_STATUS_OK;
 }
 
 proteus_status check_fill(const Buffer& buffer, uint64_t offset, uint64_t bytes, const void* pattern,
@@ -345,67 +392,122 @@ proteus_status check_seq_len(int64_t seq_len)
     return seq_len >= 1 ? PROTEUS_STATUS_OK : reject("seq_len", number(seq_len) + " is below 1");
 }
 
+proteus_status read_params(const proteus_flux_params* params, proteus_flux_params& read)
+{
+    return read_struct(params, PROTEUS_FLUX_PARAMS_SIZE_V0_1, "params", read);
+}
+
+proteus_status check_budgets(const proteus_flux_params& params, core::CandidateSpec& spec)
+{
+    proteus_status status = check_policy(params.policy);
+    if (status != PROTEUS_STATUS_OK) return status;
+    if (params.window < 1) return reject("params.window", number(params.window) + " is below 1");
+    status = check_anchors(params);
+    if (status != PROTEUS_STATUS_OK) return status;
+    if (params.dna_count < 0) return reject("params.dna_count", number(params.dna_count) + " is negative");
+    status = check_seed_caps(params);
+    if (status != PROTEUS_STATUS_OK) return status;
+    spec.policy = static_cast<proteus_candidate_policy>(params.policy);
+    spec.window = params.window;
+    spec.anchor_stride = params.anchor_stride;
+    spec.anchor_count = params.anchor_count;
+    spec.dna_count = params.dna_count;
+    spec.seed_cap = params.seed_cap;
+    spec.seed_local_cap = params.seed_local_cap;
+    return PROTEUS_STATUS_OK;
+}
+
 proteus_status check_budgets(const proteus_flux_params* params, core::CandidateSpec& spec)
 {
-    proteus_status status = check_not_null(params, "params");
-    if (status == PROTEUS_STATUS_OK) {
-        status = check_struct_size(params->struct_size, sizeof *params, "params.struct_size");
-    }
-    if (status == PROTEUS_STATUS_OK) status = check_policy(params->policy);
-    if (status != PROTEUS_STATUS_OK) return status;
-    if (params->window < 1) return reject("params.window", number(params->window) + " is below 1");
-    status = check_anchors(*params);
-    if (status != PROTEUS_STATUS_OK) return status;
-    if (params->dna_count < 0) return reject("params.dna_count", number(params->dna_count) + " is negative");
-    status = check_seed_caps(*params);
-    if (status != PROTEUS_STATUS_OK) return status;
-    spec.policy = static_cast<proteus_candidate_policy>(params->policy);
-    spec.window = params->window;
-    spec.anchor_stride = params->anchor_stride;
-    spec.anchor_count = params->anchor_count;
-    spec.dna_count = params->dna_count;
-    spec.seed_cap = params->seed_cap;
-    spec.seed_local_cap = params->seed_local_cap;
-    return PROTEUS_STATUS_OK;
+    proteus_flux_params read;
+    const proteus_status status = read_params(params, read);
+    return status != PROTEUS_STATUS_OK ? status : check_budgets(read, spec);
+}
+
+proteus_status check_config_array(const proteus_launch_config* configs, uint32_t config_size, int32_t capacity,
+                                  const int32_t* count)
+{
+    proteus_status status =
+        check_struct_size(config_size, PROTEUS_LAUNCH_CONFIG_SIZE_V0_1, sizeof(proteus_launch_config), "config_size");
+    if (status == PROTEUS_STATUS_OK && capacity < 0) status = reject("capacity", number(capacity) + " is negative");
+    if (status == PROTEUS_STATUS_OK && capacity > 0) status = check_not_null(configs, "configs");
+    if (status == PROTEUS_STATUS_OK) status = check_not_null(count, "count");
+    return status;
 }
 
 proteus_status check_flux_call(const Context& context, const proteus_flux_tensors* tensors,
                                const proteus_flux_params* params, const proteus_launch_config* launch,
                                FluxProblem& problem, BufferLease& lease)
 {
+    proteus_flux_tensors given;
+    proteus_flux_params budgets;
     core::CandidateSpec spec;
-    proteus_status status = check_not_null(tensors, "tensors");
-    if (status == PROTEUS_STATUS_OK) status = check_budgets(params, spec);
+    proteus_status status = read_struct(tensors, PROTEUS_FLUX_TENSORS_SIZE_V0_2, "tensors", given);
+    if (status == PROTEUS_STATUS_OK) status = read_params(params, budgets);
+    if (status == PROTEUS_STATUS_OK) status = check_budgets(budgets, spec);
     if (status == PROTEUS_STATUS_OK) status = check_launch(launch, problem.launch);
     if (status != PROTEUS_STATUS_OK) return status;
 
     FluxTensors t;
-    status = check_attention_tensors(context, *tensors, t);
-    if (status == PROTEUS_STATUS_OK) status = check_optional_tensors(context, *tensors, spec.dna_count, t);
+    int64_t query_offset = 0;
+    status = check_attention_tensors(context, given, t);
+    if (status == PROTEUS_STATUS_OK) status = check_query_slice(given, t, query_offset);
+    if (status == PROTEUS_STATUS_OK) status = check_optional_tensors(context, given, spec.dna_count, t);
     if (status == PROTEUS_STATUS_OK) status = check_output_apart(t, t.o);
     if (status == PROTEUS_STATUS_OK) status = check_output_apart(t, t.lse);
-    if (status == PROTEUS_STATUS_OK) status = resolve_scale(*params, t.q.ref.shape[3], problem.scale);
+    if (status == PROTEUS_STATUS_OK) status = resolve_scale(budgets, t.q.ref.shape[3], problem.scale);
     if (status != PROTEUS_STATUS_OK) return status;
-    fill_problem(t, spec, problem, lease);
+    fill_problem(t, spec, query_offset, problem, lease);
     return PROTEUS_STATUS_OK;
 }
 
 proteus_status check_gather_call(const Context& context, const proteus_flux_params* params, int64_t seq_len,
                                  const proteus_tensor* salience, int64_t batch, const int64_t* rows, int64_t row_count,
-                                 int64_t capacity, const int64_t* indices, const int64_t* lengths, GatherCall& call)
+                                 int64_t capacity, int64_t* indices, int64_t* lengths, GatherProblem& problem,
+                                 BufferLease& lease)
 {
-    proteus_status status = check_budgets(params, call.spec);
-    if (status != PROTEUS_STATUS_OK) return status;
-    status = check_seq_len(seq_len);
+    CheckedTensor checked;
+    proteus_status status = check_budgets(params, problem.candidates);
+    if (status == PROTEUS_STATUS_OK) status = check_seq_len(seq_len);
     if (status == PROTEUS_STATUS_OK) {
-        status = check_gather_salience(context, salience, call.spec.dna_count, seq_len, batch, call.salience);
+        status = check_gather_salience(context, salience, problem.candidates.dna_count, seq_len, batch, checked);
     }
     if (status == PROTEUS_STATUS_OK) {
-        status =
-            check_gather_output(row_count, capacity, core::shortlist_bound(call.spec, seq_len), rows, indices, lengths);
+        status = check_gather_output(row_count, capacity, core::shortlist_bound(problem.candidates, seq_len), rows,
+                                     indices, lengths);
     }
     if (status == PROTEUS_STATUS_OK) status = check_rows(rows, row_count, seq_len);
-    return status;
+    if (status != PROTEUS_STATUS_OK) return status;
+    problem.seq_len = seq_len;
+    problem.salience = checked.ref;
+    problem.batch = batch;
+    problem.rows = rows;
+    problem.row_count = row_count;
+    problem.capacity = capacity;
+    problem.indices = indices;
+    problem.lengths = lengths;
+    if (checked.present()) lease.push_back(checked.buffer);
+    return PROTEUS_STATUS_OK;
+}
+
+proteus_status check_total_call(const Context& context, const proteus_flux_params* params, int64_t seq_len,
+                                const proteus_tensor* salience, int64_t batch, int64_t first_row, int64_t row_count,
+                                const int64_t* total, TotalCall& call)
+{
+    proteus_status status = check_budgets(params, call.candidates);
+    if (status == PROTEUS_STATUS_OK) status = check_seq_len(seq_len);
+    if (status == PROTEUS_STATUS_OK) {
+        status = check_gather_salience(context, salience, call.candidates.dna_count, seq_len, batch, call.salience);
+    }
+    if (status != PROTEUS_STATUS_OK) return status;
+    if (first_row < 0 || first_row > seq_len) {
+        return reject("first_row", number(first_row) + " is outside [0, seq_len = " + number(seq_len) + "]");
+    }
+    if (row_count < 0 || row_count > seq_len - first_row) {
+        return reject("row_count", number(row_count) + " rows from " + number(first_row) + " run past seq_len " +
+                                       number(seq_len));
+    }
+    return check_not_null(total, "total");
 }
 
 }  // namespace proteus

@@ -21,9 +21,6 @@ using BufferLease = std::vector<std::shared_ptr<Buffer>>;
 /** INVALID_ARGUMENT unless `pointer` is non-null. */
 proteus_status check_not_null(const void* pointer, const char* argument);
 
-/** INVALID_ARGUMENT unless a caller's struct declares the size this library was built with. */
-proteus_status check_struct_size(uint32_t struct_size, size_t expected, const char* argument);
-
 /** The candidate budgets of SPEC §3 (the scale is flux attention's alone and checked there). */
 proteus_status check_budgets(const proteus_flux_params* params, core::CandidateSpec& spec);
 
@@ -32,12 +29,17 @@ proteus_status reject_dead_handle(const char* argument, const char* kind);
 
 // Buffer calls: sizes and ranges within the buffer, never overflowing.
 proteus_status check_buffer_size(uint64_t bytes);
-/** A host ↔ device transfer; zero bytes is a no-op that accepts a NULL host pointer. */
+/**
+ * A host ↔ device transfer; zero bytes is a no-op that accepts a NULL host pointer. A host range that
+ * overlaps the buffer's own bytes (CPU backend, wrapped host memory) is INVALID_ARGUMENT naming `host_name`.
+ */
 proteus_status check_transfer(const Buffer& buffer, uint64_t offset, const void* host, uint64_t bytes,
                               const char* host_name);
 /** Both buffers on one context, both ranges inside, and no overlap within one buffer. */
 proteus_status check_copy(const Buffer& destination, uint64_t destination_offset, const Buffer& source,
                           uint64_t source_offset, uint64_t bytes);
+/** proteus_buffer_wrap's range: a non-null pointer, bytes in [1, 2^63), the range not wrapping around. */
+proteus_status check_wrap_range(const void* pointer, uint64_t bytes);
 /** A pattern of 1, 2, 4 or 8 bytes repeated a whole number of times inside the buffer. */
 proteus_status check_fill(const Buffer& buffer, uint64_t offset, uint64_t bytes, const void* pattern,
                           uint32_t pattern_bytes);
@@ -45,19 +47,33 @@ proteus_status check_fill(const Buffer& buffer, uint64_t offset, uint64_t bytes,
 /** INVALID_ARGUMENT unless the sequence length is ≥ 1. */
 proteus_status check_seq_len(int64_t seq_len);
 
+/**
+ * proteus_flux_launch_candidates' output array: config_size a size of proteus_launch_config this
+ * library accepts, capacity ≥ 0, configs non-null when capacity > 0, count non-null.
+ */
+proteus_status check_config_array(const proteus_launch_config* configs, uint32_t config_size, int32_t capacity,
+                                  const int32_t* count);
+
 /** A proteus_flux_attention call on `context`, resolved into `problem`. */
 proteus_status check_flux_call(const Context& context, const proteus_flux_tensors* tensors,
                                const proteus_flux_params* params, const proteus_launch_config* launch,
                                FluxProblem& problem, BufferLease& lease);
 
-/** A proteus_shortlist_gather call; `salience` comes back absent when the budgets take no DNA. */
-struct GatherCall {
-    core::CandidateSpec spec;
+/** A proteus_shortlist_gather call; problem.salience comes back absent when the budgets take no DNA. */
+proteus_status check_gather_call(const Context& context, const proteus_flux_params* params, int64_t seq_len,
+                                 const proteus_tensor* salience, int64_t batch, const int64_t* rows, int64_t row_count,
+                                 int64_t capacity, int64_t* indices, int64_t* lengths, GatherProblem& problem,
+                                 BufferLease& lease);
+
+/** A proteus_shortlist_total call; `salience` comes back absent when the budgets take no DNA. */
+struct TotalCall {
+    core::CandidateSpec candidates;
     CheckedTensor salience;
 };
 
-proteus_status check_gather_call(const Context& context, const proteus_flux_params* params, int64_t seq_len,
-                                 const proteus_tensor* salience, int64_t batch, const int64_t* rows, int64_t row_count,
-                                 int64_t capacity, const int64_t* indices, const int64_t* lengths, GatherCall& call);
+/** Rows [first_row, first_row + row_count) inside [0, seq_len), salience as for gather, `total` non-null. */
+proteus_status check_total_call(const Context& context, const proteus_flux_params* params, int64_t seq_len,
+                                const proteus_tensor* salience, int64_t batch, int64_t first_row, int64_t row_count,
+                                const int64_t* total, TotalCall& call);
 
 }  // namespace proteus
