@@ -201,7 +201,8 @@ __global__ void __launch_bounds__(kTokens) count_active(Tiles tiles, int64_t* co
 /**
  * counts[0, n) → offsets[0, n] (offsets[n]: the number of active rows), in place; one block. With
  * `choice`, also the kernel that computes the call: the row mode when fewer than a quarter of the
- * `rows` are active, else the tile kernel.
+ * `rows` are active (it computes only those, while the tile kernel's cost follows the tiles that hold
+ * any active row: about all of them at 25 % random rows), else the tile kernel.
  */
 __global__ void __launch_bounds__(kScanThreads) scan_counts(int64_t* offsets, int64_t n, int64_t rows, int32_t* choice)
 {
