@@ -185,20 +185,22 @@ int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, in
         k.params.use_default_scale = pick(0, 1);
         k.params.scale = 0.3f;
         k.launch.struct_size = sizeof k.launch;
-        // TILE mostly; AUTO and ROW route sparse masks to the row mode and the rest as the library decides.
-        k.launch.mode = static_cast<int32_t>(pick(0, 3) == 0 ? one_of({PROTEUS_LAUNCH_AUTO, PROTEUS_LAUNCH_ROW}) : int64_t{PROTEUS_LAUNCH_TILE});
-        k.launch.block_q = static_cast<int32_t>(one_of({0, 64, 128}));
-        k.launch.block_k = static_cast<int32_t>(k.s.D == 128 ? one_of({0, 32, 64}) : one_of({0, 32, 64, 128}));
-        k.launch.stages = static_cast<int32_t>(one_of({0, 1, 2, 3}));
-        // Warps: 16 rows each always; 32 rows each where a kernel is compiled for it (no DNA key in any
-        // row, D 64 or 128); 0 for the heuristic.
+        // TILE mostly; AUTO and ROW route sparse masks to the row mode and the rest as the library
+        // decides. Dispatch is explicit: TILE only where the tile kernel takes the problem (K ≤ 256),
+        // ROW only without DNA keys, and tile fields only where the tile kernel may run.
         const bool dna_keys = T - 1 >= k.params.window && k.params.dna_count > 0;
-        const bool wide_warps = !dna_keys && (k.s.D == 64 || k.s.D == 128);
-        if (k.launch.block_q != 0) {
-            k.launch.rows_per_warp = static_cast<int32_t>(wide_warps ? one_of({0, k.launch.block_q / 16, k.launch.block_q / 32})
-                                                             : one_of({0, k.launch.block_q / 16}));
-        } else {
-            k.launch.rows_per_warp = static_cast<int32_t>(wide_warps ? one_of({0, 2, 4, 8}) : one_of({0, 4, 8}));
+        const bool tile_takes = !dna_keys || k.params.dna_count <= 256;
+        int64_t mode = pick(0, 3) == 0 ? one_of({PROTEUS_LAUNCH_AUTO, PROTEUS_LAUNCH_ROW}) : int64_t{PROTEUS_LAUNCH_TILE};
+        if ((mode == PROTEUS_LAUNCH_ROW && dna_keys) || (mode == PROTEUS_LAUNCH_TILE && !tile_takes)) mode = PROTEUS_LAUNCH_AUTO;
+        k.launch.mode = static_cast<int32_t>(mode);
+        if (mode != PROTEUS_LAUNCH_ROW && tile_takes) {
+            k.launch.block_q = static_cast<int32_t>(one_of({0, 64, 128}));
+            k.launch.block_k = static_cast<int32_t>(k.s.D == 128 ? one_of({0, 32, 64}) : one_of({0, 32, 64, 128}));
+            k.launch.stages = static_cast<int32_t>(one_of({0, 1, 2, 3}));
+            // Rows per warp: 16 always; 32 where a kernel is compiled for it (no DNA key in any row, D 64
+            // or 128); 0 for the heuristic.
+            const bool wide_warps = !dna_keys && (k.s.D == 64 || k.s.D == 128);
+            k.launch.rows_per_warp = static_cast<int32_t>(wide_warps ? one_of({0, 16, 32}) : one_of({0, 16}));
         }
         const int64_t B = k.s.B, H = k.s.H, Hk = k.s.Hkv, D = k.s.D;
         const float amplitude = pick(0, 1) ? 1.0f : 3.0f;
@@ -332,7 +334,7 @@ int time_shapes(proteus_context gpu, int repeats)
         {16, 262144, 64, 307, 256, 154, 51, "W307 A154 K51"},
     };
     std::printf("%-16s %8s %4s %4s %8s %8s %8s %6s %10s %9s\n", "case", "T", "H", "D", "block_q", "block_k", "stages",
-                "warps", "ms", "TFLOP/s");
+                "rows/warp", "ms", "TFLOP/s");
     std::mt19937 rng(1);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     for (const TimedShape& row : rows) {
@@ -348,7 +350,7 @@ int time_shapes(proteus_context gpu, int repeats)
         for (auto& x : salience_host) x = normal(rng);
         salience.upload(salience_host.data());
         struct Config {
-            int block_q, block_k, stages, warps;
+            int block_q, block_k, stages, rows_per_warp;
         };
         // 16 rows a warp everywhere, 32 where compiled (no DNA keys, D 64 and 128).
         const bool wide_warps = row.dna == 0 && (row.D == 64 || row.D == 128);
@@ -358,7 +360,7 @@ int time_shapes(proteus_context gpu, int repeats)
                 if (rows_per_warp == 32 && !wide_warps) continue;
                 for (int bk : {32, 64, 128}) {
                     if (row.D == 128 && bk == 128) continue;
-                    for (int st : {2, 3}) configs.push_back({bq, bk, st, bq / rows_per_warp});
+                    for (int st : {2, 3}) configs.push_back({bq, bk, st, rows_per_warp});
                 }
             }
         }

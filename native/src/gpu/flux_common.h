@@ -32,21 +32,36 @@ Rows<Element> rows_of(const TensorRef& tensor)
     return {static_cast<Element*>(tensor.data), tensor.strides[0], tensor.strides[1], tensor.strides[2]};
 }
 
+// ---- the device's choice -------------------------------------------------------------------------
+
+/**
+ * PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE: both the tile kernel and the row mode are queued, and the row
+ * mode's scan writes which of them computes (a proteus_flux_kernel) into device memory. Each gated
+ * kernel returns at entry unless it is the chosen one; `chosen` null: the kernel always runs.
+ */
+struct Gate {
+    const int32_t* chosen = nullptr;
+    int32_t kernel = PROTEUS_KERNEL_NONE;
+
+    __device__ bool closed() const { return chosen != nullptr && *chosen != kernel; }
+};
+
 // ---- host side ------------------------------------------------------------------------------------
 
-/** Workspace of one call: released only once the stream has finished with it, on every path. */
+/**
+ * Workspace of one call, from the context's stream-ordered pool: memory taken here may be used by
+ * work queued on the stream after it, and the destructor queues its release on the stream, behind
+ * all of the call's work (so it must outlive the last launch that uses it). Nothing here waits.
+ */
 class StreamWorkspace {
 public:
-    StreamWorkspace(Allocator& allocator, cudaStream_t stream) : allocator_(allocator), stream_(stream) {}
+    explicit StreamWorkspace(Allocator& allocator) : allocator_(allocator) {}
     StreamWorkspace(const StreamWorkspace&) = delete;
     StreamWorkspace& operator=(const StreamWorkspace&) = delete;
 
     ~StreamWorkspace()
     {
-        if (held_.empty()) return;
-        (void)cudaStreamSynchronize(stream_);  // an error path: the error is recorded already
-        (void)cudaGetLastError();
-        release_all();
+        for (void* memory : held_) allocator_.release(memory);
     }
 
     /** `count` elements of `T`; on a size that does not fit 64 bits, an out-of-memory error. */
@@ -63,24 +78,8 @@ public:
         return PROTEUS_STATUS_OK;
     }
 
-    /** Waits for the stream when anything is held, then releases it. */
-    proteus_status finish()
-    {
-        if (held_.empty()) return PROTEUS_STATUS_OK;
-        const proteus_status status = check(cudaStreamSynchronize(stream_), "StreamSynchronize");
-        if (status == PROTEUS_STATUS_OK) release_all();
-        return status;  // on failure the destructor releases
-    }
-
 private:
-    void release_all()
-    {
-        for (void* memory : held_) allocator_.release(memory);
-        held_.clear();
-    }
-
     Allocator& allocator_;
-    cudaStream_t stream_;
     std::vector<void*> held_;
 };
 

@@ -1,8 +1,7 @@
-// Flux attention on the GPU (SPEC §2–§3): the entry point, which picks a kernel, and the general row
-// kernel, which computes every policy and dtype. The tensor-core tile kernel (gpu/flux_tile_kernel.cu)
-// takes the Aligned float16/bfloat16 problems (K ≤ 256) under TILE and AUTO; the row mode
-// (gpu/flux_row_mode.cu) takes sparse masks under ROW, and under AUTO below 25 % active rows;
-// everything else runs here.
+// Flux attention on the GPU (SPEC §2–§3): the entry point, which runs the plan of gpu/flux_dispatch.h,
+// and the general row kernel, which computes every policy and dtype. The tensor-core tile kernel
+// (gpu/flux_tile_kernel.cu) takes the Aligned float16/bfloat16 problems (K ≤ 256); the row mode
+// (gpu/flux_row_mode.cu) masked problems without DNA keys; everything else runs here.
 //
 // Algorithm
 //   One block of kThreads threads owns one query row (b, h, i) at a time, striding over the B·H·T
@@ -44,13 +43,13 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "backend.h"
 #include "core/candidate_rules.h"
 #include "core/numeric.h"
 #include "gpu/device_call.h"
 #include "gpu/flux_common.h"
+#include "gpu/flux_dispatch.h"
 #include "gpu/flux_kernel.h"
 #include "gpu/flux_row_mode.h"
 #include "gpu/flux_tile_kernel.h"
@@ -59,9 +58,9 @@
 namespace proteus::gpu {
 namespace {
 
-// Threads per block of the row kernel: at least the largest head dim (thread d owns o[d]) and a
-// power of two for the tree reductions.
-constexpr int kThreads = 128;
+// Threads per block of the row kernel: the largest head dim (thread d owns o[d]) and a power of two
+// for the tree reductions.
+constexpr int kThreads = static_cast<int>(kRowKernelMaxHeadDim);
 // The attention grid is at most this many blocks per multiprocessor; more rows are grid-strided.
 // It also sizes the Seed scratch (one slice per block).
 constexpr int kBlocksPerMultiprocessor = 16;
@@ -273,20 +272,6 @@ __global__ void __launch_bounds__(kPrefixThreads) prefix_top_keys(Salience salie
     }
 }
 
-/** Each block writes the number of active rows among its grid-strided share of the B·H·T mask entries. */
-__global__ void __launch_bounds__(kThreads) count_active_rows(Rows<const uint8_t> active, int64_t heads, int64_t seq_len,
-                                                              int64_t rows, int64_t* block_counts)
-{
-    __shared__ int64_t scratch[kThreads];
-    int64_t count = 0;
-    for (int64_t row = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; row < rows;
-         row += static_cast<int64_t>(gridDim.x) * kThreads) {
-        count += *active.at(row / seq_len / heads, row / seq_len % heads, row % seq_len) != 0;
-    }
-    count = block_reduce(count, scratch, Sum<int64_t>());
-    if (threadIdx.x == 0) block_counts[blockIdx.x] = count;
-}
-
 template <typename Raw>
 struct AttentionArgs {
     Rows<const Raw> q, k, v;
@@ -410,7 +395,7 @@ AttentionArgs<typename Storage::Raw> attention_args(const FluxProblem& problem)
     if (problem.lse.present()) args.lse = rows_of<float>(problem.lse);
     args.heads = problem.heads;
     args.seq_len = problem.seq_len;
-    args.rows = problem.batch * problem.heads * problem.seq_len;
+    args.rows = problem.batch * problem.heads * problem.query_len;
     args.head_dim = static_cast<int>(problem.head_dim);
     args.group = problem.heads / problem.kv_heads;
     args.scale = problem.scale;
@@ -418,17 +403,14 @@ AttentionArgs<typename Storage::Raw> attention_args(const FluxProblem& problem)
 }
 
 template <typename Storage>
-proteus_status run(const FluxProblem& problem, Allocator& allocator, cudaStream_t stream, int device)
+proteus_status run(const FluxProblem& problem, int multiprocessors, StreamWorkspace& workspace, cudaStream_t stream)
 {
     const AttentionArgs<typename Storage::Raw> args = attention_args<Storage>(problem);
     if (args.rows == 0) return PROTEUS_STATUS_OK;
-    int multiprocessors = 0;
-    PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device),
-                      "DeviceGetAttribute");
-    const int64_t grid = std::min<int64_t>(args.rows, static_cast<int64_t>(multiprocessors) * kBlocksPerMultiprocessor);
+    const int64_t grid =
+        std::min<int64_t>(args.rows, static_cast<int64_t>(std::max(multiprocessors, 1)) * kBlocksPerMultiprocessor);
     const auto blocks = static_cast<unsigned>(grid);
 
-    StreamWorkspace workspace(allocator, stream);
     const int64_t T = problem.seq_len;
     if (problem.candidates.policy == PROTEUS_POLICY_SEED) {
         SeedShortlist shortlist;
@@ -458,109 +440,36 @@ proteus_status run(const FluxProblem& problem, Allocator& allocator, cudaStream_
         if (status != PROTEUS_STATUS_OK) return status;
         flux_rows<Storage, FluxShortlist><<<blocks, kThreads, 0, stream>>>(args, shortlist);
     }
-    const proteus_status status = check_launch("flux_rows");
-    if (status != PROTEUS_STATUS_OK) return status;
-    return workspace.finish();
-}
-
-/**
- * The fraction of active rows of `problem`'s mask (1 without one). It reads the counts back, so it
- * waits for the stream.
- */
-proteus_status active_fraction(const FluxProblem& problem, Allocator& allocator, cudaStream_t stream, int device,
-                               double& fraction)
-{
-    fraction = 1.0;
-    const int64_t rows = problem.batch * problem.heads * problem.seq_len;
-    if (!problem.active.present() || rows == 0) return PROTEUS_STATUS_OK;
-    int multiprocessors = 0;
-    PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device),
-                      "DeviceGetAttribute");
-    const int64_t blocks =
-        std::min<int64_t>((rows + kThreads - 1) / kThreads, static_cast<int64_t>(multiprocessors) * kBlocksPerMultiprocessor);
-    StreamWorkspace workspace(allocator, stream);
-    int64_t* block_counts = nullptr;
-    proteus_status status = workspace.allocate(static_cast<uint64_t>(blocks), &block_counts);
-    if (status != PROTEUS_STATUS_OK) return status;
-    count_active_rows<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
-        rows_of<const uint8_t>(problem.active), problem.heads, problem.seq_len, rows, block_counts);
-    if ((status = check_launch("count_active_rows")) != PROTEUS_STATUS_OK) return status;
-    std::vector<int64_t> counts(static_cast<size_t>(blocks));
-    PROTEUS_GPU_CHECK(cudaMemcpyAsync(counts.data(), block_counts, counts.size() * sizeof(int64_t),
-                                      cudaMemcpyDeviceToHost, stream),
-                      "MemcpyAsync");
-    if ((status = workspace.finish()) != PROTEUS_STATUS_OK) return status;  // waits: counts are here
-    int64_t active = 0;
-    for (const int64_t count : counts) active += count;
-    fraction = static_cast<double>(active) / static_cast<double>(rows);
-    return PROTEUS_STATUS_OK;
-}
-
-// AUTO takes the row mode below this fraction of active rows: it computes only those, while the tile
-// kernel's cost follows the tiles that hold any active row (about all of them at 25 % random rows).
-constexpr double kRowModeDensity = 0.25;
-
-proteus_status tile(const FluxProblem& problem, Allocator& workspace, int device, cudaStream_t stream)
-{
-    int multiprocessors = 0;
-    int shared_limit = 0;
-    PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device),
-                      "DeviceGetAttribute");
-    PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-                      "DeviceGetAttribute");
-    TileLaunch launch;
-    const proteus_status status = resolve_tile_launch(problem, multiprocessors, shared_limit, launch);
-    return status == PROTEUS_STATUS_OK ? tile_attention(problem, launch, workspace, stream) : status;
+    return check_launch("flux_rows");
 }
 
 }  // namespace
 
-proteus_status flux_attention(const FluxProblem& problem, Allocator& workspace, cudaStream_t stream, int device)
+proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, const DeviceTraits& traits,
+                              Allocator& allocator, cudaStream_t stream)
 {
-    // DNA lists, Seed scratch and the tile kernel hold positions as int32.
-    if (problem.seq_len > INT32_MAX) {
-        return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
-                         "the GPU backend supports sequences up to 2^31 - 1 tokens, not " + std::to_string(problem.seq_len),
-                         "q.shape");
+    // Released on the stream behind every launch below, whichever returns.
+    StreamWorkspace workspace(allocator);
+    switch (plan.kernel) {
+    case PROTEUS_KERNEL_NONE: return PROTEUS_STATUS_OK;
+    case PROTEUS_KERNEL_GPU_TILE: return tile_attention(problem, tile_launch_of(plan.launch), Gate{}, workspace, stream);
+    case PROTEUS_KERNEL_GPU_ROW_MODE: return launch_flux_row_mode(problem, traits.multiprocessors, workspace, stream, nullptr);
+    case PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE: {
+        // Both are queued; the row mode's scan writes which one computes, the other returns at entry.
+        Gate tile_gate;
+        const proteus_status status = launch_flux_row_mode(problem, traits.multiprocessors, workspace, stream, &tile_gate);
+        if (status != PROTEUS_STATUS_OK) return status;
+        return tile_attention(problem, tile_launch_of(plan.launch), tile_gate, workspace, stream);
     }
-    // Which kernel: TILE and ROW ask for the tile kernel and the row mode where they take the
-    // problem; AUTO takes the row mode for sparse masks, else the tile kernel. Everything else runs
-    // on the general row kernel (Seed, Relative with DNA, float32 outside the row mode, …). The
-    // launch fields configure the tile kernel; the others have none to set.
-    switch (problem.launch.mode) {
-    case PROTEUS_LAUNCH_TILE:
-        if (tile_kernel_takes(problem)) return tile(problem, workspace, device, stream);
-        break;
-    case PROTEUS_LAUNCH_ROW:
-        if (row_mode_takes(problem)) return launch_flux_row_mode(problem, workspace, stream);
-        break;
-    default: {
-        const bool tiles = tile_kernel_takes(problem);
-        if (row_mode_takes(problem) && problem.active.present()) {
-            double fraction = 1.0;
-            const proteus_status status = active_fraction(problem, workspace, stream, device, fraction);
-            if (status != PROTEUS_STATUS_OK) return status;
-            if (fraction < kRowModeDensity) return launch_flux_row_mode(problem, workspace, stream);
+    case PROTEUS_KERNEL_GPU_ROW:
+        switch (problem.q.dtype) {
+        case PROTEUS_DTYPE_FLOAT32: return run<Float32Storage>(problem, traits.multiprocessors, workspace, stream);
+        case PROTEUS_DTYPE_FLOAT16: return run<Float16Storage>(problem, traits.multiprocessors, workspace, stream);
+        default: return run<BFloat16Storage>(problem, traits.multiprocessors, workspace, stream);
         }
-        if (tiles) return tile(problem, workspace, device, stream);
-        break;
+    default: break;
     }
-    }
-    if (problem.head_dim > kThreads) {
-        return set_error(PROTEUS_STATUS_UNSUPPORTED_HEAD_DIM,
-                         "the GPU row kernel supports head dims up to " + std::to_string(kThreads) + ", not " +
-                             std::to_string(problem.head_dim),
-                         "q.shape");
-    }
-    switch (problem.q.dtype) {
-    case PROTEUS_DTYPE_FLOAT32: return run<Float32Storage>(problem, workspace, stream, device);
-    case PROTEUS_DTYPE_FLOAT16: return run<Float16Storage>(problem, workspace, stream, device);
-    case PROTEUS_DTYPE_BFLOAT16: return run<BFloat16Storage>(problem, workspace, stream, device);
-    default:
-        return set_error(PROTEUS_STATUS_UNSUPPORTED_DTYPE,
-                         "flux attention takes float32, float16 or bfloat16, not dtype " + std::to_string(problem.q.dtype),
-                         "q.dtype");
-    }
+    return set_error(PROTEUS_STATUS_INTERNAL_ERROR, "flux attention: no GPU kernel " + std::to_string(plan.kernel));
 }
 
 }  // namespace proteus::gpu

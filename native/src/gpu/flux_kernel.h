@@ -1,16 +1,25 @@
-// Host entry of the GPU flux attention (SPEC §2–§3); the kernels are in gpu/flux_kernel.cu.
+// Host entry of the GPU flux attention (SPEC §2–§3); the kernels are in gpu/flux_kernel.cu (the
+// general row kernel), gpu/flux_tile_kernel.cu and gpu/flux_row_mode.cu.
 #pragma once
 
+#include <cstdint>
+
 #include "backend.h"
+#include "gpu/flux_dispatch.h"
 #include "gpu/vendor.h"
 
 namespace proteus::gpu {
 
+/** The largest head dim of the general row kernel (thread d of a block owns o[d]). */
+constexpr int64_t kRowKernelMaxHeadDim = 128;
+
 /**
- * Queues flux attention over a validated problem on `stream` of `device` (the current device).
- * Workspace (DNA lists, Seed scratch) comes from `workspace`, so the context counts it; a call that
- * needs workspace waits for the stream before releasing it, one that needs none returns at once.
+ * Queues flux attention over a validated problem as `plan` (from plan_flux) says, on `stream` of the
+ * current device (described by `traits`). Workspace (DNA lists, Seed scratch, the row mode's list)
+ * comes from `workspace`, stream-ordered: its release is queued behind the call's kernels, and
+ * nothing waits for the stream.
  */
-proteus_status flux_attention(const FluxProblem& problem, Allocator& workspace, cudaStream_t stream, int device);
+proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, const DeviceTraits& traits,
+                              Allocator& workspace, cudaStream_t stream);
 
 }  // namespace proteus::gpu

@@ -4,13 +4,17 @@
 // Passes (all on the caller's stream)
 //   1. count_active: one block of kTokens threads per (b, tile of kTokens tokens); thread t counts the
 //      active heads of its token (mask reads coalesced along T) and the block writes its total.
-//   2. scan_counts: one block turns the per-tile totals into offsets and the number of active rows,
-//      which the host reads back to size the row list (8 bytes per active row, not per row).
+//   2. scan_counts: one block turns the per-tile totals into offsets and the number of active rows
+//      (offsets[n], in device memory: the row list is sized for every row, 8 bytes each, and the
+//      attention kernel reads the count there, so the host never waits for it). Deciding AUTO
+//      (TILE_OR_ROW_MODE), it also writes the choice: the row mode below 25 % active rows, else the
+//      tile kernel; passes 3 and 4 then return at once unless the row mode was chosen.
 //   3. write_rows: the same tiles again; each thread writes the ids (b·T + t)·H + h of its token's
 //      active heads at its place in the list, and lse = −inf for the inactive ones; then the block
 //      zeroes the o rows of its inactive (h, t) in 16-byte pieces (elements if misaligned), consecutive threads on consecutive
 //      pieces, head by head (contiguous runs of a tile for [B, H, T, D] storage). Every row is touched once.
-//   4. active_rows: one group of kGroup = 32 lanes per listed row (below).
+//   4. active_rows: one group of kGroup = 32 lanes per listed row (below), a persistent grid of
+//      groups striding over the listed rows.
 //
 // Order of the rows: the list is ordered by (b, token, head), and groups take rows in list order
 // (blocks are dispatched roughly by index), so the rows running at one time are those of a few
@@ -194,8 +198,13 @@ __global__ void __launch_bounds__(kTokens) count_active(Tiles tiles, int64_t* co
     if (threadIdx.x == 0) counts[blockIdx.x] = total;
 }
 
-/** counts[0, n) → offsets[0, n] (offsets[n]: the number of active rows), in place; one block. */
-__global__ void __launch_bounds__(kScanThreads) scan_counts(int64_t* offsets, int64_t n)
+/**
+ * counts[0, n) → offsets[0, n] (offsets[n]: the number of active rows), in place; one block. With
+ * `choice`, also the kernel that computes the call: the row mode when fewer than a quarter of the
+ * `rows` are active (it computes only those, while the tile kernel's cost follows the tiles that hold
+ * any active row: about all of them at 25 % random rows), else the tile kernel.
+ */
+__global__ void __launch_bounds__(kScanThreads) scan_counts(int64_t* offsets, int64_t n, int64_t rows, int32_t* choice)
 {
     __shared__ int64_t scratch[kScanThreads];
     const int64_t per_thread = (n + kScanThreads - 1) / kScanThreads;
@@ -210,7 +219,10 @@ __global__ void __launch_bounds__(kScanThreads) scan_counts(int64_t* offsets, in
         offsets[c] = running;
         running += count;
     }
-    if (threadIdx.x == 0) offsets[n] = total;
+    if (threadIdx.x == 0) {
+        offsets[n] = total;
+        if (choice != nullptr) *choice = 4 * total < rows ? PROTEUS_KERNEL_GPU_ROW_MODE : PROTEUS_KERNEL_GPU_TILE;
+    }
 }
 
 template <typename Raw>
@@ -223,8 +235,9 @@ struct Inactive {
 
 template <typename Raw>
 __global__ void __launch_bounds__(kTokens)
-    write_rows(Tiles tiles, const int64_t* offsets, int64_t* ids, Inactive<Raw> inactive)
+    write_rows(Tiles tiles, const int64_t* offsets, int64_t* ids, Inactive<Raw> inactive, Gate gate)
 {
+    if (gate.closed()) return;  // the whole grid: the tile kernel computes this call
     __shared__ int64_t scratch[kTokens];
     const int64_t b = tiles.batch_of_block();
     const int64_t t0 = tiles.first_token();
@@ -269,7 +282,8 @@ struct RowArgs {
     Rows<Raw> o;
     Rows<float> lse;  // data null: not wanted
     const int64_t* ids = nullptr;
-    int64_t count = 0;  // listed rows
+    const int64_t* count = nullptr;  // listed rows, in device memory (scan_counts writes it)
+    Gate gate;
     int64_t heads = 0, seq_len = 0;
     int64_t group = 1;  // query heads per kv head
     bool aligned = true;
@@ -328,8 +342,10 @@ __global__ void __launch_bounds__(kRowThreads) active_rows(RowArgs<typename Stor
     const int c = lane / kLanesPerKey;  // candidate lane
     const int64_t groups_per_block = blockDim.x / kGroup;
     const int64_t first = static_cast<int64_t>(blockIdx.x) * groups_per_block + threadIdx.x / kGroup;
+    if (args.gate.closed()) return;  // the whole grid: the tile kernel computes this call
+    const int64_t count = *args.count;
 
-    for (int64_t r = first; r < args.count; r += static_cast<int64_t>(gridDim.x) * groups_per_block) {
+    for (int64_t r = first; r < count; r += static_cast<int64_t>(gridDim.x) * groups_per_block) {
         const int64_t id = args.ids[r];  // (b·T + i)·H + h
         const int64_t h = id % args.heads;
         const int64_t i = id / args.heads % args.seq_len;
@@ -429,12 +445,17 @@ bool aligned16(const TensorRef& tensor, uint64_t element_bytes)
     return true;
 }
 
+// Attention blocks per multiprocessor: the persistent grid of active_rows (more rows are strided).
+constexpr int64_t kRowBlocksPerMultiprocessor = 8;
+
 template <typename Storage>
-proteus_status run(const FluxProblem& problem, Allocator& allocator, cudaStream_t stream)
+proteus_status run(const FluxProblem& problem, int multiprocessors, StreamWorkspace& workspace, cudaStream_t stream,
+                   Gate* tile_gate)
 {
     using Raw = typename Storage::Raw;
     const int64_t B = problem.batch, H = problem.heads, T = problem.seq_len, D = problem.head_dim;
-    if (B * H * T == 0) return PROTEUS_STATUS_OK;
+    const int64_t rows = B * H * problem.query_len;  // every row of q: the bound of the row list
+    if (rows == 0) return PROTEUS_STATUS_OK;
 
     Tiles tiles;
     if (problem.active.present()) tiles.mask.rows = rows_of<const uint8_t>(problem.active);
@@ -453,24 +474,21 @@ proteus_status run(const FluxProblem& problem, Allocator& allocator, cudaStream_
     const bool vector = aligned16(problem.q, bytes) && aligned16(problem.k, bytes) && aligned16(problem.v, bytes) &&
                         aligned16(problem.o, bytes) && D * static_cast<int64_t>(bytes) % 16 == 0;
 
-    StreamWorkspace workspace(allocator, stream);
     int64_t* offsets = nullptr;
+    int64_t* ids = nullptr;
+    int32_t* choice = nullptr;
     proteus_status status = workspace.allocate(static_cast<uint64_t>(blocks) + 1, &offsets);
+    if (status == PROTEUS_STATUS_OK) status = workspace.allocate(static_cast<uint64_t>(rows), &ids);
+    if (status == PROTEUS_STATUS_OK && tile_gate != nullptr) status = workspace.allocate(1, &choice);
     if (status != PROTEUS_STATUS_OK) return status;
+    const Gate gate{choice, PROTEUS_KERNEL_GPU_ROW_MODE};  // closed to nobody without a choice
+
     const auto grid = static_cast<unsigned>(blocks);
     count_active<<<grid, kTokens, 0, stream>>>(tiles, offsets);
     if ((status = check_launch("count_active")) != PROTEUS_STATUS_OK) return status;
-    scan_counts<<<1, kScanThreads, 0, stream>>>(offsets, blocks);
+    scan_counts<<<1, kScanThreads, 0, stream>>>(offsets, blocks, rows, choice);
     if ((status = check_launch("scan_counts")) != PROTEUS_STATUS_OK) return status;
-    int64_t active = 0;
-    PROTEUS_GPU_CHECK(cudaMemcpyAsync(&active, offsets + blocks, sizeof(active), cudaMemcpyDeviceToHost, stream),
-                      "MemcpyAsync");
-    PROTEUS_GPU_CHECK(cudaStreamSynchronize(stream), "StreamSynchronize");
 
-    int64_t* ids = nullptr;
-    if (active > 0 && (status = workspace.allocate(static_cast<uint64_t>(active), &ids)) != PROTEUS_STATUS_OK) {
-        return status;
-    }
     Inactive<Raw> inactive;
     inactive.o = rows_of<Raw>(problem.o);
     if (problem.lse.present()) inactive.lse = rows_of<float>(problem.lse);
@@ -478,66 +496,72 @@ proteus_status run(const FluxProblem& problem, Allocator& allocator, cudaStream_
     // D ∈ {16, 32, 64, 128} and 2- or 4-byte elements: both counts are powers of two.
     const int64_t pieces = vector ? D * static_cast<int64_t>(bytes) / 16 : D;
     while ((int64_t{1} << inactive.pieces_shift) < pieces) ++inactive.pieces_shift;
-    write_rows<Raw><<<grid, kTokens, 0, stream>>>(tiles, offsets, ids, inactive);
+    write_rows<Raw><<<grid, kTokens, 0, stream>>>(tiles, offsets, ids, inactive, gate);
     if ((status = check_launch("write_rows")) != PROTEUS_STATUS_OK) return status;
 
-    if (active > 0) {
-        RowArgs<Raw> args;
-        args.q = rows_of<const Raw>(problem.q);
-        args.k = rows_of<const Raw>(problem.k);
-        args.v = rows_of<const Raw>(problem.v);
-        args.o = rows_of<Raw>(problem.o);
-        if (problem.lse.present()) args.lse = rows_of<float>(problem.lse);
-        args.ids = ids;
-        args.count = active;
-        args.heads = H;
-        args.seq_len = T;
-        args.group = H / problem.kv_heads;
-        args.aligned = problem.candidates.policy == PROTEUS_POLICY_ALIGNED;
-        args.window = problem.candidates.window;
-        args.stride = problem.candidates.anchor_stride;
-        args.anchor_count = problem.candidates.anchor_count;
-        args.scale = problem.scale;
-        args.vector = vector;
-        constexpr int64_t kRowsPerBlock = kRowThreads / kGroup;
-        // Rows beyond 2^31 − 1 blocks' worth are grid-strided.
-        const auto row_grid = static_cast<unsigned>(std::min<int64_t>((active + kRowsPerBlock - 1) / kRowsPerBlock, INT32_MAX));
-        switch (D) {
-        case 16: active_rows<Storage, 2><<<row_grid, kRowThreads, 0, stream>>>(args); break;
-        case 32: active_rows<Storage, 4><<<row_grid, kRowThreads, 0, stream>>>(args); break;
-        case 64: active_rows<Storage, 8><<<row_grid, kRowThreads, 0, stream>>>(args); break;
-        default: active_rows<Storage, 16><<<row_grid, kRowThreads, 0, stream>>>(args); break;
-        }
-        if ((status = check_launch("active_rows")) != PROTEUS_STATUS_OK) return status;
+    RowArgs<Raw> args;
+    args.q = rows_of<const Raw>(problem.q);
+    args.k = rows_of<const Raw>(problem.k);
+    args.v = rows_of<const Raw>(problem.v);
+    args.o = rows_of<Raw>(problem.o);
+    if (problem.lse.present()) args.lse = rows_of<float>(problem.lse);
+    args.ids = ids;
+    args.count = offsets + blocks;
+    args.gate = gate;
+    args.heads = H;
+    args.seq_len = T;
+    args.group = H / problem.kv_heads;
+    args.aligned = problem.candidates.policy == PROTEUS_POLICY_ALIGNED;
+    args.window = problem.candidates.window;
+    args.stride = problem.candidates.anchor_stride;
+    args.anchor_count = problem.candidates.anchor_count;
+    args.scale = problem.scale;
+    args.vector = vector;
+    // Enough groups for every row when all are active, at most a persistent grid that fills the device.
+    constexpr int64_t kRowsPerBlock = kRowThreads / kGroup;
+    const auto row_grid = static_cast<unsigned>(std::min<int64_t>(
+        (rows + kRowsPerBlock - 1) / kRowsPerBlock, kRowBlocksPerMultiprocessor * std::max(multiprocessors, 1)));
+    switch (D) {
+    case 16: active_rows<Storage, 2><<<row_grid, kRowThreads, 0, stream>>>(args); break;
+    case 32: active_rows<Storage, 4><<<row_grid, kRowThreads, 0, stream>>>(args); break;
+    case 64: active_rows<Storage, 8><<<row_grid, kRowThreads, 0, stream>>>(args); break;
+    default: active_rows<Storage, 16><<<row_grid, kRowThreads, 0, stream>>>(args); break;
     }
-    return workspace.finish();
+    if ((status = check_launch("active_rows")) != PROTEUS_STATUS_OK) return status;
+    if (tile_gate != nullptr) *tile_gate = Gate{choice, PROTEUS_KERNEL_GPU_TILE};
+    return PROTEUS_STATUS_OK;
 }
 
 }  // namespace
 
-bool row_mode_takes(const FluxProblem& problem)
+std::string row_mode_refusal(const FluxProblem& problem)
 {
-    const bool policy = problem.candidates.policy == PROTEUS_POLICY_ALIGNED || problem.candidates.policy == PROTEUS_POLICY_RELATIVE;
+    const proteus_candidate_policy policy = problem.candidates.policy;
+    if (policy != PROTEUS_POLICY_ALIGNED && policy != PROTEUS_POLICY_RELATIVE) {
+        return "the row mode takes the Aligned and Relative policies only";
+    }
     // Dna(i) ranks keys j ≤ i − W: no row has one when T ≤ W.
-    const bool no_dna = problem.candidates.dna_count == 0 || problem.seq_len <= problem.candidates.window;
-    const bool dtype = problem.q.dtype == PROTEUS_DTYPE_FLOAT32 || problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ||
-                       problem.q.dtype == PROTEUS_DTYPE_BFLOAT16;
+    if (problem.candidates.dna_count > 0 && problem.seq_len > problem.candidates.window) {
+        return "the row mode takes no DNA keys (dna_count " + std::to_string(problem.candidates.dna_count) + ")";
+    }
+    const proteus_dtype dtype = problem.q.dtype;
+    if (dtype != PROTEUS_DTYPE_FLOAT32 && dtype != PROTEUS_DTYPE_FLOAT16 && dtype != PROTEUS_DTYPE_BFLOAT16) {
+        return "the row mode takes float32, float16 or bfloat16, not dtype " + std::to_string(dtype);
+    }
     const int64_t D = problem.head_dim;
-    return policy && no_dna && dtype && (D == 16 || D == 32 || D == 64 || D == 128);
+    if (D != 16 && D != 32 && D != 64 && D != 128) {
+        return "the row mode takes head dims 16, 32, 64 or 128, not " + std::to_string(D);
+    }
+    return "";
 }
 
-proteus_status launch_flux_row_mode(const FluxProblem& problem, Allocator& workspace, cudaStream_t stream)
+proteus_status launch_flux_row_mode(const FluxProblem& problem, int multiprocessors, StreamWorkspace& workspace,
+                                    cudaStream_t stream, Gate* tile_gate)
 {
-    if (!row_mode_takes(problem)) {
-        return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
-                         "the GPU row mode takes the Aligned and Relative policies without DNA keys, float32, "
-                         "float16 or bfloat16, and head dims 16, 32, 64 or 128",
-                         "launch.mode");
-    }
     switch (problem.q.dtype) {
-    case PROTEUS_DTYPE_FLOAT32: return run<Float32Storage>(problem, workspace, stream);
-    case PROTEUS_DTYPE_FLOAT16: return run<Float16Storage>(problem, workspace, stream);
-    default: return run<BFloat16Storage>(problem, workspace, stream);
+    case PROTEUS_DTYPE_FLOAT32: return run<Float32Storage>(problem, multiprocessors, workspace, stream, tile_gate);
+    case PROTEUS_DTYPE_FLOAT16: return run<Float16Storage>(problem, multiprocessors, workspace, stream, tile_gate);
+    default: return run<BFloat16Storage>(problem, multiprocessors, workspace, stream, tile_gate);
     }
 }
 

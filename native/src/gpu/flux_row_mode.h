@@ -1,30 +1,37 @@
 // Host entry of the row mode (gpu/flux_row_mode.cu): flux attention over the active rows only, for
 // sparse masks (router / token keep), where the tile and block-per-row kernels would spend their
-// time on rows that only write zeros. gpu/flux_kernel.cu decides when to use it.
+// time on rows that only write zeros. gpu/flux_dispatch.cu decides when to use it.
 #pragma once
 
+#include <string>
+
 #include "backend.h"
+#include "gpu/flux_common.h"
 #include "gpu/vendor.h"
 
 namespace proteus::gpu {
 
 /**
- * Whether the row mode computes `problem`: the Aligned or Relative policy, no DNA key in any row
- * (dna_count = 0, or T ≤ W so that Dna(i) is empty everywhere: the prefix top-K lists live with the
- * other kernels), float32, float16 or bfloat16, D in {16, 32, 64, 128}. The mask may be absent
- * (every row active: correct, but the tile or row kernel is the better choice then). Seed and DNA
- * problems go to the general row kernel.
+ * Empty when the row mode computes `problem` (the Aligned or Relative policy, no DNA key in any row:
+ * dna_count = 0, or T ≤ W so that Dna(i) is empty everywhere; float32, float16 or bfloat16; D in
+ * {16, 32, 64, 128}), else the reason it does not, for the error of an explicit ROW. The mask may be
+ * absent (every row active: correct, but the tile or row kernel is the better choice then).
  */
-bool row_mode_takes(const FluxProblem& problem);
+std::string row_mode_refusal(const FluxProblem& problem);
+
+inline bool row_mode_takes(const FluxProblem& problem) { return row_mode_refusal(problem).empty(); }
 
 /**
- * Queues flux attention over `problem` (one row_mode_takes accepts; INVALID_ARGUMENT otherwise) on
- * `stream`: compacts the active rows of the mask into a list ordered by (b, token, head), writes
- * o = 0 and lse = −inf for the inactive rows, and computes each active row with one 32-lane group.
- * It reads the number of active rows back to size its list, so it waits for the stream once midway
- * and again before releasing its workspace (B·⌈T/256⌉ counts and offsets plus 8 bytes per active
- * row, taken from `workspace`): when it returns, the work is done.
+ * Queues flux attention over `problem` (one row_mode_takes accepts) on `stream`: compacts the active
+ * rows of the mask into a list ordered by (b, token, head), writes o = 0 and lse = −inf for the
+ * inactive rows, and computes each active row with one 32-lane group. Nothing waits: the list is
+ * sized for every row (8 bytes a row of q, plus B·⌈T/256⌉ + 1 counts, from `workspace`) and the
+ * kernels read the number of active rows from device memory. `multiprocessors` sizes the persistent
+ * attention grid. With `tile_gate` (AUTO deciding on the device, TILE_OR_ROW_MODE) the row mode's
+ * scan also picks the kernel, its own kernels run only when it picked the row mode, and *tile_gate
+ * receives the gate for the tile kernel queued after it in the same workspace.
  */
-proteus_status launch_flux_row_mode(const FluxProblem& problem, Allocator& workspace, cudaStream_t stream);
+proteus_status launch_flux_row_mode(const FluxProblem& problem, int multiprocessors, StreamWorkspace& workspace,
+                                    cudaStream_t stream, Gate* tile_gate);
 
 }  // namespace proteus::gpu

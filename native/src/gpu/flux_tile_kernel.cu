@@ -166,6 +166,7 @@ struct TileArgs {
     float scale = 0.0f;       // of the scores, for lse
     float scale_log2 = 0.0f;  // scale · log2 e, for the base-2 softmax
     TileDna dna;              // kDna kernels: the thresholds and per-tile lists of gpu/flux_dna.h
+    Gate gate;                // TILE_OR_ROW_MODE: the device's choice (gpu/flux_common.h)
 };
 
 /** Positions [low, high] of a row's keys in a segment of the key sequence; empty when low > high. */
@@ -204,6 +205,8 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
     constexpr int kLaneRows = 2 * RowTiles;   // accumulator rows per lane
     constexpr bool kQResident = q_resident(D, BlockN, RowTiles);
     using F = mma::Format<Storage>;
+
+    if (args.gate.closed()) return;  // the whole grid: the row mode computes this call
 
     extern __shared__ uint4 shared_memory[];
     uint16_t* const q_tile = reinterpret_cast<uint16_t*>(shared_memory);
@@ -669,21 +672,31 @@ proteus_status reject(const char* field, const std::string& message)
 
 }  // namespace
 
-bool tile_kernel_takes(const FluxProblem& problem)
+std::string tile_kernel_refusal(const FluxProblem& problem)
 {
     const int64_t D = problem.head_dim;
-    const bool sixteen_bit = problem.q.dtype == PROTEUS_DTYPE_FLOAT16 || problem.q.dtype == PROTEUS_DTYPE_BFLOAT16;
-    return problem.candidates.policy == PROTEUS_POLICY_ALIGNED && sixteen_bit && (D == 16 || D == 32 || D == 64 || D == 128) &&
-           (!has_dna_keys(problem) || problem.candidates.dna_count <= kMaxTileDnaKeys) && aligned_rows(problem.q) &&
-           aligned_rows(problem.k) && aligned_rows(problem.v) && aligned_rows(problem.o);
+    if (problem.candidates.policy != PROTEUS_POLICY_ALIGNED) return "the tile kernel takes the Aligned policy only";
+    if (problem.q.dtype != PROTEUS_DTYPE_FLOAT16 && problem.q.dtype != PROTEUS_DTYPE_BFLOAT16) {
+        return "the tile kernel takes float16 or bfloat16, not dtype " + std::to_string(problem.q.dtype);
+    }
+    if (D != 16 && D != 32 && D != 64 && D != 128) {
+        return "the tile kernel takes head dims 16, 32, 64 or 128, not " + std::to_string(D);
+    }
+    if (has_dna_keys(problem) && problem.candidates.dna_count > kMaxTileDnaKeys) {
+        return "the tile kernel takes up to " + std::to_string(kMaxTileDnaKeys) + " DNA keys, not " +
+               std::to_string(problem.candidates.dna_count);
+    }
+    if (!aligned_rows(problem.q) || !aligned_rows(problem.k) || !aligned_rows(problem.v) || !aligned_rows(problem.o)) {
+        return "the tile kernel needs every row of q, k, v and o 16-byte aligned (data pointers and strides)";
+    }
+    return "";
 }
 
-proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocessors, int shared_limit,
-                                   TileLaunch& launch)
+proteus_status resolve_tile_launch(const FluxProblem& problem, const proteus_launch_config& config, int multiprocessors,
+                                   int shared_limit, TileLaunch& launch)
 {
-    const proteus_launch_config& config = problem.launch;
     const int block_q = config.block_q;
-    const int warps = config.rows_per_warp;
+    const int rows_per_warp = config.rows_per_warp;
     const auto takes_rows = [](int rows) {
         return std::find(std::begin(kBlockRows), std::end(kBlockRows), rows) != std::end(kBlockRows);
     };
@@ -691,18 +704,12 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
         return reject("launch.block_q", "the tile kernel takes " + list_of(kBlockRows, std::size(kBlockRows)) +
                                             " query rows per tile, not " + std::to_string(block_q));
     }
-    // A warp holds 16 or 32 query rows (1 or 2 m16 tiles): block_q = warps · rows per warp.
-    if (warps != 0 && block_q != 0 && block_q != 16 * warps && block_q != 32 * warps) {
-        return reject("launch.rows_per_warp", std::to_string(warps) + " warps hold " + std::to_string(16 * warps) + " or " +
-                                          std::to_string(32 * warps) + " query rows (16 or 32 a warp), not launch.block_q " +
-                                          std::to_string(block_q));
+    // A warp holds one or two m16 tiles of query rows; a tile of block_q rows runs block_q / rows_per_warp warps.
+    if (rows_per_warp != 0 && rows_per_warp != 16 && rows_per_warp != 32) {
+        return reject("launch.rows_per_warp",
+                      "a warp of the tile kernel holds 16 or 32 query rows, not " + std::to_string(rows_per_warp));
     }
-    if (warps != 0 && block_q == 0 && !takes_rows(16 * warps) && !takes_rows(32 * warps)) {
-        return reject("launch.rows_per_warp", "the tile kernel runs 2, 4 or 8 warps (16 or 32 query rows each, " +
-                                          list_of(kBlockRows, std::size(kBlockRows)) + " rows a tile), not " +
-                                          std::to_string(warps));
-    }
-    if (config.stages > kMaxStages) {
+    if (config.stages < 0 || config.stages > kMaxStages) {
         return reject("launch.stages", "the tile kernel pipelines 1 to " + std::to_string(kMaxStages) +
                                            " key tiles, not " + std::to_string(config.stages));
     }
@@ -720,7 +727,7 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
     // warp where wide_block_keys says so, else 16. Where a block's
     // shared memory is small (HIP: 64 KiB), fewer stages, then narrower key tiles.
     const Segments segments = segments_of(problem);
-    const int64_t blocks_of_128 = problem.batch * problem.heads * ((problem.seq_len + 127) / 128);
+    const int64_t blocks_of_128 = problem.batch * problem.heads * ((problem.query_len + 127) / 128);
     const bool enough_blocks = blocks_of_128 >= 2 * static_cast<int64_t>(multiprocessors);
     struct Shape {
         int rows, row_tiles;
@@ -730,8 +737,8 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
     for (const int rows : enough_blocks ? std::vector<int>{128, 64} : std::vector<int>{64, 128}) {
         for (const int row_tiles : wide_keys != 0 ? std::vector<int>{2, 1} : std::vector<int>{1, 2}) {
             const bool given_rows = block_q == 0 || block_q == rows;
-            const bool given_warps = warps == 0 || warps * 16 * row_tiles == rows;
-            if (given_rows && given_warps) shapes.push_back({rows, row_tiles});
+            const bool given_rows_per_warp = rows_per_warp == 0 || rows_per_warp == 16 * row_tiles;
+            if (given_rows && given_rows_per_warp) shapes.push_back({rows, row_tiles});
         }
     }
     const std::vector<int> stage_choices =
@@ -765,18 +772,38 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, int multiprocesso
         }
     }
     if (!offered) {  // only 32 rows a warp fit the given fields, and no such kernel is compiled for the problem
-        return reject("launch.rows_per_warp", std::to_string(warps) + " warps of 32 query rows run only problems without "
-                                      "DNA keys at head dim 64 or 128");
+        return reject("launch.rows_per_warp", "32 query rows a warp run only problems without DNA keys at head dim "
+                                              "64 or 128 (this one: head dim " + std::to_string(head_dim) +
+                                                  (segments == Segments::kDna ? ", DNA keys)" : ")"));
     }
     const char* field = config.stages != 0   ? "launch.stages"
                         : config.block_k != 0 ? "launch.block_k"
-                        : warps != 0          ? "launch.rows_per_warp"
+                        : rows_per_warp != 0  ? "launch.rows_per_warp"
                                               : "launch.block_q";
     return reject(field, "the tile configuration needs at least " + std::to_string(least) +
                              " bytes of shared memory; a block of this device has " + std::to_string(shared_limit));
 }
 
-proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& launch, Allocator& allocator,
+std::vector<TileLaunch> tile_launch_options(const FluxProblem& problem, int shared_limit)
+{
+    const int head_dim = static_cast<int>(problem.head_dim);
+    const Segments segments = segments_of(problem);
+    std::vector<TileLaunch> options;
+    for (const int rows : kBlockRows) {
+        for (const int row_tiles : {1, 2}) {
+            for (const int keys : tile_traits(head_dim).block_keys) {
+                if (keys == 0 || !offers_row_tiles(head_dim, keys, row_tiles, segments)) continue;
+                for (int stages = 1; stages <= kMaxStages; ++stages) {
+                    const size_t bytes = shared_bytes(head_dim, rows, keys, stages, dna_capacity(problem, rows));
+                    if (bytes <= static_cast<size_t>(shared_limit)) options.push_back({rows, keys, stages, row_tiles});
+                }
+            }
+        }
+    }
+    return options;
+}
+
+proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& launch, Gate gate, StreamWorkspace& workspace,
                               cudaStream_t stream)
 {
     TileArgs args;
@@ -798,6 +825,7 @@ proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& laun
     args.stages = launch.stages;
     args.scale = problem.scale;
     args.scale_log2 = problem.scale * kLog2E;
+    args.gate = gate;
 
     const int64_t blocks = static_cast<int64_t>(args.query_tiles) * args.batch_heads;
     if (blocks > INT32_MAX) {
@@ -819,16 +847,13 @@ proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& laun
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel),
                                            cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
                       "FuncSetAttribute");
-    // The DNA thresholds and lists live in workspace held until the stream is done with it.
-    StreamWorkspace workspace(allocator, stream);
+    // The DNA thresholds and lists live in the call's workspace, released on the stream after the kernel.
     if (segments == Segments::kDna) {
         const proteus_status status = build_tile_dna(problem, launch.block_q, workspace, stream, args.dna);
         if (status != PROTEUS_STATUS_OK) return status;
     }
     kernel<<<static_cast<unsigned>(blocks), launch.warps() * mma::kLanes, bytes, stream>>>(args);
-    const proteus_status status = check_launch("flux_tile");
-    if (status != PROTEUS_STATUS_OK) return status;
-    return workspace.finish();
+    return check_launch("flux_tile");
 }
 
 }  // namespace proteus::gpu

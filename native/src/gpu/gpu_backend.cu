@@ -1,5 +1,7 @@
-// The GPU backend (CUDA, or HIP through gpu/vendor.h): devices, a context's non-blocking stream,
-// device memory, copies and fills. Flux attention itself is in gpu/flux_kernel.cu.
+// The GPU backend (CUDA, or HIP through gpu/vendor.h): devices, a context's stream (its own
+// non-blocking one or the caller's), device memory, the stream-ordered workspace pool, copies and
+// fills. Dispatch is in gpu/flux_dispatch.cu, flux attention in gpu/flux_kernel.cu, gather in
+// gpu/shortlist_gather.cu.
 #include "gpu/vendor.h"
 
 #include <algorithm>
@@ -8,9 +10,11 @@
 #include <string>
 
 #include "backend.h"
-#include "gpu/device_call.h"
-#include "gpu/flux_kernel.h"
 #include "core/error.h"
+#include "gpu/device_call.h"
+#include "gpu/flux_dispatch.h"
+#include "gpu/flux_kernel.h"
+#include "gpu/shortlist_gather.h"
 
 namespace proteus {
 namespace gpu {
@@ -39,17 +43,58 @@ void copy_text(char* destination, size_t capacity, const std::string& text)
     std::memset(destination + length, 0, capacity - length);
 }
 
-/** One device with the context's stream. Every call first makes the device current on the calling thread. */
+/** Device memory free now (0 when the runtime cannot say), for out-of-memory messages. */
+uint64_t free_device_bytes()
+{
+    size_t free_bytes = 0;
+    size_t total_bytes = 0;
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return free_bytes;
+}
+
+/**
+ * A pool for the context's workspace on `device`: cudaMallocFromPoolAsync / cudaFreeAsync on the
+ * context's stream. Its release threshold is unbounded, so memory freed on the stream stays in the
+ * pool for the next call instead of going back to the device at each synchronisation.
+ */
+proteus_status create_workspace_pool(int device, cudaMemPool_t& pool)
+{
+    cudaMemPoolProps properties{};
+    properties.allocType = cudaMemAllocationTypePinned;
+    properties.handleTypes = cudaMemHandleTypeNone;
+    properties.location.type = cudaMemLocationTypeDevice;
+    properties.location.id = device;
+    PROTEUS_GPU_CHECK(cudaMemPoolCreate(&pool, &properties), "MemPoolCreate");
+    uint64_t threshold = UINT64_MAX;
+    const proteus_status status =
+        check(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold), "MemPoolSetAttribute");
+    if (status != PROTEUS_STATUS_OK) (void)cudaMemPoolDestroy(pool);
+    return status;
+}
+
+/**
+ * One device with the context's stream and workspace pool. Every call first makes the device current
+ * on the calling thread. The stream is the backend's own (destroyed with it) or the caller's (only
+ * waited for).
+ */
 class GpuBackend final : public Backend {
 public:
-    GpuBackend(int32_t device, cudaStream_t stream) : device_(device), stream_(stream) {}
+    GpuBackend(int32_t device, cudaStream_t stream, bool own_stream, cudaMemPool_t pool, const DeviceTraits& traits)
+        : device_(device), stream_(stream), own_stream_(own_stream), pool_(pool), traits_(traits)
+    {
+    }
 
     ~GpuBackend() override
     {
-        // A destructor has no one to report to: wait for the stream's work, then let the stream go.
+        // A destructor has no one to report to: wait for the stream's work (its queued workspace
+        // releases included), then let the pool and an own stream go.
         (void)cudaSetDevice(device_);
         (void)cudaStreamSynchronize(stream_);
-        (void)cudaStreamDestroy(stream_);
+        (void)cudaMemPoolDestroy(pool_);
+        if (own_stream_) (void)cudaStreamDestroy(stream_);
         (void)cudaGetLastError();
     }
 
@@ -61,16 +106,16 @@ public:
     proteus_status allocate(uint64_t bytes, void** pointer) override
     {
         PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
-        const cudaError_t error = cudaMalloc(pointer, bytes);
-        if (error != cudaErrorMemoryAllocation) return check(error, "Malloc");
-        (void)cudaGetLastError();  // an allocation failure is not sticky; clear it for the next call
-        size_t free_bytes = 0;
-        size_t total_bytes = 0;
-        if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
-            (void)cudaGetLastError();
-            free_bytes = 0;
+        cudaError_t error = cudaMalloc(pointer, bytes);
+        if (error == cudaErrorMemoryAllocation) {
+            // The workspace pool keeps what it freed; hand its unused memory back and try once more.
+            (void)cudaGetLastError();  // an allocation failure is not sticky; clear it for the next call
+            PROTEUS_GPU_CHECK(cudaMemPoolTrimTo(pool_, 0), "MemPoolTrimTo");
+            error = cudaMalloc(pointer, bytes);
         }
-        return set_out_of_memory("device allocation", bytes, free_bytes);
+        if (error != cudaErrorMemoryAllocation) return check(error, "Malloc");
+        (void)cudaGetLastError();
+        return set_out_of_memory("device allocation", bytes, free_device_bytes());
     }
 
     void release(void* pointer) noexcept override
@@ -80,7 +125,66 @@ public:
         (void)cudaGetLastError();  // a failed free has no one to tell and must not taint the next call
     }
 
-    proteus_status upload(void* destination, const void* source, uint64_t bytes) override
+    proteus_status allocate_workspace(uint64_t bytes, void** pointer) override
+    {
+        if (bytes == 0) {
+            *pointer = nullptr;
+            return PROTEUS_STATUS_OK;
+        }
+        PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
+        const cudaError_t error = cudaMallocFromPoolAsync(pointer, bytes, pool_, stream_);
+        if (error != cudaErrorMemoryAllocation) return check(error, "MallocFromPoolAsync");
+        (void)cudaGetLastError();
+        return set_out_of_memory("workspace", bytes, free_device_bytes() + workspace_reserved_bytes());
+    }
+
+    void release_workspace(void* pointer) noexcept override
+    {
+        if (pointer == nullptr) return;
+        (void)cudaSetDevice(device_);
+        (void)cudaFreeAsync(pointer, stream_);
+        (void)cudaGetLastError();  // as release()
+    }
+
+    uint64_t workspace_reserved_bytes() override
+    {
+        (void)cudaSetDevice(device_);
+        uint64_t reserved = 0;
+        uint64_t used = 0;
+        if (cudaMemPoolGetAttribute(pool_, cudaMemPoolAttrReservedMemCurrent, &reserved) != cudaSuccess ||
+            cudaMemPoolGetAttribute(pool_, cudaMemPoolAttrUsedMemCurrent, &used) != cudaSuccess) {
+            (void)cudaGetLastError();
+            return 0;
+        }
+        return reserved > used ? reserved - used : 0;
+    }
+
+    proteus_status check_wrap(void* pointer, uint64_t bytes) override
+    {
+        PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
+        // Both ends: memory of this device from the first byte to the last.
+        const void* const ends[] = {pointer, static_cast<const char*>(pointer) + (bytes > 0 ? bytes - 1 : 0)};
+        for (const void* end : ends) {
+            int device = -1;
+            const MemoryKind kind = memory_kind(end, device);
+            if (kind != MemoryKind::kDevice) {
+                return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
+                                 std::string(kind == MemoryKind::kHost ? "host" : "unregistered") +
+                                     " memory: a buffer wrapped on a " + kRuntimePrefix +
+                                     " context must be device (or managed) memory of its device",
+                                 "pointer");
+            }
+            if (device != device_) {
+                return set_error(PROTEUS_STATUS_DEVICE_MISMATCH,
+                                 "the memory belongs to device " + std::to_string(device) + ", the context to device " +
+                                     std::to_string(device_),
+                                 "pointer");
+            }
+        }
+        return PROTEUS_STATUS_OK;
+    }
+
+proteus_status upload(void* destination, const void* source, uint64_t bytes) override
     {
         PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
         PROTEUS_GPU_CHECK(cudaMemcpyAsync(destination, source, bytes, cudaMemcpyHostToDevice, stream_), "MemcpyAsync");
@@ -128,40 +232,34 @@ public:
         return PROTEUS_STATUS_OK;
     }
 
-    // TODO(issue 8): the stream-ordered pool; for now the plain allocator.
-    proteus_status allocate_workspace(uint64_t bytes, void** pointer) override { return allocate(bytes, pointer); }
-    void release_workspace(void* pointer) noexcept override { release(pointer); }
-    uint64_t workspace_reserved_bytes() override { return 0; }
-
-    proteus_status check_wrap(void*, uint64_t) override { return PROTEUS_STATUS_OK; }
-
-    proteus_status plan_flux(const FluxProblem&, FluxPlan& plan) override
+    proteus_status plan_flux(const FluxProblem& problem, FluxPlan& plan) override
     {
-        plan = FluxPlan{};  // TODO(issue 8): gpu/flux_dispatch
-        plan.launch.struct_size = sizeof plan.launch;
-        return PROTEUS_STATUS_OK;
+        return gpu::plan_flux(problem, traits_, plan);
     }
 
-    proteus_status flux_launch_candidates(const FluxProblem&, std::vector<proteus_launch_config>& configs) override
+    proteus_status flux_launch_candidates(const FluxProblem& problem, std::vector<proteus_launch_config>& configs) override
     {
-        configs.clear();  // TODO(issue 8): gpu/flux_dispatch
-        return PROTEUS_STATUS_OK;
+        return gpu::flux_launch_candidates(problem, traits_, configs);
     }
 
-    proteus_status flux_attention(const FluxProblem& problem, const FluxPlan&, Allocator& workspace) override
+    proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, Allocator& workspace) override
     {
         PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
-        return gpu::flux_attention(problem, workspace, stream_, device_);
+        return gpu::flux_attention(problem, plan, traits_, workspace, stream_);
     }
 
-    proteus_status shortlist_gather(const GatherProblem&, Allocator&) override
+    proteus_status shortlist_gather(const GatherProblem& problem, Allocator& workspace) override
     {
-        return set_error(PROTEUS_STATUS_INTERNAL_ERROR, "TODO(issue 8): gather on the GPU");
+        PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
+        return gpu::shortlist_gather(problem, workspace, traits_.multiprocessors, stream_);
     }
 
 private:
     const int32_t device_;
     const cudaStream_t stream_;
+    const bool own_stream_;
+    const cudaMemPool_t pool_;
+    const DeviceTraits traits_;  // queried once: no attribute query per call
 };
 
 }  // namespace
@@ -171,8 +269,13 @@ proteus_backend gpu_backend_kind() { return gpu::kBackend; }
 
 void gpu_versions(int32_t& runtime_version, int32_t& driver_version)
 {
-    runtime_version = 0;
-    driver_version = 0;  // TODO(issue 8)
+    int runtime = 0;
+    int driver = 0;
+    if (cudaRuntimeGetVersion(&runtime) != cudaSuccess) runtime = 0;
+    if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;  // 0 also when no driver is installed
+    (void)cudaGetLastError();
+    runtime_version = runtime;
+    driver_version = driver;
 }
 
 int32_t gpu_device_count()
@@ -204,16 +307,25 @@ proteus_status gpu_device_info(int32_t ordinal, proteus_device_info& info)
 proteus_status create_gpu_backend(int32_t ordinal, void* caller_stream, bool own_stream,
                                   std::unique_ptr<Backend>& backend)
 {
-    (void)caller_stream;
-    (void)own_stream;  // TODO(issue 8): the caller's stream
     PROTEUS_GPU_CHECK(cudaSetDevice(ordinal), "SetDevice");
-    cudaStream_t stream = nullptr;
-    // Non-blocking: the context's work must not serialise with the legacy default stream of other code.
-    PROTEUS_GPU_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "StreamCreateWithFlags");
+    gpu::DeviceTraits traits;
+    proteus_status status = gpu::query_device_traits(ordinal, traits);
+    if (status != PROTEUS_STATUS_OK) return status;
+    // Own: non-blocking, so the context's work does not serialise with the legacy default stream of
+    // other code. The caller's (null: the legacy default stream) is used as given and never destroyed.
+    cudaStream_t stream = static_cast<cudaStream_t>(caller_stream);
+    if (own_stream) PROTEUS_GPU_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "StreamCreateWithFlags");
+    cudaMemPool_t pool = nullptr;
+    status = gpu::create_workspace_pool(ordinal, pool);
+    if (status != PROTEUS_STATUS_OK) {
+        if (own_stream) (void)cudaStreamDestroy(stream);
+        return status;
+    }
     try {
-        backend = std::make_unique<gpu::GpuBackend>(ordinal, stream);
+        backend = std::make_unique<gpu::GpuBackend>(ordinal, stream, own_stream, pool, traits);
     } catch (...) {
-        (void)cudaStreamDestroy(stream);
+        (void)cudaMemPoolDestroy(pool);
+        if (own_stream) (void)cudaStreamDestroy(stream);
         throw;
     }
     return PROTEUS_STATUS_OK;

@@ -11,14 +11,18 @@
 
 #include <hip/hip_runtime.h>
 
+#define cudaDevAttrComputeCapabilityMajor hipDeviceAttributeComputeCapabilityMajor
+#define cudaDevAttrComputeCapabilityMinor hipDeviceAttributeComputeCapabilityMinor
 #define cudaDevAttrMultiProcessorCount hipDeviceAttributeMultiprocessorCount
 // AMD has no opt-in above a default: a block may take all of its workgroup's LDS.
 #define cudaDevAttrMaxSharedMemoryPerBlockOptin hipDeviceAttributeMaxSharedMemoryPerBlock
 #define cudaDeviceGetAttribute hipDeviceGetAttribute
 #define cudaDeviceProp hipDeviceProp_t
+#define cudaDriverGetVersion hipDriverGetVersion
 #define cudaErrorMemoryAllocation hipErrorOutOfMemory
 #define cudaError_t hipError_t
 #define cudaFree hipFree
+#define cudaFreeAsync hipFreeAsync
 #define cudaFuncAttributeMaxDynamicSharedMemorySize hipFuncAttributeMaxDynamicSharedMemorySize
 #define cudaFuncSetAttribute hipFuncSetAttribute
 #define cudaGetDeviceCount hipGetDeviceCount
@@ -26,11 +30,27 @@
 #define cudaGetErrorString hipGetErrorString
 #define cudaGetLastError hipGetLastError
 #define cudaMalloc hipMalloc
+#define cudaMallocFromPoolAsync hipMallocFromPoolAsync
+#define cudaMemAllocationTypePinned hipMemAllocationTypePinned
 #define cudaMemGetInfo hipMemGetInfo
+#define cudaMemHandleTypeNone hipMemHandleTypeNone
+#define cudaMemLocationTypeDevice hipMemLocationTypeDevice
+#define cudaMemPoolAttrReleaseThreshold hipMemPoolAttrReleaseThreshold
+#define cudaMemPoolAttrReservedMemCurrent hipMemPoolAttrReservedMemCurrent
+#define cudaMemPoolAttrUsedMemCurrent hipMemPoolAttrUsedMemCurrent
+#define cudaMemPoolCreate hipMemPoolCreate
+#define cudaMemPoolDestroy hipMemPoolDestroy
+#define cudaMemPoolGetAttribute hipMemPoolGetAttribute
+#define cudaMemPoolProps hipMemPoolProps
+#define cudaMemPoolSetAttribute hipMemPoolSetAttribute
+#define cudaMemPoolTrimTo hipMemPoolTrimTo
+#define cudaMemPool_t hipMemPool_t
 #define cudaMemcpyAsync hipMemcpyAsync
 #define cudaMemcpyDeviceToDevice hipMemcpyDeviceToDevice
 #define cudaMemcpyDeviceToHost hipMemcpyDeviceToHost
 #define cudaMemcpyHostToDevice hipMemcpyHostToDevice
+#define cudaPointerGetAttributes hipPointerGetAttributes
+#define cudaRuntimeGetVersion hipRuntimeGetVersion
 #define cudaSetDevice hipSetDevice
 #define cudaStreamCreateWithFlags hipStreamCreateWithFlags
 #define cudaStreamDestroy hipStreamDestroy
@@ -48,6 +68,9 @@
 #endif
 
 namespace proteus::gpu {
+
+/** What the runtime says a pointer addresses: device memory (or managed memory), host memory it knows, or neither. */
+enum class MemoryKind { kDevice, kHost, kUnknown };
 
 #if defined(PROTEUS_GPU_BACKEND_HIP)
 /** Prefix of the runtime's function names, so that messages name the call that really failed. */
@@ -77,6 +100,19 @@ __device__ __forceinline__ uint32_t group_ballot(bool predicate)
     return static_cast<uint32_t>(wave >> (threadIdx.x % warpSize / 32 * 32));
 }
 
+/** Where `pointer` points, by the runtime; `device` is set for device memory. Clears any error it raises. */
+inline MemoryKind memory_kind(const void* pointer, int& device)
+{
+    hipPointerAttribute_t attributes{};
+    if (hipPointerGetAttributes(&attributes, pointer) != hipSuccess) {
+        (void)hipGetLastError();  // HIP reports memory it does not know (plain host memory) as an error
+        return MemoryKind::kUnknown;
+    }
+    device = attributes.device;
+    if (attributes.isManaged != 0 || attributes.memoryType == hipMemoryTypeDevice) return MemoryKind::kDevice;
+    return attributes.memoryType == hipMemoryTypeHost ? MemoryKind::kHost : MemoryKind::kUnknown;
+}
+
 /** "gfx90a" from gcnArchName "gfx90a:sramecc+:xnack-" (the feature flags are not the architecture). */
 inline std::string device_architecture(const cudaDeviceProp& properties)
 {
@@ -99,6 +135,23 @@ __device__ __forceinline__ float group_shuffle_xor(float value, int mask, int wi
 }
 
 __device__ __forceinline__ uint32_t group_ballot(bool predicate) { return __ballot_sync(0xffffffffu, predicate); }
+
+/** Where `pointer` points, by the runtime; `device` is set for device memory. Clears any error it raises. */
+inline MemoryKind memory_kind(const void* pointer, int& device)
+{
+    cudaPointerAttributes attributes{};
+    if (cudaPointerGetAttributes(&attributes, pointer) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return MemoryKind::kUnknown;
+    }
+    device = attributes.device;
+    switch (attributes.type) {
+    case cudaMemoryTypeDevice:
+    case cudaMemoryTypeManaged: return MemoryKind::kDevice;
+    case cudaMemoryTypeHost: return MemoryKind::kHost;
+    default: return MemoryKind::kUnknown;  // unregistered host memory
+    }
+}
 
 /** "sm_90" from compute capability 9.0. */
 inline std::string device_architecture(const cudaDeviceProp& properties)

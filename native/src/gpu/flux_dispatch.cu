@@ -1,0 +1,199 @@
+// The GPU dispatch (gpu/flux_dispatch.h): pure functions of the problem and the device's traits.
+#include "gpu/flux_dispatch.h"
+
+#include <cstdint>
+#include <string>
+
+#include "core/error.h"
+#include "gpu/device_call.h"
+#include "gpu/flux_kernel.h"
+#include "gpu/flux_row_mode.h"
+#include "gpu/flux_tile_kernel.h"
+
+namespace proteus::gpu {
+namespace {
+
+proteus_status reject(const char* field, const std::string& message)
+{
+    return set_error(PROTEUS_STATUS_INVALID_ARGUMENT, std::string(field) + ": " + message, field);
+}
+
+proteus_launch_config config_of(proteus_launch_mode mode)
+{
+    proteus_launch_config config{};
+    config.struct_size = sizeof config;
+    config.mode = mode;
+    return config;
+}
+
+proteus_launch_config config_of(proteus_launch_mode mode, const TileLaunch& tile)
+{
+    proteus_launch_config config = config_of(mode);
+    config.block_q = tile.block_q;
+    config.block_k = tile.block_k;
+    config.rows_per_warp = tile.rows_per_warp();
+    config.stages = tile.stages;
+    return config;
+}
+
+bool same_launch(const proteus_launch_config& a, const proteus_launch_config& b)
+{
+    return a.mode == b.mode && a.block_q == b.block_q && a.block_k == b.block_k && a.rows_per_warp == b.rows_per_warp &&
+           a.stages == b.stages;
+}
+
+/** OK when `config` sets no tile-kernel field; else INVALID_ARGUMENT naming the first it sets. */
+proteus_status check_no_tile_fields(const proteus_launch_config& config, const std::string& kernel)
+{
+    const struct {
+        const char* name;
+        int32_t value;
+    } fields[] = {{"launch.block_q", config.block_q},
+                  {"launch.block_k", config.block_k},
+                  {"launch.rows_per_warp", config.rows_per_warp},
+                  {"launch.stages", config.stages}};
+    for (const auto& field : fields) {
+        if (field.value != 0) {
+            return reject(field.name, std::to_string(field.value) + " configures the tile kernel, but " + kernel +
+                                          " runs this problem, which has no such field: leave it 0");
+        }
+    }
+    return PROTEUS_STATUS_OK;
+}
+
+/** OK when the general row kernel computes `problem`; else its status. */
+proteus_status check_row_kernel(const FluxProblem& problem)
+{
+    const proteus_dtype dtype = problem.q.dtype;
+    if (dtype != PROTEUS_DTYPE_FLOAT32 && dtype != PROTEUS_DTYPE_FLOAT16 && dtype != PROTEUS_DTYPE_BFLOAT16) {
+        return set_error(PROTEUS_STATUS_UNSUPPORTED_DTYPE,
+                         "flux attention takes float32, float16 or bfloat16, not dtype " + std::to_string(dtype), "q.dtype");
+    }
+    if (problem.head_dim > kRowKernelMaxHeadDim) {
+        return set_error(PROTEUS_STATUS_UNSUPPORTED_HEAD_DIM,
+                         "the GPU row kernel supports head dims up to " + std::to_string(kRowKernelMaxHeadDim) + ", not " +
+                             std::to_string(problem.head_dim),
+                         "q.shape");
+    }
+    return PROTEUS_STATUS_OK;
+}
+
+proteus_status plan_tile(const FluxProblem& problem, const DeviceTraits& traits, proteus_flux_kernel kernel,
+                         proteus_launch_mode mode, FluxPlan& plan)
+{
+    TileLaunch tile;
+    const proteus_status status =
+        resolve_tile_launch(problem, problem.launch, traits.multiprocessors, traits.shared_limit, tile);
+    if (status != PROTEUS_STATUS_OK) return status;
+    plan.kernel = kernel;
+    plan.launch = config_of(mode, tile);
+    return PROTEUS_STATUS_OK;
+}
+
+/** AUTO (see gpu/flux_dispatch.h). */
+proteus_status plan_auto(const FluxProblem& problem, const DeviceTraits& traits, FluxPlan& plan)
+{
+    const bool masked = problem.active.present();
+    const bool row_mode = row_mode_takes(problem);
+    if (tile_kernel_takes(problem)) {
+        // With a mask the row mode may be the faster one; the device counts the active rows and picks.
+        return masked && row_mode ? plan_tile(problem, traits, PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE, PROTEUS_LAUNCH_AUTO, plan)
+                                  : plan_tile(problem, traits, PROTEUS_KERNEL_GPU_TILE, PROTEUS_LAUNCH_TILE, plan);
+    }
+    if (masked && row_mode) {
+        const proteus_status status = check_no_tile_fields(problem.launch, "the row mode (AUTO's choice)");
+        if (status != PROTEUS_STATUS_OK) return status;
+        plan.kernel = PROTEUS_KERNEL_GPU_ROW_MODE;
+        plan.launch = config_of(PROTEUS_LAUNCH_ROW);
+        return PROTEUS_STATUS_OK;
+    }
+    proteus_status status = check_row_kernel(problem);
+    if (status == PROTEUS_STATUS_OK) status = check_no_tile_fields(problem.launch, "the general row kernel (AUTO's choice)");
+    if (status != PROTEUS_STATUS_OK) return status;
+    plan.kernel = PROTEUS_KERNEL_GPU_ROW;
+    plan.launch = config_of(PROTEUS_LAUNCH_AUTO);
+    return PROTEUS_STATUS_OK;
+}
+
+}  // namespace
+
+proteus_status query_device_traits(int device, DeviceTraits& traits)
+{
+    int major = 0;
+    int minor = 0;
+    PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&traits.multiprocessors, cudaDevAttrMultiProcessorCount, device),
+                      "DeviceGetAttribute");
+    PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&traits.shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+                      "DeviceGetAttribute");
+    PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "DeviceGetAttribute");
+    PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), "DeviceGetAttribute");
+    traits.arch = 10 * major + minor;
+    return PROTEUS_STATUS_OK;
+}
+
+TileLaunch tile_launch_of(const proteus_launch_config& launch)
+{
+    return {launch.block_q, launch.block_k, launch.stages, launch.rows_per_warp / 16};
+}
+
+proteus_status plan_flux(const FluxProblem& problem, const DeviceTraits& traits, FluxPlan& plan)
+{
+    plan = FluxPlan{};
+    plan.launch = config_of(PROTEUS_LAUNCH_AUTO);
+    // DNA lists, Seed scratch and the tile kernel hold positions as int32.
+    if (problem.seq_len > INT32_MAX) {
+        return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
+                         "the GPU backend supports sequences up to 2^31 - 1 keys, not " + std::to_string(problem.seq_len),
+                         "k.shape");
+    }
+    proteus_status status = PROTEUS_STATUS_OK;
+    switch (problem.launch.mode) {
+    case PROTEUS_LAUNCH_AUTO: status = plan_auto(problem, traits, plan); break;
+    case PROTEUS_LAUNCH_TILE: {
+        const std::string refusal = tile_kernel_refusal(problem);
+        if (!refusal.empty()) return reject("launch.mode", "TILE cannot run this problem: " + refusal);
+        status = plan_tile(problem, traits, PROTEUS_KERNEL_GPU_TILE, PROTEUS_LAUNCH_TILE, plan);
+        break;
+    }
+    case PROTEUS_LAUNCH_ROW: {
+        const std::string refusal = row_mode_refusal(problem);
+        if (!refusal.empty()) return reject("launch.mode", "ROW cannot run this problem: " + refusal);
+        status = check_no_tile_fields(problem.launch, "the row mode (launch.mode ROW)");
+        plan.kernel = PROTEUS_KERNEL_GPU_ROW_MODE;
+        plan.launch = config_of(PROTEUS_LAUNCH_ROW);
+        break;
+    }
+    default:
+        return reject("launch.mode", "AUTO (0), TILE (1) or ROW (2), not " + std::to_string(problem.launch.mode));
+    }
+    if (status != PROTEUS_STATUS_OK) return status;
+    if (problem.batch * problem.heads * problem.query_len == 0) {  // checked, and nothing to run
+        plan.kernel = PROTEUS_KERNEL_NONE;
+        plan.launch = config_of(PROTEUS_LAUNCH_AUTO);
+    }
+    return PROTEUS_STATUS_OK;
+}
+
+proteus_status flux_launch_candidates(const FluxProblem& problem, const DeviceTraits& traits,
+                                      std::vector<proteus_launch_config>& configs)
+{
+    configs.clear();
+    FluxProblem heuristic = problem;
+    heuristic.launch = config_of(PROTEUS_LAUNCH_AUTO);
+    FluxPlan plan;
+    const proteus_status status = plan_flux(heuristic, traits, plan);
+    if (status != PROTEUS_STATUS_OK) return status;
+    configs.push_back(plan.launch);
+    const auto offer = [&configs](const proteus_launch_config& config) {
+        if (!same_launch(config, configs.front())) configs.push_back(config);
+    };
+    if (tile_kernel_takes(problem)) {
+        for (const TileLaunch& tile : tile_launch_options(problem, traits.shared_limit)) {
+            offer(config_of(PROTEUS_LAUNCH_TILE, tile));
+        }
+    }
+    if (row_mode_takes(problem)) offer(config_of(PROTEUS_LAUNCH_ROW));
+    return PROTEUS_STATUS_OK;
+}
+
+}  // namespace proteus::gpu

@@ -1,0 +1,50 @@
+// Which GPU kernel computes a flux problem, with which launch: one pure function of the problem and
+// the device's traits (no work queued, nothing allocated, no runtime call), and the configurations
+// offered to an autotuner (proteus_flux_launch_candidates).
+//
+// Kernels (proteus_flux_kernel):
+//   GPU_TILE            the tensor-core tile kernel: Aligned, float16/bfloat16, D in {16, 32, 64, 128},
+//                       DNA K ≤ 256, 16-byte rows (launch fields block_q, block_k, rows_per_warp, stages);
+//   GPU_ROW_MODE        the row mode: Aligned or Relative without DNA keys, D in {16, 32, 64, 128};
+//   GPU_ROW             the general row kernel: everything else with D ≤ 128;
+//   GPU_TILE_OR_ROW_MODE AUTO with a mask where the tile kernel and the row mode both take the
+//                       problem: both are queued and the device picks (row mode below 25 % active rows).
+// AUTO: TILE_OR_ROW_MODE, else the tile kernel where it takes the problem, else the row mode where a
+// mask is given and it takes the problem (it computes only the active rows, 32 lanes each), else the
+// general row kernel. TILE and ROW run exactly that kernel or fail with INVALID_ARGUMENT naming
+// launch.mode; a launch field given for a kernel without it fails naming the field.
+#pragma once
+
+#include <vector>
+
+#include "backend.h"
+#include "gpu/flux_tile_kernel.h"
+
+namespace proteus::gpu {
+
+/** What dispatch reads of a device, queried once when its backend is created. */
+struct DeviceTraits {
+    int arch = 0;             // compute capability · 10 (CUDA sm_90: 90; HIP gfx90a: 90)
+    int multiprocessors = 0;  // SMs / CUs
+    int shared_limit = 0;     // bytes of shared memory one block may use (CUDA: the opt-in limit)
+};
+
+/** Queries `device`'s traits (the device must exist). */
+proteus_status query_device_traits(int device, DeviceTraits& traits);
+
+/** The kernel and resolved launch for `problem` on a device with `traits` (see above). */
+proteus_status plan_flux(const FluxProblem& problem, const DeviceTraits& traits, FluxPlan& plan);
+
+/**
+ * Every launch offered for `problem` (its launch is ignored): the heuristic's plan first, then every
+ * tile configuration the kernel is compiled for and the device fits (block_q × block_k ×
+ * rows_per_warp × stages, mode TILE), then the row mode (mode ROW) where it takes the problem. Each
+ * passes plan_flux as given.
+ */
+proteus_status flux_launch_candidates(const FluxProblem& problem, const DeviceTraits& traits,
+                                      std::vector<proteus_launch_config>& configs);
+
+/** The tile launch of a plan's resolved launch (kernel GPU_TILE or GPU_TILE_OR_ROW_MODE). */
+TileLaunch tile_launch_of(const proteus_launch_config& launch);
+
+}  // namespace proteus::gpu
