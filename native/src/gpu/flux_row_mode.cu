@@ -1,12 +1,16 @@
 // The row mode of flux attention (SPEC §2–§3) for sparse active masks: only the active rows compute,
 // each on one 32-lane group, and the inactive rows are written in one streaming pass.
 //
+// Query slices (SPEC §1): the mask, q, o and lse have Tq rows; row r is position i = p0 + r. The
+// compaction works on rows ("tokens" below are rows r of the slice, mask [B, H, Tq]); a listed row's
+// candidates are those of position i, its q, o and lse entries those of row r.
+//
 // Passes (all on the caller's stream)
-//   1. count_active: one block of kTokens threads per (b, tile of kTokens tokens); thread t counts the
-//      active heads of its token (mask reads coalesced along T) and the block writes its total.
+//   1. count_active: one block of kTokens threads per (b, tile of kTokens rows); thread t counts the
+//      active heads of its row (mask reads coalesced along Tq) and the block writes its total.
 //   2. scan_counts: one block turns the per-tile totals into offsets and the number of active rows,
 //      which the host reads back to size the row list (8 bytes per active row, not per row).
-//   3. write_rows: the same tiles again; each thread writes the ids (b·T + t)·H + h of its token's
+//   3. write_rows: the same tiles again; each thread writes the ids (b·Tq + r)·H + h of its row's
 //      active heads at its place in the list, and lse = −inf for the inactive ones; then the block
 //      zeroes the o rows of its inactive (h, t) in 16-byte pieces (elements if misaligned), consecutive threads on consecutive
 //      pieces, head by head (contiguous runs of a tile for [B, H, T, D] storage). Every row is touched once.
@@ -169,16 +173,17 @@ __device__ __forceinline__ void store_elements(typename Storage::Raw* target, bo
 
 struct Tiles {
     Mask mask;
-    int64_t heads = 0, seq_len = 0;
-    int64_t tiles = 0;  // per batch row: ⌈T / kTokens⌉
+    int64_t heads = 0;
+    int64_t query_len = 0;  // Tq: rows of the mask (and of q, o, lse)
+    int64_t tiles = 0;      // per batch row: ⌈Tq / kTokens⌉
 
     __device__ int64_t batch_of_block() const { return blockIdx.x / tiles; }
     __device__ int64_t first_token() const { return blockIdx.x % tiles * kTokens; }
 
-    /** Active heads of token t of batch row b (0 past the end). */
+    /** Active heads of row t of batch row b (0 past the end). */
     __device__ int64_t count(int64_t b, int64_t t) const
     {
-        if (t >= seq_len) return 0;
+        if (t >= query_len) return 0;
         int64_t n = 0;
         for (int64_t h = 0; h < heads; ++h) n += mask.active(b, h, t);
         return n;
@@ -232,16 +237,16 @@ __global__ void __launch_bounds__(kTokens)
     const int64_t H = tiles.heads;
     int64_t total = 0;
     int64_t place = offsets[blockIdx.x] + block_exclusive_scan<kTokens>(tiles.count(b, t), scratch, total);
-    if (t < tiles.seq_len) {
+    if (t < tiles.query_len) {
         for (int64_t h = 0; h < H; ++h) {
             if (tiles.mask.active(b, h, t)) {
-                ids[place++] = (b * tiles.seq_len + t) * H + h;
+                ids[place++] = (b * tiles.query_len + t) * H + h;
             } else if (inactive.lse.data != nullptr) {
                 *inactive.lse.at(b, h, t) = -INFINITY;
             }
         }
     }
-    const int tokens = static_cast<int>(smaller(kTokens, tiles.seq_len - t0));
+    const int tokens = static_cast<int>(smaller(kTokens, tiles.query_len - t0));
     if (total == H * tokens) return;  // block-uniform: nothing inactive
     // Per head, the block's rows are tokens · 2^shift pieces; 32-bit index arithmetic, shifts only.
     const int shift = inactive.pieces_shift;
@@ -270,7 +275,9 @@ struct RowArgs {
     Rows<float> lse;  // data null: not wanted
     const int64_t* ids = nullptr;
     int64_t count = 0;  // listed rows
-    int64_t heads = 0, seq_len = 0;
+    int64_t heads = 0;
+    int64_t query_offset = 0;  // p0: row r is position p0 + r
+    int64_t query_len = 0;     // Tq
     int64_t group = 1;  // query heads per kv head
     bool aligned = true;
     int64_t window = 0, stride = 0, anchor_count = 0;
@@ -330,15 +337,16 @@ __global__ void __launch_bounds__(kRowThreads) active_rows(RowArgs<typename Stor
     const int64_t first = static_cast<int64_t>(blockIdx.x) * groups_per_block + threadIdx.x / kGroup;
 
     for (int64_t r = first; r < args.count; r += static_cast<int64_t>(gridDim.x) * groups_per_block) {
-        const int64_t id = args.ids[r];  // (b·T + i)·H + h
+        const int64_t id = args.ids[r];  // (b·Tq + row)·H + h
         const int64_t h = id % args.heads;
-        const int64_t i = id / args.heads % args.seq_len;
-        const int64_t b = id / args.heads / args.seq_len;
+        const int64_t query_row = id / args.heads % args.query_len;  // of q, o, lse
+        const int64_t i = args.query_offset + query_row;              // its position: keys and candidates
+        const int64_t b = id / args.heads / args.query_len;
         const int64_t kv_head = h / args.group;
         const int offset = e * kSlice;
 
         float q[kSlice];
-        load_elements<Storage>(args.q.at(b, h, i) + offset, args.vector, q);
+        load_elements<Storage>(args.q.at(b, h, query_row) + offset, args.vector, q);
         const Slots row = slots_of(args, i);
 
         float m = -INFINITY;
@@ -412,9 +420,9 @@ __global__ void __launch_bounds__(kRowThreads) active_rows(RowArgs<typename Stor
         if (c == 0) {
 #pragma unroll
             for (int d = 0; d < kSlice; ++d) acc[d] /= l;
-            store_elements<Storage>(args.o.at(b, h, i) + offset, args.vector, acc);
+            store_elements<Storage>(args.o.at(b, h, query_row) + offset, args.vector, acc);
         }
-        if (lane == 0 && args.lse.data != nullptr) *args.lse.at(b, h, i) = m + logf(l);
+        if (lane == 0 && args.lse.data != nullptr) *args.lse.at(b, h, query_row) = m + logf(l);
     }
 }
 
@@ -433,14 +441,14 @@ template <typename Storage>
 proteus_status run(const FluxProblem& problem, Allocator& allocator, cudaStream_t stream)
 {
     using Raw = typename Storage::Raw;
-    const int64_t B = problem.batch, H = problem.heads, T = problem.seq_len, D = problem.head_dim;
-    if (B * H * T == 0) return PROTEUS_STATUS_OK;
+    const int64_t B = problem.batch, H = problem.heads, Tq = problem.query_len, D = problem.head_dim;
+    if (B * H * Tq == 0) return PROTEUS_STATUS_OK;
 
     Tiles tiles;
     if (problem.active.present()) tiles.mask.rows = rows_of<const uint8_t>(problem.active);
     tiles.heads = H;
-    tiles.seq_len = T;
-    tiles.tiles = (T + kTokens - 1) / kTokens;
+    tiles.query_len = Tq;
+    tiles.tiles = (Tq + kTokens - 1) / kTokens;
     const int64_t blocks = B * tiles.tiles;
     if (blocks > INT32_MAX) {
         return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
@@ -491,7 +499,8 @@ proteus_status run(const FluxProblem& problem, Allocator& allocator, cudaStream_
         args.ids = ids;
         args.count = active;
         args.heads = H;
-        args.seq_len = T;
+        args.query_offset = problem.query_offset;
+        args.query_len = Tq;
         args.group = H / problem.kv_heads;
         args.aligned = problem.candidates.policy == PROTEUS_POLICY_ALIGNED;
         args.window = problem.candidates.window;
@@ -518,8 +527,8 @@ proteus_status run(const FluxProblem& problem, Allocator& allocator, cudaStream_
 bool row_mode_takes(const FluxProblem& problem)
 {
     const bool policy = problem.candidates.policy == PROTEUS_POLICY_ALIGNED || problem.candidates.policy == PROTEUS_POLICY_RELATIVE;
-    // Dna(i) ranks keys j ≤ i − W: no row has one when T ≤ W.
-    const bool no_dna = problem.candidates.dna_count == 0 || problem.seq_len <= problem.candidates.window;
+    // Dna(i) ranks keys j ≤ i − W: no row has one when the last row's position is below W.
+    const bool no_dna = problem.candidates.dna_count == 0 || last_query_position(problem) < problem.candidates.window;
     const bool dtype = problem.q.dtype == PROTEUS_DTYPE_FLOAT32 || problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ||
                        problem.q.dtype == PROTEUS_DTYPE_BFLOAT16;
     const int64_t D = problem.head_dim;

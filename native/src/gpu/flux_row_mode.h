@@ -10,8 +10,9 @@ namespace proteus::gpu {
 
 /**
  * Whether the row mode computes `problem`: the Aligned or Relative policy, no DNA key in any row
- * (dna_count = 0, or T ≤ W so that Dna(i) is empty everywhere: the prefix top-K lists live with the
- * other kernels), float32, float16 or bfloat16, D in {16, 32, 64, 128}. The mask may be absent
+ * (dna_count = 0, or every row of the query slice at a position i < W, so that Dna(i) is empty: the
+ * prefix top-K lists live with the other kernels), float32, float16 or bfloat16, D in {16, 32, 64,
+ * 128}. The mask may be absent
  * (every row active: correct, but the tile or row kernel is the better choice then). Seed and DNA
  * problems go to the general row kernel.
  */
@@ -22,7 +23,7 @@ bool row_mode_takes(const FluxProblem& problem);
  * `stream`: compacts the active rows of the mask into a list ordered by (b, token, head), writes
  * o = 0 and lse = −inf for the inactive rows, and computes each active row with one 32-lane group.
  * It reads the number of active rows back to size its list, so it waits for the stream once midway
- * and again before releasing its workspace (B·⌈T/256⌉ counts and offsets plus 8 bytes per active
+ * and again before releasing its workspace (B·⌈Tq/256⌉ counts and offsets plus 8 bytes per active
  * row, taken from `workspace`): when it returns, the work is done.
  */
 proteus_status launch_flux_row_mode(const FluxProblem& problem, Allocator& workspace, cudaStream_t stream);
