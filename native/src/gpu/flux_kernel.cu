@@ -7,8 +7,9 @@
 // Algorithm
 //   One block of kThreads threads owns one query row (b, h, r) at a time, striding over the B·H·Tq
 //   rows of the query slice (SPEC §1: row r is position i = p0 + r; q, o, active and lse are read and
-//   written at r, keys and candidates are those of position i). C(i) is enumerated as numbered slots by index arithmetic, so nothing of size T × L exists;
-//   the block walks the slots in chunks of kThreads:
+//   written at r, keys and candidates are those of position i). C(i) is enumerated as numbered
+//   slots by index arithmetic, so nothing of size T × L exists; the block walks the slots in chunks
+//   of kThreads:
 //     1. each thread maps its slot to a key j (or to no key) and computes s = scale · <q_i, k_j> in
 //        float32 over D;
 //     2. the chunk's maximum (a shared-memory tree reduction) updates the running maximum m; each
@@ -30,10 +31,10 @@
 //   (p ≥ max(p0, W) − W), O(B·Tq·K) int32 workspace, and only two lists per batch row before them.
 //   Seed (Appendix A): the local range [lo, i] with n = min(W, L, cap_loc); the extras are the
 //   distinct anchors max(0, i − s·S), s = 1..min(cap_anc, L, T), and the top min(L, cap_dna, T)
-//   salience keys j ≤ i (the same prefix kernel over prefixes ending at i, kept for i ≥ p0). Extras at or above lo
-//   are in the range already; those below lo go to the block's scratch slice, keep their first
-//   occurrence only, and are written at their rank among the rest, which sorts them. C(i) is then
-//   the sorted extras followed by [lo, i], cut to its first L slots.
+//   salience keys j ≤ i (the same prefix kernel over prefixes ending at i, kept for i ≥ p0). Extras
+//   at or above lo are in the range already; those below lo go to the block's scratch slice, keep
+//   their first occurrence only, and are written at their rank among the rest, which sorts them.
+//   C(i) is then the sorted extras followed by [lo, i], cut to its first L slots.
 //
 // Synchronisation: no barrier sits inside a loop whose trip count differs between threads; the
 // loops around barriers (rows, chunks) depend only on the row, which the whole block shares, so
