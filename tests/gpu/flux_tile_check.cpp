@@ -1,6 +1,10 @@
-// Checks and times the GPU tile kernel through the C ABI (launch.mode = TILE), on the device machine.
+// Checks and times the GPU tile kernel through the C ABI (proteus_flux_attention_v2, launch.mode = TILE
+// mostly), on the device machine.
 //   check:  random cases around tile boundaries (T = tile ± 1, W straddling tiles, GQA, layouts,
-//           active masks, lse, every launch configuration), GPU vs the CPU backend in one process.
+//           active masks, lse, every launch configuration), GPU vs the CPU backend in one process; on
+//           half of them a query slice (SPEC §1: Tq rows at positions p0 …, from one decode step at
+//           p0 = T − 1 to chunks straddling query tiles, DNA included), where the CPU backend's slice
+//           must also equal the same rows of its full-length call bit for bit.
 //   time:   the dense and window shapes of the acceptance list, per launch configuration,
 //           median of N synchronised runs, with TFLOP/s (causal FLOPs: 4·Σ|C(i)|·D·H).
 // Build (from the repository root, after building build-cuda):
@@ -72,27 +76,39 @@ struct Shape {
     int layout;  // 0 [B,H,T,D], 1 [B,T,H,D], 2 fused [B,T,H+2Hkv,D]
 };
 
-/** Host inputs of one case and what the call needs: runs it on a context and returns o (as floats) and lse. */
+/** A query slice (SPEC §1): Tq rows at positions p0 … p0 + Tq − 1. */
+struct Slice {
+    int64_t rows = 0;    // Tq
+    int64_t offset = 0;  // p0
+    bool explicit_offset = true;  // false: flags without PROTEUS_FLUX_QUERY_OFFSET (p0 = T − Tq)
+};
+
+/**
+ * Host inputs of one case and what the call needs: runs it on a context over a slice and returns o
+ * (as floats, [B, H, Tq, D]) and lse ([B, H, Tq]). q and active hold all T positions; a slice views
+ * rows p0 … of them.
+ */
 struct Case {
     Shape s;
+    Slice slice;
     proteus_flux_params params{};
     proteus_launch_config launch{};
     std::vector<uint16_t> qkv;  // one storage for all layouts: q, k, v regions (or the fused rows)
-    std::vector<uint8_t> active;
+    std::vector<uint8_t> active;  // [B, H, T]
     std::vector<float> salience;  // [B, T], used when params.dna_count > 0
     bool with_active = false, with_lse = false;
 
     int64_t width() const { return s.H + 2 * s.Hkv; }
 
-    void run(proteus_context context, std::vector<float>& out, std::vector<float>& lse) const
+    void run(proteus_context context, const Slice& rows, std::vector<float>& out, std::vector<float>& lse) const
     {
-        const int64_t B = s.B, H = s.H, Hk = s.Hkv, T = s.T, D = s.D;
+        const int64_t B = s.B, H = s.H, Hk = s.Hkv, T = s.T, D = s.D, Tq = rows.rows, p0 = rows.offset;
         Buffer inputs(context, qkv.size() * 2);
         inputs.upload(qkv.data());
-        Buffer output(context, B * H * T * D * 2);
+        Buffer output(context, B * H * Tq * D * 2);
         const uint16_t poison = s.dtype == PROTEUS_DTYPE_BFLOAT16 ? 0x7fc0 : 0x7e00;
         require(proteus_buffer_fill(output.buffer, 0, output.bytes, &poison, 2), "fill");
-        Buffer lse_buffer(context, B * H * T * 4);
+        Buffer lse_buffer(context, B * H * Tq * 4);
         const float lse_poison = std::nanf("");
         require(proteus_buffer_fill(lse_buffer.buffer, 0, lse_buffer.bytes, &lse_poison, 4), "fill");
         Buffer active_buffer(context, B * H * T);
@@ -101,12 +117,18 @@ struct Case {
         salience_buffer.upload(salience.data());
 
         proteus_flux_tensors t{};
-        const int64_t q_shape[4] = {B, H, T, D}, kv_shape[4] = {B, Hk, T, D}, row_shape[3] = {B, H, T};
-        const int64_t row_strides[3] = {H * T, T, 1}, o_strides[4] = {H * T * D, T * D, D, 1};
+        t.struct_size = sizeof t;
+        if (rows.explicit_offset) {
+            t.flags = PROTEUS_FLUX_QUERY_OFFSET;
+            t.query_offset = p0;
+        }
+        const int64_t q_shape[4] = {B, H, Tq, D}, kv_shape[4] = {B, Hk, T, D}, row_shape[3] = {B, H, Tq};
+        const int64_t row_strides[3] = {H * Tq, Tq, 1}, o_strides[4] = {H * Tq * D, Tq * D, D, 1};
+        const int64_t active_strides[3] = {H * T, T, 1};  // the mask of all T positions, viewed from p0
         if (s.layout == 2) {
             const int64_t w = width();
             const int64_t st[4] = {T * w * D, D, w * D, 1};
-            t.q = view(inputs, 0, s.dtype, 4, q_shape, st);
+            t.q = view(inputs, p0 * w * D * 2, s.dtype, 4, q_shape, st);
             t.k = view(inputs, H * D * 2, s.dtype, 4, kv_shape, st);
             t.v = view(inputs, (H + Hk) * D * 2, s.dtype, 4, kv_shape, st);
         } else {
@@ -119,27 +141,47 @@ struct Case {
             int64_t sq[4], skv[4];
             strides(H, sq);
             strides(Hk, skv);
-            t.q = view(inputs, 0, s.dtype, 4, q_shape, sq);
+            t.q = view(inputs, p0 * sq[2] * 2, s.dtype, 4, q_shape, sq);
             t.k = view(inputs, q_bytes, s.dtype, 4, kv_shape, skv);
             t.v = view(inputs, q_bytes + kv_bytes, s.dtype, 4, kv_shape, skv);
         }
         t.o = view(output, 0, s.dtype, 4, q_shape, o_strides);
-        if (with_active) t.active = view(active_buffer, 0, PROTEUS_DTYPE_UINT8, 3, row_shape, row_strides);
+        if (with_active) t.active = view(active_buffer, p0, PROTEUS_DTYPE_UINT8, 3, row_shape, active_strides);
         if (with_lse) t.lse = view(lse_buffer, 0, PROTEUS_DTYPE_FLOAT32, 3, row_shape, row_strides);
         const int64_t salience_shape[2] = {B, T}, salience_strides[2] = {T, 1};
         if (params.dna_count > 0) t.salience = view(salience_buffer, 0, PROTEUS_DTYPE_FLOAT32, 2, salience_shape, salience_strides);
-        require(proteus_flux_attention(context, &t, &params, &launch), "flux_attention");
+        require(proteus_flux_attention_v2(context, &t, &params, &launch, nullptr), "flux_attention_v2");
         require(proteus_context_synchronize(context), "synchronize");
-        std::vector<uint16_t> raw(B * H * T * D);
+        std::vector<uint16_t> raw(B * H * Tq * D);
         output.download(raw.data());
         out.resize(raw.size());
         for (size_t e = 0; e < raw.size(); ++e) {
             out[e] = s.dtype == PROTEUS_DTYPE_BFLOAT16 ? bfloat16_to_float(raw[e]) : half_to_float(raw[e]);
         }
-        lse.resize(B * H * T);
+        lse.resize(B * H * Tq);
         lse_buffer.download(lse.data());
     }
 };
+
+/**
+ * Whether rows [p0, p0 + Tq) of the full-length outputs (o [B, H, T, D], lse [B, H, T]) equal the
+ * slice's (o [B, H, Tq, D], lse [B, H, Tq]) bit for bit (NaN never equal).
+ */
+bool same_rows(const Shape& s, const Slice& slice, const std::vector<float>& o_full, const std::vector<float>& lse_full,
+               const std::vector<float>& o_slice, const std::vector<float>& lse_slice, bool with_lse)
+{
+    const int64_t T = s.T, Tq = slice.rows, D = s.D;
+    for (int64_t bh = 0; bh < s.B * s.H; ++bh) {
+        for (int64_t r = 0; r < Tq; ++r) {
+            const int64_t full = bh * T + slice.offset + r, part = bh * Tq + r;
+            if (with_lse && std::memcmp(&lse_full[full], &lse_slice[part], sizeof(float)) != 0) return false;
+            for (int64_t d = 0; d < D; ++d) {
+                if (!(o_full[full * D + d] == o_slice[part * D + d])) return false;
+            }
+        }
+    }
+    return true;
+}
 
 int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, int64_t max_t)
 {
@@ -164,6 +206,21 @@ int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, in
         k.s.dtype = pick(0, 1) ? PROTEUS_DTYPE_BFLOAT16 : PROTEUS_DTYPE_FLOAT16;
         k.s.layout = static_cast<int>(pick(0, 2));
         const int64_t T = k.s.T;
+        // Query slices on half of the cases: one decode step (Tq 1 at p0 = T − 1), any Tq and p0, and
+        // chunks that begin just before or after a multiple of 64 (query tiles then start off the
+        // tiles of a full call and straddle them); p0 = T − Tq without the flag on some.
+        k.slice = {T, 0, true};
+        switch (pick(0, 7)) {
+        case 0: k.slice = {1, T - 1, true}; break;
+        case 1: k.slice.rows = pick(1, T), k.slice.offset = pick(0, T - k.slice.rows); break;
+        case 2: k.slice.rows = pick(1, T), k.slice.offset = T - k.slice.rows, k.slice.explicit_offset = false; break;
+        case 3: {
+            k.slice.offset = std::clamp<int64_t>(64 * pick(0, T / 64) + pick(-3, 3), 0, T - 1);
+            k.slice.rows = std::min(T - k.slice.offset, one_of({1, 2, 15, 63, 64, 65, 127, 128, 129, 200, 1000}));
+            break;
+        }
+        default: break;  // the whole sequence
+        }
         k.params.struct_size = sizeof k.params;
         k.params.policy = PROTEUS_POLICY_ALIGNED;
         // Long sequences (many DNA walker chunks) keep the CPU reference cheap with a short window.
@@ -188,7 +245,8 @@ int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, in
         // TILE mostly; AUTO and ROW route sparse masks to the row mode and the rest as the library
         // decides. Dispatch is explicit: TILE only where the tile kernel takes the problem (K ≤ 256),
         // ROW only without DNA keys, and tile fields only where the tile kernel may run.
-        const bool dna_keys = T - 1 >= k.params.window && k.params.dna_count > 0;
+        // DNA keys exist when the slice's last position reaches past the window and K > 0.
+        const bool dna_keys = k.slice.offset + k.slice.rows - 1 >= k.params.window && k.params.dna_count > 0;
         const bool tile_takes = !dna_keys || k.params.dna_count <= 256;
         int64_t mode = pick(0, 3) == 0 ? one_of({PROTEUS_LAUNCH_AUTO, PROTEUS_LAUNCH_ROW}) : int64_t{PROTEUS_LAUNCH_TILE};
         if ((mode == PROTEUS_LAUNCH_ROW && dna_keys) || (mode == PROTEUS_LAUNCH_TILE && !tile_takes)) mode = PROTEUS_LAUNCH_AUTO;
@@ -228,8 +286,15 @@ int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, in
         }
 
         std::vector<float> o_gpu, lse_gpu, o_cpu, lse_cpu;
-        k.run(gpu, o_gpu, lse_gpu);
-        k.run(cpu, o_cpu, lse_cpu);
+        k.run(gpu, k.slice, o_gpu, lse_gpu);
+        k.run(cpu, k.slice, o_cpu, lse_cpu);
+        // SPEC §1: a slice's rows are exactly the full-length call's rows p0 … (the CPU reference bit for bit).
+        bool cpu_slice_differs = false;
+        if (k.slice.rows != T) {
+            std::vector<float> o_full, lse_full;
+            k.run(cpu, Slice{T, 0, true}, o_full, lse_full);
+            cpu_slice_differs = !same_rows(k.s, k.slice, o_full, lse_full, o_cpu, lse_cpu, k.with_lse);
+        }
         double num = 0, den = 0, lse_error = 0;
         bool bad = false;
         for (size_t e = 0; e < o_gpu.size(); ++e) {
@@ -248,15 +313,17 @@ int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, in
         }
         const double rel = std::sqrt(num / std::max(den, 1e-30));
         const double tolerance = k.s.dtype == PROTEUS_DTYPE_FLOAT16 ? 2e-3 : 1e-2;
-        const bool fail = bad || rel > tolerance || lse_error > 1e-4;
+        const bool fail = bad || rel > tolerance || lse_error > 1e-4 || cpu_slice_differs;
         failures += fail;
         if (fail) {
-            std::printf("FAIL case %d: %s B%ld H%ld Hkv%ld T%ld D%ld W%ld S%ld A%ld K%ld layout %d active %d lse %d "
-                        "launch mode %d q%d k%d s%d: rel %.3g lse %.3g nan/inf %d\n",
+            std::printf("FAIL case %d: %s B%ld H%ld Hkv%ld T%ld Tq%ld p0 %ld%s D%ld W%ld S%ld A%ld K%ld layout %d "
+                        "active %d lse %d launch mode %d q%d k%d s%d rows/warp %d: rel %.3g lse %.3g nan/inf %d "
+                        "cpu slice != cpu full %d\n",
                         c, k.s.dtype == PROTEUS_DTYPE_FLOAT16 ? "f16" : "bf16", (long)B, (long)H, (long)Hk, (long)T,
-                        (long)D, (long)k.params.window, (long)k.params.anchor_stride, (long)k.params.anchor_count,
+                        (long)k.slice.rows, (long)k.slice.offset, k.slice.explicit_offset ? "" : " (default)", (long)D,
+                        (long)k.params.window, (long)k.params.anchor_stride, (long)k.params.anchor_count,
                         (long)k.params.dna_count, k.s.layout, k.with_active, k.with_lse, k.launch.mode, k.launch.block_q,
-                        k.launch.block_k, k.launch.stages, rel, lse_error, bad);
+                        k.launch.block_k, k.launch.stages, k.launch.rows_per_warp, rel, lse_error, bad, cpu_slice_differs);
         }
     }
     std::printf("check: %d cases, %d failures\n", cases, failures);
@@ -285,6 +352,7 @@ Timing time_call(proteus_context gpu, const TimedShape& shape_, proteus_launch_c
     const int64_t H = shape_.H, T = shape_.T, D = shape_.D, window = shape_.window;
     const int64_t shape[4] = {1, H, T, D}, strides[4] = {H * T * D, T * D, D, 1};
     proteus_flux_tensors t{};
+    t.struct_size = sizeof t;
     t.q = view(q, 0, PROTEUS_DTYPE_BFLOAT16, 4, shape, strides);
     t.k = view(k, 0, PROTEUS_DTYPE_BFLOAT16, 4, shape, strides);
     t.v = view(v, 0, PROTEUS_DTYPE_BFLOAT16, 4, shape, strides);
@@ -302,7 +370,7 @@ Timing time_call(proteus_context gpu, const TimedShape& shape_, proteus_launch_c
     std::vector<double> ms;
     for (int r = 0; r < repeats + 2; ++r) {
         const auto start = std::chrono::steady_clock::now();
-        require(proteus_flux_attention(gpu, &t, &params, &launch), "flux_attention");
+        require(proteus_flux_attention_v2(gpu, &t, &params, &launch, nullptr), "flux_attention_v2");
         require(proteus_context_synchronize(gpu), "synchronize");
         const auto stop = std::chrono::steady_clock::now();
         if (r >= 2) ms.push_back(std::chrono::duration<double, std::milli>(stop - start).count());

@@ -46,6 +46,15 @@ struct Gate {
     __device__ bool closed() const { return chosen != nullptr && *chosen != kernel; }
 };
 
+// ---- query slices (SPEC §1) -----------------------------------------------------------------------
+
+/**
+ * The position of the last query row: row r of q, o, active and lse is position query_offset + r
+ * (keys, salience and the candidate rules are in positions). Rows i ≥ W are those with anchors and
+ * DNA keys, so a problem has such rows exactly when this is ≥ W.
+ */
+inline int64_t last_query_position(const FluxProblem& problem) { return problem.query_offset + problem.query_len - 1; }
+
 // ---- host side ------------------------------------------------------------------------------------
 
 /**

@@ -1,8 +1,12 @@
 // The tile kernel's DNA candidates (gpu/flux_dna.h): a causal prefix top K of each batch row's
 // salience in three parallel passes, O(T·K) work in all.
 //
-// The prefixes that rows of DNA-holding query tiles use (p = i − W for i ≥ W) are cut into chunks
-// that begin where a query tile begins (about kChunkPrefixes prefixes, whole tiles). A walker is one
+// Every prefix up to the last row's is walked (the top K of [0, p] depends on all of [0, p]), cut into
+// chunks: the lead-in [0, first_prefix) before the slice's first row with DNA keys (query slices:
+// row r is position p0 + r; first_prefix = max(p0, W) − W) in chunks of kChunkPrefixes, walked only
+// for their top K; then the prefixes the rows use (p = i − W for the slice's rows i ≥ W) in chunks
+// that begin where a query tile begins (about kChunkPrefixes prefixes, whole tiles of block_q rows;
+// a tile's first row need not sit at a multiple of block_q). A walker is one
 // group of 32 lanes holding a sorted top-K list, E ≤ 8 rank keys per lane (lane l holds ranks E·l …
 // E·l + E − 1, best first, 0 where empty). It reads 32 salience values at a time; one ballot finds the
 // keys that beat the current K-th best, and only those (K/p of them on random salience) are inserted:
@@ -12,9 +16,10 @@
 //   2. dna_chunk_starts: one group per batch row merges those in order (rank of a key in the union =
 //      its rank in its own list + the number of keys above it in the other, by binary search): the top
 //      K of everything before each chunk.
-//   3. dna_walk: each walker walks its chunk again from that start, writing every prefix's K-th best
-//      key (the threshold), and for every query tile the list of its DNA keys: the top K of its first
-//      prefix (written when the walk reaches it), then each later prefix of the tile that enters.
+//   3. dna_walk (the slice's chunks only): each walker walks its chunk again from that start, writing
+//      every prefix's K-th best key (the threshold), and for every query tile the list of its DNA
+//      keys: the top K of its first prefix (written when the walk reaches it), then each later prefix
+//      of the tile that enters.
 // Everything a group does is uniform across its lanes (the ballots, the inserted key, the rank), so
 // the groups never diverge; the merge's barriers sit in a loop whose trip count the block shares.
 #include "gpu/flux_dna.h"
@@ -38,14 +43,17 @@ struct DnaArgs {
     int64_t salience_batch = 0, salience_token = 0;  // strides in elements
     int64_t batch = 0;
     int64_t window = 0;
-    int64_t prefixes = 0;     // T − W
-    int32_t keys = 0;         // K, at most prefixes
+    int64_t query_offset = 0;  // p0: query row r is position p0 + r
+    int64_t first_prefix = 0;  // max(p0, W) − W: the first prefix a row uses
+    int64_t prefix_end = 0;    // p0 + Tq − W: prefixes [0, prefix_end) are walked
+    int32_t keys = 0;          // K, at most prefix_end
     int32_t block_q = 0;
-    int32_t first_tile = 0;   // the query tile holding row W
-    int32_t query_tiles = 0;
-    int32_t chunk_tiles = 0;  // query tiles per chunk
-    int32_t chunks = 0;       // per batch row
-    int32_t capacity = 0;     // of a tile's list
+    int32_t first_tile = 0;    // the first query tile with a row at a position ≥ W
+    int32_t query_tiles = 0;   // ⌈Tq / block_q⌉
+    int32_t chunk_tiles = 0;   // query tiles per chunk of the slice
+    int32_t lead_chunks = 0;   // chunks of [0, first_prefix), kChunkPrefixes each
+    int32_t chunks = 0;        // per batch row, lead_chunks included
+    int32_t capacity = 0;      // of a tile's list
 };
 
 /** The order-preserving rank key of key j (see gpu/flux_dna.h): NaN as −inf, −0 as +0 (they tie). */
@@ -65,18 +73,26 @@ __device__ __forceinline__ uint64_t shuffle64(uint64_t value, int source)
     return (uint64_t{high} << 32) | low;
 }
 
-/** The prefixes [begin, end) of chunk m (query tiles first_tile + m·chunk_tiles …). */
+/**
+ * The prefixes [begin, end) of chunk m: a lead-in chunk (m < lead_chunks) of [0, first_prefix), else
+ * the prefixes of the rows of query tiles first_tile + (m − lead_chunks)·chunk_tiles …, whose rows
+ * are at positions p0 + tile·block_q … (the first tile's first prefix is first_prefix).
+ */
 struct PrefixRange {
     int64_t begin, end;
 };
 
 __device__ PrefixRange chunk_prefixes(const DnaArgs& args, int64_t m)
 {
-    const int64_t first = args.first_tile + m * args.chunk_tiles;
+    if (m < args.lead_chunks) {
+        const int64_t begin = m * kChunkPrefixes;
+        return {begin, begin + kChunkPrefixes < args.first_prefix ? begin + kChunkPrefixes : args.first_prefix};
+    }
+    const int64_t first = args.first_tile + (m - args.lead_chunks) * args.chunk_tiles;
     const int64_t last = first + args.chunk_tiles < args.query_tiles ? first + args.chunk_tiles : args.query_tiles;
-    const int64_t begin = first * args.block_q - args.window;
-    const int64_t end = last * args.block_q - args.window;
-    return {begin > 0 ? begin : 0, end < args.prefixes ? end : args.prefixes};
+    const int64_t begin = args.query_offset + first * args.block_q - args.window;
+    const int64_t end = args.query_offset + last * args.block_q - args.window;
+    return {begin > args.first_prefix ? begin : args.first_prefix, end < args.prefix_end ? end : args.prefix_end};
 }
 
 /** A sorted top-K list held by one group, E rank keys per lane. */
@@ -212,27 +228,34 @@ __global__ void __launch_bounds__(kGroup) dna_chunk_starts(const DnaArgs args, c
     }
 }
 
+/** Walks the slice's chunks: one walker per (batch row, chunk m ≥ lead_chunks). */
 template <int E>
 __global__ void __launch_bounds__(kWalkersPerBlock* kGroup)
     dna_walk(const DnaArgs args, const uint64_t* starts, uint64_t* thresholds, uint64_t* lists, int32_t* counts)
 {
     const int lane = static_cast<int>(threadIdx.x) % kGroup;
     const int64_t walker = static_cast<int64_t>(blockIdx.x) * kWalkersPerBlock + threadIdx.x / kGroup;
-    if (walker >= args.batch * args.chunks) return;  // the whole group
-    const int64_t b = walker / args.chunks;
-    const PrefixRange range = chunk_prefixes(args, walker % args.chunks);
+    const int64_t slice_chunks = args.chunks - args.lead_chunks;
+    if (walker >= args.batch * slice_chunks) return;  // the whole group
+    const int64_t b = walker / slice_chunks;
+    const int64_t chunk = b * args.chunks + args.lead_chunks + walker % slice_chunks;
+    const PrefixRange range = chunk_prefixes(args, chunk % args.chunks);
     TopKeys<E> best(lane, args.keys);
-    best.load(starts + walker * args.keys);
+    best.load(starts + chunk * args.keys);
 
-    // The chunk begins where a query tile does, so its first prefix opens a list.
+    // The chunk begins where a query tile does, so its first prefix opens a list. Prefix p's threshold
+    // is entry p − first_prefix of the batch row's (gpu/flux_dna.h).
+    uint64_t* const batch_thresholds = thresholds + b * (args.prefix_end - args.first_prefix);
     uint64_t* list = nullptr;
     int32_t* count = nullptr;
     int32_t fill = 0;
-    for (int64_t p0 = range.begin; p0 < range.end; p0 += kGroup) {
-        const int64_t p = p0 + lane;
+    for (int64_t base = range.begin; base < range.end; base += kGroup) {
+        const int64_t p = base + lane;
         const uint64_t key = salience_key(args, b, p, range.end);
-        // A query tile's first prefix: row p + W begins a tile, or p = 0 (the tile holding row W).
-        const bool opens = p < range.end && (p == 0 || (p + args.window) % args.block_q == 0);
+        // A query tile's first prefix: row position p + W begins a tile (p + W − p0 a multiple of
+        // block_q), or p = first_prefix (the first tile with a row ≥ W, which may begin below W).
+        const bool opens =
+            p < range.end && (p == args.first_prefix || (p + args.window - args.query_offset) % args.block_q == 0);
         const uint32_t openings = group_ballot(opens);
         uint64_t threshold = best.kth;  // after this lane's prefix
         for (uint32_t events = group_ballot(key > best.kth) | openings; events != 0; events &= events - 1) {
@@ -241,8 +264,8 @@ __global__ void __launch_bounds__(kWalkersPerBlock* kGroup)
             const bool enters = x > best.kth;
             if (enters) best.insert(x);
             if ((openings >> source & 1) != 0) {
-                const int64_t prefix = p0 + source;
-                const int64_t tile = (prefix + args.window) / args.block_q;
+                const int64_t prefix = base + source;
+                const int64_t tile = (prefix + args.window - args.query_offset) / args.block_q;
                 list = lists + (b * args.query_tiles + tile) * args.capacity;
                 count = counts + b * args.query_tiles + tile;
                 fill = static_cast<int32_t>(prefix + 1 < args.keys ? prefix + 1 : args.keys);
@@ -254,7 +277,7 @@ __global__ void __launch_bounds__(kWalkersPerBlock* kGroup)
             if (lane == 0) *count = fill;
             if (lane >= source) threshold = best.kth;
         }
-        if (p < range.end) thresholds[b * args.prefixes + p] = threshold;
+        if (p < range.end) batch_thresholds[p - args.first_prefix] = threshold;
     }
 }
 
@@ -262,14 +285,17 @@ template <int E>
 proteus_status launch_walks(const DnaArgs& args, uint64_t* summaries, uint64_t* starts, TileDna& dna, uint64_t* thresholds,
                             uint64_t* lists, int32_t* counts, cudaStream_t stream)
 {
-    const int64_t walkers = args.batch * args.chunks;
-    const auto blocks = static_cast<unsigned>((walkers + kWalkersPerBlock - 1) / kWalkersPerBlock);
-    dna_chunk_best<E><<<blocks, kWalkersPerBlock * kGroup, 0, stream>>>(args, summaries);
+    const auto blocks_for = [](int64_t walkers) {
+        return static_cast<unsigned>((walkers + kWalkersPerBlock - 1) / kWalkersPerBlock);
+    };
+    dna_chunk_best<E><<<blocks_for(args.batch * args.chunks), kWalkersPerBlock * kGroup, 0, stream>>>(args, summaries);
     proteus_status status = check_launch("dna_chunk_best");
     if (status != PROTEUS_STATUS_OK) return status;
     dna_chunk_starts<<<static_cast<unsigned>(args.batch), kGroup, 0, stream>>>(args, summaries, starts);
     if ((status = check_launch("dna_chunk_starts")) != PROTEUS_STATUS_OK) return status;
-    dna_walk<E><<<blocks, kWalkersPerBlock * kGroup, 0, stream>>>(args, starts, thresholds, lists, counts);
+    const int64_t slice_walkers = args.batch * (args.chunks - args.lead_chunks);
+    dna_walk<E><<<blocks_for(slice_walkers), kWalkersPerBlock * kGroup, 0, stream>>>(args, starts, thresholds, lists,
+                                                                                      counts);
     if ((status = check_launch("dna_walk")) != PROTEUS_STATUS_OK) return status;
     dna.thresholds = thresholds;
     dna.lists = lists;
@@ -287,22 +313,30 @@ proteus_status build_tile_dna(const FluxProblem& problem, int block_q, StreamWor
     args.salience_batch = problem.salience.strides[0];
     args.salience_token = problem.salience.strides[1];
     args.batch = problem.batch;
-    args.window = problem.candidates.window;
-    args.prefixes = problem.seq_len - problem.candidates.window;
-    args.keys = static_cast<int32_t>(std::min(problem.candidates.dna_count, args.prefixes));
+    // Query row r is position p0 + r; rows at positions i ≥ W take prefix i − W.
+    const int64_t W = problem.candidates.window;
+    const int64_t p0 = problem.query_offset;
+    const int64_t first_dna_position = std::max(p0, W);
+    args.window = W;
+    args.query_offset = p0;
+    args.first_prefix = first_dna_position - W;
+    args.prefix_end = last_query_position(problem) + 1 - W;
+    args.keys = static_cast<int32_t>(std::min(problem.candidates.dna_count, args.prefix_end));
     args.block_q = block_q;
-    args.first_tile = static_cast<int32_t>(problem.candidates.window / block_q);
-    args.query_tiles = static_cast<int32_t>((problem.seq_len + block_q - 1) / block_q);
+    args.first_tile = static_cast<int32_t>((first_dna_position - p0) / block_q);
+    args.query_tiles = static_cast<int32_t>((problem.query_len + block_q - 1) / block_q);
     args.chunk_tiles = static_cast<int32_t>(std::max<int64_t>(1, kChunkPrefixes / block_q));
-    args.chunks = (args.query_tiles - args.first_tile + args.chunk_tiles - 1) / args.chunk_tiles;
+    args.lead_chunks = static_cast<int32_t>((args.first_prefix + kChunkPrefixes - 1) / kChunkPrefixes);
+    args.chunks = args.lead_chunks + (args.query_tiles - args.first_tile + args.chunk_tiles - 1) / args.chunk_tiles;
     args.capacity = args.keys + block_q;
-    dna.prefixes = args.prefixes;
+    dna.first_prefix = args.first_prefix;
+    dna.prefixes = args.prefix_end - args.first_prefix;
     dna.keys = args.keys;
     dna.capacity = args.capacity;
-    if (args.prefixes <= 0 || args.keys <= 0 || args.keys > kMaxTileDnaKeys) {
+    if (dna.prefixes <= 0 || args.keys <= 0 || args.keys > kMaxTileDnaKeys) {
         return set_error(PROTEUS_STATUS_INTERNAL_ERROR,
                          "tile DNA candidates for K = " + std::to_string(problem.candidates.dna_count) + " over " +
-                             std::to_string(args.prefixes) + " prefixes");
+                             std::to_string(dna.prefixes) + " prefixes of query rows");
     }
 
     const auto batch = static_cast<uint64_t>(args.batch);
@@ -315,7 +349,7 @@ proteus_status build_tile_dna(const FluxProblem& problem, int block_q, StreamWor
     int32_t* counts = nullptr;
     proteus_status status = workspace.allocate(chunk_lists, &summaries);
     if (status == PROTEUS_STATUS_OK) status = workspace.allocate(chunk_lists, &starts);
-    if (status == PROTEUS_STATUS_OK) status = workspace.allocate(batch * static_cast<uint64_t>(args.prefixes), &thresholds);
+    if (status == PROTEUS_STATUS_OK) status = workspace.allocate(batch * static_cast<uint64_t>(dna.prefixes), &thresholds);
     if (status == PROTEUS_STATUS_OK) status = workspace.allocate(tiles * static_cast<uint64_t>(args.capacity), &lists);
     if (status == PROTEUS_STATUS_OK) status = workspace.allocate(tiles, &counts);
     if (status != PROTEUS_STATUS_OK) return status;

@@ -1,10 +1,11 @@
 // DNA candidates for the tile kernel (SPEC §3): Dna(i) is the top K of salience[b, 0..i − W], ties to
 // the larger j, NaN ranked as −inf. gpu/flux_dna.cu computes, once per call and in O(T·K) work:
-//   - for every prefix p = i − W, the K-th best rank key of [0, p] (a row takes key j ≤ p exactly when
-//     j's rank key is at least that threshold);
-//   - for every query tile, a list of the keys that some row of the tile takes: the top K of the
-//     tile's first prefix, plus the positions of its later prefixes that enter their own top K (a key
-//     that does not enter when its prefix reaches it never does later).
+//   - for every prefix p = i − W of a query row at position i ≥ W (query slices, SPEC §1: row r is
+//     position p0 + r, so p runs over [max(p0, W) − W, p0 + Tq − W)), the K-th best rank key of [0, p]
+//     (a row takes key j ≤ p exactly when j's rank key is at least that threshold);
+//   - for every query tile (block_q rows of the slice), a list of the keys that some row of the tile
+//     takes: the top K of the tile's first prefix, plus the positions of its later prefixes that enter
+//     their own top K (a key that does not enter when its prefix reaches it never does later).
 // A rank key is (the salience as an order-preserving unsigned 32-bit value) << 32 | j: unique per key,
 // larger means ranked higher, and 0 ranks below every key (the threshold of a prefix shorter than K).
 #pragma once
@@ -22,17 +23,20 @@ constexpr int64_t kMaxTileDnaKeys = 256;
 
 /** What the tile kernel reads of the DNA candidates (device pointers into the call's workspace). */
 struct TileDna {
-    const uint64_t* thresholds = nullptr;  // [B, prefixes]: the K-th best rank key of [0, p], 0 when p + 1 < K
+    // [B, prefixes]: entry p − first_prefix is the K-th best rank key of [0, p] (0 when p + 1 < K), for
+    // the prefixes p = i − W of the slice's rows i ≥ W.
+    const uint64_t* thresholds = nullptr;
     const uint64_t* lists = nullptr;       // [B, query tiles, capacity]: rank keys some row of the tile takes
     const int32_t* counts = nullptr;       // [B, query tiles]: entries of each list (written for tiles with i1 ≥ W)
-    int64_t prefixes = 0;                  // T − W: rows i ≥ W have DNA keys
-    int32_t keys = 0;                      // K, at most prefixes
+    int64_t first_prefix = 0;              // max(p0, W) − W: the prefix of the slice's first row with DNA keys
+    int64_t prefixes = 0;                  // p0 + Tq − max(p0, W): prefixes [first_prefix, first_prefix + prefixes)
+    int32_t keys = 0;                      // K, at most the last row's prefix length p0 + Tq − W
     int32_t capacity = 0;                  // K + block_q: the most a tile's list holds
 };
 
 /**
- * Builds the DNA candidates of `problem` (Aligned or Relative rank order, K ≤ kMaxTileDnaKeys,
- * T > W) for query tiles of `block_q` rows, on `stream`, in memory from `workspace`.
+ * Builds the DNA candidates of `problem` (Aligned or Relative rank order, K ≤ kMaxTileDnaKeys, some
+ * row at a position ≥ W) for query tiles of `block_q` rows, on `stream`, in memory from `workspace`.
  */
 proteus_status build_tile_dna(const FluxProblem& problem, int block_q, StreamWorkspace& workspace, cudaStream_t stream,
                               TileDna& dna);

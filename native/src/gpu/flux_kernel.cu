@@ -4,9 +4,11 @@
 // (gpu/flux_row_mode.cu) masked problems without DNA keys; everything else runs here.
 //
 // Algorithm
-//   One block of kThreads threads owns one query row (b, h, i) at a time, striding over the B·H·T
-//   rows. C(i) is enumerated as numbered slots by index arithmetic, so nothing of size T × L exists;
-//   the block walks the slots in chunks of kThreads:
+//   One block of kThreads threads owns one query row (b, h, r) at a time, striding over the B·H·Tq
+//   rows of the query slice (SPEC §1: row r is position i = p0 + r; q, o, active and lse are read and
+//   written at r, keys and candidates are those of position i). C(i) is enumerated as numbered
+//   slots by index arithmetic, so nothing of size T × L exists; the block walks the slots in chunks
+//   of kThreads:
 //     1. each thread maps its slot to a key j (or to no key) and computes s = scale · <q_i, k_j> in
 //        float32 over D;
 //     2. the chunk's maximum (a shared-memory tree reduction) updates the running maximum m; each
@@ -22,15 +24,16 @@
 //   s = 1..relative_anchor_count whose keys fall below lo); then Dna(i), where a slot whose key is
 //   also an anchor maps to no key (DNA keys are ≤ i − W, never in the window), so every key counts
 //   once. Dna(i) is the top K of salience[b, 0..i − W]: ties go to the larger j and NaN ranks as
-//   −inf, as in the CPU reference. A first kernel, one thread per batch row, walks p = 0..T − W − 1
-//   and writes the top-K list of each prefix [0, p] (by insertion into the previous list) into an
-//   O(B·T·K) int32 workspace.
+//   −inf, as in the CPU reference. A first kernel, one thread per batch row, walks the prefixes
+//   p = 0 … p0 + Tq − 1 − W (the last row's) and writes the top-K list of each prefix [0, p] (by
+//   insertion into the previous list); it keeps those of the prefixes the slice's rows use
+//   (p ≥ max(p0, W) − W), O(B·Tq·K) int32 workspace, and only two lists per batch row before them.
 //   Seed (Appendix A): the local range [lo, i] with n = min(W, L, cap_loc); the extras are the
 //   distinct anchors max(0, i − s·S), s = 1..min(cap_anc, L, T), and the top min(L, cap_dna, T)
-//   salience keys j ≤ i (the same prefix kernel over prefixes ending at i). Extras at or above lo
-//   are in the range already; those below lo go to the block's scratch slice, keep their first
-//   occurrence only, and are written at their rank among the rest, which sorts them. C(i) is then
-//   the sorted extras followed by [lo, i], cut to its first L slots.
+//   salience keys j ≤ i (the same prefix kernel over prefixes ending at i, kept for i ≥ p0). Extras
+//   at or above lo are in the range already; those below lo go to the block's scratch slice, keep
+//   their first occurrence only, and are written at their rank among the rest, which sorts them.
+//   C(i) is then the sorted extras followed by [lo, i], cut to its first L slots.
 //
 // Synchronisation: no barrier sits inside a loop whose trip count differs between threads; the
 // loops around barriers (rows, chunks) depend only on the row, which the whole block shares, so
@@ -83,15 +86,23 @@ struct Salience {
 };
 
 /**
- * The top-`capacity` keys of every prefix [0, p], p < prefixes, of each batch row's salience, best
- * first (the prefix [0, p] has min(capacity, p + 1) of them).
+ * The top-`capacity` keys of the prefixes [0, p] of each batch row's salience, best first (the prefix
+ * [0, p] has min(capacity, p + 1) of them), kept for the prefixes the query slice's rows use, p in
+ * [first, prefixes); the walk over [0, first) keeps only its last two lists (two per batch row).
  */
 struct PrefixLists {
-    int32_t* keys = nullptr;
+    int32_t* keys = nullptr;  // [B, prefixes − first, capacity], then [B, 2, capacity] for the walk before first
+    int64_t first = 0;
     int64_t prefixes = 0;
     int64_t capacity = 0;
 
-    __device__ int32_t* list(int64_t b, int64_t p) const { return keys + (b * prefixes + p) * capacity; }
+    /** The list of prefix p, first ≤ p < prefixes. */
+    __device__ int32_t* list(int64_t b, int64_t p) const { return keys + (b * (prefixes - first) + p - first) * capacity; }
+    /** Where the walk writes the list of prefix p < prefixes. */
+    __device__ int32_t* walk_list(int64_t batch, int64_t b, int64_t p) const
+    {
+        return p >= first ? list(b, p) : keys + (batch * (prefixes - first) + 2 * b + p % 2) * capacity;
+    }
     __device__ int64_t length(int64_t p) const { return p + 1 < capacity ? p + 1 : capacity; }
 };
 
@@ -258,7 +269,7 @@ __global__ void __launch_bounds__(kPrefixThreads) prefix_top_keys(Salience salie
     const int64_t capacity = lists.capacity;
     const int32_t* previous = nullptr;
     for (int64_t p = 0; p < lists.prefixes; ++p) {
-        int32_t* const list = lists.list(b, p);
+        int32_t* const list = lists.walk_list(batch, b, p);
         const int64_t kept = p < capacity ? p : capacity;  // length of the list of [0, p − 1]
         const float value = salience.rank(b, p);
         // Keys of higher salience stay ahead; on a tie p, the larger key, goes first.
@@ -278,7 +289,10 @@ struct AttentionArgs {
     Rows<Raw> o;
     Rows<const uint8_t> active;  // data null: every row is active
     Rows<float> lse;             // data null: not wanted
-    int64_t heads = 0, seq_len = 0, rows = 0;
+    int64_t heads = 0;
+    int64_t query_offset = 0;  // p0: row r of q, o, active, lse is position p0 + r
+    int64_t query_len = 0;     // Tq
+    int64_t rows = 0;          // B·H·Tq
     int head_dim = 0;
     int64_t group = 1;  // query heads per kv head
     float scale = 0.0f;
@@ -298,19 +312,20 @@ __global__ void __launch_bounds__(kThreads)
     const int D = args.head_dim;
 
     for (int64_t row = blockIdx.x; row < args.rows; row += gridDim.x) {
-        const int64_t i = row % args.seq_len;
-        const int64_t h = row / args.seq_len % args.heads;
-        const int64_t b = row / args.seq_len / args.heads;
+        const int64_t r = row % args.query_len;  // the row of q, o, active, lse
+        const int64_t i = args.query_offset + r;  // its position: keys and candidates
+        const int64_t h = row / args.query_len % args.heads;
+        const int64_t b = row / args.query_len / args.heads;
         const int64_t kv_head = h / args.group;
-        typename Storage::Raw* const out = args.o.at(b, h, i);
+        typename Storage::Raw* const out = args.o.at(b, h, r);
 
-        if (args.active.data != nullptr && *args.active.at(b, h, i) == 0) {
+        if (args.active.data != nullptr && *args.active.at(b, h, r) == 0) {
             if (t < D) out[t] = Storage::store(0.0f);
-            if (t == 0 && args.lse.data != nullptr) *args.lse.at(b, h, i) = -INFINITY;
+            if (t == 0 && args.lse.data != nullptr) *args.lse.at(b, h, r) = -INFINITY;
             continue;
         }
 
-        if (t < D) q_row[t] = Storage::load(args.q.at(b, h, i)[t]);
+        if (t < D) q_row[t] = Storage::load(args.q.at(b, h, r)[t]);
         const typename Shortlist::Row candidates = shortlist.prepare(b, i, block);
         __syncthreads();  // q_row is complete
 
@@ -348,7 +363,7 @@ __global__ void __launch_bounds__(kThreads)
         }
 
         if (t < D) out[t] = Storage::store(accumulator / l);
-        if (t == 0 && args.lse.data != nullptr) *args.lse.at(b, h, i) = m + logf(l);
+        if (t == 0 && args.lse.data != nullptr) *args.lse.at(b, h, r) = m + logf(l);
     }
 }
 
@@ -361,16 +376,20 @@ bool product(uint64_t a, uint64_t b, uint64_t c, uint64_t& result)
     return !__builtin_mul_overflow(a, b, &ab) && !__builtin_mul_overflow(ab, c, &result);
 }
 
-/** Fills `lists` (prefixes and capacity already set) for every batch row, on the stream. */
+/**
+ * Fills `lists` (first, prefixes and capacity already set: the query slice's rows use prefixes
+ * [first, prefixes)) for every batch row, on the stream. Memory: (prefixes − first + 2) lists a batch
+ * row, so a short slice (one decode step) holds a few lists, not one per position.
+ */
 proteus_status build_prefix_lists(const FluxProblem& problem, PrefixLists& lists, StreamWorkspace& workspace,
                                   cudaStream_t stream)
 {
-    if (lists.prefixes <= 0 || lists.capacity <= 0) {
+    if (lists.prefixes <= lists.first || lists.capacity <= 0) {
         lists.capacity = 0;  // no row takes a DNA key
         return PROTEUS_STATUS_OK;
     }
     uint64_t count = 0;
-    if (!product(problem.batch, lists.prefixes, lists.capacity, count)) {
+    if (!product(problem.batch, lists.prefixes - lists.first + 2, lists.capacity, count)) {
         return set_out_of_memory("flux DNA lists", UINT64_MAX, 0);
     }
     const proteus_status status = workspace.allocate(count, &lists.keys);
@@ -394,7 +413,8 @@ AttentionArgs<typename Storage::Raw> attention_args(const FluxProblem& problem)
     if (problem.active.present()) args.active = rows_of<const uint8_t>(problem.active);
     if (problem.lse.present()) args.lse = rows_of<float>(problem.lse);
     args.heads = problem.heads;
-    args.seq_len = problem.seq_len;
+    args.query_offset = problem.query_offset;
+    args.query_len = problem.query_len;
     args.rows = problem.batch * problem.heads * problem.query_len;
     args.head_dim = static_cast<int>(problem.head_dim);
     args.group = problem.heads / problem.kv_heads;
@@ -412,13 +432,16 @@ proteus_status run(const FluxProblem& problem, int multiprocessors, StreamWorksp
     const auto blocks = static_cast<unsigned>(grid);
 
     const int64_t T = problem.seq_len;
+    const int64_t p0 = problem.query_offset;
+    const int64_t end = last_query_position(problem) + 1;  // p0 + Tq
     if (problem.candidates.policy == PROTEUS_POLICY_SEED) {
         SeedShortlist shortlist;
         shortlist.local = std::min({problem.candidates.window, problem.candidates.seed_cap, problem.candidates.seed_local_cap});
         shortlist.stride = problem.candidates.anchor_stride;
         shortlist.anchors = problem.candidates.anchor_stride > 0 ? std::min({problem.candidates.anchor_count, problem.candidates.seed_cap, T}) : 0;
         shortlist.cap = problem.candidates.seed_cap;
-        shortlist.dna.prefixes = T;
+        shortlist.dna.first = p0;  // rows use prefix i
+        shortlist.dna.prefixes = end;
         shortlist.dna.capacity = std::min({problem.candidates.seed_cap, problem.candidates.dna_count, T});
         proteus_status status = build_prefix_lists(problem, shortlist.dna, workspace, stream);
         if (status != PROTEUS_STATUS_OK) return status;
@@ -434,7 +457,10 @@ proteus_status run(const FluxProblem& problem, int multiprocessors, StreamWorksp
         shortlist.window = problem.candidates.window;
         shortlist.stride = problem.candidates.anchor_stride;
         shortlist.anchor_count = problem.candidates.anchor_count;
-        shortlist.dna.prefixes = T > problem.candidates.window ? T - problem.candidates.window : 0;  // rows i ≥ W use prefix i − W
+        // Rows at positions i ≥ W use prefix i − W.
+        const int64_t W = problem.candidates.window;
+        shortlist.dna.first = std::max(p0, W) - W;
+        shortlist.dna.prefixes = std::max<int64_t>(end - W, 0);
         shortlist.dna.capacity = std::min(problem.candidates.dna_count, shortlist.dna.prefixes);
         const proteus_status status = build_prefix_lists(problem, shortlist.dna, workspace, stream);
         if (status != PROTEUS_STATUS_OK) return status;

@@ -1,15 +1,19 @@
 // The row mode of flux attention (SPEC §2–§3) for sparse active masks: only the active rows compute,
 // each on one 32-lane group, and the inactive rows are written in one streaming pass.
 //
+// Query slices (SPEC §1): the mask, q, o and lse have Tq rows; row r is position i = p0 + r. The
+// compaction works on rows ("tokens" below are rows r of the slice, mask [B, H, Tq]); a listed row's
+// candidates are those of position i, its q, o and lse entries those of row r.
+//
 // Passes (all on the caller's stream)
-//   1. count_active: one block of kTokens threads per (b, tile of kTokens tokens); thread t counts the
-//      active heads of its token (mask reads coalesced along T) and the block writes its total.
+//   1. count_active: one block of kTokens threads per (b, tile of kTokens rows); thread t counts the
+//      active heads of its row (mask reads coalesced along Tq) and the block writes its total.
 //   2. scan_counts: one block turns the per-tile totals into offsets and the number of active rows
 //      (offsets[n], in device memory: the row list is sized for every row, 8 bytes each, and the
 //      attention kernel reads the count there, so the host never waits for it). Deciding AUTO
 //      (TILE_OR_ROW_MODE), it also writes the choice: the row mode below 25 % active rows, else the
 //      tile kernel; passes 3 and 4 then return at once unless the row mode was chosen.
-//   3. write_rows: the same tiles again; each thread writes the ids (b·T + t)·H + h of its token's
+//   3. write_rows: the same tiles again; each thread writes the ids (b·Tq + r)·H + h of its row's
 //      active heads at its place in the list, and lse = −inf for the inactive ones; then the block
 //      zeroes the o rows of its inactive (h, t) in 16-byte pieces (elements if misaligned), consecutive threads on consecutive
 //      pieces, head by head (contiguous runs of a tile for [B, H, T, D] storage). Every row is touched once.
@@ -173,16 +177,17 @@ __device__ __forceinline__ void store_elements(typename Storage::Raw* target, bo
 
 struct Tiles {
     Mask mask;
-    int64_t heads = 0, seq_len = 0;
-    int64_t tiles = 0;  // per batch row: ⌈T / kTokens⌉
+    int64_t heads = 0;
+    int64_t query_len = 0;  // Tq: rows of the mask (and of q, o, lse)
+    int64_t tiles = 0;      // per batch row: ⌈Tq / kTokens⌉
 
     __device__ int64_t batch_of_block() const { return blockIdx.x / tiles; }
     __device__ int64_t first_token() const { return blockIdx.x % tiles * kTokens; }
 
-    /** Active heads of token t of batch row b (0 past the end). */
+    /** Active heads of row t of batch row b (0 past the end). */
     __device__ int64_t count(int64_t b, int64_t t) const
     {
-        if (t >= seq_len) return 0;
+        if (t >= query_len) return 0;
         int64_t n = 0;
         for (int64_t h = 0; h < heads; ++h) n += mask.active(b, h, t);
         return n;
@@ -245,16 +250,16 @@ __global__ void __launch_bounds__(kTokens)
     const int64_t H = tiles.heads;
     int64_t total = 0;
     int64_t place = offsets[blockIdx.x] + block_exclusive_scan<kTokens>(tiles.count(b, t), scratch, total);
-    if (t < tiles.seq_len) {
+    if (t < tiles.query_len) {
         for (int64_t h = 0; h < H; ++h) {
             if (tiles.mask.active(b, h, t)) {
-                ids[place++] = (b * tiles.seq_len + t) * H + h;
+                ids[place++] = (b * tiles.query_len + t) * H + h;
             } else if (inactive.lse.data != nullptr) {
                 *inactive.lse.at(b, h, t) = -INFINITY;
             }
         }
     }
-    const int tokens = static_cast<int>(smaller(kTokens, tiles.seq_len - t0));
+    const int tokens = static_cast<int>(smaller(kTokens, tiles.query_len - t0));
     if (total == H * tokens) return;  // block-uniform: nothing inactive
     // Per head, the block's rows are tokens · 2^shift pieces; 32-bit index arithmetic, shifts only.
     const int shift = inactive.pieces_shift;
@@ -284,7 +289,9 @@ struct RowArgs {
     const int64_t* ids = nullptr;
     const int64_t* count = nullptr;  // listed rows, in device memory (scan_counts writes it)
     Gate gate;
-    int64_t heads = 0, seq_len = 0;
+    int64_t heads = 0;
+    int64_t query_offset = 0;  // p0: row r is position p0 + r
+    int64_t query_len = 0;     // Tq
     int64_t group = 1;  // query heads per kv head
     bool aligned = true;
     int64_t window = 0, stride = 0, anchor_count = 0;
@@ -346,15 +353,16 @@ __global__ void __launch_bounds__(kRowThreads) active_rows(RowArgs<typename Stor
     const int64_t count = *args.count;
 
     for (int64_t r = first; r < count; r += static_cast<int64_t>(gridDim.x) * groups_per_block) {
-        const int64_t id = args.ids[r];  // (b·T + i)·H + h
+        const int64_t id = args.ids[r];  // (b·Tq + row)·H + h
         const int64_t h = id % args.heads;
-        const int64_t i = id / args.heads % args.seq_len;
-        const int64_t b = id / args.heads / args.seq_len;
+        const int64_t query_row = id / args.heads % args.query_len;  // of q, o, lse
+        const int64_t i = args.query_offset + query_row;              // its position: keys and candidates
+        const int64_t b = id / args.heads / args.query_len;
         const int64_t kv_head = h / args.group;
         const int offset = e * kSlice;
 
         float q[kSlice];
-        load_elements<Storage>(args.q.at(b, h, i) + offset, args.vector, q);
+        load_elements<Storage>(args.q.at(b, h, query_row) + offset, args.vector, q);
         const Slots row = slots_of(args, i);
 
         float m = -INFINITY;
@@ -428,9 +436,9 @@ __global__ void __launch_bounds__(kRowThreads) active_rows(RowArgs<typename Stor
         if (c == 0) {
 #pragma unroll
             for (int d = 0; d < kSlice; ++d) acc[d] /= l;
-            store_elements<Storage>(args.o.at(b, h, i) + offset, args.vector, acc);
+            store_elements<Storage>(args.o.at(b, h, query_row) + offset, args.vector, acc);
         }
-        if (lane == 0 && args.lse.data != nullptr) *args.lse.at(b, h, i) = m + logf(l);
+        if (lane == 0 && args.lse.data != nullptr) *args.lse.at(b, h, query_row) = m + logf(l);
     }
 }
 
@@ -453,15 +461,15 @@ proteus_status run(const FluxProblem& problem, int multiprocessors, StreamWorksp
                    Gate* tile_gate)
 {
     using Raw = typename Storage::Raw;
-    const int64_t B = problem.batch, H = problem.heads, T = problem.seq_len, D = problem.head_dim;
-    const int64_t rows = B * H * problem.query_len;  // every row of q: the bound of the row list
+    const int64_t B = problem.batch, H = problem.heads, Tq = problem.query_len, D = problem.head_dim;
+    const int64_t rows = B * H * Tq;  // every row of q: the bound of the row list
     if (rows == 0) return PROTEUS_STATUS_OK;
 
     Tiles tiles;
     if (problem.active.present()) tiles.mask.rows = rows_of<const uint8_t>(problem.active);
     tiles.heads = H;
-    tiles.seq_len = T;
-    tiles.tiles = (T + kTokens - 1) / kTokens;
+    tiles.query_len = Tq;
+    tiles.tiles = (Tq + kTokens - 1) / kTokens;
     const int64_t blocks = B * tiles.tiles;
     if (blocks > INT32_MAX) {
         return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
@@ -509,7 +517,8 @@ proteus_status run(const FluxProblem& problem, int multiprocessors, StreamWorksp
     args.count = offsets + blocks;
     args.gate = gate;
     args.heads = H;
-    args.seq_len = T;
+    args.query_offset = problem.query_offset;
+    args.query_len = Tq;
     args.group = H / problem.kv_heads;
     args.aligned = problem.candidates.policy == PROTEUS_POLICY_ALIGNED;
     args.window = problem.candidates.window;
@@ -540,8 +549,8 @@ std::string row_mode_refusal(const FluxProblem& problem)
     if (policy != PROTEUS_POLICY_ALIGNED && policy != PROTEUS_POLICY_RELATIVE) {
         return "the row mode takes the Aligned and Relative policies only";
     }
-    // Dna(i) ranks keys j ≤ i − W: no row has one when T ≤ W.
-    if (problem.candidates.dna_count > 0 && problem.seq_len > problem.candidates.window) {
+    // Dna(i) ranks keys j ≤ i − W: no row has one when the last row's position is below W.
+    if (problem.candidates.dna_count > 0 && last_query_position(problem) >= problem.candidates.window) {
         return "the row mode takes no DNA keys (dna_count " + std::to_string(problem.candidates.dna_count) + ")";
     }
     const proteus_dtype dtype = problem.q.dtype;

@@ -13,9 +13,10 @@ namespace proteus::gpu {
 
 /**
  * Empty when the row mode computes `problem` (the Aligned or Relative policy, no DNA key in any row:
- * dna_count = 0, or T ≤ W so that Dna(i) is empty everywhere; float32, float16 or bfloat16; D in
- * {16, 32, 64, 128}), else the reason it does not, for the error of an explicit ROW. The mask may be
- * absent (every row active: correct, but the tile or row kernel is the better choice then).
+ * dna_count = 0, or every row of the query slice at a position i < W, so that Dna(i) is empty; float32,
+ * float16 or bfloat16; D in {16, 32, 64, 128}), else the reason it does not, for the error of an
+ * explicit ROW. The mask may be absent (every row active: correct, but the tile or row kernel is the
+ * better choice then).
  */
 std::string row_mode_refusal(const FluxProblem& problem);
 
@@ -25,7 +26,7 @@ inline bool row_mode_takes(const FluxProblem& problem) { return row_mode_refusal
  * Queues flux attention over `problem` (one row_mode_takes accepts) on `stream`: compacts the active
  * rows of the mask into a list ordered by (b, token, head), writes o = 0 and lse = −inf for the
  * inactive rows, and computes each active row with one 32-lane group. Nothing waits: the list is
- * sized for every row (8 bytes a row of q, plus B·⌈T/256⌉ + 1 counts, from `workspace`) and the
+ * sized for every row (8 bytes a row of q, plus B·⌈Tq/256⌉ + 1 counts, from `workspace`) and the
  * kernels read the number of active rows from device memory. `multiprocessors` sizes the persistent
  * attention grid. With `tile_gate` (AUTO deciding on the device, TILE_OR_ROW_MODE) the row mode's
  * scan also picks the kernel, its own kernels run only when it picked the row mode, and *tile_gate

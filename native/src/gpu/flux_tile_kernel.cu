@@ -3,7 +3,12 @@
 // window W ≥ T), the aligned anchors and the DNA keys (K ≤ kMaxTileDnaKeys; their candidates come
 // from gpu/flux_dna.cu, built once per call).
 //
-// Algorithm (one block per (batch row, head, tile of block_q query rows [i0, i1]))
+// Query slices (SPEC §1): q, o, active and lse hold Tq rows; row r is position i = p0 + r. Query tiles
+// cover rows [tile·block_q, (tile + 1)·block_q) ∩ [0, Tq), i.e. positions [i0, i1] = p0 + those rows
+// (i0 any position, not a multiple of block_q); everything below is in positions except the loads and
+// stores of q, o, active and lse, which take row i − p0.
+//
+// Algorithm (one block per (batch row, head, tile of block_q query rows at positions [i0, i1]))
 //   Warp w owns 16·RowTiles consecutive query rows (RowTiles = 1 or 2 m16 tiles of gpu/mma.h; with
 //   2, every K and V fragment read from shared memory serves both tiles); its accumulators for S,
 //   the softmax statistics and O stay in registers.
@@ -159,8 +164,9 @@ struct TileArgs {
     int64_t window = 0;
     int64_t anchor_stride = 1;   // S ≥ 1
     int64_t anchor_count = 0;    // A; 0: no anchors
-    int32_t seq_len = 0;
-    int32_t query_tiles = 0;
+    int32_t query_offset = 0;    // p0: row r of q, o, active, lse is position p0 + r
+    int32_t query_len = 0;       // Tq: rows of q; query tiles cover rows [tile·block_q, …)
+    int32_t query_tiles = 0;     // ⌈Tq / block_q⌉
     int32_t block_q = 0;
     int32_t stages = 0;
     float scale = 0.0f;       // of the scores, for lse
@@ -223,29 +229,38 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
     const int warp = thread / mma::kLanes;
     const int lane = thread % mma::kLanes;
 
-    // Heaviest query tiles first: under a causal band the last ones hold the most keys.
+    // Heaviest query tiles first: under a causal band the last ones (the largest positions) hold the
+    // most keys.
     const int64_t tile = args.query_tiles - 1 - static_cast<int64_t>(blockIdx.x) / args.batch_heads;
     const int64_t batch_head = static_cast<int64_t>(blockIdx.x) % args.batch_heads;
     const int64_t b = batch_head / args.heads;
     const int64_t h = batch_head % args.heads;
     const int64_t kv_head = h / args.group;
-    const int32_t i0 = static_cast<int32_t>(tile * args.block_q);
-    const int32_t i1 = smaller(i0 + args.block_q, args.seq_len) - 1;
+    // The tile's rows are [row0, row0 + block_q) ∩ [0, Tq), its positions [i0, i1] = p0 + those rows:
+    // everything below works in positions (keys, windows, anchors, DNA prefixes, the masks); only
+    // the loads and stores of q, o, active and lse take rows, i − p0. i0 need not be a multiple of
+    // block_q: nothing below assumes it.
+    const int32_t p0 = args.query_offset;
+    const int64_t row0 = tile * args.block_q;
+    const int64_t row_end = row0 + args.block_q < args.query_len ? row0 + args.block_q : args.query_len;
+    const int32_t i0 = static_cast<int32_t>(p0 + row0);
+    const int32_t i1 = static_cast<int32_t>(p0 + row_end - 1);
 
     const uint16_t* const q_rows = args.q.at(b, h, 0);
     const uint16_t* const k_rows = args.k.at(b, kv_head, 0);
     const uint16_t* const v_rows = args.v.at(b, kv_head, 0);
 
-    // 1. The Q tile (rows past the sequence zero) and the active flags of its rows.
+    // 1. The Q tile (rows past the slice zero) and the active flags of its rows.
     for (int c = thread; c < args.block_q * kChunksPerRow; c += threads) {
         const int r = c / kChunksPerRow;
         const int part = c % kChunksPerRow;
         const int32_t i = smaller(i0 + r, i1);
-        mma::copy_16(q_tile + r * kRowPitch + part * kChunk, q_rows + i * args.q.token + part * kChunk, i0 + r <= i1);
+        mma::copy_16(q_tile + r * kRowPitch + part * kChunk, q_rows + (i - p0) * args.q.token + part * kChunk,
+                     i0 + r <= i1);
     }
     for (int r = thread; r < args.block_q; r += threads) {
         const int32_t i = i0 + r;
-        row_flags[r] = i <= i1 && (args.active.data == nullptr || *args.active.at(b, h, i) != 0);
+        row_flags[r] = i <= i1 && (args.active.data == nullptr || *args.active.at(b, h, i - p0) != 0);
     }
 
     // 2. The key tiles: first the anchors, then the band. Keys are numbered by position p within
@@ -295,10 +310,12 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
             dna_keys[n] = key;
             dna_anchors[n] = anchor ? static_cast<int32_t>((j - anchor_first) / args.anchor_stride) : -1;
         }
+        // Row i's threshold is that of prefix i − W (≥ the slice's first prefix, gpu/flux_dna.h).
         for (int r = thread; r < args.block_q; r += threads) {
             const int32_t i = i0 + r;
-            row_thresholds[r] = i <= i1 && i >= args.window ? args.dna.thresholds[b * args.dna.prefixes + (i - args.window)]
-                                                            : ~uint64_t{0};  // no DNA key (j ≤ i − W fails too)
+            row_thresholds[r] = i <= i1 && i >= args.window
+                                    ? args.dna.thresholds[b * args.dna.prefixes + (i - args.window - args.dna.first_prefix)]
+                                    : ~uint64_t{0};  // no DNA key (j ≤ i − W fails too)
         }
     }
     const int dna_tiles = kDna ? (dna_count + BlockN - 1) / BlockN : 0;
@@ -555,7 +572,7 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
                 F::pack(o[r / 2][n].x[2 * half] * inverse, o[r / 2][n].x[2 * half + 1] * inverse);
         }
         if (lane % 4 == 0 && args.lse.data != nullptr && i <= i1) {
-            *args.lse.at(b, h, i) = active ? m[r] * args.scale + logf(sum) : -INFINITY;
+            *args.lse.at(b, h, i - p0) = active ? m[r] * args.scale + logf(sum) : -INFINITY;
         }
     }
     __syncthreads();
@@ -564,7 +581,7 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
         const int r = c / kChunksPerRow;
         const int part = c % kChunksPerRow;
         if (i0 + r > i1) continue;
-        *reinterpret_cast<uint4*>(o_rows + (i0 + r) * args.o.token + part * kChunk) =
+        *reinterpret_cast<uint4*>(o_rows + (row0 + r) * args.o.token + part * kChunk) =
             *reinterpret_cast<const uint4*>(q_tile + r * kRowPitch + part * kChunk);
     }
 }
@@ -630,8 +647,11 @@ int wide_block_keys(int head_dim, Segments segments)
     return 0;
 }
 
-/** Whether some row of `problem` has DNA keys (rows i ≥ W, K > 0). */
-bool has_dna_keys(const FluxProblem& problem) { return problem.candidates.dna_count > 0 && problem.seq_len - 1 >= problem.candidates.window; }
+/** Whether some row of `problem` has DNA keys (rows at positions i ≥ W, K > 0). */
+bool has_dna_keys(const FluxProblem& problem)
+{
+    return problem.candidates.dna_count > 0 && last_query_position(problem) >= problem.candidates.window;
+}
 
 /**
  * The segments `problem` needs. Rows i ≥ W have anchors (when A > 0) and DNA keys (when K > 0);
@@ -640,15 +660,20 @@ bool has_dna_keys(const FluxProblem& problem) { return problem.candidates.dna_co
 Segments segments_of(const FluxProblem& problem)
 {
     if (has_dna_keys(problem)) return Segments::kDna;
-    const bool anchors = problem.candidates.anchor_stride > 0 && problem.candidates.anchor_count > 0 && problem.seq_len - 1 >= problem.candidates.window;
+    const bool anchors = problem.candidates.anchor_stride > 0 && problem.candidates.anchor_count > 0 &&
+                         last_query_position(problem) >= problem.candidates.window;
     return anchors ? Segments::kAnchors : Segments::kBand;
 }
 
-/** Entries a query tile's DNA list holds at most (0 without DNA keys): K (at most T − W) + block_q. */
+/**
+ * Entries a query tile's DNA list holds at most (0 without DNA keys): K (at most the last row's prefix
+ * length, last position − W + 1) + block_q, as build_tile_dna sizes it.
+ */
 int dna_capacity(const FluxProblem& problem, int block_q)
 {
     if (!has_dna_keys(problem)) return 0;
-    return static_cast<int>(std::min(problem.candidates.dna_count, problem.seq_len - problem.candidates.window)) + block_q;
+    const int64_t prefixes = last_query_position(problem) + 1 - problem.candidates.window;
+    return static_cast<int>(std::min(problem.candidates.dna_count, prefixes)) + block_q;
 }
 
 bool aligned_rows(const TensorRef& tensor)
@@ -819,8 +844,9 @@ proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& laun
     args.window = problem.candidates.window;
     args.anchor_stride = problem.candidates.anchor_stride > 0 ? problem.candidates.anchor_stride : 1;
     args.anchor_count = problem.candidates.anchor_stride > 0 ? problem.candidates.anchor_count : 0;
-    args.seq_len = static_cast<int32_t>(problem.seq_len);
-    args.query_tiles = static_cast<int32_t>((problem.seq_len + launch.block_q - 1) / launch.block_q);
+    args.query_offset = static_cast<int32_t>(problem.query_offset);  // positions fit int32 (T ≤ 2^31 − 1)
+    args.query_len = static_cast<int32_t>(problem.query_len);
+    args.query_tiles = static_cast<int32_t>((problem.query_len + launch.block_q - 1) / launch.block_q);
     args.block_q = launch.block_q;
     args.stages = launch.stages;
     args.scale = problem.scale;
