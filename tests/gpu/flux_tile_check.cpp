@@ -150,7 +150,12 @@ struct Case {
         if (with_lse) t.lse = view(lse_buffer, 0, PROTEUS_DTYPE_FLOAT32, 3, row_shape, row_strides);
         const int64_t salience_shape[2] = {B, T}, salience_strides[2] = {T, 1};
         if (params.dna_count > 0) t.salience = view(salience_buffer, 0, PROTEUS_DTYPE_FLOAT32, 2, salience_shape, salience_strides);
-        require(proteus_flux_attention_v2(context, &t, &params, &launch, nullptr), "flux_attention_v2");
+        // The launch configures the GPU kernels; the CPU backend runs its reference and takes none.
+        proteus_device_info info{};
+        info.struct_size = sizeof info;
+        require(proteus_context_get_info(context, &info), "context_get_info");
+        const proteus_launch_config* configured = info.backend == PROTEUS_BACKEND_CPU ? nullptr : &launch;
+        require(proteus_flux_attention_v2(context, &t, &params, configured, nullptr), "flux_attention_v2");
         require(proteus_context_synchronize(context), "synchronize");
         std::vector<uint16_t> raw(B * H * Tq * D);
         output.download(raw.data());
