@@ -7,7 +7,7 @@ namespace Proteus.Interop;
 /// <summary>Result of every call.</summary>
 public enum ProteusStatus : int
 {
-    /// <summary>Mirrors <c>PROTEUS_STATUS_OK</c>.</summary>
+    /// <summary>The call succeeded.</summary>
     Ok = 0,
 
     /// <summary>An argument is wrong (shape, stride, range, null pointer, aliasing); the message names it.</summary>
@@ -41,29 +41,29 @@ public enum ProteusStatus : int
 /// <summary>Compute backends.</summary>
 public enum ProteusBackend : int
 {
-    /// <summary>Mirrors <c>PROTEUS_BACKEND_CPU</c>.</summary>
+    /// <summary>The CPU reference backend, always compiled in.</summary>
     Cpu = 0,
 
-    /// <summary>Mirrors <c>PROTEUS_BACKEND_CUDA</c>.</summary>
+    /// <summary>NVIDIA GPUs through CUDA.</summary>
     Cuda = 1,
 
-    /// <summary>Mirrors <c>PROTEUS_BACKEND_HIP</c>.</summary>
+    /// <summary>AMD GPUs through HIP.</summary>
     Hip = 2,
 }
 
 /// <summary>Element types of tensors.</summary>
 public enum ProteusDtype : int
 {
-    /// <summary>Mirrors <c>PROTEUS_DTYPE_FLOAT32</c>.</summary>
+    /// <summary>IEEE 754 binary32.</summary>
     Float32 = 0,
 
-    /// <summary>Mirrors <c>PROTEUS_DTYPE_FLOAT16</c>.</summary>
+    /// <summary>IEEE 754 binary16.</summary>
     Float16 = 1,
 
-    /// <summary>Mirrors <c>PROTEUS_DTYPE_BFLOAT16</c>.</summary>
+    /// <summary>bfloat16: the upper 16 bits of a binary32.</summary>
     Bfloat16 = 2,
 
-    /// <summary>Mirrors <c>PROTEUS_DTYPE_UINT8</c>.</summary>
+    /// <summary>Unsigned bytes, for masks such as the active rows.</summary>
     Uint8 = 3,
 }
 
@@ -126,5 +126,5 @@ public enum ProteusFluxKernel : int
 public enum ProteusFluxTensorFlags : int
 {
     /// <summary>query_offset holds p0; without it p0 = T − Tq (the queries are the last Tq positions).</summary>
-    Offset = 1,
+    QueryOffset = 1,
 }

@@ -3,7 +3,8 @@ using System.Text.Json;
 namespace Proteus.Bindings;
 
 /// <summary>
-/// Generates the C# interop layer and the C layout check from native/include/proteus/proteus.h.
+/// Generates the C# interop layer, the public enums of the C# API and the C layout check from
+/// native/include/proteus/proteus.h.
 /// <see cref="Generate"/> is what both the command (which writes the files) and the freshness test
 /// (which compares them with the checked-in ones) call.
 /// </summary>
@@ -45,6 +46,7 @@ public static class Generator
             files.Add($"{InteropDirectory}/{name}", content);
         }
         files.Add(LayoutCheckWriter.Path, LayoutCheckWriter.Write(model, layouts));
+        files.Add(ManagedEnumsWriter.Path, ManagedEnumsWriter.Write(model));
         return files;
     }
 

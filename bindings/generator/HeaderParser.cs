@@ -138,7 +138,13 @@ internal sealed partial class HeaderParser
         }
 
         // Members lose the longest underscore-separated prefix they share, but keep at least one word.
+        // A lone member shares everything with itself: it loses only the prefix it shares with the
+        // enum's name (PROTEUS_FLUX_QUERY_OFFSET of proteus_flux_tensor_flags → QueryOffset).
         string[][] words = constants.Select(c => c.Name.Split('_')).ToArray();
+        if (words.Length == 1)
+        {
+            words = [words[0], cName.ToUpperInvariant().Split('_')];
+        }
         int shared = 0;
         while (shared < words.Min(w => w.Length) - 1 && words.All(w => w[shared] == words[0][shared]))
         {

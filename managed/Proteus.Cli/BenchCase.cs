@@ -35,7 +35,7 @@ internal sealed record BenchCase(
         }
     }
 
-    /// <summary>"auto" for the heuristic; else the mode and the fields set, e.g. "tile q64 k64 w4 s2".</summary>
+    /// <summary>"auto" for the heuristic; else the mode and the fields set, e.g. "tile q64 k64 r16 s2".</summary>
     public string LaunchLabel
     {
         get
@@ -45,7 +45,7 @@ internal sealed record BenchCase(
                 return "auto";
             }
             var parts = new List<string> { Names.Of(launch.Mode) };
-            foreach ((string key, int value) in new[] { ("q", launch.BlockQ), ("k", launch.BlockK), ("w", launch.Warps), ("s", launch.Stages) })
+            foreach ((string key, int value) in new[] { ("q", launch.BlockQ), ("k", launch.BlockK), ("r", launch.RowsPerWarp), ("s", launch.Stages) })
             {
                 if (value > 0)
                 {

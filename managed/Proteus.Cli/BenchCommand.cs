@@ -6,8 +6,8 @@ namespace Proteus.Cli;
 
 /// <summary>
 /// <c>proteus bench</c>: flux attention on random inputs, one case per sequence length (or the cases of
-/// a <c>--suite</c>), reporting per case the median time, tokens/s, TFLOP/s from the exact candidate
-/// count, and the library's peak device allocation; <c>--json</c> writes all of it with the exact shapes.
+/// a <c>--suite</c>), reporting per case the kernel that ran, the median time per call (ms and µs),
+/// tokens/s, TFLOP/s from the library's exact candidate count, and the library's peak device allocation; <c>--json</c> writes all of it with the exact shapes.
 /// </summary>
 internal static class BenchCommand
 {
@@ -16,9 +16,6 @@ internal static class BenchCommand
     /// multiple of any row length, so the repeats never line up with rows or heads.
     /// </summary>
     private const int RandomPoolLength = (1 << 24) + 1;
-
-    /// <summary>Rows at random, besides the window and sequence edges, whose |C(i)| is checked against the library.</summary>
-    private const int CheckedRandomRows = 9;
 
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -38,8 +35,8 @@ internal static class BenchCommand
             $"{(request.Suite is { } suite ? $"suite {suite}{(request.Scale is { } scale ? $" scaled by {scale:G4}" : "")} | " : "")}" +
             $"≤{request.BudgetSeconds:G4} s of samples per case, ≤{request.MaxIterations} samples, {request.Warmup} warm-up");
         Console.WriteLine(
-            $"{"case",-14}  {"T",8}  {"B x H/Hkv x D",13}  {"dtype",8}  {"mode",-36}  {"launch",-14}  {"ms (median)",11}  " +
-            $"{"tokens/s",12}  {"TFLOP/s",8}  {"peak MiB",9}  {"samples",9}");
+            $"{"case",-14}  {"T",8}  {"B x H/Hkv x D",13}  {"dtype",8}  {"mode",-36}  {"launch",-14}  {"kernel",-16}  {"ms (median)",11}  " +
+            $"{"µs/call",10}  {"tokens/s",12}  {"TFLOP/s",8}  {"peak MiB",9}  {"samples",9}");
 
         var random = new Random(Seed: 20240601);
         var results = new List<BenchResult>();
@@ -55,14 +52,14 @@ internal static class BenchCommand
             results.Add(result);
             Console.WriteLine(
                 $"{result.Case,-14}  {result.SeqLen,8}  {benchCase.Shape,13}  {result.DType,8}  {result.Label,-36}  {result.LaunchLabel,-14}  " +
-                $"{result.MedianMs,11:0.000}  {result.TokensPerSecond,12:0}  {result.Tflops,8:0.00}  " +
+                $"{result.Kernel,-16}  {result.MedianMs,11:0.000}  {result.MedianMicroseconds,10:0.0}  {result.TokensPerSecond,12:0}  {result.Tflops,8:0.00}  " +
                 $"{result.PeakBytes / (double)(1 << 20),9:0.0}  {$"{result.Timing.SampleMs.Length}x{result.Timing.LaunchesPerSample}",9}");
         }
 
         if (request.JsonPath is { } path)
         {
             var report = new BenchReport(
-                ProteusLibrary.Version.ToString(), device.Info, request.Suite, request.Scale ?? 1, request.Warmup,
+                ProteusLibrary.Version.ToString(), ProteusLibrary.BuildInfo, device.Info, request.Suite, request.Scale ?? 1, request.Warmup,
                 request.MaxIterations, request.BudgetSeconds, results);
             File.WriteAllText(path, JsonSerializer.Serialize(report, JsonOptions) + Environment.NewLine);
             Console.WriteLine($"results written to {path}");
@@ -98,7 +95,7 @@ internal static class BenchCommand
             Salience = salience is null ? null : new TensorView<float>(salience, [batch, seqLen]),
         };
 
-        (long candidateSum, long activeRows) = CountCandidates(device, benchCase, salienceValues, inputs.Salience, activeValues, random);
+        (long candidateSum, long activeRows) = CountCandidates(device, benchCase, inputs.Salience, activeValues);
         // Dense all-rows cases use the issue's (and FlashAttention's) causal convention 2·B·H·T²·D, which
         // the SDPA comparison shares; everything else counts 4·D FLOPs (q·k and p·v) per candidate key.
         bool denseConvention = benchCase.IsDense && benchCase.Activity is null;
@@ -111,57 +108,52 @@ internal static class BenchCommand
             () => attention.Run(inputs, parameters, benchCase.Launch), device.Synchronize, request.Warmup, request.MaxIterations,
             request.BudgetSeconds * 1000);
         double seconds = timing.MedianMs / 1000;
+        FluxRunInfo ran = attention.LastRun!;
         return new BenchResult(
             benchCase.Name, benchCase.Label, seqLen, batch, heads, kvHeads, headDim, Names.Of(benchCase.DType), parameters,
             parameters.DnaCount > 0 ? "random" : null, benchCase.Activity, activeRows, batch * heads * seqLen, benchCase.Launch,
             benchCase.LaunchLabel, Shortlist.Bound(parameters, seqLen), candidateSum, flops,
             denseConvention ? "2*B*H*T^2*D (dense causal)" : "4*D*sum|C(i)| over active rows (exact)",
-            timing.MedianMs, batch * seqLen / seconds, flops / seconds / 1e12, device.GetMemoryStats().PeakAllocatedBytes, timing);
+            Names.Of(ran.Kernel), ran.ResolvedLaunch, timing.MedianMs, timing.MedianMs * 1000, batch * seqLen / seconds,
+            flops / seconds / 1e12, device.GetMemoryStats().PeakAllocatedBytes, timing);
     }
 
     /// <summary>
-    /// Σ|C(i)| over the active rows and the number of active rows. The sizes come from
-    /// <see cref="CandidateCount"/>; at the window and sequence edges and a few random rows of each
-    /// batch row they are checked against the library's own C(i), so the FLOP count cannot drift from
-    /// what the kernel computes.
+    /// Σ|C(i)| over the active rows and the number of active rows. The library counts the candidates
+    /// (<see cref="Shortlist.Total"/>, exact, SPEC §3) over runs of consecutive tokens with the same number
+    /// of active heads, so the FLOP count is what the kernel computes and never re-derived here.
     /// </summary>
     private static (long CandidateSum, long ActiveRows) CountCandidates(
-        Device device, BenchCase benchCase, float[]? salience, TensorView<float>? salienceView, byte[]? active, Random random)
+        Device device, BenchCase benchCase, TensorView<float>? salienceView, byte[]? active)
     {
-        long seqLen = benchCase.SeqLen, heads = benchCase.Heads, window = benchCase.Parameters.Window;
+        long seqLen = benchCase.SeqLen, heads = benchCase.Heads;
         long candidateSum = 0, activeRows = 0;
+        var rowsAtToken = new long[seqLen];  // active heads at each token
         for (long b = 0; b < benchCase.Batch; b++)
         {
-            ReadOnlySpan<float> salienceRow = salience is null ? default : salience.AsSpan((int)(b * seqLen), (int)seqLen);
-            long[] sizes = CandidateCount.RowSizes(benchCase.Parameters, seqLen, salienceRow);
-            var rowsAtToken = new long[seqLen];  // active heads at each token
-            for (long h = 0; h < heads; h++)
-            {
-                for (long i = 0; i < seqLen; i++)
-                {
-                    rowsAtToken[i] += active is null ? 1 : active[(b * heads + h) * seqLen + i];
-                }
-            }
             for (long i = 0; i < seqLen; i++)
             {
-                activeRows += rowsAtToken[i];
-                candidateSum += rowsAtToken[i] * sizes[i];
-            }
-
-            long[] checkedRows = new[] { 0, 1, window - 1, window, window + 1, seqLen / 2, seqLen - 1 }
-                .Concat(Enumerable.Range(0, CheckedRandomRows).Select(_ => random.NextInt64(seqLen)))
-                .Where(i => i >= 0 && i < seqLen)
-                .Distinct()
-                .Order()
-                .ToArray();
-            long[][] candidates = Shortlist.Gather(device, benchCase.Parameters, seqLen, salienceView, b, checkedRows);
-            for (int r = 0; r < checkedRows.Length; r++)
-            {
-                if (candidates[r].Length != sizes[checkedRows[r]])
+                long count = heads;
+                if (active is not null)
                 {
-                    throw new InvalidOperationException(
-                        $"bench's |C({checkedRows[r]})| = {sizes[checkedRows[r]]} in batch row {b} disagrees with the library's " +
-                        $"{candidates[r].Length} for {benchCase.Label} at T = {seqLen}; the FLOP count would be wrong");
+                    count = 0;
+                    for (long h = 0; h < heads; h++)
+                    {
+                        count += active[(b * heads + h) * seqLen + i];
+                    }
+                }
+                rowsAtToken[i] = count;
+                activeRows += count;
+            }
+            for (long first = 0, next; first < seqLen; first = next)
+            {
+                for (next = first + 1; next < seqLen && rowsAtToken[next] == rowsAtToken[first]; next++)
+                {
+                }
+                if (rowsAtToken[first] > 0)
+                {
+                    candidateSum += rowsAtToken[first] *
+                        Shortlist.Total(device, benchCase.Parameters, seqLen, salienceView, b, first, next - first);
                 }
             }
         }
@@ -235,15 +227,20 @@ internal static class BenchCommand
     /// <summary>One case's measurement, with everything needed to rerun it.</summary>
     /// <param name="Salience">"random" when the case uses DNA, else null.</param>
     /// <param name="CandidateBound">The library's bound on |C(i)| (<see cref="Shortlist.Bound"/>).</param>
-    /// <param name="CandidateSum">Σ|C(i)| over the active rows, exact.</param>
+    /// <param name="CandidateSum">Σ|C(i)| over the active rows, exact (<see cref="Shortlist.Total"/>).</param>
+    /// <param name="Kernel">The kernel the library reported for the last run.</param>
+    /// <param name="ResolvedLaunch">The launch configuration the library reported, every field resolved.</param>
+    /// <param name="MedianMicroseconds">The median per call in µs: calls are queued back to back between two synchronisations.</param>
     private sealed record BenchResult(
         string Case, string Label, long SeqLen, long Batch, long Heads, long KvHeads, long HeadDim,
         [property: JsonPropertyName("dtype")] string DType, FluxParameters Parameters, string? Salience, RowActivity? Activity,
         long ActiveRows, long TotalRows, LaunchConfig? Launch, string LaunchLabel, long CandidateBound, long CandidateSum,
-        double Flops, string FlopsConvention, double MedianMs, double TokensPerSecond, double Tflops, ulong PeakBytes, Timing Timing);
+        double Flops, string FlopsConvention, string Kernel, LaunchConfig ResolvedLaunch, double MedianMs,
+        [property: JsonPropertyName("median_us")] double MedianMicroseconds, double TokensPerSecond, double Tflops, ulong PeakBytes,
+        Timing Timing);
 
     /// <summary>What <c>--json</c> writes.</summary>
     private sealed record BenchReport(
-        string LibraryVersion, DeviceInfo Device, string? Suite, double Scale, int Warmup, int MaxIterations, double BudgetSeconds,
+        string LibraryVersion, BuildInfo Build, DeviceInfo Device, string? Suite, double Scale, int Warmup, int MaxIterations, double BudgetSeconds,
         IReadOnlyList<BenchResult> Results);
 }

@@ -67,16 +67,16 @@ internal sealed record BenchOptions(
         LaunchMode? mode = options.Choice("mode", LaunchModes);
         long? blockQ = options.Integer("block-q", 0, int.MaxValue);
         long? blockK = options.Integer("block-k", 0, int.MaxValue);
-        long? warps = options.Integer("warps", 0, int.MaxValue);
+        long? rowsPerWarp = options.Integer("rows-per-warp", 0, int.MaxValue);
         long? stages = options.Integer("stages", 0, int.MaxValue);
-        LaunchConfig? launch = mode is null && blockQ is null && blockK is null && warps is null && stages is null
+        LaunchConfig? launch = mode is null && blockQ is null && blockK is null && rowsPerWarp is null && stages is null
             ? null
             : new LaunchConfig
             {
                 Mode = mode ?? LaunchMode.Auto,
                 BlockQ = (int)(blockQ ?? 0),
                 BlockK = (int)(blockK ?? 0),
-                Warps = (int)(warps ?? 0),
+                RowsPerWarp = (int)(rowsPerWarp ?? 0),
                 Stages = (int)(stages ?? 0),
             };
 

@@ -33,12 +33,15 @@ internal static class Cli
           --keep-ratio r               sparse rows: round(r·T) tokens kept per batch row, token 0 always,
                                        the rest at random (default 1); a row is active when its head is
                                        active at that token and the token is kept
-          --suite issue3               a fixed set of cases instead of the options above (the issue's
-                                       acceptance cases, bfloat16, B = 1)
+          --suite kernels|latency      a fixed set of cases instead of the options above (bfloat16, B = 1):
+                                       kernels: the kernels' long-sequence cases (dense 16K/64K, shortlist
+                                       256K–1M, shortlist with DNA 256K, sparse rows 1M), beside SDPA;
+                                       latency: the cost of one call at small T (dense T 16, 256, 1024,
+                                       H 16, D 64) and of the DNA and sparse-row paths at T 4096
           --scale f                    multiply every length of the suite by f in (0, 1], e.g. 1/256,
                                        for a smoke run on a slow device
           --mode auto|tile|row         GPU launch mode (default auto: the library's heuristic)
-          --block-q N, --block-k N, --warps N, --stages N
+          --block-q N, --block-k N, --rows-per-warp 16|32, --stages N
                                        GPU launch configuration (default 0: the library's heuristic)
           --warmup N                   untimed runs per case, ≥ 1 (default 2; fewer once --budget is spent)
           --iterations N               at most N timed samples per case; the median is reported (default 30)
@@ -48,9 +51,10 @@ internal static class Cli
           --json PATH                  also write the results as JSON, with the exact shapes, Σ|C(i)|,
                                        FLOPs and every sample
 
-        Reported per case: the median ms, tokens/s (B·T over the median), TFLOP/s (dense:
-        2·B·H·T²·D; otherwise 4·D·Σ|C(i)| over the active rows, counted exactly and checked against
-        the library's C(i) at sampled rows) and the library's peak device allocation.
+        Reported per case: the kernel the library ran, the median per call in ms and µs (calls queued
+        back to back between two synchronisations), tokens/s (B·T over the median), TFLOP/s (dense:
+        2·B·H·T²·D; otherwise 4·D·Σ|C(i)| over the active rows, counted exactly by the library) and
+        the library's peak device allocation.
 
         The native library is found through PROTEUS_NATIVE_PATH (a file or directory) or next to
         the application.

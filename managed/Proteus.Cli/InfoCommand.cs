@@ -1,6 +1,6 @@
 namespace Proteus.Cli;
 
-/// <summary><c>proteus info</c>: the library's version and backends, and every device it can open.</summary>
+/// <summary><c>proteus info</c>: the library's version, build and backends, and every device it can open.</summary>
 internal static class InfoCommand
 {
     public static int Run(CommandLine options)
@@ -10,6 +10,16 @@ internal static class InfoCommand
         Console.WriteLine($"Proteus.Native {ProteusLibrary.Version}");
         Console.WriteLine($"native library:    {ProteusLibrary.NativeLibraryPath ?? "(found by the operating system's search)"}");
         Console.WriteLine($"compiled backends: {string.Join(", ", ProteusLibrary.CompiledBackends.Select(Names.Of))}");
+        BuildInfo build = ProteusLibrary.BuildInfo;
+        Console.WriteLine($"source revision:   {build.SourceRevision}");
+        Console.WriteLine($"kernel sources:    sha256 {build.KernelSourceHash}");
+        Console.WriteLine($"compiler:          {build.Compiler}");
+        if (build.GpuBackend != Backend.Cpu)
+        {
+            Console.WriteLine(
+                $"gpu:               {Names.Of(build.GpuBackend)} for {build.GpuArchitectures}, runtime {build.GpuRuntimeVersion}, " +
+                $"driver {(build.GpuDriverVersion == 0 ? "not loaded" : build.GpuDriverVersion)}");
+        }
         Console.WriteLine();
 
         IReadOnlyList<DeviceInfo> devices = Device.Enumerate();
@@ -32,6 +42,10 @@ internal static class Names
     public static string Of(DType dtype) => dtype.ToString().ToLowerInvariant();
 
     public static string Of(LaunchMode mode) => mode.ToString().ToLowerInvariant();
+
+    /// <summary>GpuTileOrRowMode → "gpu-tile-or-row-mode".</summary>
+    public static string Of(FluxKernel kernel) =>
+        string.Concat(kernel.ToString().Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 
     public static string Gibibytes(ulong bytes) => $"{bytes / (double)(1UL << 30):0.0} GiB";
 }

@@ -4,8 +4,8 @@ using Proteus.Interop;
 namespace Proteus;
 
 /// <summary>
-/// A device of one backend, opened with its own stream (a libproteus context). Everything allocated
-/// and launched through it belongs to it. Disposing it waits for its queued work and frees its
+/// A device of one backend, opened with its own stream or on the caller's (a libproteus context).
+/// Everything allocated, wrapped and launched through it belongs to it. Disposing it waits for its queued work and frees its
 /// buffers; using it or any of its buffers afterwards throws <see cref="ObjectDisposedException"/>.
 /// </summary>
 /// <example>
@@ -72,6 +72,11 @@ public sealed class Device : IDisposable
     public static unsafe Device Open(Backend backend, int ordinal = 0)
     {
         NativeStatus.Check(NativeMethods.proteus_context_create((int)backend, ordinal, out ProteusContextHandle context));
+        return FromContext(context);
+    }
+
+    private static unsafe Device FromContext(ProteusContextHandle context)
+    {
         try
         {
             ProteusDeviceInfo info = DeviceInfo.NativeRequest();
@@ -83,6 +88,25 @@ public sealed class Device : IDisposable
             context.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Opens device <paramref name="ordinal"/> of <paramref name="backend"/> on the caller's stream (a
+    /// <c>cudaStream_t</c> or <c>hipStream_t</c> of that device, e.g. PyTorch's current stream or an
+    /// engine's; <see cref="IntPtr.Zero"/> is the legacy default stream). All of the device's work is
+    /// queued there, so it orders with the caller's own work and can be captured into the caller's CUDA
+    /// graph. The caller keeps owning the stream: disposing the device waits for it but never destroys it.
+    /// </summary>
+    /// <param name="backend">The backend; the CPU backend has no streams, so <paramref name="stream"/> must be zero there.</param>
+    /// <param name="ordinal">The device's ordinal within the backend.</param>
+    /// <param name="stream">The stream, which must stay alive until the device is disposed.</param>
+    /// <returns>The opened device; dispose it when done.</returns>
+    /// <exception cref="ProteusBackendUnavailableException">The backend is not compiled in or has no such device.</exception>
+    /// <exception cref="ProteusInvalidArgumentException">A stream on the CPU backend.</exception>
+    public static unsafe Device OpenOnStream(Backend backend, int ordinal, nint stream)
+    {
+        NativeStatus.Check(NativeMethods.proteus_context_create_on_stream((int)backend, ordinal, (void*)stream, out ProteusContextHandle context));
+        return FromContext(context);
     }
 
     /// <summary>Opens the first device of the best backend present: CUDA, then HIP, then the CPU.</summary>
@@ -107,7 +131,8 @@ public sealed class Device : IDisposable
         ProteusMemoryStats stats = default;
         stats.StructSize = (uint)sizeof(ProteusMemoryStats);
         NativeStatus.Check(NativeMethods.proteus_context_memory(Context, &stats));
-        return new MemoryStats(stats.FreeBytes, stats.TotalBytes, stats.AllocatedBytes, stats.PeakAllocatedBytes, stats.LimitBytes);
+        return new MemoryStats(
+            stats.FreeBytes, stats.TotalBytes, stats.AllocatedBytes, stats.PeakAllocatedBytes, stats.LimitBytes, stats.WorkspaceReservedBytes);
     }
 
     /// <summary>Sets the peak-allocation counter to the current allocation, to measure the peak of what follows.</summary>
@@ -137,6 +162,31 @@ public sealed class Device : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, long.MaxValue / ElementType<T>.Size);
         BufferLease lease = BufferLease.Create(Context, (ulong)(length * ElementType<T>.Size));
+        _buffers.AddOrUpdate(lease, null);
+        return new DeviceBuffer<T>(this, lease, length);
+    }
+
+    /// <summary>
+    /// A buffer over <paramref name="length"/> elements of memory the caller owns at <paramref name="pointer"/>:
+    /// device memory of this device on CUDA and HIP (a PyTorch or TorchSharp tensor's data pointer, an
+    /// engine's allocation), host memory on the CPU backend (pinned, e.g. with <see cref="System.Runtime.InteropServices.GCHandle"/>).
+    /// No copy is made. The library never frees the memory: disposing the buffer or the device leaves it
+    /// intact, and the caller keeps it alive (and, for host memory, pinned) while the buffer or any work
+    /// queued on it uses it. Wrapped memory is not counted in the device's allocations, limit or GC pressure.
+    /// </summary>
+    /// <typeparam name="T">float, <see cref="Half"/>, <see cref="BFloat16"/> or byte.</typeparam>
+    /// <param name="pointer">The address of element 0, aligned for <typeparamref name="T"/>.</param>
+    /// <param name="length">The number of elements, ≥ 1.</param>
+    /// <returns>The buffer; dispose it when done (the memory stays).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is &lt; 1 or its size in bytes overflows.</exception>
+    /// <exception cref="ProteusInvalidArgumentException">The library cannot use the memory (null, misaligned, not of this device).</exception>
+    public DeviceBuffer<T> Wrap<T>(nint pointer, long length)
+        where T : unmanaged
+    {
+        _ = ElementType<T>.DType;
+        ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, long.MaxValue / ElementType<T>.Size);
+        BufferLease lease = BufferLease.Wrap(Context, pointer, (ulong)(length * ElementType<T>.Size));
         _buffers.AddOrUpdate(lease, null);
         return new DeviceBuffer<T>(this, lease, length);
     }

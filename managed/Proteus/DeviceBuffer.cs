@@ -3,9 +3,10 @@ using Proteus.Interop;
 namespace Proteus;
 
 /// <summary>
-/// Device memory holding <see cref="Length"/> elements of <typeparamref name="T"/>, owned by one
-/// <see cref="Device"/>. Copies in and out take spans and go straight between the span's memory and
-/// the device; nothing is staged on the host. Dispose frees the memory; a second Dispose does nothing,
+/// Device memory holding <see cref="Length"/> elements of <typeparamref name="T"/> on one <see cref="Device"/>:
+/// allocated by the library (<see cref="Device.Allocate{T}"/>) or the caller's own (<see cref="Device.Wrap{T}"/>).
+/// Copies in and out take spans and go straight between the span's memory and the device; nothing is
+/// staged on the host. Dispose frees allocated memory (wrapped memory stays the caller's); a second Dispose does nothing,
 /// and any other use afterwards (or after the device is disposed) throws <see cref="ObjectDisposedException"/>.
 /// </summary>
 /// <typeparam name="T">float, <see cref="Half"/>, <see cref="BFloat16"/> or byte.</typeparam>
@@ -134,7 +135,7 @@ public sealed class DeviceBuffer<T> : IDisposable
         NativeStatus.Check(NativeMethods.proteus_buffer_fill(_lease.Buffer, 0, SizeInBytes, &value, (uint)sizeof(T)));
     }
 
-    /// <summary>Frees the device memory. A second call does nothing.</summary>
+    /// <summary>Frees the device memory (for a wrapped buffer: forgets it, leaving the memory intact). A second call does nothing.</summary>
     public void Dispose()
     {
         if (!_lease.IsClosed)

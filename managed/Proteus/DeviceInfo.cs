@@ -32,4 +32,6 @@ public sealed record DeviceInfo(
 /// <param name="AllocatedBytes">Bytes the library holds now on this device: buffers and workspaces.</param>
 /// <param name="PeakAllocatedBytes">The most bytes the library held at once since the device was opened or <see cref="Device.ResetPeak"/> was called.</param>
 /// <param name="LimitBytes">The allocation limit set with <see cref="Device.SetMemoryLimit"/>, 0 when none.</param>
-public sealed record MemoryStats(ulong FreeBytes, ulong TotalBytes, ulong AllocatedBytes, ulong PeakAllocatedBytes, ulong LimitBytes);
+/// <param name="WorkspaceReservedBytes">Bytes the device's stream-ordered workspace pool keeps reserved for later calls (not in <paramref name="AllocatedBytes"/>).</param>
+public sealed record MemoryStats(
+    ulong FreeBytes, ulong TotalBytes, ulong AllocatedBytes, ulong PeakAllocatedBytes, ulong LimitBytes, ulong WorkspaceReservedBytes);

@@ -58,47 +58,51 @@ public sealed class FluxAttention
     /// <summary>
     /// Queues flux attention on the device's stream. Every argument is validated by the library
     /// before any work starts. Read the results after <see cref="Device.Synchronize"/> or through
-    /// <see cref="DeviceBuffer{T}.CopyTo"/>, which waits.
+    /// <see cref="DeviceBuffer{T}.CopyTo"/>, which waits. <see cref="LastRun"/> then says which kernel ran
+    /// with which launch configuration.
     /// </summary>
     /// <typeparam name="T">float, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
-    /// <param name="inputs">The tensors.</param>
+    /// <param name="inputs">The tensors and the query slice.</param>
     /// <param name="parameters">The candidate policy and budgets.</param>
     /// <param name="launch">The GPU launch configuration; null for the library's heuristic.</param>
-    /// <exception cref="ProteusInvalidArgumentException">A shape, stride, budget or missing tensor; <see cref="ProteusInvalidArgumentException.ArgumentName"/> says which.</exception>
+    /// <returns>What ran (also in <see cref="LastRun"/>).</returns>
+    /// <exception cref="ProteusInvalidArgumentException">A shape, stride, query offset, budget, launch field or missing tensor; <see cref="ProteusInvalidArgumentException.ArgumentName"/> says which.</exception>
     /// <exception cref="ProteusUnsupportedDTypeException">The element type is not float32, float16 or bfloat16.</exception>
     /// <exception cref="ProteusUnsupportedHeadDimException">D is not 16, 32, 64 or 128.</exception>
     /// <exception cref="ProteusDeviceMismatchException">A tensor's buffer belongs to another device.</exception>
     /// <exception cref="ProteusOutOfMemoryException">The workspace does not fit.</exception>
-    public void Run<T>(FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch = null)
+    public FluxRunInfo Run<T>(FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch = null)
         where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(parameters);
-        TimeSpan? elapsed = Execute(inputs, parameters, launch, MeasureTime);
-        // Read the shape only now: the library has checked the query, so a bad one is reported as the library reports it.
-        LastRun = new FluxRunInfo(Device.Backend, ShapeOf(inputs.Query), parameters, launch, null, null, elapsed);
+        (ProteusFluxRunInfo ran, TimeSpan? elapsed) = Execute(inputs, parameters, launch, MeasureTime);
+        // Read the shape only now: the library has checked the tensors, so a bad one is reported as the library reports it.
+        LastRun = new FluxRunInfo(Device.Backend, ShapeOf(inputs), inputs.Query.Shape[2], parameters, launch, ran, null, null, elapsed);
+        return LastRun;
     }
 
     /// <summary>
-    /// Queues flux attention with derived parameters: α from <see cref="Schedule"/> at the query's T (and
-    /// its D, for a derived seq_low) unless <paramref name="options"/> fixes it, then the parameters from
-    /// <see cref="Budget"/> at the query's shape, α and the schedule's budget scale. <see cref="LastRun"/>
+    /// Queues flux attention with derived parameters: α from <see cref="Schedule"/> at the keys' T (and
+    /// the query's D, for a derived seq_low) unless <paramref name="options"/> fixes it, then the parameters
+    /// from <see cref="Budget"/> at that shape, α and the schedule's budget scale. <see cref="LastRun"/>
     /// shows the decision, the budgets and the parameters, which reproduce the call when run explicitly.
     /// </summary>
     /// <typeparam name="T">float, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
-    /// <param name="inputs">The tensors; q must be [B, H, T, D]. DNA budgets (K &gt; 0) need salience.</param>
+    /// <param name="inputs">The tensors; q must be [B, H, Tq, D] and k [B, Hkv, T, D]. DNA budgets (K &gt; 0) need salience.</param>
     /// <param name="options">Per-call α, softmax scale and launch configuration; null for none.</param>
-    /// <exception cref="ArgumentException">The query is not a rank-4 view.</exception>
+    /// <returns>What ran (also in <see cref="LastRun"/>).</returns>
+    /// <exception cref="ArgumentException">The query or the key is not a rank-4 view.</exception>
     /// <exception cref="ProteusException">As for <see cref="Run{T}(FluxInputs{T}, FluxParameters, LaunchConfig?)"/>.</exception>
-    public void Run<T>(FluxInputs<T> inputs, FluxRunOptions? options = null)
+    public FluxRunInfo Run<T>(FluxInputs<T> inputs, FluxRunOptions? options = null)
         where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(inputs);
         options ??= new FluxRunOptions();
-        AttentionShape shape = ShapeOf(inputs.Query);
+        AttentionShape shape = ShapeOf(inputs);
         if (shape.SeqLen < 1 || shape.HeadDim < 1)
         {
-            throw new ArgumentException($"The query's T ({shape.SeqLen}) and D ({shape.HeadDim}) must be ≥ 1 to derive budgets.", nameof(inputs));
+            throw new ArgumentException($"The keys' T ({shape.SeqLen}) and the query's D ({shape.HeadDim}) must be ≥ 1 to derive budgets.", nameof(inputs));
         }
         bool scheduled = options.Alpha is null;
         AlphaDecision decision = options.Alpha is { } alpha
@@ -108,15 +112,55 @@ public sealed class FluxAttention
         FluxParameters parameters = budget.ToFluxParameters() with { Scale = options.Scale };
 
         bool controlled = scheduled && Schedule.Options.LatencyController is not null;
-        TimeSpan? elapsed = Execute(inputs, parameters, options.Launch, MeasureTime || controlled);
-        LastRun = new FluxRunInfo(Device.Backend, shape, parameters, options.Launch, decision, budget, elapsed);
+        (ProteusFluxRunInfo ran, TimeSpan? elapsed) = Execute(inputs, parameters, options.Launch, MeasureTime || controlled);
+        LastRun = new FluxRunInfo(Device.Backend, shape, inputs.Query.Shape[2], parameters, options.Launch, ran, decision, budget, elapsed);
         if (controlled)
         {
             Schedule.ReportLatency(elapsed!.Value);
         }
+        return LastRun;
     }
 
-    private unsafe TimeSpan? Execute<T>(FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch, bool timed)
+    /// <summary>
+    /// The launch configurations the library offers for this call on this device, the heuristic's choice
+    /// first: what an autotuner searches (each can be passed to <see cref="Run{T}(FluxInputs{T}, FluxParameters, LaunchConfig?)"/>).
+    /// Nothing runs; the tensors are validated as for a run, their contents not read. The CPU backend
+    /// offers its one configuration, the default.
+    /// </summary>
+    /// <typeparam name="T">float, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
+    /// <param name="inputs">The tensors and the query slice.</param>
+    /// <param name="parameters">The candidate policy and budgets.</param>
+    /// <returns>The configurations, every field resolved.</returns>
+    /// <exception cref="ProteusException">As for <see cref="Run{T}(FluxInputs{T}, FluxParameters, LaunchConfig?)"/>.</exception>
+    public unsafe IReadOnlyList<LaunchConfig> LaunchCandidates<T>(FluxInputs<T> inputs, FluxParameters parameters)
+        where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(parameters);
+        _ = ElementType<T>.DType;
+        ProteusContextHandle context = Device.Context;
+        using var held = new HandleReferences();
+        ProteusFluxTensors tensors = ToNative(inputs, held);
+        ProteusFluxParams nativeParameters = parameters.ToNative();
+        uint configSize = (uint)sizeof(ProteusLaunchConfig);
+        int count;
+        NativeStatus.Check(NativeMethods.proteus_flux_launch_candidates(context, &tensors, &nativeParameters, null, configSize, 0, &count));
+        var configs = new ProteusLaunchConfig[count];
+        fixed (ProteusLaunchConfig* pointer = configs)
+        {
+            int written;
+            NativeStatus.Check(NativeMethods.proteus_flux_launch_candidates(
+                context, &tensors, &nativeParameters, pointer, configSize, count, &written));
+            if (written != count)
+            {
+                throw new ProteusInternalException($"proteus_flux_launch_candidates offered {count} configurations, then {written}.");
+            }
+        }
+        return configs.Select(config => LaunchConfig.FromNative(config)).ToArray();
+    }
+
+    private unsafe (ProteusFluxRunInfo Ran, TimeSpan? Elapsed) Execute<T>(
+        FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch, bool timed)
         where T : unmanaged
     {
         _ = ElementType<T>.DType;
@@ -124,39 +168,53 @@ public sealed class FluxAttention
 
         // The tensors carry raw buffer handles, which the marshaller cannot protect: hold them for the call.
         using var held = new HandleReferences();
-        var tensors = new ProteusFluxTensors
-        {
-            Q = inputs.Query.ToNative(held, "query"),
-            K = inputs.Key.ToNative(held, "key"),
-            V = inputs.Value.ToNative(held, "value"),
-            O = inputs.Output.ToNative(held, "output"),
-            Active = inputs.Active?.ToNative(held, "active") ?? default,
-            Salience = inputs.Salience?.ToNative(held, "salience") ?? default,
-            Lse = inputs.Lse?.ToNative(held, "lse") ?? default,
-        };
+        ProteusFluxTensors tensors = ToNative(inputs, held);
         ProteusFluxParams nativeParameters = parameters.ToNative();
         ProteusLaunchConfig nativeLaunch = launch?.ToNative() ?? default;
+        var ran = new ProteusFluxRunInfo { StructSize = (uint)sizeof(ProteusFluxRunInfo) };
         if (timed)
         {
             Device.Synchronize();
         }
         long start = Stopwatch.GetTimestamp();
-        NativeStatus.Check(NativeMethods.proteus_flux_attention(context, &tensors, &nativeParameters, launch is null ? null : &nativeLaunch));
+        NativeStatus.Check(NativeMethods.proteus_flux_attention_v2(
+            context, &tensors, &nativeParameters, launch is null ? null : &nativeLaunch, &ran));
         if (!timed)
         {
-            return null;
+            return (ran, null);
         }
         Device.Synchronize();
-        return Stopwatch.GetElapsedTime(start);
+        return (ran, Stopwatch.GetElapsedTime(start));
     }
 
-    private static AttentionShape ShapeOf<T>(TensorView<T> query)
+    /// <summary>The tensors as the C ABI takes them; the caller holds the buffers through <paramref name="held"/>.</summary>
+    private static unsafe ProteusFluxTensors ToNative<T>(FluxInputs<T> inputs, HandleReferences held)
+        where T : unmanaged => new()
+    {
+        StructSize = (uint)sizeof(ProteusFluxTensors),
+        Flags = inputs.QueryOffset is null ? 0u : (uint)ProteusFluxTensorFlags.QueryOffset,
+        QueryOffset = inputs.QueryOffset ?? 0,
+        Q = inputs.Query.ToNative(held, "query"),
+        K = inputs.Key.ToNative(held, "key"),
+        V = inputs.Value.ToNative(held, "value"),
+        O = inputs.Output.ToNative(held, "output"),
+        Active = inputs.Active?.ToNative(held, "active") ?? default,
+        Salience = inputs.Salience?.ToNative(held, "salience") ?? default,
+        Lse = inputs.Lse?.ToNative(held, "lse") ?? default,
+    };
+
+    /// <summary>B, H and D of the query, T of the keys.</summary>
+    private static AttentionShape ShapeOf<T>(FluxInputs<T> inputs)
         where T : unmanaged
     {
-        if (query.Rank != 4)
+        if (inputs.Query.Rank != 4)
         {
-            throw new ArgumentException($"The query must be a [B, H, T, D] view, not rank {query.Rank}.", nameof(query));
+            throw new ArgumentException($"The query must be a [B, H, Tq, D] view, not rank {inputs.Query.Rank}.", "query");
         }
-        return new AttentionShape(query.Shape[0], query.Shape[1], query.Shape[2], query.Shape[3]);
+        if (inputs.Key.Rank != 4)
+        {
+            throw new ArgumentException($"The key must be a [B, Hkv, T, D] view, not rank {inputs.Key.Rank}.", "key");
+        }
+        return new AttentionShape(inputs.Query.Shape[0], inputs.Query.Shape[1], inputs.Key.Shape[2], inputs.Query.Shape[3]);
     }
 }

@@ -1,14 +1,18 @@
 namespace Proteus;
 
 /// <summary>
-/// The tensors of one flux attention call (SPEC §1–§2). Query and Output are [B, H, T, D], Key and Value
-/// [B, Hkv, T, D] with H a multiple of Hkv, all of one element type (float, Half or BFloat16) on one device.
+/// The tensors of one flux attention call (SPEC §1–§2), with an optional query slice. Query and Output are
+/// [B, H, Tq, D], Key and Value [B, Hkv, T, D] with H a multiple of Hkv, all of one element type (float,
+/// Half or BFloat16) on one device. Query row r is sequence position p0 + r (<see cref="QueryOffset"/>),
+/// with p0 + Tq ≤ T, and its output is exactly what that position has in a full-length call: Tq = T is
+/// self-attention, Tq = 1 at p0 = T − 1 is one decode step over a KV cache of T keys, anything between a
+/// chunk of a prefill. <see cref="TensorLayouts"/> makes views with Tq rows next to keys of T rows.
 /// </summary>
 /// <typeparam name="T">The element type of query, key, value and output.</typeparam>
 public sealed class FluxInputs<T>
     where T : unmanaged
 {
-    /// <summary>q [B, H, T, D].</summary>
+    /// <summary>q [B, H, Tq, D].</summary>
     public required TensorView<T> Query { get; init; }
 
     /// <summary>k [B, Hkv, T, D].</summary>
@@ -17,15 +21,21 @@ public sealed class FluxInputs<T>
     /// <summary>v [B, Hkv, T, D].</summary>
     public required TensorView<T> Value { get; init; }
 
-    /// <summary>o [B, H, T, D], written by the call.</summary>
+    /// <summary>o [B, H, Tq, D], written by the call.</summary>
     public required TensorView<T> Output { get; init; }
 
-    /// <summary>Optional mask [B, H, T]: nonzero computes the row; inactive rows get o = 0 and lse = −∞. Null: every row is active.</summary>
+    /// <summary>Optional mask [B, H, Tq]: nonzero computes the row; inactive rows get o = 0 and lse = −∞. Null: every row is active.</summary>
     public TensorView<byte>? Active { get; init; }
 
-    /// <summary>Per-token salience [B, T]; required when <see cref="FluxParameters.DnaCount"/> is &gt; 0, else ignored.</summary>
+    /// <summary>Per-token salience [B, T] (over the keys); required when <see cref="FluxParameters.DnaCount"/> is &gt; 0, else ignored.</summary>
     public TensorView<float>? Salience { get; init; }
 
-    /// <summary>Optional output [B, H, T]: log Σ exp of the scores over each row's candidates.</summary>
+    /// <summary>Optional output [B, H, Tq]: log Σ exp of the scores over each row's candidates.</summary>
     public TensorView<float>? Lse { get; init; }
+
+    /// <summary>
+    /// p0, the sequence position of query row 0, with 0 ≤ p0 and p0 + Tq ≤ T (the library checks it and
+    /// names <c>tensors.query_offset</c>). Null: T − Tq, the queries are the last Tq positions.
+    /// </summary>
+    public long? QueryOffset { get; init; }
 }

@@ -3,15 +3,19 @@ using Proteus.Interop;
 namespace Proteus;
 
 /// <summary>
-/// The GPU kernel's launch configuration (what the autotuner searches). 0 in a field leaves it to
-/// the library's heuristic; the CPU backend accepts and ignores it all. Values are checked when set.
+/// The GPU kernels' launch configuration (what the autotuner searches; <see cref="FluxAttention.LaunchCandidates{T}"/>
+/// lists the ones the library offers for a problem). 0 in a field leaves it to the library's heuristic.
+/// A mode or field the chosen kernel cannot honour is a <see cref="ProteusInvalidArgumentException"/>
+/// naming it (<c>launch.mode</c>, <c>launch.rows_per_warp</c>, …), never ignored; the CPU backend runs its
+/// reference only, so there anything but the default (all zero, <see cref="LaunchMode.Auto"/>) is rejected.
+/// Values are checked for sign when set; the library checks the rest at the call.
 /// </summary>
 public sealed record LaunchConfig
 {
     private readonly LaunchMode _mode;
     private readonly int _blockQ;
     private readonly int _blockK;
-    private readonly int _warps;
+    private readonly int _rowsPerWarp;
     private readonly int _stages;
 
     /// <summary>How the kernel walks the rows; <see cref="LaunchMode.Auto"/> by default.</summary>
@@ -28,28 +32,31 @@ public sealed record LaunchConfig
         }
     }
 
-    /// <summary>Query rows per tile, ≥ 0 (0 = heuristic).</summary>
+    /// <summary>Tile kernel: query rows per program (64 or 128), 0 = heuristic.</summary>
     public int BlockQ
     {
         get => _blockQ;
         init => _blockQ = OptionChecks.AtLeast(value, 0, nameof(BlockQ));
     }
 
-    /// <summary>Keys per tile, ≥ 0 (0 = heuristic).</summary>
+    /// <summary>Tile kernel: keys per tile (32, 64 or 128), 0 = heuristic.</summary>
     public int BlockK
     {
         get => _blockK;
         init => _blockK = OptionChecks.AtLeast(value, 0, nameof(BlockK));
     }
 
-    /// <summary>Warps per program, ≥ 0 (0 = heuristic).</summary>
-    public int Warps
+    /// <summary>
+    /// Tile kernel: query rows per warp, 16 or 32 (one or two m16 MMA tiles sharing each K/V fragment);
+    /// a program runs <see cref="BlockQ"/> / RowsPerWarp warps. 0 = heuristic.
+    /// </summary>
+    public int RowsPerWarp
     {
-        get => _warps;
-        init => _warps = OptionChecks.AtLeast(value, 0, nameof(Warps));
+        get => _rowsPerWarp;
+        init => _rowsPerWarp = OptionChecks.AtLeast(value, 0, nameof(RowsPerWarp));
     }
 
-    /// <summary>Software pipeline depth, ≥ 0 (0 = heuristic).</summary>
+    /// <summary>Tile kernel: copy pipeline depth (1–3), 0 = heuristic.</summary>
     public int Stages
     {
         get => _stages;
@@ -63,7 +70,17 @@ public sealed record LaunchConfig
         Mode = (int)Mode,
         BlockQ = BlockQ,
         BlockK = BlockK,
-        Warps = Warps,
+        RowsPerWarp = RowsPerWarp,
         Stages = Stages,
+    };
+
+    /// <summary>A configuration the library reported (resolved or offered), as the C ABI gives it.</summary>
+    internal static LaunchConfig FromNative(in ProteusLaunchConfig launch) => new()
+    {
+        Mode = (LaunchMode)launch.Mode,
+        BlockQ = launch.BlockQ,
+        BlockK = launch.BlockK,
+        RowsPerWarp = launch.RowsPerWarp,
+        Stages = launch.Stages,
     };
 }

@@ -2,7 +2,7 @@ using Proteus.Interop;
 
 namespace Proteus;
 
-/// <summary>Facts about the loaded libproteus: its version and the backends compiled into it.</summary>
+/// <summary>Facts about the loaded libproteus: its version, its build and the backends compiled into it.</summary>
 public static class ProteusLibrary
 {
     /// <summary>The native library's version (major.minor.patch).</summary>
@@ -23,8 +23,26 @@ public static class ProteusLibrary
         {
             uint nativeMask;
             NativeStatus.Check(NativeMethods.proteus_get_compiled_backends(&nativeMask));
-            uint mask = nativeMask;
-            return Enum.GetValues<Backend>().Where(backend => (mask & (1u << (int)backend)) != 0).ToArray();
+            return BackendsIn(nativeMask);
+        }
+    }
+
+    /// <summary>The backends whose bit (1 &lt;&lt; backend) is set in <paramref name="mask"/>, in <see cref="Backend"/> order.</summary>
+    internal static IReadOnlyList<Backend> BackendsIn(uint mask) =>
+        Enum.GetValues<Backend>().Where(backend => (mask & (1u << (int)backend)) != 0).ToArray();
+
+    /// <summary>
+    /// What the loaded library was built from and for: version, source revision, a hash of the kernel
+    /// sources, backends, GPU architectures, compiler, and the GPU runtime and driver versions. Caches of
+    /// tuned launch configurations key on it.
+    /// </summary>
+    public static unsafe BuildInfo BuildInfo
+    {
+        get
+        {
+            var info = new ProteusBuildInfo { StructSize = (uint)sizeof(ProteusBuildInfo) };
+            NativeStatus.Check(NativeMethods.proteus_get_build_info(&info));
+            return BuildInfo.FromNative(info);
         }
     }
 

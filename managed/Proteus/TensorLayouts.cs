@@ -2,7 +2,8 @@ namespace Proteus;
 
 /// <summary>
 /// Views of the common attention layouts, all presented in the [B, H, T, D] order the operations take
-/// (SPEC §1). None copies: each only chooses strides and offsets over the buffer.
+/// (SPEC §1). None copies: each only chooses strides and offsets over the buffer. Extents whose element
+/// counts overflow 64 bits are an <see cref="ArgumentOutOfRangeException"/> naming the extent, raised here.
 /// </summary>
 public static class TensorLayouts
 {
@@ -18,7 +19,8 @@ public static class TensorLayouts
         where T : unmanaged
     {
         CheckExtents(batch, seqLen, heads, headDim);
-        CheckCapacity(buffer, [batch, heads, seqLen, headDim]);
+        CheckCapacity(buffer, Elements((batch, nameof(batch)), (heads, nameof(heads)), (seqLen, nameof(seqLen)), (headDim, nameof(headDim))),
+            [batch, heads, seqLen, headDim]);
         return new TensorView<T>(buffer, [batch, heads, seqLen, headDim]);
     }
 
@@ -34,7 +36,8 @@ public static class TensorLayouts
         where T : unmanaged
     {
         CheckExtents(batch, seqLen, heads, headDim);
-        CheckCapacity(buffer, [batch, seqLen, heads, headDim]);
+        CheckCapacity(buffer, Elements((batch, nameof(batch)), (seqLen, nameof(seqLen)), (heads, nameof(heads)), (headDim, nameof(headDim))),
+            [batch, seqLen, heads, headDim]);
         return TokenMajorHeads(buffer, batch, seqLen, heads, headDim, tokenWidth: heads * headDim, firstHead: 0);
     }
 
@@ -56,13 +59,42 @@ public static class TensorLayouts
     {
         CheckExtents(batch, seqLen, heads, headDim);
         ArgumentOutOfRangeException.ThrowIfLessThan(kvHeads, 1);
-        long fusedHeads = checked(heads + 2 * kvHeads);
-        CheckCapacity(buffer, [batch, seqLen, fusedHeads, headDim]);
+        if (kvHeads > (long.MaxValue - heads) / 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(kvHeads), kvHeads, $"H + 2·Hkv overflows 64 bits (H = {heads}).");
+        }
+        long fusedHeads = heads + 2 * kvHeads;
+        CheckCapacity(buffer, Elements((batch, nameof(batch)), (seqLen, nameof(seqLen)), (fusedHeads, nameof(kvHeads)), (headDim, nameof(headDim))),
+            [batch, seqLen, fusedHeads, headDim]);
         long tokenWidth = fusedHeads * headDim;
         return (
             TokenMajorHeads(buffer, batch, seqLen, heads, headDim, tokenWidth, firstHead: 0),
             TokenMajorHeads(buffer, batch, seqLen, kvHeads, headDim, tokenWidth, firstHead: heads),
             TokenMajorHeads(buffer, batch, seqLen, kvHeads, headDim, tokenWidth, firstHead: heads + kvHeads));
+    }
+
+    /// <summary>
+    /// Query rows [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rowCount"/>) of a
+    /// full-length [B, H, T, D] view (query, output) or [B, H, T] view (active, lse): the [B, H, Tq, D] or
+    /// [B, H, Tq] view a query slice takes, over the same storage. Pair it with
+    /// <see cref="FluxInputs{T}.QueryOffset"/> = <paramref name="firstRow"/> (or leave that null when the rows
+    /// are the last ones), and keys and values of all T rows.
+    /// </summary>
+    /// <typeparam name="T">The element type.</typeparam>
+    /// <param name="view">A rank-4 [B, H, T, D] or rank-3 [B, H, T] view.</param>
+    /// <param name="firstRow">p0, ≥ 0.</param>
+    /// <param name="rowCount">Tq, ≥ 1, with p0 + Tq ≤ T.</param>
+    /// <returns>The [B, H, Tq, D] or [B, H, Tq] view.</returns>
+    /// <exception cref="ArgumentException">The view is not of rank 3 or 4.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The rows lie outside the view.</exception>
+    public static TensorView<T> QueryRows<T>(TensorView<T> view, long firstRow, long rowCount)
+        where T : unmanaged
+    {
+        if (view.Rank is not (3 or 4))
+        {
+            throw new ArgumentException($"Query rows are axis 2 of a [B, H, T, D] or [B, H, T] view, not of a rank-{view.Rank} view.", nameof(view));
+        }
+        return view.Slice(2, firstRow, rowCount);
     }
 
     /// <summary>[B, H, T, D] view of <paramref name="heads"/> consecutive heads from <paramref name="firstHead"/> in token-major storage of <paramref name="tokenWidth"/> elements per token.</summary>
@@ -79,16 +111,31 @@ public static class TensorLayouts
         ArgumentOutOfRangeException.ThrowIfLessThan(headDim, 1);
     }
 
-    /// <summary>The buffer holds the whole storage of shape <paramref name="storageShape"/>.</summary>
-    private static void CheckCapacity<T>(DeviceBuffer<T> buffer, ReadOnlySpan<long> storageShape)
+    /// <summary>
+    /// The product of the extents (all ≥ 1), in storage order; <see cref="ArgumentOutOfRangeException"/>
+    /// naming the extent at which it overflows. Every partial product of the storage is below the whole,
+    /// so the strides and offsets of the views made from it cannot overflow either.
+    /// </summary>
+    private static long Elements(params (long Extent, string Name)[] extents)
+    {
+        long elements = 1;
+        foreach ((long extent, string name) in extents)
+        {
+            if (elements > long.MaxValue / extent)
+            {
+                throw new ArgumentOutOfRangeException(name, extent,
+                    $"The layout [{string.Join(", ", extents.Select(e => e.Extent))}] has more than 2^63 elements.");
+            }
+            elements *= extent;
+        }
+        return elements;
+    }
+
+    /// <summary>The buffer holds the whole storage of shape <paramref name="storageShape"/> (<paramref name="elements"/> elements).</summary>
+    private static void CheckCapacity<T>(DeviceBuffer<T> buffer, long elements, ReadOnlySpan<long> storageShape)
         where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(buffer);
-        long elements = 1;
-        foreach (long extent in storageShape)
-        {
-            elements = checked(elements * extent);
-        }
         if (elements > buffer.Length)
         {
             throw new ArgumentException(

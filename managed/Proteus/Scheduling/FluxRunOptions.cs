@@ -29,18 +29,25 @@ public sealed record FluxRunOptions
 
 /// <summary>
 /// What one <see cref="FluxAttention"/> call did (<see cref="FluxAttention.LastRun"/>): for a derived run
-/// the α decision and the budgets it led to, for every run the parameters that were sent to the library.
+/// the α decision and the budgets it led to, for every run the parameters that were sent to the library,
+/// and what the library reported it ran: the kernel, the launch configuration resolved in every field,
+/// the query offset and the workspace.
 /// </summary>
 public sealed record FluxRunInfo
 {
     internal FluxRunInfo(
-        Backend backend, AttentionShape shape, FluxParameters parameters, LaunchConfig? launch,
-        AlphaDecision? decision, ShortlistBudget? budget, TimeSpan? elapsed)
+        Backend backend, AttentionShape shape, long queryLength, FluxParameters parameters, LaunchConfig? launch,
+        in Interop.ProteusFluxRunInfo ran, AlphaDecision? decision, ShortlistBudget? budget, TimeSpan? elapsed)
     {
         Backend = backend;
         Shape = shape;
+        QueryLength = queryLength;
         Parameters = parameters;
         Launch = launch;
+        Kernel = (FluxKernel)ran.Kernel;
+        ResolvedLaunch = LaunchConfig.FromNative(ran.Launch);
+        QueryOffset = ran.QueryOffset;
+        WorkspaceBytes = ran.WorkspaceBytes;
         Decision = decision;
         Budget = budget;
         Elapsed = elapsed;
@@ -49,14 +56,29 @@ public sealed record FluxRunInfo
     /// <summary>The backend that ran the call.</summary>
     public Backend Backend { get; }
 
-    /// <summary>B, H, T and D of the query.</summary>
+    /// <summary>B, H, D of the query and T, the number of keys (the full sequence a query slice belongs to).</summary>
     public AttentionShape Shape { get; }
+
+    /// <summary>Tq, the query rows of the call (T unless the queries are a slice).</summary>
+    public long QueryLength { get; }
+
+    /// <summary>The query offset p0 the call used: query row r was position p0 + r.</summary>
+    public long QueryOffset { get; }
 
     /// <summary>The parameters the library received; running them explicitly reproduces the call.</summary>
     public FluxParameters Parameters { get; }
 
     /// <summary>The launch configuration passed (null: the library's heuristic).</summary>
     public LaunchConfig? Launch { get; }
+
+    /// <summary>The kernel the library ran, as it reported it.</summary>
+    public FluxKernel Kernel { get; }
+
+    /// <summary>The launch configuration that ran, every field resolved (0 in fields the kernel does not have).</summary>
+    public LaunchConfig ResolvedLaunch { get; }
+
+    /// <summary>Bytes of stream-ordered workspace the call took (released on the stream when it is done).</summary>
+    public ulong WorkspaceBytes { get; }
 
     /// <summary>The α decision of a derived run (its α and the rule that chose it); null for an explicit run.</summary>
     public AlphaDecision? Decision { get; }

@@ -81,6 +81,7 @@ extern "C" {
 
 /** Result of every call. */
 typedef enum proteus_status {
+    /** The call succeeded. */
     PROTEUS_STATUS_OK = 0,
     /** An argument is wrong (shape, stride, range, null pointer, aliasing); the message names it. */
     PROTEUS_STATUS_INVALID_ARGUMENT = 1,
@@ -104,16 +105,23 @@ typedef enum proteus_status {
 
 /** Compute backends. */
 typedef enum proteus_backend {
+    /** The CPU reference backend, always compiled in. */
     PROTEUS_BACKEND_CPU = 0,
+    /** NVIDIA GPUs through CUDA. */
     PROTEUS_BACKEND_CUDA = 1,
+    /** AMD GPUs through HIP. */
     PROTEUS_BACKEND_HIP = 2
 } proteus_backend;
 
 /** Element types of tensors. */
 typedef enum proteus_dtype {
+    /** IEEE 754 binary32. */
     PROTEUS_DTYPE_FLOAT32 = 0,
+    /** IEEE 754 binary16. */
     PROTEUS_DTYPE_FLOAT16 = 1,
+    /** bfloat16: the upper 16 bits of a binary32. */
     PROTEUS_DTYPE_BFLOAT16 = 2,
+    /** Unsigned bytes, for masks such as the active rows. */
     PROTEUS_DTYPE_UINT8 = 3
 } proteus_dtype;
 

@@ -57,4 +57,42 @@ public sealed class TensorLayoutsTests
         using var buffer = device.Allocate<float>(B * H * T * D - 1);
         Assert.Throws<ArgumentException>(() => TensorLayouts.Bhtd(buffer, B, H, T, D));
     }
+
+    // Extents whose element count overflows 64 bits: an ArgumentOutOfRangeException naming the extent,
+    // raised where the view is made, never an OverflowException (nor a silently wrapped stride).
+    private const long Huge = 1L << 40;
+
+    private static IEnumerable<TestCaseData> OverflowingLayouts()
+    {
+        TestCaseData Case(string name, string argument, Func<DeviceBuffer<float>, object> make) =>
+            new TestCaseData(argument, make).SetArgDisplayNames(name);
+        yield return Case("Bhtd T", "seqLen", b => TensorLayouts.Bhtd(b, 1 << 20, 1 << 20, Huge, 1));
+        yield return Case("Bhtd D", "headDim", b => TensorLayouts.Bhtd(b, 1, 1, Huge, Huge));
+        yield return Case("Bthd H", "heads", b => TensorLayouts.Bthd(b, 1, Huge, Huge, 1));
+        yield return Case("FusedQkv Hkv", "kvHeads", b => TensorLayouts.FusedQkv(b, 1, 1, 1, long.MaxValue / 2 + 1, 1));
+        yield return Case("FusedQkv fused heads", "kvHeads", b => TensorLayouts.FusedQkv(b, 1, Huge, 1, Huge, 1));
+        yield return Case("FusedQkv T", "seqLen", b => TensorLayouts.FusedQkv(b, Huge, Huge, 1, 1, 1));
+        yield return Case("TensorView shape", "shape", b => new TensorView<float>(b, [2, Huge, Huge, 1]));
+        yield return Case("TensorView strides", "strides", b => new TensorView<float>(b, [3, 2], [long.MaxValue / 2, 1]));
+        yield return Case("TensorView offset", "offset", b => new TensorView<float>(b, [1], null, long.MaxValue / 2));
+        yield return Case("TensorView offset plus extent", "shape", b => new TensorView<float>(b, [Huge, 16], null, long.MaxValue / 4 - 100));
+    }
+
+    [TestCaseSource(nameof(OverflowingLayouts))]
+    public void OverflowingExtentsAreAnArgumentOutOfRangeNamingTheArgument(string argument, Func<DeviceBuffer<float>, object> make)
+    {
+        using var buffer = device.Allocate<float>(16);
+        var exception = Assert.Throws<ArgumentOutOfRangeException>(() => make(buffer));
+        Assert.That(exception!.ParamName, Is.EqualTo(argument));
+    }
+
+    [Test]
+    public void LargeButAddressableViewsAreStillMade()
+    {
+        // A view reaching element 2^61 − 1 of float ends below byte 2^63; one reaching 2^62 − 1 does not.
+        // (The library, not the view, then checks that the view lies within its buffer.)
+        using var buffer = device.Allocate<float>(16);
+        Assert.That(new TensorView<float>(buffer, [1L << 31, 1L << 30]).Strides, Is.EqualTo(new[] { 1L << 30, 1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = new TensorView<float>(buffer, [1L << 32, 1L << 30]));
+    }
 }

@@ -214,7 +214,7 @@ public sealed class InvalidInputTests
         yield return Case("Scale", () => _ = new FluxParameters { Scale = float.PositiveInfinity });
         yield return Case("Policy", () => _ = new FluxParameters { Policy = (CandidatePolicy)7 });
         yield return Case("BlockQ", () => _ = new LaunchConfig { BlockQ = -1 });
-        yield return Case("Warps", () => _ = new LaunchConfig { Warps = -2 });
+        yield return Case("RowsPerWarp", () => _ = new LaunchConfig { RowsPerWarp = -2 });
         yield return Case("Mode", () => _ = new LaunchConfig { Mode = (LaunchMode)5 });
     }
 

@@ -69,6 +69,7 @@ public sealed unsafe class RawInteropTests
 
     private ProteusFluxTensors Valid(ProteusDtype dtype = ProteusDtype.Float32) => new()
     {
+        StructSize = (uint)sizeof(ProteusFluxTensors),
         Q = Tensor(dtype, 1, Heads, SeqLen, HeadDim),
         K = Tensor(dtype, 1, KvHeads, SeqLen, HeadDim),
         V = Tensor(dtype, 1, KvHeads, SeqLen, HeadDim),
@@ -87,9 +88,9 @@ public sealed unsafe class RawInteropTests
     {
         if (launch is { } config)
         {
-            return NativeMethods.proteus_flux_attention(context, &tensors, &parameters, &config);
+            return NativeMethods.proteus_flux_attention_v2(context, &tensors, &parameters, &config, null);
         }
-        return NativeMethods.proteus_flux_attention(context, &tensors, &parameters, null);
+        return NativeMethods.proteus_flux_attention_v2(context, &tensors, &parameters, null, null);
     }
 
     private static (ProteusStatus Status, string Argument, string Message) LastError()
@@ -198,6 +199,56 @@ public sealed unsafe class RawInteropTests
         AssertRejected(Flux(tensors, Dense()), ProteusStatus.InvalidArgument, "v.strides");
     }
 
+    [TestCase(8u)]
+    [TestCase(631u)]
+    [TestCase(4096u)]
+    public void TensorsOfAnUnknownStructSizeAreRejected(uint structSize)
+    {
+        var tensors = Valid();
+        tensors.StructSize = structSize;
+        AssertRejected(Flux(tensors, Dense()), ProteusStatus.InvalidArgument, "tensors.struct_size");
+    }
+
+    [TestCase(-1L)]
+    [TestCase(1L)]
+    [TestCase(long.MaxValue)]
+    public void QueryOffsetOutsideTheKeysIsRejected(long queryOffset)
+    {
+        // q has all T rows, so only p0 = 0 fits.
+        var tensors = Valid();
+        tensors.Flags = (uint)ProteusFluxTensorFlags.QueryOffset;
+        tensors.QueryOffset = queryOffset;
+        AssertRejected(Flux(tensors, Dense()), ProteusStatus.InvalidArgument, "tensors.query_offset");
+    }
+
+    [Test]
+    public void QueryOffsetIsIgnoredWithoutItsFlag()
+    {
+        var tensors = Valid();
+        tensors.QueryOffset = 5;
+        Assert.That(Flux(tensors, Dense()), Is.EqualTo(ProteusStatus.Ok), "p0 = T − Tq = 0 without the flag");
+    }
+
+    [Test]
+    public void TheZeroPointOneEntryPointRunsTheSameCall()
+    {
+        var tensors = Valid();
+        var old = new ProteusFluxTensorsV01
+        {
+            Q = tensors.Q, K = tensors.K, V = tensors.V, O = tensors.O, Active = tensors.Active, Salience = tensors.Salience, Lse = tensors.Lse,
+        };
+        var parameters = Dense();
+        Assert.That(NativeMethods.proteus_flux_attention(context, &old, &parameters, null), Is.EqualTo(ProteusStatus.Ok));
+        Assert.That(NativeMethods.proteus_context_synchronize(context), Is.EqualTo(ProteusStatus.Ok));
+        var output = new float[Heads * SeqLen * HeadDim];
+        fixed (float* pointer = output)
+        {
+            var o = buffers.Single(buffer => buffer.DangerousGetHandle() == tensors.O.Buffer);
+            Assert.That(NativeMethods.proteus_buffer_download(o, 0, pointer, (ulong)output.Length * 4), Is.EqualTo(ProteusStatus.Ok));
+        }
+        Assert.That(output, Is.All.EqualTo(0.5f));
+    }
+
     private static IEnumerable<TestCaseData> BadBudgets()
     {
         TestCaseData Case(string argument, Func<ProteusFluxParams, ProteusFluxParams> change) =>
@@ -225,6 +276,7 @@ public sealed unsafe class RawInteropTests
     [TestCase("launch.struct_size")]
     [TestCase("launch.mode")]
     [TestCase("launch.block_q")]
+    [TestCase("launch.rows_per_warp")]
     [TestCase("launch.stages")]
     public void InvalidLaunchConfigIsRejectedByTheLibrary(string argument)
     {
@@ -234,6 +286,7 @@ public sealed unsafe class RawInteropTests
             case "launch.struct_size": launch.StructSize = 4; break;
             case "launch.mode": launch.Mode = 9; break;
             case "launch.block_q": launch.BlockQ = -1; break;
+            case "launch.rows_per_warp": launch.RowsPerWarp = 24; break;
             default: launch.Stages = -4; break;
         }
         AssertRejected(Flux(Valid(), Dense(), launch), ProteusStatus.InvalidArgument, argument);

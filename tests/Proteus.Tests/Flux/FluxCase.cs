@@ -92,7 +92,7 @@ public sealed record FluxCase
         text += (WithActiveMask ? " masked" : "") + (WithLse ? " lse" : "") + (TiedSalience ? " ties" : "");
         text += p.Scale is { } scale ? string.Create(CultureInfo.InvariantCulture, $" scale{scale:0.###}") : "";
         text += Launch is { } launch
-            ? string.Create(CultureInfo.InvariantCulture, $" {launch.Mode} q{launch.BlockQ} k{launch.BlockK} w{launch.Warps} s{launch.Stages}")
+            ? string.Create(CultureInfo.InvariantCulture, $" {launch.Mode} q{launch.BlockQ} k{launch.BlockK} r{launch.RowsPerWarp} s{launch.Stages}")
             : LaunchMode == LaunchMode.Auto ? "" : $" {LaunchMode}";
         return text + $" seed{Seed}";
     }

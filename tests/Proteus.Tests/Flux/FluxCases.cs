@@ -62,21 +62,21 @@ public static class FluxCases
     }
 
     /// <summary>
-    /// Explicit tile launches (the GPU backend's TILE mode with given block_q, warps, block_k, stages):
+    /// Explicit tile launches (the GPU backend's TILE mode with given block_q, rows_per_warp, block_k, stages):
     /// 16 and 32 query rows a warp at D 64 and 128, dense, window-only and window with anchors, at
     /// lengths on both sides of the 64- and 128-row tiles.
     /// </summary>
     public static IEnumerable<FluxCase> TileLaunches()
     {
-        (int BlockQ, int Warps, int BlockK, int Stages)[] launches =
-            [(128, 4, 0, 0), (64, 2, 32, 3), (128, 4, 128, 2), (128, 8, 64, 1), (64, 4, 0, 2)];
+        (int BlockQ, int RowsPerWarp, int BlockK, int Stages)[] launches =
+            [(128, 32, 0, 0), (64, 32, 32, 3), (128, 32, 128, 2), (128, 16, 64, 1), (64, 16, 0, 2)];
         int[] seqLens = [1, 63, 127, 129, 1000];
         int n = 0;
         foreach (var headDim in (int[])[64, 128])
         {
             foreach (var dtype in DTypes.Storage.Where(d => d != DType.Float32))
             {
-                foreach (var (blockQ, warps, blockK, stages) in launches)
+                foreach (var (blockQ, rowsPerWarp, blockK, stages) in launches)
                 {
                     int seqLen = seqLens[n % seqLens.Length];
                     var c = Draw(
@@ -93,7 +93,7 @@ public static class FluxCases
                     {
                         Parameters = parameters,
                         LaunchMode = LaunchMode.Tile,
-                        Launch = new LaunchConfig { Mode = LaunchMode.Tile, BlockQ = blockQ, Warps = warps, BlockK = keys, Stages = stages },
+                        Launch = new LaunchConfig { Mode = LaunchMode.Tile, BlockQ = blockQ, RowsPerWarp = rowsPerWarp, BlockK = keys, Stages = stages },
                     };
                     n++;
                 }

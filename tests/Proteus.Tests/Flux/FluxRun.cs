@@ -114,7 +114,10 @@ public static class FluxRun
             o.Buffer.Fill(Element<T>.NaN);
 
             var inputs = new FluxInputs<T> { Query = q, Key = k, Value = v, Output = o, Active = active, Salience = salience, Lse = lse };
-            new FluxAttention(device).Run(inputs, c.Parameters, c.Launch ?? new LaunchConfig { Mode = c.LaunchMode });
+            // The CPU backend runs its reference only and takes no launch configuration but the default:
+            // a case's mode and launch are for the GPU backend.
+            LaunchConfig? launch = device.Backend == Backend.Cpu ? null : c.Launch ?? new LaunchConfig { Mode = c.LaunchMode };
+            new FluxAttention(device).Run(inputs, c.Parameters, launch);
             device.Synchronize();
 
             var (output, unwrittenOutputs, strayOutputWrites) = Gather(o, Element<T>.ToDouble);

@@ -56,21 +56,21 @@ public sealed class GpuFluxAttentionTests
     }
 
     [Test]
-    public void ThirtyTwoRowsAWarpWithDnaKeysIsRejectedNamingTheWarpsAndTheDeviceStaysUsable()
+    public void ThirtyTwoRowsAWarpWithDnaKeysIsRejectedNamingRowsPerWarpAndTheDeviceStaysUsable()
     {
         var c = FluxCases.TileLaunches().First(t => t.SeqLen == 1000 && !t.CoversSequence);
         var dna = c with
         {
             Parameters = c.Parameters with { Window = 100, DnaCount = 8 },
             WithSalience = true,
-            Launch = new LaunchConfig { Mode = LaunchMode.Tile, BlockQ = 128, Warps = 4 },
+            Launch = new LaunchConfig { Mode = LaunchMode.Tile, BlockQ = 128, RowsPerWarp = 32 },
         };
         var exception = Assert.Throws<ProteusInvalidArgumentException>(() => FluxRun.On(gpu!, FluxProblem.Create(dna)));
-        Assert.That(exception!.ArgumentName, Is.EqualTo("launch.warps"));
+        Assert.That(exception!.ArgumentName, Is.EqualTo("launch.rows_per_warp"));
         Assert.That(exception.Message, Does.Contain("32 query rows"));
 
-        // 8 warps of 16 rows take the same problem, and match the CPU backend.
-        var sixteenRows = dna with { Launch = new LaunchConfig { Mode = LaunchMode.Tile, BlockQ = 128, Warps = 8 } };
+        // 16 rows a warp (8 warps) take the same problem, and match the CPU backend.
+        var sixteenRows = dna with { Launch = new LaunchConfig { Mode = LaunchMode.Tile, BlockQ = 128, RowsPerWarp = 16 } };
         var problem = FluxProblem.Create(sixteenRows);
         FluxAssert.Matches(problem, FluxRun.On(gpu!, problem), FluxRun.On(cpu!, problem).Output, problem.Reference().Lse, "CPU backend");
     }

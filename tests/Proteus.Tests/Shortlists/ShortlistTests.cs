@@ -158,4 +158,70 @@ public sealed class ShortlistTests
         var gathered = Shortlist.Gather(device, parameters, SeqLen, new TensorView<float>(salienceBuffer, [1, SeqLen]), 0, [row]);
         Assert.That(gathered[0], Is.EqualTo(expected), "Shortlist.Gather");
     }
+
+    [Test]
+    public void GatherAllocatesByTheRowsAskedForNotByTheBound()
+    {
+        // Dense at T = 2^27: the bound is T, and sizing the output by it took 1 GiB for one row.
+        const long SeqLen = 1L << 27;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var gathered = Shortlist.Gather(device, FluxParameters.Dense, SeqLen, null, 0, [5, 2]);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.That(gathered, Is.EqualTo(new[] { new long[] { 0, 1, 2, 3, 4, 5 }, new long[] { 0, 1, 2 } }));
+        Assert.That(allocated, Is.LessThan(1 << 20), "bytes allocated on the managed heap by Gather");
+    }
+
+    [Test]
+    public void GatherWithDnaOverALongSequenceReadsOnlyThePrefixItNeeds()
+    {
+        // Salience of T = 2^20 with its peaks early: row 40's DNA keys are the peaks before its window.
+        const int SeqLen = 1 << 20;
+        var salience = new float[SeqLen];
+        salience[3] = salience[17] = 1;
+        using var salienceBuffer = device.Upload<float>(salience);
+        var parameters = new FluxParameters { Window = 8, DnaCount = 2 };
+        var gathered = Shortlist.Gather(device, parameters, SeqLen, new TensorView<float>(salienceBuffer, [1, SeqLen]), 0, [40]);
+        Assert.That(gathered[0], Is.EqualTo(new long[] { 3, 17, 33, 34, 35, 36, 37, 38, 39, 40 }));
+    }
+
+    [TestCaseSource(nameof(RandomBudgets))]
+    public void TotalIsTheSumOfTheGatheredSetSizes(FluxParameters parameters, int seqLen, int seed)
+    {
+        var random = new Random(seed);
+        var salience = Enumerable.Range(0, 2 * seqLen).Select(_ => (float)random.Next(5)).ToArray();
+        using var salienceBuffer = device.Upload<float>(salience);
+        var salienceView = new TensorView<float>(salienceBuffer, [2, seqLen]);
+        long first = random.Next(seqLen);
+        long count = 1 + random.Next(seqLen - (int)first);
+        long[] rows = Enumerable.Range((int)first, (int)count).Select(i => (long)i).ToArray();
+        long expected = Shortlist.Gather(device, parameters, seqLen, salienceView, 1, rows).Sum(set => (long)set.Length);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(Shortlist.Total(device, parameters, seqLen, salienceView, 1, first, count), Is.EqualTo(expected), $"rows [{first}, {first + count})");
+            Assert.That(Shortlist.Total(device, parameters, seqLen, salienceView, 1, 0, seqLen),
+                Is.EqualTo(Enumerable.Range(0, seqLen).Sum(i => (long)CandidateSets.Of(parameters, seqLen, salience.AsSpan(seqLen, seqLen).ToArray(), i).Length)),
+                "all rows against the brute-force reference");
+        }
+    }
+
+    [Test]
+    public void TotalIsBoundedByTheRowsAskedFor()
+    {
+        // T = 2^40: walking the prefix would take hours; three rows take no time.
+        const long SeqLen = 1L << 40;
+        var aligned = new FluxParameters { Window = 341, AnchorStride = 256, AnchorCount = 171 };
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(Shortlist.Total(device, FluxParameters.Dense, SeqLen, null, 0, SeqLen - 3, 3), Is.EqualTo(3 * SeqLen - 3), "Σ (i + 1) over the last three rows");
+            Assert.That(Shortlist.Total(device, aligned, SeqLen, null, 0, SeqLen - 3, 3), Is.EqualTo(3 * (341 + 171)));
+            Assert.That(Shortlist.Total(device, aligned, SeqLen, null, 0, 0, 5), Is.EqualTo(1 + 2 + 3 + 4 + 5), "rows inside the window");
+        }
+    }
+
+    [Test]
+    public void TotalOfRowsOutsideTheSequenceIsRejected()
+    {
+        var exception = Assert.Throws<ProteusInvalidArgumentException>(() => Shortlist.Total(device, FluxParameters.Dense, 10, null, 0, 8, 3));
+        Assert.That(exception!.ArgumentName, Is.AnyOf("row_count", "first_row"));
+    }
 }
