@@ -48,8 +48,15 @@ public sealed class InvalidInputTests
         TensorLayouts.Bhtd(problem.Buffer<float>((long)batch * heads * seqLen * headDim), batch, heads, seqLen, headDim);
 
     [Test]
-    public void KeyOfAnotherLengthIsRejected() =>
-        InvalidArgument(() => problem.Run(problem.With(key: Bhtd(SmallProblem.KvHeads, SmallProblem.SeqLen + 1, SmallProblem.HeadDim))), "k.shape");
+    public void KeysFewerThanTheQueriesAreRejected() =>
+        InvalidArgument(() => problem.Run(problem.With(
+            key: Bhtd(SmallProblem.KvHeads, SmallProblem.SeqLen - 1, SmallProblem.HeadDim),
+            value: Bhtd(SmallProblem.KvHeads, SmallProblem.SeqLen - 1, SmallProblem.HeadDim))), "q.shape");
+
+    [Test]
+    public void ValueOfAnotherLengthThanKeyIsRejected() =>
+        // More keys than queries is a query slice (the last T rows); the value must still match the key.
+        InvalidArgument(() => problem.Run(problem.With(key: Bhtd(SmallProblem.KvHeads, SmallProblem.SeqLen + 1, SmallProblem.HeadDim))), "v.shape");
 
     [Test]
     public void KeyOfAnotherBatchIsRejected() =>

@@ -114,10 +114,8 @@ public static class FluxRun
             o.Buffer.Fill(Element<T>.NaN);
 
             var inputs = new FluxInputs<T> { Query = q, Key = k, Value = v, Output = o, Active = active, Salience = salience, Lse = lse };
-            // The CPU backend runs its reference only and takes no launch configuration but the default:
-            // a case's mode and launch are for the GPU backend.
-            LaunchConfig? launch = device.Backend == Backend.Cpu ? null : c.Launch ?? new LaunchConfig { Mode = c.LaunchMode };
-            new FluxAttention(device).Run(inputs, c.Parameters, launch);
+            var attention = new FluxAttention(device);
+            attention.Run(inputs, c.Parameters, LaunchFor(device, attention, inputs, c));
             device.Synchronize();
 
             var (output, unwrittenOutputs, strayOutputWrites) = Gather(o, Element<T>.ToDouble);
@@ -166,6 +164,39 @@ public static class FluxRun
     /// The view's elements in logical order, how many are still NaN (never written), and how many
     /// elements outside the view are no longer NaN (written by mistake).
     /// </summary>
+    /// <summary>
+    /// The launch configuration to run the case with. The CPU backend runs its reference only and takes
+    /// the default alone, so a case's mode and launch are for the GPU backend. There a case's explicit
+    /// configuration is run as given; a mode alone is run when the library offers it for the problem
+    /// (<see cref="FluxAttention.LaunchCandidates{T}"/>), and otherwise must be rejected naming
+    /// <c>launch.mode</c> (an explicit mode is never silently replaced), after which the case runs AUTO.
+    /// </summary>
+    private static LaunchConfig? LaunchFor<T>(Device device, FluxAttention attention, FluxInputs<T> inputs, FluxCase c)
+        where T : unmanaged
+    {
+        if (device.Backend == Backend.Cpu)
+        {
+            return null;
+        }
+        if (c.Launch is { } explicitLaunch)
+        {
+            return explicitLaunch;
+        }
+        if (c.LaunchMode == LaunchMode.Auto)
+        {
+            return null;
+        }
+        var launch = new LaunchConfig { Mode = c.LaunchMode };
+        if (attention.LaunchCandidates(inputs, c.Parameters).Any(offered => offered.Mode == c.LaunchMode))
+        {
+            return launch;
+        }
+        var exception = Assert.Throws<ProteusInvalidArgumentException>(() => attention.Run(inputs, c.Parameters, launch),
+            $"{c.LaunchMode} is not offered for {c}, so it must be rejected");
+        Assert.That(exception!.ArgumentName, Is.EqualTo("launch.mode"));
+        return null;
+    }
+
     private static (double[] Values, int Unwritten, int Stray) Gather<E>(TensorView<E> view, Func<E, double> widen) where E : unmanaged
     {
         var image = view.Buffer.ToArray();
