@@ -269,9 +269,10 @@ proteus_backend gpu_backend_kind() { return gpu::kBackend; }
 
 void gpu_versions(int32_t& runtime_version, int32_t& driver_version)
 {
-    int runtime = 0;
+    // The runtime is the one compiled in (CUDA's is linked statically), so its version is known without a
+    // driver; asking the runtime fails on machines that have none.
+    int runtime = gpu::kRuntimeVersion;
     int driver = 0;
-    if (cudaRuntimeGetVersion(&runtime) != cudaSuccess) runtime = 0;
     if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;  // 0 also when no driver is installed
     (void)cudaGetLastError();
     runtime_version = runtime;

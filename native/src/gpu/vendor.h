@@ -50,7 +50,6 @@
 #define cudaMemcpyDeviceToHost hipMemcpyDeviceToHost
 #define cudaMemcpyHostToDevice hipMemcpyHostToDevice
 #define cudaPointerGetAttributes hipPointerGetAttributes
-#define cudaRuntimeGetVersion hipRuntimeGetVersion
 #define cudaSetDevice hipSetDevice
 #define cudaStreamCreateWithFlags hipStreamCreateWithFlags
 #define cudaStreamDestroy hipStreamDestroy
@@ -75,6 +74,8 @@ enum class MemoryKind { kDevice, kHost, kUnknown };
 #if defined(PROTEUS_GPU_BACKEND_HIP)
 /** Prefix of the runtime's function names, so that messages name the call that really failed. */
 inline constexpr const char* kRuntimePrefix = "hip";
+/** The HIP version the library was compiled with (HIP_VERSION: major · 10^7 + minor · 10^5 + patch). */
+inline constexpr int kRuntimeVersion = HIP_VERSION;
 inline constexpr proteus_backend kBackend = PROTEUS_BACKEND_HIP;
 
 /**
@@ -121,6 +122,8 @@ inline std::string device_architecture(const cudaDeviceProp& properties)
 }
 #else
 inline constexpr const char* kRuntimePrefix = "cuda";
+/** The CUDA runtime the library was compiled with and links statically (1000 · major + 10 · minor). */
+inline constexpr int kRuntimeVersion = CUDART_VERSION;
 inline constexpr proteus_backend kBackend = PROTEUS_BACKEND_CUDA;
 
 /** As the HIP twin above; a group of 32 is the whole warp, every lane of which calls it. */
