@@ -23,6 +23,10 @@
 #                                   against it (sdpa_bench.py --baseline; carry the file with the call)
 #             PROTEUS_TILE_TIME_REPEATS=10 repeats of the tile step's per-config timings (0: skip them)
 #             PROTEUS_GRAPH_T=2048 sequence length of the graph step (the sanitizer runs use 300)
+#   Before/after in one call: carry .old/ holding `git archive <0.1 commit> native cmake CMakeLists.txt` and
+#   that commit's CLI published into .old/cli (as prepare.sh publishes ours). The build step then builds the
+#   0.1 library too, latency runs tests/gpu/call_cost.cpp against both, and perf times the 0.1 library's
+#   `bench --suite issue3` first and judges every case of ours against it (same call, by ms, 3 %).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/build-gpu-out}
@@ -50,6 +54,15 @@ if has_step build; then
   note "build: rc=$rc in $((SECONDS - start)) s"
   [ $rc -eq 0 ] || { tail -60 "$out/build.log"; exit 1; }
   ctest --test-dir "$build" --output-on-failure >>"$out/build.log" 2>&1; note "ctest (native smoke, log in build.log): rc=$?"
+  # The 0.1 release, when its sources are carried in .old/ (`git archive` of the 0.1 commit, plus its CLI
+  # published into .old/cli): the latency and perf steps time it beside this build in the same call.
+  if [ -d "$root/.old/native" ]; then
+    start=$SECONDS
+    { cmake -S "$root/.old" -B "$root/.old/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPROTEUS_CUDA=ON \
+        -DPROTEUS_HIP=OFF -DPROTEUS_CUDA_ARCHITECTURES=90 -DPROTEUS_BUILD_NATIVE_TESTS=OFF &&
+      cmake --build "$root/.old/build" -j 16; } >>"$out/build.log" 2>&1
+    note "build of the 0.1 library (.old): rc=$? in $((SECONDS - start)) s"
+  fi
 fi
 export PROTEUS_NATIVE_PATH="$build/lib/libproteus.so"
 dotnet "$root/.device/cli/proteus.dll" info 2>&1 | tee -a "$summary"
@@ -152,10 +165,8 @@ if has_step latency; then
   cost="$build/call_cost"
   g++ -O2 -std=c++17 -I"$root/native/include" "$root/tests/gpu/call_cost.cpp" -L"$build/lib" -lproteus \
     -Wl,-rpath,"$build/lib" -o "$cost" >>"$out/build.log" 2>&1 && "$cost" 1000 2>&1 | tee -a "$summary"
-  if [ -d "$root/.old/native" ]; then
+  if [ -f "$root/.old/build/lib/libproteus.so" ]; then
     old="$root/.old/build"
-    { cmake -S "$root/.old" -B "$old" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPROTEUS_CUDA=ON -DPROTEUS_HIP=OFF \
-        -DPROTEUS_CUDA_ARCHITECTURES=90 -DPROTEUS_BUILD_NATIVE_TESTS=OFF && cmake --build "$old" -j 16; } >>"$out/build.log" 2>&1
     g++ -O2 -std=c++17 -I"$root/.old/native/include" "$root/tests/gpu/call_cost.cpp" -L"$old/lib" -lproteus \
       -Wl,-rpath,"$old/lib" -o "$old/call_cost" >>"$out/build.log" 2>&1 && "$old/call_cost" 1000 2>&1 | tee -a "$summary"
   fi
@@ -167,10 +178,18 @@ if has_step perf; then
   start=$SECONDS
   dotnet "$root/.device/cli/proteus.dll" bench --suite kernels --backend cuda ${PROTEUS_PERF_ARGS:-} --json "$ours" 2>&1
   note "perf, ours (proteus bench --suite kernels): rc=$? in $((SECONDS - start)) s"
+  baseline_json=${PROTEUS_PERF_BASELINE:-}
+  if [ -z "$baseline_json" ] && [ -f "$root/.old/cli/proteus.dll" ] && [ -f "$root/.old/build/lib/libproteus.so" ]; then
+    baseline_json="$build/perf-0.1.json"
+    start=$SECONDS
+    PROTEUS_NATIVE_PATH="$root/.old/build/lib/libproteus.so" dotnet "$root/.old/cli/proteus.dll" bench --suite issue3 \
+      --backend cuda ${PROTEUS_PERF_ARGS:-} --json "$baseline_json" >/dev/null 2>&1
+    note "perf, the 0.1 library (proteus 0.1 bench --suite issue3, same call): rc=$? in $((SECONDS - start)) s"
+  fi
   if [ -f "$ours" ]; then
     start=$SECONDS
     baseline=()
-    [ -n "${PROTEUS_PERF_BASELINE:-}" ] && baseline=(--baseline "$PROTEUS_PERF_BASELINE")
+    [ -n "$baseline_json" ] && [ -f "$baseline_json" ] && baseline=(--baseline "$baseline_json")
     python3 "$root/tests/gpu/sdpa_bench.py" "$ours" --out "$out" ${baseline[@]+"${baseline[@]}"} | tee -a "$summary"
     rc=${PIPESTATUS[0]}
     note "perf, SDPA comparison (tests/gpu/sdpa_bench.py): rc=$rc in $((SECONDS - start)) s"

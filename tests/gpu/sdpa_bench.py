@@ -13,7 +13,8 @@ identical shapes is our throughput relative to SDPA's. Shortlist and sparse case
 equivalent: the table shows dense causal SDPA at the same T and shape where one run is estimated to
 take at most --sdpa-max-s (else "—"), so the ratio there is the wall-clock gain over dense attention.
 
---baseline takes the perf.json an earlier run of this script wrote (say, of the last release's build): a
+--baseline takes the perf.json an earlier run of this script wrote (say, of the last release's build), or the
+`proteus bench --json` output of another build timed in the same call (judged by ms): a
 case with an SDPA ratio in both runs is judged by ratio now / ratio then (SDPA, measured in each run,
 cancels the device's drift between runs), a case without one by baseline ms / ours ms; below
 1 − BASELINE_SLACK is FAIL. Case names and lengths match across runs (the suite `kernels` was `issue3`).
@@ -263,9 +264,14 @@ def acceptance(ours, rows):
 
 
 def against_baseline(rows, path):
-    """Each case against the same case of an earlier run's perf.json: SDPA-normalised where both have SDPA."""
+    """Each case against the same case of a baseline: an earlier run's perf.json (SDPA-normalised where both
+    have SDPA), or the `proteus bench --json` of another build timed in the same call (by ms)."""
     with open(path) as f:
-        then = {(r["case"], r["seq_len"]): r for r in json.load(f)["rows"]}
+        earlier = json.load(f)
+    if "rows" in earlier:
+        then = {(r["case"], r["seq_len"]): r for r in earlier["rows"]}
+    else:
+        then = {(c["case"], shape_of(c)[3]): {"ours_ms": c["median_ms"], "ratio": None} for c in earlier["results"]}
     verdicts = []
     for r in rows:
         old = then.get((r["case"], r["seq_len"]))
