@@ -239,12 +239,11 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
     // The tile's rows are [row0, row0 + block_q) ∩ [0, Tq), its positions [i0, i1] = p0 + those rows:
     // everything below works in positions (keys, windows, anchors, DNA prefixes, the masks); only
     // the loads and stores of q, o, active and lse take rows, i − p0. i0 need not be a multiple of
-    // block_q: nothing below assumes it.
-    const int32_t p0 = args.query_offset;
-    const int64_t row0 = tile * args.block_q;
-    const int64_t row_end = row0 + args.block_q < args.query_len ? row0 + args.block_q : args.query_len;
-    const int32_t i0 = static_cast<int32_t>(p0 + row0);
-    const int32_t i1 = static_cast<int32_t>(p0 + row_end - 1);
+    // block_q: nothing below assumes it. Positions fit int32 (T ≤ 2^31 − 1). The row of position i is
+    // i − args.query_offset, read from the parameters where it is needed rather than kept in a register
+    // across the key loop (the D 128 kernels run at the register limit).
+    const int32_t i0 = args.query_offset + static_cast<int32_t>(tile) * args.block_q;
+    const int32_t i1 = smaller(i0 + args.block_q, args.query_offset + args.query_len) - 1;
 
     const uint16_t* const q_rows = args.q.at(b, h, 0);
     const uint16_t* const k_rows = args.k.at(b, kv_head, 0);
@@ -255,12 +254,12 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
         const int r = c / kChunksPerRow;
         const int part = c % kChunksPerRow;
         const int32_t i = smaller(i0 + r, i1);
-        mma::copy_16(q_tile + r * kRowPitch + part * kChunk, q_rows + (i - p0) * args.q.token + part * kChunk,
+        mma::copy_16(q_tile + r * kRowPitch + part * kChunk, q_rows + (i - args.query_offset) * args.q.token + part * kChunk,
                      i0 + r <= i1);
     }
     for (int r = thread; r < args.block_q; r += threads) {
         const int32_t i = i0 + r;
-        row_flags[r] = i <= i1 && (args.active.data == nullptr || *args.active.at(b, h, i - p0) != 0);
+        row_flags[r] = i <= i1 && (args.active.data == nullptr || *args.active.at(b, h, i - args.query_offset) != 0);
     }
 
     // 2. The key tiles: first the anchors, then the band. Keys are numbered by position p within
@@ -572,7 +571,7 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
                 F::pack(o[r / 2][n].x[2 * half] * inverse, o[r / 2][n].x[2 * half + 1] * inverse);
         }
         if (lane % 4 == 0 && args.lse.data != nullptr && i <= i1) {
-            *args.lse.at(b, h, i - p0) = active ? m[r] * args.scale + logf(sum) : -INFINITY;
+            *args.lse.at(b, h, i - args.query_offset) = active ? m[r] * args.scale + logf(sum) : -INFINITY;
         }
     }
     __syncthreads();
@@ -581,7 +580,7 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
         const int r = c / kChunksPerRow;
         const int part = c % kChunksPerRow;
         if (i0 + r > i1) continue;
-        *reinterpret_cast<uint4*>(o_rows + (row0 + r) * args.o.token + part * kChunk) =
+        *reinterpret_cast<uint4*>(o_rows + (i0 - args.query_offset + r) * args.o.token + part * kChunk) =
             *reinterpret_cast<const uint4*>(q_tile + r * kRowPitch + part * kChunk);
     }
 }
