@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "proteus/proteus.h"
@@ -74,16 +75,15 @@ proteus_tensor bhtd(const Buffer& b, proteus_dtype dtype, int64_t B, int64_t H, 
     return t;
 }
 
-/** q, k, v, o (and optional mask / salience) of one B1 H16 D64 bf16 problem, random contents. */
+/** q, k, v, o (and optional mask / salience) of one B1 bf16 problem (H16 D64 unless given), random contents. */
 struct Problem {
-    static constexpr int64_t H = 16, D = 64;
-    int64_t T;
+    int64_t T, H, D;
     Buffer q, k, v, o, active, salience;
     Tensors01 tensors{};
     proteus_flux_params params{};
 
-    Problem(proteus_context context, int64_t seq_len, std::mt19937& rng)
-        : T(seq_len),
+    Problem(proteus_context context, int64_t seq_len, std::mt19937& rng, int64_t heads = 16, int64_t head_dim = 64)
+        : T(seq_len), H(heads), D(head_dim),
           q(context, 2 * H * T * D), k(context, 2 * H * T * D), v(context, 2 * H * T * D), o(context, 2 * H * T * D),
           active(context, H * T), salience(context, 4 * T)
     {
@@ -185,6 +185,14 @@ int main(int argc, char** argv)
         masked.masked();
         const Timing t = measure(context, masked, long_call, calls / 4);
         std::printf("%-34s %14.2f %20.1f\n", "masked 20% rows dense T 4096", t.per_call_us, t.return_us);
+    }
+    // Long dense calls: kernel time dominates, so this compares the kernels of the two builds through one
+    // harness (the CLIs of the two versions time the same shapes in the perf step).
+    for (const auto& [heads, head_dim] : {std::pair<int64_t, int64_t>{16, 64}, {8, 128}}) {
+        Problem dense(context, 16384, rng, heads, head_dim);
+        const Timing t = measure(context, dense, long_call, 100);
+        std::printf("dense T 16384 H%lld D%-18lld %14.2f %20.1f\n", static_cast<long long>(heads),
+                    static_cast<long long>(head_dim), t.per_call_us, t.return_us);
     }
     require(proteus_context_destroy(context), "context_destroy");
     return 0;

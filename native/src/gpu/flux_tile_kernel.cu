@@ -197,8 +197,11 @@ size_t shared_bytes(int head_dim, int block_q, int block_k, int stages, int dna_
 // kAnchors false: the problem has no anchor key in any row (tile_attention checks); the kernel then
 // holds none of the anchor bookkeeping (every key tile is a band tile), which keeps the D 64 /
 // block_k 64 kernel inside its 128 registers (see NOTES.md, v2). kDna (only with kAnchors): some row
-// has DNA keys; the kernel then runs the tile's DNA list as a third segment.
-template <typename Storage, int D, int BlockN, int RowTiles, bool kAnchors, bool kDna>
+// has DNA keys; the kernel then runs the tile's DNA list as a third segment. kGated: queued behind
+// the row mode's device-side choice (TILE_OR_ROW_MODE); the kernel returns at entry unless the tile
+// kernel was chosen. Only those launches carry the check, so the other kernels are exactly as before
+// (the D 128 kernels run at the register limit, where any extra state moves spills).
+template <typename Storage, int D, int BlockN, int RowTiles, bool kAnchors, bool kDna, bool kGated>
 __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocessor(D, BlockN, RowTiles))
     flux_tile(const TileArgs args)
 {
@@ -212,7 +215,9 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
     constexpr bool kQResident = q_resident(D, BlockN, RowTiles);
     using F = mma::Format<Storage>;
 
-    if (args.gate.closed()) return;  // the whole grid: the row mode computes this call
+    if constexpr (kGated) {
+        if (args.gate.closed()) return;  // the whole grid: the row mode computes this call
+    }
 
     extern __shared__ uint4 shared_memory[];
     uint16_t* const q_tile = reinterpret_cast<uint16_t*>(shared_memory);
@@ -590,45 +595,56 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
 using TileKernel = void (*)(TileArgs);
 
 template <typename Storage, int D, int BlockN>
-TileKernel offered_kernel(int row_tiles, Segments segments)
+TileKernel offered_kernel(int row_tiles, Segments segments, bool gated)
 {
     if constexpr (offers_block_keys(D, BlockN)) {
+        // Gated launches never have DNA keys: the row mode, which decides them, takes no DNA problem.
         if (row_tiles == 2) {
             if constexpr (offers_row_tiles(D, BlockN, 2, Segments::kBand)) {
-                if (segments == Segments::kBand) return flux_tile<Storage, D, BlockN, 2, false, false>;
-                if (segments == Segments::kAnchors) return flux_tile<Storage, D, BlockN, 2, true, false>;
+                if (segments == Segments::kBand) {
+                    return gated ? flux_tile<Storage, D, BlockN, 2, false, false, true>
+                                 : flux_tile<Storage, D, BlockN, 2, false, false, false>;
+                }
+                if (segments == Segments::kAnchors) {
+                    return gated ? flux_tile<Storage, D, BlockN, 2, true, false, true>
+                                 : flux_tile<Storage, D, BlockN, 2, true, false, false>;
+                }
             }
             return nullptr;
         }
         switch (segments) {
-        case Segments::kBand: return flux_tile<Storage, D, BlockN, 1, false, false>;
-        case Segments::kAnchors: return flux_tile<Storage, D, BlockN, 1, true, false>;
-        case Segments::kDna: return flux_tile<Storage, D, BlockN, 1, true, true>;
+        case Segments::kBand:
+            return gated ? flux_tile<Storage, D, BlockN, 1, false, false, true>
+                         : flux_tile<Storage, D, BlockN, 1, false, false, false>;
+        case Segments::kAnchors:
+            return gated ? flux_tile<Storage, D, BlockN, 1, true, false, true>
+                         : flux_tile<Storage, D, BlockN, 1, true, false, false>;
+        case Segments::kDna: return gated ? nullptr : flux_tile<Storage, D, BlockN, 1, true, true, false>;
         }
     }
     return nullptr;
 }
 
 template <typename Storage, int D>
-TileKernel kernel_for_block_k(int block_k, int row_tiles, Segments segments)
+TileKernel kernel_for_block_k(int block_k, int row_tiles, Segments segments, bool gated)
 {
     switch (block_k) {
-    case 32: return offered_kernel<Storage, D, 32>(row_tiles, segments);
-    case 64: return offered_kernel<Storage, D, 64>(row_tiles, segments);
-    case 128: return offered_kernel<Storage, D, 128>(row_tiles, segments);
+    case 32: return offered_kernel<Storage, D, 32>(row_tiles, segments, gated);
+    case 64: return offered_kernel<Storage, D, 64>(row_tiles, segments, gated);
+    case 128: return offered_kernel<Storage, D, 128>(row_tiles, segments, gated);
     default: return nullptr;
     }
 }
 
 /** The kernel of a resolved launch (null when none is compiled for it; resolve_tile_launch rules that out). */
 template <typename Storage>
-TileKernel tile_kernel(int head_dim, int block_k, int row_tiles, Segments segments)
+TileKernel tile_kernel(int head_dim, int block_k, int row_tiles, Segments segments, bool gated)
 {
     switch (head_dim) {
-    case 16: return kernel_for_block_k<Storage, 16>(block_k, row_tiles, segments);
-    case 32: return kernel_for_block_k<Storage, 32>(block_k, row_tiles, segments);
-    case 64: return kernel_for_block_k<Storage, 64>(block_k, row_tiles, segments);
-    case 128: return kernel_for_block_k<Storage, 128>(block_k, row_tiles, segments);
+    case 16: return kernel_for_block_k<Storage, 16>(block_k, row_tiles, segments, gated);
+    case 32: return kernel_for_block_k<Storage, 32>(block_k, row_tiles, segments, gated);
+    case 64: return kernel_for_block_k<Storage, 64>(block_k, row_tiles, segments, gated);
+    case 128: return kernel_for_block_k<Storage, 128>(block_k, row_tiles, segments, gated);
     default: return nullptr;
     }
 }
@@ -860,9 +876,11 @@ proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& laun
     }
     const int head_dim = static_cast<int>(problem.head_dim);
     const Segments segments = segments_of(problem);
-    const TileKernel kernel = problem.q.dtype == PROTEUS_DTYPE_BFLOAT16
-                                  ? tile_kernel<BFloat16Storage>(head_dim, launch.block_k, launch.row_tiles, segments)
-                                  : tile_kernel<Float16Storage>(head_dim, launch.block_k, launch.row_tiles, segments);
+    const bool gated = gate.chosen != nullptr;
+    const TileKernel kernel =
+        problem.q.dtype == PROTEUS_DTYPE_BFLOAT16
+            ? tile_kernel<BFloat16Storage>(head_dim, launch.block_k, launch.row_tiles, segments, gated)
+            : tile_kernel<Float16Storage>(head_dim, launch.block_k, launch.row_tiles, segments, gated);
     if (kernel == nullptr) {
         return set_error(PROTEUS_STATUS_INTERNAL_ERROR, "no tile kernel for head dim " + std::to_string(head_dim) +
                                                             " and " + std::to_string(launch.block_k) + " keys per tile");
