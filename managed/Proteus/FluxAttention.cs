@@ -4,7 +4,7 @@ using Proteus.Interop;
 namespace Proteus;
 
 /// <summary>
-/// The flux attention operation on one device (SPEC §2): softmax attention of every active row over its candidate set C(i).
+/// The flux attention operation on one device (docs/flux-attention.md §2): softmax attention of every active row over its candidate set C(i).
 /// <para>
 /// Two ways to call it: with explicit <see cref="FluxParameters"/>, or derived, where the caller gives only
 /// the tensors and the attention's <see cref="Schedule"/> picks α from T while its <see cref="Budget"/>

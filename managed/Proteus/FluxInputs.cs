@@ -1,7 +1,7 @@
 namespace Proteus;
 
 /// <summary>
-/// The tensors of one flux attention call (SPEC §1–§2), with an optional query slice. Query and Output are
+/// The tensors of one flux attention call (docs/flux-attention.md §1–§2), with an optional query slice. Query and Output are
 /// [B, H, Tq, D], Key and Value [B, Hkv, T, D] with H a multiple of Hkv, all of one element type (float,
 /// Half or BFloat16) on one device. Query row r is sequence position p0 + r (<see cref="QueryOffset"/>),
 /// with p0 + Tq ≤ T, and its output is exactly what that position has in a full-length call: Tq = T is

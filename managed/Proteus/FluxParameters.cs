@@ -3,7 +3,7 @@ using Proteus.Interop;
 namespace Proteus;
 
 /// <summary>
-/// The candidate policy and budgets of a flux attention call (SPEC §3). Values are checked when set
+/// The candidate policy and budgets of a flux attention call (docs/flux-attention.md §3). Values are checked when set
 /// (<see cref="ArgumentOutOfRangeException"/> naming the property); relations between them (an anchor
 /// stride for anchors, a salience tensor for DNA, a seed cap for <see cref="CandidatePolicy.Seed"/>) are
 /// checked by the library at the call. Nothing is ever replaced by a default behind the caller's back.

@@ -2,7 +2,7 @@ using Proteus.Interop;
 
 namespace Proteus;
 
-/// <summary>The candidate sets C(i) themselves (SPEC §3), for inspection and tests; flux attention never materialises them.</summary>
+/// <summary>The candidate sets C(i) themselves (docs/flux-attention.md §3), for inspection and tests; flux attention never materialises them.</summary>
 public static class Shortlist
 {
     /// <summary>An upper bound on |C(i)| over every row of a sequence of length <paramref name="seqLen"/>.</summary>
@@ -21,7 +21,7 @@ public static class Shortlist
 
     /// <summary>
     /// Σ |C(i)| over the rows [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rowCount"/>)
-    /// of batch row <paramref name="batch"/>, exactly (SPEC §3): the useful work of a flux call is
+    /// of batch row <paramref name="batch"/>, exactly (docs/flux-attention.md §3): the useful work of a flux call is
     /// 4·D·H·Σ|C(i)| FLOPs. The work is bounded by the rows asked for (plus the DNA prefix scan when
     /// K &gt; 0), never the whole sequence. Waits for the device's queued work (it reads the salience back).
     /// </summary>

@@ -2,7 +2,7 @@ namespace Proteus;
 
 /// <summary>
 /// Views of the common attention layouts, all presented in the [B, H, T, D] order the operations take
-/// (SPEC §1). None copies: each only chooses strides and offsets over the buffer. Extents whose element
+/// (docs/flux-attention.md §1). None copies: each only chooses strides and offsets over the buffer. Extents whose element
 /// counts overflow 64 bits are an <see cref="ArgumentOutOfRangeException"/> naming the extent, raised here.
 /// </summary>
 public static class TensorLayouts

@@ -3,7 +3,7 @@ using Proteus.Interop;
 namespace Proteus;
 
 /// <summary>
-/// A strided view of a <see cref="DeviceBuffer{T}"/> (SPEC §1): a shape, element strides per axis and an
+/// A strided view of a <see cref="DeviceBuffer{T}"/> (docs/flux-attention.md §1): a shape, element strides per axis and an
 /// element offset. Views copy nothing; [B,H,T,D], [B,T,H,D] and fused QKV storage are all views of
 /// one buffer (see <see cref="TensorLayouts"/>). The library checks at each call that the view lies
 /// within its buffer and that the innermost axis is contiguous.

@@ -1,7 +1,7 @@
 namespace Proteus;
 
 /// <summary>
-/// The automatic flux alpha of SPEC §4: α(T) = 0 for T ≤ seq_low, 1 for T ≥ switch_ctx, and
+/// The automatic flux alpha (docs/flux-attention.md §4): α(T) = 0 for T ≤ seq_low, 1 for T ≥ switch_ctx, and
 /// (T − seq_low) / (switch_ctx − seq_low) between. It has no state; <see cref="AlphaSchedule"/> adds the
 /// modes, the explicit override, hysteresis and latency control around it.
 /// </summary>
@@ -37,7 +37,7 @@ public sealed record AlphaRamp
     /// <summary>switch_ctx: α is 1 for T ≥ switch_ctx.</summary>
     public long SwitchContext { get; }
 
-    /// <summary>The ramp with SPEC §4's default seq_low = max(64, D).</summary>
+    /// <summary>The ramp with the default seq_low = max(64, D) (docs/flux-attention.md §4).</summary>
     /// <param name="headDim">D ≥ 1.</param>
     /// <param name="switchContext">switch_ctx; 20000 when not given.</param>
     /// <returns>The ramp.</returns>

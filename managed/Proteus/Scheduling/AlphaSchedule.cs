@@ -31,7 +31,7 @@ public sealed record AlphaDecision(double Alpha, AlphaSource Source, double Budg
 }
 
 /// <summary>
-/// The flux alpha slider (SPEC §4): decides α for each call from the sequence length T.
+/// The flux alpha slider (docs/flux-attention.md §4): decides α for each call from the sequence length T.
 /// <list type="bullet">
 /// <item>An explicit α (<see cref="SetFluxAlpha"/>) is authoritative until <see cref="ClearFluxAlpha"/>: no mode, hysteresis or controller changes it.</item>
 /// <item>Otherwise <see cref="Mode"/> decides: <see cref="AlphaMode.Dense"/> gives 0, <see cref="AlphaMode.Shortlist"/> 1, and <see cref="AlphaMode.Auto"/> the ramp.</item>
@@ -49,10 +49,10 @@ public sealed record AlphaDecision(double Alpha, AlphaSource Source, double Budg
 /// </example>
 public sealed class AlphaSchedule
 {
-    /// <summary>The α from which hysteresis latches and below which it holds α: 0.95 (SPEC §4).</summary>
+    /// <summary>The α from which hysteresis latches and below which it holds α: 0.95 (docs/flux-attention.md §4).</summary>
     public const double HysteresisAlpha = 0.95;
 
-    /// <summary>Hysteresis holds while T ≥ this fraction of switch_ctx: 0.75 (SPEC §4).</summary>
+    /// <summary>Hysteresis holds while T ≥ this fraction of switch_ctx: 0.75 (docs/flux-attention.md §4).</summary>
     public const double HysteresisReleaseFraction = 0.75;
 
     private readonly object _gate = new();

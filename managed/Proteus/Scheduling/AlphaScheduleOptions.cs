@@ -24,7 +24,7 @@ public enum LatencyTarget
 }
 
 /// <summary>
-/// The configuration of an <see cref="AlphaSchedule"/> (SPEC §4). Ranges are checked when a value is set
+/// The configuration of an <see cref="AlphaSchedule"/> (docs/flux-attention.md §4). Ranges are checked when a value is set
 /// and relations between values when the schedule is constructed, each with an exception naming the
 /// field. Nothing configured is ever replaced by a default; optional parts are off until configured.
 /// </summary>

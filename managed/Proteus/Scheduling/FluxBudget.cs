@@ -1,18 +1,18 @@
 namespace Proteus;
 
 /// <summary>
-/// Derives the shortlist budgets of a call from (T, α) (SPEC §4): the total L, window W, anchors A and
+/// Derives the shortlist budgets of a call from (T, α) (docs/flux-attention.md §4): the total L, window W, anchors A and
 /// DNA K, and from them the call's <see cref="FluxParameters"/>.
 /// <para>
 /// <see cref="BudgetPolicy.Continuous"/>, with L_t the target (<see cref="ShortlistTarget"/>) scaled by the
 /// runtime scale s and clamped to [L_min, L_max], and f the normalised piece fractions:
-/// L = clamp(round(T + α·(L_t − T)), 1, T) (SPEC's (1 − α)·T + α·L_t, written so that it is exactly T at
+/// L = clamp(round(T + α·(L_t − T)), 1, T) ((1 − α)·T + α·L_t, written so that it is exactly T at
 /// α = 0 and monotone in α under floating point), A = floor(L·α·f_anc), K = floor(L·α·f_dna),
 /// W = max(1, L − A − K); round is half to even. At α = 0 this is W = T, A = K = 0: exact dense attention.
 /// For a fixed T, as α grows L and W + A + K never grow, and W never grows when at most one of anchors
 /// and DNA is enabled; A and K themselves are not monotone (they are shares of a shrinking L).
 /// </para>
-/// <para><see cref="BudgetPolicy.Seed"/> is SPEC Appendix A to the letter.</para>
+/// <para><see cref="BudgetPolicy.Seed"/> is docs/flux-attention.md Appendix A (the original Python Proteus formulas) to the letter.</para>
 /// </summary>
 /// <example>
 /// <code>
@@ -145,7 +145,7 @@ public sealed class FluxBudget
         return new ShortlistBudget(BudgetPolicy.Continuous, t, alpha, scale, target, length, window, anchors, dna, window, Options.AnchorStride);
     }
 
-    // SPEC Appendix A, step by step and in its evaluation order, so that the original's floats are reproduced.
+    // docs/flux-attention.md Appendix A, step by step and in its evaluation order, so that the original's floats are reproduced.
     private ShortlistBudget Seed(AttentionShape shape, double alpha, double scale)
     {
         long t = shape.SeqLen;

@@ -1,6 +1,6 @@
 namespace Proteus;
 
-/// <summary>Which formulas turn (T, α) into shortlist budgets (SPEC §4).</summary>
+/// <summary>Which formulas turn (T, α) into shortlist budgets (docs/flux-attention.md §4).</summary>
 public enum BudgetPolicy
 {
     /// <summary>
@@ -11,7 +11,7 @@ public enum BudgetPolicy
     Continuous = 0,
 
     /// <summary>
-    /// The original Python Proteus formulas (SPEC Appendix A), for reproducing its numbers. Runs with
+    /// The original Python Proteus formulas (docs/flux-attention.md Appendix A), for reproducing its numbers. Runs with
     /// <see cref="CandidatePolicy.Seed"/> candidates.
     /// </summary>
     Seed = 1,
@@ -36,7 +36,7 @@ public enum ShortlistTarget
     Budget = 3,
 }
 
-/// <summary>The pieces a shortlist may hold besides the query itself (SPEC §3).</summary>
+/// <summary>The pieces a shortlist may hold besides the query itself (docs/flux-attention.md §3).</summary>
 [Flags]
 public enum ShortlistPieces
 {
@@ -54,7 +54,7 @@ public enum ShortlistPieces
 }
 
 /// <summary>
-/// The configuration of a <see cref="FluxBudget"/> (SPEC §4 and Appendix A). Ranges are checked when a
+/// The configuration of a <see cref="FluxBudget"/> (docs/flux-attention.md §4 and Appendix A). Ranges are checked when a
 /// value is set and relations between values when the budget is constructed, each with an exception
 /// naming the field. A null option is derived as its documentation says; a configured value is used as
 /// given, never replaced.

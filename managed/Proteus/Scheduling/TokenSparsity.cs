@@ -25,7 +25,7 @@ public sealed class ActiveRowSelection
 }
 
 /// <summary>
-/// Token and head sparsity on the CPU (SPEC §4): how many tokens each batch row keeps, how many heads
+/// Token and head sparsity on the CPU (docs/flux-attention.md §4): how many tokens each batch row keeps, how many heads
 /// each kept token is computed for, and the active-row mask that follows from importance scores.
 /// <para>
 /// Ties are broken toward the smaller index everywhere: among equally important tokens the earlier one is
@@ -34,7 +34,7 @@ public sealed class ActiveRowSelection
 /// </summary>
 public sealed class TokenSparsity
 {
-    // SPEC §4: k_dense floors h_max − r^c·(h_max − h_min) plus this, so values a rounding error below an integer land on it.
+    // docs/flux-attention.md §4: k_dense floors h_max − r^c·(h_max − h_min) plus this, so values a rounding error below an integer land on it.
     private const double DenseHeadsEpsilon = 1e-6;
 
     /// <summary>Creates the schedules, checking the options against each other.</summary>

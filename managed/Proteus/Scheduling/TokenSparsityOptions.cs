@@ -1,6 +1,6 @@
 namespace Proteus;
 
-/// <summary>How the token keep ratio falls with T (SPEC §4).</summary>
+/// <summary>How the token keep ratio falls with T (docs/flux-attention.md §4).</summary>
 public enum KeepRatioCurve
 {
     /// <summary>keep(T) = base·sqrt(ref / T); the default.</summary>
@@ -14,7 +14,7 @@ public enum KeepRatioCurve
 }
 
 /// <summary>
-/// The token keep ratio schedule (SPEC §4): keep(T) clamped to [min(MinRatio, Base), Base], blended
+/// The token keep ratio schedule (docs/flux-attention.md §4): keep(T) clamped to [min(MinRatio, Base), Base], blended
 /// with α as (1 − α)·Base + α·keep(T). Values are checked when set, naming the field.
 /// </summary>
 public sealed record TokenKeepOptions
@@ -62,7 +62,7 @@ public sealed record TokenKeepOptions
 }
 
 /// <summary>
-/// The heads-per-token schedule (SPEC §4): k_dense(T) falls from MaxHeads at SeqLow to MinHeads at
+/// The heads-per-token schedule (docs/flux-attention.md §4): k_dense(T) falls from MaxHeads at SeqLow to MinHeads at
 /// SeqHigh along r^Curve; an optional nucleus lowers it; α blends it toward min(k, HeadK). Ranges are
 /// checked when set, relations (SeqHigh &gt; SeqLow, MaxHeads ≥ MinHeads) by <see cref="TokenSparsity"/>.
 /// </summary>

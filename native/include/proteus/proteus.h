@@ -27,8 +27,9 @@
  * arrays), context synchronize and destroy, and buffer destroy of a library-owned buffer (its memory is
  * freed once the stream is done with it).
  *
- * Semantics of every computation: docs and ../shared/SPEC.md (§1 tensors and query slices, §2 flux
- * attention, §3 candidates, §8 launch configurations).
+ * Semantics of every computation: docs/flux-attention.md (§1 tensors and query slices, §2 flux
+ * attention, §3 candidates, §8 launch configurations). "SPEC §n" below is section n there, which keeps
+ * the section numbers of the project's specification (the source of truth where the two differ).
  */
 #ifndef PROTEUS_PROTEUS_H
 #define PROTEUS_PROTEUS_H
