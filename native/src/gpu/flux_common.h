@@ -32,6 +32,30 @@ Rows<Element> rows_of(const TensorRef& tensor)
     return {static_cast<Element*>(tensor.data), tensor.strides[0], tensor.strides[1], tensor.strides[2]};
 }
 
+// ---- block-wide scans -----------------------------------------------------------------------------
+
+/**
+ * Exclusive prefix sum of one value per thread over a block of kThreads threads (a power of two; all
+ * threads call it); `total` receives the sum. `scratch` holds kThreads values.
+ */
+template <int kThreads>
+__device__ int64_t block_exclusive_scan(int64_t value, int64_t* scratch, int64_t& total)
+{
+    const int t = threadIdx.x;
+    scratch[t] = value;
+    __syncthreads();
+    for (int offset = 1; offset < kThreads; offset *= 2) {
+        const int64_t add = t >= offset ? scratch[t - offset] : 0;
+        __syncthreads();  // every read of this round precedes every write
+        scratch[t] += add;
+        __syncthreads();
+    }
+    total = scratch[kThreads - 1];
+    const int64_t inclusive = scratch[t];
+    __syncthreads();  // the scratch may be reused by the caller after this
+    return inclusive - value;
+}
+
 // ---- the device's choice -------------------------------------------------------------------------
 
 /**

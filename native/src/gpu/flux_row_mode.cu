@@ -88,25 +88,6 @@ struct Mask {
 
 __device__ __forceinline__ int64_t smaller(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/** Exclusive prefix sum of one value per thread over the block (all threads call it); `total` is the sum. */
-template <int kThreads>
-__device__ int64_t block_exclusive_scan(int64_t value, int64_t* scratch, int64_t& total)
-{
-    const int t = threadIdx.x;
-    scratch[t] = value;
-    __syncthreads();
-    for (int offset = 1; offset < kThreads; offset *= 2) {
-        const int64_t add = t >= offset ? scratch[t - offset] : 0;
-        __syncthreads();  // every read of this round precedes every write
-        scratch[t] += add;
-        __syncthreads();
-    }
-    total = scratch[kThreads - 1];
-    const int64_t inclusive = scratch[t];
-    __syncthreads();  // the scratch may be reused by the caller after this
-    return inclusive - value;
-}
-
 /**
  * float16 → float32 is exact, so the hardware conversion gives the bits of half_to_float; the
  * software one, unrolled over a slice of 8, made ptxas spill (24 bytes per lane).

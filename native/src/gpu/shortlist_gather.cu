@@ -127,24 +127,6 @@ __device__ __forceinline__ uint32_t ordered(float value)
     return (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
 }
 
-/** Exclusive prefix sum of one value per thread over the block (all threads call it); `total` is the sum. */
-__device__ int64_t block_exclusive_scan(int64_t value, int64_t* scratch, int64_t& total)
-{
-    const int t = threadIdx.x;
-    scratch[t] = value;
-    __syncthreads();
-    for (int offset = 1; offset < kThreads; offset *= 2) {
-        const int64_t add = t >= offset ? scratch[t - offset] : 0;
-        __syncthreads();  // every read of this round precedes every write
-        scratch[t] += add;
-        __syncthreads();
-    }
-    total = scratch[kThreads - 1];
-    const int64_t inclusive = scratch[t];
-    __syncthreads();  // the scratch may be reused after this
-    return inclusive - value;
-}
-
 /** Entries of the ascending `list[0, count)` below x. */
 __device__ int64_t count_below(const int64_t* list, int64_t count, int64_t x)
 {
@@ -245,7 +227,7 @@ __device__ void select_dna(const GatherArgs& args, const RowShape& row, int64_t*
         const int64_t j = top - 1 - t;
         const bool equal = j >= 0 && value(j) == threshold;
         int64_t total = 0;
-        const int64_t before = block_exclusive_scan(equal ? 1 : 0, shared.scan, total);
+        const int64_t before = block_exclusive_scan<kThreads>(equal ? 1 : 0, shared.scan, total);
         if (taken + total >= need) {  // block-uniform
             if (equal && taken + before + 1 == need) shared.cut = j;
             __syncthreads();
@@ -264,7 +246,7 @@ __device__ void select_dna(const GatherArgs& args, const RowShape& row, int64_t*
             selected = u > threshold || (u == threshold && j >= cut);
         }
         int64_t total = 0;
-        const int64_t before = block_exclusive_scan(selected ? 1 : 0, shared.scan, total);
+        const int64_t before = block_exclusive_scan<kThreads>(selected ? 1 : 0, shared.scan, total);
         if (selected) dna[placed + before] = j;
         placed += total;
     }
@@ -289,7 +271,7 @@ __global__ void __launch_bounds__(kThreads) gather_rows(const GatherArgs args)
             const int64_t d = base + t;
             const bool anchor = d < below && is_anchor(args.spec, i, dna[d]);
             int64_t total = 0;
-            const int64_t before = block_exclusive_scan(anchor ? 1 : 0, shared.scan, total);
+            const int64_t before = block_exclusive_scan<kThreads>(anchor ? 1 : 0, shared.scan, total);
             if (d < below) anchors_before[d] = counted + before;
             counted += total;
         }
