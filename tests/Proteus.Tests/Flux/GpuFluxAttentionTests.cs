@@ -5,9 +5,9 @@ namespace Proteus.Tests.Flux;
 
 /// <summary>
 /// The GPU backend (the first CUDA or HIP device) equals the CPU backend in the same process and the
-/// float64 reference on the same inputs. Ignored on machines without a GPU.
+/// float64 reference on the same inputs. Left out on machines without a GPU (GpuFixtureAttribute).
 /// </summary>
-[TestFixture]
+[GpuFixture]
 [Category("Gpu")]
 public sealed class GpuFluxAttentionTests
 {

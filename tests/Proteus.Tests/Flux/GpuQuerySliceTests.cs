@@ -6,9 +6,9 @@ namespace Proteus.Tests.Flux;
 /// Query slices and explicit dispatch on the GPU backend: every path (tile kernel, row mode, general row
 /// kernel, DNA in the tile kernel) on slices equals the CPU backend on the same slice within SPEC §9,
 /// including one decode step (Tq = 1 at p0 = T − 1) at T = 1,048,576; an explicit mode the problem
-/// cannot take is an error naming it; the run info names the kernel of each path. Ignored without a GPU.
+/// cannot take is an error naming it; the run info names the kernel of each path. Left out without a GPU.
 /// </summary>
-[TestFixture]
+[GpuFixture]
 [Category("Gpu")]
 public sealed class GpuQuerySliceTests
 {
