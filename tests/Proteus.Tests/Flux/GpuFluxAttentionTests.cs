@@ -9,37 +9,8 @@ namespace Proteus.Tests.Flux;
 /// </summary>
 [GpuFixture]
 [Category("Gpu")]
-public sealed class GpuFluxAttentionTests
+public sealed class GpuFluxAttentionTests : GpuAndCpuDevices
 {
-    private Device? gpu;
-    private Device? cpu;
-
-    [OneTimeSetUp]
-    public void OpenDevices()
-    {
-        if (TestDevices.FirstGpu() is { } info)
-        {
-            gpu = Device.Open(info.Backend, info.Ordinal);
-            cpu = Device.Open(Backend.Cpu);
-        }
-    }
-
-    [OneTimeTearDown]
-    public void CloseDevices()
-    {
-        gpu?.Dispose();
-        cpu?.Dispose();
-    }
-
-    [SetUp]
-    public void RequireGpu()
-    {
-        if (gpu is null)
-        {
-            Assert.Ignore("no CUDA or HIP device on this machine");
-        }
-    }
-
     public static IEnumerable<TestCaseData> GpuCases() =>
         FluxCases.Gpu().Concat(FluxCases.TileLaunches()).Concat(FluxCases.Covering())
             .Select(c => new TestCaseData(c).SetArgDisplayNames(c.ToString()));
@@ -49,8 +20,8 @@ public sealed class GpuFluxAttentionTests
     {
         var problem = FluxProblem.Create(c);
         var reference = problem.Reference();
-        var onCpu = FluxRun.On(cpu!, problem);
-        var onGpu = FluxRun.On(gpu!, problem);
+        var onCpu = FluxRun.On(Cpu!, problem);
+        var onGpu = FluxRun.On(Gpu!, problem);
         FluxAssert.Matches(problem, onGpu, onCpu.Output, onCpu.Lse ?? reference.Lse, "CPU backend");
         FluxAssert.Matches(problem, onGpu, reference.Output, reference.Lse, "reference");
     }
@@ -65,14 +36,14 @@ public sealed class GpuFluxAttentionTests
             WithSalience = true,
             Launch = new LaunchConfig { Mode = LaunchMode.Tile, BlockQ = 128, RowsPerWarp = 32 },
         };
-        var exception = Assert.Throws<ProteusInvalidArgumentException>(() => FluxRun.On(gpu!, FluxProblem.Create(dna)));
+        var exception = Assert.Throws<ProteusInvalidArgumentException>(() => FluxRun.On(Gpu!, FluxProblem.Create(dna)));
         Assert.That(exception!.ArgumentName, Is.EqualTo("launch.rows_per_warp"));
         Assert.That(exception.Message, Does.Contain("32 query rows"));
 
         // 16 rows a warp (8 warps) take the same problem, and match the CPU backend.
         var sixteenRows = dna with { Launch = new LaunchConfig { Mode = LaunchMode.Tile, BlockQ = 128, RowsPerWarp = 16 } };
         var problem = FluxProblem.Create(sixteenRows);
-        FluxAssert.Matches(problem, FluxRun.On(gpu!, problem), FluxRun.On(cpu!, problem).Output, problem.Reference().Lse, "CPU backend");
+        FluxAssert.Matches(problem, FluxRun.On(Gpu!, problem), FluxRun.On(Cpu!, problem).Output, problem.Reference().Lse, "CPU backend");
     }
 
     [Test]
@@ -82,8 +53,8 @@ public sealed class GpuFluxAttentionTests
         var parameters = FluxCases.Budgets(random, policy, seqLen, coversSequence: false);
         var salience = Enumerable.Range(0, 2 * seqLen).Select(_ => random.Next(8) / 8f).ToArray();
         var rows = Enumerable.Range(0, seqLen).Where(i => i < 70 || i % 37 == 0 || i == seqLen - 1).Select(i => (long)i).ToArray();
-        using var salienceBuffer = gpu!.Upload<float>(salience);
-        var gathered = Shortlist.Gather(gpu, parameters, seqLen, new TensorView<float>(salienceBuffer, [2, seqLen]), 1, rows);
+        using var salienceBuffer = Gpu!.Upload<float>(salience);
+        var gathered = Shortlist.Gather(Gpu, parameters, seqLen, new TensorView<float>(salienceBuffer, [2, seqLen]), 1, rows);
         for (int r = 0; r < rows.Length; r++)
         {
             var expected = CandidateSets.Of(parameters, seqLen, salience.AsSpan(seqLen, seqLen), rows[r]);

@@ -10,37 +10,8 @@ namespace Proteus.Tests.Flux;
 /// </summary>
 [GpuFixture]
 [Category("Gpu")]
-public sealed class GpuQuerySliceTests
+public sealed class GpuQuerySliceTests : GpuAndCpuDevices
 {
-    private Device? gpu;
-    private Device? cpu;
-
-    [OneTimeSetUp]
-    public void OpenDevices()
-    {
-        if (TestDevices.FirstGpu() is { } info)
-        {
-            gpu = Device.Open(info.Backend, info.Ordinal);
-            cpu = Device.Open(Backend.Cpu);
-        }
-    }
-
-    [OneTimeTearDown]
-    public void CloseDevices()
-    {
-        gpu?.Dispose();
-        cpu?.Dispose();
-    }
-
-    [SetUp]
-    public void RequireGpu()
-    {
-        if (gpu is null)
-        {
-            Assert.Ignore("no CUDA or HIP device on this machine");
-        }
-    }
-
     private static readonly FluxParameters AlignedDna = new() { Window = 96, AnchorStride = 64, AnchorCount = 4, DnaCount = 6 };
 
     private static readonly FluxParameters Shortlist = new() { Window = 341, AnchorStride = 256, AnchorCount = 171 };
@@ -96,8 +67,8 @@ public sealed class GpuQuerySliceTests
     [TestCaseSource(nameof(Slices))]
     public void ASliceEqualsTheCpuBackendOnTheSameSlice(SliceCase c, FluxKernel kernel)
     {
-        SliceResult onGpu = QuerySlice.Run(gpu!, c);
-        SliceResult onCpu = QuerySlice.Run(cpu!, c);
+        SliceResult onGpu = QuerySlice.Run(Gpu!, c);
+        SliceResult onCpu = QuerySlice.Run(Cpu!, c);
         QuerySlice.AssertClose(c, onGpu, onCpu, "CPU backend");
         if (kernel == FluxKernel.GpuTileOrRowMode)
         {
@@ -130,8 +101,8 @@ public sealed class GpuQuerySliceTests
             RowViews = false,
             WithActiveMask = false,
         };
-        SliceResult onGpu = QuerySlice.Run(gpu!, c);
-        SliceResult onCpu = QuerySlice.Run(cpu!, c);
+        SliceResult onGpu = QuerySlice.Run(Gpu!, c);
+        SliceResult onCpu = QuerySlice.Run(Cpu!, c);
         QuerySlice.AssertClose(c, onGpu, onCpu, "CPU backend");
         Assert.That(onGpu.Run.QueryOffset, Is.EqualTo(T - 1));
     }
@@ -145,10 +116,10 @@ public sealed class GpuQuerySliceTests
             Parameters = FluxParameters.Dense, QueryOffset = 0, QueryLength = 128, ExplicitOffset = false, RowViews = false,
             WithActiveMask = false, Launch = new LaunchConfig { Mode = LaunchMode.Tile },
         };
-        var exception = Assert.Throws<ProteusInvalidArgumentException>(() => QuerySlice.Run(gpu!, c));
+        var exception = Assert.Throws<ProteusInvalidArgumentException>(() => QuerySlice.Run(Gpu!, c));
         Assert.That(exception!.ArgumentName, Is.EqualTo("launch.mode"));
         // The device stays usable, and the heuristic takes the same problem on the row kernel.
-        SliceResult auto = QuerySlice.Run(gpu!, c with { Launch = null });
+        SliceResult auto = QuerySlice.Run(Gpu!, c with { Launch = null });
         Assert.That(auto.Run.Kernel, Is.EqualTo(FluxKernel.GpuRow));
     }
 
@@ -161,7 +132,7 @@ public sealed class GpuQuerySliceTests
             Parameters = FluxParameters.Dense, QueryOffset = 0, QueryLength = 512, ExplicitOffset = false, RowViews = false,
             WithActiveMask = false,
         };
-        LaunchConfig resolved = QuerySlice.Run(gpu!, c).Run.ResolvedLaunch;
+        LaunchConfig resolved = QuerySlice.Run(Gpu!, c).Run.ResolvedLaunch;
         using (Assert.EnterMultipleScope())
         {
             Assert.That(resolved.Mode, Is.EqualTo(LaunchMode.Tile));
@@ -171,7 +142,7 @@ public sealed class GpuQuerySliceTests
             Assert.That(resolved.Stages, Is.InRange(1, 3));
         }
         // Passing the resolved configuration back runs the same kernel with the same configuration.
-        SliceResult again = QuerySlice.Run(gpu!, c with { Launch = resolved });
+        SliceResult again = QuerySlice.Run(Gpu!, c with { Launch = resolved });
         Assert.That(again.Run.ResolvedLaunch, Is.EqualTo(resolved));
     }
 
@@ -179,10 +150,10 @@ public sealed class GpuQuerySliceTests
     public void LaunchCandidatesAreEachAcceptedAndTheHeuristicComesFirst()
     {
         const int T = 1000;
-        using var q = gpu!.Allocate<BFloat16>(4L * T * 64);
-        using var k = gpu.Allocate<BFloat16>(4L * T * 64);
-        using var v = gpu.Allocate<BFloat16>(4L * T * 64);
-        using var o = gpu.Allocate<BFloat16>(4L * T * 64);
+        using var q = Gpu!.Allocate<BFloat16>(4L * T * 64);
+        using var k = Gpu.Allocate<BFloat16>(4L * T * 64);
+        using var v = Gpu.Allocate<BFloat16>(4L * T * 64);
+        using var o = Gpu.Allocate<BFloat16>(4L * T * 64);
         q.Fill((BFloat16)0.5f);
         k.Fill((BFloat16)0.25f);
         v.Fill((BFloat16)1f);
@@ -193,7 +164,7 @@ public sealed class GpuQuerySliceTests
             Value = TensorLayouts.Bhtd(v, 1, 4, T, 64),
             Output = TensorLayouts.Bhtd(o, 1, 4, T, 64),
         };
-        var attention = new FluxAttention(gpu);
+        var attention = new FluxAttention(Gpu);
         IReadOnlyList<LaunchConfig> candidates = attention.LaunchCandidates(inputs, Shortlist);
         Assert.That(candidates, Has.Count.GreaterThan(1), "the tile kernel offers several configurations");
         Assert.That(candidates, Is.Unique);
@@ -203,7 +174,7 @@ public sealed class GpuQuerySliceTests
             FluxRunInfo run = attention.Run(inputs, Shortlist, candidate);
             Assert.That(run.ResolvedLaunch, Is.EqualTo(candidate), $"{candidate} runs as offered");
         }
-        gpu.Synchronize();
+        Gpu.Synchronize();
         Assert.That(o.ToArray().Select(x => (float)x), Is.All.EqualTo(1f), "every row averages v = 1");
     }
 }
