@@ -91,7 +91,7 @@ internal sealed class BenchReport
             new("budgets", Math.Max(7, cases.Max(c => c.Budgets.Length)), false, o => o.Case.Budgets),
             new("kernel", 16, false, o => Measured(o, r => r.Kernel)),
             new("ms", 9, true, o => o.Result is { } r ? Milliseconds(r.MedianMs) : "skipped"),
-            new("±", 6, true, o => Measured(o, r => r.SpreadPct is { } spread ? $"{spread:0.0}%" : "—")),
+            new("±", 6, true, o => Measured(o, r => r.SpreadPct switch { null => "—", > 999 => ">999%", { } spread => $"{spread:0.0}%" })),
             new(ThroughputUnit, 8, true, o => Measured(o, r => Throughput(r.Flops / (r.MedianMs / 1000)))),
             new("peak MiB", 8, true, o => Measured(o, r => $"{r.PeakBytes / (double)(1 << 20):0.0}")),
         ]);

@@ -112,7 +112,7 @@ internal sealed class LiveBenchView(BenchReport report) : BenchView(report)
         var table = new Table().Border(TableBorder.Simple).Title(title);
         foreach ((string header, int i) in headers.Select((header, i) => (header, i)))
         {
-            table.AddColumn(new TableColumn(new Text(header)) { Alignment = i > 0 ? Justify.Right : Justify.Left });
+            table.AddColumn(Column(header, alignRight: i > 0));
         }
         foreach (string[] row in rows)
         {
@@ -123,12 +123,16 @@ internal sealed class LiveBenchView(BenchReport report) : BenchView(report)
 
     public override void Note(string line) => AnsiConsole.Write(new Text(line + Environment.NewLine));
 
+    /// <summary>Cells never wrap, and columns are two spaces apart as in plain output, so a 120-column terminal holds every table.</summary>
+    private static TableColumn Column(string header, bool alignRight) =>
+        new TableColumn(new Text(header)) { Alignment = alignRight ? Justify.Right : Justify.Left }.NoWrap().PadLeft(0).PadRight(2);
+
     private Table ResultsTable()
     {
         var table = new Table().Border(TableBorder.Simple);
         foreach (BenchColumn column in Report.Columns)
         {
-            table.AddColumn(new TableColumn(new Text(column.Header)) { Alignment = column.AlignRight ? Justify.Right : Justify.Left });
+            table.AddColumn(Column(column.Header, column.AlignRight));
         }
         lock (_gate)
         {
