@@ -10,17 +10,23 @@ namespace Proteus.Cli;
 internal sealed record RowActivity(long HeadsPerToken, double KeepRatio);
 
 /// <summary>One measured configuration: the exact shapes, budgets, active rows and launch configuration.</summary>
-/// <param name="Name">The case's name in a suite (the comparison script finds cases by it), or "bench".</param>
+/// <param name="Name">The case's name: its mode in a sweep (dense, shortlist, auto, flux), its name in a suite (the comparison script finds cases by it).</param>
 /// <param name="Activity">The active rows; null: every row is active (no mask is passed).</param>
 /// <param name="Launch">The launch configuration; null: the library's heuristic.</param>
 internal sealed record BenchCase(
     string Name, long SeqLen, long Batch, long Heads, long KvHeads, long HeadDim, DType DType,
     FluxParameters Parameters, RowActivity? Activity, LaunchConfig? Launch)
 {
+    /// <summary>
+    /// For an auto case, what the attention's schedule and budget picked at this T (α, L, W, A, K): the
+    /// case then runs derived, as an application would, and the run must report these parameters.
+    /// </summary>
+    public ShortlistBudget? Schedule { get; init; }
+
     /// <summary>Every row sees its whole causal prefix: with W ≥ T, anchors and DNA (all before the window) are empty.</summary>
     public bool IsDense => Parameters.Window >= SeqLen;
 
-    /// <summary>"dense", "shortlist W341 S256 A171 K0", or "sparse 2/32h 20% W512 S256 A683 K0".</summary>
+    /// <summary>"dense", "shortlist W341 S256 A171 K0", or "sparse 2/32h 20% W512 S256 A683 K0" (the JSON's label, which scripts read).</summary>
     public string Label
     {
         get
@@ -32,6 +38,44 @@ internal sealed record BenchCase(
                 return $"sparse {activity.HeadsPerToken}/{Heads}h {activity.KeepRatio * 100:0.##}% {budgets}";
             }
             return IsDense ? budgets : $"shortlist {budgets}";
+        }
+    }
+
+    /// <summary>
+    /// The budgets as the table shows them, without the zeros: "W=T" (dense), "W341 S256 A171",
+    /// "α.20 W3147 S256 A224" (auto), "2/32h 20% W512 S256 A683" (sparse rows).
+    /// </summary>
+    public string Budgets
+    {
+        get
+        {
+            FluxParameters p = Parameters;
+            var parts = new List<string>();
+            if (Schedule is { } schedule)
+            {
+                parts.Add($"α{schedule.Alpha:0.00}");
+            }
+            if (Activity is { } activity)
+            {
+                parts.Add($"{activity.HeadsPerToken}/{Heads}h {activity.KeepRatio * 100:0.##}%");
+            }
+            if (IsDense)
+            {
+                parts.Add("W=T");
+            }
+            else
+            {
+                parts.Add($"W{p.Window}");
+                if (p.AnchorCount > 0)
+                {
+                    parts.Add($"S{p.AnchorStride} A{p.AnchorCount}");
+                }
+                if (p.DnaCount > 0)
+                {
+                    parts.Add($"K{p.DnaCount}");
+                }
+            }
+            return string.Join(' ', parts);
         }
     }
 

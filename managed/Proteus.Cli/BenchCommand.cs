@@ -1,15 +1,15 @@
 using System.Diagnostics;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Proteus.Cli;
 
 /// <summary>
-/// <c>proteus bench</c>: flux attention on random inputs, one case per sequence length (or the cases of
-/// a <c>--suite</c>), reporting per case the kernel that ran, the median time per call (ms and µs),
-/// tokens/s, TFLOP/s from the library's exact candidate count, and the library's peak device allocation; <c>--json</c> writes all of it with the exact shapes.
+/// <c>proteus bench</c>: flux attention on random inputs, the cases of a sweep (dense, the shortlist and
+/// the automatic α schedule at each T) or of a <c>--suite</c>, reporting per case the kernel that ran,
+/// the median time per call and the samples' spread, FLOP/s from the library's exact candidate count,
+/// and the library's peak device allocation; <c>--json</c>, <c>--csv</c> and <c>--plot</c> write them out.
 /// </summary>
-internal static class BenchCommand
+internal sealed class BenchCommand
 {
     /// <summary>
     /// Elements of random data generated on the host per case; larger tensors repeat it. Not a
@@ -17,59 +17,90 @@ internal static class BenchCommand
     /// </summary>
     private const int RandomPoolLength = (1 << 24) + 1;
 
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
+    /// <summary>A case of unknown cost longer than this is first estimated on one call at this T.</summary>
+    private const long ProbeSeqLen = 1024;
 
-    public static int Run(CommandLine options)
+    private readonly Device _device;
+    private readonly FluxAttention _attention;
+    private readonly BenchOptions _request;
+    private readonly double _budgetMs;
+    private readonly Random _random = new(Seed: 20240601);
+
+    /// <summary>FLOP/s measured per case name, from which the next case of that name is estimated.</summary>
+    private readonly Dictionary<string, double> _throughput = new(StringComparer.Ordinal);
+
+    private BenchCommand(Device device, BenchOptions request)
     {
-        BenchOptions request = BenchOptions.Parse(options);
+        _device = device;
+        _attention = new FluxAttention(device);
+        _request = request;
+        _budgetMs = request.BudgetFor(device.Backend) * 1000;
+    }
+
+    public static int Run(BenchOptions request)
+    {
         using Device device = request.Backend is { } backend ? Device.Open(backend) : Device.OpenBest();
-        IReadOnlyList<BenchCase> cases = request.Cases(device.Backend);
-
-        Console.WriteLine(
-            $"proteus bench on {Names.Of(device.Backend)}:{device.Info.Ordinal} {device.Info.Name} | " +
-            $"{(request.Suite is { } suite ? $"suite {suite}{(request.Scale is { } scale ? $" scaled by {scale:G4}" : "")} | " : "")}" +
-            $"≤{request.BudgetSeconds:G4} s of samples per case, ≤{request.MaxIterations} samples, {request.Warmup} warm-up");
-        Console.WriteLine(
-            $"{"case",-14}  {"T",8}  {"B x H/Hkv x D",13}  {"dtype",8}  {"mode",-36}  {"launch",-14}  {"kernel",-16}  {"ms (median)",11}  " +
-            $"{"µs/call",10}  {"tokens/s",12}  {"TFLOP/s",8}  {"peak MiB",9}  {"samples",9}");
-
-        var random = new Random(Seed: 20240601);
-        var results = new List<BenchResult>();
-        foreach (BenchCase benchCase in cases)
+        if (device.Backend == Backend.Cpu && request.Launch is not null)
         {
-            BenchResult result = benchCase.DType switch
-            {
-                DType.Float32 => Measure(device, benchCase, request, random, value => value),
-                DType.Float16 => Measure(device, benchCase, request, random, value => (Half)value),
-                DType.BFloat16 => Measure(device, benchCase, request, random, value => (BFloat16)value),
-                _ => throw new UnreachableException($"--dtype parsing admitted {benchCase.DType}"),
-            };
-            results.Add(result);
-            Console.WriteLine(
-                $"{result.Case,-14}  {result.SeqLen,8}  {benchCase.Shape,13}  {result.DType,8}  {result.Label,-36}  {result.LaunchLabel,-14}  " +
-                $"{result.Kernel,-16}  {result.MedianMs,11:0.000}  {result.MedianMicroseconds,10:0.0}  {result.TokensPerSecond,12:0}  {result.Tflops,8:0.00}  " +
-                $"{result.PeakBytes / (double)(1 << 20),9:0.0}  {$"{result.Timing.SampleMs.Length}x{result.Timing.LaunchesPerSample}",9}");
+            throw new UsageException("--mode, --block-q, --block-k, --rows-per-warp and --stages are GPU launch options; the best device here is the CPU");
         }
-
-        if (request.JsonPath is { } path)
-        {
-            var report = new BenchReport(
-                ProteusLibrary.Version.ToString(), ProteusLibrary.BuildInfo, device.Info, request.Suite, request.Scale ?? 1, request.Warmup,
-                request.MaxIterations, request.BudgetSeconds, results);
-            File.WriteAllText(path, JsonSerializer.Serialize(report, JsonOptions) + Environment.NewLine);
-            Console.WriteLine($"results written to {path}");
-        }
+        // --threads: set Device.Threads here once the property exists in this tree (see BenchCommandLine).
+        var bench = new BenchCommand(device, request);
+        IReadOnlyList<BenchCase> cases = request.Cases(device.Backend, bench._attention);
+        var report = new BenchReport(device, request, cases);
+        bool plain = Console.IsOutputRedirected || request.JsonPath is not null || request.CsvPath is not null;
+        BenchView view = plain ? new PlainBenchView(report) : new LiveBenchView(report);
+        view.Run(bench.Execute);
+        report.Write(view);
         return 0;
     }
 
-    private static BenchResult Measure<T>(Device device, BenchCase benchCase, BenchOptions request, Random random, Func<float, T> convert)
+    /// <summary>Times one case, or skips it when one call is estimated to take longer than the call limit.</summary>
+    private BenchOutcome Execute(BenchCase benchCase, Action<int, int> progress)
+    {
+        double estimatedFlops = EstimatedFlops(benchCase);
+        if (!_throughput.TryGetValue(benchCase.Name, out double throughput) && benchCase.SeqLen > ProbeSeqLen)
+        {
+            BenchResult probe = Measure(benchCase with { SeqLen = ProbeSeqLen, Schedule = null }, (_, _) => { }, probeOnly: true, warmup: 1);
+            throughput = probe.Flops / (probe.MedianMs / 1000);
+        }
+        double estimatedSeconds = throughput > 0 ? estimatedFlops / throughput : 0;
+        if (estimatedSeconds > _request.CallLimitSeconds)
+        {
+            return new BenchOutcome(benchCase, null, estimatedSeconds);
+        }
+        BenchResult result = Measure(benchCase, progress, probeOnly: false, warmup: estimatedSeconds * 1000 >= _budgetMs ? 0 : _request.Warmup);
+        _throughput[benchCase.Name] = result.Flops / (result.MedianMs / 1000);
+        return new BenchOutcome(benchCase, result, estimatedSeconds);
+    }
+
+    /// <summary>
+    /// The FLOPs of one call before anything is allocated: 4·D·B·H·Σ min(i + 1, bound) over the rows
+    /// (exact for dense and Aligned without DNA, an upper bound otherwise; active rows are ignored).
+    /// </summary>
+    private static double EstimatedFlops(BenchCase benchCase)
+    {
+        double seqLen = benchCase.SeqLen;
+        double bound = Math.Min(Shortlist.Bound(benchCase.Parameters, benchCase.SeqLen), seqLen);
+        double candidates = bound * (bound + 1) / 2 + (seqLen - bound) * bound;
+        return 4.0 * benchCase.HeadDim * benchCase.Batch * benchCase.Heads * candidates;
+    }
+
+    private BenchResult Measure(BenchCase benchCase, Action<int, int> progress, bool probeOnly, int warmup) => benchCase.DType switch
+    {
+        DType.Float32 => Measure(benchCase, progress, probeOnly, warmup, value => value),
+        DType.Float16 => Measure(benchCase, progress, probeOnly, warmup, value => (Half)value),
+        DType.BFloat16 => Measure(benchCase, progress, probeOnly, warmup, value => (BFloat16)value),
+        _ => throw new UnreachableException($"--dtype parsing admitted {benchCase.DType}"),
+    };
+
+    /// <param name="probeOnly">One call after one warm-up, to estimate the cost of a larger case.</param>
+    /// <param name="warmup">Warm-up runs (see <see cref="BenchTimer.Measure"/>).</param>
+    private BenchResult Measure<T>(BenchCase benchCase, Action<int, int> progress, bool probeOnly, int warmup, Func<float, T> convert)
         where T : unmanaged
     {
+        Device device = _device;
+        Random random = _random;
         long batch = benchCase.Batch, heads = benchCase.Heads, kvHeads = benchCase.KvHeads;
         long seqLen = benchCase.SeqLen, headDim = benchCase.HeadDim;
         FluxParameters parameters = benchCase.Parameters;
@@ -103,19 +134,26 @@ internal static class BenchCommand
             ? 2.0 * batch * heads * seqLen * (double)seqLen * headDim
             : 4.0 * headDim * candidateSum;
 
-        var attention = new FluxAttention(device);
-        Timing timing = BenchTimer.Measure(
-            () => attention.Run(inputs, parameters, benchCase.Launch), device.Synchronize, request.Warmup, request.MaxIterations,
-            request.BudgetSeconds * 1000);
+        FluxAttention attention = _attention;
+        Action launch = benchCase.Schedule is null
+            ? () => attention.Run(inputs, parameters, benchCase.Launch)
+            : () => attention.Run(inputs, new FluxRunOptions { Launch = benchCase.Launch });
+        Timing timing = probeOnly
+            ? BenchTimer.Measure(launch, device.Synchronize, 1, 1, 0, progress)
+            : BenchTimer.Measure(launch, device.Synchronize, warmup, _request.MaxIterations, _budgetMs, progress);
         double seconds = timing.MedianMs / 1000;
         FluxRunInfo ran = attention.LastRun!;
+        if (benchCase.Schedule is not null && ran.Parameters != parameters)
+        {
+            throw new UnreachableException($"the derived run used {ran.Parameters}, not the schedule's {parameters}");
+        }
         return new BenchResult(
-            benchCase.Name, benchCase.Label, seqLen, batch, heads, kvHeads, headDim, Names.Of(benchCase.DType), parameters,
+            benchCase.Name, benchCase.Label, benchCase.Schedule?.Alpha, seqLen, batch, heads, kvHeads, headDim, Names.Of(benchCase.DType), parameters,
             parameters.DnaCount > 0 ? "random" : null, benchCase.Activity, activeRows, batch * heads * seqLen, benchCase.Launch,
             benchCase.LaunchLabel, Shortlist.Bound(parameters, seqLen), candidateSum, flops,
             denseConvention ? "2*B*H*T^2*D (dense causal)" : "4*D*sum|C(i)| over active rows (exact)",
             Names.Of(ran.Kernel), ran.ResolvedLaunch, timing.MedianMs, timing.MedianMs * 1000, batch * seqLen / seconds,
-            flops / seconds / 1e12, device.GetMemoryStats().PeakAllocatedBytes, timing);
+            flops / seconds / 1e12, timing.SpreadPercent, device.GetMemoryStats().PeakAllocatedBytes, timing);
     }
 
     /// <summary>
@@ -223,24 +261,25 @@ internal static class BenchCommand
     private static int HostLength(long count) => count <= Array.MaxLength
         ? (int)count
         : throw new UsageException($"a host array of {count} elements is too large; lower --seq, --heads or --batch");
-
-    /// <summary>One case's measurement, with everything needed to rerun it.</summary>
-    /// <param name="Salience">"random" when the case uses DNA, else null.</param>
-    /// <param name="CandidateBound">The library's bound on |C(i)| (<see cref="Shortlist.Bound"/>).</param>
-    /// <param name="CandidateSum">Σ|C(i)| over the active rows, exact (<see cref="Shortlist.Total"/>).</param>
-    /// <param name="Kernel">The kernel the library reported for the last run.</param>
-    /// <param name="ResolvedLaunch">The launch configuration the library reported, every field resolved.</param>
-    /// <param name="MedianMicroseconds">The median per call in µs: calls are queued back to back between two synchronisations.</param>
-    private sealed record BenchResult(
-        string Case, string Label, long SeqLen, long Batch, long Heads, long KvHeads, long HeadDim,
-        [property: JsonPropertyName("dtype")] string DType, FluxParameters Parameters, string? Salience, RowActivity? Activity,
-        long ActiveRows, long TotalRows, LaunchConfig? Launch, string LaunchLabel, long CandidateBound, long CandidateSum,
-        double Flops, string FlopsConvention, string Kernel, LaunchConfig ResolvedLaunch, double MedianMs,
-        [property: JsonPropertyName("median_us")] double MedianMicroseconds, double TokensPerSecond, double Tflops, ulong PeakBytes,
-        Timing Timing);
-
-    /// <summary>What <c>--json</c> writes.</summary>
-    private sealed record BenchReport(
-        string LibraryVersion, BuildInfo Build, DeviceInfo Device, string? Suite, double Scale, int Warmup, int MaxIterations, double BudgetSeconds,
-        IReadOnlyList<BenchResult> Results);
 }
+
+/// <summary>One case's measurement, with everything needed to rerun it (the JSON's <c>results</c>; scripts read these names).</summary>
+/// <param name="Alpha">The α the automatic schedule picked (auto cases), else null.</param>
+/// <param name="Salience">"random" when the case uses DNA, else null.</param>
+/// <param name="CandidateBound">The library's bound on |C(i)| (<see cref="Shortlist.Bound"/>).</param>
+/// <param name="CandidateSum">Σ|C(i)| over the active rows, exact (<see cref="Shortlist.Total"/>).</param>
+/// <param name="Kernel">The kernel the library reported for the last run.</param>
+/// <param name="ResolvedLaunch">The launch configuration the library reported, every field resolved.</param>
+/// <param name="MedianMicroseconds">The median per call in µs: calls are queued back to back between two synchronisations.</param>
+/// <param name="SpreadPct">Half the range of the samples in % of the median; null with one sample.</param>
+internal sealed record BenchResult(
+    string Case, string Label, double? Alpha, long SeqLen, long Batch, long Heads, long KvHeads, long HeadDim,
+    [property: JsonPropertyName("dtype")] string DType, FluxParameters Parameters, string? Salience, RowActivity? Activity,
+    long ActiveRows, long TotalRows, LaunchConfig? Launch, string LaunchLabel, long CandidateBound, long CandidateSum,
+    double Flops, string FlopsConvention, string Kernel, LaunchConfig ResolvedLaunch, double MedianMs,
+    [property: JsonPropertyName("median_us")] double MedianMicroseconds, double TokensPerSecond, double Tflops, double? SpreadPct,
+    ulong PeakBytes, Timing Timing);
+
+/// <summary>A case's fate: measured (<see cref="Result"/>), or skipped because one call was estimated to exceed the call limit.</summary>
+/// <param name="EstimatedSeconds">The estimated time of one call (0 when it was not estimated).</param>
+internal sealed record BenchOutcome(BenchCase Case, BenchResult? Result, double EstimatedSeconds);

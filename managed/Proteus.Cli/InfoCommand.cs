@@ -1,12 +1,19 @@
+using System.CommandLine;
+
 namespace Proteus.Cli;
 
 /// <summary><c>proteus info</c>: the library's version, build and backends, and every device it can open.</summary>
 internal static class InfoCommand
 {
-    public static int Run(CommandLine options)
+    public static Command Create()
     {
-        options.RejectUnknown();
+        var command = new Command("info", "The library version, the compiled backends and every device.");
+        command.SetAction(_ => Run());
+        return command;
+    }
 
+    private static int Run()
+    {
         Console.WriteLine($"Proteus.Native {ProteusLibrary.Version}");
         Console.WriteLine($"native library:    {ProteusLibrary.NativeLibraryPath ?? "(found by the operating system's search)"}");
         Console.WriteLine($"compiled backends: {string.Join(", ", ProteusLibrary.CompiledBackends.Select(Names.Of))}");
