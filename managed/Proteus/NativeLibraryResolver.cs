@@ -122,11 +122,10 @@ internal static class NativeLibraryResolver
     /// <summary>Whether the application's dependency manifest (.deps.json) lists the runtime package; null when there is no manifest to read.</summary>
     private static bool? ReferencesRuntimePackage()
     {
-        if (AppContext.GetData("APP_CONTEXT_DEPS_FILES") is not string depsFiles)
-        {
-            return null;
-        }
-        string? manifest = depsFiles.Split(Path.PathSeparator).FirstOrDefault(File.Exists);
+        // The host lists the application's manifest first (separated by ';' on every platform).
+        string? manifest = (AppContext.GetData("APP_CONTEXT_DEPS_FILES") as string)?
+            .Split([';', Path.PathSeparator], StringSplitOptions.RemoveEmptyEntries)
+            .FirstOrDefault(File.Exists);
         if (manifest is null)
         {
             return null;

@@ -27,10 +27,13 @@ echo "feed: $(cd "$feed" && ls | tr '\n' ' ')"
 for package in Proteus.Native.Runtime.linux-x64 Proteus.Native Proteus.Native.Cli; do
   [ -f "$feed/$package.$version.nupkg" ] || { echo "FAIL: $package $version was not packed"; exit 1; }
 done
-unzip -l "$feed/Proteus.Native.Runtime.linux-x64.$version.nupkg" | grep -q ' runtimes/linux-x64/native/libproteus.so$' \
-  || { echo "FAIL: the runtime package has no runtimes/linux-x64/native/libproteus.so"; exit 1; }
-unzip -l "$feed/Proteus.Native.$version.snupkg" | grep -q ' lib/net10.0/Proteus.Interop.pdb$' \
-  || { echo "FAIL: the symbols package has no Proteus.Interop.pdb"; exit 1; }
+# (Listings go through variables: grep -q closing a pipe early would fail the pipeline under pipefail.)
+contains() { local listing; listing=$(unzip -Z1 "$feed/$1"); grep -qx "$2" <<<"$listing" || { echo "FAIL: $1 has no $2"; exit 1; }; }
+contains "Proteus.Native.Runtime.linux-x64.$version.nupkg" runtimes/linux-x64/native/libproteus.so
+contains "Proteus.Native.$version.nupkg" lib/net10.0/Proteus.Native.dll
+contains "Proteus.Native.$version.nupkg" lib/net10.0/Proteus.Interop.dll
+contains "Proteus.Native.$version.snupkg" lib/net10.0/Proteus.Interop.pdb
+contains "Proteus.Native.Cli.$version.nupkg" tools/net10.0/any/runtimes/linux-x64/native/libproteus.so
 
 app=$work/app
 mkdir "$app"
@@ -57,10 +60,10 @@ CONFIG
   if message=$(PROTEUS_NATIVE_PATH= dotnet bin/Release/net10.0/PackageConsumer.dll "$version" 2>&1); then
     echo "FAIL: the app ran without libproteus"; exit 1
   fi
-  echo "$message" | grep -m1 'DllNotFoundException'
-  echo "$message" | grep -q 'The runtime package Proteus.Native.Runtime.linux-x64 is referenced but' \
+  grep -m1 'DllNotFoundException' <<<"$message"
+  grep -q 'The runtime package Proteus.Native.Runtime.linux-x64 is referenced but' <<<"$message" \
     || { echo "FAIL: the resolver's message does not name the runtime package:"; echo "$message"; exit 1; }
-  ! echo "$message" | grep -q 'dotnet build' || { echo "FAIL: the resolver tells a package user to build"; exit 1; }
+  if grep -q 'dotnet build' <<<"$message"; then echo "FAIL: the resolver tells a package user to build"; exit 1; fi
 )
 
 tools=$work/tools

@@ -113,11 +113,13 @@ public sealed record FluxRunInfo
             : "α explicit";
         string length = Budget is { } budget ? string.Create(culture, $"L {budget.Length}") : "L –";
         string policy = Budget is { } derived ? $"{Policy} ({derived.Policy})" : $"{Policy}";
+        // Dense parameters carry a window past any T.
+        string window = Parameters.Window >= Shape.SeqLen ? "≥ T" : Parameters.Window.ToString(culture);
         string time = Elapsed is { } elapsed
             ? string.Create(culture, $"{elapsed.TotalMilliseconds:0.###} ms")
             : "ms not measured";
         return string.Create(culture,
-            $"{alpha}, {length}: W {Parameters.Window}, A {Parameters.AnchorCount} (S {Parameters.AnchorStride}), K {Parameters.DnaCount}, " +
+            $"{alpha}, {length}: W {window}, A {Parameters.AnchorCount} (S {Parameters.AnchorStride}), K {Parameters.DnaCount}, " +
             $"policy {policy}, T {Shape.SeqLen} Tq {QueryLength}, backend {Backend}, kernel {Kernel}, {time}");
     }
 }
