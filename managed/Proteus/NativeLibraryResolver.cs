@@ -11,7 +11,9 @@ namespace Proteus;
 /// or a directory holding the library); the application's <c>runtimes/&lt;rid&gt;/native</c>; the
 /// application's own directory; the repository's CMake build output
 /// (<c>artifacts/native/build/lib</c>, found by walking up from the application directory); then the
-/// operating system's default search. When all fail, the exception lists every place it looked.
+/// operating system's default search. When all fail, the exception says what is missing (the runtime
+/// package, the repository's native build, or a library for a platform without a package) and lists
+/// every place it looked.
 /// </summary>
 internal static class NativeLibraryResolver
 {
@@ -78,9 +80,83 @@ internal static class NativeLibraryResolver
         tried.Add($"{FileName} through the operating system's default search (LD_LIBRARY_PATH, system directories): not found");
 
         throw new DllNotFoundException(
-            $"Could not load the Proteus native library ({FileName}). Build it with `dotnet build` (which runs CMake), " +
-            $"or set {PathVariable} to the library file or its directory. Places tried, in order:{Environment.NewLine}  " +
+            $"Could not load the Proteus native library ({FileName}). {WhatIsMissing()} Places tried, in order:{Environment.NewLine}  " +
             string.Join(Environment.NewLine + "  ", tried));
+    }
+
+    /// <summary>The package that carries the library for this platform.</summary>
+    internal static string RuntimePackage => $"Proteus.Native.Runtime.{RuntimeIdentifier}";
+
+    /// <summary>The platforms with a runtime package.</summary>
+    private static readonly string[] PackagedRuntimes = ["linux-x64"];
+
+    /// <summary>
+    /// What the user has to add, told apart by how the application was built: from this repository (the
+    /// CMake build has not run), from NuGet packages (the runtime package is not referenced, or was
+    /// referenced but its library did not reach the output), or for a platform without a runtime package.
+    /// </summary>
+    private static string WhatIsMissing()
+    {
+        string overrideHint = $"Or set {PathVariable} to a libproteus you built (the library file or its directory).";
+        if (RepositoryRoot(AppContext.BaseDirectory) is { } repository)
+        {
+            return $"This application runs from the Proteus.Native repository ({repository}), whose build has not produced the library: " +
+                $"build any managed project (`dotnet build`, which runs CMake into artifacts/native) or the library alone with CMake. {overrideHint}";
+        }
+        if (!PackagedRuntimes.Contains(RuntimeIdentifier))
+        {
+            return $"There is no runtime package for {RuntimeIdentifier} (runtime packages exist for {string.Join(", ", PackagedRuntimes)}): " +
+                $"build libproteus from source (README: \"Using it from C or C++\") and set {PathVariable} to it.";
+        }
+        return ReferencesRuntimePackage() switch
+        {
+            true => $"The runtime package {RuntimePackage} is referenced but its runtimes/{RuntimeIdentifier}/native/{FileName} is not in the application's folder: " +
+                $"was the application built or published for another runtime identifier, or were its native assets excluded? {overrideHint}",
+            false => $"The runtime package {RuntimePackage} is not referenced: reference the Proteus.Native package through NuGet " +
+                $"(`dotnet add package Proteus.Native`, which brings it), or add it yourself (`dotnet add package {RuntimePackage}`). {overrideHint}",
+            null => $"The library comes with the runtime package {RuntimePackage}, which the Proteus.Native package depends on: reference Proteus.Native " +
+                $"through NuGet rather than copying its assemblies. {overrideHint}",
+        };
+    }
+
+    /// <summary>Whether the application's dependency manifest (.deps.json) lists the runtime package; null when there is no manifest to read.</summary>
+    private static bool? ReferencesRuntimePackage()
+    {
+        // The host lists the application's manifest first (separated by ';' on every platform).
+        string? manifest = (AppContext.GetData("APP_CONTEXT_DEPS_FILES") as string)?
+            .Split([';', Path.PathSeparator], StringSplitOptions.RemoveEmptyEntries)
+            .FirstOrDefault(File.Exists);
+        if (manifest is null)
+        {
+            return null;
+        }
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllText(manifest));
+            if (!document.RootElement.TryGetProperty("libraries", out var libraries))
+            {
+                return null;
+            }
+            string prefix = RuntimePackage + "/";
+            return libraries.EnumerateObject().Any(library => library.Name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The Proteus.Native repository holding <paramref name="directory"/> (it has the C ABI header), or null.</summary>
+    private static string? RepositoryRoot(string directory)
+    {
+        for (var current = new DirectoryInfo(directory); current != null; current = current.Parent)
+        {
+            if (File.Exists(Path.Combine(current.FullName, "native", "include", "proteus", "proteus.h")))
+            {
+                return current.FullName;
+            }
+        }
+        return null;
     }
 
     private static IEnumerable<string> CandidatePaths()

@@ -97,4 +97,29 @@ public sealed record FluxRunInfo
 
     /// <summary>The candidate policy of the call.</summary>
     public CandidatePolicy Policy => Parameters.Policy;
+
+    /// <summary>
+    /// One line for a log: α and what chose it (or "explicit"), the budgets L, W, A (with the anchor
+    /// stride S) and K, the candidate policy (and the budget policy of a derived run), the shape, the
+    /// backend, the kernel and the time, e.g.
+    /// <c>α 0.2022 (Ramp), L 1024: W 341, A 171 (S 12), K 512, policy Aligned (Continuous), T 4096 Tq 4096, backend Cpu, kernel CpuReference, 41.2 ms</c>.
+    /// </summary>
+    /// <returns>The summary.</returns>
+    public override string ToString()
+    {
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        string alpha = Decision is { } decision
+            ? string.Create(culture, $"α {decision.Alpha:0.####} ({decision.Source})")
+            : "α explicit";
+        string length = Budget is { } budget ? string.Create(culture, $"L {budget.Length}") : "L –";
+        string policy = Budget is { } derived ? $"{Policy} ({derived.Policy})" : $"{Policy}";
+        // Dense parameters carry a window past any T.
+        string window = Parameters.Window >= Shape.SeqLen ? "≥ T" : Parameters.Window.ToString(culture);
+        string time = Elapsed is { } elapsed
+            ? string.Create(culture, $"{elapsed.TotalMilliseconds:0.###} ms")
+            : "ms not measured";
+        return string.Create(culture,
+            $"{alpha}, {length}: W {window}, A {Parameters.AnchorCount} (S {Parameters.AnchorStride}), K {Parameters.DnaCount}, " +
+            $"policy {policy}, T {Shape.SeqLen} Tq {QueryLength}, backend {Backend}, kernel {Kernel}, {time}");
+    }
 }
