@@ -2,14 +2,16 @@
 // of a few calls after one warm-up, per T, for the tile kernel (AUTO) and optionally the reference.
 //   cpu_flux_timing [--threads N] [--dtype f32|f16|bf16] [--window W --stride S --anchors A]
 //                   [--reference] [--repeat R] T…
-// Defaults: B 1, H 8, D 64, dense causal (W = T), 2 threads, float32, 5 calls. Not a test: a command
-// whose figures the kernel notes quote.
+// Defaults: B 1, H 8, D 64, dense causal (W = T), 2 threads, float32, 5 calls. Besides wall time it
+// prints the process CPU time of a call (all threads): on a shared, loaded machine, CPU ms / threads is
+// what the wall time would be with the cores to itself. Not a test: a command whose figures notes quote.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <random>
 #include <string>
@@ -108,17 +110,23 @@ int main(int argc, char** argv)
             p.launch.mode = mode;
             proteus::FluxPlan plan;
             if (backend->plan_flux(p, plan) != PROTEUS_STATUS_OK) fail("plan_flux");
-            std::vector<double> ms;
+            std::vector<double> ms, cpu_ms;
             for (int r = 0; r <= repeat; ++r) {
                 BackendWorkspace workspace(*backend);
                 const auto start = std::chrono::steady_clock::now();
+                const std::clock_t cpu_start = std::clock();
                 if (backend->flux_attention(p, plan, workspace) != PROTEUS_STATUS_OK) fail("flux_attention");
                 const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
-                if (r > 0) ms.push_back(took.count());
+                if (r > 0) {
+                    ms.push_back(took.count());
+                    cpu_ms.push_back(1000.0 * static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC);
+                }
             }
             std::sort(ms.begin(), ms.end());
-            std::printf("T %7lld  %-9s  median %9.2f ms  min %9.2f ms\n", (long long)T,
-                        mode == PROTEUS_LAUNCH_AUTO ? "tile" : "reference", ms[ms.size() / 2], ms.front());
+            std::sort(cpu_ms.begin(), cpu_ms.end());
+            std::printf("T %7lld  %-9s  wall median %9.2f ms  min %9.2f ms   cpu median %9.2f ms (/%d = %.2f)\n",
+                        (long long)T, mode == PROTEUS_LAUNCH_AUTO ? "tile" : "reference", ms[ms.size() / 2],
+                        ms.front(), cpu_ms[cpu_ms.size() / 2], threads, cpu_ms[cpu_ms.size() / 2] / threads);
             std::fflush(stdout);
         }
     }
