@@ -6,13 +6,14 @@
 #include <vector>
 
 #include "core/numeric.h"
-#include "cpu/scratch.h"
 #include "core/shortlist.h"
+#include "cpu/scratch.h"
 
 namespace proteus::cpu {
 namespace {
 
-// The reference: SPEC §2 literally, one row at a time. Storage formats: elements are read into float32 and results stored back with round-to-nearest-even.
+// The reference: SPEC §2 literally, one row at a time (launch mode REFERENCE, and AUTO for Seed).
+// Storage formats: elements are read into float32 and results stored back with round-to-nearest-even.
 // A kernel makes one format object per task and reads through it.
 struct Float32Format {
     using Element = float;
