@@ -81,8 +81,9 @@ public enum ProteusCandidatePolicy : int
 }
 
 /// <summary>
-/// How the GPU kernel walks the rows. The CPU backend runs its reference kernel only: any mode but
-/// AUTO there is PROTEUS_STATUS_INVALID_ARGUMENT naming launch.mode.
+/// How the kernel walks the rows. On a GPU: AUTO, TILE or ROW. On the CPU: AUTO (the tile kernel, or
+/// the reference for the Seed policy) or REFERENCE; any other mode is PROTEUS_STATUS_INVALID_ARGUMENT
+/// naming launch.mode.
 /// </summary>
 public enum ProteusLaunchMode : int
 {
@@ -94,6 +95,9 @@ public enum ProteusLaunchMode : int
 
     /// <summary>Active rows compacted, one group of lanes per row: the row mode.</summary>
     Row = 2,
+
+    /// <summary>The CPU backend's literal reference kernel (SPEC §2 row by row), for checks; CPU only.</summary>
+    Reference = 3,
 }
 
 /// <summary>The kernel a flux call ran (proteus_flux_run_info.kernel).</summary>
@@ -120,6 +124,12 @@ public enum ProteusFluxKernel : int
     /// launch is in proteus_flux_run_info.launch). Decided on the device so that no call waits for it.
     /// </summary>
     GpuTileOrRowMode = 5,
+
+    /// <summary>
+    /// The CPU tile kernel (AUTO on the CPU for the Aligned and Relative policies): a tile of query rows
+    /// against their merged candidate keys, vectorised, within the tolerances of the reference.
+    /// </summary>
+    CpuTile = 6,
 }
 
 /// <summary>Bits of proteus_flux_tensors.flags.</summary>

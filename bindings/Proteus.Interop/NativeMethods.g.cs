@@ -183,4 +183,18 @@ public static unsafe partial class NativeMethods
     /// </summary>
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_shortlist_gather(ProteusContextHandle context, ProteusFluxParams* @params, long seqLen, ProteusTensor* salience, long batch, long* rows, long rowCount, long capacity, long* indices, long* lengths);
+
+    /// <summary>
+    /// Sets the number of worker threads the context's CPU kernels run on (1 to 4096; the calling thread
+    /// counts as one). The threads are started here, once, and reused by every call; a call already running
+    /// finishes on the old ones. A new CPU context starts with PROTEUS_NUM_THREADS when that is set (a whole
+    /// number 1..4096), else the hardware threads. Calls on one CPU context run one at a time. GPU backends
+    /// run no host worker threads: PROTEUS_STATUS_INVALID_ARGUMENT naming "threads".
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_context_set_threads(ProteusContextHandle context, int threads);
+
+    /// <summary>The worker threads of the context's CPU kernels into <c>threads</c>; 0 on a GPU backend (it runs none).</summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_context_get_threads(ProteusContextHandle context, int* threads);
 }

@@ -37,6 +37,11 @@ internal static class InfoCommand
                 $"{Names.Of(device.Backend) + ":" + device.Ordinal,-8}  {device.Name,-40}  {device.Architecture,-12}  " +
                 $"{Names.Gibibytes(device.TotalMemory),10}  {device.MultiprocessorCount,5}  {device.WarpSize,4}");
         }
+        if (devices.Any(d => d.Backend == Backend.Cpu))
+        {
+            using Device cpu = Device.Open(Backend.Cpu);
+            Console.WriteLine($"cpu threads:       {cpu.Threads} in use (PROTEUS_NUM_THREADS, else the hardware threads)");
+        }
         return 0;
     }
 }

@@ -145,6 +145,37 @@ public sealed class Device : IDisposable
     /// <param name="bytes">The cap in bytes; 0 removes it.</param>
     public void SetMemoryLimit(ulong bytes) => NativeStatus.Check(NativeMethods.proteus_context_set_memory_limit(Context, bytes));
 
+    /// <summary>The most worker threads a CPU device may run.</summary>
+    public const int MaxThreads = 4096;
+
+    /// <summary>
+    /// The worker threads of the CPU kernels (the calling thread counts as one); started once when set and
+    /// reused by every call. A new CPU device starts with <c>PROTEUS_NUM_THREADS</c> when that is set, else
+    /// the hardware threads. GPU devices run no host worker threads: the count reads 0 and cannot be set.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is outside 1…<see cref="MaxThreads"/>.</exception>
+    /// <exception cref="NotSupportedException">Setting it on a GPU device.</exception>
+    /// <exception cref="ProteusOutOfMemoryException">The system refused to start a thread.</exception>
+    public unsafe int Threads
+    {
+        get
+        {
+            int threads = 0;
+            NativeStatus.Check(NativeMethods.proteus_context_get_threads(Context, &threads));
+            return threads;
+        }
+        set
+        {
+            if (Backend != Backend.Cpu)
+            {
+                throw new NotSupportedException($"{Backend} devices run no host worker threads; Threads applies to the CPU device only.");
+            }
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, MaxThreads);
+            NativeStatus.Check(NativeMethods.proteus_context_set_threads(Context, value));
+        }
+    }
+
     /// <summary>Blocks until all work queued on the device's stream is done.</summary>
     public void Synchronize() => NativeStatus.Check(NativeMethods.proteus_context_synchronize(Context));
 

@@ -6,8 +6,9 @@ namespace Proteus;
 /// The GPU kernels' launch configuration (what the autotuner searches; <see cref="FluxAttention.LaunchCandidates{T}"/>
 /// lists the ones the library offers for a problem). 0 in a field leaves it to the library's heuristic.
 /// A mode or field the chosen kernel cannot honour is a <see cref="ProteusInvalidArgumentException"/>
-/// naming it (<c>launch.mode</c>, <c>launch.rows_per_warp</c>, …), never ignored; the CPU backend runs its
-/// reference only, so there anything but the default (all zero, <see cref="LaunchMode.Auto"/>) is rejected.
+/// naming it (<c>launch.mode</c>, <c>launch.rows_per_warp</c>, …), never ignored. The CPU backend has no
+/// launch fields: there it takes <see cref="LaunchMode.Auto"/> (its tile kernel) or <see cref="LaunchMode.Reference"/>
+/// (the literal reference, for checks) with every field 0.
 /// Values are checked for sign when set; the library checks the rest at the call.
 /// </summary>
 public sealed record LaunchConfig

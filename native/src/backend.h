@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/candidate_spec.h"
+#include "core/error.h"
 #include "proteus/proteus.h"
 
 namespace proteus {
@@ -131,6 +132,17 @@ public:
 
     /** C(i) of the requested rows into the host arrays; returns when they are written. */
     virtual proteus_status shortlist_gather(const GatherProblem& problem, Allocator& workspace) = 0;
+
+    /**
+     * The host worker threads of the backend's kernels (proteus_context_set_threads), 1 to 4096. The
+     * GPU backends run none: the count reads 0 and setting one is INVALID_ARGUMENT naming "threads".
+     */
+    virtual proteus_status set_threads(int32_t)
+    {
+        return set_error(PROTEUS_STATUS_INVALID_ARGUMENT, "threads: this backend runs no host worker threads",
+                         "threads");
+    }
+    virtual int32_t threads() { return 0; }
 };
 
 // CPU backend: always compiled (native/src/cpu).

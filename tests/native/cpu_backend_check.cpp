@@ -10,6 +10,8 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <random>
 #include <string>
 #include <thread>
@@ -19,6 +21,7 @@
 #include "core/error.h"
 #include "core/numeric.h"
 #include "core/shortlist.h"
+#include "cpu/parallel.h"
 
 namespace {
 
@@ -171,6 +174,7 @@ struct SliceCase {
     proteus_candidate_policy policy;
     bool dna;
     bool dense;
+    int32_t mode = PROTEUS_LAUNCH_AUTO;  // AUTO (the tile kernel but for Seed) or REFERENCE
 };
 
 /**
@@ -216,6 +220,7 @@ void check_slice_case(Backend& backend, std::mt19937_64& random, const SliceCase
     }
     full.scale = 1.0f / std::sqrt(static_cast<float>(D));
     full.launch.struct_size = sizeof full.launch;
+    full.launch.mode = c.mode;
 
     // The slice: its own q and active holding the rows p0 …, its own outputs.
     std::vector<unsigned char> q_slice(static_cast<size_t>(B * H * Tq * D) * bytes);
@@ -263,8 +268,8 @@ void check_slice_case(Backend& backend, std::mt19937_64& random, const SliceCase
         }
     }
     CHECK(differing == 0,
-          "%s dna=%d dense=%d dtype=%d B=%lld H=%lld Hkv=%lld D=%lld T=%lld p0=%lld Tq=%lld: %lld rows differ",
-          policy_name(c.policy), c.dna, c.dense, dtype, static_cast<long long>(B),
+          "mode=%d %s dna=%d dense=%d dtype=%d B=%lld H=%lld Hkv=%lld D=%lld T=%lld p0=%lld Tq=%lld: %lld rows differ",
+          c.mode, policy_name(c.policy), c.dna, c.dense, dtype, static_cast<long long>(B),
           static_cast<long long>(H), static_cast<long long>(Hkv), static_cast<long long>(D), static_cast<long long>(T),
           static_cast<long long>(p0), static_cast<long long>(Tq), static_cast<long long>(differing));
 }
@@ -286,7 +291,10 @@ void check_slices(Backend& backend)
         for (const proteus_dtype dtype : dtypes) {
             for (SliceCase c : shapes) {
                 c.dtype = dtype;
-                check_slice_case(backend, random, c);
+                for (const int32_t mode : {PROTEUS_LAUNCH_AUTO, PROTEUS_LAUNCH_REFERENCE}) {
+                    c.mode = mode;
+                    check_slice_case(backend, random, c);
+                }
             }
         }
     }
@@ -300,16 +308,28 @@ void check_launch_validation(Backend& backend)
     problem.launch.struct_size = sizeof problem.launch;
     FluxPlan plan;
     expect_error(backend.plan_flux(problem, plan), PROTEUS_STATUS_OK, "", "AUTO launch");
-    CHECK(plan.kernel == PROTEUS_KERNEL_CPU_REFERENCE, "kernel %d", plan.kernel);
+    CHECK(plan.kernel == PROTEUS_KERNEL_CPU_TILE, "kernel %d", plan.kernel);
     proteus_launch_config expected{};
     expected.struct_size = sizeof expected;
     CHECK(std::memcmp(&plan.launch, &expected, sizeof expected) == 0, "the resolved launch is not all default");
+
+    // The reference when asked for, and for the Seed policy under AUTO (the tile kernel does not take it).
+    FluxProblem reference = problem;
+    reference.launch.mode = PROTEUS_LAUNCH_REFERENCE;
+    expect_error(backend.plan_flux(reference, plan), PROTEUS_STATUS_OK, "", "REFERENCE launch");
+    CHECK(plan.kernel == PROTEUS_KERNEL_CPU_REFERENCE && plan.launch.mode == PROTEUS_LAUNCH_REFERENCE,
+          "kernel %d mode %d", plan.kernel, plan.launch.mode);
+    FluxProblem seed = problem;
+    seed.candidates.policy = PROTEUS_POLICY_SEED;
+    expect_error(backend.plan_flux(seed, plan), PROTEUS_STATUS_OK, "", "Seed under AUTO");
+    CHECK(plan.kernel == PROTEUS_KERNEL_CPU_REFERENCE && plan.launch.mode == PROTEUS_LAUNCH_AUTO, "kernel %d mode %d",
+          plan.kernel, plan.launch.mode);
 
     for (const int32_t mode : {int32_t{PROTEUS_LAUNCH_TILE}, int32_t{PROTEUS_LAUNCH_ROW}, int32_t{7}}) {
         FluxProblem explicit_mode = problem;
         explicit_mode.launch.mode = mode;
         expect_error(backend.plan_flux(explicit_mode, plan), PROTEUS_STATUS_INVALID_ARGUMENT, "launch.mode", "mode");
-        CHECK(std::strstr(proteus::last_error_message(), "reference kernel only") != nullptr, "message: %s",
+        CHECK(std::strstr(proteus::last_error_message(), "PROTEUS_LAUNCH_REFERENCE") != nullptr, "message: %s",
               proteus::last_error_message());
     }
     const struct {
@@ -555,6 +575,205 @@ void check_gather_without_dna_is_bounded(Backend& backend)
     }
 }
 
+// ---- The tile kernel against the reference ---------------------------------------------------------
+
+float decode(proteus_dtype dtype, const unsigned char* bytes, size_t index)
+{
+    if (dtype == PROTEUS_DTYPE_FLOAT32) {
+        float value;
+        std::memcpy(&value, bytes + 4 * index, 4);
+        return value;
+    }
+    uint16_t bits;
+    std::memcpy(&bits, bytes + 2 * index, 2);
+    return dtype == PROTEUS_DTYPE_FLOAT16 ? proteus::half_to_float(bits) : proteus::bfloat16_to_float(bits);
+}
+
+/** SPEC §9's relative L2 tolerance of a storage type. */
+double tolerance(proteus_dtype dtype)
+{
+    return dtype == PROTEUS_DTYPE_FLOAT32 ? 1e-5 : dtype == PROTEUS_DTYPE_FLOAT16 ? 2e-3 : 1e-2;
+}
+
+/** Runs `problem` under `mode` with the backend's current threads; false (and a failed check) on an error. */
+bool run_mode(Backend& backend, FluxProblem problem, int32_t mode, proteus_flux_kernel expected_kernel)
+{
+    problem.launch.mode = mode;
+    BackendWorkspace workspace(backend);
+    FluxPlan plan;
+    proteus_status status = backend.plan_flux(problem, plan);
+    if (status == PROTEUS_STATUS_OK) status = backend.flux_attention(problem, plan, workspace);
+    CHECK(status == PROTEUS_STATUS_OK, "flux_attention: %s", proteus::last_error_message());
+    CHECK(plan.kernel == expected_kernel, "kernel %d, expected %d", plan.kernel, expected_kernel);
+    return status == PROTEUS_STATUS_OK;
+}
+
+/**
+ * One random problem (awkward T across tile edges, a random query slice, [B,T,H,D] or [B,H,T,D] q and o,
+ * GQA, a mask or none, lse) by the tile kernel and by the reference: o within §9, lse within 1e-5
+ * relative, inactive rows identical; then the tile kernel again on 3 threads must give the same bits.
+ */
+void check_tiles_case(Backend& backend, std::mt19937_64& random, proteus_dtype dtype,
+                      proteus_candidate_policy policy, bool dna, bool dense, int64_t max_len)
+{
+    const int64_t B = draw(random, 1, 2), Hkv = draw(random, 1, 3), H = Hkv * draw(random, 1, 3);
+    const int64_t D = int64_t{16} << draw(random, 0, 3), T = draw(random, 1, max_len);
+    const int64_t p0 = draw(random, 0, T - 1), Tq = draw(random, 1, T - p0);
+    const bool token_major = random() % 2 == 0;
+    const size_t bytes = element_bytes(dtype);
+
+    std::vector<unsigned char> q = random_elements(random, dtype, static_cast<size_t>(B * H * Tq * D));
+    std::vector<unsigned char> k = random_elements(random, dtype, static_cast<size_t>(B * Hkv * T * D));
+    std::vector<unsigned char> v = random_elements(random, dtype, static_cast<size_t>(B * Hkv * T * D));
+    std::vector<uint8_t> active(static_cast<size_t>(B * H * Tq));
+    for (uint8_t& a : active) a = random() % 3 != 0;
+    std::vector<float> salience = random_salience(random, static_cast<size_t>(B * T));
+    const std::vector<int64_t> q_strides =
+        token_major ? std::vector<int64_t>{Tq * H * D, D, H * D, 1} : std::vector<int64_t>{H * Tq * D, Tq * D, D, 1};
+
+    FluxProblem problem;
+    problem.q = tensor(q.data(), dtype, {B, H, Tq, D}, q_strides);
+    problem.k = tensor(k.data(), dtype, {B, Hkv, T, D}, {Hkv * T * D, T * D, D, 1});
+    problem.v = tensor(v.data(), dtype, {B, Hkv, T, D}, {Hkv * T * D, T * D, D, 1});
+    if (random() % 4 != 0) problem.active = tensor(active.data(), PROTEUS_DTYPE_UINT8, {B, H, Tq}, {H * Tq, Tq, 1});
+    problem.batch = B;
+    problem.heads = H;
+    problem.kv_heads = Hkv;
+    problem.head_dim = D;
+    problem.seq_len = T;
+    problem.query_len = Tq;
+    problem.query_offset = p0;
+    problem.candidates = random_spec(random, policy, T, dna, dense);
+    if (problem.candidates.dna_count > 0) {
+        problem.salience = tensor(salience.data(), PROTEUS_DTYPE_FLOAT32, {B, T}, {T, 1});
+    }
+    problem.scale = 1.0f / std::sqrt(static_cast<float>(D));
+    problem.launch.struct_size = sizeof problem.launch;
+
+    struct Result {
+        std::vector<unsigned char> o;
+        std::vector<float> lse;
+    };
+    const auto compute = [&](int32_t mode, proteus_flux_kernel kernel, Result& result) {
+        result.o.assign(static_cast<size_t>(B * H * Tq * D) * bytes, 0xA5);
+        result.lse.assign(static_cast<size_t>(B * H * Tq), 12345.0f);
+        FluxProblem call = problem;
+        call.o = tensor(result.o.data(), dtype, {B, H, Tq, D}, q_strides);
+        call.lse = tensor(result.lse.data(), PROTEUS_DTYPE_FLOAT32, {B, H, Tq}, {H * Tq, Tq, 1});
+        return run_mode(backend, call, mode, kernel);
+    };
+    Result tiles, reference, tiles_again;
+    if (!compute(PROTEUS_LAUNCH_AUTO, PROTEUS_KERNEL_CPU_TILE, tiles) ||
+        !compute(PROTEUS_LAUNCH_REFERENCE, PROTEUS_KERNEL_CPU_REFERENCE, reference)) {
+        return;
+    }
+    double error = 0.0, norm = 0.0;
+    for (size_t e = 0; e < tiles.o.size() / bytes; ++e) {
+        const double ours = decode(dtype, tiles.o.data(), e), theirs = decode(dtype, reference.o.data(), e);
+        CHECK(std::isfinite(ours), "element %zu is %g", e, ours);
+        error += (ours - theirs) * (ours - theirs);
+        norm += theirs * theirs;
+    }
+    const double relative = norm > 0.0 ? std::sqrt(error / norm) : std::sqrt(error);
+    int64_t lse_differing = 0;
+    for (size_t r = 0; r < tiles.lse.size(); ++r) {
+        const float a = tiles.lse[r], b = reference.lse[r];
+        const bool same = std::isinf(b) ? a == b : std::fabs(a - b) <= 1e-5f * (1.0f + std::fabs(b));
+        lse_differing += !same;
+    }
+    CHECK(relative <= tolerance(dtype) && lse_differing == 0,
+          "%s dna=%d dense=%d dtype=%d B=%lld H=%lld Hkv=%lld D=%lld T=%lld p0=%lld Tq=%lld W=%lld S=%lld A=%lld "
+          "K=%lld: relative L2 %.3g, %lld lse differ",
+          policy_name(policy), dna, dense, dtype, static_cast<long long>(B), static_cast<long long>(H),
+          static_cast<long long>(Hkv), static_cast<long long>(D), static_cast<long long>(T),
+          static_cast<long long>(p0), static_cast<long long>(Tq), static_cast<long long>(problem.candidates.window),
+          static_cast<long long>(problem.candidates.anchor_stride),
+          static_cast<long long>(problem.candidates.anchor_count),
+          static_cast<long long>(problem.candidates.dna_count), relative, static_cast<long long>(lse_differing));
+
+    const int32_t threads = backend.threads();
+    CHECK(backend.set_threads(3) == PROTEUS_STATUS_OK, "set_threads(3)");
+    compute(PROTEUS_LAUNCH_AUTO, PROTEUS_KERNEL_CPU_TILE, tiles_again);
+    CHECK(backend.set_threads(threads) == PROTEUS_STATUS_OK, "set_threads back");
+    CHECK(tiles_again.o == tiles.o && std::memcmp(tiles_again.lse.data(), tiles.lse.data(), tiles.lse.size() * 4) == 0,
+          "the tile kernel's bits depend on the thread count (T=%lld)", static_cast<long long>(T));
+}
+
+void check_tiles_against_reference(Backend& backend)
+{
+    std::mt19937_64 random(11);
+    const proteus_dtype dtypes[] = {PROTEUS_DTYPE_FLOAT32, PROTEUS_DTYPE_FLOAT16, PROTEUS_DTYPE_BFLOAT16};
+    const proteus_candidate_policy policies[] = {PROTEUS_POLICY_ALIGNED, PROTEUS_POLICY_RELATIVE};
+    for (int round = 0; round < 4; ++round) {
+        for (const proteus_dtype dtype : dtypes) {
+            for (const proteus_candidate_policy policy : policies) {
+                for (const bool dna : {false, true}) {
+                    check_tiles_case(backend, random, dtype, policy, dna, false, 300);
+                }
+            }
+            check_tiles_case(backend, random, dtype, PROTEUS_POLICY_ALIGNED, false, true, 300);
+        }
+    }
+    // Longer rows: several key chunks per tile and tiles of every kind of overlap.
+    for (const proteus_dtype dtype : dtypes) {
+        check_tiles_case(backend, random, dtype, PROTEUS_POLICY_ALIGNED, false, true, 700);
+        check_tiles_case(backend, random, dtype, PROTEUS_POLICY_RELATIVE, true, false, 700);
+    }
+}
+
+// ---- The worker pool -------------------------------------------------------------------------------
+
+/** A pool runs every task once, on the same threads call after call (no thread is made per call). */
+void check_worker_pool()
+{
+    proteus::cpu::WorkerPool pool;
+    CHECK(pool.start(3) == PROTEUS_STATUS_OK, "start(3)");
+    CHECK(pool.threads() == 3, "threads %d", pool.threads());
+    std::vector<std::thread::id> first, second;
+    std::vector<std::atomic<int>> runs(200);
+    for (std::vector<std::thread::id>* seen : {&first, &second}) {
+        std::mutex mutex;
+        pool.run(200, [&](int worker, int64_t index) {
+            CHECK(worker >= 0 && worker < 3, "worker %d", worker);
+            ++runs[static_cast<size_t>(index)];
+            std::this_thread::sleep_for(std::chrono::microseconds(200));  // let every worker take some
+            std::lock_guard<std::mutex> lock(mutex);
+            if (std::find(seen->begin(), seen->end(), std::this_thread::get_id()) == seen->end()) {
+                seen->push_back(std::this_thread::get_id());
+            }
+        });
+    }
+    CHECK(std::all_of(runs.begin(), runs.end(), [](const std::atomic<int>& n) { return n == 2; }),
+          "a task ran other than once per call");
+    std::sort(first.begin(), first.end());
+    std::sort(second.begin(), second.end());
+    CHECK(first.size() == 3 && first == second, "threads: %zu then %zu, or different ones", first.size(),
+          second.size());
+
+    bool thrown = false;
+    try {
+        pool.run(50, [](int, int64_t index) {
+            if (index == 7) throw std::runtime_error("task 7");
+        });
+    } catch (const std::runtime_error& error) {
+        thrown = std::strcmp(error.what(), "task 7") == 0;
+    }
+    CHECK(thrown, "a task's exception did not reach the caller");
+}
+
+void check_threads_setting(Backend& backend)
+{
+    const int32_t threads = backend.threads();
+    CHECK(threads >= 1, "threads %d", threads);
+    CHECK(backend.set_threads(2) == PROTEUS_STATUS_OK && backend.threads() == 2, "set_threads(2): %d",
+          backend.threads());
+    for (const int32_t bad : {0, -1, 4097}) {
+        expect_error(backend.set_threads(bad), PROTEUS_STATUS_INVALID_ARGUMENT, "threads", "set_threads");
+        CHECK(backend.threads() == 2, "a refused count changed the threads to %d", backend.threads());
+    }
+    CHECK(backend.set_threads(threads) == PROTEUS_STATUS_OK, "set_threads back");
+}
+
 }  // namespace
 
 int main()
@@ -567,6 +786,9 @@ int main()
     check_gather_without_dna_is_bounded(*backend);
     check_gather_rows(*backend);
     check_slices(*backend);
+    check_worker_pool();
+    check_threads_setting(*backend);
+    check_tiles_against_reference(*backend);
     backend.reset();
     if (failures != 0) {
         std::fprintf(stderr, "cpu_backend_check: %d failures\n", failures);

@@ -395,8 +395,59 @@ static void test_flux_attention(proteus_context context)
     EXPECT_OK(proteus_buffer_download(s.o, 0, o, sizeof o));
     EXPECT_OK(proteus_buffer_download(s.lse, 0, lse, sizeof lse));
     compare_with_naive(in, o, lse);
+
+    /* The CPU reference, asked for by launch mode (a GPU refuses the mode). */
+    proteus_launch_config reference;
+    memset(&reference, 0, sizeof reference);
+    reference.struct_size = sizeof reference;
+    reference.mode = PROTEUS_LAUNCH_REFERENCE;
+    proteus_flux_run_info run;
+    memset(&run, 0, sizeof run);
+    run.struct_size = sizeof run;
+    proteus_device_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    EXPECT_OK(proteus_context_get_info(context, &info));
+    if (info.backend == PROTEUS_BACKEND_CPU) {
+        memset(o, 0, sizeof o);
+        EXPECT_OK(proteus_buffer_upload(s.o, 0, o, sizeof o));
+        EXPECT_OK(proteus_flux_attention_v2(context, &s.tensors, &params, &reference, &run));
+        CHECK(run.kernel == PROTEUS_KERNEL_CPU_REFERENCE && run.launch.mode == PROTEUS_LAUNCH_REFERENCE);
+        EXPECT_OK(proteus_buffer_download(s.o, 0, o, sizeof o));
+        EXPECT_OK(proteus_buffer_download(s.lse, 0, lse, sizeof lse));
+        compare_with_naive(in, o, lse);
+    } else {
+        EXPECT_ERROR(proteus_flux_attention_v2(context, &s.tensors, &params, &reference, &run),
+                     PROTEUS_STATUS_INVALID_ARGUMENT, "launch.mode");
+    }
     test_gather(context, in, &s);
     teardown_flux(&s);
+}
+
+/* ---- Host threads ------------------------------------------------------------------------------ */
+
+static void test_threads(proteus_context context, int32_t backend)
+{
+    int32_t threads = -1;
+    EXPECT_OK(proteus_context_get_threads(context, &threads));
+    EXPECT_ERROR(proteus_context_get_threads(context, NULL), PROTEUS_STATUS_INVALID_ARGUMENT, "threads");
+    EXPECT_ERROR(proteus_context_set_threads(NULL, 2), PROTEUS_STATUS_INVALID_HANDLE, "context");
+    if (backend != PROTEUS_BACKEND_CPU) {
+        CHECK(threads == 0); /* a GPU backend runs no host worker threads */
+        EXPECT_ERROR(proteus_context_set_threads(context, 2), PROTEUS_STATUS_INVALID_ARGUMENT, "threads");
+        return;
+    }
+    CHECK(threads >= 1 && threads <= 4096);
+    EXPECT_OK(proteus_context_set_threads(context, 3));
+    int32_t now = 0;
+    EXPECT_OK(proteus_context_get_threads(context, &now));
+    CHECK(now == 3);
+    EXPECT_ERROR(proteus_context_set_threads(context, 0), PROTEUS_STATUS_INVALID_ARGUMENT, "threads");
+    EXPECT_ERROR(proteus_context_set_threads(context, 4097), PROTEUS_STATUS_INVALID_ARGUMENT, "threads");
+    EXPECT_OK(proteus_context_get_threads(context, &now));
+    CHECK(now == 3); /* a refused count changes nothing */
+    test_flux_attention(context); /* the new pool computes the same */
+    EXPECT_OK(proteus_context_set_threads(context, threads));
 }
 
 /* ---- Error paths ------------------------------------------------------------------------------- */
@@ -708,7 +759,7 @@ static void test_launch_candidates(proteus_context context, int32_t backend)
         run.struct_size = sizeof run;
         config.struct_size = sizeof config;
         EXPECT_OK(proteus_flux_attention_v2(context, &s.tensors, &params, &config, &run));
-        CHECK(backend != PROTEUS_BACKEND_CPU || run.kernel == PROTEUS_KERNEL_CPU_REFERENCE);
+        CHECK(backend != PROTEUS_BACKEND_CPU || run.kernel == PROTEUS_KERNEL_CPU_TILE);
     }
     for (size_t n = (size_t)written * PROTEUS_LAUNCH_CONFIG_SIZE_V0_1; n < sizeof packed; ++n) CHECK(packed[n] == 0x5A);
     EXPECT_ERROR(proteus_flux_launch_candidates(context, &s.tensors, &params, (proteus_launch_config*)packed,
@@ -937,6 +988,7 @@ static void test_context(int32_t backend)
 
     test_buffers(context);
     test_flux_attention(context);
+    test_threads(context, backend);
     test_argument_errors(context);
     test_memory_errors(context);
     test_handle_errors(context);

@@ -137,8 +137,9 @@ typedef enum proteus_candidate_policy {
 } proteus_candidate_policy;
 
 /**
- * How the GPU kernel walks the rows. The CPU backend runs its reference kernel only: any mode but
- * AUTO there is PROTEUS_STATUS_INVALID_ARGUMENT naming launch.mode.
+ * How the kernel walks the rows. On a GPU: AUTO, TILE or ROW. On the CPU: AUTO (the tile kernel, or
+ * the reference for the Seed policy) or REFERENCE; any other mode is PROTEUS_STATUS_INVALID_ARGUMENT
+ * naming launch.mode.
  */
 typedef enum proteus_launch_mode {
     /** Chosen by the library: the row mode for sparse masks (decided on the device), else the tile kernel. */
@@ -146,7 +147,9 @@ typedef enum proteus_launch_mode {
     /** One program per (batch, head, query tile): the tensor-core tile kernel. */
     PROTEUS_LAUNCH_TILE = 1,
     /** Active rows compacted, one group of lanes per row: the row mode. */
-    PROTEUS_LAUNCH_ROW = 2
+    PROTEUS_LAUNCH_ROW = 2,
+    /** The CPU backend's literal reference kernel (SPEC §2 row by row), for checks; CPU only. */
+    PROTEUS_LAUNCH_REFERENCE = 3
 } proteus_launch_mode;
 
 /** The kernel a flux call ran (proteus_flux_run_info.kernel). */
@@ -166,7 +169,12 @@ typedef enum proteus_flux_kernel {
      * the active rows and runs the row mode below 25 % density, else the tile kernel (its resolved
      * launch is in proteus_flux_run_info.launch). Decided on the device so that no call waits for it.
      */
-    PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE = 5
+    PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE = 5,
+    /**
+     * The CPU tile kernel (AUTO on the CPU for the Aligned and Relative policies): a tile of query rows
+     * against their merged candidate keys, vectorised, within the tolerances of the reference.
+     */
+    PROTEUS_KERNEL_CPU_TILE = 6
 } proteus_flux_kernel;
 
 /** Bits of proteus_flux_tensors.flags. */
@@ -572,6 +580,22 @@ PROTEUS_API proteus_status proteus_shortlist_gather(proteus_context context, con
                                                     int64_t seq_len, const proteus_tensor* salience,
                                                     int64_t batch, const int64_t* rows, int64_t row_count,
                                                     int64_t capacity, int64_t* indices, int64_t* lengths);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Host threads                                                                                   */
+/* ---------------------------------------------------------------------------------------------- */
+
+/**
+ * Sets the number of worker threads the context's CPU kernels run on (1 to 4096; the calling thread
+ * counts as one). The threads are started here, once, and reused by every call; a call already running
+ * finishes on the old ones. A new CPU context starts with PROTEUS_NUM_THREADS when that is set (a whole
+ * number 1..4096), else the hardware threads. Calls on one CPU context run one at a time. GPU backends
+ * run no host worker threads: PROTEUS_STATUS_INVALID_ARGUMENT naming "threads".
+ */
+PROTEUS_API proteus_status proteus_context_set_threads(proteus_context context, int32_t threads);
+
+/** The worker threads of the context's CPU kernels into `threads`; 0 on a GPU backend (it runs none). */
+PROTEUS_API proteus_status proteus_context_get_threads(proteus_context context, int32_t* threads);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -1,5 +1,6 @@
-// The CPU backend: host memory stands in for device memory and the reference flux attention runs on
-// std::threads. Always compiled, needing nothing beyond the C++ runtime.
+// The CPU backend: host memory stands in for device memory; flux attention runs the tile kernel (or,
+// when asked, the literal reference) on the backend's worker pool. Always compiled, needing nothing
+// beyond the C++ runtime.
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -20,13 +21,13 @@
 #include "core/error.h"
 #include "core/shortlist.h"
 #include "cpu/flux_attention.h"
+#include "cpu/parallel.h"
 
 namespace proteus {
 namespace {
 
 // Cache-line alignment, which also satisfies every element type and the vector loads of the kernels.
 constexpr std::align_val_t buffer_alignment{64};
-constexpr long max_threads = 4096;
 
 int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
@@ -88,14 +89,27 @@ proteus_status configured_threads(int& threads)
     char* end = nullptr;
     errno = 0;
     const long value = std::strtol(text, &end, 10);
-    if (errno != 0 || *end != '\0' || value < 1 || value > max_threads) {
+    if (errno != 0 || *end != '\0' || value < 1 || value > cpu::max_threads) {
         return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
                          std::string("PROTEUS_NUM_THREADS = '") + text + "' is not a whole number from 1 to " +
-                             std::to_string(max_threads),
+                             std::to_string(cpu::max_threads),
                          "PROTEUS_NUM_THREADS");
     }
     threads = static_cast<int>(value);
     return PROTEUS_STATUS_OK;
+}
+
+/** A pool of `threads` (1 … 4096) workers, or INVALID_ARGUMENT naming "threads". */
+proteus_status start_pool(int32_t threads, std::shared_ptr<cpu::WorkerPool>& pool)
+{
+    if (threads < 1 || threads > cpu::max_threads) {
+        return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
+                         "threads = " + std::to_string(threads) + ": a CPU context runs 1 to " +
+                             std::to_string(cpu::max_threads) + " worker threads",
+                         "threads");
+    }
+    pool = std::make_shared<cpu::WorkerPool>();
+    return pool->start(threads);
 }
 
 /**
@@ -234,13 +248,14 @@ private:
     uint64_t reserved_ = 0;    // bytes in free_
 };
 
-/** The launch fields the CPU reference has none of: each must be 0 (the heuristic). */
+/** The CPU kernels have no launch fields: each must be 0 (the heuristic); the mode AUTO or REFERENCE. */
 proteus_status check_cpu_launch(const proteus_launch_config& launch)
 {
-    if (launch.mode != PROTEUS_LAUNCH_AUTO) {
+    if (launch.mode != PROTEUS_LAUNCH_AUTO && launch.mode != PROTEUS_LAUNCH_REFERENCE) {
         return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
                          "launch.mode = " + std::to_string(launch.mode) +
-                             ": the CPU backend runs its reference kernel only; pass PROTEUS_LAUNCH_AUTO",
+                             ": the CPU backend takes PROTEUS_LAUNCH_AUTO (its tile kernel) or "
+                             "PROTEUS_LAUNCH_REFERENCE (the literal reference)",
                          "launch.mode");
     }
     const std::pair<const char*, int32_t> fields[] = {{"launch.block_q", launch.block_q},
@@ -251,18 +266,19 @@ proteus_status check_cpu_launch(const proteus_launch_config& launch)
         if (value != 0) {
             return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
                              std::string(name) + " = " + std::to_string(value) +
-                                 ": the CPU reference kernel has no such setting; pass 0",
+                                 ": the CPU kernels have no such setting; pass 0",
                              name);
         }
     }
     return PROTEUS_STATUS_OK;
 }
 
-/** The all-heuristic launch: what the CPU reports it ran and the one configuration it offers. */
-proteus_launch_config default_launch()
+/** The all-heuristic launch (mode AUTO or REFERENCE): what the CPU reports it ran; AUTO is the one it offers. */
+proteus_launch_config default_launch(int32_t mode = PROTEUS_LAUNCH_AUTO)
 {
     proteus_launch_config launch{};
     launch.struct_size = sizeof launch;
+    launch.mode = mode;
     return launch;
 }
 
@@ -286,7 +302,10 @@ void gather_shortlists(const GatherProblem& problem)
 
 class CpuBackend final : public Backend {
 public:
-    CpuBackend(int32_t ordinal, int threads) : ordinal_(ordinal), threads_(threads), workspace_(memory_) {}
+    CpuBackend(int32_t ordinal, std::shared_ptr<cpu::WorkerPool> pool)
+        : ordinal_(ordinal), pool_(std::move(pool)), workspace_(memory_)
+    {
+    }
 
     proteus_status describe(proteus_device_info& info) override { return cpu_device_info(ordinal_, info); }
 
@@ -363,8 +382,10 @@ public:
     {
         const proteus_status status = check_cpu_launch(problem.launch);
         if (status != PROTEUS_STATUS_OK) return status;
-        plan.kernel = PROTEUS_KERNEL_CPU_REFERENCE;
-        plan.launch = default_launch();
+        // The reference when asked for, and for what the tile kernel does not take (the Seed policy).
+        const bool reference = problem.launch.mode == PROTEUS_LAUNCH_REFERENCE || !cpu::tiles_take(problem);
+        plan.kernel = reference ? PROTEUS_KERNEL_CPU_REFERENCE : PROTEUS_KERNEL_CPU_TILE;
+        plan.launch = default_launch(problem.launch.mode);
         return PROTEUS_STATUS_OK;
     }
 
@@ -374,9 +395,11 @@ public:
         return PROTEUS_STATUS_OK;
     }
 
-    proteus_status flux_attention(const FluxProblem& problem, const FluxPlan&, Allocator& workspace) override
+    proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, Allocator& workspace) override
     {
-        return cpu::flux_attention(problem, threads_, workspace);
+        const std::shared_ptr<cpu::WorkerPool> pool = current_pool();
+        return plan.kernel == PROTEUS_KERNEL_CPU_TILE ? cpu::flux_attention_tiles(problem, *pool, workspace)
+                                                      : cpu::flux_attention(problem, *pool, workspace);
     }
 
     proteus_status shortlist_gather(const GatherProblem& problem, Allocator&) override
@@ -385,9 +408,29 @@ public:
         return PROTEUS_STATUS_OK;
     }
 
+    /** A new pool replaces the old one; a call already running keeps the old pool until it returns. */
+    proteus_status set_threads(int32_t threads) override
+    {
+        std::shared_ptr<cpu::WorkerPool> pool;
+        const proteus_status status = start_pool(threads, pool);
+        if (status != PROTEUS_STATUS_OK) return status;
+        std::lock_guard<std::mutex> lock(pool_mutex_);
+        pool_.swap(pool);
+        return PROTEUS_STATUS_OK;
+    }
+
+    int32_t threads() override { return current_pool()->threads(); }
+
 private:
+    std::shared_ptr<cpu::WorkerPool> current_pool()
+    {
+        std::lock_guard<std::mutex> lock(pool_mutex_);
+        return pool_;
+    }
+
     const int32_t ordinal_;
-    const int threads_;
+    std::mutex pool_mutex_;
+    std::shared_ptr<cpu::WorkerPool> pool_;
     const HostMemory memory_;
     WorkspaceArena workspace_;  // after memory_, which it allocates from
 };
@@ -416,9 +459,11 @@ proteus_status create_cpu_backend(int32_t ordinal, void* stream, bool own_stream
                          "stream");
     }
     int threads = 0;
-    const proteus_status status = configured_threads(threads);
+    proteus_status status = configured_threads(threads);
+    std::shared_ptr<cpu::WorkerPool> pool;
+    if (status == PROTEUS_STATUS_OK) status = start_pool(threads, pool);
     if (status != PROTEUS_STATUS_OK) return status;
-    backend = std::make_unique<CpuBackend>(ordinal, threads);
+    backend = std::make_unique<CpuBackend>(ordinal, std::move(pool));
     return PROTEUS_STATUS_OK;
 }
 

@@ -6,12 +6,13 @@
 #include <vector>
 
 #include "core/numeric.h"
-#include "cpu/parallel.h"
 #include "core/shortlist.h"
+#include "cpu/scratch.h"
 
 namespace proteus::cpu {
 namespace {
 
+// The reference: SPEC §2 literally, one row at a time (launch mode REFERENCE, and AUTO for Seed).
 // Storage formats: elements are read into float32 and results stored back with round-to-nearest-even.
 // A kernel makes one format object per task and reads through it.
 struct Float32Format {
@@ -186,29 +187,6 @@ void attend_chunk(const FluxProblem& p, const core::CandidateSpec& spec, const R
     }
 }
 
-/** Workspace memory held for the duration of one call. */
-class ScratchBlock {
-public:
-    explicit ScratchBlock(Allocator& workspace) : workspace_(workspace) {}
-    ~ScratchBlock() { workspace_.release(data_); }
-    ScratchBlock(const ScratchBlock&) = delete;
-    ScratchBlock& operator=(const ScratchBlock&) = delete;
-
-    proteus_status allocate(uint64_t floats)
-    {
-        void* data = nullptr;
-        const proteus_status status = workspace_.allocate(floats * sizeof(float), &data);
-        data_ = static_cast<float*>(data);
-        return status;
-    }
-
-    float* data() const { return data_; }
-
-private:
-    Allocator& workspace_;
-    float* data_ = nullptr;
-};
-
 using ChunkKernel = void (*)(const FluxProblem&, const core::CandidateSpec&, const RowChunk&, const RowScratch&);
 
 /** The kernel of a storage dtype; validation admits float32, float16 and bfloat16 only. */
@@ -223,26 +201,26 @@ ChunkKernel chunk_kernel(proteus_dtype dtype)
 
 }  // namespace
 
-proteus_status flux_attention(const FluxProblem& problem, int threads, Allocator& workspace)
+proteus_status flux_attention(const FluxProblem& problem, WorkerPool& pool, Allocator& workspace)
 {
+    const int threads = pool.threads();
     const core::CandidateSpec& spec = problem.candidates;
     const TaskPlan plan = plan_tasks(problem, threads);
-    const int workers = static_cast<int>(std::min<int64_t>(threads, plan.task_count()));
     // Rows reach position query_offset + query_len − 1 at most, so no C(i) is larger than the bound of that prefix.
     const int64_t rows_end = problem.query_offset + problem.query_len;
     const int64_t floats_per_worker = core::shortlist_bound(spec, rows_end) + 2 * problem.head_dim;
 
     ScratchBlock scratch(workspace);
-    const proteus_status status = scratch.allocate(static_cast<uint64_t>(workers * floats_per_worker));
+    const proteus_status status = scratch.allocate(static_cast<uint64_t>(threads * floats_per_worker));
     if (status != PROTEUS_STATUS_OK) return status;
 
     const ChunkKernel kernel = chunk_kernel(problem.q.dtype);
     const auto attend = [&](int worker, int64_t task) {
-        float* own = scratch.data() + worker * floats_per_worker;  // query [D], accumulator [D], scores [bound]
+        float* own = scratch.data() + worker * floats_per_worker;  // any pool thread may take a task; query [D], accumulator [D], scores [bound]
         const RowScratch row_scratch{own + 2 * problem.head_dim, own, own + problem.head_dim};
         kernel(problem, spec, plan.chunk(task), row_scratch);
     };
-    parallel_for(workers, plan.task_count(), attend);
+    pool.run(plan.task_count(), attend);
     return PROTEUS_STATUS_OK;
 }
 

@@ -510,4 +510,26 @@ PROTEUS_API proteus_status proteus_shortlist_total(proteus_context context, cons
     });
 }
 
+// ---- Host threads --------------------------------------------------------------------------------
+
+PROTEUS_API proteus_status proteus_context_set_threads(proteus_context context, int32_t threads)
+{
+    return guarded(__func__, [&] {
+        std::shared_ptr<Context> live;
+        const proteus_status status = find_live(context, live);
+        return status != PROTEUS_STATUS_OK ? status : live->backend().set_threads(threads);
+    });
+}
+
+PROTEUS_API proteus_status proteus_context_get_threads(proteus_context context, int32_t* threads)
+{
+    return guarded(__func__, [&] {
+        std::shared_ptr<Context> live;
+        proteus_status status = find_live(context, live);
+        if (status == PROTEUS_STATUS_OK) status = check_not_null(threads, "threads");
+        if (status == PROTEUS_STATUS_OK) *threads = live->backend().threads();
+        return status;
+    });
+}
+
 }  // extern "C"

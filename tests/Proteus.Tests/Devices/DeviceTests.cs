@@ -20,6 +20,23 @@ public sealed class DeviceTests
     }
 
     [Test]
+    public void TheCpuThreadCountIsSetAndReadBackAndValidated()
+    {
+        using var cpu = Device.Open(Backend.Cpu);
+        Assert.That(cpu.Threads, Is.InRange(1, Device.MaxThreads), "a new CPU device has PROTEUS_NUM_THREADS or the hardware threads");
+        cpu.Threads = 3;
+        Assert.That(cpu.Threads, Is.EqualTo(3));
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.Throws<ArgumentOutOfRangeException>(() => cpu.Threads = 0);
+            Assert.Throws<ArgumentOutOfRangeException>(() => cpu.Threads = Device.MaxThreads + 1);
+            Assert.That(cpu.Threads, Is.EqualTo(3), "a refused count leaves the threads as they were");
+        }
+        cpu.Threads = 1;
+        Assert.That(cpu.Threads, Is.EqualTo(1));
+    }
+
+    [Test]
     public void CpuBackendIsAlwaysCompiledIn() =>
         Assert.That(ProteusLibrary.CompiledBackends, Does.Contain(Backend.Cpu));
 

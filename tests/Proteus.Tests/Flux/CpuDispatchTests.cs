@@ -64,7 +64,7 @@ public sealed class CpuDispatchTests
     }
 
     [Test]
-    public void TheRunInfoReportsTheReferenceKernelAndTheSlice()
+    public void TheRunInfoReportsTheTileKernelAndTheSlice()
     {
         var attention = new FluxAttention(cpu);
         FluxRunInfo full = attention.Run(Inputs(), FluxParameters.Dense);
@@ -74,7 +74,7 @@ public sealed class CpuDispatchTests
         cpu.Synchronize();
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(new[] { full.Kernel, decode.Kernel, chunk.Kernel }, Is.All.EqualTo(FluxKernel.CpuReference));
+            Assert.That(new[] { full.Kernel, decode.Kernel, chunk.Kernel }, Is.All.EqualTo(FluxKernel.CpuTile));
             Assert.That(new[] { full.ResolvedLaunch, decode.ResolvedLaunch, chunk.ResolvedLaunch }, Is.All.EqualTo(new LaunchConfig()));
             Assert.That((full.QueryOffset, full.QueryLength), Is.EqualTo((0L, SeqLen)));
             Assert.That((decode.QueryOffset, decode.QueryLength), Is.EqualTo((SeqLen - 1, 1L)), "p0 defaults to T − Tq");
@@ -83,6 +83,22 @@ public sealed class CpuDispatchTests
         }
         // q, k, v are constant, so every row averages v = 2.
         Assert.That(o.ToArray(), Is.All.EqualTo(2f));
+    }
+
+    [Test]
+    public void TheReferenceRunsWhenAskedForAndAgreesWithTheTileKernel()
+    {
+        var attention = new FluxAttention(cpu);
+        FluxRunInfo reference = attention.Run(Inputs(), FluxParameters.Dense, new LaunchConfig { Mode = LaunchMode.Reference });
+        cpu.Synchronize();
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(reference.Kernel, Is.EqualTo(FluxKernel.CpuReference));
+            Assert.That(reference.ResolvedLaunch, Is.EqualTo(new LaunchConfig { Mode = LaunchMode.Reference }));
+            Assert.That(o.ToArray(), Is.All.EqualTo(2f), "q, k, v are constant, so every row averages v = 2");
+        }
+        FluxRunInfo seed = attention.Run(Inputs(), new FluxParameters { Policy = CandidatePolicy.Seed, Window = 4, SeedCap = 8, SeedLocalCap = 4 });
+        Assert.That(seed.Kernel, Is.EqualTo(FluxKernel.CpuReference), "AUTO runs the reference for the Seed policy");
     }
 
     [Test]
