@@ -40,11 +40,19 @@ internal sealed class BenchCommand
     public static int Run(BenchOptions request)
     {
         using Device device = request.Backend is { } backend ? Device.Open(backend) : Device.OpenBest();
-        if (device.Backend == Backend.Cpu && request.Launch is not null)
+        bool reference = request.Launch is { Mode: LaunchMode.Reference };
+        if (device.Backend == Backend.Cpu && request.Launch is not null && !reference)
         {
             throw new UsageException("--mode, --block-q, --block-k, --rows-per-warp and --stages are GPU launch options; the best device here is the CPU");
         }
-        // --threads: set Device.Threads here once the property exists in this tree (see BenchCommandLine).
+        if (device.Backend != Backend.Cpu && (reference || request.Threads is not null))
+        {
+            throw new UsageException($"--threads and --reference are CPU options; the device here is {device.Backend}");
+        }
+        if (request.Threads is { } threads)
+        {
+            device.Threads = threads;
+        }
         var bench = new BenchCommand(device, request);
         IReadOnlyList<BenchCase> cases = request.Cases(device.Backend, bench._attention);
         var report = new BenchReport(device, request, cases);

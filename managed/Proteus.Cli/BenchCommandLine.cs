@@ -63,8 +63,12 @@ internal sealed class BenchCommandLine
         HelpName = "perf.json",
     };
 
-    // --threads N goes here once Device.Threads exists in this tree (issue 11, the CPU worker pool):
-    // an Option<long?> ≥ 1, bound to BenchOptions.Threads and applied right after the device is opened.
+    private readonly Option<long?> Threads = Integer("--threads", 1,
+        "CPU only: worker threads of the CPU backend (default PROTEUS_NUM_THREADS, else the hardware threads).", 4096);
+    private readonly Option<bool> Reference = new("--reference")
+    {
+        Description = "CPU only: run the literal reference kernel (what the tests check against) instead of the tile kernel.",
+    };
 
     /// <summary>The command, its options and its checks; <see cref="Bind"/> reads a parse of it.</summary>
     public BenchCommandLine()
@@ -73,7 +77,7 @@ internal sealed class BenchCommandLine
         {
             Backend, Batch, Heads, KvHeads, HeadDim, DType, SeqLens, SweepModes, Window, AnchorStride, Anchors, Dna, Salience,
             ActiveHeads, KeepRatio, Suite, Scale, LaunchMode, BlockQ, BlockK, RowsPerWarp, Stages, Warmup, Iterations, Budget,
-            CallLimit, Json, Csv, Plot, Sdpa,
+            CallLimit, Json, Csv, Plot, Sdpa, Threads, Reference,
         };
         Command command = Command;
         Sdpa.AcceptExistingOnly();
@@ -143,6 +147,14 @@ internal sealed class BenchCommandLine
         {
             result.AddError($"{string.Join(", ", launch)}: GPU launch options; the CPU backend has one configuration");
         }
+        if (Given(Reference) && LaunchOptions.Where(Given).Select(option => option.Name).ToArray() is { Length: > 0 } withReference)
+        {
+            result.AddError($"--reference runs the CPU reference kernel; drop {string.Join(", ", withReference)}");
+        }
+        if (result.GetValue(Backend) is "cuda" or "hip" && new Option[] { Threads, Reference }.Where(Given).Select(option => option.Name).ToArray() is { Length: > 0 } cpuOnly)
+        {
+            result.AddError($"{string.Join(", ", cpuOnly)}: CPU options; --backend {result.GetValue(Backend)} runs on a GPU");
+        }
         Needs(Sdpa, "is drawn on the plot", Plot);
     }
 
@@ -168,7 +180,11 @@ internal sealed class BenchCommandLine
             };
         }
         LaunchConfig? launch = null;
-        if (LaunchOptions.Any(option => parsed.GetResult(option) is { Implicit: false }))
+        if (parsed.GetValue(Reference))
+        {
+            launch = new LaunchConfig { Mode = Proteus.LaunchMode.Reference };
+        }
+        else if (LaunchOptions.Any(option => parsed.GetResult(option) is { Implicit: false }))
         {
             launch = new LaunchConfig
             {
@@ -208,7 +224,8 @@ internal sealed class BenchCommandLine
             JsonPath: parsed.GetValue(Json)?.FullName,
             CsvPath: parsed.GetValue(Csv)?.FullName,
             PlotPath: parsed.GetValue(Plot)?.FullName,
-            SdpaPath: parsed.GetValue(Sdpa)?.FullName);
+            SdpaPath: parsed.GetValue(Sdpa)?.FullName,
+            Threads: (int?)parsed.GetValue(Threads));
     }
 
     private static Option<string?> Choice(string name, string[] choices, string? defaultValue, string description)

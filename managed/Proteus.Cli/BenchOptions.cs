@@ -22,7 +22,7 @@ internal sealed record BenchOptions(
     Backend? Backend, string? Suite, double? Scale, long? Batch, long? Heads, long? KvHeads, long? HeadDim, DType? DType,
     long[]? SeqLens, SweepMode[]? Modes, FluxParameters? Budgets, long? ActiveHeads, double? KeepRatio, LaunchConfig? Launch,
     int Warmup, int MaxIterations, double? BudgetSeconds, double CallLimitSeconds, string? JsonPath, string? CsvPath, string? PlotPath,
-    string? SdpaPath)
+    string? SdpaPath, int? Threads = null)
 {
     /// <summary>The shortlist mode's budgets: the Seed policy's saturated budgets (W 341, S 256, A 171) for L = 512.</summary>
     public static readonly FluxParameters ShortlistBudgets = FluxParameters.Dense with { Window = 341, AnchorStride = 256, AnchorCount = 171 };

@@ -163,6 +163,8 @@ proteus_status plan_flux(const FluxProblem& problem, const DeviceTraits& traits,
         plan.launch = config_of(PROTEUS_LAUNCH_ROW);
         break;
     }
+    case PROTEUS_LAUNCH_REFERENCE:
+        return reject("launch.mode", "REFERENCE is the CPU backend's reference kernel; the GPU backends run AUTO, TILE or ROW");
     default:
         return reject("launch.mode", "AUTO (0), TILE (1) or ROW (2), not " + std::to_string(problem.launch.mode));
     }

@@ -57,6 +57,21 @@ public sealed class BenchCommandLineTests
     public void GpuLaunchOptionsOnTheCpuAreErrors(string commandLine, string named) =>
         Assert.That(Errors(commandLine), Does.Contain($"{named}: GPU launch options; the CPU backend has one configuration"));
 
+    [TestCase("bench --backend cuda --threads 2", "--threads: CPU options; --backend cuda runs on a GPU")]
+    [TestCase("bench --backend hip --reference", "--reference: CPU options; --backend hip runs on a GPU")]
+    [TestCase("bench --reference --block-k 64", "--reference runs the CPU reference kernel; drop --block-k")]
+    [TestCase("bench --threads 0", "--threads must be in [1, 4096], not 0")]
+    public void CpuOptionsAreCheckedWhileParsing(string commandLine, string message) =>
+        Assert.That(Errors(commandLine), Does.Contain(message));
+
+    [Test]
+    public void ThreadsAndTheReferenceBindForTheCpu()
+    {
+        BenchOptions options = Bind("--backend cpu --threads 3 --reference");
+        Assert.That(options.Threads, Is.EqualTo(3));
+        Assert.That(options.Launch, Is.EqualTo(new LaunchConfig { Mode = LaunchMode.Reference }));
+    }
+
     [Test]
     public void GpuLaunchOptionsParseForAGpuBackend()
     {
