@@ -43,7 +43,11 @@ void require(proteus_status status, const char* what)
 
 double microseconds(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
 
-/** bfloat16 bits of a float (round to nearest even; the inputs are finite). */
+/**
+ * bfloat16 bits of a float (round to nearest even; the inputs are finite). Written here rather than taken
+ * from the library's core/numeric.h because this file must also build against the 0.1 sources, where that
+ * header lived at common/numeric.h.
+ */
 uint16_t to_bf16(float x)
 {
     uint32_t bits = 0;
