@@ -8,7 +8,7 @@
 // Cases: dense bf16 B1 H16 D64 at T 16, 256, 1024; at T 4096 the DNA shortlist (W307 S256 A154 K51)
 // and a masked call (20 % of rows active, AUTO launch mode).
 // Build: g++ -O2 -std=c++17 -I<include> tests/gpu/call_cost.cpp -L<lib> -lproteus -Wl,-rpath,<lib>
-// Run:   call_cost [CALLS]        prints one table row per case.
+// Run:   call_cost [CALLS] [long]   prints one table row per case ("long": only the long dense calls).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -164,6 +165,7 @@ Timing measure(proteus_context context, Problem& problem, Problem& long_call, in
 int main(int argc, char** argv)
 {
     const int calls = argc > 1 ? std::atoi(argv[1]) : 1000;
+    const bool long_only = argc > 2 && std::string(argv[2]) == "long";  // only the long dense calls (kernel time)
     int32_t major = 0, minor = 0, patch = 0;
     require(proteus_get_version(&major, &minor, &patch), "get_version");
     proteus_context context = nullptr;
@@ -174,17 +176,18 @@ int main(int argc, char** argv)
     std::printf("library %d.%d.%d: bf16 B1 H16 D64, %d calls per case\n", major, minor, patch, calls);
     std::printf("%-34s %14s %20s\n", "case", "us per call", "return behind 7 ms");
     for (const int64_t T : {16, 256, 1024}) {
+        if (long_only) break;
         Problem dense(context, T, rng);
         const Timing t = measure(context, dense, long_call, calls);
         std::printf("dense T %-26lld %14.2f %20.1f\n", static_cast<long long>(T), t.per_call_us, t.return_us);
     }
-    {
+    if (!long_only) {
         Problem dna(context, 4096, rng);
         dna.shortlist_with_dna();
         const Timing t = measure(context, dna, long_call, calls / 4);
         std::printf("%-34s %14.2f %20.1f\n", "DNA W307 A154 K51 T 4096", t.per_call_us, t.return_us);
     }
-    {
+    if (!long_only) {
         Problem masked(context, 4096, rng);
         masked.masked();
         const Timing t = measure(context, masked, long_call, calls / 4);

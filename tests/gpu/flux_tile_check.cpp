@@ -1,16 +1,18 @@
 // Checks and times the GPU tile kernel through the C ABI (proteus_flux_attention_v2, launch.mode = TILE
 // mostly), on the device machine.
 //   check:  random cases around tile boundaries (T = tile ± 1, W straddling tiles, GQA, layouts,
-//           active masks, lse, every launch configuration), GPU vs the CPU backend in one process; on
+//           active masks, lse, every launch configuration), GPU vs the CPU reference in one process; on
 //           half of them a query slice (SPEC §1: Tq rows at positions p0 …, from one decode step at
-//           p0 = T − 1 to chunks straddling query tiles, DNA included), where the CPU backend's slice
+//           p0 = T − 1 to chunks straddling query tiles, DNA included), where the reference's slice
 //           must also equal the same rows of its full-length call bit for bit.
+//   check-cpu: the same cases for the CPU backend's own kernels (AUTO: its tile kernel where that takes
+//           the problem) against the CPU reference; needs no GPU (CI runs it).
 //   time:   the dense and window shapes of the acceptance list, per launch configuration,
 //           median of N synchronised runs, with TFLOP/s (causal FLOPs: 4·Σ|C(i)|·D·H).
 // Build (from the repository root, after building build-cuda):
 //   g++ -O2 -std=c++17 -Inative/include -Inative/src tests/gpu/flux_tile_check.cpp -Lbuild-cuda/lib -lproteus
 //       -Wl,-rpath,$PWD/build-cuda/lib -o build-cuda/flux_tile_check
-// Run:  build-cuda/flux_tile_check check [CASES] [SEED] [MAX_T]      build-cuda/flux_tile_check time [REPEATS]
+// Run:  build-cuda/flux_tile_check check [CASES] [SEED] [MAX_T] | check-cpu [CASES] [SEED] [MAX_T] | time [REPEATS]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -100,7 +102,9 @@ struct Case {
 
     int64_t width() const { return s.H + 2 * s.Hkv; }
 
-    void run(proteus_context context, const Slice& rows, std::vector<float>& out, std::vector<float>& lse) const
+    /** Runs the case on `context` with `launch` (null: AUTO, the library's choice). */
+    void run(proteus_context context, const proteus_launch_config* launch, const Slice& rows, std::vector<float>& out,
+             std::vector<float>& lse) const
     {
         const int64_t B = s.B, H = s.H, Hk = s.Hkv, T = s.T, D = s.D, Tq = rows.rows, p0 = rows.offset;
         Buffer inputs(context, qkv.size() * 2);
@@ -150,12 +154,7 @@ struct Case {
         if (with_lse) t.lse = view(lse_buffer, 0, PROTEUS_DTYPE_FLOAT32, 3, row_shape, row_strides);
         const int64_t salience_shape[2] = {B, T}, salience_strides[2] = {T, 1};
         if (params.dna_count > 0) t.salience = view(salience_buffer, 0, PROTEUS_DTYPE_FLOAT32, 2, salience_shape, salience_strides);
-        // The launch configures the GPU kernels; the CPU backend runs its reference and takes none.
-        proteus_device_info info{};
-        info.struct_size = sizeof info;
-        require(proteus_context_get_info(context, &info), "context_get_info");
-        const proteus_launch_config* configured = info.backend == PROTEUS_BACKEND_CPU ? nullptr : &launch;
-        require(proteus_flux_attention_v2(context, &t, &params, configured, nullptr), "flux_attention_v2");
+        require(proteus_flux_attention_v2(context, &t, &params, launch, nullptr), "flux_attention_v2");
         require(proteus_context_synchronize(context), "synchronize");
         std::vector<uint16_t> raw(B * H * Tq * D);
         output.download(raw.data());
@@ -188,8 +187,18 @@ bool same_rows(const Shape& s, const Slice& slice, const std::vector<float>& o_f
     return true;
 }
 
-int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, int64_t max_t)
+/**
+ * Random cases: the kernel under test (`tested`: the GPU with each case's launch, or, with `tested_gpu`
+ * false, the CPU backend's AUTO, its tile kernel where that takes the problem) against the CPU reference
+ * (launch mode REFERENCE on `cpu`), within SPEC §9. On a query slice the reference must also equal the
+ * same rows of its full-length call bit for bit (SPEC §1); the kernels, whose tiles move with the slice,
+ * only within tolerance.
+ */
+int check(proteus_context tested, bool tested_gpu, proteus_context cpu, int cases, unsigned seed, int64_t max_t)
 {
+    proteus_launch_config reference{};
+    reference.struct_size = sizeof reference;
+    reference.mode = PROTEUS_LAUNCH_REFERENCE;
     std::mt19937_64 rng(seed);
     auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
     auto one_of = [&](std::initializer_list<int64_t> v) { return *(v.begin() + pick(0, v.size() - 1)); };
@@ -291,13 +300,13 @@ int check(proteus_context gpu, proteus_context cpu, int cases, unsigned seed, in
         }
 
         std::vector<float> o_gpu, lse_gpu, o_cpu, lse_cpu;
-        k.run(gpu, k.slice, o_gpu, lse_gpu);
-        k.run(cpu, k.slice, o_cpu, lse_cpu);
+        k.run(tested, tested_gpu ? &k.launch : nullptr, k.slice, o_gpu, lse_gpu);
+        k.run(cpu, &reference, k.slice, o_cpu, lse_cpu);
         // SPEC §1: a slice's rows are exactly the full-length call's rows p0 … (the CPU reference bit for bit).
         bool cpu_slice_differs = false;
         if (k.slice.rows != T) {
             std::vector<float> o_full, lse_full;
-            k.run(cpu, Slice{T, 0, true}, o_full, lse_full);
+            k.run(cpu, &reference, Slice{T, 0, true}, o_full, lse_full);
             cpu_slice_differs = !same_rows(k.s, k.slice, o_full, lse_full, o_cpu, lse_cpu, k.with_lse);
         }
         double num = 0, den = 0, lse_error = 0;
@@ -462,20 +471,27 @@ int time_shapes(proteus_context gpu, int repeats)
 int main(int argc, char** argv)
 {
     const std::string command = argc > 1 ? argv[1] : "check";
+    const auto argument = [&](int n, long long fallback) { return argc > n ? std::atoll(argv[n]) : fallback; };
     proteus_context gpu = nullptr, cpu = nullptr;
-    require(proteus_context_create(PROTEUS_BACKEND_CUDA, 0, &gpu), "context_create(cuda)");
+    require(proteus_context_create(PROTEUS_BACKEND_CPU, 0, &cpu), "context_create(cpu)");
     int status = 0;
+    if (command == "check" || command == "time") {
+        require(proteus_context_create(PROTEUS_BACKEND_CUDA, 0, &gpu), "context_create(cuda)");
+    }
     if (command == "check") {
-        require(proteus_context_create(PROTEUS_BACKEND_CPU, 0, &cpu), "context_create(cpu)");
-        status = check(gpu, cpu, argc > 2 ? std::atoi(argv[2]) : 300, argc > 3 ? std::atoi(argv[3]) : 1,
-                       argc > 4 ? std::atoll(argv[4]) : 4097);
-        proteus_context_destroy(cpu);
+        status = check(gpu, true, cpu, static_cast<int>(argument(2, 300)), static_cast<unsigned>(argument(3, 1)),
+                       argument(4, 4097));
+    } else if (command == "check-cpu") {
+        status = check(cpu, false, cpu, static_cast<int>(argument(2, 300)), static_cast<unsigned>(argument(3, 1)),
+                       argument(4, 4097));
     } else if (command == "time") {
-        status = time_shapes(gpu, argc > 2 ? std::atoi(argv[2]) : 10);
+        status = time_shapes(gpu, static_cast<int>(argument(2, 10)));
     } else {
-        std::fprintf(stderr, "usage: %s check [CASES] [SEED] [MAX_T] | time [REPEATS]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s check [CASES] [SEED] [MAX_T] | check-cpu [CASES] [SEED] [MAX_T] | time [REPEATS]\n",
+                     argv[0]);
         status = 2;
     }
-    proteus_context_destroy(gpu);
+    if (gpu != nullptr) proteus_context_destroy(gpu);
+    proteus_context_destroy(cpu);
     return status;
 }

@@ -10,11 +10,14 @@ out="$root/.device"
 rm -rf "$out" && mkdir -p "$out"
 
 publish() {  # project, folder
-  dotnet publish "$root/$1" -c Release --no-self-contained -p:ProteusSkipNativeBuild=true \
-    -p:UseAppHost=false -o "$out/$2" >"$out/$2.build.log" 2>&1 || { tail -40 "$out/$2.build.log"; exit 1; }
+  # -r linux-x64: only the device's native assets of the managed packages (SkiaSharp alone ships 15 RIDs).
+  # English only: the analyzers' and test platform's satellite assemblies are 9 MB.
+  dotnet publish "$root/$1" -c Release -r linux-x64 --no-self-contained -p:ProteusSkipNativeBuild=true \
+    -p:UseAppHost=false -p:SatelliteResourceLanguages=en -o "$out/$2" >"$out/$2.build.log" 2>&1 || { tail -40 "$out/$2.build.log"; exit 1; }
 }
+# The test project references the CLI, so its output holds the CLI too (proteus.dll with its own
+# runtimeconfig and deps): run.sh runs it from there, which keeps the carry under its 64 MiB.
 publish tests/Proteus.Tests tests
-publish managed/Proteus.Cli cli
 
 dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
 runtime=$(ls "$dotnet_root/shared/Microsoft.NETCore.App" | sort -V | tail -1)

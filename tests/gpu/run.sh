@@ -47,25 +47,34 @@ dotnet() { "$DOTNET_ROOT/dotnet" "$@"; }
 
 build="$root/build-cuda"
 if has_step build; then
+  # The 0.1 release, when its sources are carried in .old/ (`git archive` of the 0.1 commit, plus its CLI
+  # published into .old/cli): the latency and perf steps time it beside this build in the same call. It
+  # builds beside ours (8 of the 16 cores each; the long pole is one kernel source either way).
+  old_jobs=0
+  if [ -d "$root/.old/native" ]; then
+    old_jobs=8
+    ( start=$SECONDS
+      { cmake -S "$root/.old" -B "$root/.old/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPROTEUS_CUDA=ON \
+          -DPROTEUS_HIP=OFF -DPROTEUS_CUDA_ARCHITECTURES=90 -DPROTEUS_BUILD_NATIVE_TESTS=OFF &&
+        cmake --build "$root/.old/build" -j 8; } >"$out/build-0.1.log" 2>&1
+      echo "$? $((SECONDS - start))" >"$root/.old/build.status" ) &
+  fi
   start=$SECONDS
   { cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPROTEUS_CUDA=ON -DPROTEUS_HIP=OFF \
-      -DPROTEUS_CUDA_ARCHITECTURES=90 && cmake --build "$build" -j 16; } >"$out/build.log" 2>&1
+      -DPROTEUS_CUDA_ARCHITECTURES=90 && cmake --build "$build" -j $((16 - old_jobs)); } >"$out/build.log" 2>&1
   rc=$?
   note "build: rc=$rc in $((SECONDS - start)) s"
+  wait
+  if [ -f "$root/.old/build.status" ]; then
+    read -r old_rc old_s <"$root/.old/build.status"
+    note "build of the 0.1 library (.old, beside ours): rc=$old_rc in $old_s s"
+    cat "$out/build-0.1.log" >>"$out/build.log" && rm -f "$out/build-0.1.log"
+  fi
   [ $rc -eq 0 ] || { tail -60 "$out/build.log"; exit 1; }
   ctest --test-dir "$build" --output-on-failure >>"$out/build.log" 2>&1; note "ctest (native smoke, log in build.log): rc=$?"
-  # The 0.1 release, when its sources are carried in .old/ (`git archive` of the 0.1 commit, plus its CLI
-  # published into .old/cli): the latency and perf steps time it beside this build in the same call.
-  if [ -d "$root/.old/native" ]; then
-    start=$SECONDS
-    { cmake -S "$root/.old" -B "$root/.old/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPROTEUS_CUDA=ON \
-        -DPROTEUS_HIP=OFF -DPROTEUS_CUDA_ARCHITECTURES=90 -DPROTEUS_BUILD_NATIVE_TESTS=OFF &&
-      cmake --build "$root/.old/build" -j 16; } >>"$out/build.log" 2>&1
-    note "build of the 0.1 library (.old): rc=$? in $((SECONDS - start)) s"
-  fi
 fi
 export PROTEUS_NATIVE_PATH="$build/lib/libproteus.so"
-dotnet "$root/.device/cli/proteus.dll" info 2>&1 | tee -a "$summary"
+dotnet "$root/.device/tests/proteus.dll" info 2>&1 | tee -a "$summary"
 
 # Each test run goes to a scratch log first (its verdict is read from it alone), then into tests.log.
 mkdir -p "$build"
@@ -153,12 +162,12 @@ if has_step memcheck; then
 fi
 if has_step bench; then
   start=$SECONDS
-  dotnet "$root/.device/cli/proteus.dll" bench --backend cuda 2>&1 | tee -a "$summary"
+  dotnet "$root/.device/tests/proteus.dll" bench --backend cuda 2>&1 | tee -a "$summary"
   note "bench: rc=${PIPESTATUS[0]} in $((SECONDS - start)) s"
 fi
 if has_step latency; then
   start=$SECONDS
-  dotnet "$root/.device/cli/proteus.dll" bench --suite latency --backend cuda --json "$out/latency.json" 2>&1 | tee -a "$summary"
+  dotnet "$root/.device/tests/proteus.dll" bench --suite latency --backend cuda --json "$out/latency.json" 2>&1 | tee -a "$summary"
   note "latency (proteus bench --suite latency): rc=${PIPESTATUS[0]} in $((SECONDS - start)) s"
   # Before/after through the 0.1 entry point: tests/gpu/call_cost.cpp against this build and, when the
   # 0.1 sources are carried in .old/ (git archive of the 0.1 commit), against the 0.1 library too.
@@ -176,7 +185,7 @@ if has_step perf; then
   ours="$build/perf-ours.json"
   mkdir -p "$build" && rm -f "$ours"
   start=$SECONDS
-  dotnet "$root/.device/cli/proteus.dll" bench --suite kernels --backend cuda ${PROTEUS_PERF_ARGS:-} --json "$ours" 2>&1
+  dotnet "$root/.device/tests/proteus.dll" bench --suite kernels --backend cuda ${PROTEUS_PERF_ARGS:-} --json "$ours" 2>&1
   note "perf, ours (proteus bench --suite kernels): rc=$? in $((SECONDS - start)) s"
   baseline_json=${PROTEUS_PERF_BASELINE:-}
   if [ -z "$baseline_json" ] && [ -f "$root/.old/cli/proteus.dll" ] && [ -f "$root/.old/build/lib/libproteus.so" ]; then

@@ -261,10 +261,14 @@ struct Run {
     int64_t end;
 };
 
-/** Appends `position` to sorted runs, extending the last run when it is adjacent. */
-void append(std::vector<Run>& runs, int64_t position)
+/**
+ * Appends `position` to one row's sorted runs, runs[row_begin …), extending the row's last run when it is
+ * adjacent. Runs before row_begin are other rows': never extended (with W = 1 the previous row's run ends
+ * exactly where this row's window starts).
+ */
+void append(std::vector<Run>& runs, size_t row_begin, int64_t position)
 {
-    if (!runs.empty() && runs.back().end == position) {
+    if (runs.size() > row_begin && runs.back().end == position) {
         ++runs.back().end;
     } else {
         runs.push_back({position, position + 1});
@@ -282,24 +286,26 @@ public:
     {
     }
 
+    /** Appends row i's runs to `runs` (which holds the tile's earlier rows' runs). */
     void add(int64_t i, std::vector<Run>& runs)
     {
+        const size_t row_begin = runs.size();
         if (spec_.dna_count > 0) {
-            for (const int64_t j : builder_.candidates(i)) append(runs, j);
+            for (const int64_t j : builder_.candidates(i)) append(runs, row_begin, j);
             return;
         }
         const int64_t local_first = window_start(i, spec_.window);
         if (spec_.policy == PROTEUS_POLICY_ALIGNED) {
             const AlignedAnchors anchors = aligned_anchors(i, spec_.window, spec_.anchor_stride, spec_.anchor_count);
-            for (int64_t a = 0; a < anchors.count; ++a) append(runs, anchors.first + a * spec_.anchor_stride);
+            for (int64_t a = 0; a < anchors.count; ++a) append(runs, row_begin, anchors.first + a * spec_.anchor_stride);
         } else {
             // Relative anchors i − s·S, largest s (smallest position) first; those in the window count there.
             for (int64_t s = relative_anchor_count(i, spec_.anchor_stride, spec_.anchor_count); s >= 1; --s) {
                 const int64_t j = relative_anchor(i, s, spec_.anchor_stride);
-                if (j < local_first) append(runs, j);
+                if (j < local_first) append(runs, row_begin, j);
             }
         }
-        if (!runs.empty() && runs.back().end == local_first) {
+        if (runs.size() > row_begin && runs.back().end == local_first) {
             runs.back().end = i + 1;
         } else {
             runs.push_back({local_first, i + 1});

@@ -324,8 +324,11 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
     }
     const int dna_tiles = kDna ? (dna_count + BlockN - 1) / BlockN : 0;
     const int key_tiles = anchor_tiles + dna_tiles + band_tiles;
+    // The ring buffers are counted by wrapping counters, not `index % stages` (see the registers note below).
+    int load_stage = 0;  // the ring buffer the next load_key_tile fills
     const auto load_key_tile = [&](int index) {
-        uint16_t* const k_tile = key_stages + (index % args.stages) * 2 * BlockN * kRowPitch;
+        uint16_t* const k_tile = key_stages + load_stage * 2 * BlockN * kRowPitch;
+        load_stage = load_stage + 1 == args.stages ? 0 : load_stage + 1;
         uint16_t* const v_tile = k_tile + BlockN * kRowPitch;
         // The tile's keys are first, first + step, …; those from `present` on (past i1, past the last
         // anchor) belong to no row: zeros, masked.
@@ -384,14 +387,16 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
                                        : args.window <= warp_last ? static_cast<int32_t>(args.window)
                                                                   : warp_last;
     // Without anchors (kAnchors false) the key loop counts in keys, not segment positions, and the
-    // warp's and this lane's windows are held across it (v1's code and registers); the kernel with
-    // anchors derives its ranges per tile instead (these are then unused).
+    // warp's windows are held across it; this lane's rows' windows are derived where a tile needs the
+    // mask. The kernel with anchors derives all its ranges per tile (these are then unused). Register
+    // pressure: the D 128 band kernel runs at the limit, and holding the lane windows plus indexing the
+    // ring buffers by `index % stages` cost it a spill reload per key tile on nvcc 13 (1.75 vs 1.68 ms
+    // at T 16K; neither change alone recovered it, NOTES.md "Issue 8").
     const int32_t warp_low = static_cast<int32_t>(window_start(warp_row, args.window));
     const int32_t warp_high_low = static_cast<int32_t>(window_start(warp_last, args.window));
-    KeyRange lane_window[kLaneRows];
-    for (int r = 0; r < kLaneRows; ++r) {
-        lane_window[r] = {static_cast<int32_t>(window_start(lane_row(r), args.window)), lane_row(r)};
-    }
+    const auto lane_window = [&](int r) {
+        return KeyRange{static_cast<int32_t>(window_start(lane_row(r), args.window)), lane_row(r)};
+    };
     float m[kLaneRows];  // running maximum of the raw scores q·k
     float l[kLaneRows];  // this lane's part of the running sum of 2^(scaled score − max)
     for (int r = 0; r < kLaneRows; ++r) {
@@ -408,6 +413,7 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
     const uint16_t* const warp_q = q_tile + warp * kWarpRows * kRowPitch;
     bool warp_active = false;
 
+    int read_stage = 0;  // the ring buffer of key tile `index`
     for (int index = 0; index < key_tiles; ++index) {
         const int ahead = index + args.stages - 1;
         if (ahead < key_tiles) load_key_tile(ahead);
@@ -442,7 +448,7 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
         const bool takes_keys =
             dna_segment ? warp_last >= args.window : key0 <= last_range.high && key_last >= first_range.low;
         if (warp_active && takes_keys) {
-            const uint16_t* const k_tile = key_stages + (index % args.stages) * 2 * BlockN * kRowPitch;
+            const uint16_t* const k_tile = key_stages + read_stage * 2 * BlockN * kRowPitch;
             const uint16_t* const v_tile = k_tile + BlockN * kRowPitch;
 
             // S = Q·Kᵀ: each K fragment serves every m16 tile of the warp.
@@ -503,7 +509,7 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
             } else if (!inside_every_range) {
                 KeyRange range[kLaneRows];
                 for (int r = 0; r < kLaneRows; ++r) {
-                    range[r] = !kAnchors ? lane_window[r] : band ? band_range(lane_row(r)) : anchor_range(lane_row(r));
+                    range[r] = !kAnchors ? lane_window(r) : band ? band_range(lane_row(r)) : anchor_range(lane_row(r));
                 }
                 for (int t = 0; t < RowTiles; ++t) {
                     for (int n = 0; n < kScoreBlocks; ++n) {
@@ -559,7 +565,8 @@ __global__ void __launch_bounds__(max_threads(RowTiles), blocks_per_multiprocess
                 }
             }
         }
-        __syncthreads();  // stage index % stages is refilled next
+        __syncthreads();  // this stage is refilled next
+        read_stage = read_stage + 1 == args.stages ? 0 : read_stage + 1;
     }
 
     // 3. Output rows through the Q tile, which no warp reads any more.
