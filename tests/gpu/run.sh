@@ -170,15 +170,36 @@ if has_step latency; then
   dotnet "$root/.device/tests/proteus.dll" bench --suite latency --backend cuda --json "$out/latency.json" 2>&1 | tee -a "$summary"
   note "latency (proteus bench --suite latency): rc=${PIPESTATUS[0]} in $((SECONDS - start)) s"
   # Before/after through the 0.1 entry point: tests/gpu/call_cost.cpp against this build and, when the
-  # 0.1 sources are carried in .old/ (git archive of the 0.1 commit), against the 0.1 library too.
+  # 0.1 sources are carried in .old/ (git archive of the 0.1 commit), against the 0.1 library too, in
+  # alternating rounds (ours, 0.1, ours, …; PROTEUS_COST_ROUNDS, default 3) so that neither side owns a
+  # warmer or colder machine; the table is each case's median over the rounds.
   cost="$build/call_cost"
   g++ -O2 -std=c++17 -I"$root/native/include" "$root/tests/gpu/call_cost.cpp" -L"$build/lib" -lproteus \
-    -Wl,-rpath,"$build/lib" -o "$cost" >>"$out/build.log" 2>&1 && "$cost" 1000 2>&1 | tee -a "$summary"
+    -Wl,-rpath,"$build/lib" -o "$cost" >>"$out/build.log" 2>&1
+  sides=("$cost")
   if [ -f "$root/.old/build/lib/libproteus.so" ]; then
     old="$root/.old/build"
     g++ -O2 -std=c++17 -I"$root/.old/native/include" "$root/tests/gpu/call_cost.cpp" -L"$old/lib" -lproteus \
-      -Wl,-rpath,"$old/lib" -o "$old/call_cost" >>"$out/build.log" 2>&1 && "$old/call_cost" 1000 2>&1 | tee -a "$summary"
+      -Wl,-rpath,"$old/lib" -o "$old/call_cost" >>"$out/build.log" 2>&1 && sides+=("$old/call_cost")
   fi
+  rounds=${PROTEUS_COST_ROUNDS:-3}
+  : >"$build/call_cost.rounds"
+  for ((round = 1; round <= rounds; ++round)); do
+    for side in "${sides[@]}"; do "$side" 1000 2>&1 | sed "s|^|$(basename "$(dirname "$side")") |" >>"$build/call_cost.rounds"; done
+  done
+  # Rows "<side> <case …> <us per call> <return us>": the median of each column per side and case.
+  awk '$2 == "library" { version[$1] = $3; sub(/:$/, "", version[$1]) } NF >= 4 && $(NF) ~ /^[0-9.]+$/ && $(NF - 1) ~ /^[0-9.]+$/ {
+         side = $1; name = $2; for (f = 3; f <= NF - 2; ++f) name = name " " $f
+         key = side SUBSEP name; if (!(key in n)) order[++cases] = key
+         cost[key, ++n[key]] = $(NF - 1); back[key, n[key]] = $(NF) }
+       function median(a, key, count,   i, j, t, v) { for (i = 1; i <= count; ++i) v[i] = a[key, i]
+         for (i = 1; i <= count; ++i) for (j = i + 1; j <= count; ++j) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+         return v[int((count + 1) / 2)] }
+       END { printf "call_cost, median of %d alternating rounds (us per call | return behind a 7 ms call)\n", '"$rounds"'
+             for (c = 1; c <= cases; ++c) { split(order[c], parts, SUBSEP)
+               printf "%-12s %-34s %10.2f %10.1f\n", version[parts[1]] != "" ? version[parts[1]] : parts[1], parts[2],
+                      median(cost, order[c], n[order[c]]), median(back, order[c], n[order[c]]) } }' \
+    "$build/call_cost.rounds" | tee -a "$summary"
 fi
 if has_step perf; then
   # Our side prints as it goes; its JSON lives outside $OUT because perf.json embeds all of it.
