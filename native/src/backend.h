@@ -75,6 +75,70 @@ struct GatherProblem {
     int64_t* lengths = nullptr;  // host [row_count]
 };
 
+// ---- layer operations (SPEC §4–§7; proteus_linear, proteus_norm, …): validated by the runtime ----------
+// 2-D tensors are [rows, columns] with strides[0] the row stride and the columns contiguous.
+
+/** y [M, N] = x [M, K]·weight [N, K]ᵀ (+ bias [N]) (+ beta·y when accumulate). */
+struct LinearProblem {
+    TensorRef x, weight, bias, y;  // bias absent or present; x, weight, y share a dtype
+    int64_t m = 0, n = 0, k = 0;
+    bool accumulate = false;
+    float beta = 0.0f;
+};
+
+/** y = x converted element-wise (same shape, rank ≤ 4, any strides; the innermost contiguous). */
+struct ConvertProblem {
+    TensorRef x, y;
+};
+
+/** y [M, C] = norm(x) per row; weight, bias [C] float32 (absent: 1, 0). */
+struct NormProblem {
+    TensorRef x, weight, bias, y;
+    int64_t rows = 0, columns = 0;
+    proteus_norm_kind kind = PROTEUS_NORM_LAYER;
+    float eps = 1e-5f;
+};
+
+/** y = GELU(x) (erf form), x and y [M, N]. */
+struct GeluProblem {
+    TensorRef x, y;
+    int64_t rows = 0, columns = 0;
+};
+
+/** RoPE in place on x [B, H, T, D]. */
+struct RopeProblem {
+    TensorRef x;
+    int64_t batch = 0, heads = 0, seq_len = 0, head_dim = 0;
+    proteus_rope_convention convention = PROTEUS_ROPE_INTERLEAVED;
+    int64_t position_offset = 0;
+    float base = 10000.0f;
+};
+
+/** Router + DNA blend (SPEC §5, §6) over x [B, T, C] with G gates and H heads. */
+struct RouterProblem {
+    TensorRef x, weight, prototypes, usage, confidence;  // DNA inputs absent without DNA
+    TensorRef probs, head_probs, salience, importance;   // outputs; all but probs optional
+    int64_t batch = 0, seq_len = 0, channels = 0, gates = 0, heads = 0;
+    bool dna = false;
+    float tau = 0.2f, theta = 0.25f, blend = 0.6f, usage_boost = 0.0f;
+};
+
+/** The active mask [B, H, T] from head_probs [B, T, H] and importance [B, T] (SPEC §4, §5). */
+struct SelectProblem {
+    TensorRef head_probs, importance, active;
+    int64_t batch = 0, seq_len = 0, heads = 0;
+    int64_t keep = 0;   // tokens kept per batch row, resolved: T when keep_ratio ≥ 0.999, else max(guard, round(ratio·T)) ≤ T
+    int64_t guard = 1;  // the first guard positions always kept (≤ T)
+    int32_t heads_per_token = 1;
+};
+
+/** The DNA EMA update (SPEC §6) from x [B, T, C] and probs [B, T, G]. */
+struct DnaUpdateProblem {
+    TensorRef x, probs, prototypes, usage, confidence;
+    int64_t batch = 0, seq_len = 0, channels = 0, gates = 0;
+    float decay = 0.97f;
+};
+
 /** One device of one backend. Calls are made by the runtime with validated arguments only. */
 class Backend {
 public:
@@ -132,6 +196,17 @@ public:
 
     /** C(i) of the requested rows into the host arrays; returns when they are written. */
     virtual proteus_status shortlist_gather(const GatherProblem& problem, Allocator& workspace) = 0;
+    // Layer operations: queued on the context's stream without waiting; workspace through `workspace`.
+    virtual proteus_status linear(const LinearProblem& problem, Allocator& workspace) = 0;
+    virtual proteus_status convert(const ConvertProblem& problem) = 0;
+    virtual proteus_status norm(const NormProblem& problem) = 0;
+    virtual proteus_status gelu(const GeluProblem& problem) = 0;
+    virtual proteus_status rope(const RopeProblem& problem) = 0;
+    /** Deterministic: the same inputs give the same bits on every run. */
+    virtual proteus_status router(const RouterProblem& problem, Allocator& workspace) = 0;
+    virtual proteus_status select_rows(const SelectProblem& problem, Allocator& workspace) = 0;
+    /** Deterministic: a fixed reduction order, no floating-point atomics. */
+    virtual proteus_status dna_update(const DnaUpdateProblem& problem, Allocator& workspace) = 0;
 
     /**
      * The host worker threads of the backend's kernels (proteus_context_set_threads), 1 to 4096. The

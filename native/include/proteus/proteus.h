@@ -582,6 +582,190 @@ PROTEUS_API proteus_status proteus_shortlist_gather(proteus_context context, con
                                                     int64_t capacity, int64_t* indices, int64_t* lengths);
 
 /* ---------------------------------------------------------------------------------------------- */
+/* Layer operations (SPEC §4–§7): the pieces of the drop-in attention layer and block              */
+/* ---------------------------------------------------------------------------------------------- */
+/*
+ * Each is validated like proteus_flux_attention_v2 (typed errors naming the argument before any work),
+ * queued on the context's stream without waiting, and capturable in a CUDA graph. Row-major 2-D
+ * tensors are [rows, columns] with the column axis contiguous; "rows" may be any strides (a [B, T, C]
+ * activation is viewed as [B·T, C] by the caller when its token rows are evenly spaced).
+ */
+
+/** Bits of proteus_linear_params.flags. */
+typedef enum proteus_linear_flags {
+    /** y ← x·Wᵀ + bias + beta·y (accumulate into y, e.g. a residual already in y); without it beta is ignored. */
+    PROTEUS_LINEAR_ACCUMULATE = 1
+} proteus_linear_flags;
+
+/** Options of proteus_linear. */
+typedef struct proteus_linear_params {
+    /** Set by the caller to sizeof(proteus_linear_params). */
+    uint32_t struct_size;
+    /** proteus_linear_flags. */
+    int32_t flags;
+    /** With PROTEUS_LINEAR_ACCUMULATE: the factor of y's previous contents (1 for a residual). */
+    float beta;
+    int32_t reserved0;
+} proteus_linear_params;
+
+/**
+ * y [M, N] = x [M, K] · weight [N, K]ᵀ (+ bias [N]) (+ beta·y): the GEMM of every projection, through
+ * cuBLAS / hipBLAS on the GPU (loaded when first used) and the system BLAS on the CPU. x, weight and y
+ * share one dtype: float32, or float16 / bfloat16 with float32 accumulation; bias is float32 or y's
+ * dtype. A GPU build whose BLAS library is missing reports PROTEUS_STATUS_BACKEND_UNAVAILABLE naming it.
+ */
+PROTEUS_API proteus_status proteus_linear(proteus_context context, const proteus_tensor* x, const proteus_tensor* weight,
+                                          const proteus_tensor* bias, const proteus_tensor* y,
+                                          const proteus_linear_params* params);
+
+/** Element-wise dtype conversion: y = x rounded to y's dtype (nearest even). Same shape, any strides. */
+PROTEUS_API proteus_status proteus_convert(proteus_context context, const proteus_tensor* x, const proteus_tensor* y);
+
+/** The normalisation of proteus_norm_params.kind. */
+typedef enum proteus_norm_kind {
+    /** (x − mean)/sqrt(var + eps)·weight (+ bias): LayerNorm, the block's default. */
+    PROTEUS_NORM_LAYER = 0,
+    /** x/sqrt(mean(x²) + eps)·weight: RMSNorm. */
+    PROTEUS_NORM_RMS = 1
+} proteus_norm_kind;
+
+/** Options of proteus_norm. */
+typedef struct proteus_norm_params {
+    /** Set by the caller to sizeof(proteus_norm_params). */
+    uint32_t struct_size;
+    /** A proteus_norm_kind. */
+    int32_t kind;
+    /** > 0 (the block's default 1e-5). */
+    float eps;
+    int32_t reserved0;
+} proteus_norm_params;
+
+/**
+ * y [M, C] = norm(x [M, C]) per row, statistics in float32. weight [C] and bias [C] are float32 (both
+ * optional: absent weight is 1, absent bias 0; RMSNorm takes no bias). x and y share a dtype; y may be x.
+ */
+PROTEUS_API proteus_status proteus_norm(proteus_context context, const proteus_tensor* x, const proteus_tensor* weight,
+                                        const proteus_tensor* bias, const proteus_tensor* y,
+                                        const proteus_norm_params* params);
+
+/** y = GELU(x) = x·(1 + erf(x/√2))/2 element-wise, in float32; x, y [M, N] share a dtype; y may be x. */
+PROTEUS_API proteus_status proteus_gelu(proteus_context context, const proteus_tensor* x, const proteus_tensor* y);
+
+/** The pairing of proteus_rope_params.convention. */
+typedef enum proteus_rope_convention {
+    /** Pairs (2m, 2m + 1) (the original Proteus). */
+    PROTEUS_ROPE_INTERLEAVED = 0,
+    /** Pairs (m, m + D/2) (Llama). */
+    PROTEUS_ROPE_HALF_SPLIT = 1
+} proteus_rope_convention;
+
+/** Options of proteus_rope. */
+typedef struct proteus_rope_params {
+    /** Set by the caller to sizeof(proteus_rope_params). */
+    uint32_t struct_size;
+    /** A proteus_rope_convention. */
+    int32_t convention;
+    /** The position of token 0 (decode: the tokens already in the cache). ≥ 0. */
+    int64_t position_offset;
+    /** θ base > 1 (10000). */
+    float base;
+    int32_t reserved0;
+} proteus_rope_params;
+
+/**
+ * RoPE in place on x [B, H, T, D] (any strides, D contiguous and even): pair m of token t rotated by
+ * angle (position_offset + t)·base^(−2m/D), in float32.
+ */
+PROTEUS_API proteus_status proteus_rope(proteus_context context, const proteus_tensor* x,
+                                        const proteus_rope_params* params);
+
+/** Options of proteus_router (SPEC §5, §6). */
+typedef struct proteus_router_params {
+    /** Set by the caller to sizeof(proteus_router_params). */
+    uint32_t struct_size;
+    /** H: 1 ≤ H ≤ G; gate g belongs to head floor(g·H/G). */
+    int32_t heads;
+    /** 1: the DNA blend of §6 (prototypes, usage, confidence and salience required); 0: p = p_router. */
+    int32_t dna;
+    /** τ > 0 (0.2). */
+    float tau;
+    /** θ in [0, 1) (0.25). */
+    float theta;
+    /** blend in [0, 1] (0.6). */
+    float blend;
+    /** usage_boost ≥ 0 (0). */
+    float usage_boost;
+    int32_t reserved0;
+} proteus_router_params;
+
+/** The tensors of proteus_router: inputs first, then outputs (absent outputs are not written). */
+typedef struct proteus_router_tensors {
+    /** Set by the caller to sizeof(proteus_router_tensors). */
+    uint32_t struct_size;
+    int32_t reserved0;
+    /** The router's input [B, T, C] (any storage dtype; the block's normalised input). */
+    proteus_tensor x;
+    /** W_r [G, C] float32. */
+    proteus_tensor weight;
+    /** DNA: prototypes P [G, C], usage [G], confidence [G], float32. */
+    proteus_tensor prototypes;
+    proteus_tensor usage;
+    proteus_tensor confidence;
+    /** Out: the final gate probabilities p [B, T, G] float32 (the DNA update's Q). Required. */
+    proteus_tensor probs;
+    /** Out: head_probs [B, T, H] float32. */
+    proteus_tensor head_probs;
+    /** Out (DNA): salience [B, T] float32, max_g σ_g. */
+    proteus_tensor salience;
+    /** Out: token importance [B, T] float32 (§4). */
+    proteus_tensor importance;
+} proteus_router_tensors;
+
+/** Router + DNA blend (SPEC §5, §6) over every token; deterministic (same bits on every run). */
+PROTEUS_API proteus_status proteus_router(proteus_context context, const proteus_router_tensors* tensors,
+                                          const proteus_router_params* params);
+
+/** Options of proteus_select_rows (SPEC §4, §5). */
+typedef struct proteus_select_params {
+    /** Set by the caller to sizeof(proteus_select_params). */
+    uint32_t struct_size;
+    /** k: heads kept per token, 1..H. */
+    int32_t heads_per_token;
+    /** The token keep ratio in (0, 1]; ≥ 0.999 keeps every token. */
+    double keep_ratio;
+    /** guard ≥ 1: at least this many tokens kept per batch row, and always its first guard positions. */
+    int64_t guard;
+} proteus_select_params;
+
+/**
+ * The active mask of a flux call, on the device: per batch row the round(keep_ratio·T) most important
+ * tokens (importance [B, T] float32; ties to the smaller t; at least guard, always the first guard),
+ * and per kept token its k most probable heads (head_probs [B, T, H] float32; ties to the smaller h).
+ * Writes active [B, H, T] uint8 (1 active, 0 not).
+ */
+PROTEUS_API proteus_status proteus_select_rows(proteus_context context, const proteus_tensor* head_probs,
+                                               const proteus_tensor* importance, const proteus_tensor* active,
+                                               const proteus_select_params* params);
+
+/** Options of proteus_dna_update (SPEC §6). */
+typedef struct proteus_dna_update_params {
+    /** Set by the caller to sizeof(proteus_dna_update_params). */
+    uint32_t struct_size;
+    /** decay d in [0, 1) (0.97). */
+    float decay;
+} proteus_dna_update_params;
+
+/**
+ * The DNA EMA update (SPEC §6) of prototypes [G, C], usage [G] and confidence [G] (float32, in place)
+ * from x [B, T, C] and the final gate probabilities probs [B, T, G]. Deterministic: a fixed reduction
+ * order, no floating-point atomics. Runs only when called (never as a side effect of inference).
+ */
+PROTEUS_API proteus_status proteus_dna_update(proteus_context context, const proteus_tensor* x,
+                                              const proteus_tensor* probs, const proteus_tensor* prototypes,
+                                              const proteus_tensor* usage, const proteus_tensor* confidence,
+                                              const proteus_dna_update_params* params);
+
+/* ---------------------------------------------------------------------------------------------- */
 /* Host threads                                                                                   */
 /* ---------------------------------------------------------------------------------------------- */
 
