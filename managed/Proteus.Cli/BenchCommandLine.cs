@@ -65,6 +65,10 @@ internal sealed class BenchCommandLine
 
     private readonly Option<long?> Threads = Integer("--threads", 1,
         "CPU only: worker threads of the CPU backend (default PROTEUS_NUM_THREADS, else the hardware threads).", 4096);
+    private readonly Option<string?> Layer = Choice("--layer", LayerPresets.Names.ToArray(), null,
+        "Time the drop-in attention layer of a preset instead of the kernel (original: the original Proteus benchmark layer; wide: d_model 1024, 16 heads of D 64, DNA on).");
+    private readonly Option<bool> Block = new("--block") { Description = "With --layer: also time the whole pre-norm block (norms and MLP)." };
+    private readonly Option<bool> UpdateDna = new("--update-dna") { Description = "With --layer: run the DNA update in every call." };
     private readonly Option<bool> Reference = new("--reference")
     {
         Description = "CPU only: run the literal reference kernel (what the tests check against) instead of the tile kernel.",
@@ -77,7 +81,7 @@ internal sealed class BenchCommandLine
         {
             Backend, Batch, Heads, KvHeads, HeadDim, DType, SeqLens, SweepModes, Window, AnchorStride, Anchors, Dna, Salience,
             ActiveHeads, KeepRatio, Suite, Scale, LaunchMode, BlockQ, BlockK, RowsPerWarp, Stages, Warmup, Iterations, Budget,
-            CallLimit, Json, Csv, Plot, Sdpa, Threads, Reference,
+            CallLimit, Json, Csv, Plot, Sdpa, Threads, Reference, Layer, Block, UpdateDna,
         };
         Command command = Command;
         Sdpa.AcceptExistingOnly();
@@ -89,7 +93,7 @@ internal sealed class BenchCommandLine
             }
         });
         command.Validators.Add(CheckCombinations);
-        command.SetAction(parsed => BenchCommand.Run(Bind(parsed)));
+        command.SetAction(parsed => parsed.GetValue(Layer) is { } preset ? LayerBench.Run(BindLayer(parsed, preset)) : BenchCommand.Run(Bind(parsed)));
     }
 
     /// <summary>The <c>bench</c> command.</summary>
@@ -156,7 +160,31 @@ internal sealed class BenchCommandLine
             result.AddError($"{string.Join(", ", cpuOnly)}: CPU options; --backend {result.GetValue(Backend)} runs on a GPU");
         }
         Needs(Sdpa, "is drawn on the plot", Plot);
+        Needs(Block, "times the block beside the layer", Layer);
+        Needs(UpdateDna, "runs the layer's DNA update", Layer);
+        if (Given(Layer))
+        {
+            Option[] kernelOnly = [Suite, Scale, Heads, KvHeads, HeadDim, SweepModes, .. BudgetOptions, ActiveHeads, KeepRatio, .. LaunchOptions,
+                Warmup, Budget, CallLimit, Csv, Plot, Sdpa, Reference];
+            if (kernelOnly.Where(Given).Select(option => option.Name).ToArray() is { Length: > 0 } conflicting)
+            {
+                result.AddError($"--layer times a preset layer; drop {string.Join(", ", conflicting)} (it takes --backend, --seq, --batch, --dtype, --iterations, --threads, --json)");
+            }
+        }
     }
+
+    /// <summary>The parsed command line as a layer request (--layer given).</summary>
+    private LayerBenchOptions BindLayer(ParseResult parsed, string preset) => new(
+        Backend: Bind(parsed).Backend,
+        Preset: preset,
+        Block: parsed.GetValue(Block),
+        SeqLens: parsed.GetValue(SeqLens) is { Length: > 0 } seqLens ? seqLens : null,
+        Batch: parsed.GetValue(Batch) ?? 1,
+        DType: Bind(parsed).DType,
+        Iterations: (int)(parsed.GetValue(Iterations) ?? 5),
+        UpdateDna: parsed.GetValue(UpdateDna),
+        JsonPath: parsed.GetValue(Json)?.FullName,
+        Threads: parsed.GetValue(Threads) is { } threads ? (int)threads : null);
 
     /// <summary>The parsed command line as a request; call only on a parse without errors.</summary>
     public BenchOptions Bind(ParseResult parsed)

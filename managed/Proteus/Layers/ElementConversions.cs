@@ -1,7 +1,7 @@
-namespace Proteus.Layers;
+namespace Proteus;
 
 /// <summary>float32 ↔ the activation types (float, <see cref="Half"/>, <see cref="BFloat16"/>) on the host, rounding to nearest even.</summary>
-internal static class ElementConversions
+public static class ElementConversions
 {
     /// <summary>The values as <typeparamref name="T"/>.</summary>
     /// <exception cref="NotSupportedException">T is not float, Half or BFloat16.</exception>

@@ -1,4 +1,4 @@
-namespace Proteus.Layers;
+namespace Proteus;
 
 /// <summary>Per-call options of <see cref="ProteusAttentionLayer{T}.Forward"/>.</summary>
 public sealed record LayerForwardOptions
@@ -98,7 +98,9 @@ public sealed class ProteusAttentionLayer<T> : IDisposable
         Device = device;
         Options = options;
         _ops = new LayerOps(device);
-        FluxBudgetOptions budget = options.Budget ?? (options.Dna is null ? new FluxBudgetOptions() : new FluxBudgetOptions { DnaFraction = 0.1, LocalFraction = 0.6, AnchorFraction = 0.3 });
+        // Budgets: the defaults, with the DNA piece (f 0.6, 0.3, 0.1) when DNA is on (SPEC §4).
+        FluxBudgetOptions budget = options.Budget
+            ?? (options.Dna is null ? new FluxBudgetOptions() : new FluxBudgetOptions { Pieces = ShortlistPieces.Local | ShortlistPieces.Anchors | ShortlistPieces.Dna });
         _attention = new FluxAttention(device, new AlphaSchedule(options.Alpha), new FluxBudget(budget));
         if (options.TokenKeep is not null || options.HeadsPerToken is not null)
         {
@@ -217,7 +219,7 @@ public sealed class ProteusAttentionLayer<T> : IDisposable
         bool sparseHeads = Options.HeadsPerToken is not null && decision.Alpha > 0;
         int headsPerToken = sparseHeads ? Math.Min(heads, _sparsity!.HeadsPerToken(seqLen, decision.Alpha)) : heads;
         double keepRatio = Options.TokenKeep is not null ? _sparsity!.KeepRatio(seqLen, decision.Alpha) : 1.0;
-        long guard = Math.Min(seqLen, Options.TokenKeep?.Guard ?? 1);
+        long guard = Math.Min(seqLen, Options.GuardEvery is { } every ? Math.Max(1, seqLen / every) : Options.TokenKeep?.Guard ?? 1);
         long kept = keepRatio >= 0.999 ? seqLen : Math.Clamp(Math.Max(guard, (long)Math.Round(keepRatio * seqLen, MidpointRounding.ToEven)), 1, seqLen);
         bool selecting = headsPerToken < heads || kept < seqLen;
 

@@ -1,4 +1,4 @@
-namespace Proteus.Layers;
+namespace Proteus;
 
 /// <summary>
 /// The pre-norm block of SPEC §7 (the original's AttentionBlock): h = x + layer(norm1(x));

@@ -1,4 +1,4 @@
-namespace Proteus.Layers;
+namespace Proteus;
 
 /// <summary>RoPE of the attention layer (SPEC §7): on q and k, angle (offset + t)·base^(−2m/D).</summary>
 public sealed record RopeOptions
@@ -55,6 +55,7 @@ public sealed record ProteusLayerOptions
     private readonly long _modelDim;
     private readonly int _heads;
     private readonly int? _kvHeads, _gates;
+    private readonly long? _guardEvery;
     private readonly float _normEps = 1e-5f;
 
     /// <summary>d_model C, a multiple of <see cref="Heads"/>.</summary>
@@ -93,6 +94,16 @@ public sealed record ProteusLayerOptions
 
     /// <summary>Token sparsity (the keep ratio of SPEC §4); null: every token is kept.</summary>
     public TokenKeepOptions? TokenKeep { get; init; }
+
+    /// <summary>
+    /// With token sparsity: one guard token per this many tokens (guard = max(1, T / GuardEvery), the
+    /// original's T/128), instead of <see cref="TokenKeepOptions.Guard"/>; null: that fixed guard.
+    /// </summary>
+    public long? GuardEvery
+    {
+        get => _guardEvery;
+        init => _guardEvery = value is null or >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(GuardEvery), value, "GuardEvery must be ≥ 1.");
+    }
 
     /// <summary>Heads per token (SPEC §4); null: every head of a kept token is active.</summary>
     public HeadsPerTokenOptions? HeadsPerToken { get; init; }

@@ -75,11 +75,15 @@ public sealed class WeightManifest
 
     /// <summary>Checks that <paramref name="file"/> holds exactly the expected tensors with the expected shapes.</summary>
     /// <param name="file">The weights.</param>
+    /// <param name="namePrefix">
+    /// Only the file's tensors whose names start with this are checked for being unexpected (a layer's
+    /// weights inside a whole block's checkpoint); null or empty: all of them.
+    /// </param>
     /// <exception cref="WeightMismatchException">
     /// A required tensor is missing, the file holds a tensor the manifest does not name, or a tensor's shape differs;
     /// the exception lists all of them.
     /// </exception>
-    public void Verify(SafeTensorsFile file)
+    public void Verify(SafeTensorsFile file, string? namePrefix = null)
     {
         ArgumentNullException.ThrowIfNull(file);
         var missing = new List<string>();
@@ -104,7 +108,8 @@ public sealed class WeightManifest
             }
         }
         var unexpected = new List<string>();
-        foreach (SafeTensorInfo tensor in file.Tensors.Where(tensor => !_byName.ContainsKey(tensor.Name)))
+        foreach (SafeTensorInfo tensor in file.Tensors.Where(tensor =>
+                     !_byName.ContainsKey(tensor.Name) && (string.IsNullOrEmpty(namePrefix) || tensor.Name.StartsWith(namePrefix, StringComparison.Ordinal))))
         {
             unexpected.Add(tensor.Name);
             report.Append($"\n  unexpected  {tensor.Name} {SafeTensorInfo.FormatShape(tensor.Shape)}");
