@@ -138,3 +138,30 @@ public enum ProteusFluxTensorFlags : int
     /// <summary>query_offset holds p0; without it p0 = T − Tq (the queries are the last Tq positions).</summary>
     QueryOffset = 1,
 }
+
+/// <summary>Bits of proteus_linear_params.flags.</summary>
+public enum ProteusLinearFlags : int
+{
+    /// <summary>y ← x·Wᵀ + bias + beta·y (accumulate into y, e.g. a residual already in y); without it beta is ignored.</summary>
+    Accumulate = 1,
+}
+
+/// <summary>The normalisation of proteus_norm_params.kind.</summary>
+public enum ProteusNormKind : int
+{
+    /// <summary>(x − mean)/sqrt(var + eps)·weight (+ bias): LayerNorm, the block's default.</summary>
+    Layer = 0,
+
+    /// <summary>x/sqrt(mean(x²) + eps)·weight: RMSNorm.</summary>
+    Rms = 1,
+}
+
+/// <summary>The pairing of proteus_rope_params.convention.</summary>
+public enum ProteusRopeConvention : int
+{
+    /// <summary>Pairs (2m, 2m + 1) (the original Proteus).</summary>
+    Interleaved = 0,
+
+    /// <summary>Pairs (m, m + D/2) (Llama).</summary>
+    HalfSplit = 1,
+}

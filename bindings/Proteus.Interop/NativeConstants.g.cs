@@ -54,4 +54,25 @@ public static class NativeConstants
 
     /// <summary>Mirrors <c>PROTEUS_BUILD_INFO_SIZE_V0_2</c>.</summary>
     public const int BuildInfoSizeV02 = 544;
+
+    /// <summary>Mirrors <c>PROTEUS_LINEAR_PARAMS_SIZE_V0_2</c>.</summary>
+    public const int LinearParamsSizeV02 = 16;
+
+    /// <summary>Mirrors <c>PROTEUS_NORM_PARAMS_SIZE_V0_2</c>.</summary>
+    public const int NormParamsSizeV02 = 16;
+
+    /// <summary>Mirrors <c>PROTEUS_ROPE_PARAMS_SIZE_V0_2</c>.</summary>
+    public const int RopeParamsSizeV02 = 24;
+
+    /// <summary>Mirrors <c>PROTEUS_ROUTER_PARAMS_SIZE_V0_2</c>.</summary>
+    public const int RouterParamsSizeV02 = 32;
+
+    /// <summary>Mirrors <c>PROTEUS_ROUTER_TENSORS_SIZE_V0_2</c>.</summary>
+    public const int RouterTensorsSizeV02 = 800;
+
+    /// <summary>Mirrors <c>PROTEUS_SELECT_PARAMS_SIZE_V0_2</c>.</summary>
+    public const int SelectParamsSizeV02 = 24;
+
+    /// <summary>Mirrors <c>PROTEUS_DNA_UPDATE_PARAMS_SIZE_V0_2</c>.</summary>
+    public const int DnaUpdateParamsSizeV02 = 8;
 }

@@ -185,6 +185,58 @@ public static unsafe partial class NativeMethods
     public static partial ProteusStatus proteus_shortlist_gather(ProteusContextHandle context, ProteusFluxParams* @params, long seqLen, ProteusTensor* salience, long batch, long* rows, long rowCount, long capacity, long* indices, long* lengths);
 
     /// <summary>
+    /// y [M, N] = x [M, K] · weight [N, K]ᵀ (+ bias [N]) (+ beta·y): the GEMM of every projection, through
+    /// cuBLAS / hipBLAS on the GPU (loaded when first used) and the system BLAS on the CPU. x, weight and y
+    /// share one dtype: float32, or float16 / bfloat16 with float32 accumulation; bias is float32 or y's
+    /// dtype. A GPU build whose BLAS library is missing reports PROTEUS_STATUS_BACKEND_UNAVAILABLE naming it.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_linear(ProteusContextHandle context, ProteusTensor* x, ProteusTensor* weight, ProteusTensor* bias, ProteusTensor* y, ProteusLinearParams* @params);
+
+    /// <summary>Element-wise dtype conversion: y = x rounded to y's dtype (nearest even). Same shape, any strides.</summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_convert(ProteusContextHandle context, ProteusTensor* x, ProteusTensor* y);
+
+    /// <summary>
+    /// y [M, C] = norm(x [M, C]) per row, statistics in float32. weight [C] and bias [C] are float32 (both
+    /// optional: absent weight is 1, absent bias 0; RMSNorm takes no bias). x and y share a dtype; y may be x.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_norm(ProteusContextHandle context, ProteusTensor* x, ProteusTensor* weight, ProteusTensor* bias, ProteusTensor* y, ProteusNormParams* @params);
+
+    /// <summary>y = GELU(x) = x·(1 + erf(x/√2))/2 element-wise, in float32; x, y [M, N] share a dtype; y may be x.</summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_gelu(ProteusContextHandle context, ProteusTensor* x, ProteusTensor* y);
+
+    /// <summary>
+    /// RoPE in place on x [B, H, T, D] (any strides, D contiguous and even): pair m of token t rotated by
+    /// angle (position_offset + t)·base^(−2m/D), in float32.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_rope(ProteusContextHandle context, ProteusTensor* x, ProteusRopeParams* @params);
+
+    /// <summary>Router + DNA blend (SPEC §5, §6) over every token; deterministic (same bits on every run).</summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_router(ProteusContextHandle context, ProteusRouterTensors* tensors, ProteusRouterParams* @params);
+
+    /// <summary>
+    /// The active mask of a flux call, on the device: per batch row the round(keep_ratio·T) most important
+    /// tokens (importance [B, T] float32; ties to the smaller t; at least guard, always the first guard),
+    /// and per kept token its k most probable heads (head_probs [B, T, H] float32; ties to the smaller h).
+    /// Writes active [B, H, T] uint8 (1 active, 0 not).
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_select_rows(ProteusContextHandle context, ProteusTensor* headProbs, ProteusTensor* importance, ProteusTensor* active, ProteusSelectParams* @params);
+
+    /// <summary>
+    /// The DNA EMA update (SPEC §6) of prototypes [G, C], usage [G] and confidence [G] (float32, in place)
+    /// from x [B, T, C] and the final gate probabilities probs [B, T, G]. Deterministic: a fixed reduction
+    /// order, no floating-point atomics. Runs only when called (never as a side effect of inference).
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_dna_update(ProteusContextHandle context, ProteusTensor* x, ProteusTensor* probs, ProteusTensor* prototypes, ProteusTensor* usage, ProteusTensor* confidence, ProteusDnaUpdateParams* @params);
+
+    /// <summary>
     /// Sets the number of worker threads the context's CPU kernels run on (1 to 4096; the calling thread
     /// counts as one). The threads are started here, once, and reused by every call; a call already running
     /// finishes on the old ones. A new CPU context starts with PROTEUS_NUM_THREADS when that is set (a whole

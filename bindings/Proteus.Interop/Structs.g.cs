@@ -317,3 +317,152 @@ public unsafe partial struct ProteusFluxTensorsV01
     /// <summary>Mirrors <c>proteus_flux_tensors_v0_1.lse</c>.</summary>
     public ProteusTensor Lse;
 }
+
+/// <summary>Options of proteus_linear.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct ProteusLinearParams
+{
+    /// <summary>Set by the caller to sizeof(proteus_linear_params).</summary>
+    public uint StructSize;
+
+    /// <summary>proteus_linear_flags.</summary>
+    public int Flags;
+
+    /// <summary>With PROTEUS_LINEAR_ACCUMULATE: the factor of y's previous contents (1 for a residual).</summary>
+    public float Beta;
+
+    /// <summary>Mirrors <c>proteus_linear_params.reserved0</c>.</summary>
+    public int Reserved0;
+}
+
+/// <summary>Options of proteus_norm.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct ProteusNormParams
+{
+    /// <summary>Set by the caller to sizeof(proteus_norm_params).</summary>
+    public uint StructSize;
+
+    /// <summary>A proteus_norm_kind.</summary>
+    public int Kind;
+
+    /// <summary>&gt; 0 (the block's default 1e-5).</summary>
+    public float Eps;
+
+    /// <summary>Mirrors <c>proteus_norm_params.reserved0</c>.</summary>
+    public int Reserved0;
+}
+
+/// <summary>Options of proteus_rope.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct ProteusRopeParams
+{
+    /// <summary>Set by the caller to sizeof(proteus_rope_params).</summary>
+    public uint StructSize;
+
+    /// <summary>A proteus_rope_convention.</summary>
+    public int Convention;
+
+    /// <summary>The position of token 0 (decode: the tokens already in the cache). ≥ 0.</summary>
+    public long PositionOffset;
+
+    /// <summary>θ base &gt; 1 (10000).</summary>
+    public float Base;
+
+    /// <summary>Mirrors <c>proteus_rope_params.reserved0</c>.</summary>
+    public int Reserved0;
+}
+
+/// <summary>Options of proteus_router (SPEC §5, §6).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct ProteusRouterParams
+{
+    /// <summary>Set by the caller to sizeof(proteus_router_params).</summary>
+    public uint StructSize;
+
+    /// <summary>H: 1 ≤ H ≤ G; gate g belongs to head floor(g·H/G).</summary>
+    public int Heads;
+
+    /// <summary>1: the DNA blend of §6 (prototypes, usage, confidence and salience required); 0: p = p_router.</summary>
+    public int Dna;
+
+    /// <summary>τ &gt; 0 (0.2).</summary>
+    public float Tau;
+
+    /// <summary>θ in [0, 1) (0.25).</summary>
+    public float Theta;
+
+    /// <summary>blend in [0, 1] (0.6).</summary>
+    public float Blend;
+
+    /// <summary>usage_boost ≥ 0 (0).</summary>
+    public float UsageBoost;
+
+    /// <summary>Mirrors <c>proteus_router_params.reserved0</c>.</summary>
+    public int Reserved0;
+}
+
+/// <summary>The tensors of proteus_router: inputs first, then outputs (absent outputs are not written).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct ProteusRouterTensors
+{
+    /// <summary>Set by the caller to sizeof(proteus_router_tensors).</summary>
+    public uint StructSize;
+
+    /// <summary>Mirrors <c>proteus_router_tensors.reserved0</c>.</summary>
+    public int Reserved0;
+
+    /// <summary>The router's input [B, T, C] (any storage dtype; the block's normalised input).</summary>
+    public ProteusTensor X;
+
+    /// <summary>W_r [G, C] float32.</summary>
+    public ProteusTensor Weight;
+
+    /// <summary>DNA: prototypes P [G, C], usage [G], confidence [G], float32.</summary>
+    public ProteusTensor Prototypes;
+
+    /// <summary>Mirrors <c>proteus_router_tensors.usage</c>.</summary>
+    public ProteusTensor Usage;
+
+    /// <summary>Mirrors <c>proteus_router_tensors.confidence</c>.</summary>
+    public ProteusTensor Confidence;
+
+    /// <summary>Out: the final gate probabilities p [B, T, G] float32 (the DNA update's Q). Required.</summary>
+    public ProteusTensor Probs;
+
+    /// <summary>Out: head_probs [B, T, H] float32.</summary>
+    public ProteusTensor HeadProbs;
+
+    /// <summary>Out (DNA): salience [B, T] float32, max_g σ_g.</summary>
+    public ProteusTensor Salience;
+
+    /// <summary>Out: token importance [B, T] float32 (§4).</summary>
+    public ProteusTensor Importance;
+}
+
+/// <summary>Options of proteus_select_rows (SPEC §4, §5).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct ProteusSelectParams
+{
+    /// <summary>Set by the caller to sizeof(proteus_select_params).</summary>
+    public uint StructSize;
+
+    /// <summary>k: heads kept per token, 1..H.</summary>
+    public int HeadsPerToken;
+
+    /// <summary>The token keep ratio in (0, 1]; ≥ 0.999 keeps every token.</summary>
+    public double KeepRatio;
+
+    /// <summary>guard ≥ 1: at least this many tokens kept per batch row, and always its first guard positions.</summary>
+    public long Guard;
+}
+
+/// <summary>Options of proteus_dna_update (SPEC §6).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct ProteusDnaUpdateParams
+{
+    /// <summary>Set by the caller to sizeof(proteus_dna_update_params).</summary>
+    public uint StructSize;
+
+    /// <summary>decay d in [0, 1) (0.97).</summary>
+    public float Decay;
+}

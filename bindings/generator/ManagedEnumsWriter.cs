@@ -24,6 +24,8 @@ internal static class ManagedEnumsWriter
         ("proteus_candidate_policy", "CandidatePolicy", []),
         ("proteus_launch_mode", "LaunchMode", []),
         ("proteus_flux_kernel", "FluxKernel", []),
+        ("proteus_norm_kind", "NormKind", []),
+        ("proteus_rope_convention", "RopeConvention", []),
     ];
 
     /// <exception cref="BindingsGeneratorException">

@@ -102,3 +102,55 @@ _Static_assert(offsetof(proteus_flux_tensors_v0_1, o) == 264, "offsetof(proteus_
 _Static_assert(offsetof(proteus_flux_tensors_v0_1, active) == 352, "offsetof(proteus_flux_tensors_v0_1, active) == 352");
 _Static_assert(offsetof(proteus_flux_tensors_v0_1, salience) == 440, "offsetof(proteus_flux_tensors_v0_1, salience) == 440");
 _Static_assert(offsetof(proteus_flux_tensors_v0_1, lse) == 528, "offsetof(proteus_flux_tensors_v0_1, lse) == 528");
+
+_Static_assert(sizeof(proteus_linear_params) == 16, "sizeof(proteus_linear_params) == 16");
+_Static_assert(offsetof(proteus_linear_params, struct_size) == 0, "offsetof(proteus_linear_params, struct_size) == 0");
+_Static_assert(offsetof(proteus_linear_params, flags) == 4, "offsetof(proteus_linear_params, flags) == 4");
+_Static_assert(offsetof(proteus_linear_params, beta) == 8, "offsetof(proteus_linear_params, beta) == 8");
+_Static_assert(offsetof(proteus_linear_params, reserved0) == 12, "offsetof(proteus_linear_params, reserved0) == 12");
+
+_Static_assert(sizeof(proteus_norm_params) == 16, "sizeof(proteus_norm_params) == 16");
+_Static_assert(offsetof(proteus_norm_params, struct_size) == 0, "offsetof(proteus_norm_params, struct_size) == 0");
+_Static_assert(offsetof(proteus_norm_params, kind) == 4, "offsetof(proteus_norm_params, kind) == 4");
+_Static_assert(offsetof(proteus_norm_params, eps) == 8, "offsetof(proteus_norm_params, eps) == 8");
+_Static_assert(offsetof(proteus_norm_params, reserved0) == 12, "offsetof(proteus_norm_params, reserved0) == 12");
+
+_Static_assert(sizeof(proteus_rope_params) == 24, "sizeof(proteus_rope_params) == 24");
+_Static_assert(offsetof(proteus_rope_params, struct_size) == 0, "offsetof(proteus_rope_params, struct_size) == 0");
+_Static_assert(offsetof(proteus_rope_params, convention) == 4, "offsetof(proteus_rope_params, convention) == 4");
+_Static_assert(offsetof(proteus_rope_params, position_offset) == 8, "offsetof(proteus_rope_params, position_offset) == 8");
+_Static_assert(offsetof(proteus_rope_params, base) == 16, "offsetof(proteus_rope_params, base) == 16");
+_Static_assert(offsetof(proteus_rope_params, reserved0) == 20, "offsetof(proteus_rope_params, reserved0) == 20");
+
+_Static_assert(sizeof(proteus_router_params) == 32, "sizeof(proteus_router_params) == 32");
+_Static_assert(offsetof(proteus_router_params, struct_size) == 0, "offsetof(proteus_router_params, struct_size) == 0");
+_Static_assert(offsetof(proteus_router_params, heads) == 4, "offsetof(proteus_router_params, heads) == 4");
+_Static_assert(offsetof(proteus_router_params, dna) == 8, "offsetof(proteus_router_params, dna) == 8");
+_Static_assert(offsetof(proteus_router_params, tau) == 12, "offsetof(proteus_router_params, tau) == 12");
+_Static_assert(offsetof(proteus_router_params, theta) == 16, "offsetof(proteus_router_params, theta) == 16");
+_Static_assert(offsetof(proteus_router_params, blend) == 20, "offsetof(proteus_router_params, blend) == 20");
+_Static_assert(offsetof(proteus_router_params, usage_boost) == 24, "offsetof(proteus_router_params, usage_boost) == 24");
+_Static_assert(offsetof(proteus_router_params, reserved0) == 28, "offsetof(proteus_router_params, reserved0) == 28");
+
+_Static_assert(sizeof(proteus_router_tensors) == 800, "sizeof(proteus_router_tensors) == 800");
+_Static_assert(offsetof(proteus_router_tensors, struct_size) == 0, "offsetof(proteus_router_tensors, struct_size) == 0");
+_Static_assert(offsetof(proteus_router_tensors, reserved0) == 4, "offsetof(proteus_router_tensors, reserved0) == 4");
+_Static_assert(offsetof(proteus_router_tensors, x) == 8, "offsetof(proteus_router_tensors, x) == 8");
+_Static_assert(offsetof(proteus_router_tensors, weight) == 96, "offsetof(proteus_router_tensors, weight) == 96");
+_Static_assert(offsetof(proteus_router_tensors, prototypes) == 184, "offsetof(proteus_router_tensors, prototypes) == 184");
+_Static_assert(offsetof(proteus_router_tensors, usage) == 272, "offsetof(proteus_router_tensors, usage) == 272");
+_Static_assert(offsetof(proteus_router_tensors, confidence) == 360, "offsetof(proteus_router_tensors, confidence) == 360");
+_Static_assert(offsetof(proteus_router_tensors, probs) == 448, "offsetof(proteus_router_tensors, probs) == 448");
+_Static_assert(offsetof(proteus_router_tensors, head_probs) == 536, "offsetof(proteus_router_tensors, head_probs) == 536");
+_Static_assert(offsetof(proteus_router_tensors, salience) == 624, "offsetof(proteus_router_tensors, salience) == 624");
+_Static_assert(offsetof(proteus_router_tensors, importance) == 712, "offsetof(proteus_router_tensors, importance) == 712");
+
+_Static_assert(sizeof(proteus_select_params) == 24, "sizeof(proteus_select_params) == 24");
+_Static_assert(offsetof(proteus_select_params, struct_size) == 0, "offsetof(proteus_select_params, struct_size) == 0");
+_Static_assert(offsetof(proteus_select_params, heads_per_token) == 4, "offsetof(proteus_select_params, heads_per_token) == 4");
+_Static_assert(offsetof(proteus_select_params, keep_ratio) == 8, "offsetof(proteus_select_params, keep_ratio) == 8");
+_Static_assert(offsetof(proteus_select_params, guard) == 16, "offsetof(proteus_select_params, guard) == 16");
+
+_Static_assert(sizeof(proteus_dna_update_params) == 8, "sizeof(proteus_dna_update_params) == 8");
+_Static_assert(offsetof(proteus_dna_update_params, struct_size) == 0, "offsetof(proteus_dna_update_params, struct_size) == 0");
+_Static_assert(offsetof(proteus_dna_update_params, decay) == 4, "offsetof(proteus_dna_update_params, decay) == 4");

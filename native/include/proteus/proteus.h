@@ -75,6 +75,13 @@ extern "C" {
 #define PROTEUS_FLUX_TENSORS_SIZE_V0_2 632
 #define PROTEUS_FLUX_RUN_INFO_SIZE_V0_2 48
 #define PROTEUS_BUILD_INFO_SIZE_V0_2 544
+#define PROTEUS_LINEAR_PARAMS_SIZE_V0_2 16
+#define PROTEUS_NORM_PARAMS_SIZE_V0_2 16
+#define PROTEUS_ROPE_PARAMS_SIZE_V0_2 24
+#define PROTEUS_ROUTER_PARAMS_SIZE_V0_2 32
+#define PROTEUS_ROUTER_TENSORS_SIZE_V0_2 800
+#define PROTEUS_SELECT_PARAMS_SIZE_V0_2 24
+#define PROTEUS_DNA_UPDATE_PARAMS_SIZE_V0_2 8
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Enumerations                                                                                   */

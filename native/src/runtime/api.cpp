@@ -15,6 +15,7 @@
 #include "runtime/build_info.h"
 #include "runtime/context.h"
 #include "runtime/devices.h"
+#include "runtime/layer_validation.h"
 #include "runtime/registry.h"
 #include "runtime/validation.h"
 #include "runtime/versioned.h"
@@ -98,6 +99,36 @@ proteus_status check_flux(proteus_context context, const proteus_flux_tensors* t
     const proteus_status status = find_live(context, call.context);
     return status != PROTEUS_STATUS_OK ? status
                                        : check_flux_call(*call.context, tensors, params, launch, call.problem, call.lease);
+}
+
+/** Runs a validated layer operation: a backend method that takes a workspace gets one counted on the context. */
+template <typename Problem>
+proteus_status dispatch(Context& context, proteus_status (Backend::*method)(const Problem&, Allocator&),
+                        const Problem& problem)
+{
+    Workspace workspace(context);
+    return (context.backend().*method)(problem, workspace);
+}
+
+template <typename Problem>
+proteus_status dispatch(Context& context, proteus_status (Backend::*method)(const Problem&), const Problem& problem)
+{
+    return (context.backend().*method)(problem);
+}
+
+/**
+ * A layer operation: the live context, then `check(context, problem, lease)` validates every argument
+ * before any work, then the backend's `method` runs with the buffers held.
+ */
+template <typename Problem, typename Method, typename Check>
+proteus_status run_layer(proteus_context handle, Method method, Check&& check)
+{
+    std::shared_ptr<Context> context;
+    Problem problem;
+    BufferLease lease;
+    proteus_status status = find_live(handle, context);
+    if (status == PROTEUS_STATUS_OK) status = check(*context, problem, lease);
+    return status != PROTEUS_STATUS_OK ? status : dispatch<Problem>(*context, method, problem);
 }
 
 }  // namespace
@@ -507,6 +538,99 @@ PROTEUS_API proteus_status proteus_shortlist_total(proteus_context context, cons
         *total = core::shortlist_total(call.candidates, seq_len, prefix.empty() ? nullptr : prefix.data(), first_row,
                                        row_count);
         return PROTEUS_STATUS_OK;
+    });
+}
+
+// ---- Layer operations ------------------------------------------------------------------------------
+
+PROTEUS_API proteus_status proteus_linear(proteus_context context, const proteus_tensor* x, const proteus_tensor* weight,
+                                          const proteus_tensor* bias, const proteus_tensor* y,
+                                          const proteus_linear_params* params)
+{
+    return guarded(__func__, [&] {
+        const auto check = [&](const Context& live, LinearProblem& problem, BufferLease& lease) {
+            return check_linear_call(live, x, weight, bias, y, params, problem, lease);
+        };
+        return run_layer<LinearProblem>(context, &Backend::linear, check);
+    });
+}
+
+PROTEUS_API proteus_status proteus_convert(proteus_context context, const proteus_tensor* x, const proteus_tensor* y)
+{
+    return guarded(__func__, [&] {
+        const auto check = [&](const Context& live, ConvertProblem& problem, BufferLease& lease) {
+            return check_convert_call(live, x, y, problem, lease);
+        };
+        return run_layer<ConvertProblem>(context, &Backend::convert, check);
+    });
+}
+
+PROTEUS_API proteus_status proteus_norm(proteus_context context, const proteus_tensor* x, const proteus_tensor* weight,
+                                        const proteus_tensor* bias, const proteus_tensor* y,
+                                        const proteus_norm_params* params)
+{
+    return guarded(__func__, [&] {
+        const auto check = [&](const Context& live, NormProblem& problem, BufferLease& lease) {
+            return check_norm_call(live, x, weight, bias, y, params, problem, lease);
+        };
+        return run_layer<NormProblem>(context, &Backend::norm, check);
+    });
+}
+
+PROTEUS_API proteus_status proteus_gelu(proteus_context context, const proteus_tensor* x, const proteus_tensor* y)
+{
+    return guarded(__func__, [&] {
+        const auto check = [&](const Context& live, GeluProblem& problem, BufferLease& lease) {
+            return check_gelu_call(live, x, y, problem, lease);
+        };
+        return run_layer<GeluProblem>(context, &Backend::gelu, check);
+    });
+}
+
+PROTEUS_API proteus_status proteus_rope(proteus_context context, const proteus_tensor* x,
+                                        const proteus_rope_params* params)
+{
+    return guarded(__func__, [&] {
+        const auto check = [&](const Context& live, RopeProblem& problem, BufferLease& lease) {
+            return check_rope_call(live, x, params, problem, lease);
+        };
+        return run_layer<RopeProblem>(context, &Backend::rope, check);
+    });
+}
+
+PROTEUS_API proteus_status proteus_router(proteus_context context, const proteus_router_tensors* tensors,
+                                          const proteus_router_params* params)
+{
+    return guarded(__func__, [&] {
+        const auto check = [&](const Context& live, RouterProblem& problem, BufferLease& lease) {
+            return check_router_call(live, tensors, params, problem, lease);
+        };
+        return run_layer<RouterProblem>(context, &Backend::router, check);
+    });
+}
+
+PROTEUS_API proteus_status proteus_select_rows(proteus_context context, const proteus_tensor* head_probs,
+                                               const proteus_tensor* importance, const proteus_tensor* active,
+                                               const proteus_select_params* params)
+{
+    return guarded(__func__, [&] {
+        const auto check = [&](const Context& live, SelectProblem& problem, BufferLease& lease) {
+            return check_select_call(live, head_probs, importance, active, params, problem, lease);
+        };
+        return run_layer<SelectProblem>(context, &Backend::select_rows, check);
+    });
+}
+
+PROTEUS_API proteus_status proteus_dna_update(proteus_context context, const proteus_tensor* x,
+                                              const proteus_tensor* probs, const proteus_tensor* prototypes,
+                                              const proteus_tensor* usage, const proteus_tensor* confidence,
+                                              const proteus_dna_update_params* params)
+{
+    return guarded(__func__, [&] {
+        const auto check = [&](const Context& live, DnaUpdateProblem& problem, BufferLease& lease) {
+            return check_dna_update_call(live, x, probs, prototypes, usage, confidence, params, problem, lease);
+        };
+        return run_layer<DnaUpdateProblem>(context, &Backend::dna_update, check);
     });
 }
 

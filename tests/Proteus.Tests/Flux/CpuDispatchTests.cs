@@ -160,6 +160,13 @@ public sealed unsafe class BuildAndAbiTests
         yield return Case(typeof(ProteusFluxTensors), NativeConstants.FluxTensorsSizeV02, 632);
         yield return Case(typeof(ProteusFluxRunInfo), NativeConstants.FluxRunInfoSizeV02, 48);
         yield return Case(typeof(ProteusBuildInfo), NativeConstants.BuildInfoSizeV02, 544);
+        yield return Case(typeof(ProteusLinearParams), NativeConstants.LinearParamsSizeV02, 16);
+        yield return Case(typeof(ProteusNormParams), NativeConstants.NormParamsSizeV02, 16);
+        yield return Case(typeof(ProteusRopeParams), NativeConstants.RopeParamsSizeV02, 24);
+        yield return Case(typeof(ProteusRouterParams), NativeConstants.RouterParamsSizeV02, 32);
+        yield return Case(typeof(ProteusRouterTensors), NativeConstants.RouterTensorsSizeV02, 800);
+        yield return Case(typeof(ProteusSelectParams), NativeConstants.SelectParamsSizeV02, 24);
+        yield return Case(typeof(ProteusDnaUpdateParams), NativeConstants.DnaUpdateParamsSizeV02, 8);
     }
 
     [TestCaseSource(nameof(VersionedStructs))]
