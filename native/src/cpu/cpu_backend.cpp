@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/shortlist.h"
 #include "cpu/flux_attention.h"
+#include "cpu/layer_ops.h"
 #include "cpu/parallel.h"
 
 namespace proteus {
@@ -406,6 +407,34 @@ public:
     {
         gather_shortlists(problem);
         return PROTEUS_STATUS_OK;
+    }
+
+    proteus_status linear(const LinearProblem& problem, Allocator& workspace) override
+    {
+        return cpu::linear(problem, *current_pool(), workspace);
+    }
+
+    proteus_status convert(const ConvertProblem& problem) override { return cpu::convert(problem, *current_pool()); }
+
+    proteus_status norm(const NormProblem& problem) override { return cpu::norm(problem, *current_pool()); }
+
+    proteus_status gelu(const GeluProblem& problem) override { return cpu::gelu(problem, *current_pool()); }
+
+    proteus_status rope(const RopeProblem& problem) override { return cpu::rope(problem, *current_pool()); }
+
+    proteus_status router(const RouterProblem& problem, Allocator& workspace) override
+    {
+        return cpu::router(problem, *current_pool(), workspace);
+    }
+
+    proteus_status select_rows(const SelectProblem& problem, Allocator& workspace) override
+    {
+        return cpu::select_rows(problem, *current_pool(), workspace);
+    }
+
+    proteus_status dna_update(const DnaUpdateProblem& problem, Allocator& workspace) override
+    {
+        return cpu::dna_update(problem, *current_pool(), workspace);
     }
 
     /** A new pool replaces the old one; a call already running keeps the old pool until it returns. */
