@@ -1,7 +1,7 @@
 // The GPU backend (CUDA, or HIP through gpu/vendor.h): devices, a context's stream (its own
 // non-blocking one or the caller's), device memory, the stream-ordered workspace pool, copies and
 // fills. Dispatch is in gpu/flux_dispatch.cu, flux attention in gpu/flux_kernel.cu, gather in
-// gpu/shortlist_gather.cu.
+// gpu/shortlist_gather.cu, the layer operations in gpu/layer_ops.cu.
 #include "gpu/vendor.h"
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include "gpu/device_call.h"
 #include "gpu/flux_dispatch.h"
 #include "gpu/flux_kernel.h"
+#include "gpu/layer_ops.h"
 #include "gpu/shortlist_gather.h"
 
 namespace proteus {
@@ -83,7 +84,8 @@ proteus_status create_workspace_pool(int device, cudaMemPool_t& pool)
 class GpuBackend final : public Backend {
 public:
     GpuBackend(int32_t device, cudaStream_t stream, bool own_stream, cudaMemPool_t pool, const DeviceTraits& traits)
-        : device_(device), stream_(stream), own_stream_(own_stream), pool_(pool), traits_(traits)
+        : device_(device), stream_(stream), own_stream_(own_stream), pool_(pool), traits_(traits),
+          blas_(std::make_unique<Blas>(stream))
     {
     }
 
@@ -93,6 +95,7 @@ public:
         // releases included), then let the pool and an own stream go.
         (void)cudaSetDevice(device_);
         (void)cudaStreamSynchronize(stream_);
+        blas_.reset();  // its handle is bound to the stream: destroyed while the stream still exists
         (void)cudaMemPoolDestroy(pool_);
         if (own_stream_) (void)cudaStreamDestroy(stream_);
         (void)cudaGetLastError();
@@ -254,12 +257,61 @@ proteus_status upload(void* destination, const void* source, uint64_t bytes) ove
         return gpu::shortlist_gather(problem, workspace, traits_.multiprocessors, stream_);
     }
 
+    proteus_status linear(const LinearProblem& problem, Allocator&) override
+    {
+        PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
+        return gpu::linear(problem, *blas_, stream_);
+    }
+
+    proteus_status convert(const ConvertProblem& problem) override
+    {
+        PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
+        return gpu::convert(problem, stream_);
+    }
+
+    proteus_status norm(const NormProblem& problem) override
+    {
+        PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
+        return gpu::norm(problem, stream_);
+    }
+
+    proteus_status gelu(const GeluProblem& problem) override
+    {
+        PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
+        return gpu::gelu(problem, stream_);
+    }
+
+    proteus_status rope(const RopeProblem& problem) override
+    {
+        PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
+        return gpu::rope(problem, stream_);
+    }
+
+    proteus_status router(const RouterProblem& problem, Allocator&) override
+    {
+        PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
+        return gpu::router(problem, stream_);
+    }
+
+    proteus_status select_rows(const SelectProblem& problem, Allocator& workspace) override
+    {
+        PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
+        return gpu::select_rows(problem, workspace, stream_);
+    }
+
+    proteus_status dna_update(const DnaUpdateProblem& problem, Allocator& workspace) override
+    {
+        PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
+        return gpu::dna_update(problem, workspace, stream_);
+    }
+
 private:
     const int32_t device_;
     const cudaStream_t stream_;
     const bool own_stream_;
     const cudaMemPool_t pool_;
     const DeviceTraits traits_;  // queried once: no attribute query per call
+    std::unique_ptr<Blas> blas_;  // proteus_linear's handle, created by the first call (gpu/blas.h)
 };
 
 }  // namespace

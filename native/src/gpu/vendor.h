@@ -49,17 +49,22 @@
 #define cudaMemcpyDeviceToDevice hipMemcpyDeviceToDevice
 #define cudaMemcpyDeviceToHost hipMemcpyDeviceToHost
 #define cudaMemcpyHostToDevice hipMemcpyHostToDevice
+#define cudaMemsetAsync hipMemsetAsync
 #define cudaPointerGetAttributes hipPointerGetAttributes
 #define cudaSetDevice hipSetDevice
 #define cudaStreamCreateWithFlags hipStreamCreateWithFlags
 #define cudaStreamDestroy hipStreamDestroy
 #define cudaStreamNonBlocking hipStreamNonBlocking
+#define cudaStreamCaptureStatus hipStreamCaptureStatus
+#define cudaStreamCaptureStatusNone hipStreamCaptureStatusNone
+#define cudaStreamIsCapturing hipStreamIsCapturing
 #define cudaStreamSynchronize hipStreamSynchronize
 #define cudaStream_t hipStream_t
 #define cudaSuccess hipSuccess
 
 #elif defined(PROTEUS_GPU_BACKEND_CUDA)
 
+#include <cublas_v2.h>  // types and enums only: the library is loaded when first used (gpu/blas.cu)
 #include <cuda_runtime.h>
 
 #else
@@ -162,5 +167,65 @@ inline std::string device_architecture(const cudaDeviceProp& properties)
     return "sm_" + std::to_string(properties.major * 10 + properties.minor);
 }
 #endif
+
+// ---- BLAS (cuBLAS / hipBLAS), loaded with dlopen when first used (gpu/blas.cu) ---------------------
+// Only types, enum values and names: nothing links against the BLAS library, so the library loads where
+// it is not installed. hipBLAS's header is not needed either (Debian ships none): its handful of ABI values
+// are written here, those of the pre-"v2" hipblasGemmEx (hipblasDatatype_t for the data and compute
+// types) that ROCm 5 and 6 export under that name.
+namespace blas {
+#if defined(PROTEUS_GPU_BACKEND_HIP)
+using Handle = void*;
+using Status = int;
+using Operation = int;
+using DataType = int;
+using ComputeType = int;  // hipblasDatatype_t in the pre-v2 API
+using GemmAlgo = int;
+inline constexpr Status kSuccess = 0;          // HIPBLAS_STATUS_SUCCESS
+inline constexpr Operation kNoTranspose = 111;  // HIPBLAS_OP_N
+inline constexpr Operation kTranspose = 112;    // HIPBLAS_OP_T
+inline constexpr DataType kFloat16 = 150;       // HIPBLAS_R_16F
+inline constexpr DataType kFloat32 = 151;       // HIPBLAS_R_32F
+inline constexpr DataType kBFloat16 = 168;      // HIPBLAS_R_16B
+inline constexpr ComputeType kComputeFloat32 = 151;
+inline constexpr GemmAlgo kDefaultAlgo = 160;   // HIPBLAS_GEMM_DEFAULT
+inline constexpr const char* kLibraryName = "hipBLAS";
+/** libhipblas.so.<n> of the ROCm the library was built with: another one would bring a second HIP runtime. */
+inline constexpr const char* kSonamePrefix = "libhipblas.so.";
+inline constexpr int kSonameVersions[] = {HIP_VERSION_MAJOR >= 6 ? 2 : 0};
+inline constexpr const char* kCreate = "hipblasCreate";
+inline constexpr const char* kDestroy = "hipblasDestroy";
+inline constexpr const char* kSetStream = "hipblasSetStream";
+inline constexpr const char* kGemmEx = "hipblasGemmEx";
+inline constexpr const char* kSetMathMode = nullptr;  // no TF32 on this path: nothing to turn off
+inline constexpr int kPedanticMath = 0;
+#else
+using Handle = cublasHandle_t;
+using Status = cublasStatus_t;
+using Operation = cublasOperation_t;
+using DataType = cudaDataType;
+using ComputeType = cublasComputeType_t;
+using GemmAlgo = cublasGemmAlgo_t;
+inline constexpr Status kSuccess = CUBLAS_STATUS_SUCCESS;
+inline constexpr Operation kNoTranspose = CUBLAS_OP_N;
+inline constexpr Operation kTranspose = CUBLAS_OP_T;
+inline constexpr DataType kFloat16 = CUDA_R_16F;
+inline constexpr DataType kFloat32 = CUDA_R_32F;
+inline constexpr DataType kBFloat16 = CUDA_R_16BF;
+inline constexpr ComputeType kComputeFloat32 = CUBLAS_COMPUTE_32F;
+inline constexpr GemmAlgo kDefaultAlgo = CUBLAS_GEMM_DEFAULT;
+inline constexpr const char* kLibraryName = "cuBLAS";
+/** libcublas.so.<n>: the major the library was built with first; cuBLAS carries its own runtime, so another serves too. */
+inline constexpr const char* kSonamePrefix = "libcublas.so.";
+inline constexpr int kSonameVersions[] = {CUDART_VERSION / 1000, 13, 12, 11};
+inline constexpr const char* kCreate = "cublasCreate_v2";
+inline constexpr const char* kDestroy = "cublasDestroy_v2";
+inline constexpr const char* kSetStream = "cublasSetStream_v2";
+inline constexpr const char* kGemmEx = "cublasGemmEx";
+inline constexpr const char* kSetMathMode = "cublasSetMathMode";
+/** CUBLAS_DEFAULT_MATH (no TF32 for float32) with reduced-precision reductions disallowed. */
+inline constexpr int kPedanticMath = CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION;
+#endif
+}  // namespace blas
 
 }  // namespace proteus::gpu

@@ -1,0 +1,809 @@
+// The layer operations on the GPU (gpu/layer_ops.h). Storage is float32, float16 or bfloat16 (gpu/storage.h);
+// every computation is float32 (RoPE's angles double). Nothing here waits for the stream, allocates
+// outside the context's stream-ordered pool, or uses floating-point atomics: every sum is a fixed chain
+// or a fixed tree, so the same inputs give the same bits on every run.
+//
+//   linear       the BLAS GEMM (gpu/blas.cu) with beta·y, then bias_add
+//   convert      one thread per element of a right-aligned 4-D view
+//   norm         one block per row: sum → mean (→ centred sum of squares) → normalise
+//   gelu, rope   one thread per element / per rotated pair
+//   router       one block per kRouterTokens tokens: logits (and DNA dot products) tile by tile through
+//                shared memory, then one thread per token finishes its row serially (softmax, blend, heads)
+//   select_rows  a multi-block radix select per batch row over unique 64-bit (importance, −t) keys:
+//                8 passes of 8 bits, each a histogram kernel (shared-memory integer counts) and a pick
+//                kernel; then one thread per token ranks its heads and writes active
+//   dna_update   partial sums over fixed row chunks into workspace, then chunk-ordered totals
+#include "gpu/layer_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "core/error.h"
+#include "gpu/device_call.h"
+#include "gpu/flux_common.h"
+#include "gpu/storage.h"
+
+namespace proteus::gpu {
+namespace {
+
+constexpr int kThreads = 256;                // every kernel's block (a multiple of any wavefront)
+constexpr uint64_t kMaxBlocks = 1u << 16;    // grid-strided loops cover the rest
+constexpr int kStaticSharedLimit = 48 * 1024;  // beyond this a kernel must opt in to dynamic shared memory
+
+unsigned blocks_for(uint64_t items, uint64_t per_block = kThreads)
+{
+    return static_cast<unsigned>(std::max<uint64_t>(1, std::min<uint64_t>((items + per_block - 1) / per_block, kMaxBlocks)));
+}
+
+/** Runs `launch` with the storage format of `dtype` (a Float32Storage, Float16Storage or BFloat16Storage value). */
+template <typename Launch>
+proteus_status with_storage(proteus_dtype dtype, Launch&& launch)
+{
+    switch (dtype) {
+    case PROTEUS_DTYPE_FLOAT16: return launch(Float16Storage{});
+    case PROTEUS_DTYPE_BFLOAT16: return launch(BFloat16Storage{});
+    default: return launch(Float32Storage{});
+    }
+}
+
+__device__ __forceinline__ uint64_t grid_start() { return static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }
+__device__ __forceinline__ uint64_t grid_step() { return static_cast<uint64_t>(gridDim.x) * blockDim.x; }
+
+/** Sum of one value per thread over the block, in a fixed tree (the same bits every run). All threads call it. */
+__device__ float block_sum(float value, float* scratch)
+{
+    const int t = threadIdx.x;
+    scratch[t] = value;
+    __syncthreads();
+    for (int half = kThreads / 2; half > 0; half /= 2) {
+        if (t < half) scratch[t] += scratch[t + half];
+        __syncthreads();
+    }
+    const float total = scratch[0];
+    __syncthreads();  // the scratch may be reused after this
+    return total;
+}
+
+/** The order-preserving unsigned image of a float (NaN below −inf, so it is never preferred). */
+__device__ __forceinline__ uint32_t ordered_bits(float value)
+{
+    if (value != value) return 0;
+    const uint32_t bits = float_to_bits(value);
+    return (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
+}
+
+// ---- linear: the bias after the BLAS ------------------------------------------------------------
+
+/** y [rows, columns] = keep·y + bias (keep 0: y is not read; bias null: 0). */
+template <typename S>
+__global__ void bias_add(typename S::Raw* y, int64_t y_stride, const void* bias, bool bias_float32, int64_t rows,
+                         int64_t columns, float keep)
+{
+    const uint64_t total = static_cast<uint64_t>(rows) * columns;
+    for (uint64_t e = grid_start(); e < total; e += grid_step()) {
+        const int64_t r = e / columns, c = e % columns;
+        typename S::Raw* out = y + r * y_stride + c;
+        float value = keep != 0.0f ? keep * S::load(*out) : 0.0f;
+        if (bias != nullptr) {
+            value += bias_float32 ? static_cast<const float*>(bias)[c]
+                                  : S::load(static_cast<const typename S::Raw*>(bias)[c]);
+        }
+        *out = S::store(value);
+    }
+}
+
+// ---- convert --------------------------------------------------------------------------------------
+
+/** A rank-≤4 view right-aligned to 4 axes (leading axes of extent 1). */
+struct View4 {
+    int64_t shape[4] = {1, 1, 1, 1};
+    int64_t x_stride[4] = {0, 0, 0, 0};
+    int64_t y_stride[4] = {0, 0, 0, 0};
+};
+
+template <typename In, typename Out>
+__global__ void convert_elements(const typename In::Raw* x, typename Out::Raw* y, View4 view, uint64_t total)
+{
+    for (uint64_t e = grid_start(); e < total; e += grid_step()) {
+        uint64_t rest = e;
+        int64_t x_offset = 0, y_offset = 0;
+        for (int axis = 3; axis >= 0; --axis) {
+            const int64_t index = rest % view.shape[axis];
+            rest /= view.shape[axis];
+            x_offset += index * view.x_stride[axis];
+            y_offset += index * view.y_stride[axis];
+        }
+        y[y_offset] = Out::store(In::load(x[x_offset]));
+    }
+}
+
+// ---- norm -----------------------------------------------------------------------------------------
+
+template <typename S>
+__global__ void norm_rows(const typename S::Raw* x, int64_t x_stride, typename S::Raw* y, int64_t y_stride,
+                          const float* weight, const float* bias, int64_t rows, int64_t columns, bool rms, float eps)
+{
+    __shared__ float scratch[kThreads];
+    for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+        const typename S::Raw* in = x + r * x_stride;
+        typename S::Raw* out = y + r * y_stride;
+        float mean = 0.0f, second = 0.0f;
+        if (rms) {
+            for (int64_t c = threadIdx.x; c < columns; c += kThreads) {
+                const float v = S::load(in[c]);
+                second += v * v;
+            }
+            second = block_sum(second, scratch) / static_cast<float>(columns);
+        } else {
+            for (int64_t c = threadIdx.x; c < columns; c += kThreads) mean += S::load(in[c]);
+            mean = block_sum(mean, scratch) / static_cast<float>(columns);
+            for (int64_t c = threadIdx.x; c < columns; c += kThreads) {
+                const float d = S::load(in[c]) - mean;
+                second += d * d;
+            }
+            second = block_sum(second, scratch) / static_cast<float>(columns);
+        }
+        const float scale = 1.0f / sqrtf(second + eps);
+        // y may be x: each element is read and then written by the same thread, after every read of the statistics.
+        for (int64_t c = threadIdx.x; c < columns; c += kThreads) {
+            float v = (S::load(in[c]) - mean) * scale;
+            if (weight != nullptr) v *= weight[c];
+            if (bias != nullptr) v += bias[c];
+            out[c] = S::store(v);
+        }
+    }
+}
+
+// ---- gelu -----------------------------------------------------------------------------------------
+
+template <typename S>
+__global__ void gelu_elements(const typename S::Raw* x, int64_t x_stride, typename S::Raw* y, int64_t y_stride,
+                              int64_t rows, int64_t columns)
+{
+    const uint64_t total = static_cast<uint64_t>(rows) * columns;
+    for (uint64_t e = grid_start(); e < total; e += grid_step()) {
+        const int64_t r = e / columns, c = e % columns;
+        const float v = S::load(x[r * x_stride + c]);
+        y[r * y_stride + c] = S::store(0.5f * v * (1.0f + erff(v * 0.70710678118654752f)));
+    }
+}
+
+// ---- rope -----------------------------------------------------------------------------------------
+
+/**
+ * Pair m of token t turned by (offset + t)·base^(−2m/D). The angle grows to ~10^6 rad at long
+ * positions, where a float32 product has lost the phase; in double it is exact to float32 precision.
+ */
+template <typename S>
+__global__ void rope_pairs(Rows<typename S::Raw> x, int64_t heads, int64_t seq_len, int64_t head_dim, bool half_split,
+                           int64_t position_offset, double log_base, uint64_t total)
+{
+    const int64_t pairs = head_dim / 2;
+    for (uint64_t e = grid_start(); e < total; e += grid_step()) {
+        const int64_t m = e % pairs;
+        const int64_t row = e / pairs;
+        const int64_t t = row % seq_len;
+        const int64_t h = (row / seq_len) % heads;
+        const int64_t b = row / seq_len / heads;
+        const double inverse_frequency = exp(-(2.0 * static_cast<double>(m) / static_cast<double>(head_dim)) * log_base);
+        const double angle = static_cast<double>(position_offset + t) * inverse_frequency;
+        const float sine = static_cast<float>(sin(angle));
+        const float cosine = static_cast<float>(cos(angle));
+        typename S::Raw* v = x.at(b, h, t);
+        const int64_t first = half_split ? m : 2 * m;
+        const int64_t second = half_split ? m + pairs : 2 * m + 1;
+        const float a = S::load(v[first]);
+        const float c = S::load(v[second]);
+        v[first] = S::store(a * cosine - c * sine);
+        v[second] = S::store(a * sine + c * cosine);
+    }
+}
+
+// ---- router ---------------------------------------------------------------------------------------
+
+constexpr int kRouterTokens = 16;   // tokens of one block
+constexpr int kRouterGates = kThreads / kRouterTokens;  // gates of one tile: one (token, gate) per thread
+constexpr int kRouterColumns = 64;  // model-width columns staged per step
+
+struct RouterArgs {
+    const void* x = nullptr;
+    int64_t x_batch = 0, x_token = 0;
+    const float* weight = nullptr;
+    int64_t weight_stride = 0;
+    const float* prototypes = nullptr;
+    int64_t prototype_stride = 0;
+    const float* usage = nullptr;
+    const float* confidence = nullptr;
+    float* probs = nullptr;
+    int64_t probs_batch = 0, probs_token = 0;
+    float* head_probs = nullptr;
+    int64_t head_batch = 0, head_token = 0;
+    float* salience = nullptr;
+    int64_t salience_batch = 0, salience_token = 0;
+    float* importance = nullptr;
+    int64_t importance_batch = 0, importance_token = 0;
+    int64_t seq_len = 0, tokens = 0, channels = 0, gates = 0, heads = 0;
+    bool dna = false;
+    float tau = 0.2f, theta = 0.25f, blend = 0.6f, usage_boost = 0.0f;
+};
+
+/**
+ * Phase 1, per gate tile: thread (token, gate) dots its token's x with W_r[g] (and with P_g under DNA)
+ * over the width, one staged chunk at a time, in column order; the logits go to probs, the DNA dot
+ * products, |x|² and |P_g|² to shared memory. Phase 2: one thread per token finishes its row (SPEC §5, §6).
+ */
+template <typename S>
+__global__ void __launch_bounds__(kThreads) router_tokens(RouterArgs a)
+{
+    extern __shared__ float dynamic[];  // DNA: dots [kRouterTokens, G], then |P_g|² [G]
+    __shared__ float x_tile[kRouterTokens][kRouterColumns + 1];  // +1: the gate-major reads hit distinct banks
+    __shared__ float w_tile[kRouterGates][kRouterColumns + 1];
+    __shared__ float p_tile[kRouterGates][kRouterColumns + 1];
+    __shared__ float x_square[kRouterTokens];
+    float* const dots = dynamic;
+    float* const prototype_square = dynamic + kRouterTokens * a.gates;
+
+    const int lane_token = threadIdx.x / kRouterGates;
+    const int lane_gate = threadIdx.x % kRouterGates;
+    const int64_t first_token = static_cast<int64_t>(blockIdx.x) * kRouterTokens;
+    const int64_t token = first_token + lane_token;
+    const auto* x = static_cast<const typename S::Raw*>(a.x);
+
+    for (int64_t g0 = 0; g0 < a.gates; g0 += kRouterGates) {
+        float logit = 0.0f, dot = 0.0f, own_x_square = 0.0f, own_p_square = 0.0f;
+        for (int64_t c0 = 0; c0 < a.channels; c0 += kRouterColumns) {
+            for (int e = threadIdx.x; e < kRouterTokens * kRouterColumns; e += kThreads) {
+                const int lt = e / kRouterColumns, c = e % kRouterColumns;
+                const int64_t n = first_token + lt;
+                float v = 0.0f;
+                if (n < a.tokens && c0 + c < a.channels) {
+                    v = S::load(x[(n / a.seq_len) * a.x_batch + (n % a.seq_len) * a.x_token + c0 + c]);
+                }
+                x_tile[lt][c] = v;
+            }
+            for (int e = threadIdx.x; e < kRouterGates * kRouterColumns; e += kThreads) {
+                const int lg = e / kRouterColumns, c = e % kRouterColumns;
+                const int64_t g = g0 + lg;
+                const bool inside = g < a.gates && c0 + c < a.channels;
+                w_tile[lg][c] = inside ? a.weight[g * a.weight_stride + c0 + c] : 0.0f;
+                if (a.dna) p_tile[lg][c] = inside ? a.prototypes[g * a.prototype_stride + c0 + c] : 0.0f;
+            }
+            __syncthreads();
+            for (int c = 0; c < kRouterColumns; ++c) logit += x_tile[lane_token][c] * w_tile[lane_gate][c];
+            if (a.dna) {
+                for (int c = 0; c < kRouterColumns; ++c) dot += x_tile[lane_token][c] * p_tile[lane_gate][c];
+                if (g0 == 0 && lane_gate == 0) {
+                    for (int c = 0; c < kRouterColumns; ++c) own_x_square += x_tile[lane_token][c] * x_tile[lane_token][c];
+                }
+                if (lane_token == 0) {
+                    for (int c = 0; c < kRouterColumns; ++c) own_p_square += p_tile[lane_gate][c] * p_tile[lane_gate][c];
+                }
+            }
+            __syncthreads();  // the tiles are reloaded next step
+        }
+        const int64_t g = g0 + lane_gate;
+        if (token < a.tokens && g < a.gates) {
+            a.probs[(token / a.seq_len) * a.probs_batch + (token % a.seq_len) * a.probs_token + g] = logit;
+        }
+        if (a.dna) {
+            if (g < a.gates) dots[lane_token * a.gates + g] = dot;
+            if (lane_token == 0 && g < a.gates) prototype_square[g] = own_p_square;
+            if (g0 == 0 && lane_gate == 0) x_square[lane_token] = own_x_square;
+        }
+    }
+    __syncthreads();  // logits (global, this block's own rows), dots and squares are complete
+    if (lane_gate != 0 || token >= a.tokens) return;
+
+    const int64_t b = token / a.seq_len, t = token % a.seq_len;
+    float* const p = a.probs + b * a.probs_batch + t * a.probs_token;
+    const int64_t G = a.gates;
+    // p_router = softmax(logits).
+    float top = -INFINITY;
+    for (int64_t g = 0; g < G; ++g) top = fmaxf(top, p[g]);
+    float sum = 0.0f;
+    for (int64_t g = 0; g < G; ++g) {
+        p[g] = expf(p[g] - top);
+        sum += p[g];
+    }
+    for (int64_t g = 0; g < G; ++g) p[g] /= sum;
+
+    float salience = 0.0f, beta = 0.0f;
+    if (a.dna) {
+        float* const pd = dots + lane_token * G;  // σ, then pd, in place
+        const float x_norm = fmaxf(sqrtf(x_square[lane_token]), 1e-6f);
+        salience = -INFINITY;
+        for (int64_t g = 0; g < G; ++g) {
+            pd[g] = pd[g] / (x_norm * fmaxf(sqrtf(prototype_square[g]), 1e-6f));
+            salience = fmaxf(salience, pd[g]);
+        }
+        const float shift = salience / a.tau;  // the largest σ/τ (τ > 0)
+        float pd_sum = 0.0f;
+        for (int64_t g = 0; g < G; ++g) {
+            pd[g] = expf(pd[g] / a.tau - shift);
+            pd_sum += pd[g];
+        }
+        float weighted_sum = 0.0f;
+        for (int64_t g = 0; g < G; ++g) {
+            pd[g] = pd[g] / pd_sum * (a.confidence[g] + 1e-6f);
+            weighted_sum += pd[g];
+        }
+        weighted_sum = fmaxf(weighted_sum, 1e-6f);
+        beta = fminf(fmaxf((salience - a.theta) / fmaxf(1e-6f, 1.0f - a.theta), 0.0f), 1.0f);
+        const float w = a.blend * beta;
+        for (int64_t g = 0; g < G; ++g) p[g] = (1.0f - w) * p[g] + w * (pd[g] / weighted_sum);
+        if (a.usage_boost > 0.0f) {
+            // softmax(−(usage + 1e-6)): the same for every token, cheap enough to redo per row.
+            float usage_top = -INFINITY;
+            for (int64_t g = 0; g < G; ++g) usage_top = fmaxf(usage_top, -(a.usage[g] + 1e-6f));
+            float usage_sum = 0.0f;
+            for (int64_t g = 0; g < G; ++g) usage_sum += expf(-(a.usage[g] + 1e-6f) - usage_top);
+            const float boost = (1.0f - beta) * a.usage_boost;
+            for (int64_t g = 0; g < G; ++g) p[g] += expf(-(a.usage[g] + 1e-6f) - usage_top) / usage_sum * boost;
+        }
+        float positive = 0.0f;
+        for (int64_t g = 0; g < G; ++g) positive += fmaxf(p[g], 0.0f);
+        positive = fmaxf(positive, 1e-6f);
+        for (int64_t g = 0; g < G; ++g) p[g] = fmaxf(p[g], 0.0f) / positive;
+    }
+
+    float best = -INFINITY;
+    for (int64_t g = 0; g < G; ++g) best = fmaxf(best, p[g]);
+    if (a.head_probs != nullptr) {
+        float* const heads = a.head_probs + b * a.head_batch + t * a.head_token;
+        // Gates of head h are the contiguous run with floor(g·H/G) = h.
+        int64_t head = 0;
+        float head_sum = 0.0f;
+        for (int64_t g = 0; g < G; ++g) {
+            const int64_t owner = g * a.heads / G;
+            if (owner != head) {
+                heads[head] = head_sum;
+                for (++head; head < owner; ++head) heads[head] = 0.0f;  // a head without gates (none when G ≥ H)
+                head_sum = 0.0f;
+            }
+            head_sum += p[g];
+        }
+        heads[head] = head_sum;
+    }
+    if (a.salience != nullptr) a.salience[b * a.salience_batch + t * a.salience_token] = salience;
+    if (a.importance != nullptr) {
+        a.importance[b * a.importance_batch + t * a.importance_token] =
+            a.dna ? best * (1.0f - beta) + salience * beta : best;
+    }
+}
+
+// ---- select_rows ----------------------------------------------------------------------------------
+
+constexpr int kRadixBits = 8;
+constexpr int kBins = 1 << kRadixBits;
+constexpr int kKeyBits = 64;
+
+/** The progress of one batch row's radix select: the key bits fixed so far and how many keys still to take. */
+struct SelectState {
+    uint64_t prefix = 0;
+    uint64_t mask = 0;
+    int64_t remaining = 0;
+};
+
+/** Unique per row: more important first, then smaller t (−t in the low word). */
+__device__ __forceinline__ uint64_t token_key(float importance, int64_t t)
+{
+    return (static_cast<uint64_t>(ordered_bits(importance)) << 32) | (0xffffffffu - static_cast<uint32_t>(t));
+}
+
+__global__ void select_start(SelectState* state, int64_t batch, int64_t remaining)
+{
+    for (uint64_t b = grid_start(); b < static_cast<uint64_t>(batch); b += grid_step()) state[b] = {0, 0, remaining};
+}
+
+/** Counts, per batch row (grid y), the candidates t ≥ guard whose fixed bits match, by the digit at `shift`. */
+__global__ void select_histogram(const float* importance, int64_t importance_batch, int64_t importance_token,
+                                 int64_t batch, int64_t seq_len, int64_t guard, const SelectState* state,
+                                 uint32_t* histogram, int shift)
+{
+    __shared__ uint32_t counts[kBins];
+    for (int64_t b = blockIdx.y; b < batch; b += gridDim.y) {
+        for (int bin = threadIdx.x; bin < kBins; bin += kThreads) counts[bin] = 0;
+        __syncthreads();
+        const SelectState s = state[b];
+        for (int64_t t = guard + grid_start(); t < seq_len; t += grid_step()) {
+            const uint64_t key = token_key(importance[b * importance_batch + t * importance_token], t);
+            if ((key & s.mask) == s.prefix) atomicAdd(&counts[(key >> shift) & (kBins - 1)], 1u);
+        }
+        __syncthreads();
+        for (int bin = threadIdx.x; bin < kBins; bin += kThreads) {
+            if (counts[bin] != 0) atomicAdd(&histogram[b * kBins + bin], counts[bin]);  // integer: order-free
+        }
+        __syncthreads();  // counts is cleared for the next row
+    }
+}
+
+/** Fixes the digit at `shift` of each row's threshold key (the remaining-th largest) and clears the histogram. */
+__global__ void select_pick(SelectState* state, uint32_t* histogram, int64_t batch, int shift)
+{
+    for (int64_t b = blockIdx.x; b < batch; b += gridDim.x) {
+        uint32_t* const counts = histogram + b * kBins;
+        if (threadIdx.x == 0) {
+            SelectState s = state[b];
+            for (int bin = kBins - 1; bin >= 0; --bin) {
+                if (s.remaining <= counts[bin] || bin == 0) {
+                    s.prefix |= static_cast<uint64_t>(bin) << shift;
+                    break;
+                }
+                s.remaining -= counts[bin];
+            }
+            s.mask |= static_cast<uint64_t>(kBins - 1) << shift;
+            state[b] = s;
+        }
+        __syncthreads();
+        for (int bin = threadIdx.x; bin < kBins; bin += kThreads) counts[bin] = 0;
+        __syncthreads();
+    }
+}
+
+/**
+ * active[b, h, t] = token kept ∧ h among the token's k most probable heads (ties to the smaller h).
+ * Kept: t < guard, or every token (keep_all), or key ≥ the row's threshold key (selected: the radix ran).
+ */
+__global__ void select_write(const float* head_probs, int64_t head_batch, int64_t head_token, const float* importance,
+                             int64_t importance_batch, int64_t importance_token, uint8_t* active, int64_t active_batch,
+                             int64_t active_head, int64_t batch, int64_t seq_len, int64_t heads, int64_t guard,
+                             bool keep_all, const SelectState* state, int32_t heads_per_token)
+{
+    const uint64_t total = static_cast<uint64_t>(batch) * seq_len;
+    for (uint64_t e = grid_start(); e < total; e += grid_step()) {
+        const int64_t b = e / seq_len, t = e % seq_len;
+        bool kept = keep_all || t < guard;
+        if (!kept && state != nullptr) {
+            kept = token_key(importance[b * importance_batch + t * importance_token], t) >= state[b].prefix;
+        }
+        const float* const p = head_probs + b * head_batch + t * head_token;
+        uint8_t* const out = active + b * active_batch + t;
+        for (int64_t h = 0; h < heads; ++h) {
+            bool on = false;
+            if (kept) {
+                const uint32_t own = ordered_bits(p[h]);
+                int64_t ahead = 0;
+                for (int64_t other = 0; other < heads && ahead < heads_per_token; ++other) {
+                    const uint32_t theirs = ordered_bits(p[other]);
+                    ahead += theirs > own || (theirs == own && other < h);
+                }
+                on = ahead < heads_per_token;
+            }
+            out[h * active_head] = on ? 1 : 0;
+        }
+    }
+}
+
+// ---- dna_update -----------------------------------------------------------------------------------
+
+constexpr int kUpdateGates = 16;     // gates of one block's tile
+constexpr int kUpdateColumns = 64;   // columns of one block's tile
+constexpr int kUpdateRows = 32;      // rows staged per step
+constexpr int kGateGroups = kThreads / kUpdateColumns;  // a thread holds kUpdateGates / kGateGroups sums
+constexpr int64_t kMinChunkRows = 256;
+constexpr uint64_t kPartialBudget = uint64_t{16} << 20;  // floats of partial sums at most (64 MiB), rows permitting
+
+/**
+ * Block (column tile, gate tile, chunk): over the rows of its chunk in order, partial[chunk][g][c] =
+ * Σ Q[r, g]·X[r, c] and (first column tile) count[chunk][g] = Σ Q[r, g].
+ */
+template <typename S>
+__global__ void __launch_bounds__(kThreads) dna_partials(const typename S::Raw* x, int64_t x_batch, int64_t x_token,
+                                                         const float* probs, int64_t probs_batch, int64_t probs_token,
+                                                         int64_t seq_len, int64_t rows, int64_t channels, int64_t gates,
+                                                         int64_t chunk_rows, float* partial, float* count)
+{
+    __shared__ float q_tile[kUpdateRows][kUpdateGates];
+    __shared__ float x_tile[kUpdateRows][kUpdateColumns];
+    constexpr int kOwn = kUpdateGates / kGateGroups;
+    const int column = threadIdx.x % kUpdateColumns;
+    const int group = threadIdx.x / kUpdateColumns;
+    const int64_t c0 = static_cast<int64_t>(blockIdx.x) * kUpdateColumns;
+    const int64_t g0 = static_cast<int64_t>(blockIdx.y) * kUpdateGates;
+    const int64_t chunk = blockIdx.z;
+    const int64_t first = chunk * chunk_rows;
+    const int64_t last = first + chunk_rows < rows ? first + chunk_rows : rows;
+    const bool counts = blockIdx.x == 0;
+
+    float sum[kOwn] = {};
+    float mass = 0.0f;
+    for (int64_t r0 = first; r0 < last; r0 += kUpdateRows) {
+        for (int e = threadIdx.x; e < kUpdateRows * kUpdateGates; e += kThreads) {
+            const int lr = e / kUpdateGates, lg = e % kUpdateGates;
+            const int64_t r = r0 + lr, g = g0 + lg;
+            q_tile[lr][lg] = r < last && g < gates ? probs[(r / seq_len) * probs_batch + (r % seq_len) * probs_token + g] : 0.0f;
+        }
+        for (int e = threadIdx.x; e < kUpdateRows * kUpdateColumns; e += kThreads) {
+            const int lr = e / kUpdateColumns, lc = e % kUpdateColumns;
+            const int64_t r = r0 + lr, c = c0 + lc;
+            x_tile[lr][lc] = r < last && c < channels ? S::load(x[(r / seq_len) * x_batch + (r % seq_len) * x_token + c]) : 0.0f;
+        }
+        __syncthreads();
+        for (int lr = 0; lr < kUpdateRows; ++lr) {
+            const float v = x_tile[lr][column];
+            for (int j = 0; j < kOwn; ++j) sum[j] += q_tile[lr][group + j * kGateGroups] * v;
+        }
+        if (counts && threadIdx.x < kUpdateGates) {
+            for (int lr = 0; lr < kUpdateRows; ++lr) mass += q_tile[lr][threadIdx.x];
+        }
+        __syncthreads();
+    }
+    const int64_t c = c0 + column;
+    for (int j = 0; j < kOwn; ++j) {
+        const int64_t g = g0 + group + j * kGateGroups;
+        if (g < gates && c < channels) partial[(chunk * gates + g) * channels + c] = sum[j];
+    }
+    if (counts && threadIdx.x < kUpdateGates && g0 + threadIdx.x < gates) count[chunk * gates + g0 + threadIdx.x] = mass;
+}
+
+/** n_g = Σ_chunk count (chunk order), into `total`; usage and confidence updated. */
+__global__ void dna_counts(const float* count, int64_t chunks, int64_t gates, float decay, float* total, float* usage,
+                           float* confidence)
+{
+    for (uint64_t g = grid_start(); g < static_cast<uint64_t>(gates); g += grid_step()) {
+        float n = 0.0f;
+        for (int64_t chunk = 0; chunk < chunks; ++chunk) n += count[chunk * gates + g];
+        total[g] = n;
+        const bool updated = n > 1e-6f;
+        usage[g] = decay * usage[g] + (updated ? (1.0f - decay) * n : 0.0f);
+        confidence[g] = decay * confidence[g] + (updated ? 1.0f - decay : 0.0f);
+    }
+}
+
+/** P_g ← d·P_g + (1 − d)·(Σ_chunk partial)/n_g where n_g > 1e-6. */
+__global__ void dna_prototypes(const float* partial, const float* total, int64_t chunks, int64_t gates, int64_t channels,
+                               float decay, float* prototypes, int64_t prototype_stride)
+{
+    const uint64_t elements = static_cast<uint64_t>(gates) * channels;
+    for (uint64_t e = grid_start(); e < elements; e += grid_step()) {
+        const int64_t g = e / channels, c = e % channels;
+        const float n = total[g];
+        if (!(n > 1e-6f)) continue;
+        float s = 0.0f;
+        for (int64_t chunk = 0; chunk < chunks; ++chunk) s += partial[chunk * elements + e];
+        float& p = prototypes[g * prototype_stride + c];
+        p = decay * p + (1.0f - decay) * (s / n);
+    }
+}
+
+}  // namespace
+
+// ---- host launchers -------------------------------------------------------------------------------
+
+proteus_status linear(const LinearProblem& problem, Blas& blas, cudaStream_t stream)
+{
+    if (problem.m == 0 || problem.n == 0) return PROTEUS_STATUS_OK;
+    float keep = 1.0f;  // what bias_add keeps of y
+    if (problem.k > 0) {
+        const proteus_status status = blas.gemm_nt(problem.y.dtype, problem.m, problem.n, problem.k, problem.x.data,
+                                                   problem.x.strides[0], problem.weight.data, problem.weight.strides[0],
+                                                   problem.accumulate ? problem.beta : 0.0f, problem.y.data,
+                                                   problem.y.strides[0]);
+        if (status != PROTEUS_STATUS_OK || !problem.bias.present()) return status;
+    } else {
+        keep = problem.accumulate ? problem.beta : 0.0f;  // an empty product: y = beta·y + bias
+    }
+    return with_storage(problem.y.dtype, [&](auto storage) {
+        using S = decltype(storage);
+        bias_add<S><<<blocks_for(static_cast<uint64_t>(problem.m) * problem.n), kThreads, 0, stream>>>(
+            static_cast<typename S::Raw*>(problem.y.data), problem.y.strides[0], problem.bias.data,
+            problem.bias.dtype == PROTEUS_DTYPE_FLOAT32, problem.m, problem.n, keep);
+        return check_launch("bias_add");
+    });
+}
+
+proteus_status convert(const ConvertProblem& problem, cudaStream_t stream)
+{
+    View4 view;
+    const int rank = problem.x.rank;
+    uint64_t total = 1;
+    for (int axis = 0; axis < rank; ++axis) {
+        const int slot = 4 - rank + axis;
+        view.shape[slot] = problem.x.shape[axis];
+        view.x_stride[slot] = problem.x.strides[axis];
+        view.y_stride[slot] = problem.y.strides[axis];
+        total *= static_cast<uint64_t>(problem.x.shape[axis]);
+    }
+    if (total == 0) return PROTEUS_STATUS_OK;
+    return with_storage(problem.x.dtype, [&](auto in) {
+        return with_storage(problem.y.dtype, [&](auto out) {
+            using In = decltype(in);
+            using Out = decltype(out);
+            convert_elements<In, Out><<<blocks_for(total), kThreads, 0, stream>>>(
+                static_cast<const typename In::Raw*>(problem.x.data), static_cast<typename Out::Raw*>(problem.y.data),
+                view, total);
+            return check_launch("convert_elements");
+        });
+    });
+}
+
+proteus_status norm(const NormProblem& problem, cudaStream_t stream)
+{
+    if (problem.rows == 0 || problem.columns == 0) return PROTEUS_STATUS_OK;
+    return with_storage(problem.x.dtype, [&](auto storage) {
+        using S = decltype(storage);
+        const unsigned blocks = static_cast<unsigned>(std::min<uint64_t>(problem.rows, kMaxBlocks));
+        norm_rows<S><<<blocks, kThreads, 0, stream>>>(
+            static_cast<const typename S::Raw*>(problem.x.data), problem.x.strides[0],
+            static_cast<typename S::Raw*>(problem.y.data), problem.y.strides[0],
+            static_cast<const float*>(problem.weight.data),
+            problem.kind == PROTEUS_NORM_LAYER ? static_cast<const float*>(problem.bias.data) : nullptr, problem.rows,
+            problem.columns, problem.kind == PROTEUS_NORM_RMS, problem.eps);
+        return check_launch("norm_rows");
+    });
+}
+
+proteus_status gelu(const GeluProblem& problem, cudaStream_t stream)
+{
+    const uint64_t total = static_cast<uint64_t>(problem.rows) * problem.columns;
+    if (total == 0) return PROTEUS_STATUS_OK;
+    return with_storage(problem.x.dtype, [&](auto storage) {
+        using S = decltype(storage);
+        gelu_elements<S><<<blocks_for(total), kThreads, 0, stream>>>(
+            static_cast<const typename S::Raw*>(problem.x.data), problem.x.strides[0],
+            static_cast<typename S::Raw*>(problem.y.data), problem.y.strides[0], problem.rows, problem.columns);
+        return check_launch("gelu_elements");
+    });
+}
+
+proteus_status rope(const RopeProblem& problem, cudaStream_t stream)
+{
+    const uint64_t total = static_cast<uint64_t>(problem.batch) * problem.heads * problem.seq_len * (problem.head_dim / 2);
+    if (total == 0) return PROTEUS_STATUS_OK;
+    return with_storage(problem.x.dtype, [&](auto storage) {
+        using S = decltype(storage);
+        rope_pairs<S><<<blocks_for(total), kThreads, 0, stream>>>(
+            rows_of<typename S::Raw>(problem.x), problem.heads, problem.seq_len, problem.head_dim,
+            problem.convention == PROTEUS_ROPE_HALF_SPLIT, problem.position_offset,
+            std::log(static_cast<double>(problem.base)), total);
+        return check_launch("rope_pairs");
+    });
+}
+
+proteus_status router(const RouterProblem& problem, cudaStream_t stream)
+{
+    RouterArgs a;
+    a.x = problem.x.data;
+    a.x_batch = problem.x.strides[0];
+    a.x_token = problem.x.strides[1];
+    a.weight = static_cast<const float*>(problem.weight.data);
+    a.weight_stride = problem.weight.strides[0];
+    a.dna = problem.dna;
+    if (problem.dna) {
+        a.prototypes = static_cast<const float*>(problem.prototypes.data);
+        a.prototype_stride = problem.prototypes.strides[0];
+        a.usage = static_cast<const float*>(problem.usage.data);
+        a.confidence = static_cast<const float*>(problem.confidence.data);
+    }
+    a.probs = static_cast<float*>(problem.probs.data);
+    a.probs_batch = problem.probs.strides[0];
+    a.probs_token = problem.probs.strides[1];
+    a.head_probs = static_cast<float*>(problem.head_probs.data);
+    a.head_batch = problem.head_probs.strides[0];
+    a.head_token = problem.head_probs.strides[1];
+    a.salience = problem.dna ? static_cast<float*>(problem.salience.data) : nullptr;
+    a.salience_batch = problem.salience.strides[0];
+    a.salience_token = problem.salience.strides[1];
+    a.importance = static_cast<float*>(problem.importance.data);
+    a.importance_batch = problem.importance.strides[0];
+    a.importance_token = problem.importance.strides[1];
+    a.seq_len = problem.seq_len;
+    a.tokens = problem.batch * problem.seq_len;
+    a.channels = problem.channels;
+    a.gates = problem.gates;
+    a.heads = problem.heads;
+    a.tau = problem.tau;
+    a.theta = problem.theta;
+    a.blend = problem.blend;
+    a.usage_boost = problem.usage_boost;
+    if (a.tokens == 0) return PROTEUS_STATUS_OK;
+    const uint64_t groups = (static_cast<uint64_t>(a.tokens) + kRouterTokens - 1) / kRouterTokens;
+    if (groups > INT32_MAX) {
+        return set_error(PROTEUS_STATUS_INVALID_ARGUMENT, "router: more than 2^31 groups of tokens", "x");
+    }
+    const size_t shared = problem.dna ? sizeof(float) * static_cast<size_t>(kRouterTokens + 1) * problem.gates : 0;
+    return with_storage(problem.x.dtype, [&](auto storage) {
+        using S = decltype(storage);
+        constexpr size_t kStatic = sizeof(float) * ((kRouterTokens + 2 * kRouterGates) * (kRouterColumns + 1) + kRouterTokens);
+        if (shared + kStatic > kStaticSharedLimit) {
+            PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(router_tokens<S>),
+                                                   cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                   static_cast<int>(shared)),
+                              "FuncSetAttribute");
+        }
+        router_tokens<S><<<static_cast<unsigned>(groups), kThreads, shared, stream>>>(a);
+        return check_launch("router_tokens");
+    });
+}
+
+proteus_status select_rows(const SelectProblem& problem, Allocator& workspace, cudaStream_t stream)
+{
+    const int64_t batch = problem.batch, seq_len = problem.seq_len;
+    if (batch == 0 || seq_len == 0 || problem.heads == 0) return PROTEUS_STATUS_OK;
+    const int64_t guard = std::min(problem.guard, seq_len);
+    const bool keep_all = problem.keep >= seq_len;
+    const int64_t remaining = keep_all ? 0 : problem.keep - guard;  // taken by importance among t ≥ guard
+    StreamWorkspace memory(workspace);
+    SelectState* state = nullptr;
+    if (remaining > 0) {
+        uint32_t* histogram = nullptr;
+        proteus_status status = memory.allocate(static_cast<uint64_t>(batch), &state);
+        if (status == PROTEUS_STATUS_OK) status = memory.allocate(static_cast<uint64_t>(batch) * kBins, &histogram);
+        if (status != PROTEUS_STATUS_OK) return status;
+        PROTEUS_GPU_CHECK(cudaMemsetAsync(histogram, 0, sizeof(uint32_t) * batch * kBins, stream), "MemsetAsync");
+        select_start<<<blocks_for(batch), kThreads, 0, stream>>>(state, batch, remaining);
+        proteus_status launched = check_launch("select_start");
+        if (launched != PROTEUS_STATUS_OK) return launched;
+        const dim3 grid(blocks_for(seq_len - guard, kThreads * 16), static_cast<unsigned>(std::min<int64_t>(batch, 65535)));
+        const unsigned rows = static_cast<unsigned>(std::min<int64_t>(batch, kMaxBlocks));
+        for (int shift = kKeyBits - kRadixBits; shift >= 0; shift -= kRadixBits) {
+            select_histogram<<<grid, kThreads, 0, stream>>>(static_cast<const float*>(problem.importance.data),
+                                                             problem.importance.strides[0], problem.importance.strides[1],
+                                                             batch, seq_len, guard, state, histogram, shift);
+            launched = check_launch("select_histogram");
+            if (launched != PROTEUS_STATUS_OK) return launched;
+            select_pick<<<rows, kThreads, 0, stream>>>(state, histogram, batch, shift);
+            launched = check_launch("select_pick");
+            if (launched != PROTEUS_STATUS_OK) return launched;
+        }
+    }
+    select_write<<<blocks_for(static_cast<uint64_t>(batch) * seq_len), kThreads, 0, stream>>>(
+        static_cast<const float*>(problem.head_probs.data), problem.head_probs.strides[0], problem.head_probs.strides[1],
+        static_cast<const float*>(problem.importance.data), problem.importance.strides[0], problem.importance.strides[1],
+        static_cast<uint8_t*>(problem.active.data), problem.active.strides[0], problem.active.strides[1], batch, seq_len,
+        problem.heads, guard, keep_all, state, problem.heads_per_token);
+    return check_launch("select_write");
+}
+
+proteus_status dna_update(const DnaUpdateProblem& problem, Allocator& workspace, cudaStream_t stream)
+{
+    const int64_t rows = problem.batch * problem.seq_len;
+    const int64_t gates = problem.gates, channels = problem.channels;
+    if (gates == 0) return PROTEUS_STATUS_OK;
+    // Fixed chunks: as many as the rows and the partial-sum budget allow (at least one, at most 65535).
+    const uint64_t per_chunk = static_cast<uint64_t>(gates) * std::max<int64_t>(channels, 1);
+    int64_t chunks = std::max<int64_t>(1, (rows + kMinChunkRows - 1) / kMinChunkRows);
+    chunks = std::min<int64_t>({chunks, static_cast<int64_t>(std::max<uint64_t>(1, kPartialBudget / per_chunk)), 65535});
+    const int64_t chunk_rows = std::max<int64_t>(1, (rows + chunks - 1) / chunks);
+    chunks = std::max<int64_t>(1, (rows + chunk_rows - 1) / chunk_rows);
+
+    StreamWorkspace memory(workspace);
+    float *partial = nullptr, *count = nullptr, *total = nullptr;
+    proteus_status status = memory.allocate(static_cast<uint64_t>(chunks) * per_chunk, &partial);
+    if (status == PROTEUS_STATUS_OK) status = memory.allocate(static_cast<uint64_t>(chunks) * gates, &count);
+    if (status == PROTEUS_STATUS_OK) status = memory.allocate(static_cast<uint64_t>(gates), &total);
+    if (status != PROTEUS_STATUS_OK) return status;
+    if (rows == 0) {
+        // No rows (one chunk): every n_g is 0, so usage and confidence decay and P stays.
+        PROTEUS_GPU_CHECK(cudaMemsetAsync(count, 0, sizeof(float) * gates, stream), "MemsetAsync");
+    } else {
+        const uint64_t column_tiles = (std::max<int64_t>(channels, 1) + kUpdateColumns - 1) / kUpdateColumns;
+        const uint64_t gate_tiles = (gates + kUpdateGates - 1) / kUpdateGates;
+        if (column_tiles > INT32_MAX || gate_tiles > 65535) {
+            return set_error(PROTEUS_STATUS_INVALID_ARGUMENT, "dna_update: too many gates for one launch", "prototypes");
+        }
+        const dim3 grid(static_cast<unsigned>(column_tiles), static_cast<unsigned>(gate_tiles), static_cast<unsigned>(chunks));
+        status = with_storage(problem.x.dtype, [&](auto storage) {
+            using S = decltype(storage);
+            dna_partials<S><<<grid, kThreads, 0, stream>>>(
+                static_cast<const typename S::Raw*>(problem.x.data), problem.x.strides[0], problem.x.strides[1],
+                static_cast<const float*>(problem.probs.data), problem.probs.strides[0], problem.probs.strides[1],
+                problem.seq_len, rows, channels, gates, chunk_rows, partial, count);
+            return check_launch("dna_partials");
+        });
+        if (status != PROTEUS_STATUS_OK) return status;
+    }
+    dna_counts<<<blocks_for(gates), kThreads, 0, stream>>>(count, chunks, gates, problem.decay, total,
+                                                           static_cast<float*>(problem.usage.data),
+                                                           static_cast<float*>(problem.confidence.data));
+    status = check_launch("dna_counts");
+    if (status != PROTEUS_STATUS_OK || rows == 0 || channels == 0) return status;
+    dna_prototypes<<<blocks_for(static_cast<uint64_t>(gates) * channels), kThreads, 0, stream>>>(
+        partial, total, chunks, gates, channels, problem.decay, static_cast<float*>(problem.prototypes.data),
+        problem.prototypes.strides[0]);
+    return check_launch("dna_prototypes");
+}
+
+}  // namespace proteus::gpu
