@@ -151,8 +151,7 @@ public static partial class LayerOracle
                 meanHeads[head] += routing.HeadProbabilities[(long)n * h + head] / tokens;
             }
         }
-        // SPEC §5: at α = 0 every head of every kept token is active (the router does not cut heads).
-        int headsPerToken = alpha == 0 ? h : ScheduleOracle.HeadsPerToken(config.HeadsPerToken, seqLen, alpha, meanHeads);
+        int headsPerToken = ScheduleOracle.ActiveHeadsPerToken(config.HeadsPerToken, seqLen, alpha, h, meanHeads);
         bool[] active = RouterOracle.Active(routing.Importance, routing.HeadProbabilities, batch, seqLen, h, kept, config.Keep?.Guard ?? 1, headsPerToken);
 
         var parameters = new FluxParameters

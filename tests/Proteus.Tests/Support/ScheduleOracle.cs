@@ -152,19 +152,37 @@ public static class ScheduleOracle
     }
 
     /// <summary>
-    /// The Continuous budgets: L = clamp(round((1 − α)·T + α·L_t), 1, T); mix = (1 − α)·(1, 0, 0) + α·f with
-    /// disabled pieces 0, renormalised; A = floor(L·mix_anc); K = floor(L·mix_dna); W = max(1, L − A − K).
+    /// The Continuous budgets: L = clamp(round((1 − α)·T + α·L_t), 1, T) (half to even), then <see cref="Split"/>.
     /// </summary>
     public static OracleBudget Budget(BudgetConfig config, long seqLen, double alpha, int heads = 1, int headDim = 1)
     {
         double target = TargetLength(config, seqLen, heads, headDim);
-        long length = (long)Math.Clamp(Math.Round((1 - alpha) * seqLen + alpha * target, MidpointRounding.ToEven), 1, seqLen);
-        double local = (1 - alpha) * 1 + alpha * config.Fractions.Local;
-        double anchors = config.Anchors ? (1 - alpha) * 0 + alpha * config.Fractions.Anchors : 0;
-        double dna = config.Dna ? (1 - alpha) * 0 + alpha * config.Fractions.Dna : 0;
-        double sum = local + anchors + dna;
-        long a = (long)Math.Floor(length * (anchors / sum));
-        long k = (long)Math.Floor(length * (dna / sum));
+        return Split(config, target, Length(seqLen, alpha, target), alpha);
+    }
+
+    /// <summary>(1 − α)·T + α·L_t before rounding: where it lies within a rounding error of a half, SPEC's round is ill-conditioned.</summary>
+    public static double UnroundedLength(long seqLen, double alpha, double target) => (1 - alpha) * seqLen + alpha * target;
+
+    /// <summary>L = clamp(round((1 − α)·T + α·L_t), 1, T), half to even.</summary>
+    public static long Length(long seqLen, double alpha, double target) =>
+        (long)Math.Clamp(Math.Round(UnroundedLength(seqLen, alpha, target), MidpointRounding.ToEven), 1, seqLen);
+
+    /// <summary>
+    /// The split of L: f with disabled pieces 0, renormalised; mix = (1 − α)·(1, 0, 0) + α·f (a sum of two
+    /// distributions, so already normalised); A = floor(L·mix_anc); K = floor(L·mix_dna); W = max(1, L − A − K).
+    /// SPEC's "(disabled pieces get 0, renormalise)" is applied to f: renormalising the mix itself would divide
+    /// by a sum one rounding error off 1 and move floors that land exactly on an integer (L 5, α 0.6, f_anc 1/3).
+    /// </summary>
+    public static OracleBudget Split(BudgetConfig config, double target, long length, double alpha)
+    {
+        double fLocal = config.Fractions.Local;
+        double fAnchors = config.Anchors ? config.Fractions.Anchors : 0;
+        double fDna = config.Dna ? config.Fractions.Dna : 0;
+        double sum = fLocal + fAnchors + fDna;
+        double mixAnchors = (1 - alpha) * 0 + alpha * (fAnchors / sum);
+        double mixDna = (1 - alpha) * 0 + alpha * (fDna / sum);
+        long a = (long)Math.Floor(length * mixAnchors);
+        long k = (long)Math.Floor(length * mixDna);
         long w = Math.Max(1, length - a - k);
         return new OracleBudget(target, length, w, a, k);
     }
@@ -216,6 +234,13 @@ public static class ScheduleOracle
         double k = Math.Floor(config.MaxHeads - Math.Pow(r, config.Curve) * (config.MaxHeads - config.MinHeads) + 1e-6);
         return (int)Math.Clamp(k, config.MinHeads, config.MaxHeads);
     }
+
+    /// <summary>
+    /// The heads each kept token of a layer call is computed for: every head at α = 0 (SPEC §5: exact dense, the
+    /// router does not cut heads), otherwise <see cref="HeadsPerToken"/>'s k.
+    /// </summary>
+    public static int ActiveHeadsPerToken(HeadsConfig config, long seqLen, double alpha, int heads, double[]? meanHeadDistribution = null) =>
+        alpha == 0 ? heads : HeadsPerToken(config, seqLen, alpha, meanHeadDistribution);
 
     /// <summary>
     /// k: k_dense(T), lowered by the nucleus when one is configured (the fewest heads, most probable first,
