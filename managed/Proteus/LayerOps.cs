@@ -3,9 +3,9 @@ using Proteus.Interop;
 namespace Proteus;
 
 /// <summary>
-/// The layer operations on one device (docs/flux-attention.md §4–§7): the projections, norms, GELU, RoPE, the
-/// router with its DNA blend, the selection of the active rows and the DNA update, the pieces of the
-/// drop-in attention layer and block around <see cref="FluxAttention"/>.
+/// The layer operations on one device (SPEC §4–§7; the C ABI header's "Layer operations"): the projections,
+/// norms, GELU, RoPE, the router with its DNA blend, the selection of the active rows and the DNA update, the
+/// pieces of the drop-in attention layer and block around <see cref="FluxAttention"/>.
 /// <para>
 /// Each call is validated by the library before any work starts (a rejected call writes nothing) and
 /// queued on the device's stream without waiting: read results after <see cref="Device.Synchronize"/> or

@@ -1,7 +1,7 @@
 namespace Proteus;
 
 /// <summary>
-/// The tensors of one router call (<see cref="LayerOps.Router{T}"/>, docs/flux-attention.md §5, §6): the input
+/// The tensors of one router call (<see cref="LayerOps.Router{T}"/>, SPEC §5, §6): the input
 /// [B, T, C], the router's weight [G, C], with DNA the state of <see cref="LayerOps.DnaUpdate{T}"/>, and the
 /// outputs (absent ones are not written). Everything but <see cref="X"/> is float32.
 /// </summary>
@@ -38,7 +38,7 @@ public sealed class RouterInputs<T>
 }
 
 /// <summary>
-/// The router's options (docs/flux-attention.md §5, §6); values are checked when set
+/// The router's options (SPEC §5, §6); values are checked when set
 /// (<see cref="ArgumentOutOfRangeException"/> naming the property). H ≤ G and the DNA tensors are checked by
 /// the library at the call.
 /// </summary>
