@@ -50,6 +50,26 @@ internal static class OptionChecks
         return value;
     }
 
+    /// <summary>A finite number in [<paramref name="low"/>, <paramref name="high"/>).</summary>
+    public static double InRangeBelow(double value, double low, double high, string name)
+    {
+        if (!(double.IsFinite(value) && value >= low && value < high))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number in [{low}, {high}).");
+        }
+        return value;
+    }
+
+    /// <summary>A finite number ≥ 0.</summary>
+    public static double NonNegative(double value, string name)
+    {
+        if (!(double.IsFinite(value) && value >= 0))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number >= 0.");
+        }
+        return value;
+    }
+
     /// <summary>Null, or a finite number in [<paramref name="low"/>, <paramref name="high"/>].</summary>
     public static double? InRange(double? value, double low, double high, string name)
     {
