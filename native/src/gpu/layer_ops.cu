@@ -383,10 +383,10 @@ constexpr int64_t kInBlockCandidates = 32768;  // up to this many candidates a r
 constexpr int64_t kInBlockRows = 132;          // or with this many rows: one block per row already fills the device
 
 /** The progress of one batch row's radix select: the key bits fixed so far and how many keys still to take. */
-struct SelectState {
-    uint64_t prefix = 0;
-    uint64_t mask = 0;
-    int64_t remaining = 0;
+struct SelectState {  // no member initialisers: HIP allows none in a __shared__ variable
+    uint64_t prefix;
+    uint64_t mask;
+    int64_t remaining;
 };
 
 /** Unique per row: more important first, then smaller t (−t in the low word). */
