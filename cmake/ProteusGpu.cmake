@@ -216,6 +216,8 @@ function(proteus_add_gpu_backend target)
   set_source_files_properties(${sources} PROPERTIES LANGUAGE ${PROTEUS_GPU_LANGUAGE})
   target_sources(${target} PRIVATE ${sources})
   target_compile_definitions(${target} PRIVATE PROTEUS_HAVE_GPU=1 PROTEUS_GPU_BACKEND_${PROTEUS_GPU_LANGUAGE}=1)
+  # The BLAS of proteus_linear is opened with dlopen when first used (gpu/blas.cu), never linked.
+  target_link_libraries(${target} PRIVATE ${CMAKE_DL_LIBS})
   set_target_properties(${target} PROPERTIES
     ${PROTEUS_GPU_LANGUAGE}_STANDARD 17
     ${PROTEUS_GPU_LANGUAGE}_STANDARD_REQUIRED ON

@@ -9,9 +9,10 @@
 //   gelu, rope   one thread per element / per rotated pair
 //   router       one block per kRouterTokens tokens: logits (and DNA dot products) tile by tile through
 //                shared memory, then one thread per token finishes its row serially (softmax, blend, heads)
-//   select_rows  a multi-block radix select per batch row over unique 64-bit (importance, −t) keys:
-//                8 passes of 8 bits, each a histogram kernel (shared-memory integer counts) and a pick
-//                kernel; then one thread per token ranks its heads and writes active
+//   select_rows  a radix select per batch row over unique 64-bit (importance, −t) keys, 8 passes of
+//                8 bits: in one block per row for short rows (or many rows), else each pass a multi-block
+//                histogram kernel (shared-memory integer counts) and a pick kernel; then one thread per
+//                token ranks its heads and writes active
 //   dna_update   partial sums over fixed row chunks into workspace, then chunk-ordered totals
 #include "gpu/layer_ops.h"
 
@@ -378,12 +379,14 @@ __global__ void __launch_bounds__(kThreads) router_tokens(RouterArgs a)
 constexpr int kRadixBits = 8;
 constexpr int kBins = 1 << kRadixBits;
 constexpr int kKeyBits = 64;
+constexpr int64_t kInBlockCandidates = 32768;  // up to this many candidates a row: one block does the whole select
+constexpr int64_t kInBlockRows = 132;          // or with this many rows: one block per row already fills the device
 
 /** The progress of one batch row's radix select: the key bits fixed so far and how many keys still to take. */
-struct SelectState {
-    uint64_t prefix = 0;
-    uint64_t mask = 0;
-    int64_t remaining = 0;
+struct SelectState {  // no member initialisers: HIP allows none in a __shared__ variable
+    uint64_t prefix;
+    uint64_t mask;
+    int64_t remaining;
 };
 
 /** Unique per row: more important first, then smaller t (−t in the low word). */
@@ -419,21 +422,55 @@ __global__ void select_histogram(const float* importance, int64_t importance_bat
     }
 }
 
-/** Fixes the digit at `shift` of each row's threshold key (the remaining-th largest) and clears the histogram. */
+/** Fixes the digit at `shift` of the threshold key (the remaining-th largest) from the counts of that digit. */
+__device__ void pick_digit(SelectState& s, const uint32_t* counts, int shift)
+{
+    for (int bin = kBins - 1; bin >= 0; --bin) {
+        if (s.remaining <= counts[bin] || bin == 0) {
+            s.prefix |= static_cast<uint64_t>(bin) << shift;
+            break;
+        }
+        s.remaining -= counts[bin];
+    }
+    s.mask |= static_cast<uint64_t>(kBins - 1) << shift;
+}
+
+/**
+ * The whole select of a batch row in one block (rows of few candidates, or many rows): the passes of
+ * select_histogram and select_pick with the counts in shared memory. Writes the row's final state.
+ */
+__global__ void select_in_block(const float* importance, int64_t importance_batch, int64_t importance_token,
+                                int64_t batch, int64_t seq_len, int64_t guard, int64_t remaining, SelectState* state)
+{
+    __shared__ uint32_t counts[kBins];
+    __shared__ SelectState s;
+    for (int64_t b = blockIdx.x; b < batch; b += gridDim.x) {
+        if (threadIdx.x == 0) s = {0, 0, remaining};
+        for (int shift = kKeyBits - kRadixBits; shift >= 0; shift -= kRadixBits) {
+            for (int bin = threadIdx.x; bin < kBins; bin += kThreads) counts[bin] = 0;
+            __syncthreads();  // also publishes s
+            const uint64_t mask = s.mask, prefix = s.prefix;
+            for (int64_t t = guard + threadIdx.x; t < seq_len; t += kThreads) {
+                const uint64_t key = token_key(importance[b * importance_batch + t * importance_token], t);
+                if ((key & mask) == prefix) atomicAdd(&counts[(key >> shift) & (kBins - 1)], 1u);
+            }
+            __syncthreads();
+            if (threadIdx.x == 0) pick_digit(s, counts, shift);
+            __syncthreads();  // s is read (and counts cleared) in the next pass
+        }
+        if (threadIdx.x == 0) state[b] = s;
+        __syncthreads();
+    }
+}
+
+/** Fixes the digit at `shift` of each row's threshold key and clears the row's histogram for the next pass. */
 __global__ void select_pick(SelectState* state, uint32_t* histogram, int64_t batch, int shift)
 {
     for (int64_t b = blockIdx.x; b < batch; b += gridDim.x) {
         uint32_t* const counts = histogram + b * kBins;
         if (threadIdx.x == 0) {
             SelectState s = state[b];
-            for (int bin = kBins - 1; bin >= 0; --bin) {
-                if (s.remaining <= counts[bin] || bin == 0) {
-                    s.prefix |= static_cast<uint64_t>(bin) << shift;
-                    break;
-                }
-                s.remaining -= counts[bin];
-            }
-            s.mask |= static_cast<uint64_t>(kBins - 1) << shift;
+            pick_digit(s, counts, shift);
             state[b] = s;
         }
         __syncthreads();
@@ -727,16 +764,26 @@ proteus_status select_rows(const SelectProblem& problem, Allocator& workspace, c
     const int64_t remaining = keep_all ? 0 : problem.keep - guard;  // taken by importance among t ≥ guard
     StreamWorkspace memory(workspace);
     SelectState* state = nullptr;
+    const int64_t candidates = seq_len - guard;
     if (remaining > 0) {
-        uint32_t* histogram = nullptr;
         proteus_status status = memory.allocate(static_cast<uint64_t>(batch), &state);
-        if (status == PROTEUS_STATUS_OK) status = memory.allocate(static_cast<uint64_t>(batch) * kBins, &histogram);
+        if (status != PROTEUS_STATUS_OK) return status;
+    }
+    if (remaining > 0 && (candidates <= kInBlockCandidates || batch >= kInBlockRows)) {
+        select_in_block<<<static_cast<unsigned>(std::min<int64_t>(batch, kMaxBlocks)), kThreads, 0, stream>>>(
+            static_cast<const float*>(problem.importance.data), problem.importance.strides[0], problem.importance.strides[1],
+            batch, seq_len, guard, remaining, state);
+        const proteus_status launched = check_launch("select_in_block");
+        if (launched != PROTEUS_STATUS_OK) return launched;
+    } else if (remaining > 0) {
+        uint32_t* histogram = nullptr;
+        const proteus_status status = memory.allocate(static_cast<uint64_t>(batch) * kBins, &histogram);
         if (status != PROTEUS_STATUS_OK) return status;
         PROTEUS_GPU_CHECK(cudaMemsetAsync(histogram, 0, sizeof(uint32_t) * batch * kBins, stream), "MemsetAsync");
         select_start<<<blocks_for(batch), kThreads, 0, stream>>>(state, batch, remaining);
         proteus_status launched = check_launch("select_start");
         if (launched != PROTEUS_STATUS_OK) return launched;
-        const dim3 grid(blocks_for(seq_len - guard, kThreads * 16), static_cast<unsigned>(std::min<int64_t>(batch, 65535)));
+        const dim3 grid(blocks_for(candidates, kThreads * 16), static_cast<unsigned>(std::min<int64_t>(batch, 65535)));
         const unsigned rows = static_cast<unsigned>(std::min<int64_t>(batch, kMaxBlocks));
         for (int shift = kKeyBits - kRadixBits; shift >= 0; shift -= kRadixBits) {
             select_histogram<<<grid, kThreads, 0, stream>>>(static_cast<const float*>(problem.importance.data),
