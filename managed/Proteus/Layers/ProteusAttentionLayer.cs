@@ -205,12 +205,12 @@ public sealed class ProteusAttentionLayer<T> : IDisposable
 
         // qkv = x·W_qkvᵀ (+ b): [B·T, (H + 2·Hkv)·D] = [B, T, H + 2·Hkv, D], viewed as q, k, v [B, H(kv), T, D].
         long fused = (heads + 2L * kvHeads) * d;
-        _ops.Linear(Rows(x), new TensorView<T>(Qkv, [fused, c]), Vector(QkvBias), new TensorView<T>(s.Qkv, [rows, fused]));
+        Linear(Rows(x), new TensorView<T>(Qkv, [fused, c]), QkvBias, new TensorView<T>(s.Qkv, [rows, fused]), null);
         (TensorView<T> q, TensorView<T> k, TensorView<T> v) = TensorLayouts.FusedQkv(s.Qkv, batch, seqLen, heads, kvHeads, d);
         if (Options.Rope is { } rope)
         {
-            _ops.Rope(q, rope.Convention, options.PositionOffset, rope.Base);
-            _ops.Rope(k, rope.Convention, options.PositionOffset, rope.Base);
+            _ops.Rope(q, options.PositionOffset, rope.Convention, rope.Base);
+            _ops.Rope(k, options.PositionOffset, rope.Convention, rope.Base);
         }
         Stage(LayerStage.QkvProjection);
 
@@ -226,7 +226,7 @@ public sealed class ProteusAttentionLayer<T> : IDisposable
         bool dna = Options.Dna is not null;
         if (dna || selecting)
         {
-            _ops.Router(new RouterTensors<T>
+            _ops.Router(new RouterInputs<T>
             {
                 X = x,
                 Weight = new TensorView<float>(Router, [gates, c]),
@@ -267,7 +267,7 @@ public sealed class ProteusAttentionLayer<T> : IDisposable
         };
         FluxRunInfo attention = _attention.Run(inputs, new FluxRunOptions { Alpha = decision.Alpha });
         Stage(LayerStage.Attention);
-        _ops.Linear(new TensorView<T>(s.Output, [rows, c]), new TensorView<T>(Proj, [c, c]), Vector(ProjBias), Rows(y), residual ? 1f : null);
+        Linear(new TensorView<T>(s.Output, [rows, c]), new TensorView<T>(Proj, [c, c]), ProjBias, Rows(y), residual ? 1f : null);
         Stage(LayerStage.OutputProjection);
 
         bool update = options.UpdateDna && dna;
@@ -314,7 +314,21 @@ public sealed class ProteusAttentionLayer<T> : IDisposable
         return (x.Shape[0], x.Shape[1]);
     }
 
-    private static TensorView<float>? Vector(DeviceBuffer<float>? buffer) => buffer is null ? null : new TensorView<float>(buffer, [buffer.Length]);
+    /// <summary>y = x·Wᵀ (+ bias) (+ accumulate·y).</summary>
+    internal static void Linear(LayerOps ops, TensorView<T> x, TensorView<T> weight, DeviceBuffer<float>? bias, TensorView<T> y, float? accumulate)
+    {
+        if (bias is null)
+        {
+            ops.Linear(x, weight, y, accumulate);
+        }
+        else
+        {
+            ops.Linear(x, weight, new TensorView<float>(bias, [bias.Length]), y, accumulate);
+        }
+    }
+
+    private void Linear(TensorView<T> x, TensorView<T> weight, DeviceBuffer<float>? bias, TensorView<T> y, float? accumulate) =>
+        Linear(_ops, x, weight, bias, y, accumulate);
 
     private Scratch ScratchFor(long rows)
     {

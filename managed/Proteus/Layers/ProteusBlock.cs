@@ -103,10 +103,10 @@ public sealed class ProteusBlock<T> : IDisposable
 
         // out = h + fc2(GELU(fc1(norm2(h)))).
         _ops.Norm(hiddenRows, Vector(Norm2Weight), Vector(Norm2Bias), normedRows, Options.Norm, Options.NormEps);
-        _ops.Linear(normedRows, new TensorView<T>(Fc1, [4 * c, c]), Vector(Fc1Bias), mlpRows);
+        ProteusAttentionLayer<T>.Linear(_ops, normedRows, new TensorView<T>(Fc1, [4 * c, c]), Fc1Bias, mlpRows, null);
         _ops.Gelu(mlpRows, mlpRows);
         _ops.Convert(hiddenRows, outRows);
-        _ops.Linear(mlpRows, new TensorView<T>(Fc2, [c, 4 * c]), Vector(Fc2Bias), outRows, 1f);
+        ProteusAttentionLayer<T>.Linear(_ops, mlpRows, new TensorView<T>(Fc2, [c, 4 * c]), Fc2Bias, outRows, 1f);
         return run;
     }
 

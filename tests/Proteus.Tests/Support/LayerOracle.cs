@@ -1,14 +1,6 @@
 namespace Proteus.Tests.Support;
 
-/// <summary>How RoPE pairs the channels of a head (SPEC §7).</summary>
-public enum RopeConvention
-{
-    /// <summary>Pairs (2m, 2m+1): the original Proteus convention, the default.</summary>
-    Interleaved,
-
-    /// <summary>Pairs (m, m + D/2): the Llama convention.</summary>
-    HalfSplit,
-}
+// RoPE's pairing is the library's RopeConvention (Interleaved: (2m, 2m+1), the original's; HalfSplit: (m, m + D/2)).
 
 /// <summary>
 /// The layer's elementwise and row operations in float64, written from SPEC §5–§7 as literally as the
