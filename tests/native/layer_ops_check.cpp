@@ -224,7 +224,7 @@ void check_linear(Backend& backend)
     struct Shape {
         int64_t m, n, k;
     };
-    const Shape shapes[] = {{1, 7, 5}, {3, 1, 1}, {37, 65, 130}, {70, 129, 300}, {1, 200, 257}};
+    const Shape shapes[] = {{1, 7, 5}, {3, 1, 1}, {4, 33, 17}, {37, 65, 130}, {70, 129, 300}, {1, 200, 257}};
     for (const proteus_dtype dtype : storage_dtypes) {
         for (const Shape& s : shapes) {
             for (int bias_kind = 0; bias_kind < 3; ++bias_kind) {  // none, float32, y's dtype

@@ -221,6 +221,24 @@ void gemm_tile(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t k, const 
     }
 }
 
+/**
+ * C = A·Bᵀ + beta·C for a few rows of A (a decode step): one pass over B, each product the dot of two
+ * contiguous rows. Faster here than the BLAS, whose GEMM packs all of B for a single row.
+ */
+void gemm_few_rows(WorkerPool& pool, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                   int64_t ldb, float beta, float* c, int64_t ldc)
+{
+    parallel_for(pool, n, 16, [&](int, int64_t first, int64_t last) {
+        for (int64_t j = first; j < last; ++j) {
+            for (int64_t i = 0; i < m; ++i) {
+                float& out = c[i * ldc + j];
+                const float product = dot(a + i * lda, b + j * ldb, k);
+                out = beta != 0.0f ? product + beta * out : product;
+            }
+        }
+    });
+}
+
 /** The blocked multithreaded GEMM: what linear() runs without a system BLAS. */
 proteus_status gemm_blocked(WorkerPool& pool, Allocator& workspace, int64_t m, int64_t n, int64_t k, const float* a,
                             int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc)
@@ -242,11 +260,16 @@ proteus_status gemm_blocked(WorkerPool& pool, Allocator& workspace, int64_t m, i
 
 /**
  * C [M, N] (row stride ldc) = A [M, K]·B [N, K]ᵀ + beta·C, float32; beta 0 does not read C. Leading
- * dimensions are at least the row lengths.
+ * dimensions are at least the row lengths. Fewer rows than a micro-kernel's go row by row, the rest to
+ * the system BLAS when the build has one, else to the blocked GEMM.
  */
 proteus_status gemm_nt(WorkerPool& pool, Allocator& workspace, int64_t m, int64_t n, int64_t k, const float* a,
                        int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc)
 {
+    if (m < GemmShape::micro_rows) {
+        gemm_few_rows(pool, m, n, k, a, lda, b, ldb, beta, c, ldc);
+        return PROTEUS_STATUS_OK;
+    }
 #if defined(PROTEUS_HAVE_CBLAS)
     // CBLAS counts in int; a larger problem (beyond any real layer) takes the blocked GEMM.
     const bool fits = std::max({m, n, k, lda, ldb, ldc}) <= INT_MAX;
