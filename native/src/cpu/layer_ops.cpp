@@ -13,14 +13,7 @@
 
 #include "core/numeric.h"
 #include "cpu/scratch.h"
-
-// Not under the sanitizers: their runtimes are not ready when the loader runs the clones' resolvers.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(__SANITIZE_THREAD__)
-#define PROTEUS_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define PROTEUS_CPU_CLONES
-#endif
+#include "cpu/target_clones.h"
 
 namespace proteus::cpu {
 namespace {
