@@ -309,7 +309,9 @@ proteus_status linear(const LinearProblem& p, WorkerPool& pool, Allocator& works
     const float beta = p.accumulate ? p.beta : 0.0f;
     const int64_t lda = leading_dimension(p.x, m, k), ldb = leading_dimension(p.weight, n, k),
                   ldc = leading_dimension(p.y, m, n);
-    const bool direct = p.x.dtype == PROTEUS_DTYPE_FLOAT32 && lda >= std::max<int64_t>(k, 1) &&
+    // float32 [rows, columns] matrices go to the GEMM in place; anything else through float32 panels.
+    const bool matrices = p.x.rank == 2 && p.weight.rank == 2 && p.y.rank == 2;
+    const bool direct = p.x.dtype == PROTEUS_DTYPE_FLOAT32 && matrices && lda >= std::max<int64_t>(k, 1) &&
                         ldb >= std::max<int64_t>(k, 1) && ldc >= std::max<int64_t>(n, 1);
     if (direct) {
         float* y = static_cast<float*>(p.y.data);
@@ -326,7 +328,7 @@ proteus_status linear(const LinearProblem& p, WorkerPool& pool, Allocator& works
         return PROTEUS_STATUS_OK;
     }
 
-    // float16 / bfloat16 (or strides a GEMM cannot take): float32 panels of x, weight and the products.
+    // float16 / bfloat16 (or a layout a GEMM cannot take): float32 panels of x, weight and the products.
     ScratchBlock scratch(workspace);
     const proteus_status status = scratch.allocate(static_cast<uint64_t>(m * k + n * k + m * n));
     if (status != PROTEUS_STATUS_OK) return status;
