@@ -1,15 +1,20 @@
 # The CPU backend's GEMM (proteus_linear, native/src/cpu/layer_ops.cpp): the system BLAS's cblas_sgemm
-# when one is found (FindBLAS's search order: OpenBLAS before the generic reference libblas), else the
-# backend's own blocked multithreaded GEMM. PROTEUS_CPU_BLAS=OFF builds the blocked GEMM only.
-# Included from the top level, so that BLAS::BLAS is visible to the library and the native tests.
+# when one is found, else the backend's own blocked multithreaded GEMM. FindBLAS looks for the vendor
+# PROTEUS_CPU_BLAS_VENDOR (its BLA_VENDOR), OpenBLAS by default: the generic reference libblas is about
+# twenty times slower than the blocked GEMM, so it is taken only when asked for (All, or Generic).
+# PROTEUS_CPU_BLAS=OFF builds the blocked GEMM only. Included from the top level, so that BLAS::BLAS is
+# visible to the library and to the native tests.
 option(PROTEUS_CPU_BLAS "CPU GEMMs through the system BLAS (cblas_sgemm) when one is found" ON)
+set(PROTEUS_CPU_BLAS_VENDOR "OpenBLAS" CACHE STRING "FindBLAS's BLA_VENDOR for the CPU GEMM (OpenBLAS, FlexiBLAS, Intel10_64lp, All, …)")
 
 set(PROTEUS_CPU_GEMM "blocked C++ GEMM")
 if(PROTEUS_CPU_BLAS)
+  set(BLA_VENDOR "${PROTEUS_CPU_BLAS_VENDOR}")
   find_package(BLAS QUIET)
+  unset(BLA_VENDOR)
   if(BLAS_FOUND)
-    # Debian's libblas-dev and libopenblas-dev both provide <cblas.h> (an alternative under the multiarch
-    # include directory); other layouts keep it in an openblas/ folder.
+    # Debian's libopenblas-dev provides <cblas.h> (an alternative under the multiarch include directory);
+    # other layouts keep it in an openblas/ folder.
     find_path(PROTEUS_CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas)
     if(PROTEUS_CBLAS_INCLUDE_DIR)
       include(CheckSymbolExists)
@@ -26,7 +31,7 @@ if(PROTEUS_CPU_BLAS)
     endif()
   endif()
 endif()
-message(STATUS "CPU GEMM: ${PROTEUS_CPU_GEMM}")
+message(STATUS "CPU GEMM: ${PROTEUS_CPU_GEMM}; fewer than four rows: row by row")
 
 # Compiles `target`'s copy of layer_ops.cpp against the system BLAS when the build found one.
 function(proteus_use_cpu_gemm target)

@@ -224,7 +224,7 @@ void check_linear(Backend& backend)
     struct Shape {
         int64_t m, n, k;
     };
-    const Shape shapes[] = {{1, 7, 5}, {3, 1, 1}, {37, 65, 130}, {70, 129, 300}, {1, 200, 257}};
+    const Shape shapes[] = {{1, 7, 5}, {3, 1, 1}, {4, 33, 17}, {37, 65, 130}, {70, 129, 300}, {1, 200, 257}};
     for (const proteus_dtype dtype : storage_dtypes) {
         for (const Shape& s : shapes) {
             for (int bias_kind = 0; bias_kind < 3; ++bias_kind) {  // none, float32, y's dtype
@@ -270,6 +270,35 @@ void check_linear(Backend& backend)
                 }
             }
         }
+    }
+}
+
+/** [B, T, ·] activations as rank-3 tensors (the rows of x and y are the B·T tokens). */
+void check_linear_tokens(Backend& backend)
+{
+    BackendWorkspace workspace(backend);
+    const int64_t B = 2, T = 5, K = 12, N = 9;
+    for (const proteus_dtype dtype : storage_dtypes) {
+        HostTensor x(dtype, {B, T, K}, 3), w(dtype, {N, K}), y(dtype, {B, T, N}, 1);
+        fill_random(x);
+        fill_random(w);
+        y.poison();
+        std::vector<double> ref(static_cast<size_t>(B * T * N));
+        for (int64_t r = 0; r < B * T; ++r) {
+            for (int64_t j = 0; j < N; ++j) {
+                for (int64_t c = 0; c < K; ++c) ref[r * N + j] += x.get(r * K + c) * w.get(j * K + c);
+            }
+        }
+        proteus::LinearProblem problem;
+        problem.x = x.ref();
+        problem.weight = w.ref();
+        problem.y = y.ref();
+        problem.m = B * T;
+        problem.n = N;
+        problem.k = K;
+        const std::string what = std::string("linear rank 3 ") + dtype_name(dtype);
+        expect_ok(backend.linear(problem, workspace), what);
+        expect_close(y.values(), ref, tolerance(dtype), what);
     }
 }
 
@@ -781,6 +810,7 @@ int main()
     }
     std::printf("layer_ops_check: GEMM %s, %d threads\n", proteus::cpu::gemm_implementation(), backend->threads());
     check_linear(*backend);
+    check_linear_tokens(*backend);
     check_convert(*backend);
     check_norm(*backend);
     check_gelu(*backend);

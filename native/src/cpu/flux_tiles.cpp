@@ -24,16 +24,7 @@
 #include "core/shortlist.h"
 #include "cpu/flux_attention.h"
 #include "cpu/scratch.h"
-
-// Not under the sanitizers: their runtimes are not ready when the loader runs the clones' resolvers.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(__SANITIZE_THREAD__)
-#define PROTEUS_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#define PROTEUS_CPU_F16C 1
-#include <immintrin.h>
-#else
-#define PROTEUS_CPU_CLONES
-#endif
+#include "cpu/target_clones.h"
 
 namespace proteus::cpu {
 namespace {

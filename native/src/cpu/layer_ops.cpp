@@ -13,14 +13,7 @@
 
 #include "core/numeric.h"
 #include "cpu/scratch.h"
-
-// Not under the sanitizers: their runtimes are not ready when the loader runs the clones' resolvers.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(__SANITIZE_THREAD__)
-#define PROTEUS_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define PROTEUS_CPU_CLONES
-#endif
+#include "cpu/target_clones.h"
 
 namespace proteus::cpu {
 namespace {
@@ -221,6 +214,24 @@ void gemm_tile(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t k, const 
     }
 }
 
+/**
+ * C = A·Bᵀ + beta·C for a few rows of A (a decode step): one pass over B, each product the dot of two
+ * contiguous rows. Faster here than the BLAS, whose GEMM packs all of B for a single row.
+ */
+void gemm_few_rows(WorkerPool& pool, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                   int64_t ldb, float beta, float* c, int64_t ldc)
+{
+    parallel_for(pool, n, 16, [&](int, int64_t first, int64_t last) {
+        for (int64_t j = first; j < last; ++j) {
+            for (int64_t i = 0; i < m; ++i) {
+                float& out = c[i * ldc + j];
+                const float product = dot(a + i * lda, b + j * ldb, k);
+                out = beta != 0.0f ? product + beta * out : product;
+            }
+        }
+    });
+}
+
 /** The blocked multithreaded GEMM: what linear() runs without a system BLAS. */
 proteus_status gemm_blocked(WorkerPool& pool, Allocator& workspace, int64_t m, int64_t n, int64_t k, const float* a,
                             int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc)
@@ -242,11 +253,16 @@ proteus_status gemm_blocked(WorkerPool& pool, Allocator& workspace, int64_t m, i
 
 /**
  * C [M, N] (row stride ldc) = A [M, K]·B [N, K]ᵀ + beta·C, float32; beta 0 does not read C. Leading
- * dimensions are at least the row lengths.
+ * dimensions are at least the row lengths. Fewer rows than a micro-kernel's go row by row, the rest to
+ * the system BLAS when the build has one, else to the blocked GEMM.
  */
 proteus_status gemm_nt(WorkerPool& pool, Allocator& workspace, int64_t m, int64_t n, int64_t k, const float* a,
                        int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc)
 {
+    if (m < GemmShape::micro_rows) {
+        gemm_few_rows(pool, m, n, k, a, lda, b, ldb, beta, c, ldc);
+        return PROTEUS_STATUS_OK;
+    }
 #if defined(PROTEUS_HAVE_CBLAS)
     // CBLAS counts in int; a larger problem (beyond any real layer) takes the blocked GEMM.
     const bool fits = std::max({m, n, k, lda, ldb, ldc}) <= INT_MAX;
@@ -293,7 +309,9 @@ proteus_status linear(const LinearProblem& p, WorkerPool& pool, Allocator& works
     const float beta = p.accumulate ? p.beta : 0.0f;
     const int64_t lda = leading_dimension(p.x, m, k), ldb = leading_dimension(p.weight, n, k),
                   ldc = leading_dimension(p.y, m, n);
-    const bool direct = p.x.dtype == PROTEUS_DTYPE_FLOAT32 && lda >= std::max<int64_t>(k, 1) &&
+    // float32 [rows, columns] matrices go to the GEMM in place; anything else through float32 panels.
+    const bool matrices = p.x.rank == 2 && p.weight.rank == 2 && p.y.rank == 2;
+    const bool direct = p.x.dtype == PROTEUS_DTYPE_FLOAT32 && matrices && lda >= std::max<int64_t>(k, 1) &&
                         ldb >= std::max<int64_t>(k, 1) && ldc >= std::max<int64_t>(n, 1);
     if (direct) {
         float* y = static_cast<float*>(p.y.data);
@@ -310,7 +328,7 @@ proteus_status linear(const LinearProblem& p, WorkerPool& pool, Allocator& works
         return PROTEUS_STATUS_OK;
     }
 
-    // float16 / bfloat16 (or strides a GEMM cannot take): float32 panels of x, weight and the products.
+    // float16 / bfloat16 (or a layout a GEMM cannot take): float32 panels of x, weight and the products.
     ScratchBlock scratch(workspace);
     const proteus_status status = scratch.allocate(static_cast<uint64_t>(m * k + n * k + m * n));
     if (status != PROTEUS_STATUS_OK) return status;

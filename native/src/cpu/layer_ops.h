@@ -9,7 +9,10 @@
 
 namespace proteus::cpu {
 
-/** Which GEMM linear() runs: "cblas_sgemm" (the system BLAS found at build time) or "blocked C++ GEMM". */
+/**
+ * Which GEMM linear() runs for four rows or more: "cblas_sgemm" (the system BLAS found at build time) or
+ * "blocked C++ GEMM". Fewer rows always take dot products row by row.
+ */
 const char* gemm_implementation();
 
 /**
