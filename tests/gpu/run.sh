@@ -13,6 +13,10 @@
 #   bench    `proteus bench` on CUDA; latency: `proteus bench --suite latency` (per-call cost at small T,
 #            and the DNA and masked paths at T = 4096)
 #   perf     `proteus bench --suite kernels` beside PyTorch SDPA on the same shapes (tests/gpu/sdpa_bench.py)
+#   layer    tests/gpu/layer_ops_check.cpp (every layer operation on CUDA vs the CPU backend, determinism of the
+#            router and the DNA update), and `proteus bench --layer original --block` and `--layer wide --block`
+#            at the issue's lengths (layer.txt, layer-*.json); the tests steps also read the safetensors file
+#            tests/gpu/write_safetensors.py writes with PyTorch (PROTEUS_TORCH_SAFETENSORS)
 # Everything lands in $OUT, at most 8 files: summary.txt (printed last; holds `proteus info`, every step's
 # verdict, the bench, latency and perf tables), build.log, interop.log (graph + torch), tile.log,
 # tests.log (gpu-tests, suite-on-cuda and memcheck, one after another), latency.json, perf.txt, perf.json
@@ -31,7 +35,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/build-gpu-out}
 mkdir -p "$out"
-steps=${PROTEUS_GPU_STEPS:-"build graph torch tile tests suite memcheck bench latency perf"}
+steps=${PROTEUS_GPU_STEPS:-"build graph torch tile tests suite memcheck bench latency perf layer"}
 summary="$out/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
@@ -75,6 +79,11 @@ if has_step build; then
 fi
 export PROTEUS_NATIVE_PATH="$build/lib/libproteus.so"
 dotnet "$root/.device/tests/proteus.dll" info 2>&1 | tee -a "$summary"
+
+# A safetensors file written by PyTorch (safetensors.torch.save_file), which the tests read back.
+torch_file="$build/torch_written.safetensors"
+mkdir -p "$build"
+python3 "$root/tests/gpu/write_safetensors.py" "$torch_file" >/dev/null 2>&1 && export PROTEUS_TORCH_SAFETENSORS="$torch_file"
 
 # Each test run goes to a scratch log first (its verdict is read from it alone), then into tests.log.
 mkdir -p "$build"
@@ -225,5 +234,19 @@ if has_step perf; then
     note "perf, SDPA comparison (tests/gpu/sdpa_bench.py): rc=$rc in $((SECONDS - start)) s"
     [ $rc -eq 0 ] || cp "$ours" "$out/perf.json"  # keep our numbers when the comparison failed
   fi
+fi
+if has_step layer; then
+  start=$SECONDS
+  checker="$build/layer_ops_check"
+  { g++ -O2 -std=c++17 -I"$root/native/include" -I"$root/native/src" "$root/tests/gpu/layer_ops_check.cpp" -L"$build/lib" -lproteus \
+      -Wl,-rpath,"$build/lib" -o "$checker" && "$checker" cuda 1; } >"$out/layer.txt" 2>&1
+  note "layer operations (CUDA vs CPU, determinism): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/layer.txt")"
+  for preset in original wide; do
+    start=$SECONDS
+    seqs="262144,1048576"; [ "$preset" = wide ] && seqs="1048576"
+    dotnet "$root/.device/tests/proteus.dll" bench --backend cuda --layer "$preset" --block --seq $seqs --json "$out/layer-$preset.json" 2>&1 |
+      tee -a "$out/layer.txt" | tee -a "$summary"
+    note "proteus bench --layer $preset --block: rc=${PIPESTATUS[0]} in $((SECONDS - start)) s"
+  done
 fi
 echo; echo "===== summary ($out)"; cat "$summary"

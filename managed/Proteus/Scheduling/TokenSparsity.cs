@@ -37,6 +37,9 @@ public sealed class TokenSparsity
     // docs/flux-attention.md §4: k_dense floors h_max − r^c·(h_max − h_min) plus this, so values a rounding error below an integer land on it.
     private const double DenseHeadsEpsilon = 1e-6;
 
+    /// <summary>SPEC §4: a keep ratio at least this keeps every token.</summary>
+    public const double FullRatio = 0.999;
+
     /// <summary>Creates the schedules, checking the options against each other.</summary>
     /// <param name="keep">The keep ratio schedule; null for the defaults.</param>
     /// <param name="heads">The heads-per-token schedule; null for the defaults.</param>
@@ -89,13 +92,18 @@ public sealed class TokenSparsity
         return (1 - alpha) * Keep.Base + alpha * KeepCurve(seqLen);
     }
 
-    /// <summary>The tokens each batch row keeps: round(ratio·T) (half to even), at least min(guard, T), at most T.</summary>
+    /// <summary>The tokens each batch row keeps: T when ratio ≥ 0.999, else round(ratio·T) (half to even), at least min(guard, T), at most T.</summary>
     /// <param name="seqLen">T ≥ 1.</param>
     /// <param name="alpha">α ∈ [0, 1].</param>
     /// <returns>The count.</returns>
     public int KeptTokens(int seqLen, double alpha)
     {
-        double kept = Math.Round(KeepRatio(seqLen, alpha) * seqLen, MidpointRounding.ToEven);
+        double ratio = KeepRatio(seqLen, alpha);
+        if (ratio >= FullRatio)
+        {
+            return seqLen;  // SPEC §4: with ratio ≥ 0.999 every token is kept
+        }
+        double kept = Math.Round(ratio * seqLen, MidpointRounding.ToEven);
         return (int)Math.Clamp(kept, Math.Min(Keep.Guard, seqLen), seqLen);
     }
 
@@ -171,7 +179,7 @@ public sealed class TokenSparsity
         }
 
         int kept = KeptTokens(seqLen, alpha);
-        int k = HeadsPerToken(seqLen, alpha, mean);
+        int k = alpha > 0 ? HeadsPerToken(seqLen, alpha, mean) : heads;  // SPEC §5: at α = 0 the router cuts no head
         byte[] mask = BuildActiveMask(importance, headProbabilities, batch, seqLen, heads, kept, k, Keep.Guard);
         return new ActiveRowSelection(mask, KeepRatio(seqLen, alpha), kept, k);
     }

@@ -232,7 +232,7 @@ public sealed class ScheduleOracleTests
     // SPEC §4: "with ratio ≥ 0.999 every token is kept". TokenSparsity.KeptTokens keeps round(ratio·T), one
     // token short from T ≥ 2000 (T 2049, α 1, Sqrt: ratio 0.99976, 2048 kept); at base 1 it drops tokens
     // the SPEC keeps for every T just past ref = 2048.
-    [Test, Explicit("managed/Proteus/Scheduling/TokenSparsity.KeptTokens lacks SPEC §4's ratio ≥ 0.999 rule (issue 9 oracle report)")]
+    [Test]
     public void LibraryKeepsEveryTokenFromRatio0999()
     {
         var library = new TokenSparsity();
@@ -253,7 +253,7 @@ public sealed class ScheduleOracleTests
 
     // SPEC §5: "At α = 0 every head of every kept token is active". TokenSparsity.Select applies k_dense(T)
     // at α = 0 too (T 1024: 7 of 16 heads).
-    [Test, Explicit("managed/Proteus/Scheduling/TokenSparsity.Select cuts heads at α = 0, against SPEC §5 (issue 9 oracle report)")]
+    [Test]
     public void LibraryActivatesEveryHeadAtAlphaZero()
     {
         const int T = 1024, H = 16;

@@ -51,6 +51,8 @@ public sealed partial class ReadmeSampleTests
             @"^α (0|1|0\.\d+) \(\w+\), L \d+: W \d+, A \d+ \(S \d+\), K \d+, policy Aligned \(Continuous\), T 2048 Tq 2048, " +
             @"backend (Cpu|Cuda|Hip), kernel \w+, \d+(\.\d+)? ms\n$",
         ["QuerySlices"] = @"^\w+ .+\np0 1023, Tq 1, o\[0, 0, 0, 0\.\.4\] = (?<values>.+)\n$",
+        ["AttentionLayer"] = @"^α 0\.\d{3}, \d heads per token, \d+ of 1024 tokens kept, kernel \w+\n" +
+            @"y\[0, T - 1, 0\.\.4\] = -?\d[^,\s]*, -?\d[^,\s]*, -?\d[^,\s]*, -?\d[^,\s]*\n$",
     };
 
     [Test]
@@ -59,6 +61,7 @@ public sealed partial class ReadmeSampleTests
     [TestCase("QuickStart")]
     [TestCase("DerivedBudgets")]
     [TestCase("QuerySlices")]
+    [TestCase("AttentionLayer")]
     public void SampleCompilesAndRuns(string name)
     {
         Assembly program = Compile(name, SampleSource(name));
