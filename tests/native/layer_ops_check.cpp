@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -808,7 +809,12 @@ int main()
         std::fprintf(stderr, "create_cpu_backend: %s\n", proteus::last_error_message());
         return 1;
     }
-    std::printf("layer_ops_check: GEMM %s, %d threads\n", proteus::cpu::gemm_implementation(), backend->threads());
+    const std::string gemm = proteus::cpu::gemm_implementation();
+    std::printf("layer_ops_check: GEMM %s, %d threads\n", gemm.c_str(), backend->threads());
+    const char* requested = std::getenv("PROTEUS_CPU_BLAS");
+    if (requested != nullptr && std::strcmp(requested, "none") == 0) {
+        CHECK(gemm.rfind("blocked C++ GEMM", 0) == 0, "PROTEUS_CPU_BLAS=none runs %s", gemm.c_str());
+    }
     check_linear(*backend);
     check_linear_tokens(*backend);
     check_convert(*backend);

@@ -10,8 +10,9 @@
 namespace proteus::cpu {
 
 /**
- * Which GEMM linear() runs for four rows or more: "cblas_sgemm" (the system BLAS found at build time) or
- * "blocked C++ GEMM". Fewer rows always take dot products row by row.
+ * Which GEMM linear() runs for four rows or more: "cblas_sgemm from <library>" (a system BLAS opened at
+ * run time, see layer_ops.cpp) or "blocked C++ GEMM (<why>)". Asking opens the BLAS if no GEMM has yet.
+ * Fewer rows always take dot products row by row.
  */
 const char* gemm_implementation();
 
