@@ -491,29 +491,27 @@ proteus_status gelu(const GeluProblem& p, WorkerPool& pool)
 proteus_status rope(const RopeProblem& p, WorkerPool& pool)
 {
     const int64_t d = p.head_dim, pairs = d / 2;
-    // inv_freq_m = base^(−2m/D), rounded once to float32 from double so that every backend starts from
-    // the same value (float powf differs by an ulp between libraries).
-    std::vector<float> inverse_frequency(static_cast<size_t>(pairs));
+    // inv_freq_m = base^(−2m/D) and the angles in double: the angle grows to ~10^6 rad at long positions,
+    // where a float32 product is off by up to half its ulp (0.03 rad); as the GPU backend and the oracle.
+    std::vector<double> inverse_frequency(static_cast<size_t>(pairs));
     for (int64_t m = 0; m < pairs; ++m) {
         inverse_frequency[static_cast<size_t>(m)] =
-            static_cast<float>(std::pow(static_cast<double>(p.base), -2.0 * static_cast<double>(m) / static_cast<double>(d)));
+            std::pow(static_cast<double>(p.base), -2.0 * static_cast<double>(m) / static_cast<double>(d));
     }
     const bool interleaved = p.convention == PROTEUS_ROPE_INTERLEAVED;
     // Tasks are chunks of positions: each position's cosines and sines are computed once for every (b, h).
     parallel_for(pool, p.seq_len, 1, [&](int, int64_t first, int64_t last) {
-        std::vector<float> table(static_cast<size_t>(2 * pairs));
-        float* cosine = table.data();
-        float* sine = cosine + pairs;
+        std::vector<double> table(static_cast<size_t>(2 * pairs));
+        double* cosine = table.data();
+        double* sine = cosine + pairs;
         std::vector<float> values(static_cast<size_t>(d));
         float* x = values.data();
         for (int64_t t = first; t < last; ++t) {
-            const float position = static_cast<float>(p.position_offset + t);
+            const double position = static_cast<double>(p.position_offset + t);
             for (int64_t m = 0; m < pairs; ++m) {
-                // The angle is the float32 product (SPEC); its cosine and sine are evaluated in double and
-                // rounded once, so they are exact to half an ulp of the float32 angle.
-                const double angle = static_cast<double>(position * inverse_frequency[static_cast<size_t>(m)]);
-                cosine[m] = static_cast<float>(std::cos(angle));
-                sine[m] = static_cast<float>(std::sin(angle));
+                const double angle = position * inverse_frequency[static_cast<size_t>(m)];
+                cosine[m] = std::cos(angle);
+                sine[m] = std::sin(angle);
             }
             for (int64_t b = 0; b < p.batch; ++b) {
                 for (int64_t h = 0; h < p.heads; ++h) {
@@ -523,9 +521,9 @@ proteus_status rope(const RopeProblem& p, WorkerPool& pool)
                     load_row(p.x.dtype, row, d, x);
                     for (int64_t m = 0; m < pairs; ++m) {
                         const int64_t i0 = interleaved ? 2 * m : m, i1 = interleaved ? 2 * m + 1 : m + pairs;
-                        const float x0 = x[i0], x1 = x[i1];
-                        x[i0] = x0 * cosine[m] - x1 * sine[m];
-                        x[i1] = x0 * sine[m] + x1 * cosine[m];
+                        const double x0 = x[i0], x1 = x[i1];
+                        x[i0] = static_cast<float>(x0 * cosine[m] - x1 * sine[m]);
+                        x[i1] = static_cast<float>(x0 * sine[m] + x1 * cosine[m]);
                     }
                     store_row(p.x.dtype, row, x, d);
                 }
