@@ -1,3 +1,16 @@
+// The CPU backend's layer operations (cpu/layer_ops.h).
+//
+// GEMM: linear() with four rows or more calls cblas_sgemm of a system BLAS when one can be opened, else
+// the blocked multithreaded GEMM below. The BLAS is never linked (the runtime package must load on
+// machines without one): the first GEMM that needs it opens, once per process, the first library of
+//   $PROTEUS_CPU_BLAS (a file name or path, tried first when set),
+//   libopenblas.so.0, libopenblas.so, libopenblasp.so.0 (Fedora's pthreads build), libmkl_rt.so.2,
+//   libflexiblas.so.3, libblis.so.4
+// that exports cblas_sgemm. PROTEUS_CPU_BLAS=none keeps the blocked GEMM. The generic sonames
+// libblas.so.3 and libcblas.so.3 are not tried: behind them may be the netlib reference BLAS, about
+// twenty times slower than the blocked GEMM, and the optimised libraries that distributions put behind
+// them are reachable under their own names above (name one in PROTEUS_CPU_BLAS to use it anyway).
+// gemm_implementation() says which ran. A build with -DPROTEUS_CPU_BLAS=OFF has the blocked GEMM only.
 #include "cpu/layer_ops.h"
 
 #include <algorithm>
@@ -5,10 +18,13 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <string>
 #include <vector>
 
-#if defined(PROTEUS_HAVE_CBLAS)
-#include <cblas.h>
+#if defined(PROTEUS_CPU_BLAS_LOADER)
+#include <dlfcn.h>
+
+#include <cstdlib>
 #endif
 
 #include "core/numeric.h"
@@ -251,10 +267,77 @@ proteus_status gemm_blocked(WorkerPool& pool, Allocator& workspace, int64_t m, i
     return PROTEUS_STATUS_OK;
 }
 
+// ---- the system BLAS, opened at run time ----------------------------------------------------------
+
+/**
+ * cblas_sgemm as every CBLAS declares it (the LP64 interface: int sizes), with the values of its enums,
+ * so that no cblas.h is needed to build.
+ */
+using CblasSgemm = void (*)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float* a,
+                            int lda, const float* b, int ldb, float beta, float* c, int ldc);
+constexpr int kCblasRowMajor = 101;
+constexpr int kCblasNoTrans = 111;
+constexpr int kCblasTrans = 112;
+
+/** The loaded cblas_sgemm (null: the blocked GEMM) and what gemm_implementation() reports. */
+struct SystemBlas {
+    CblasSgemm sgemm = nullptr;
+    std::string description;
+};
+
+#if defined(PROTEUS_CPU_BLAS_LOADER)
+/** cblas_sgemm of the library `name`, or null with `error` saying why. */
+CblasSgemm open_sgemm(const std::string& name, std::string& error)
+{
+    void* library = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (library == nullptr) {
+        const char* reason = dlerror();
+        error = reason != nullptr ? reason : name + ": cannot be opened";
+        return nullptr;
+    }
+    const auto sgemm = reinterpret_cast<CblasSgemm>(dlsym(library, "cblas_sgemm"));
+    if (sgemm == nullptr) {
+        dlclose(library);
+        error = name + ": no cblas_sgemm";
+    }
+    return sgemm;  // the library stays loaded for the life of the process
+}
+
+SystemBlas open_system_blas()
+{
+    const char* requested = std::getenv("PROTEUS_CPU_BLAS");
+    std::string note;  // why the library PROTEUS_CPU_BLAS names is not the one used
+    if (requested != nullptr && *requested != '\0') {
+        if (std::strcmp(requested, "none") == 0) return {nullptr, "blocked C++ GEMM (PROTEUS_CPU_BLAS=none)"};
+        std::string error;
+        if (const CblasSgemm sgemm = open_sgemm(requested, error)) return {sgemm, std::string("cblas_sgemm from ") + requested};
+        note = "PROTEUS_CPU_BLAS: " + error;
+    }
+    // Optimised CBLAS libraries only, in this order; the top of this file says why no generic soname.
+    for (const char* name : {"libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0", "libmkl_rt.so.2",
+                             "libflexiblas.so.3", "libblis.so.4"}) {
+        std::string error;
+        if (const CblasSgemm sgemm = open_sgemm(name, error)) {
+            return {sgemm, std::string("cblas_sgemm from ") + name + (note.empty() ? "" : " (" + note + ")")};
+        }
+    }
+    return {nullptr, "blocked C++ GEMM (no CBLAS library found" + (note.empty() ? "" : "; " + note) + ")"};
+}
+#else
+SystemBlas open_system_blas() { return {nullptr, "blocked C++ GEMM (built with PROTEUS_CPU_BLAS=OFF)"}; }
+#endif
+
+/** Opened on first use, once per process (thread-safe). */
+const SystemBlas& system_blas()
+{
+    static const SystemBlas blas = open_system_blas();
+    return blas;
+}
+
 /**
  * C [M, N] (row stride ldc) = A [M, K]·B [N, K]ᵀ + beta·C, float32; beta 0 does not read C. Leading
  * dimensions are at least the row lengths. Fewer rows than a micro-kernel's go row by row, the rest to
- * the system BLAS when the build has one, else to the blocked GEMM.
+ * the system BLAS when one is loaded, else to the blocked GEMM.
  */
 proteus_status gemm_nt(WorkerPool& pool, Allocator& workspace, int64_t m, int64_t n, int64_t k, const float* a,
                        int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc)
@@ -263,16 +346,13 @@ proteus_status gemm_nt(WorkerPool& pool, Allocator& workspace, int64_t m, int64_
         gemm_few_rows(pool, m, n, k, a, lda, b, ldb, beta, c, ldc);
         return PROTEUS_STATUS_OK;
     }
-#if defined(PROTEUS_HAVE_CBLAS)
     // CBLAS counts in int; a larger problem (beyond any real layer) takes the blocked GEMM.
-    const bool fits = std::max({m, n, k, lda, ldb, ldc}) <= INT_MAX;
-    if (fits) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
-                    static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
-                    static_cast<int>(ldc));
+    const CblasSgemm sgemm = system_blas().sgemm;
+    if (sgemm != nullptr && std::max({m, n, k, lda, ldb, ldc}) <= INT_MAX) {
+        sgemm(kCblasRowMajor, kCblasNoTrans, kCblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
+              1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
         return PROTEUS_STATUS_OK;
     }
-#endif
     return gemm_blocked(pool, workspace, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
 
@@ -293,14 +373,7 @@ void widen(WorkerPool& pool, const TensorRef& t, int64_t rows, int64_t columns, 
 
 }  // namespace
 
-const char* gemm_implementation()
-{
-#if defined(PROTEUS_HAVE_CBLAS)
-    return "cblas_sgemm";
-#else
-    return "blocked C++ GEMM";
-#endif
-}
+const char* gemm_implementation() { return system_blas().description.c_str(); }
 
 proteus_status linear(const LinearProblem& p, WorkerPool& pool, Allocator& workspace)
 {
@@ -418,29 +491,27 @@ proteus_status gelu(const GeluProblem& p, WorkerPool& pool)
 proteus_status rope(const RopeProblem& p, WorkerPool& pool)
 {
     const int64_t d = p.head_dim, pairs = d / 2;
-    // inv_freq_m = base^(−2m/D), rounded once to float32 from double so that every backend starts from
-    // the same value (float powf differs by an ulp between libraries).
-    std::vector<float> inverse_frequency(static_cast<size_t>(pairs));
+    // inv_freq_m = base^(−2m/D) and the angles in double: the angle grows to ~10^6 rad at long positions,
+    // where a float32 product is off by up to half its ulp (0.03 rad); as the GPU backend and the oracle.
+    std::vector<double> inverse_frequency(static_cast<size_t>(pairs));
     for (int64_t m = 0; m < pairs; ++m) {
         inverse_frequency[static_cast<size_t>(m)] =
-            static_cast<float>(std::pow(static_cast<double>(p.base), -2.0 * static_cast<double>(m) / static_cast<double>(d)));
+            std::pow(static_cast<double>(p.base), -2.0 * static_cast<double>(m) / static_cast<double>(d));
     }
     const bool interleaved = p.convention == PROTEUS_ROPE_INTERLEAVED;
     // Tasks are chunks of positions: each position's cosines and sines are computed once for every (b, h).
     parallel_for(pool, p.seq_len, 1, [&](int, int64_t first, int64_t last) {
-        std::vector<float> table(static_cast<size_t>(2 * pairs));
-        float* cosine = table.data();
-        float* sine = cosine + pairs;
+        std::vector<double> table(static_cast<size_t>(2 * pairs));
+        double* cosine = table.data();
+        double* sine = cosine + pairs;
         std::vector<float> values(static_cast<size_t>(d));
         float* x = values.data();
         for (int64_t t = first; t < last; ++t) {
-            const float position = static_cast<float>(p.position_offset + t);
+            const double position = static_cast<double>(p.position_offset + t);
             for (int64_t m = 0; m < pairs; ++m) {
-                // The angle is the float32 product (SPEC); its cosine and sine are evaluated in double and
-                // rounded once, so they are exact to half an ulp of the float32 angle.
-                const double angle = static_cast<double>(position * inverse_frequency[static_cast<size_t>(m)]);
-                cosine[m] = static_cast<float>(std::cos(angle));
-                sine[m] = static_cast<float>(std::sin(angle));
+                const double angle = position * inverse_frequency[static_cast<size_t>(m)];
+                cosine[m] = std::cos(angle);
+                sine[m] = std::sin(angle);
             }
             for (int64_t b = 0; b < p.batch; ++b) {
                 for (int64_t h = 0; h < p.heads; ++h) {
@@ -450,9 +521,9 @@ proteus_status rope(const RopeProblem& p, WorkerPool& pool)
                     load_row(p.x.dtype, row, d, x);
                     for (int64_t m = 0; m < pairs; ++m) {
                         const int64_t i0 = interleaved ? 2 * m : m, i1 = interleaved ? 2 * m + 1 : m + pairs;
-                        const float x0 = x[i0], x1 = x[i1];
-                        x[i0] = x0 * cosine[m] - x1 * sine[m];
-                        x[i1] = x0 * sine[m] + x1 * cosine[m];
+                        const double x0 = x[i0], x1 = x[i1];
+                        x[i0] = static_cast<float>(x0 * cosine[m] - x1 * sine[m]);
+                        x[i1] = static_cast<float>(x0 * sine[m] + x1 * cosine[m]);
                     }
                     store_row(p.x.dtype, row, x, d);
                 }

@@ -1,7 +1,7 @@
 // The CPU backend's layer operations (SPEC §4–§7): the projection GEMM, dtype conversion, LayerNorm and
 // RMSNorm, GELU, RoPE, the router with the DNA blend, the active-row selection and the DNA update, each
 // on the backend's worker pool over validated problems. Elements are read into float32 and results
-// rounded to the storage dtype once, when stored; all arithmetic is float32.
+// rounded to the storage dtype once, when stored; all arithmetic is float32 but RoPE's (double, rounded once).
 #pragma once
 
 #include "backend.h"
@@ -10,8 +10,9 @@
 namespace proteus::cpu {
 
 /**
- * Which GEMM linear() runs for four rows or more: "cblas_sgemm" (the system BLAS found at build time) or
- * "blocked C++ GEMM". Fewer rows always take dot products row by row.
+ * Which GEMM linear() runs for four rows or more: "cblas_sgemm from <library>" (a system BLAS opened at
+ * run time, see layer_ops.cpp) or "blocked C++ GEMM (<why>)". Asking opens the BLAS if no GEMM has yet.
+ * Fewer rows always take dot products row by row.
  */
 const char* gemm_implementation();
 
@@ -24,7 +25,7 @@ proteus_status convert(const ConvertProblem& problem, WorkerPool& pool);
 /** Row statistics in float32: LayerNorm's mean and variance (two passes), RMSNorm's mean square. */
 proteus_status norm(const NormProblem& problem, WorkerPool& pool);
 proteus_status gelu(const GeluProblem& problem, WorkerPool& pool);
-/** The angle of pair m at position p is the float32 product p·inv_freq_m, its cosine and sine rounded from double. */
+/** The angle of pair m at position p, p·base^(−2m/D), its cosine and sine are double; the rotated pair is rounded once. */
 proteus_status rope(const RopeProblem& problem, WorkerPool& pool);
 /** Each token's results depend on that token alone, so the bits do not depend on the thread count. */
 proteus_status router(const RouterProblem& problem, WorkerPool& pool, Allocator& workspace);
