@@ -12,7 +12,7 @@ namespace Proteus.Tests.Layer;
 [Category("Gpu")]
 public sealed class GpuLayerTests : GpuAndCpuDevices
 {
-    private const int B = 2, C = 128, H = 8, G = 16, T = 301;
+    private const int B = 2, C = 128, H = 8, G = 16, Tokens = 301;
 
     private static ProteusLayerOptions Options(bool dna) => new()
     {
@@ -46,8 +46,8 @@ public sealed class GpuLayerTests : GpuAndCpuDevices
         for (int run = 0; run < 5; run++)
         {
             using var layer = new ProteusAttentionLayer<float>(Gpu!, Options(dna: true), seed: 9);
-            using var x = Gpu!.Upload(Fresh(new Random(4), B * T * C));
-            using var y = Gpu.Allocate<float>(B * T * C);
+            using var x = Gpu!.Upload(Fresh(new Random(4), B * Tokens * C));
+            using var y = Gpu.Allocate<float>(B * Tokens * C);
             layer.Forward(View(x), View(y), new LayerForwardOptions { Alpha = 1, UpdateDna = true });
             float[] state = [.. layer.Prototypes!.ToArray(), .. layer.Usage!.ToArray(), .. layer.Confidence!.ToArray(), .. y.ToArray()];
             if (first is null)
@@ -64,7 +64,7 @@ public sealed class GpuLayerTests : GpuAndCpuDevices
     private void Compare<T>(bool dna, double alpha, double tolerance, bool block)
         where T : unmanaged
     {
-        float[] x = Fresh(new Random(5), B * T * C);
+        float[] x = Fresh(new Random(5), B * Tokens * C);
         var forward = new LayerForwardOptions { Alpha = alpha, UpdateDna = dna, PositionOffset = 11 };
         (float[] gpuY, float[]? gpuState) = Run<T>(Gpu!, x, forward, dna, block);
         (float[] cpuY, float[]? cpuState) = Run<T>(Cpu!, x, forward, dna, block);
@@ -84,8 +84,8 @@ public sealed class GpuLayerTests : GpuAndCpuDevices
     {
         using var xBuffer = device.Upload(ElementConversions.FromSingle<T>(x));
         using var yBuffer = device.Allocate<T>(x.Length);
-        var xView = new TensorView<T>(xBuffer, [B, T, C]);
-        var yView = new TensorView<T>(yBuffer, [B, T, C]);
+        var xView = new TensorView<T>(xBuffer, [B, Tokens, C]);
+        var yView = new TensorView<T>(yBuffer, [B, Tokens, C]);
         float[]? state = null;
         if (block)
         {
@@ -102,7 +102,7 @@ public sealed class GpuLayerTests : GpuAndCpuDevices
         return (ElementConversions.ToSingle<T>(yBuffer.ToArray()), state);
     }
 
-    private static TensorView<float> View(DeviceBuffer<float> buffer) => new(buffer, [B, T, C]);
+    private static TensorView<float> View(DeviceBuffer<float> buffer) => new(buffer, [B, Tokens, C]);
 
     private static float[] Fresh(Random random, int length) => [.. Enumerable.Range(0, length).Select(_ => random.NextSingle() * 2 - 1)];
 
