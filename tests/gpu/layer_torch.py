@@ -94,7 +94,8 @@ def kept_tokens(importance, keep_ratio, guard):
     mask = torch.zeros(batch, seq, dtype=torch.bool, device=importance.device)
     mask[:, :guard] = True
     order = torch.argsort(-importance[:, guard:], dim=1, stable=True)  # most important first, ties to the smaller t
-    mask.scatter_(1, order[:, : keep - guard] + guard, True)
+    chosen = order[:, : keep - guard] + guard
+    mask.scatter_(1, chosen, torch.ones_like(chosen, dtype=torch.bool))
     return mask, keep
 
 
@@ -104,7 +105,8 @@ def active_heads(head_probs, k):
     if k >= heads:
         return torch.ones(head_probs.shape, dtype=torch.bool, device=head_probs.device)
     order = torch.argsort(-head_probs, dim=-1, stable=True)[..., :k]
-    return torch.zeros(head_probs.shape, dtype=torch.bool, device=head_probs.device).scatter_(-1, order, True)
+    mask = torch.zeros(head_probs.shape, dtype=torch.bool, device=head_probs.device)
+    return mask.scatter_(-1, order, torch.ones_like(order, dtype=torch.bool))
 
 
 def candidates(seq, window, stride, anchors, dna_count, salience):

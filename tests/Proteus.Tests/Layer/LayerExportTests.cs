@@ -10,15 +10,20 @@ namespace Proteus.Tests.Layer;
 /// update, and metadata with the configuration and the decisions the layer took from its host-side
 /// schedules (α, heads per token, keep ratio and kept tokens, guard, the flux budgets). Runs only when
 /// PROTEUS_LAYER_EXPORT names a directory; PROTEUS_LAYER_EXPORT_SMALL=1 scales every configuration down
-/// (T ≤ 300, C ≤ 64) for the pure-Python reference (tests/gpu/layer_reference_pure.py).
+/// (T ≤ 300, C ≤ 64) for the pure-Python reference (tests/gpu/layer_reference_pure.py), and
+/// PROTEUS_LAYER_EXPORT_REDUCED=1 runs the GPU's storage types (bfloat16, float16) on the CPU too.
 /// </summary>
 [TestFixture]
 [Category("LayerExport")]
 public sealed class LayerExportTests
 {
-    private const string DirectoryVariable = "PROTEUS_LAYER_EXPORT", SmallVariable = "PROTEUS_LAYER_EXPORT_SMALL";
+    private const string DirectoryVariable = "PROTEUS_LAYER_EXPORT", SmallVariable = "PROTEUS_LAYER_EXPORT_SMALL",
+        ReducedVariable = "PROTEUS_LAYER_EXPORT_REDUCED";
 
     private static readonly bool Small = Environment.GetEnvironmentVariable(SmallVariable) == "1";
+
+    /// <summary>Runs each configuration in its GPU storage type on the CPU too (to see the reduced-precision margins without a GPU).</summary>
+    private static readonly bool Reduced = Environment.GetEnvironmentVariable(ReducedVariable) == "1";
 
     private string directory = null!;
     private Device device = null!;
@@ -81,7 +86,7 @@ public sealed class LayerExportTests
     [TestCaseSource(nameof(Cases))]
     public void ExportsTheRunForTheTorchReference(ExportCase c)
     {
-        DType type = device.Backend == Backend.Cpu ? DType.Float32 : c.GpuType;
+        DType type = device.Backend == Backend.Cpu && !Reduced ? DType.Float32 : c.GpuType;
         string path = Path.Combine(directory, c.Name + ".safetensors");
         switch (type)
         {
