@@ -159,6 +159,8 @@ def layer(x_rows, batch, seq, w, prefix, meta, dna):
     anchors, dna_count = int(meta["anchor_count"]), int(meta["dna_count"])
     if meta["policy"] != "aligned":
         raise ValueError(f"policy {meta['policy']}")
+    if float(meta["alpha"]) == 0 and (window < seq or anchors or dna_count):
+        raise ValueError(f"alpha 0 must be dense (SPEC §4), the layer recorded W {window} A {anchors} K {dna_count}")
     scale = 1 / math.sqrt(d) if meta["scale"] == "default" else float(meta["scale"])
     group = heads // kv_heads
     o = [[0.0] * width for _ in range(batch * seq)]

@@ -118,7 +118,7 @@ def candidates(seq, window, stride, anchors, dna_count, salience):
     mask = (j <= i) & (j >= i - window + 1)  # Local(i), which holds i itself
     if anchors > 0:
         # The A largest multiples of S that are ≤ i − W.
-        mask |= (j <= limit) & (j % stride == 0) & (j // stride >= torch.div(limit, stride, rounding_mode="floor") - anchors + 1)
+        mask |= (j <= limit) & (j % stride == 0) & (torch.div(j, stride, rounding_mode="floor") >= torch.div(limit, stride, rounding_mode="floor") - anchors + 1)
     if dna_count > 0:
         s = torch.where(torch.isnan(salience), torch.full_like(salience, -math.inf), salience)  # NaN ranks as −inf
         backwards = torch.arange(seq - 1, -1, -1, device=dev)
@@ -158,6 +158,8 @@ def attention_layer(x, w, prefix, meta, dna_state):
         raise ValueError(f"policy {meta['policy']}: this reference implements the Aligned policy of the layer")
     window, stride = int(meta["window"]), int(meta["anchor_stride"])
     anchors, dna_count = int(meta["anchor_count"]), int(meta["dna_count"])
+    if float(meta["alpha"]) == 0 and (window < seq or anchors or dna_count):
+        raise ValueError(f"alpha 0 must be dense (SPEC §4: W = T, A = K = 0), the layer recorded W {window} A {anchors} K {dna_count}")
     scale = 1 / math.sqrt(d) if meta["scale"] == "default" else float(meta["scale"])
     group = heads // kv_heads
     o = torch.zeros(batch, seq, heads, d, dtype=F64, device=x.device)
