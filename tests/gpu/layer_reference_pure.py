@@ -283,7 +283,7 @@ def relative_error(actual, expected):
 
 def main():
     directory = sys.argv[1]
-    files = sorted(os.path.join(directory, n) for n in os.listdir(directory) if n.endswith(".safetensors"))
+    files = sorted(os.path.join(directory, n) for n in (os.listdir(directory) if os.path.isdir(directory) else []) if n.endswith(".safetensors"))
     failures = 0
     for path in files:
         passed, line = check(path)

@@ -261,7 +261,7 @@ def main():
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
     directory = sys.argv[1]
-    files = sorted(os.path.join(directory, n) for n in os.listdir(directory) if n.endswith(".safetensors"))
+    files = sorted(os.path.join(directory, n) for n in (os.listdir(directory) if os.path.isdir(directory) else []) if n.endswith(".safetensors"))
     if not files:
         print(f"FAIL no .safetensors files in {directory}")
         return 1
