@@ -8,7 +8,8 @@
 It exists to check, on a machine without PyTorch, that the reference's reading of SPEC agrees with the layer
 before the GPU session: same file format, same rules, same verdicts (one PASS/FAIL line per file, exit code 1
 on any failure). It builds each row's candidate set as a set of keys (layer_torch.py builds [T, T] masks), so
-the two are also independent of each other there. Slow (pure Python): meant for T ≤ 300, C ≤ 64.
+the two are also independent of each other there. Slow (pure Python): seconds per file at the small shapes,
+minutes per file at the full ones.
 """
 import json
 import math
