@@ -15,7 +15,10 @@
 #   perf     `proteus bench --suite kernels` beside PyTorch SDPA on the same shapes (tests/gpu/sdpa_bench.py)
 #   layer    tests/gpu/layer_ops_check.cpp (every layer operation on CUDA vs the CPU backend, determinism of the
 #            router and the DNA update), and `proteus bench --layer original --block` and `--layer wide --block`
-#            at the issue's lengths (layer.txt, layer-*.json); the tests steps also read the safetensors file
+#            at the issue's lengths (layer.txt, layer-*.json); then LayerExportTests (PROTEUS_LAYER_EXPORT) writes the
+#            layer and block runs on CUDA with their weights and decisions, and tests/gpu/layer_torch.py checks each
+#            against a float64 PyTorch implementation of SPEC §7 (logs appended to layer.txt, one PASS/FAIL line per
+#            file in the summary); the tests steps also read the safetensors file
 #            tests/gpu/write_safetensors.py writes with PyTorch (PROTEUS_TORCH_SAFETENSORS)
 # Everything lands in $OUT, at most 8 files: summary.txt (printed last; holds `proteus info`, every step's
 # verdict, the bench, latency and perf tables), build.log, interop.log (graph + torch), tile.log,
@@ -241,6 +244,20 @@ if has_step layer; then
   { g++ -O2 -std=c++17 -I"$root/native/include" -I"$root/native/src" "$root/tests/gpu/layer_ops_check.cpp" -L"$build/lib" -lproteus \
       -Wl,-rpath,"$build/lib" -o "$checker" && "$checker" cuda 1; } >"$out/layer.txt" 2>&1
   note "layer operations (CUDA vs CPU, determinism): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/layer.txt")"
+  # The layer and block against plain PyTorch (SPEC §7, float64) with the same weights and the layer's
+  # host-side decisions: the export test writes one safetensors file per configuration, the script checks them.
+  start=$SECONDS
+  export_dir="$build/layer-export"
+  rm -rf "$export_dir"
+  PROTEUS_LAYER_EXPORT="$export_dir" dotnet "$root/.device/tests/Proteus.Tests.dll" --filter 'FullyQualifiedName~LayerExportTests' \
+    --output detailed >"$build/layer-export.log" 2>&1
+  export_rc=$?
+  python3 "$root/tests/gpu/layer_torch.py" "$export_dir" >"$build/layer-torch.log" 2>&1
+  rc=$?
+  { echo "===== LayerExportTests (PROTEUS_LAYER_EXPORT=$export_dir)"; cat "$build/layer-export.log"
+    echo "===== tests/gpu/layer_torch.py $export_dir"; cat "$build/layer-torch.log"; } >>"$out/layer.txt"
+  note "layer vs PyTorch (LayerExportTests rc=$export_rc, tests/gpu/layer_torch.py): rc=$rc in $((SECONDS - start)) s :: $(tail -1 "$build/layer-torch.log")"
+  grep -E '^(PASS|FAIL)' "$build/layer-torch.log" | tee -a "$summary"
   for preset in original wide; do
     start=$SECONDS
     seqs="262144,1048576"; [ "$preset" = wide ] && seqs="1048576"
