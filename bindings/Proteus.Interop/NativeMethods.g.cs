@@ -193,7 +193,10 @@ public static unsafe partial class NativeMethods
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_linear(ProteusContextHandle context, ProteusTensor* x, ProteusTensor* weight, ProteusTensor* bias, ProteusTensor* y, ProteusLinearParams* @params);
 
-    /// <summary>Element-wise dtype conversion: y = x rounded to y's dtype (nearest even). Same shape, any strides.</summary>
+    /// <summary>
+    /// Element-wise dtype conversion: y = x rounded to y's dtype (nearest even). Same shape (rank 1 to 4), any
+    /// strides; y may be x (in place).
+    /// </summary>
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_convert(ProteusContextHandle context, ProteusTensor* x, ProteusTensor* y);
 

@@ -625,7 +625,10 @@ PROTEUS_API proteus_status proteus_linear(proteus_context context, const proteus
                                           const proteus_tensor* bias, const proteus_tensor* y,
                                           const proteus_linear_params* params);
 
-/** Element-wise dtype conversion: y = x rounded to y's dtype (nearest even). Same shape, any strides. */
+/**
+ * Element-wise dtype conversion: y = x rounded to y's dtype (nearest even). Same shape (rank 1 to 4), any
+ * strides; y may be x (in place).
+ */
 PROTEUS_API proteus_status proteus_convert(proteus_context context, const proteus_tensor* x, const proteus_tensor* y);
 
 /** The normalisation of proteus_norm_params.kind. */

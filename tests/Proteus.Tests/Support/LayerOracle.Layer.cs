@@ -105,6 +105,24 @@ public sealed record AttentionBlockWeights(
     double[]? Norm1Weight, double[]? Norm1Bias, double[]? Norm2Weight, double[]? Norm2Bias,
     double[] Fc1, double[]? Fc1Bias, double[] Fc2, double[]? Fc2Bias);
 
+/// <summary>
+/// Readings of SPEC where it leaves a choice, made once here for every comparison against the oracle:
+/// <list type="bullet">
+/// <item>Token keep (§4): keep = T when ratio ≥ 0.999, else min(T, max(guard, round(ratio·T))); the first
+/// min(guard, T) positions are kept, then the keep − min(guard, T) most important of the other positions
+/// (ties to the smaller t), so exactly keep tokens. (The original Python took the top keep of all tokens
+/// and then added the guard positions, up to keep + guard tokens.)</item>
+/// <item>Importance (§4) uses the final p, after the DNA blend: max_g p·(1 − β) + salience·β, as the
+/// original's gate_max of its blended gate probabilities.</item>
+/// <item>Heads (§5): at α = 0 every head of a kept token is active whatever k_dense(T) is; otherwise the
+/// k of §4 (with the nucleus over the batch-mean of head_probs when configured).</item>
+/// <item>Budget mix (§4): "disabled pieces get 0, renormalise" is applied to the piece fractions f, so
+/// mix_anc = α·f_anc exactly (see <see cref="ScheduleOracle.Split"/>).</item>
+/// <item>The router and DNA see the layer's input (norm1(x) inside the block); the DNA update uses that
+/// input and the final p, after the call's own blend.</item>
+/// <item>Dna(i) ranks the float32 salience (§6's DNA math is float32), ties to the larger j.</item>
+/// </list>
+/// </summary>
 public static partial class LayerOracle
 {
     /// <summary>
