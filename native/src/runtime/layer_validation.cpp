@@ -30,54 +30,6 @@ std::string real(double value)
 
 std::string member(const char* name, const char* field) { return std::string(name) + "." + field; }
 
-// ---- Tensors -----------------------------------------------------------------------------------------
-
-/** A tensor the operation needs: a non-null descriptor with a buffer, then its own checks. */
-proteus_status check_required(const Context& context, const proteus_tensor* tensor, const char* name, int rank,
-                              DtypeRule rule, CheckedTensor& checked)
-{
-    if (tensor == nullptr) return reject(name, "is NULL");
-    if (tensor->buffer == nullptr) return reject(name, "required, but its buffer is NULL");
-    return check_tensor(context, *tensor, name, rank, rule, checked);
-}
-
-proteus_status check_required(const Context& context, const proteus_tensor& tensor, const char* name, int rank,
-                              DtypeRule rule, CheckedTensor& checked)
-{
-    return check_required(context, &tensor, name, rank, rule, checked);
-}
-
-/** A NULL descriptor or a NULL buffer is absent (`checked` stays absent). */
-proteus_status check_optional(const Context& context, const proteus_tensor* tensor, const char* name, int rank,
-                              DtypeRule rule, CheckedTensor& checked)
-{
-    if (tensor == nullptr || tensor->buffer == nullptr) return PROTEUS_STATUS_OK;
-    return check_tensor(context, *tensor, name, rank, rule, checked);
-}
-
-proteus_status check_optional(const Context& context, const proteus_tensor& tensor, const char* name, int rank,
-                              DtypeRule rule, CheckedTensor& checked)
-{
-    return check_optional(context, &tensor, name, rank, rule, checked);
-}
-
-/** INVALID_ARGUMENT naming "<tensor>.dtype" unless it has the dtype of `reference` (`rule` says which share one). */
-proteus_status check_same_dtype(const CheckedTensor& tensor, const CheckedTensor& reference, const char* rule)
-{
-    if (tensor.ref.dtype == reference.ref.dtype) return PROTEUS_STATUS_OK;
-    return reject(member(tensor.name, "dtype"), std::string("differs from ") + reference.name + ".dtype; " + rule);
-}
-
-/** Every axis of `tensor` has the extent of that axis of `reference` (same rank). */
-proteus_status check_same_shape(const CheckedTensor& tensor, const CheckedTensor& reference)
-{
-    const std::string what = std::string("the same axis of ") + reference.name;
-    proteus_status status = PROTEUS_STATUS_OK;
-    for (int axis = 0; axis < reference.ref.rank && status == PROTEUS_STATUS_OK; ++axis) {
-        status = check_extent(tensor, tensor.name, axis, reference.ref.shape[axis], what.c_str());
-    }
-    return status;
-}
 
 /** Axis `axis` of a present tensor has `expected` elements (`what`: "C of x"); an absent one passes. */
 proteus_status check_extent_if_present(const CheckedTensor& tensor, int axis, int64_t expected, const char* what)

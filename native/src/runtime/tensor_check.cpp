@@ -345,4 +345,48 @@ bool elements_alias(const CheckedTensor& tensor)
     return false;
 }
 
+proteus_status check_required(const Context& context, const proteus_tensor* tensor, const char* name, int rank,
+                              DtypeRule rule, CheckedTensor& checked)
+{
+    if (tensor == nullptr) return reject(PROTEUS_STATUS_INVALID_ARGUMENT, name, "is NULL");
+    if (tensor->buffer == nullptr) return reject(PROTEUS_STATUS_INVALID_ARGUMENT, name, "required, but its buffer is NULL");
+    return check_tensor(context, *tensor, name, rank, rule, checked);
+}
+
+proteus_status check_required(const Context& context, const proteus_tensor& tensor, const char* name, int rank,
+                              DtypeRule rule, CheckedTensor& checked)
+{
+    return check_required(context, &tensor, name, rank, rule, checked);
+}
+
+proteus_status check_optional(const Context& context, const proteus_tensor* tensor, const char* name, int rank,
+                              DtypeRule rule, CheckedTensor& checked)
+{
+    if (tensor == nullptr || tensor->buffer == nullptr) return PROTEUS_STATUS_OK;
+    return check_tensor(context, *tensor, name, rank, rule, checked);
+}
+
+proteus_status check_optional(const Context& context, const proteus_tensor& tensor, const char* name, int rank,
+                              DtypeRule rule, CheckedTensor& checked)
+{
+    return check_optional(context, &tensor, name, rank, rule, checked);
+}
+
+proteus_status check_same_dtype(const CheckedTensor& tensor, const CheckedTensor& reference, const char* rule)
+{
+    if (tensor.ref.dtype == reference.ref.dtype) return PROTEUS_STATUS_OK;
+    return reject(PROTEUS_STATUS_INVALID_ARGUMENT, member(tensor.name, "dtype"),
+                  std::string("differs from ") + reference.name + ".dtype; " + rule);
+}
+
+proteus_status check_same_shape(const CheckedTensor& tensor, const CheckedTensor& reference)
+{
+    const std::string what = std::string("the same axis of ") + reference.name;
+    proteus_status status = PROTEUS_STATUS_OK;
+    for (int axis = 0; axis < reference.ref.rank && status == PROTEUS_STATUS_OK; ++axis) {
+        status = check_extent(tensor, tensor.name, axis, reference.ref.shape[axis], what.c_str());
+    }
+    return status;
+}
+
 }  // namespace proteus

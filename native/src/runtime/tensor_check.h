@@ -39,6 +39,24 @@ proteus_status check_tensor(const Context& context, const proteus_tensor& tensor
 proteus_status check_extent(const CheckedTensor& tensor, const char* name, int axis, int64_t expected,
                             const char* what);
 
+/** A tensor an operation needs: INVALID_ARGUMENT naming `name` when the descriptor or its buffer is NULL, else check_tensor. */
+proteus_status check_required(const Context& context, const proteus_tensor* tensor, const char* name, int rank,
+                              DtypeRule rule, CheckedTensor& checked);
+proteus_status check_required(const Context& context, const proteus_tensor& tensor, const char* name, int rank,
+                              DtypeRule rule, CheckedTensor& checked);
+
+/** An optional tensor: a NULL descriptor or buffer is absent (`checked` stays absent), else check_tensor. */
+proteus_status check_optional(const Context& context, const proteus_tensor* tensor, const char* name, int rank,
+                              DtypeRule rule, CheckedTensor& checked);
+proteus_status check_optional(const Context& context, const proteus_tensor& tensor, const char* name, int rank,
+                              DtypeRule rule, CheckedTensor& checked);
+
+/** INVALID_ARGUMENT naming "<tensor>.dtype" unless it has the dtype of `reference` (`rule` says which share one). */
+proteus_status check_same_dtype(const CheckedTensor& tensor, const CheckedTensor& reference, const char* rule);
+
+/** Every axis of `tensor` has the extent of that axis of `reference` (same rank). */
+proteus_status check_same_shape(const CheckedTensor& tensor, const CheckedTensor& reference);
+
 /** Whether two tensors' spans share bytes of one buffer. */
 bool spans_overlap(const CheckedTensor& a, const CheckedTensor& b);
 

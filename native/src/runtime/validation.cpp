@@ -98,24 +98,7 @@ struct FluxTensors {
     CheckedTensor q, k, v, o, active, salience, lse;
 };
 
-proteus_status check_required(const Context& context, const proteus_tensor& tensor, const char* name,
-                              CheckedTensor& checked)
-{
-    if (tensor.buffer == nullptr) return reject(name, "required, but its buffer is NULL");
-    return check_tensor(context, tensor, name, 4, DtypeRule::Storage, checked);
-}
-
-proteus_status check_optional(const Context& context, const proteus_tensor& tensor, const char* name, int rank,
-                              DtypeRule rule, CheckedTensor& checked)
-{
-    return tensor.buffer == nullptr ? PROTEUS_STATUS_OK : check_tensor(context, tensor, name, rank, rule, checked);
-}
-
-proteus_status check_same_dtype(const CheckedTensor& tensor, const char* name, const CheckedTensor& q)
-{
-    if (tensor.ref.dtype == q.ref.dtype) return PROTEUS_STATUS_OK;
-    return reject(std::string(name) + ".dtype", "differs from q.dtype; q, k, v and o share one dtype");
-}
+constexpr const char* kShareDtype = "q, k, v and o share one dtype";
 
 bool is_supported_head_dim(int64_t d) { return d == 16 || d == 32 || d == 64 || d == 128; }
 
@@ -164,13 +147,13 @@ proteus_status check_salience(const Context& context, const proteus_tensor* sali
 
 proteus_status check_attention_tensors(const Context& context, const proteus_flux_tensors& tensors, FluxTensors& t)
 {
-    proteus_status status = check_required(context, tensors.q, "q", t.q);
-    if (status == PROTEUS_STATUS_OK) status = check_required(context, tensors.k, "k", t.k);
-    if (status == PROTEUS_STATUS_OK) status = check_required(context, tensors.v, "v", t.v);
-    if (status == PROTEUS_STATUS_OK) status = check_required(context, tensors.o, "o", t.o);
-    if (status == PROTEUS_STATUS_OK) status = check_same_dtype(t.k, "k", t.q);
-    if (status == PROTEUS_STATUS_OK) status = check_same_dtype(t.v, "v", t.q);
-    if (status == PROTEUS_STATUS_OK) status = check_same_dtype(t.o, "o", t.q);
+    proteus_status status = check_required(context, tensors.q, "q", 4, DtypeRule::Storage, t.q);
+    if (status == PROTEUS_STATUS_OK) status = check_required(context, tensors.k, "k", 4, DtypeRule::Storage, t.k);
+    if (status == PROTEUS_STATUS_OK) status = check_required(context, tensors.v, "v", 4, DtypeRule::Storage, t.v);
+    if (status == PROTEUS_STATUS_OK) status = check_required(context, tensors.o, "o", 4, DtypeRule::Storage, t.o);
+    if (status == PROTEUS_STATUS_OK) status = check_same_dtype(t.k, t.q, kShareDtype);
+    if (status == PROTEUS_STATUS_OK) status = check_same_dtype(t.v, t.q, kShareDtype);
+    if (status == PROTEUS_STATUS_OK) status = check_same_dtype(t.o, t.q, kShareDtype);
     if (status == PROTEUS_STATUS_OK) status = check_attention_shapes(t);
     return status;
 }
