@@ -10,37 +10,9 @@ namespace Proteus.Tests.Errors;
 /// never a crash, and the context keeps working.
 /// </summary>
 [TestFixture]
-public sealed unsafe class RawInteropTests
+public sealed unsafe class RawInteropTests : RawContextFixture
 {
     private const long Heads = 2, KvHeads = 1, SeqLen = 8, HeadDim = 16;
-
-    private ProteusContextHandle context = null!;
-    private readonly List<ProteusBufferHandle> buffers = [];
-
-    [SetUp]
-    public void CreateContext()
-    {
-        _ = ProteusLibrary.Version; // installs the native library resolver
-        Assert.That(NativeMethods.proteus_context_create((int)TestDevices.Backend, 0, out context), Is.EqualTo(ProteusStatus.Ok));
-    }
-
-    [TearDown]
-    public void DestroyContext()
-    {
-        foreach (var buffer in buffers)
-        {
-            buffer.Dispose();
-        }
-        buffers.Clear();
-        context.Dispose();
-    }
-
-    private ProteusBufferHandle Buffer(ulong bytes)
-    {
-        Assert.That(NativeMethods.proteus_buffer_create(context, bytes, out var buffer), Is.EqualTo(ProteusStatus.Ok));
-        buffers.Add(buffer);
-        return buffer;
-    }
 
     /// <summary>A contiguous tensor of <paramref name="dtype"/> on a new buffer filled with 0.5 (or 1 for uint8).</summary>
     private ProteusTensor Tensor(ProteusDtype dtype, params long[] shape)

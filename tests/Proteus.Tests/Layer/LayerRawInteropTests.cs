@@ -9,36 +9,14 @@ namespace Proteus.Tests.Layer;
 /// the offending argument in proteus_last_error_info, never a crash.
 /// </summary>
 [TestFixture]
-public sealed unsafe class LayerRawInteropTests
+public sealed unsafe class LayerRawInteropTests : RawContextFixture
 {
-    private ProteusContextHandle context = null!;
-    private readonly List<ProteusBufferHandle> buffers = [];
-
-    [SetUp]
-    public void CreateContext()
-    {
-        _ = ProteusLibrary.Version; // installs the native library resolver
-        Assert.That(NativeMethods.proteus_context_create((int)TestDevices.Backend, 0, out context), Is.EqualTo(ProteusStatus.Ok));
-    }
-
-    [TearDown]
-    public void DestroyContext()
-    {
-        foreach (var buffer in buffers)
-        {
-            buffer.Dispose();
-        }
-        buffers.Clear();
-        context.Dispose();
-    }
-
     /// <summary>A contiguous tensor of <paramref name="dtype"/> on a new zeroed buffer.</summary>
     private ProteusTensor Tensor(ProteusDtype dtype, params long[] shape)
     {
         int size = dtype switch { ProteusDtype.Float32 => 4, ProteusDtype.Uint8 => 1, _ => 2 };
         long count = shape.Aggregate(1L, (a, e) => a * e);
-        Assert.That(NativeMethods.proteus_buffer_create(context, (ulong)(count * size), out var buffer), Is.EqualTo(ProteusStatus.Ok));
-        buffers.Add(buffer);
+        var buffer = Buffer((ulong)(count * size));
         byte zero = 0;
         Assert.That(NativeMethods.proteus_buffer_fill(buffer, 0, (ulong)(count * size), &zero, 1), Is.EqualTo(ProteusStatus.Ok));
         var tensor = new ProteusTensor { Buffer = buffer.DangerousGetHandle(), Dtype = (int)dtype, Rank = shape.Length };
