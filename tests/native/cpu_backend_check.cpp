@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "backend_check.h"
 #include "core/error.h"
 #include "core/numeric.h"
 #include "core/shortlist.h"
@@ -31,18 +32,6 @@ using proteus::FluxProblem;
 using proteus::GatherProblem;
 using proteus::TensorRef;
 using proteus::core::CandidateSpec;
-
-int failures = 0;
-
-#define CHECK(condition, ...)                                                                            \
-    do {                                                                                                 \
-        if (!(condition)) {                                                                              \
-            ++failures;                                                                                  \
-            std::fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #condition);          \
-            std::fprintf(stderr, __VA_ARGS__);                                                           \
-            std::fprintf(stderr, "\n");                                                                  \
-        }                                                                                                \
-    } while (0)
 
 proteus_error_info last_error()
 {
@@ -62,20 +51,6 @@ void expect_error(proteus_status status, proteus_status expected, const char* ar
               argument, proteus::last_error_message());
     }
 }
-
-/** Workspace straight from the backend's pool, as the runtime's Workspace passes it through. */
-class BackendWorkspace final : public proteus::Allocator {
-public:
-    explicit BackendWorkspace(Backend& backend) : backend_(backend) {}
-    proteus_status allocate(uint64_t bytes, void** pointer) override
-    {
-        return backend_.allocate_workspace(bytes, pointer);
-    }
-    void release(void* pointer) noexcept override { backend_.release_workspace(pointer); }
-
-private:
-    Backend& backend_;
-};
 
 std::unique_ptr<Backend> make_backend()
 {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "backend_check.h"
 #include "core/error.h"
 #include "core/numeric.h"
 #include "cpu/layer_ops.h"
@@ -24,31 +25,6 @@ namespace {
 
 using proteus::Backend;
 using proteus::TensorRef;
-
-int failures = 0;
-int checks = 0;
-
-#define CHECK(condition, ...)                                                                            \
-    do {                                                                                                 \
-        ++checks;                                                                                        \
-        if (!(condition)) {                                                                              \
-            ++failures;                                                                                  \
-            std::fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #condition);          \
-            std::fprintf(stderr, __VA_ARGS__);                                                           \
-            std::fprintf(stderr, "\n");                                                                  \
-        }                                                                                                \
-    } while (0)
-
-/** Workspace straight from the backend's pool, as the runtime's Workspace passes it through. */
-class BackendWorkspace final : public proteus::Allocator {
-public:
-    explicit BackendWorkspace(Backend& backend) : backend_(backend) {}
-    proteus_status allocate(uint64_t bytes, void** pointer) override { return backend_.allocate_workspace(bytes, pointer); }
-    void release(void* pointer) noexcept override { backend_.release_workspace(pointer); }
-
-private:
-    Backend& backend_;
-};
 
 const char* dtype_name(proteus_dtype dtype)
 {
