@@ -220,7 +220,7 @@ public sealed class ProteusAttentionLayer<T> : IDisposable
         int headsPerToken = sparseHeads ? Math.Min(heads, _sparsity!.HeadsPerToken(seqLen, decision.Alpha)) : heads;
         double keepRatio = Options.TokenKeep is not null ? _sparsity!.KeepRatio(seqLen, decision.Alpha) : 1.0;
         long guard = Math.Min(seqLen, Options.GuardEvery is { } every ? Math.Max(1, seqLen / every) : Options.TokenKeep?.Guard ?? 1);
-        long kept = keepRatio >= TokenSparsity.FullRatio ? seqLen : Math.Clamp(Math.Max(guard, (long)Math.Round(keepRatio * seqLen, MidpointRounding.ToEven)), 1, seqLen);
+        long kept = TokenSparsity.KeptTokens(seqLen, keepRatio, guard);
         bool selecting = headsPerToken < heads || kept < seqLen;
 
         bool dna = Options.Dna is not null;

@@ -96,15 +96,24 @@ public sealed class TokenSparsity
     /// <param name="seqLen">T ≥ 1.</param>
     /// <param name="alpha">α ∈ [0, 1].</param>
     /// <returns>The count.</returns>
-    public int KeptTokens(int seqLen, double alpha)
+    public int KeptTokens(int seqLen, double alpha) => (int)KeptTokens(seqLen, KeepRatio(seqLen, alpha), Keep.Guard);
+
+    /// <summary>
+    /// The tokens a batch row of <paramref name="seqLen"/> keeps at <paramref name="ratio"/> (SPEC §4): all of them
+    /// when ratio ≥ 0.999, else round(ratio·T) (half to even), at least min(guard, T), at most T.
+    /// </summary>
+    /// <param name="seqLen">T ≥ 1.</param>
+    /// <param name="ratio">The keep ratio in (0, 1].</param>
+    /// <param name="guard">guard ≥ 1.</param>
+    /// <returns>The count.</returns>
+    public static long KeptTokens(long seqLen, double ratio, long guard)
     {
-        double ratio = KeepRatio(seqLen, alpha);
         if (ratio >= FullRatio)
         {
-            return seqLen;  // SPEC §4: with ratio ≥ 0.999 every token is kept
+            return seqLen;
         }
         double kept = Math.Round(ratio * seqLen, MidpointRounding.ToEven);
-        return (int)Math.Clamp(kept, Math.Min(Keep.Guard, seqLen), seqLen);
+        return (long)Math.Clamp(kept, Math.Min(guard, seqLen), seqLen);
     }
 
     /// <summary>
@@ -151,7 +160,7 @@ public sealed class TokenSparsity
 
     /// <summary>
     /// Chooses the active rows of a call from importance scores: the kept tokens of each batch row
-    /// (<see cref="KeptTokens"/>), and for each the k most probable heads (<see cref="HeadsPerToken"/>,
+    /// (<see cref="KeptTokens(int, double)"/>), and for each the k most probable heads (<see cref="HeadsPerToken"/>,
     /// with the nucleus over the mean of <paramref name="headProbabilities"/> over all B·T tokens).
     /// </summary>
     /// <param name="importance">Per-token importance [B, T], finite.</param>
