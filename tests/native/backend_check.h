@@ -1,5 +1,6 @@
-// What the native backend checks share (tests/native/cpu_backend_check.cpp, layer_ops_check.cpp): the
-// CHECK macro that counts checks and failures, and workspace straight from a backend's pool.
+// What the native programs that drive a backend directly share (cpu_backend_check.cpp, layer_ops_check.cpp,
+// cpu_flux_timing.cpp): the CHECK macro that counts checks and failures, and workspace straight from a
+// backend's pool.
 #pragma once
 
 #include <cstdint>

@@ -18,20 +18,11 @@
 #include <vector>
 
 #include "backend.h"
+#include "backend_check.h"
 #include "core/error.h"
 #include "core/numeric.h"
 
 namespace {
-
-class BackendWorkspace final : public proteus::Allocator {
-public:
-    explicit BackendWorkspace(proteus::Backend& backend) : backend_(backend) {}
-    proteus_status allocate(uint64_t bytes, void** pointer) override { return backend_.allocate_workspace(bytes, pointer); }
-    void release(void* pointer) noexcept override { backend_.release_workspace(pointer); }
-
-private:
-    proteus::Backend& backend_;
-};
 
 proteus::TensorRef tensor(void* data, proteus_dtype dtype, int64_t b, int64_t h, int64_t t, int64_t d)
 {
