@@ -20,6 +20,8 @@
 #            against a float64 PyTorch implementation of SPEC §7 (logs appended to layer.txt, one PASS/FAIL line per
 #            file in the summary); the tests steps also read the safetensors file
 #            tests/gpu/write_safetensors.py writes with PyTorch (PROTEUS_TORCH_SAFETENSORS)
+#   profile  the layer forward's kernels, one by one: `proteus bench --layer original` at T 256K and the wide
+#            layer at 1M under nsys (else ncu), the per-kernel time table in profile.txt
 # Everything lands in $OUT, at most 8 files: summary.txt (printed last; holds `proteus info`, every step's
 # verdict, the bench, latency and perf tables), build.log, interop.log (graph + torch), tile.log,
 # tests.log (gpu-tests, suite-on-cuda and memcheck, one after another), latency.json, perf.txt, perf.json
@@ -265,5 +267,22 @@ if has_step layer; then
       tee -a "$out/layer.txt" | tee -a "$summary"
     note "proteus bench --layer $preset --block: rc=${PIPESTATUS[0]} in $((SECONDS - start)) s"
   done
+fi
+if has_step profile; then
+  start=$SECONDS
+  : >"$out/profile.txt"
+  for spec in "original 262144" "wide 1048576"; do
+    set -- $spec
+    cli=(dotnet "$root/.device/tests/proteus.dll" bench --backend cuda --layer "$1" --seq "$2" --iterations 3)
+    echo "===== proteus bench --layer $1 --seq $2 (3 timed calls + warm-up + staged call)" >>"$out/profile.txt"
+    if command -v nsys >/dev/null; then
+      nsys profile --force-overwrite true -o "$build/profile-$1" "$DOTNET_ROOT/dotnet" "${cli[@]:1}" >>"$build/profile.log" 2>&1
+      nsys stats --report cuda_gpu_kern_sum --format column "$build/profile-$1.nsys-rep" 2>&1 | cut -c1-220 >>"$out/profile.txt"
+    else
+      ncu --metrics gpu__time_duration.sum --print-summary per-kernel "$DOTNET_ROOT/dotnet" "${cli[@]:1}" 2>&1 |
+        grep -E "^  [a-zA-Z_].*\(|gpu__time_duration|^    [a-z]" | cut -c1-220 >>"$out/profile.txt"
+    fi
+  done
+  note "profile (nsys or ncu, per-kernel table in profile.txt): in $((SECONDS - start)) s"
 fi
 echo; echo "===== summary ($out)"; cat "$summary"

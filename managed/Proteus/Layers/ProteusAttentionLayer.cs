@@ -209,8 +209,9 @@ public sealed class ProteusAttentionLayer<T> : IDisposable
         (TensorView<T> q, TensorView<T> k, TensorView<T> v) = TensorLayouts.FusedQkv(s.Qkv, batch, seqLen, heads, kvHeads, d);
         if (Options.Rope is { } rope)
         {
-            _ops.Rope(q, options.PositionOffset, rope.Convention, rope.Base);
-            _ops.Rope(k, options.PositionOffset, rope.Convention, rope.Base);
+            // q and k are the first H + Hkv heads of each token's row: one call turns both.
+            var qk = new TensorView<T>(q.Buffer, [batch, heads + kvHeads, seqLen, d], [.. q.Strides], q.Offset);
+            _ops.Rope(qk, options.PositionOffset, rope.Convention, rope.Base);
         }
         Stage(LayerStage.QkvProjection);
 

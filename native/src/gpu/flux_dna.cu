@@ -13,20 +13,23 @@
 // the count of better keys (a ballot over the lanes whose keys all beat it, plus one shuffle) gives the
 // rank, and one shuffle shifts the tail down.
 //   1. dna_chunk_best: each walker, starting empty, walks its chunk: the top K of the chunk alone.
-//   2. dna_chunk_starts: one group per batch row merges those in order (rank of a key in the union =
-//      its rank in its own list + the number of keys above it in the other, by binary search): the top
-//      K of everything before each chunk.
+//   2. dna_chunk_scan: an inclusive scan of those lists over the chunks, ⌈log2 chunks⌉ Hillis–Steele
+//      steps, each merging pairs of lists in parallel (rank of a key in the union =
+//      its rank in its own list + the number of keys above it in the other, by binary search): entry
+//      m − 1 is the top K of everything before chunk m.
 //   3. dna_walk (the slice's chunks only): each walker walks its chunk again from that start, writing
 //      every prefix's K-th best key (the threshold), and for every query tile the list of its DNA
 //      keys: the top K of its first prefix (written when the walk reaches it), then each later prefix
 //      of the tile that enters.
 // Everything a group does is uniform across its lanes (the ballots, the inserted key, the rank), so
-// the groups never diverge; the merge's barriers sit in a loop whose trip count the block shares.
+// the groups never diverge; the scan's blocks are one group each, and its barrier is outside any branch
+// that depends on the lane.
 #include "gpu/flux_dna.h"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "gpu/device_call.h"
 #include "core/error.h"
@@ -36,7 +39,10 @@ namespace {
 
 constexpr int kGroup = 32;             // lanes of one walker
 constexpr int kWalkersPerBlock = 4;
-constexpr int64_t kChunkPrefixes = 1024;  // prefixes per walker, about (whole query tiles)
+// Prefixes per walker, about (whole query tiles). A walker's work is about one insertion per prefix
+// wherever it starts, so shorter chunks only add walkers (at T = 256K, 1024 of them rather than 256,
+// which left most of the device idle) and steps of the scan (O(log chunks)).
+constexpr int64_t kChunkPrefixes = 256;
 
 struct DnaArgs {
     const float* salience = nullptr;
@@ -192,46 +198,47 @@ __device__ int count_above(const uint64_t* list, int count, uint64_t x)
     return low;
 }
 
-/** One block of kGroup threads per batch row: starts[b, m] = the top K of the chunks before m. */
-__global__ void __launch_bounds__(kGroup) dna_chunk_starts(const DnaArgs args, const uint64_t* summaries, uint64_t* starts)
+/**
+ * One Hillis–Steele step over each batch row's chunk lists: out[m] = the top K of in[m] ∪ in[m − offset]
+ * for m ≥ offset, else in[m]. Before the step of offset 2^d, entry m covers chunks (m − 2^d, m], so the
+ * two merged lists cover disjoint chunks and hold distinct keys; after ⌈log2 chunks⌉ steps entry m is
+ * the top K of chunks 0 … m. One block of kGroup threads per (batch row, chunk).
+ */
+__global__ void __launch_bounds__(kGroup) dna_chunk_scan(const DnaArgs args, const uint64_t* in, uint64_t* out, int64_t offset)
 {
-    __shared__ uint64_t running[2][kMaxTileDnaKeys];
-    __shared__ uint64_t chunk[kMaxTileDnaKeys];
+    __shared__ uint64_t mine[kMaxTileDnaKeys];
+    __shared__ uint64_t other[kMaxTileDnaKeys];
     const int lane = static_cast<int>(threadIdx.x);
-    const int64_t b = blockIdx.x;
+    const int64_t list = blockIdx.x;  // b · chunks + m
     const int K = args.keys;
-    for (int r = lane; r < K; r += kGroup) running[0][r] = 0;
-    __syncthreads();
-    int current = 0;
-    for (int64_t m = 0; m < args.chunks; ++m) {
-        const uint64_t* const mine = running[current];
-        uint64_t* const next = running[current ^ 1];
-        uint64_t* const start = starts + (b * args.chunks + m) * K;
-        const uint64_t* const best = summaries + (b * args.chunks + m) * K;
-        for (int r = lane; r < K; r += kGroup) {
-            start[r] = mine[r];
-            chunk[r] = best[r];
-            next[r] = 0;
-        }
-        __syncthreads();
-        // Keys are distinct positions, so the ranks in the union are distinct.
-        for (int r = lane; r < K; r += kGroup) {
-            const uint64_t x = mine[r];
-            const int x_at = x != 0 ? r + count_above(chunk, K, x) : K;
-            if (x_at < K) next[x_at] = x;
-            const uint64_t y = chunk[r];
-            const int y_at = y != 0 ? r + count_above(mine, K, y) : K;
-            if (y_at < K) next[y_at] = y;
-        }
-        __syncthreads();  // next is complete; chunk and mine are rewritten next
-        current ^= 1;
+    uint64_t* const result = out + list * K;
+    if (list % args.chunks < offset) {
+        for (int r = lane; r < K; r += kGroup) result[r] = in[list * K + r];
+        return;
     }
+    for (int r = lane; r < K; r += kGroup) {
+        mine[r] = in[list * K + r];
+        other[r] = in[(list - offset) * K + r];
+    }
+    __syncthreads();
+    // A key's rank in the union = its rank in its own list + the keys above it in the other.
+    for (int r = lane; r < K; r += kGroup) {
+        const uint64_t x = mine[r];
+        const int x_at = x != 0 ? r + count_above(other, K, x) : K;
+        if (x_at < K) result[x_at] = x;
+        const uint64_t y = other[r];
+        const int y_at = y != 0 ? r + count_above(mine, K, y) : K;
+        if (y_at < K) result[y_at] = y;
+    }
+    // The union holds fewer than K keys only early on: the ranks past it are empty.
+    const int held = count_above(mine, K, 0) + count_above(other, K, 0);
+    for (int r = held + lane; r < K; r += kGroup) result[r] = 0;
 }
 
 /** Walks the slice's chunks: one walker per (batch row, chunk m ≥ lead_chunks). */
 template <int E>
 __global__ void __launch_bounds__(kWalkersPerBlock* kGroup)
-    dna_walk(const DnaArgs args, const uint64_t* starts, uint64_t* thresholds, uint64_t* lists, int32_t* counts)
+    dna_walk(const DnaArgs args, const uint64_t* covered, uint64_t* thresholds, uint64_t* lists, int32_t* counts)
 {
     const int lane = static_cast<int>(threadIdx.x) % kGroup;
     const int64_t walker = static_cast<int64_t>(blockIdx.x) * kWalkersPerBlock + threadIdx.x / kGroup;
@@ -240,8 +247,8 @@ __global__ void __launch_bounds__(kWalkersPerBlock* kGroup)
     const int64_t b = walker / slice_chunks;
     const int64_t chunk = b * args.chunks + args.lead_chunks + walker % slice_chunks;
     const PrefixRange range = chunk_prefixes(args, chunk % args.chunks);
-    TopKeys<E> best(lane, args.keys);
-    best.load(starts + chunk * args.keys);
+    TopKeys<E> best(lane, args.keys);  // empty: the start of a batch row's first chunk
+    if (chunk % args.chunks != 0) best.load(covered + (chunk - 1) * args.keys);  // the top K of the chunks before
 
     // The chunk begins where a query tile does, so its first prefix opens a list. Prefix p's threshold
     // is entry p − first_prefix of the batch row's (gpu/flux_dna.h).
@@ -291,10 +298,17 @@ proteus_status launch_walks(const DnaArgs& args, uint64_t* summaries, uint64_t* 
     dna_chunk_best<E><<<blocks_for(args.batch * args.chunks), kWalkersPerBlock * kGroup, 0, stream>>>(args, summaries);
     proteus_status status = check_launch("dna_chunk_best");
     if (status != PROTEUS_STATUS_OK) return status;
-    dna_chunk_starts<<<static_cast<unsigned>(args.batch), kGroup, 0, stream>>>(args, summaries, starts);
-    if ((status = check_launch("dna_chunk_starts")) != PROTEUS_STATUS_OK) return status;
+    // The chunk lists' inclusive scan, ping-ponging between summaries and starts.
+    uint64_t* covered = summaries;
+    uint64_t* spare = starts;
+    const auto lists_count = static_cast<unsigned>(args.batch * args.chunks);
+    for (int64_t offset = 1; offset < args.chunks; offset *= 2) {
+        dna_chunk_scan<<<lists_count, kGroup, 0, stream>>>(args, covered, spare, offset);
+        if ((status = check_launch("dna_chunk_scan")) != PROTEUS_STATUS_OK) return status;
+        std::swap(covered, spare);
+    }
     const int64_t slice_walkers = args.batch * (args.chunks - args.lead_chunks);
-    dna_walk<E><<<blocks_for(slice_walkers), kWalkersPerBlock * kGroup, 0, stream>>>(args, starts, thresholds, lists,
+    dna_walk<E><<<blocks_for(slice_walkers), kWalkersPerBlock * kGroup, 0, stream>>>(args, covered, thresholds, lists,
                                                                                       counts);
     if ((status = check_launch("dna_walk")) != PROTEUS_STATUS_OK) return status;
     dna.thresholds = thresholds;

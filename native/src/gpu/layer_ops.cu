@@ -6,7 +6,7 @@
 //   linear       the BLAS GEMM (gpu/blas.cu) with beta·y, then bias_add
 //   convert      one thread per element of a right-aligned 4-D view
 //   norm         one block per row: sum → mean (→ centred sum of squares) → normalise
-//   gelu, rope   one thread per element / per rotated pair
+//   gelu, rope   one thread per element / per (token, pair), turning that pair in every head
 //   router       one block per kRouterTokens tokens: logits (and DNA dot products) tile by tile through
 //                shared memory, then one thread per token finishes its row serially (softmax, blend, heads)
 //   select_rows  a radix select per batch row over unique 64-bit (importance, −t) keys, 8 passes of
@@ -174,31 +174,49 @@ __global__ void gelu_elements(const typename S::Raw* x, int64_t x_stride, typena
 // ---- rope -----------------------------------------------------------------------------------------
 
 /**
- * Pair m of token t turned by (offset + t)·base^(−2m/D). The angle grows to ~10^6 rad at long
- * positions, where a float32 product has lost the phase; in double it is exact to float32 precision.
+ * Pair m of token t turned by (offset + t)·base^(−2m/D), in every head. The angle grows to ~10^6 rad at
+ * long positions, where a float32 product has lost the phase; in double it is exact to float32
+ * precision. One thread per (b, t, m) evaluates the angle and its sine and cosine once and turns that
+ * pair in all heads (the double math is then ~1/H of the kernel, which is bound by the reads and writes);
+ * consecutive threads take consecutive pairs of a token, so a warp's accesses per head are whole sectors.
  */
+constexpr int kRopeHeads = 8;  // heads whose pair a thread loads before it stores any
+
 template <typename S>
 __global__ void rope_pairs(Rows<typename S::Raw> x, int64_t heads, int64_t seq_len, int64_t head_dim, bool half_split,
                            int64_t position_offset, double log_base, uint64_t total)
 {
     const int64_t pairs = head_dim / 2;
     for (uint64_t e = grid_start(); e < total; e += grid_step()) {
-        const int64_t m = e % pairs;
-        const int64_t row = e / pairs;
-        const int64_t t = row % seq_len;
-        const int64_t h = (row / seq_len) % heads;
-        const int64_t b = row / seq_len / heads;
+        const int64_t m = static_cast<int64_t>(e % static_cast<uint64_t>(pairs));
+        const int64_t token = static_cast<int64_t>(e / static_cast<uint64_t>(pairs));
+        const int64_t t = token % seq_len;
+        const int64_t b = token / seq_len;
         const double inverse_frequency = exp(-(2.0 * static_cast<double>(m) / static_cast<double>(head_dim)) * log_base);
         const double angle = static_cast<double>(position_offset + t) * inverse_frequency;
         const float sine = static_cast<float>(sin(angle));
         const float cosine = static_cast<float>(cos(angle));
-        typename S::Raw* v = x.at(b, h, t);
         const int64_t first = half_split ? m : 2 * m;
         const int64_t second = half_split ? m + pairs : 2 * m + 1;
-        const float a = S::load(v[first]);
-        const float c = S::load(v[second]);
-        v[first] = S::store(a * cosine - c * sine);
-        v[second] = S::store(a * sine + c * cosine);
+        // Heads in groups of kRopeHeads: every load of a group is issued before the first store (a store
+        // could alias a later load as far as the compiler knows, which would serialise them).
+        typename S::Raw* const row = x.at(b, 0, t);
+        for (int64_t h0 = 0; h0 < heads; h0 += kRopeHeads) {
+            float a[kRopeHeads], c[kRopeHeads];
+#pragma unroll
+            for (int u = 0; u < kRopeHeads; ++u) {
+                const typename S::Raw* v = row + (h0 + u) * x.head;
+                a[u] = h0 + u < heads ? S::load(v[first]) : 0.0f;
+                c[u] = h0 + u < heads ? S::load(v[second]) : 0.0f;
+            }
+#pragma unroll
+            for (int u = 0; u < kRopeHeads; ++u) {
+                if (h0 + u >= heads) break;
+                typename S::Raw* v = row + (h0 + u) * x.head;
+                v[first] = S::store(a[u] * cosine - c[u] * sine);
+                v[second] = S::store(a[u] * sine + c[u] * cosine);
+            }
+        }
     }
 }
 
@@ -479,6 +497,12 @@ __global__ void select_pick(SelectState* state, uint32_t* histogram, int64_t bat
     }
 }
 
+/** Unique per token: more probable first, then smaller h (never 0, the "none yet" of select_write). */
+__device__ __forceinline__ uint64_t head_key(float probability, int64_t h)
+{
+    return (static_cast<uint64_t>(ordered_bits(probability)) << 32) | (0xffffffffu - static_cast<uint32_t>(h));
+}
+
 /**
  * active[b, h, t] = token kept ∧ h among the token's k most probable heads (ties to the smaller h).
  * Kept: t < guard, or every token (keep_all), or key ≥ the row's threshold key (selected: the radix ran).
@@ -497,19 +521,20 @@ __global__ void select_write(const float* head_probs, int64_t head_batch, int64_
         }
         const float* const p = head_probs + b * head_batch + t * head_token;
         uint8_t* const out = active + b * active_batch + t;
-        for (int64_t h = 0; h < heads; ++h) {
-            bool on = false;
-            if (kept) {
-                const uint32_t own = ordered_bits(p[h]);
-                int64_t ahead = 0;
-                for (int64_t other = 0; other < heads && ahead < heads_per_token; ++other) {
-                    const uint32_t theirs = ordered_bits(p[other]);
-                    ahead += theirs > own || (theirs == own && other < h);
+        // The k-th largest of the unique head keys (probability bits, then the smaller h): k passes, each
+        // the largest key below the previous one, O(k·H) instead of ranking every head against every other.
+        uint64_t threshold = ~uint64_t{0};
+        if (kept) {
+            for (int32_t pass = 0; pass < heads_per_token && pass < heads; ++pass) {
+                uint64_t best = 0;
+                for (int64_t h = 0; h < heads; ++h) {
+                    const uint64_t key = head_key(p[h], h);
+                    if (key < threshold && key > best) best = key;
                 }
-                on = ahead < heads_per_token;
+                threshold = best;
             }
-            out[h * active_head] = on ? 1 : 0;
         }
+        for (int64_t h = 0; h < heads; ++h) out[h * active_head] = kept && head_key(p[h], h) >= threshold ? 1 : 0;
     }
 }
 
@@ -687,8 +712,8 @@ proteus_status gelu(const GeluProblem& problem, cudaStream_t stream)
 
 proteus_status rope(const RopeProblem& problem, cudaStream_t stream)
 {
-    const uint64_t total = static_cast<uint64_t>(problem.batch) * problem.heads * problem.seq_len * (problem.head_dim / 2);
-    if (total == 0) return PROTEUS_STATUS_OK;
+    const uint64_t total = static_cast<uint64_t>(problem.batch) * problem.seq_len * (problem.head_dim / 2);
+    if (total == 0 || problem.heads == 0) return PROTEUS_STATUS_OK;
     return with_storage(problem.x.dtype, [&](auto storage) {
         using S = decltype(storage);
         rope_pairs<S><<<blocks_for(total), kThreads, 0, stream>>>(
