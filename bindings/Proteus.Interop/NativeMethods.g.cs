@@ -218,7 +218,12 @@ public static unsafe partial class NativeMethods
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_rope(ProteusContextHandle context, ProteusTensor* x, ProteusRopeParams* @params);
 
-    /// <summary>Router + DNA blend (SPEC §5, §6) over every token; deterministic (same bits on every run).</summary>
+    /// <summary>
+    /// Router + DNA blend (SPEC §5, §6) over every token; deterministic (same bits on every run). On the GPU
+    /// the dot products go through cuBLAS / hipBLAS where it loads (as proteus_linear): the first such call on
+    /// a context creates the library's handle, which allocates, so it is refused (INVALID_ARGUMENT) while the
+    /// stream is capturing a graph; make one call before capturing.
+    /// </summary>
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_router(ProteusContextHandle context, ProteusRouterTensors* tensors, ProteusRouterParams* @params);
 

@@ -2,7 +2,8 @@
 // dna_update) on the device machine: each runs through the C ABI on the GPU backend and on the CPU
 // backend with the same random inputs, and the outputs are compared by relative L2 error within SPEC §9
 // (float32 1e-5, float16 2e-3, bfloat16 1e-2 of the storage dtype; convert bit for bit; select_rows'
-// mask exactly). router and dna_update must also give the same bits on 5 GPU runs of the same inputs.
+// mask exactly). router and dna_update must also give the same bits on 5 GPU runs of the same inputs; the
+// router is checked on both its paths (the BLAS, and direct on a context created with PROTEUS_GPU_ROUTER=direct).
 // Build (from the repository root, after building build-cuda):
 //   g++ -O2 -std=c++17 -Inative/include -Inative/src tests/gpu/layer_ops_check.cpp -Lbuild-cuda/lib -lproteus
 //       -Wl,-rpath,$PWD/build-cuda/lib -o build-cuda/layer_ops_check
@@ -181,6 +182,7 @@ void compare_bits(const std::string& name, const Host& a, const Host& b)
 
 struct Contexts {
     proteus_context gpu = nullptr, cpu = nullptr;
+    proteus_context gpu_direct = nullptr;  // created with PROTEUS_GPU_ROUTER=direct: the router's direct path
 };
 
 // ---- linear ---------------------------------------------------------------------------------------
@@ -319,10 +321,11 @@ struct RouterOut {
     Host probs, head_probs, salience, importance;
 };
 
-RouterOut run_router(proteus_context context, const Host& x, const Host& weight, const Host& prototypes, const Host& usage,
-                     const Host& confidence, int64_t heads, bool dna, float usage_boost)
+/** x [B, T + pad, C] in storage, the router reading its first T tokens per batch row (pad 0: all of them). */
+RouterOut run_router(proteus_context context, const Host& x, int64_t pad, const Host& weight, const Host& prototypes,
+                     const Host& usage, const Host& confidence, int64_t heads, bool dna, float usage_boost)
 {
-    const int64_t B = x.shape[0], T = x.shape[1], G = weight.shape[0];
+    const int64_t B = x.shape[0], T = x.shape[1] - pad, G = weight.shape[0];
     RouterOut out{Host(PROTEUS_DTYPE_FLOAT32, {B, T, G}), Host(PROTEUS_DTYPE_FLOAT32, {B, T, heads}),
                   Host(PROTEUS_DTYPE_FLOAT32, {B, T}), Host(PROTEUS_DTYPE_FLOAT32, {B, T})};
     Device dx(context, x), dw(context, weight), dp(context, prototypes), du(context, usage), dc(context, confidence);
@@ -331,6 +334,7 @@ RouterOut run_router(proteus_context context, const Host& x, const Host& weight,
     proteus_router_tensors t{};
     t.struct_size = sizeof t;
     t.x = dx.tensor;
+    t.x.shape[1] = T;  // the batch stride keeps the padding: rows not evenly spaced across batch rows
     t.weight = dw.tensor;
     if (dna) {
         t.prototypes = dp.tensor;
@@ -357,37 +361,59 @@ RouterOut run_router(proteus_context context, const Host& x, const Host& weight,
     return out;
 }
 
+/**
+ * Both GPU paths (c.gpu through the BLAS, c.gpu_direct with PROTEUS_GPU_ROUTER=direct) against the CPU,
+ * and 5 runs bit-identical. Shapes: G below 32; G = 40 (not a multiple of 32) with padded batch rows (one
+ * GEMM per batch row); 70000 tokens, several GEMM chunks in every dtype.
+ */
 void check_router(const Contexts& c, std::mt19937_64& rng)
 {
-    const int64_t B = 2, T = 50, C = 200, G = 24, H = 8;
-    for (proteus_dtype dtype : {PROTEUS_DTYPE_FLOAT32, PROTEUS_DTYPE_FLOAT16, PROTEUS_DTYPE_BFLOAT16}) {
-        for (int mode = 0; mode < 3; ++mode) {  // no DNA, DNA, DNA with a usage boost
-            const bool dna = mode > 0;
-            const float boost = mode == 2 ? 0.5f : 0.0f;
-            const Host x = random_host(rng, dtype, {B, T, C});
-            const Host weight = random_host(rng, PROTEUS_DTYPE_FLOAT32, {G, C}, -0.3f, 0.3f);
-            // Prototypes near some tokens, so that salience crosses θ and the blend is exercised.
-            Host prototypes = random_host(rng, PROTEUS_DTYPE_FLOAT32, {G, C}, -0.05f, 0.05f);
-            for (int64_t g = 0; g < G; g += 2) {
-                for (int64_t k = 0; k < C; ++k) prototypes.set(g * C + k, prototypes.get(g * C + k) + x.get((g % T) * C + k));
+    struct Shape {
+        int64_t B, T, C, G, H, pad;
+    };
+    const Shape shapes[] = {{2, 50, 200, 24, 8, 0}, {3, 37, 96, 40, 5, 2}, {1, 70000, 8, 64, 16, 0}};
+    for (const bool blas : {true, false}) {
+        const proteus_context gpu_context = blas ? c.gpu : c.gpu_direct;
+        for (const Shape& s : shapes) {
+            for (proteus_dtype dtype : {PROTEUS_DTYPE_FLOAT32, PROTEUS_DTYPE_FLOAT16, PROTEUS_DTYPE_BFLOAT16}) {
+                for (int mode = 0; mode < 3; ++mode) {  // no DNA, DNA, DNA with a usage boost
+                    const bool dna = mode > 0;
+                    const float boost = mode == 2 ? 0.5f : 0.0f;
+                    const Host x = random_host(rng, dtype, {s.B, s.T + s.pad, s.C});
+                    const Host weight = random_host(rng, PROTEUS_DTYPE_FLOAT32, {s.G, s.C}, -0.3f, 0.3f);
+                    // Prototypes near some tokens, so that salience crosses θ and the blend is exercised.
+                    Host prototypes = random_host(rng, PROTEUS_DTYPE_FLOAT32, {s.G, s.C}, -0.05f, 0.05f);
+                    for (int64_t g = 0; g < s.G; g += 2) {
+                        for (int64_t k = 0; k < s.C; ++k) {
+                            prototypes.set(g * s.C + k, prototypes.get(g * s.C + k) + x.get((g % s.T) * s.C + k));
+                        }
+                    }
+                    const Host usage = random_host(rng, PROTEUS_DTYPE_FLOAT32, {s.G}, 0.0f, 3.0f);
+                    const Host confidence = random_host(rng, PROTEUS_DTYPE_FLOAT32, {s.G}, 0.0f, 1.0f);
+                    const auto run = [&](proteus_context context) {
+                        return run_router(context, x, s.pad, weight, prototypes, usage, confidence, s.H, dna, boost);
+                    };
+                    const RouterOut gpu = run(gpu_context);
+                    const RouterOut cpu = run(c.cpu);
+                    const std::string name = std::string("router ") + (blas ? "blas " : "direct ") + dtype_name(dtype) +
+                                             (dna ? " dna" : "") + (boost > 0 ? " boost" : "") + " B " +
+                                             std::to_string(s.B) + " T " + std::to_string(s.T) + " G " +
+                                             std::to_string(s.G) + (s.pad > 0 ? " padded" : "");
+                    const double limit = 1e-5;  // float32 outputs from the same stored inputs
+                    compare(name + " probs", gpu.probs, cpu.probs, limit);
+                    compare(name + " head_probs", gpu.head_probs, cpu.head_probs, limit);
+                    compare(name + " importance", gpu.importance, cpu.importance, limit);
+                    if (dna) compare(name + " salience", gpu.salience, cpu.salience, limit);
+                    bool same = true;
+                    for (int again_run = 0; again_run < 4; ++again_run) {
+                        const RouterOut again = run(gpu_context);
+                        same = same && again.probs.bytes == gpu.probs.bytes &&
+                               again.head_probs.bytes == gpu.head_probs.bytes &&
+                               again.importance.bytes == gpu.importance.bytes && again.salience.bytes == gpu.salience.bytes;
+                    }
+                    report(name + " deterministic (5 runs)", same, same ? "identical bits" : "bits differ between runs");
+                }
             }
-            const Host usage = random_host(rng, PROTEUS_DTYPE_FLOAT32, {G}, 0.0f, 3.0f);
-            const Host confidence = random_host(rng, PROTEUS_DTYPE_FLOAT32, {G}, 0.0f, 1.0f);
-            const RouterOut gpu = run_router(c.gpu, x, weight, prototypes, usage, confidence, H, dna, boost);
-            const RouterOut cpu = run_router(c.cpu, x, weight, prototypes, usage, confidence, H, dna, boost);
-            const std::string name = std::string("router ") + dtype_name(dtype) + (dna ? " dna" : "") + (boost > 0 ? " boost" : "");
-            const double limit = 1e-5;  // float32 outputs from the same stored inputs
-            compare(name + " probs", gpu.probs, cpu.probs, limit);
-            compare(name + " head_probs", gpu.head_probs, cpu.head_probs, limit);
-            compare(name + " importance", gpu.importance, cpu.importance, limit);
-            if (dna) compare(name + " salience", gpu.salience, cpu.salience, limit);
-            bool same = true;
-            for (int run = 0; run < 4; ++run) {
-                const RouterOut again = run_router(c.gpu, x, weight, prototypes, usage, confidence, H, dna, boost);
-                same = same && again.probs.bytes == gpu.probs.bytes && again.head_probs.bytes == gpu.head_probs.bytes &&
-                       again.importance.bytes == gpu.importance.bytes && again.salience.bytes == gpu.salience.bytes;
-            }
-            report(name + " deterministic (5 runs)", same, same ? "identical bits" : "bits differ between runs");
         }
     }
 }
@@ -486,12 +512,23 @@ int main(int argc, char** argv)
     const uint64_t seed = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1;
     Contexts c;
     require(proteus_context_create(PROTEUS_BACKEND_CPU, 0, &c.cpu), "context_create(cpu)");
-    require(proteus_context_create(backend == "hip" ? PROTEUS_BACKEND_HIP : PROTEUS_BACKEND_CUDA, 0, &c.gpu),
-            "context_create(gpu)");
+    const proteus_backend gpu_backend = backend == "hip" ? PROTEUS_BACKEND_HIP : PROTEUS_BACKEND_CUDA;
+    require(proteus_context_create(gpu_backend, 0, &c.gpu), "context_create(gpu)");
+    // A context reads PROTEUS_GPU_ROUTER when it is created.
+    const char* router_path = std::getenv("PROTEUS_GPU_ROUTER");
+    const std::string restore = router_path != nullptr ? router_path : "";
+    setenv("PROTEUS_GPU_ROUTER", "direct", 1);
+    require(proteus_context_create(gpu_backend, 0, &c.gpu_direct), "context_create(gpu, direct router)");
+    if (router_path != nullptr) {
+        setenv("PROTEUS_GPU_ROUTER", restore.c_str(), 1);
+    } else {
+        unsetenv("PROTEUS_GPU_ROUTER");
+    }
     std::mt19937_64 rng(seed);
     const std::function<void(const Contexts&, std::mt19937_64&)> suites[] = {
         check_linear, check_convert, check_norm, check_gelu, check_rope, check_router, check_select, check_dna_update};
     for (const auto& suite : suites) suite(c, rng);
+    require(proteus_context_destroy(c.gpu_direct), "context_destroy(gpu, direct router)");
     require(proteus_context_destroy(c.gpu), "context_destroy(gpu)");
     require(proteus_context_destroy(c.cpu), "context_destroy(cpu)");
     std::printf("%d checks, %d failed\n", checks, failures);

@@ -14,7 +14,7 @@
 #            and the DNA and masked paths at T = 4096)
 #   perf     `proteus bench --suite kernels` beside PyTorch SDPA on the same shapes (tests/gpu/sdpa_bench.py)
 #   layer    tests/gpu/layer_ops_check.cpp (every layer operation on CUDA vs the CPU backend, determinism of the
-#            router and the DNA update), and `proteus bench --layer original --block` and `--layer wide --block`
+#            router and the DNA update; then under compute-sanitizer memcheck, racecheck and synccheck), and `proteus bench --layer original --block` and `--layer wide --block`
 #            at the issue's lengths (layer.txt, layer-*.json); then LayerExportTests (PROTEUS_LAYER_EXPORT) writes the
 #            layer and block runs on CUDA with their weights and decisions, and tests/gpu/layer_torch.py checks each
 #            against a float64 PyTorch implementation of SPEC §7 (logs appended to layer.txt, one PASS/FAIL line per
@@ -246,6 +246,15 @@ if has_step layer; then
   { g++ -O2 -std=c++17 -I"$root/native/include" -I"$root/native/src" "$root/tests/gpu/layer_ops_check.cpp" -L"$build/lib" -lproteus \
       -Wl,-rpath,"$build/lib" -o "$checker" && "$checker" cuda 1; } >"$out/layer.txt" 2>&1
   note "layer operations (CUDA vs CPU, determinism): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/layer.txt")"
+  if [ -x "$checker" ]; then
+    for tool in memcheck racecheck synccheck; do
+      start=$SECONDS
+      compute-sanitizer --tool "$tool" --error-exitcode 9 "$checker" cuda 1 >"$build/layer-$tool.log" 2>&1
+      rc=$?
+      { echo "===== compute-sanitizer --tool $tool layer_ops_check cuda 1"; cat "$build/layer-$tool.log"; } >>"$out/layer.txt"
+      note "layer operations $tool: rc=$rc in $((SECONDS - start)) s :: $(grep -E '(ERROR|RACECHECK) SUMMARY' "$build/layer-$tool.log" | tail -1) :: $(tail -1 "$build/layer-$tool.log")"
+    done
+  fi
   # The layer and block against plain PyTorch (SPEC §7, float64) with the same weights and the layer's
   # host-side decisions: the export test writes one safetensors file per configuration, the script checks them.
   start=$SECONDS

@@ -731,7 +731,12 @@ typedef struct proteus_router_tensors {
     proteus_tensor importance;
 } proteus_router_tensors;
 
-/** Router + DNA blend (SPEC §5, §6) over every token; deterministic (same bits on every run). */
+/**
+ * Router + DNA blend (SPEC §5, §6) over every token; deterministic (same bits on every run). On the GPU
+ * the dot products go through cuBLAS / hipBLAS where it loads (as proteus_linear): the first such call on
+ * a context creates the library's handle, which allocates, so it is refused (INVALID_ARGUMENT) while the
+ * stream is capturing a graph; make one call before capturing.
+ */
 PROTEUS_API proteus_status proteus_router(proteus_context context, const proteus_router_tensors* tensors,
                                           const proteus_router_params* params);
 

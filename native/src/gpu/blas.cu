@@ -94,7 +94,9 @@ Blas::~Blas()
     if (handle_ != nullptr) (void)api().destroy(handle_);
 }
 
-proteus_status Blas::ensure_handle()
+bool Blas::loadable() { return api().create != nullptr; }
+
+proteus_status Blas::ensure_handle(const char* caller)
 {
     std::lock_guard<std::mutex> lock(mutex_);
     if (handle_ != nullptr) return PROTEUS_STATUS_OK;
@@ -104,7 +106,7 @@ proteus_status Blas::ensure_handle()
     PROTEUS_GPU_CHECK(cudaStreamIsCapturing(stream_, &capture), "StreamIsCapturing");
     if (capture != cudaStreamCaptureStatusNone) {
         return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
-                         std::string("the first proteus_linear of a context creates its ") + blas::kLibraryName +
+                         std::string("the first ") + caller + " of a context creates its " + blas::kLibraryName +
                              " handle, which allocates and cannot be captured: make one call before capturing",
                          "context");
     }
@@ -128,9 +130,10 @@ proteus_status Blas::ensure_handle()
 }
 
 proteus_status Blas::gemm_nt(proteus_dtype dtype, int64_t m, int64_t n, int64_t k, const void* x, int64_t x_stride,
-                             const void* w, int64_t w_stride, float beta, void* y, int64_t y_stride)
+                             const void* w, int64_t w_stride, float beta, proteus_dtype y_dtype, void* y,
+                             int64_t y_stride, const char* caller)
 {
-    const proteus_status status = ensure_handle();
+    const proteus_status status = ensure_handle(caller);
     if (status != PROTEUS_STATUS_OK) return status;
     // A single row's stride is never stepped over; the BLAS still wants a leading dimension ≥ its length.
     const auto leading = [](int64_t stride, int64_t rows, int64_t columns) {
@@ -145,15 +148,16 @@ proteus_status Blas::gemm_nt(proteus_dtype dtype, int64_t m, int64_t n, int64_t 
                          "weight");
     }
     // Column-major view: yᵀ [n, m] = w [k, n]ᵀ·xᵀ [k, m]; rows of more than INT_MAX go in slices.
-    const blas::DataType type = data_type(dtype);
+    const blas::DataType type = data_type(dtype), y_type = data_type(y_dtype);
     const int64_t element = dtype == PROTEUS_DTYPE_FLOAT32 ? 4 : 2;
+    const int64_t y_element = y_dtype == PROTEUS_DTYPE_FLOAT32 ? 4 : 2;
     const float alpha = 1.0f;
     for (int64_t row = 0; row < m; row += INT_MAX) {
         const int rows = static_cast<int>(std::min<int64_t>(m - row, INT_MAX));
         const blas::Status result = api().gemm_ex(
             handle_, blas::kTranspose, blas::kNoTranspose, static_cast<int>(n), rows, static_cast<int>(k), &alpha, w, type,
             static_cast<int>(w_stride), static_cast<const char*>(x) + row * x_stride * element, type,
-            static_cast<int>(x_stride), &beta, static_cast<char*>(y) + row * y_stride * element, type,
+            static_cast<int>(x_stride), &beta, static_cast<char*>(y) + row * y_stride * y_element, y_type,
             static_cast<int>(y_stride), blas::kComputeFloat32, blas::kDefaultAlgo);
         if (result != blas::kSuccess) return blas_error(blas::kGemmEx, result);
     }

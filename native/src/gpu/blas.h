@@ -13,9 +13,10 @@
 namespace proteus::gpu {
 
 /**
- * One context's BLAS handle, bound to the context's stream. The handle is created by the first gemm
- * (creating it allocates device memory, so that first call must not be captured in a graph: it is
- * refused while the stream is capturing); every later gemm only queues work on the stream.
+ * One context's BLAS handle, bound to the context's stream, shared by proteus_linear and proteus_router.
+ * The handle is created by the first call that needs it (creating it allocates device memory, so that
+ * first call must not be captured in a graph: it is refused while the stream is capturing); every later
+ * gemm only queues work on the stream.
  */
 class Blas {
 public:
@@ -25,16 +26,26 @@ public:
     Blas(const Blas&) = delete;
     Blas& operator=(const Blas&) = delete;
 
+    /** Whether the library loaded in this process (loading it once if not tried yet); creates no handle. */
+    static bool loadable();
+
+    /**
+     * Creates the handle if there is none: INVALID_ARGUMENT while the stream is capturing (`caller` names
+     * the entry point in the message), PROTEUS_STATUS_BACKEND_UNAVAILABLE naming the library when it
+     * cannot be loaded. gemm_nt calls it; a caller that queues work before its first gemm calls it first.
+     */
+    proteus_status ensure_handle(const char* caller);
+
     /**
      * Row-major y [m, n] = x [m, k]·w [n, k]ᵀ + beta·y, float32 compute and accumulation (no TF32);
-     * x, w and y share `dtype`; the row strides are in elements and fit an int. beta 0 never reads y.
-     * PROTEUS_STATUS_BACKEND_UNAVAILABLE naming the library when it cannot be loaded.
+     * x and w share `dtype`, y is `y_dtype` (`dtype` or float32); the row strides are in elements and
+     * fit an int. beta 0 never reads y.
      */
     proteus_status gemm_nt(proteus_dtype dtype, int64_t m, int64_t n, int64_t k, const void* x, int64_t x_stride,
-                           const void* w, int64_t w_stride, float beta, void* y, int64_t y_stride);
+                           const void* w, int64_t w_stride, float beta, proteus_dtype y_dtype, void* y,
+                           int64_t y_stride, const char* caller);
 
 private:
-    proteus_status ensure_handle();
 
     const cudaStream_t stream_;
     std::mutex mutex_;  // guards the handle's creation

@@ -287,10 +287,10 @@ proteus_status upload(void* destination, const void* source, uint64_t bytes) ove
         return gpu::rope(problem, stream_);
     }
 
-    proteus_status router(const RouterProblem& problem, Allocator&) override
+    proteus_status router(const RouterProblem& problem, Allocator& workspace) override
     {
         PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
-        return gpu::router(problem, stream_);
+        return gpu::router(problem, router_blas_ ? blas_.get() : nullptr, traits_, workspace, stream_);
     }
 
     proteus_status select_rows(const SelectProblem& problem, Allocator& workspace) override
@@ -311,7 +311,8 @@ private:
     const bool own_stream_;
     const cudaMemPool_t pool_;
     const DeviceTraits traits_;  // queried once: no attribute query per call
-    std::unique_ptr<Blas> blas_;  // proteus_linear's handle, created by the first call (gpu/blas.h)
+    std::unique_ptr<Blas> blas_;  // linear's and the router's handle, created by the first call (gpu/blas.h)
+    const bool router_blas_ = !router_direct_requested();  // PROTEUS_GPU_ROUTER=direct declines it for the router
 };
 
 }  // namespace

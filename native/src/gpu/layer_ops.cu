@@ -7,8 +7,11 @@
 //   convert      one thread per element of a right-aligned 4-D view
 //   norm         one block per row: sum → mean (→ centred sum of squares) → normalise
 //   gelu, rope   one thread per element / per (token, pair), turning that pair in every head
-//   router       one block per kRouterTokens tokens: logits (and DNA dot products) tile by tile through
-//                shared memory, then one thread per token finishes its row serially (softmax, blend, heads)
+//   router       the logits and DNA dot products by one BLAS GEMM per chunk of tokens against the weights
+//                split into x's storage type (float32-exact), then a lane group per token finishes its row
+//                (softmax, blend, heads); where the BLAS is not used, one block per kRouterTokens tokens
+//                computes the dot products through shared memory and one thread per token finishes
+//                (router_path says which)
 //   select_rows  a radix select per batch row over unique 64-bit (importance, −t) keys, 8 passes of
 //                8 bits: in one block per row for short rows (or many rows), else each pass a multi-block
 //                histogram kernel (shared-memory integer counts) and a pick kernel; then one thread per
@@ -17,8 +20,10 @@
 #include "gpu/layer_ops.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "core/error.h"
@@ -52,19 +57,42 @@ proteus_status with_storage(proteus_dtype dtype, Launch&& launch)
 __device__ __forceinline__ uint64_t grid_start() { return static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }
 __device__ __forceinline__ uint64_t grid_step() { return static_cast<uint64_t>(gridDim.x) * blockDim.x; }
 
-/** Sum of one value per thread over the block, in a fixed tree (the same bits every run). All threads call it. */
-__device__ float block_sum(float value, float* scratch)
+struct Add {
+    __device__ float operator()(float a, float b) const { return a + b; }
+};
+struct Max {
+    __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+/** `op` of one value per thread over the block, in a fixed tree (the same bits every run). All threads call it. */
+template <typename Op>
+__device__ float block_reduce(float value, float* scratch, Op op)
 {
     const int t = threadIdx.x;
     scratch[t] = value;
     __syncthreads();
     for (int half = kThreads / 2; half > 0; half /= 2) {
-        if (t < half) scratch[t] += scratch[t + half];
+        if (t < half) scratch[t] = op(scratch[t], scratch[t + half]);
         __syncthreads();
     }
     const float total = scratch[0];
     __syncthreads();  // the scratch may be reused after this
     return total;
+}
+
+__device__ float block_sum(float value, float* scratch) { return block_reduce(value, scratch, Add{}); }
+
+/**
+ * `op` over an aligned group of kGroupLanes lanes by an XOR butterfly: a fixed pattern, and op is
+ * commutative, so every lane gets the same bits on every run. Every lane of the group calls it.
+ */
+constexpr int kGroupLanes = 32;  // a warp, or half an AMD wavefront (gpu/vendor.h group_shuffle)
+
+template <typename Op>
+__device__ float group_reduce(float value, Op op)
+{
+    for (int mask = kGroupLanes / 2; mask > 0; mask /= 2) value = op(value, group_shuffle_xor(value, mask, kGroupLanes));
+    return value;
 }
 
 /** The order-preserving unsigned image of a float (NaN below −inf, so it is never preferred). */
@@ -220,7 +248,7 @@ __global__ void rope_pairs(Rows<typename S::Raw> x, int64_t heads, int64_t seq_l
     }
 }
 
-// ---- router ---------------------------------------------------------------------------------------
+// ---- router, direct: in-kernel dot products (where the BLAS is not used) ---------------------------
 
 constexpr int kRouterTokens = 16;   // tokens of one block
 constexpr int kRouterGates = kThreads / kRouterTokens;  // gates of one tile: one (token, gate) per thread
@@ -389,6 +417,220 @@ __global__ void __launch_bounds__(kThreads) router_tokens(RouterArgs a)
     if (a.importance != nullptr) {
         a.importance[b * a.importance_batch + t * a.importance_token] =
             a.dna ? best * (1.0f - beta) + salience * beta : best;
+    }
+}
+
+// ---- router through the BLAS ----------------------------------------------------------------------
+// The weights are packed into one matrix of x's storage type, [W_r; P] split into kParts terms each
+// (rows (matrix·kParts + part)·G + g), so that one GEMM per chunk of tokens gives every logit and DNA
+// dot product in float32: products [rows, kParts·M·G] (M = 2 with DNA, else 1). A 16-bit term holds
+// only 8 (bfloat16) or 11 (float16) bits of a float32 weight, so the weight is W·2^s = Σ_part terms,
+// each term the rounding of what the earlier ones left: three bfloat16 or two float16 terms carry
+// float32's 24 bits. x is exact in its own type, so every product is exact and the sums are float32.
+// s (one per matrix, a power of two) puts max|W·2^s| just below 2^kTop: for float16, 2^15, so that the
+// last term stays clear of float16's subnormals (below 2^-14) for every weight above 2^-17·max|W|.
+
+template <typename S>
+struct RouterSplit;
+template <>
+struct RouterSplit<Float32Storage> {
+    static constexpr int kParts = 1, kTop = 1;
+};
+template <>
+struct RouterSplit<Float16Storage> {
+    static constexpr int kParts = 2, kTop = 15;
+};
+template <>
+struct RouterSplit<BFloat16Storage> {
+    static constexpr int kParts = 3, kTop = 1;
+};
+
+constexpr int kFinishTokens = kThreads / kGroupLanes;  // tokens of one finishing block: a lane group each
+constexpr int kSplitRows = kThreads / kGroupLanes;     // weight rows of one split block
+constexpr uint64_t kRouterScratchBytes = 32ull << 20;  // float32 GEMM output of one chunk of tokens
+constexpr int kMaxScale = 126;                         // |s| ≤ 126: 2^±s are normal floats
+
+/** Weights of the GEMM: matrix 0 W_r, matrix 1 P (under DNA). */
+struct RouterWeights {
+    const float* matrix[2] = {nullptr, nullptr};
+    int64_t stride[2] = {0, 0};
+    int64_t gates = 0, channels = 0;
+};
+
+/** s of matrix blockIdx.x: max|W·2^s| < 2^top (0 when the matrix is all zeros or not finite). */
+__global__ void router_scales(RouterWeights w, int top, int* scales)
+{
+    __shared__ float scratch[kThreads];
+    const float* const matrix = w.matrix[blockIdx.x];
+    const int64_t stride = w.stride[blockIdx.x];
+    float largest = 0.0f;
+    for (uint64_t e = threadIdx.x; e < static_cast<uint64_t>(w.gates) * w.channels; e += kThreads) {
+        largest = fmaxf(largest, fabsf(matrix[(e / w.channels) * stride + e % w.channels]));
+    }
+    largest = block_reduce(largest, scratch, Max{});
+    if (threadIdx.x != 0) return;
+    int exponent = 0;  // largest = f·2^exponent, f in [0.5, 1)
+    (void)frexpf(largest, &exponent);
+    scales[blockIdx.x] = largest > 0.0f && isfinite(largest) ? max(-kMaxScale, min(kMaxScale, top - exponent)) : 0;
+}
+
+/**
+ * Lane group per weight row (g of matrix blockIdx.y): the kParts terms of W·2^s into `packed`; for P
+ * also 1/max(|P_g|, 1e-6) (a fixed butterfly over the lanes' column-ordered sums).
+ */
+template <typename S>
+__global__ void router_split(RouterWeights w, const int* scales, typename S::Raw* packed, float* inverse_norms)
+{
+    constexpr int kParts = RouterSplit<S>::kParts;
+    const int matrix = blockIdx.y;
+    const int lane = threadIdx.x % kGroupLanes;
+    const float scale = ldexpf(1.0f, scales[matrix]);
+    for (int64_t g = static_cast<int64_t>(blockIdx.x) * kSplitRows + threadIdx.x / kGroupLanes; g < w.gates;
+         g += static_cast<int64_t>(gridDim.x) * kSplitRows) {
+        const float* const row = w.matrix[matrix] + g * w.stride[matrix];
+        float square = 0.0f;
+        for (int64_t c = lane; c < w.channels; c += kGroupLanes) {
+            const float value = row[c];
+            square += value * value;
+            float rest = value * scale;
+            for (int part = 0; part < kParts; ++part) {
+                const typename S::Raw term = S::store(rest);
+                packed[((matrix * kParts + part) * w.gates + g) * w.channels + c] = term;
+                rest -= S::load(term);
+            }
+        }
+        square = group_reduce(square, Add{});
+        if (matrix == 1 && lane == 0) inverse_norms[g] = 1.0f / fmaxf(sqrtf(square), 1e-6f);
+    }
+}
+
+/** One chunk of tokens' GEMM output and what the split kernels wrote. */
+struct RouterProducts {
+    const float* products = nullptr;  // [rows, kParts·M·G]
+    int64_t first = 0, rows = 0;      // the chunk: tokens [first, first + rows)
+    const int* scales = nullptr;      // s of W_r, P
+    const float* inverse_norms = nullptr;  // 1/max(|P_g|, 1e-6)
+};
+
+/** Σ of the kParts terms of column g (the smallest first), times 2^-s. */
+template <int kParts>
+__device__ __forceinline__ float unsplit(const float* terms, int64_t gates, int64_t g, float unscale)
+{
+    float value = terms[(kParts - 1) * gates + g];
+    for (int part = kParts - 2; part >= 0; --part) value += terms[part * gates + g];
+    return value * unscale;
+}
+
+/**
+ * One lane group per token of the chunk finishes its row (SPEC §5, §6), gate g on lane g mod 32: p and
+ * σ/pd live in shared memory, each lane touching only its own gates; sums and maxima over the gates are
+ * group butterflies; after one barrier, a lane per head adds its contiguous gate run in gate order.
+ */
+template <typename S>
+__global__ void __launch_bounds__(kThreads) router_finish(RouterArgs a, RouterProducts f)
+{
+    constexpr int kParts = RouterSplit<S>::kParts;
+    extern __shared__ float rows[];  // p [kFinishTokens, G], then (DNA) σ, then pd, [kFinishTokens, G]
+    const int64_t G = a.gates;
+    const int group = threadIdx.x / kGroupLanes, lane = threadIdx.x % kGroupLanes;
+    float* const p = rows + group * G;
+    float* const q = rows + (kFinishTokens + group) * G;
+    // A group past the chunk's end repeats its last row, writing nothing: every lane reaches every exchange.
+    const int64_t r = static_cast<int64_t>(blockIdx.x) * kFinishTokens + group;
+    const bool owner = r < f.rows;
+    const int64_t token = f.first + (owner ? r : f.rows - 1);
+    const int64_t b = token / a.seq_len, t = token % a.seq_len;
+    const float* const terms = f.products + (owner ? r : f.rows - 1) * kParts * (a.dna ? 2 : 1) * G;
+
+    // p_router = softmax(logits).
+    const float weight_unscale = ldexpf(1.0f, -f.scales[0]);
+    float top = -INFINITY;
+    for (int64_t g = lane; g < G; g += kGroupLanes) {
+        p[g] = unsplit<kParts>(terms, G, g, weight_unscale);
+        top = fmaxf(top, p[g]);
+    }
+    top = group_reduce(top, Max{});
+    float sum = 0.0f;
+    for (int64_t g = lane; g < G; g += kGroupLanes) {
+        p[g] = expf(p[g] - top);
+        sum += p[g];
+    }
+    sum = group_reduce(sum, Add{});
+    for (int64_t g = lane; g < G; g += kGroupLanes) p[g] /= sum;
+
+    float salience = 0.0f, beta = 0.0f;
+    if (a.dna) {
+        const auto* x = static_cast<const typename S::Raw*>(a.x) + b * a.x_batch + t * a.x_token;
+        float square = 0.0f;
+        for (int64_t c = lane; c < a.channels; c += kGroupLanes) {
+            const float v = S::load(x[c]);
+            square += v * v;
+        }
+        const float inverse_x = 1.0f / fmaxf(sqrtf(group_reduce(square, Add{})), 1e-6f);
+        const float prototype_unscale = ldexpf(1.0f, -f.scales[1]);
+        salience = -INFINITY;
+        for (int64_t g = lane; g < G; g += kGroupLanes) {
+            q[g] = unsplit<kParts>(terms + kParts * G, G, g, prototype_unscale) * inverse_x * f.inverse_norms[g];  // σ_g
+            salience = fmaxf(salience, q[g]);
+        }
+        salience = group_reduce(salience, Max{});
+        const float shift = salience / a.tau;  // the largest σ/τ (τ > 0)
+        float pd_sum = 0.0f;
+        for (int64_t g = lane; g < G; g += kGroupLanes) {
+            q[g] = expf(q[g] / a.tau - shift);
+            pd_sum += q[g];
+        }
+        pd_sum = group_reduce(pd_sum, Add{});
+        float weighted_sum = 0.0f;
+        for (int64_t g = lane; g < G; g += kGroupLanes) {
+            q[g] = q[g] / pd_sum * (a.confidence[g] + 1e-6f);
+            weighted_sum += q[g];
+        }
+        weighted_sum = fmaxf(group_reduce(weighted_sum, Add{}), 1e-6f);
+        beta = fminf(fmaxf((salience - a.theta) / fmaxf(1e-6f, 1.0f - a.theta), 0.0f), 1.0f);
+        const float w = a.blend * beta;
+        for (int64_t g = lane; g < G; g += kGroupLanes) p[g] = (1.0f - w) * p[g] + w * (q[g] / weighted_sum);
+        if (a.usage_boost > 0.0f) {
+            // softmax(−(usage + 1e-6)): the same for every token, cheap enough to redo per row.
+            float usage_top = -INFINITY;
+            for (int64_t g = lane; g < G; g += kGroupLanes) usage_top = fmaxf(usage_top, -(a.usage[g] + 1e-6f));
+            usage_top = group_reduce(usage_top, Max{});
+            float usage_sum = 0.0f;
+            for (int64_t g = lane; g < G; g += kGroupLanes) usage_sum += expf(-(a.usage[g] + 1e-6f) - usage_top);
+            usage_sum = group_reduce(usage_sum, Add{});
+            const float boost = (1.0f - beta) * a.usage_boost;
+            for (int64_t g = lane; g < G; g += kGroupLanes) p[g] += expf(-(a.usage[g] + 1e-6f) - usage_top) / usage_sum * boost;
+        }
+        float positive = 0.0f;
+        for (int64_t g = lane; g < G; g += kGroupLanes) {
+            p[g] = fmaxf(p[g], 0.0f);
+            positive += p[g];
+        }
+        positive = fmaxf(group_reduce(positive, Add{}), 1e-6f);
+        for (int64_t g = lane; g < G; g += kGroupLanes) p[g] /= positive;
+    }
+
+    float best = -INFINITY;
+    float* const probs = a.probs + b * a.probs_batch + t * a.probs_token;
+    for (int64_t g = lane; g < G; g += kGroupLanes) {
+        best = fmaxf(best, p[g]);
+        if (owner) probs[g] = p[g];
+    }
+    best = group_reduce(best, Max{});
+    if (a.head_probs != nullptr) {
+        __syncthreads();  // every lane's p is in shared memory
+        float* const heads = a.head_probs + b * a.head_batch + t * a.head_token;
+        for (int64_t h = lane; h < a.heads && owner; h += kGroupLanes) {
+            // Gates of head h: floor(g·H/G) = h ⇔ g in [ceil(h·G/H), ceil((h+1)·G/H)); none when G < H.
+            float head_sum = 0.0f;
+            for (int64_t g = (h * G + a.heads - 1) / a.heads; g < ((h + 1) * G + a.heads - 1) / a.heads; ++g) head_sum += p[g];
+            heads[h] = head_sum;
+        }
+    }
+    if (!owner || lane != 0) return;
+    if (a.salience != nullptr) a.salience[b * a.salience_batch + t * a.salience_token] = salience;
+    if (a.importance != nullptr) {
+        a.importance[b * a.importance_batch + t * a.importance_token] = a.dna ? best * (1.0f - beta) + salience * beta : best;
     }
 }
 
@@ -641,8 +883,8 @@ proteus_status linear(const LinearProblem& problem, Blas& blas, cudaStream_t str
     if (problem.k > 0) {
         const proteus_status status = blas.gemm_nt(problem.y.dtype, problem.m, problem.n, problem.k, problem.x.data,
                                                    problem.x.strides[0], problem.weight.data, problem.weight.strides[0],
-                                                   problem.accumulate ? problem.beta : 0.0f, problem.y.data,
-                                                   problem.y.strides[0]);
+                                                   problem.accumulate ? problem.beta : 0.0f, problem.y.dtype,
+                                                   problem.y.data, problem.y.strides[0], "proteus_linear");
         if (status != PROTEUS_STATUS_OK || !problem.bias.present()) return status;
     } else {
         keep = problem.accumulate ? problem.beta : 0.0f;  // an empty product: y = beta·y + bias
@@ -724,7 +966,9 @@ proteus_status rope(const RopeProblem& problem, cudaStream_t stream)
     });
 }
 
-proteus_status router(const RouterProblem& problem, cudaStream_t stream)
+namespace {
+
+RouterArgs router_args(const RouterProblem& problem)
 {
     RouterArgs a;
     a.x = problem.x.data;
@@ -760,13 +1004,17 @@ proteus_status router(const RouterProblem& problem, cudaStream_t stream)
     a.theta = problem.theta;
     a.blend = problem.blend;
     a.usage_boost = problem.usage_boost;
-    if (a.tokens == 0) return PROTEUS_STATUS_OK;
+    return a;
+}
+
+proteus_status router_direct(const RouterArgs& a, proteus_dtype dtype, cudaStream_t stream)
+{
     const uint64_t groups = (static_cast<uint64_t>(a.tokens) + kRouterTokens - 1) / kRouterTokens;
     if (groups > INT32_MAX) {
         return set_error(PROTEUS_STATUS_INVALID_ARGUMENT, "router: more than 2^31 groups of tokens", "x");
     }
-    const size_t shared = problem.dna ? sizeof(float) * static_cast<size_t>(kRouterTokens + 1) * problem.gates : 0;
-    return with_storage(problem.x.dtype, [&](auto storage) {
+    const size_t shared = a.dna ? sizeof(float) * static_cast<size_t>(kRouterTokens + 1) * a.gates : 0;
+    return with_storage(dtype, [&](auto storage) {
         using S = decltype(storage);
         constexpr size_t kStatic = sizeof(float) * ((kRouterTokens + 2 * kRouterGates) * (kRouterColumns + 1) + kRouterTokens);
         if (shared + kStatic > kStaticSharedLimit) {
@@ -778,6 +1026,146 @@ proteus_status router(const RouterProblem& problem, cudaStream_t stream)
         router_tokens<S><<<static_cast<unsigned>(groups), kThreads, shared, stream>>>(a);
         return check_launch("router_tokens");
     });
+}
+
+int router_parts(proteus_dtype dtype)
+{
+    switch (dtype) {
+    case PROTEUS_DTYPE_FLOAT16: return RouterSplit<Float16Storage>::kParts;
+    case PROTEUS_DTYPE_BFLOAT16: return RouterSplit<BFloat16Storage>::kParts;
+    default: return RouterSplit<Float32Storage>::kParts;
+    }
+}
+
+/**
+ * The tokens as runs of evenly spaced rows, which is what one GEMM reads: all B·T tokens when the batch
+ * stride continues the token stride (or B or T is 1), else one run per batch row. Run i is the tokens
+ * [i·length, (i + 1)·length).
+ */
+struct TokenRuns {
+    int64_t count = 0, length = 0, stride = 0;
+};
+
+TokenRuns token_runs(const RouterProblem& problem)
+{
+    const int64_t B = problem.batch, T = problem.seq_len;
+    const int64_t batch_stride = problem.x.strides[0], token_stride = problem.x.strides[1];
+    if (T == 1) return {1, B, batch_stride};
+    if (B == 1 || batch_stride == T * token_stride) return {1, B * T, token_stride};
+    return {B, T, token_stride};
+}
+
+/** Dynamic shared memory of router_finish: p, and σ/pd under DNA, per token of the block. */
+uint64_t finish_shared_bytes(const RouterProblem& problem)
+{
+    return sizeof(float) * static_cast<uint64_t>(kFinishTokens) * problem.gates * (problem.dna ? 2 : 1);
+}
+
+/** Tokens of one GEMM chunk: as many as keep its float32 output within kRouterScratchBytes (whole 256s). */
+int64_t chunk_tokens(const RouterProblem& problem)
+{
+    const uint64_t row_bytes = sizeof(float) * router_parts(problem.x.dtype) * (problem.dna ? 2 : 1) * problem.gates;
+    const uint64_t rows = std::max<uint64_t>(1, kRouterScratchBytes / row_bytes);
+    return static_cast<int64_t>(std::min<uint64_t>(rows >= 256 ? rows / 256 * 256 : rows, kMaxBlocks * kFinishTokens));
+}
+
+proteus_status router_through_blas(const RouterProblem& problem, const RouterArgs& a, Blas& blas, Allocator& workspace,
+                                   cudaStream_t stream)
+{
+    proteus_status status = blas.ensure_handle("proteus_router");  // before anything is queued: the capture rule
+    if (status != PROTEUS_STATUS_OK) return status;
+    const int matrices = problem.dna ? 2 : 1;
+    const int64_t G = problem.gates, C = problem.channels;
+    const TokenRuns runs = token_runs(problem);
+    const int64_t chunk = chunk_tokens(problem);
+    const size_t shared = static_cast<size_t>(finish_shared_bytes(problem));
+    return with_storage(problem.x.dtype, [&](auto storage) -> proteus_status {
+        using S = decltype(storage);
+        constexpr int kParts = RouterSplit<S>::kParts;
+        const int64_t columns = int64_t{kParts} * matrices * G;  // of the GEMM output
+        StreamWorkspace memory(workspace);
+        typename S::Raw* packed = nullptr;
+        int* scales = nullptr;
+        float *inverse_norms = nullptr, *products = nullptr;
+        proteus_status result = memory.allocate(static_cast<uint64_t>(columns) * C, &packed);
+        if (result == PROTEUS_STATUS_OK) result = memory.allocate(2, &scales);
+        if (result == PROTEUS_STATUS_OK) result = memory.allocate(static_cast<uint64_t>(G), &inverse_norms);
+        if (result == PROTEUS_STATUS_OK) {
+            result = memory.allocate(static_cast<uint64_t>(std::min(chunk, a.tokens)) * columns, &products);
+        }
+        if (result != PROTEUS_STATUS_OK) return result;
+
+        RouterWeights weights;
+        weights.matrix[0] = a.weight;
+        weights.stride[0] = a.weight_stride;
+        weights.matrix[1] = a.prototypes;
+        weights.stride[1] = a.prototype_stride;
+        weights.gates = G;
+        weights.channels = C;
+        router_scales<<<matrices, kThreads, 0, stream>>>(weights, RouterSplit<S>::kTop, scales);
+        result = check_launch("router_scales");
+        if (result != PROTEUS_STATUS_OK) return result;
+        router_split<S><<<dim3(blocks_for(G, kSplitRows), matrices), kThreads, 0, stream>>>(weights, scales, packed,
+                                                                                           inverse_norms);
+        result = check_launch("router_split");
+        if (result != PROTEUS_STATUS_OK) return result;
+        if (shared > kStaticSharedLimit) {
+            PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(router_finish<S>),
+                                                   cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
+                              "FuncSetAttribute");
+        }
+
+        RouterProducts f;
+        f.products = products;
+        f.scales = scales;
+        f.inverse_norms = inverse_norms;
+        const auto* x = static_cast<const typename S::Raw*>(a.x);
+        for (int64_t run = 0; run < runs.count; ++run) {
+            for (int64_t offset = 0; offset < runs.length; offset += chunk) {
+                f.first = run * runs.length + offset;
+                f.rows = std::min(chunk, runs.length - offset);
+                const typename S::Raw* rows = x + (f.first / a.seq_len) * a.x_batch + (f.first % a.seq_len) * a.x_token;
+                result = blas.gemm_nt(problem.x.dtype, f.rows, columns, C, rows, runs.stride, packed, C, 0.0f,
+                                      PROTEUS_DTYPE_FLOAT32, products, columns, "proteus_router");
+                if (result != PROTEUS_STATUS_OK) return result;
+                router_finish<S><<<blocks_for(f.rows, kFinishTokens), kThreads, shared, stream>>>(a, f);
+                result = check_launch("router_finish");
+                if (result != PROTEUS_STATUS_OK) return result;
+            }
+        }
+        return PROTEUS_STATUS_OK;
+    });
+}
+
+}  // namespace
+
+bool router_direct_requested()
+{
+    const char* requested = std::getenv("PROTEUS_GPU_ROUTER");
+    return requested != nullptr && std::string(requested) == "direct";
+}
+
+RouterPath router_path(const RouterProblem& problem, bool blas_usable, const DeviceTraits& traits)
+{
+    if (!blas_usable) return RouterPath::kDirect;
+    // What one GEMM takes: int sizes, and rows at least C apart (no broadcast or overlapping tokens).
+    const TokenRuns runs = token_runs(problem);
+    const int64_t columns = int64_t{router_parts(problem.x.dtype)} * (problem.dna ? 2 : 1) * problem.gates;
+    const bool int_sizes = problem.channels <= INT_MAX && columns <= INT_MAX && runs.stride <= INT_MAX;
+    const bool rows_apart = runs.length == 1 || runs.stride >= problem.channels;
+    const bool shared_fits = finish_shared_bytes(problem) <= static_cast<uint64_t>(traits.shared_limit);
+    return problem.channels > 0 && int_sizes && rows_apart && shared_fits ? RouterPath::kBlas : RouterPath::kDirect;
+}
+
+proteus_status router(const RouterProblem& problem, Blas* blas, const DeviceTraits& traits, Allocator& workspace,
+                      cudaStream_t stream)
+{
+    const RouterArgs a = router_args(problem);
+    if (a.tokens == 0) return PROTEUS_STATUS_OK;
+    if (router_path(problem, blas != nullptr && Blas::loadable(), traits) == RouterPath::kDirect) {
+        return router_direct(a, problem.x.dtype, stream);
+    }
+    return router_through_blas(problem, a, *blas, workspace, stream);
 }
 
 proteus_status select_rows(const SelectProblem& problem, Allocator& workspace, cudaStream_t stream)
