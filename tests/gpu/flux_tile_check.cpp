@@ -257,13 +257,13 @@ int check(proteus_context tested, bool tested_gpu, proteus_context cpu, int case
         k.params.scale = 0.3f;
         k.launch.struct_size = sizeof k.launch;
         // TILE mostly; AUTO and ROW route sparse masks to the row mode and the rest as the library
-        // decides. Dispatch is explicit: TILE only where the tile kernel takes the problem (K ≤ 256),
-        // ROW only without DNA keys, and tile fields only where the tile kernel may run.
-        // DNA keys exist when the slice's last position reaches past the window and K > 0.
+        // decides. Dispatch is explicit: TILE and ROW only where the tile kernel and the row mode take
+        // the problem (both: K ≤ 256 when some row has DNA keys), and tile fields only where the tile
+        // kernel may run. DNA keys exist when the slice's last position reaches past the window and K > 0.
         const bool dna_keys = k.slice.offset + k.slice.rows - 1 >= k.params.window && k.params.dna_count > 0;
         const bool tile_takes = !dna_keys || k.params.dna_count <= 256;
         int64_t mode = pick(0, 3) == 0 ? one_of({PROTEUS_LAUNCH_AUTO, PROTEUS_LAUNCH_ROW}) : int64_t{PROTEUS_LAUNCH_TILE};
-        if ((mode == PROTEUS_LAUNCH_ROW && dna_keys) || (mode == PROTEUS_LAUNCH_TILE && !tile_takes)) mode = PROTEUS_LAUNCH_AUTO;
+        if (mode != PROTEUS_LAUNCH_AUTO && !tile_takes) mode = PROTEUS_LAUNCH_AUTO;
         k.launch.mode = static_cast<int32_t>(mode);
         if (mode != PROTEUS_LAUNCH_ROW && tile_takes) {
             k.launch.block_q = static_cast<int32_t>(one_of({0, 64, 128}));

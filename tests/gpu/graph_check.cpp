@@ -400,6 +400,11 @@ int main(int argc, char** argv)
         {"DNA W256 S64 A8 K16", BF16, ALIGNED, 256, 64, 8, 16, 0, 0, 0, AUTO, 0, -1, PROTEUS_KERNEL_GPU_TILE},
         {"sparse rows 10% AUTO", BF16, ALIGNED, 256, 64, 8, 0, 0, 0, 10, AUTO, 0, -1, PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE},
         {"sparse rows 10% ROW", BF16, ALIGNED, 256, 64, 8, 0, 0, 0, 10, PROTEUS_LAUNCH_ROW, 0, -1, PROTEUS_KERNEL_GPU_ROW_MODE},
+        // DNA in the row mode: AUTO builds one set of lists for both kernels; ROW alone; float32 (no tile kernel).
+        {"DNA K16 sparse rows 10% AUTO", BF16, ALIGNED, 256, 64, 8, 16, 0, 0, 10, AUTO, 0, -1, PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE},
+        {"DNA K100 sparse rows 10% ROW", BF16, ALIGNED, 256, 64, 8, 100, 0, 0, 10, PROTEUS_LAUNCH_ROW, 0, -1, PROTEUS_KERNEL_GPU_ROW_MODE},
+        {"float32 DNA K16 sparse rows 10% AUTO", PROTEUS_DTYPE_FLOAT32, ALIGNED, 256, 64, 8, 16, 0, 0, 10, AUTO, 0, -1,
+         PROTEUS_KERNEL_GPU_ROW_MODE},
         {"Relative W256 S64 A8 K16", BF16, PROTEUS_POLICY_RELATIVE, 256, 64, 8, 16, 0, 0, 0, AUTO, 0, -1, PROTEUS_KERNEL_GPU_ROW},
         {"Seed W256 S64 A8 K16 L200", BF16, PROTEUS_POLICY_SEED, 256, 64, 8, 16, 200, 180, 0, AUTO, 0, -1, PROTEUS_KERNEL_GPU_ROW},
         {"float32 W256 S64 A8 K16", PROTEUS_DTYPE_FLOAT32, ALIGNED, 256, 64, 8, 16, 0, 0, 0, AUTO, 0, -1, PROTEUS_KERNEL_GPU_ROW},

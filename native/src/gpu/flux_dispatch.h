@@ -5,7 +5,8 @@
 // Kernels (proteus_flux_kernel):
 //   GPU_TILE            the tensor-core tile kernel: Aligned, float16/bfloat16, D in {16, 32, 64, 128},
 //                       DNA K ≤ 256, 16-byte rows (launch fields block_q, block_k, rows_per_warp, stages);
-//   GPU_ROW_MODE        the row mode: Aligned or Relative without DNA keys, D in {16, 32, 64, 128};
+//   GPU_ROW_MODE        the row mode: Aligned (DNA K ≤ 256) or Relative without DNA keys, D in
+//                       {16, 32, 64, 128};
 //   GPU_ROW             the general row kernel: everything else with D ≤ 128;
 //   GPU_TILE_OR_ROW_MODE AUTO with a mask where the tile kernel and the row mode both take the
 //                       problem: both are queued and the device picks (row mode below 25 % active rows).

@@ -1,5 +1,5 @@
-// The tile kernel's DNA candidates (gpu/flux_dna.h): a causal prefix top K of each batch row's
-// salience in three parallel passes, O(T·K) work in all.
+// The DNA candidates of the tile kernel and the row mode (gpu/flux_dna.h): a causal prefix top K of
+// each batch row's salience in three parallel passes, O(T·K) work in all.
 //
 // Every prefix up to the last row's is walked (the top K of [0, p] depends on all of [0, p]), cut into
 // chunks: the lead-in [0, first_prefix) before the slice's first row with DNA keys (query slices:
@@ -322,6 +322,8 @@ proteus_status launch_walks(const DnaArgs& args, uint64_t* summaries, uint64_t* 
 proteus_status build_tile_dna(const FluxProblem& problem, int block_q, StreamWorkspace& workspace, cudaStream_t stream,
                               TileDna& dna)
 {
+    dna = TileDna{};
+    if (!has_dna_keys(problem)) return PROTEUS_STATUS_OK;
     DnaArgs args;
     args.salience = static_cast<const float*>(problem.salience.data);
     args.salience_batch = problem.salience.strides[0];
@@ -347,6 +349,8 @@ proteus_status build_tile_dna(const FluxProblem& problem, int block_q, StreamWor
     dna.prefixes = args.prefix_end - args.first_prefix;
     dna.keys = args.keys;
     dna.capacity = args.capacity;
+    dna.block_q = block_q;
+    dna.query_tiles = args.query_tiles;
     if (dna.prefixes <= 0 || args.keys <= 0 || args.keys > kMaxTileDnaKeys) {
         return set_error(PROTEUS_STATUS_INTERNAL_ERROR,
                          "tile DNA candidates for K = " + std::to_string(problem.candidates.dna_count) + " over " +

@@ -1,5 +1,6 @@
-// DNA candidates for the tile kernel (SPEC §3): Dna(i) is the top K of salience[b, 0..i − W], ties to
-// the larger j, NaN ranked as −inf. gpu/flux_dna.cu computes, once per call and in O(T·K) work:
+// DNA candidates for the tile kernel and the row mode (SPEC §3): Dna(i) is the top K of
+// salience[b, 0..i − W], ties to the larger j, NaN ranked as −inf. gpu/flux_dna.cu computes, once per
+// call and in O(T·K) work:
 //   - for every prefix p = i − W of a query row at position i ≥ W (query slices, SPEC §1: row r is
 //     position p0 + r, so p runs over [max(p0, W) − W, p0 + Tq − W)), the K-th best rank key of [0, p]
 //     (a row takes key j ≤ p exactly when j's rank key is at least that threshold);
@@ -18,10 +19,19 @@
 
 namespace proteus::gpu {
 
-/** The largest K the tile kernel takes (its walkers hold up to 8 keys per lane of 32). */
+/** The largest K the tile kernel and the row mode take (the walkers hold up to 8 keys per lane of 32). */
 constexpr int64_t kMaxTileDnaKeys = 256;
 
-/** What the tile kernel reads of the DNA candidates (device pointers into the call's workspace). */
+/** Whether some row of `problem` has DNA keys (rows at positions i ≥ W, K > 0). */
+inline bool has_dna_keys(const FluxProblem& problem)
+{
+    return problem.candidates.dna_count > 0 && last_query_position(problem) >= problem.candidates.window;
+}
+
+/**
+ * What the tile kernel and the row mode read of the DNA candidates (device pointers into the call's
+ * workspace; all null when no row has DNA keys). Row r of the slice takes list r / block_q.
+ */
 struct TileDna {
     // [B, prefixes]: entry p − first_prefix is the K-th best rank key of [0, p] (0 when p + 1 < K), for
     // the prefixes p = i − W of the slice's rows i ≥ W.
@@ -32,11 +42,16 @@ struct TileDna {
     int64_t prefixes = 0;                  // p0 + Tq − max(p0, W): prefixes [first_prefix, first_prefix + prefixes)
     int32_t keys = 0;                      // K, at most the last row's prefix length p0 + Tq − W
     int32_t capacity = 0;                  // K + block_q: the most a tile's list holds
+    int32_t block_q = 0;                   // query rows per list
+    int32_t query_tiles = 0;               // ⌈Tq / block_q⌉: lists per batch row
 };
 
 /**
- * Builds the DNA candidates of `problem` (Aligned or Relative rank order, K ≤ kMaxTileDnaKeys, some
- * row at a position ≥ W) for query tiles of `block_q` rows, on `stream`, in memory from `workspace`.
+ * Builds the DNA candidates of `problem` (Aligned or Relative rank order, K ≤ kMaxTileDnaKeys) for
+ * query tiles of `block_q` rows, on `stream`, in memory from `workspace`; without a row with DNA keys
+ * (has_dna_keys false) `dna` is left empty and nothing is queued. flux_attention (gpu/flux_kernel.cu)
+ * is its one caller: it builds them once per call, for whichever of the tile kernel and the row mode
+ * runs (both read the same lists under TILE_OR_ROW_MODE).
  */
 proteus_status build_tile_dna(const FluxProblem& problem, int block_q, StreamWorkspace& workspace, cudaStream_t stream,
                               TileDna& dna);

@@ -1,7 +1,9 @@
 // Flux attention on the GPU (SPEC §2–§3): the entry point, which runs the plan of gpu/flux_dispatch.h,
 // and the general row kernel, which computes every policy and dtype. The tensor-core tile kernel
 // (gpu/flux_tile_kernel.cu) takes the Aligned float16/bfloat16 problems (K ≤ 256); the row mode
-// (gpu/flux_row_mode.cu) masked problems without DNA keys; everything else runs here.
+// (gpu/flux_row_mode.cu) masked problems (DNA keys with the Aligned policy only, K ≤ 256); everything
+// else runs here. The entry point also builds the DNA candidates of those two (gpu/flux_dna.h), once
+// per call.
 //
 // Algorithm
 //   One block of kThreads threads owns one query row (b, h, r) at a time, striding over the B·H·Tq
@@ -53,6 +55,7 @@
 #include "gpu/device_call.h"
 #include "gpu/flux_common.h"
 #include "gpu/flux_dispatch.h"
+#include "gpu/flux_dna.h"
 #include "gpu/flux_kernel.h"
 #include "gpu/flux_row_mode.h"
 #include "gpu/flux_tile_kernel.h"
@@ -476,16 +479,32 @@ proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, 
 {
     // Released on the stream behind every launch below, whichever returns.
     StreamWorkspace workspace(allocator);
+    // The DNA candidates of the tile kernel and the row mode (empty without DNA keys), built here once:
+    // under TILE_OR_ROW_MODE both read the lists of the tile launch's query tiles.
+    TileDna dna;
     switch (plan.kernel) {
     case PROTEUS_KERNEL_NONE: return PROTEUS_STATUS_OK;
-    case PROTEUS_KERNEL_GPU_TILE: return tile_attention(problem, tile_launch_of(plan.launch), Gate{}, workspace, stream);
-    case PROTEUS_KERNEL_GPU_ROW_MODE: return launch_flux_row_mode(problem, traits.multiprocessors, workspace, stream, nullptr);
+    case PROTEUS_KERNEL_GPU_TILE: {
+        const TileLaunch launch = tile_launch_of(plan.launch);
+        const proteus_status status = build_tile_dna(problem, launch.block_q, workspace, stream, dna);
+        if (status != PROTEUS_STATUS_OK) return status;
+        return tile_attention(problem, launch, dna, Gate{}, stream);
+    }
+    case PROTEUS_KERNEL_GPU_ROW_MODE: {
+        const proteus_status status = build_tile_dna(problem, kRowModeDnaRows, workspace, stream, dna);
+        if (status != PROTEUS_STATUS_OK) return status;
+        return launch_flux_row_mode(problem, dna, traits.multiprocessors, workspace, stream, nullptr);
+    }
     case PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE: {
         // Both are queued; the row mode's scan writes which one computes, the other returns at entry.
+        const TileLaunch launch = tile_launch_of(plan.launch);
+        proteus_status status = build_tile_dna(problem, launch.block_q, workspace, stream, dna);
         Gate tile_gate;
-        const proteus_status status = launch_flux_row_mode(problem, traits.multiprocessors, workspace, stream, &tile_gate);
+        if (status == PROTEUS_STATUS_OK) {
+            status = launch_flux_row_mode(problem, dna, traits.multiprocessors, workspace, stream, &tile_gate);
+        }
         if (status != PROTEUS_STATUS_OK) return status;
-        return tile_attention(problem, tile_launch_of(plan.launch), tile_gate, workspace, stream);
+        return tile_attention(problem, launch, dna, tile_gate, stream);
     }
     case PROTEUS_KERNEL_GPU_ROW:
         switch (problem.q.dtype) {

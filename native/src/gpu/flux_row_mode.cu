@@ -36,7 +36,18 @@
 //   lane 0 lse = m + log l.
 //   Candidates: the window [lo, i], then the anchors below lo (Aligned: the multiples of S from
 //   aligned_anchors, all ≤ i − W < lo; Relative: max(0, i − s·S) for the suffix of s whose keys fall
-//   below lo), each key once, as in gpu/flux_kernel.cu and the CPU reference.
+//   below lo), then (Aligned, rows i ≥ W) the DNA list of the row's query tile, each key once, as in
+//   gpu/flux_kernel.cu and the CPU reference. All three are numbered slots, so they share one loop.
+//
+// DNA keys (the active_rows<·, ·, true> kernels, Aligned only): the lists are gpu/flux_dna.h's, built
+//   once per call by flux_attention (gpu/flux_kernel.cu) for query tiles of dna.block_q rows (the tile
+//   kernel's block_q under TILE_OR_ROW_MODE, so both read the same lists; kRowModeDnaRows alone). Row r
+//   at position i ≥ W walks list r / block_q (≤ K + block_q rank keys, a superset of Dna(i)) and takes
+//   the key j of an entry when j ≤ i − W, the rank key reaches the threshold of prefix i − W (the K-th
+//   best of [0, i − W]) and j is not one of its own anchors (a multiple of S at or above the first; all
+//   multiples of S in [first anchor, i − W] are its anchors), exactly the tile kernel's test. A slot
+//   that fails it is a lane without a candidate for that step (no load), like a slot past the row's end.
+//   Entries that fail are few: on random salience a list is about the K keys of its first prefix.
 //
 // Portability: the shuffles are group_shuffle_xor of width 32 (gpu/vendor.h), which on a 64-lane
 // wavefront exchange within each half; every loop around a shuffle has a trip count that depends
@@ -54,6 +65,7 @@
 #include "core/candidate_rules.h"
 #include "gpu/device_call.h"
 #include "gpu/flux_common.h"
+#include "gpu/flux_dna.h"
 #include "gpu/flux_row_mode.h"
 #include "gpu/storage.h"
 #include "core/error.h"
@@ -264,6 +276,7 @@ __global__ void __launch_bounds__(kTokens)
 
 template <typename Raw>
 struct RowArgs {
+    TileDna dna;  // the active_rows<·, ·, true> kernels: the lists and thresholds (gpu/flux_dna.h)
     Rows<const Raw> q, k, v;
     Rows<Raw> o;
     Rows<float> lse;  // data null: not wanted
@@ -276,18 +289,23 @@ struct RowArgs {
     int64_t group = 1;  // query heads per kv head
     bool aligned = true;
     int64_t window = 0, stride = 0, anchor_count = 0;
+    uint32_t anchor_modulus = 1;  // min(S, 2^31): j % S for positions j < 2^31 in 32 bits
     float scale = 0.0f;
     bool vector = false;  // every q/k/v/o row 16-byte aligned
 };
 
-/** C(i) as numbered slots: the window [lo, i], then the anchors below lo. */
+/** C(i) as numbered slots: the window [lo, i], then the anchors below lo, then the DNA list's entries. */
 struct Slots {
     int64_t i = 0, lo = 0, window_end = 0, size = 0;
     int64_t first_anchor = 0;  // Aligned: the smallest anchor; Relative: the first s with i − s·S < lo
+    int64_t dna_begin = 0;     // slots [dna_begin, size): the entries of `dna_list`
+    const uint64_t* dna_list = nullptr;
+    uint64_t threshold = 0;    // the rank key a DNA entry must reach: the K-th best of [0, i − W]
 };
 
-template <typename Raw>
-__device__ Slots slots_of(const RowArgs<Raw>& args, int64_t i)
+/** The slots of row `query_row` of batch row b, at position i. */
+template <bool kDna, typename Raw>
+__device__ Slots slots_of(const RowArgs<Raw>& args, int64_t b, int64_t query_row, int64_t i)
 {
     Slots row;
     row.i = i;
@@ -307,12 +325,29 @@ __device__ Slots slots_of(const RowArgs<Raw>& args, int64_t i)
         }
     }
     row.size = row.window_end + anchors;
+    row.dna_begin = row.size;
+    if (kDna && i >= args.window) {
+        // Prefix i − W's threshold is entry i − W − first_prefix (every row i ≥ W of the slice has one).
+        const int64_t list = b * args.dna.query_tiles + query_row / args.dna.block_q;
+        row.dna_list = args.dna.lists + list * args.dna.capacity;
+        row.threshold = args.dna.thresholds[b * args.dna.prefixes + (i - args.window - args.dna.first_prefix)];
+        row.size += args.dna.counts[list];
+    }
     return row;
 }
 
-template <typename Raw>
+/** The key of `slot` (< row.size), or −1 for a DNA entry the row does not take. */
+template <bool kDna, typename Raw>
 __device__ __forceinline__ int64_t key_of(const RowArgs<Raw>& args, const Slots& row, int64_t slot)
 {
+    if (kDna && slot >= row.dna_begin) {
+        const uint64_t key = row.dna_list[slot - row.dna_begin];
+        const auto j = static_cast<uint32_t>(key & 0xffffffffu);
+        // Aligned anchors are every multiple of S in [first_anchor, i − W], and DNA keys are ≤ i − W.
+        const bool anchors = row.dna_begin > row.window_end;
+        const bool anchor = anchors && j >= row.first_anchor && j % args.anchor_modulus == 0;
+        return j <= row.i - args.window && key >= row.threshold && !anchor ? int64_t{j} : -1;
+    }
     if (slot < row.window_end) return row.lo + slot;
     const int64_t a = slot - row.window_end;
     return args.aligned ? row.first_anchor + a * args.stride : relative_anchor(row.i, row.first_anchor + a, args.stride);
@@ -321,7 +356,8 @@ __device__ __forceinline__ int64_t key_of(const RowArgs<Raw>& args, const Slots&
 /** Factor that carries a partial state of maximum `m` to maximum `m_new` (0 for an empty state). */
 __device__ __forceinline__ float carry(float m, float m_new) { return m == -INFINITY ? 0.0f : expf(m - m_new); }
 
-template <typename Storage, int kLanesPerKey>
+// kDna: some row has DNA keys (Aligned); the other kernels hold none of their bookkeeping.
+template <typename Storage, int kLanesPerKey, bool kDna>
 __global__ void __launch_bounds__(kRowThreads) active_rows(RowArgs<typename Storage::Raw> args)
 {
     constexpr int kKeysPerStep = kGroup / kLanesPerKey;  // candidates in flight per group
@@ -344,7 +380,7 @@ __global__ void __launch_bounds__(kRowThreads) active_rows(RowArgs<typename Stor
 
         float q[kSlice];
         load_elements<Storage>(args.q.at(b, h, query_row) + offset, args.vector, q);
-        const Slots row = slots_of(args, i);
+        const Slots row = slots_of<kDna>(args, b, query_row, i);
 
         float m = -INFINITY;
         float l = 0.0f;
@@ -359,10 +395,10 @@ __global__ void __launch_bounds__(kRowThreads) active_rows(RowArgs<typename Stor
 #pragma unroll
             for (int u = 0; u < kUnroll; ++u) {
                 const int64_t slot = base + u * kKeysPerStep + c;
-                valid[u] = slot < row.size;
+                const int64_t j = slot < row.size ? key_of<kDna>(args, row, slot) : -1;
+                valid[u] = j >= 0;
                 score[u] = 0.0f;
                 if (valid[u]) {
-                    const int64_t j = key_of(args, row, slot);
                     float key[kSlice];
                     load_elements<Storage>(args.k.at(b, kv_head, j) + offset, args.vector, key);
                     load_elements<Storage>(args.v.at(b, kv_head, j) + offset, args.vector, value[u]);
@@ -381,7 +417,8 @@ __global__ void __launch_bounds__(kRowThreads) active_rows(RowArgs<typename Stor
                 score[u] *= args.scale;
                 if (valid[u]) m_new = fmaxf(m_new, score[u]);
             }
-            if (m_new == -INFINITY) continue;  // this lane saw no candidate yet (only past the row's end)
+            // This lane saw no candidate yet (slots past the row's end, or DNA entries it does not take).
+            if (m_new == -INFINITY) continue;
             const float rescale = carry(m, m_new);
             l *= rescale;
 #pragma unroll
@@ -437,14 +474,32 @@ bool aligned16(const TensorRef& tensor, uint64_t element_bytes)
 // Attention blocks per multiprocessor: the persistent grid of active_rows (more rows are strided).
 constexpr int64_t kRowBlocksPerMultiprocessor = 8;
 
+/** Queues active_rows for D ∈ {16, 32, 64, 128}: P = D / 8 lanes per candidate. */
+template <typename Storage, bool kDna>
+void launch_active_rows(int64_t head_dim, unsigned grid, const RowArgs<typename Storage::Raw>& args,
+                        cudaStream_t stream)
+{
+    switch (head_dim) {
+    case 16: active_rows<Storage, 2, kDna><<<grid, kRowThreads, 0, stream>>>(args); break;
+    case 32: active_rows<Storage, 4, kDna><<<grid, kRowThreads, 0, stream>>>(args); break;
+    case 64: active_rows<Storage, 8, kDna><<<grid, kRowThreads, 0, stream>>>(args); break;
+    default: active_rows<Storage, 16, kDna><<<grid, kRowThreads, 0, stream>>>(args); break;
+    }
+}
+
 template <typename Storage>
-proteus_status run(const FluxProblem& problem, int multiprocessors, StreamWorkspace& workspace, cudaStream_t stream,
-                   Gate* tile_gate)
+proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
+                   cudaStream_t stream, Gate* tile_gate)
 {
     using Raw = typename Storage::Raw;
     const int64_t B = problem.batch, H = problem.heads, Tq = problem.query_len, D = problem.head_dim;
     const int64_t rows = B * H * Tq;  // every row of q: the bound of the row list
     if (rows == 0) return PROTEUS_STATUS_OK;
+    const bool with_dna = has_dna_keys(problem);
+    if (with_dna && (dna.lists == nullptr || problem.candidates.policy != PROTEUS_POLICY_ALIGNED)) {
+        return set_error(PROTEUS_STATUS_INTERNAL_ERROR,
+                         "the row mode's DNA keys need the Aligned policy and their lists");
+    }
 
     Tiles tiles;
     if (problem.active.present()) tiles.mask.rows = rows_of<const uint8_t>(problem.active);
@@ -505,17 +560,18 @@ proteus_status run(const FluxProblem& problem, int multiprocessors, StreamWorksp
     args.window = problem.candidates.window;
     args.stride = problem.candidates.anchor_stride;
     args.anchor_count = problem.candidates.anchor_count;
+    args.anchor_modulus = static_cast<uint32_t>(std::clamp<int64_t>(args.stride, 1, int64_t{1} << 31));
+    args.dna = dna;
     args.scale = problem.scale;
     args.vector = vector;
     // Enough groups for every row when all are active, at most a persistent grid that fills the device.
     constexpr int64_t kRowsPerBlock = kRowThreads / kGroup;
     const auto row_grid = static_cast<unsigned>(std::min<int64_t>(
         (rows + kRowsPerBlock - 1) / kRowsPerBlock, kRowBlocksPerMultiprocessor * std::max(multiprocessors, 1)));
-    switch (D) {
-    case 16: active_rows<Storage, 2><<<row_grid, kRowThreads, 0, stream>>>(args); break;
-    case 32: active_rows<Storage, 4><<<row_grid, kRowThreads, 0, stream>>>(args); break;
-    case 64: active_rows<Storage, 8><<<row_grid, kRowThreads, 0, stream>>>(args); break;
-    default: active_rows<Storage, 16><<<row_grid, kRowThreads, 0, stream>>>(args); break;
+    if (with_dna) {
+        launch_active_rows<Storage, true>(D, row_grid, args, stream);
+    } else {
+        launch_active_rows<Storage, false>(D, row_grid, args, stream);
     }
     if ((status = check_launch("active_rows")) != PROTEUS_STATUS_OK) return status;
     if (tile_gate != nullptr) *tile_gate = Gate{choice, PROTEUS_KERNEL_GPU_TILE};
@@ -531,8 +587,12 @@ std::string row_mode_refusal(const FluxProblem& problem)
         return "the row mode takes the Aligned and Relative policies only";
     }
     // Dna(i) ranks keys j ≤ i − W: no row has one when the last row's position is below W.
-    if (problem.candidates.dna_count > 0 && last_query_position(problem) >= problem.candidates.window) {
-        return "the row mode takes no DNA keys (dna_count " + std::to_string(problem.candidates.dna_count) + ")";
+    if (has_dna_keys(problem)) {
+        if (policy != PROTEUS_POLICY_ALIGNED) return "the row mode takes DNA keys with the Aligned policy only";
+        if (problem.candidates.dna_count > kMaxTileDnaKeys) {
+            return "the row mode takes up to " + std::to_string(kMaxTileDnaKeys) + " DNA keys, not " +
+                   std::to_string(problem.candidates.dna_count);
+        }
     }
     const proteus_dtype dtype = problem.q.dtype;
     if (dtype != PROTEUS_DTYPE_FLOAT32 && dtype != PROTEUS_DTYPE_FLOAT16 && dtype != PROTEUS_DTYPE_BFLOAT16) {
@@ -545,13 +605,13 @@ std::string row_mode_refusal(const FluxProblem& problem)
     return "";
 }
 
-proteus_status launch_flux_row_mode(const FluxProblem& problem, int multiprocessors, StreamWorkspace& workspace,
-                                    cudaStream_t stream, Gate* tile_gate)
+proteus_status launch_flux_row_mode(const FluxProblem& problem, const TileDna& dna, int multiprocessors,
+                                    StreamWorkspace& workspace, cudaStream_t stream, Gate* tile_gate)
 {
     switch (problem.q.dtype) {
-    case PROTEUS_DTYPE_FLOAT32: return run<Float32Storage>(problem, multiprocessors, workspace, stream, tile_gate);
-    case PROTEUS_DTYPE_FLOAT16: return run<Float16Storage>(problem, multiprocessors, workspace, stream, tile_gate);
-    default: return run<BFloat16Storage>(problem, multiprocessors, workspace, stream, tile_gate);
+    case PROTEUS_DTYPE_FLOAT32: return run<Float32Storage>(problem, dna, multiprocessors, workspace, stream, tile_gate);
+    case PROTEUS_DTYPE_FLOAT16: return run<Float16Storage>(problem, dna, multiprocessors, workspace, stream, tile_gate);
+    default: return run<BFloat16Storage>(problem, dna, multiprocessors, workspace, stream, tile_gate);
     }
 }
 

@@ -7,16 +7,23 @@
 
 #include "backend.h"
 #include "gpu/flux_common.h"
+#include "gpu/flux_dna.h"
 #include "gpu/vendor.h"
 
 namespace proteus::gpu {
 
 /**
- * Empty when the row mode computes `problem` (the Aligned or Relative policy, no DNA key in any row:
- * dna_count = 0, or every row of the query slice at a position i < W, so that Dna(i) is empty; float32,
- * float16 or bfloat16; D in {16, 32, 64, 128}), else the reason it does not, for the error of an
- * explicit ROW. The mask may be absent (every row active: correct, but the tile or row kernel is the
- * better choice then).
+ * Query rows per DNA list when the row mode runs without the tile kernel (explicit ROW, or AUTO's row
+ * mode on float32): a row walks its list of at most K + 64 entries, about K on random salience.
+ */
+constexpr int kRowModeDnaRows = 64;
+
+/**
+ * Empty when the row mode computes `problem`: the Aligned or Relative policy, DNA keys with the Aligned
+ * policy only and K ≤ kMaxTileDnaKeys (a problem has none when dna_count = 0 or every row of the query
+ * slice is at a position i < W, so that Dna(i) is empty: has_dna_keys); float32, float16 or bfloat16;
+ * D in {16, 32, 64, 128}. Else the reason it does not, for the error of an explicit ROW. The mask may be
+ * absent (every row active: correct, but the tile or row kernel is the better choice then).
  */
 std::string row_mode_refusal(const FluxProblem& problem);
 
@@ -25,14 +32,16 @@ inline bool row_mode_takes(const FluxProblem& problem) { return row_mode_refusal
 /**
  * Queues flux attention over `problem` (one row_mode_takes accepts) on `stream`: compacts the active
  * rows of the mask into a list ordered by (b, token, head), writes o = 0 and lse = −inf for the
- * inactive rows, and computes each active row with one 32-lane group. Nothing waits: the list is
- * sized for every row (8 bytes a row of q, plus B·⌈Tq/256⌉ + 1 counts, from `workspace`) and the
- * kernels read the number of active rows from device memory. `multiprocessors` sizes the persistent
- * attention grid. With `tile_gate` (AUTO deciding on the device, TILE_OR_ROW_MODE) the row mode's
- * scan also picks the kernel, its own kernels run only when it picked the row mode, and *tile_gate
- * receives the gate for the tile kernel queued after it in the same workspace.
+ * inactive rows, and computes each active row with one 32-lane group. With DNA keys `dna` holds their
+ * candidates (build_tile_dna, queued before on the same stream, any block_q); without, it is empty.
+ * Nothing waits: the list is sized for every row (8 bytes a row of q, plus B·⌈Tq/256⌉ + 1 counts, from
+ * `workspace`) and the kernels read the number of active rows from device memory. `multiprocessors`
+ * sizes the persistent attention grid. With `tile_gate` (AUTO deciding on the device,
+ * TILE_OR_ROW_MODE) the row mode's scan also picks the kernel, its own kernels run only when it picked
+ * the row mode, and *tile_gate receives the gate for the tile kernel queued after it in the same
+ * workspace.
  */
-proteus_status launch_flux_row_mode(const FluxProblem& problem, int multiprocessors, StreamWorkspace& workspace,
-                                    cudaStream_t stream, Gate* tile_gate);
+proteus_status launch_flux_row_mode(const FluxProblem& problem, const TileDna& dna, int multiprocessors,
+                                    StreamWorkspace& workspace, cudaStream_t stream, Gate* tile_gate);
 
 }  // namespace proteus::gpu

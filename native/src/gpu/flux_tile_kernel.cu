@@ -605,7 +605,6 @@ template <typename Storage, int D, int BlockN>
 TileKernel offered_kernel(int row_tiles, Segments segments, bool gated)
 {
     if constexpr (offers_block_keys(D, BlockN)) {
-        // Gated launches never have DNA keys: the row mode, which decides them, takes no DNA problem.
         if (row_tiles == 2) {
             if constexpr (offers_row_tiles(D, BlockN, 2, Segments::kBand)) {
                 if (segments == Segments::kBand) {
@@ -626,7 +625,9 @@ TileKernel offered_kernel(int row_tiles, Segments segments, bool gated)
         case Segments::kAnchors:
             return gated ? flux_tile<Storage, D, BlockN, 1, true, false, true>
                          : flux_tile<Storage, D, BlockN, 1, true, false, false>;
-        case Segments::kDna: return gated ? nullptr : flux_tile<Storage, D, BlockN, 1, true, true, false>;
+        case Segments::kDna:
+            return gated ? flux_tile<Storage, D, BlockN, 1, true, true, true>
+                         : flux_tile<Storage, D, BlockN, 1, true, true, false>;
         }
     }
     return nullptr;
@@ -667,12 +668,6 @@ int wide_block_keys(int head_dim, Segments segments)
     if (head_dim == 64) return segments == Segments::kBand ? 128 : segments == Segments::kAnchors ? 64 : 0;
     if (head_dim == 128) return segments == Segments::kBand ? 64 : 0;
     return 0;
-}
-
-/** Whether some row of `problem` has DNA keys (rows at positions i ≥ W, K > 0). */
-bool has_dna_keys(const FluxProblem& problem)
-{
-    return problem.candidates.dna_count > 0 && last_query_position(problem) >= problem.candidates.window;
 }
 
 /**
@@ -850,7 +845,7 @@ std::vector<TileLaunch> tile_launch_options(const FluxProblem& problem, int shar
     return options;
 }
 
-proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& launch, Gate gate, StreamWorkspace& workspace,
+proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& launch, const TileDna& dna, Gate gate,
                               cudaStream_t stream)
 {
     TileArgs args;
@@ -873,6 +868,7 @@ proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& laun
     args.stages = launch.stages;
     args.scale = problem.scale;
     args.scale_log2 = problem.scale * kLog2E;
+    args.dna = dna;
     args.gate = gate;
 
     const int64_t blocks = static_cast<int64_t>(args.query_tiles) * args.batch_heads;
@@ -883,6 +879,10 @@ proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& laun
     }
     const int head_dim = static_cast<int>(problem.head_dim);
     const Segments segments = segments_of(problem);
+    if (segments == Segments::kDna && (dna.lists == nullptr || dna.block_q != launch.block_q)) {
+        return set_error(PROTEUS_STATUS_INTERNAL_ERROR, "the tile kernel needs the DNA lists built for its " +
+                                                            std::to_string(launch.block_q) + "-row query tiles");
+    }
     const bool gated = gate.chosen != nullptr;
     const TileKernel kernel =
         problem.q.dtype == PROTEUS_DTYPE_BFLOAT16
@@ -897,11 +897,6 @@ proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& laun
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel),
                                            cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
                       "FuncSetAttribute");
-    // The DNA thresholds and lists live in the call's workspace, released on the stream after the kernel.
-    if (segments == Segments::kDna) {
-        const proteus_status status = build_tile_dna(problem, launch.block_q, workspace, stream, args.dna);
-        if (status != PROTEUS_STATUS_OK) return status;
-    }
     kernel<<<static_cast<unsigned>(blocks), launch.warps() * mma::kLanes, bytes, stream>>>(args);
     return check_launch("flux_tile");
 }

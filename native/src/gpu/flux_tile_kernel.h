@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "gpu/flux_common.h"
+#include "gpu/flux_dna.h"
 #include "gpu/vendor.h"
 
 namespace proteus::gpu {
@@ -46,10 +47,11 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, const proteus_lau
 std::vector<TileLaunch> tile_launch_options(const FluxProblem& problem, int shared_limit);
 
 /**
- * Queues the tile kernel over `problem` on `stream` (behind `gate`). With DNA keys it first builds
- * their candidates (gpu/flux_dna.h) in `workspace`. Nothing waits.
+ * Queues the tile kernel over `problem` on `stream` (behind `gate`). With DNA keys `dna` holds their
+ * candidates, built for query tiles of launch.block_q rows (build_tile_dna, queued before on the
+ * same stream); without, it is empty. Nothing waits.
  */
-proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& launch, Gate gate, StreamWorkspace& workspace,
+proteus_status tile_attention(const FluxProblem& problem, const TileLaunch& launch, const TileDna& dna, Gate gate,
                               cudaStream_t stream);
 
 }  // namespace proteus::gpu

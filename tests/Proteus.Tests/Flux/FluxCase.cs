@@ -53,6 +53,9 @@ public sealed record FluxCase
     /// <summary>Pass an active mask with some inactive rows.</summary>
     public required bool WithActiveMask { get; init; }
 
+    /// <summary>The share of the mask's rows drawn inactive (AUTO runs the row mode above 0.75).</summary>
+    public double InactiveFraction { get; init; } = 0.3;
+
     /// <summary>Ask for the lse output.</summary>
     public required bool WithLse { get; init; }
 
@@ -89,7 +92,10 @@ public sealed record FluxCase
         {
             text += string.Create(CultureInfo.InvariantCulture, $" L{Format(p.SeedCap)} Lloc{Format(p.SeedLocalCap)}");
         }
-        text += (WithActiveMask ? " masked" : "") + (WithLse ? " lse" : "") + (TiedSalience ? " ties" : "");
+        text += WithActiveMask
+            ? " masked" + (InactiveFraction == 0.3 ? "" : string.Create(CultureInfo.InvariantCulture, $" {1 - InactiveFraction:0.##} active"))
+            : "";
+        text += (WithLse ? " lse" : "") + (TiedSalience ? " ties" : "");
         text += p.Scale is { } scale ? string.Create(CultureInfo.InvariantCulture, $" scale{scale:0.###}") : "";
         text += Launch is { } launch
             ? string.Create(CultureInfo.InvariantCulture, $" {launch.Mode} q{launch.BlockQ} k{launch.BlockK} r{launch.RowsPerWarp} s{launch.Stages}")

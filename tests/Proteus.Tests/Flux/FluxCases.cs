@@ -62,6 +62,60 @@ public static class FluxCases
     }
 
     /// <summary>
+    /// The row mode with DNA keys (Aligned): explicit ROW on every dtype, K below, at and above the 64
+    /// query rows of its DNA lists up to the 256 it takes, T = 1 and lengths off the tiles, GQA ratios,
+    /// layouts, masks (and none), salience with ties on most; every other case a short window and
+    /// anchors of stride 3 among the first keys, so that DNA keys that are also anchors must count once.
+    /// Then AUTO on float16/bfloat16 with 5 % of the rows active: the device picks the row mode over the
+    /// tile kernel, both reading one set of DNA lists.
+    /// </summary>
+    public static IEnumerable<FluxCase> RowModeDna()
+    {
+        long[] dnaCounts = [1, 6, 63, 64, 65, 130, 256];
+        int[] seqLens = [1, 65, 300, 1000];
+        int n = 0;
+        foreach (var dtype in DTypes.Storage)
+        {
+            foreach (long dnaCount in dnaCounts)
+            {
+                int seqLen = seqLens[n % seqLens.Length];
+                var c = Draw(
+                    seed: 9000 + n, CandidatePolicy.Aligned, dtype, HeadDims[n % HeadDims.Length], GqaRatios[n % GqaRatios.Length],
+                    Layouts[n % Layouts.Length], seqLen,
+                    coversSequence: false, withActiveMask: n % 5 != 4, withLse: n % 2 == 0, explicitScale: n % 3 == 0);
+                var parameters = n % 2 == 0
+                    ? c.Parameters with { Window = Math.Max(1, seqLen / 8), AnchorStride = 3, AnchorCount = 5, DnaCount = dnaCount }
+                    : c.Parameters with { DnaCount = dnaCount };
+                yield return c with
+                {
+                    Parameters = parameters,
+                    WithSalience = true,
+                    TiedSalience = n % 3 != 0,
+                    Launch = new LaunchConfig { Mode = LaunchMode.Row },
+                };
+                n++;
+            }
+        }
+        foreach (var dtype in DTypes.Storage.Where(d => d != DType.Float32))
+        {
+            foreach (long dnaCount in (long[])[6, 100])
+            {
+                var c = Draw(
+                    seed: 9100 + n, CandidatePolicy.Aligned, dtype, 64, 2, StorageLayout.Bhtd, 1000,
+                    coversSequence: false, withActiveMask: true, withLse: true, explicitScale: false);
+                yield return c with
+                {
+                    Parameters = c.Parameters with { DnaCount = dnaCount },
+                    WithSalience = true,
+                    InactiveFraction = 0.95,
+                    LaunchMode = LaunchMode.Auto,
+                };
+                n++;
+            }
+        }
+    }
+
+    /// <summary>
     /// Explicit tile launches (the GPU backend's TILE mode with given block_q, rows_per_warp, block_k, stages):
     /// 16 and 32 query rows a warp at D 64 and 128, dense, window-only and window with anchors, at
     /// lengths on both sides of the 64- and 128-row tiles.

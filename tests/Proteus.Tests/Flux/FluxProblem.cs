@@ -67,7 +67,7 @@ public sealed class FluxProblem
             for (int n = 0; n < activeMask.Length; n++)
             {
                 // The C ABI reads any nonzero byte as active.
-                activeMask[n] = random.NextDouble() < 0.3 ? (byte)0 : random.Next(2) == 0 ? (byte)1 : (byte)255;
+                activeMask[n] = random.NextDouble() < c.InactiveFraction ? (byte)0 : random.Next(2) == 0 ? (byte)1 : (byte)255;
             }
             activeMask[0] = 0; // at least one inactive row
             if (activeMask.Length > 1)

@@ -12,7 +12,7 @@ namespace Proteus.Tests.Flux;
 public sealed class GpuFluxAttentionTests : GpuAndCpuDevices
 {
     public static IEnumerable<TestCaseData> GpuCases() =>
-        FluxCases.Gpu().Concat(FluxCases.TileLaunches()).Concat(FluxCases.Covering())
+        FluxCases.Gpu().Concat(FluxCases.TileLaunches()).Concat(FluxCases.RowModeDna()).Concat(FluxCases.Covering())
             .Select(c => new TestCaseData(c).SetArgDisplayNames(c.ToString()));
 
     [TestCaseSource(nameof(GpuCases))]
@@ -44,6 +44,27 @@ public sealed class GpuFluxAttentionTests : GpuAndCpuDevices
         var sixteenRows = dna with { Launch = new LaunchConfig { Mode = LaunchMode.Tile, BlockQ = 128, RowsPerWarp = 16 } };
         var problem = FluxProblem.Create(sixteenRows);
         FluxAssert.Matches(problem, FluxRun.On(Gpu!, problem), FluxRun.On(Cpu!, problem).Output, problem.Reference().Lse, "CPU backend");
+    }
+
+    [Test]
+    public void TheRowModeRefusesDnaKeysItDoesNotTakeNamingTheModeAndTheDeviceStaysUsable()
+    {
+        var c = FluxCases.RowModeDna().First(r => r.SeqLen == 300 && r.WithActiveMask);
+        var tooMany = c with { Parameters = c.Parameters with { DnaCount = 257 } };
+        var relative = c with { Parameters = c.Parameters with { Policy = CandidatePolicy.Relative } };
+        foreach (var (refused, reason) in new[] { (tooMany, "up to 256 DNA keys"), (relative, "Aligned policy only") })
+        {
+            var exception = Assert.Throws<ProteusInvalidArgumentException>(() => FluxRun.On(Gpu!, FluxProblem.Create(refused)));
+            Assert.That(exception!.ArgumentName, Is.EqualTo("launch.mode"));
+            Assert.That(exception.Message, Does.Contain(reason));
+        }
+
+        // AUTO takes both (the general row kernel), and matches the CPU backend.
+        foreach (var refused in new[] { tooMany, relative })
+        {
+            var problem = FluxProblem.Create(refused with { Launch = null, LaunchMode = LaunchMode.Auto });
+            FluxAssert.Matches(problem, FluxRun.On(Gpu!, problem), FluxRun.On(Cpu!, problem).Output, problem.Reference().Lse, "CPU backend");
+        }
     }
 
     [Test]

@@ -4,9 +4,10 @@ namespace Proteus.Tests.Flux;
 
 /// <summary>
 /// Query slices and explicit dispatch on the GPU backend: every path (tile kernel, row mode, general row
-/// kernel, DNA in the tile kernel) on slices equals the CPU backend on the same slice within SPEC §9,
-/// including one decode step (Tq = 1 at p0 = T − 1) at T = 1,048,576; an explicit mode the problem
-/// cannot take is an error naming it; the run info names the kernel of each path. Left out without a GPU.
+/// kernel, DNA in the tile kernel and in the row mode) on slices equals the CPU backend on the same slice
+/// within SPEC §9, including one decode step (Tq = 1 at p0 = T − 1) at T = 1,048,576; an explicit mode the
+/// problem cannot take is an error naming it; the run info names the kernel of each path. Left out without
+/// a GPU.
 /// </summary>
 [GpuFixture]
 [Category("Gpu")]
@@ -23,8 +24,11 @@ public sealed class GpuQuerySliceTests : GpuAndCpuDevices
         ("tile-32-rows", DType.Float16, Shortlist, false, new LaunchConfig { Mode = LaunchMode.Tile, BlockQ = 128, RowsPerWarp = 32 }, FluxKernel.GpuTile),
         ("tile-dna", DType.BFloat16, AlignedDna, false, new LaunchConfig { Mode = LaunchMode.Tile, RowsPerWarp = 16 }, FluxKernel.GpuTile),
         ("row-mode", DType.BFloat16, Shortlist, true, new LaunchConfig { Mode = LaunchMode.Row }, FluxKernel.GpuRowMode),
+        ("row-mode-dna", DType.Float16, AlignedDna, true, new LaunchConfig { Mode = LaunchMode.Row }, FluxKernel.GpuRowMode),
         ("auto-masked", DType.Float16, Shortlist, true, null, FluxKernel.GpuTileOrRowMode),
-        ("row-float32", DType.Float32, AlignedDna, true, null, FluxKernel.GpuRow),
+        ("auto-masked-dna", DType.BFloat16, AlignedDna, true, null, FluxKernel.GpuTileOrRowMode),
+        ("row-mode-float32", DType.Float32, AlignedDna, true, null, FluxKernel.GpuRowMode),
+        ("row-float32", DType.Float32, AlignedDna, false, null, FluxKernel.GpuRow),
         ("row-relative-dna", DType.BFloat16, AlignedDna with { Policy = CandidatePolicy.Relative }, false, null, FluxKernel.GpuRow),
     ];
 
@@ -54,11 +58,7 @@ public sealed class GpuQuerySliceTests : GpuAndCpuDevices
                     WithActiveMask = path.Masked,
                     Launch = path.Launch,
                 };
-                // A float32 masked slice whose last position lies inside the window has no DNA key in any
-                // row (Dna(i) needs j ≤ i − W), so the row mode takes it instead of the general row kernel.
-                bool dnaKeys = path.Parameters.DnaCount > 0 && p0 + tq - 1 >= path.Parameters.Window;
-                FluxKernel expected = path.Name == "row-float32" && !dnaKeys ? FluxKernel.GpuRowMode : path.Kernel;
-                yield return new TestCaseData(c, expected).SetArgDisplayNames($"{path.Name} {c}");
+                yield return new TestCaseData(c, path.Kernel).SetArgDisplayNames($"{path.Name} {c}");
                 n++;
             }
         }
