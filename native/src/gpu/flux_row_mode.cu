@@ -6,24 +6,26 @@
 // candidates are those of position i, its q, o and lse entries those of row r.
 //
 // Passes (all on the caller's stream)
-//   1. count_active: one block of kTokens threads per (b, tile of kTokens rows); thread t counts the
-//      active heads of its row (mask reads coalesced along Tq) and the block writes its total.
-//   2. scan_counts: one block turns the per-tile totals into offsets and the number of active rows
-//      (offsets[n], in device memory: the row list is sized for every row, 8 bytes each, and the
+//   1. count_active: one block of kTokens threads per (b, tile of kTokens rows); per head, the block
+//      counts its active rows (mask reads coalesced along Tq) and writes the count at (b, h, tile).
+//   2. scan_counts: one block turns the per-(b, h, tile) counts into offsets and the number of active
+//      rows (offsets[n], in device memory: the row list is sized for every row, 8 bytes each, and the
 //      attention kernel reads the count there, so the host never waits for it). Deciding AUTO
 //      (TILE_OR_ROW_MODE), it also writes the choice: the row mode below 25 % active rows, else the
 //      tile kernel; passes 3 and 4 then return at once unless the row mode was chosen.
-//   3. write_rows: the same tiles again; each thread writes the ids (b·Tq + r)·H + h of its row's
-//      active heads at its place in the list, and lse = −inf for the inactive ones; then the block
+//   3. write_rows: the same tiles again; per head, each thread with an active row writes its id
+//      (b·Tq + r)·H + h at its place in the list, and lse = −inf for an inactive one; then the block
 //      zeroes the o rows of its inactive (h, t) in 16-byte pieces (elements if misaligned), consecutive threads on consecutive
 //      pieces, head by head (contiguous runs of a tile for [B, H, T, D] storage). Every row is touched once.
 //   4. active_rows: one group of kGroup = 32 lanes per listed row (below), a persistent grid of
-//      groups striding over the listed rows.
+//      groups striding over the listed rows, the groups of a block on consecutive entries.
 //
-// Order of the rows: the list is ordered by (b, token, head), and groups take rows in list order
-// (blocks are dispatched roughly by index), so the rows running at one time are those of a few
-// thousand neighbouring tokens: their windows overlap, and the aligned anchors are the same keys for
-// every row of a head, so most K/V gathers hit L2 rather than device memory.
+// Order of the rows: the list is ordered by (b, head, token), so a block's groups take neighbouring
+// active rows of one head: their windows overlap almost entirely, and their anchors and most of their
+// DNA keys are the same keys, so the block's K/V gathers mostly hit L1 (at 1 % density a row's
+// window of ~1200 keys is shared with the next ~15 active rows of its head). Ordered by (b, token,
+// head), the rows in flight on one multiprocessor belonged to different heads and every gather went
+// to L2 (measured: issue 9, NOTES.md).
 //
 // One row on one group
 //   Lanes are split as lane = c · P + e: P = D / 8 lanes per candidate, lane e owning dims
@@ -79,8 +81,8 @@ constexpr int kTokens = 256;
 constexpr int kScanThreads = 1024;
 // Lanes that compute one row: a shuffle group (gpu/vendor.h), never assumed to be the whole warp.
 constexpr int kGroup = 32;
-// Threads per attention block: 4 groups, 4 rows at a time.
-constexpr int kRowThreads = 128;
+// Threads per attention block: 8 groups, 8 neighbouring rows of a head at a time.
+constexpr int kRowThreads = 256;
 // Elements of a head-dim slice per lane.
 constexpr int kSlice = 8;
 // Candidates per lane per step.
@@ -177,23 +179,22 @@ struct Tiles {
     __device__ int64_t batch_of_block() const { return blockIdx.x / tiles; }
     __device__ int64_t first_token() const { return blockIdx.x % tiles * kTokens; }
 
-    /** Active heads of row t of batch row b (0 past the end). */
-    __device__ int64_t count(int64_t b, int64_t t) const
-    {
-        if (t >= query_len) return 0;
-        int64_t n = 0;
-        for (int64_t h = 0; h < heads; ++h) n += mask.active(b, h, t);
-        return n;
-    }
+    /** Row (b, h, t) is active (false past the end). */
+    __device__ bool active(int64_t b, int64_t h, int64_t t) const { return t < query_len && mask.active(b, h, t); }
 };
 
+/** counts[(b·H + h)·tiles + tile] = the active rows of head h among the block's tokens: head-major order. */
 __global__ void __launch_bounds__(kTokens) count_active(Tiles tiles, int64_t* counts)
 {
     __shared__ int64_t scratch[kTokens];
     const int64_t b = tiles.batch_of_block();
-    int64_t total = 0;
-    (void)block_exclusive_scan<kTokens>(tiles.count(b, tiles.first_token() + threadIdx.x), scratch, total);
-    if (threadIdx.x == 0) counts[blockIdx.x] = total;
+    const int64_t tile = blockIdx.x % tiles.tiles;
+    const int64_t t = tiles.first_token() + threadIdx.x;
+    for (int64_t h = 0; h < tiles.heads; ++h) {
+        int64_t total = 0;
+        (void)block_exclusive_scan<kTokens>(tiles.active(b, h, t) ? 1 : 0, scratch, total);
+        if (threadIdx.x == 0) counts[(b * tiles.heads + h) * tiles.tiles + tile] = total;
+    }
 }
 
 /**
@@ -241,15 +242,17 @@ __global__ void __launch_bounds__(kTokens)
     const int64_t t0 = tiles.first_token();
     const int64_t t = t0 + threadIdx.x;
     const int64_t H = tiles.heads;
-    int64_t total = 0;
-    int64_t place = offsets[blockIdx.x] + block_exclusive_scan<kTokens>(tiles.count(b, t), scratch, total);
-    if (t < tiles.query_len) {
-        for (int64_t h = 0; h < H; ++h) {
-            if (tiles.mask.active(b, h, t)) {
-                ids[place++] = (b * tiles.query_len + t) * H + h;
-            } else if (inactive.lse.data != nullptr) {
-                *inactive.lse.at(b, h, t) = -INFINITY;
-            }
+    const int64_t tile = blockIdx.x % tiles.tiles;
+    int64_t total = 0;  // active rows of the block, every head
+    for (int64_t h = 0; h < H; ++h) {
+        const bool on = tiles.active(b, h, t);
+        int64_t head_total = 0;
+        const int64_t place = offsets[(b * H + h) * tiles.tiles + tile] + block_exclusive_scan<kTokens>(on ? 1 : 0, scratch, head_total);
+        total += head_total;
+        if (on) {
+            ids[place] = (b * tiles.query_len + t) * H + h;
+        } else if (t < tiles.query_len && inactive.lse.data != nullptr) {
+            *inactive.lse.at(b, h, t) = -INFINITY;
         }
     }
     const int tokens = static_cast<int>(smaller(kTokens, tiles.query_len - t0));
@@ -507,6 +510,7 @@ proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiproc
     tiles.query_len = Tq;
     tiles.tiles = (Tq + kTokens - 1) / kTokens;
     const int64_t blocks = B * tiles.tiles;
+    const int64_t lists = blocks * H;  // per-(b, h, tile) counts: the list in head-major order
     if (blocks > INT32_MAX) {
         return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
                          "the GPU row mode supports up to 2^31 - 1 tiles of " + std::to_string(kTokens) +
@@ -521,7 +525,7 @@ proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiproc
     int64_t* offsets = nullptr;
     int64_t* ids = nullptr;
     int32_t* choice = nullptr;
-    proteus_status status = workspace.allocate(static_cast<uint64_t>(blocks) + 1, &offsets);
+    proteus_status status = workspace.allocate(static_cast<uint64_t>(lists) + 1, &offsets);
     if (status == PROTEUS_STATUS_OK) status = workspace.allocate(static_cast<uint64_t>(rows), &ids);
     if (status == PROTEUS_STATUS_OK && tile_gate != nullptr) status = workspace.allocate(1, &choice);
     if (status != PROTEUS_STATUS_OK) return status;
@@ -530,7 +534,7 @@ proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiproc
     const auto grid = static_cast<unsigned>(blocks);
     count_active<<<grid, kTokens, 0, stream>>>(tiles, offsets);
     if ((status = check_launch("count_active")) != PROTEUS_STATUS_OK) return status;
-    scan_counts<<<1, kScanThreads, 0, stream>>>(offsets, blocks, rows, choice);
+    scan_counts<<<1, kScanThreads, 0, stream>>>(offsets, lists, rows, choice);
     if ((status = check_launch("scan_counts")) != PROTEUS_STATUS_OK) return status;
 
     Inactive<Raw> inactive;
@@ -550,7 +554,7 @@ proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiproc
     args.o = rows_of<Raw>(problem.o);
     if (problem.lse.present()) args.lse = rows_of<float>(problem.lse);
     args.ids = ids;
-    args.count = offsets + blocks;
+    args.count = offsets + lists;
     args.gate = gate;
     args.heads = H;
     args.query_offset = problem.query_offset;
