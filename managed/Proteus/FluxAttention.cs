@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Proteus.Interop;
 
 namespace Proteus;
@@ -45,8 +44,8 @@ public sealed class FluxAttention
     public FluxBudget Budget { get; }
 
     /// <summary>
-    /// Whether calls are timed (false by default). Timing synchronises the device before the call (so that
-    /// earlier work is not counted) and after it (so that the call's own work is), which makes every call
+    /// Whether calls are timed (false by default). The library times the call on the device (events
+    /// around it on the stream; a steady clock on the CPU) and waits for it, which makes every call
     /// blocking; hence it is opt-in. Derived runs are also timed when the schedule has a latency controller,
     /// which needs the run times and is configured on purpose; each such time is reported to the schedule.
     /// </summary>
@@ -159,10 +158,43 @@ public sealed class FluxAttention
         return configs.Select(config => LaunchConfig.FromNative(config)).ToArray();
     }
 
+    /// <summary>
+    /// Runs the call <see cref="FluxTimingOptions.Warmup"/> times untimed, then <see cref="FluxTimingOptions.Repeats"/>
+    /// times each timed on the device (events on the stream around each run on a GPU, a steady clock on the
+    /// CPU), optionally with a cache flush before each, and waits for the last. The outputs hold the
+    /// last run's result; <see cref="LastRun"/> says what ran, with the median as its <see cref="FluxRunInfo.Elapsed"/>.
+    /// </summary>
+    /// <typeparam name="T">float, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
+    /// <param name="inputs">The tensors and the query slice.</param>
+    /// <param name="parameters">The candidate policy and budgets.</param>
+    /// <param name="launch">The launch configuration; null for the library's heuristic.</param>
+    /// <param name="options">Warm-up, repeats and cache flush; null for the defaults.</param>
+    /// <returns>The time of every timed run and what ran.</returns>
+    /// <exception cref="ProteusException">As for <see cref="Run{T}(FluxInputs{T}, FluxParameters, LaunchConfig?)"/>.</exception>
+    public unsafe FluxTiming Time<T>(FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch = null, FluxTimingOptions? options = null)
+        where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(parameters);
+        options ??= new FluxTimingOptions();
+        (ProteusFluxRunInfo ran, float[] milliseconds) = TimeNative(inputs, parameters, launch, options.ToNative());
+        double[] times = milliseconds.Select(ms => (double)ms).ToArray();
+        LastRun = new FluxRunInfo(Device.Backend, ShapeOf(inputs), inputs.Query.Shape[2], parameters, launch, ran, null, null,
+            TimeSpan.FromMilliseconds(FluxTiming.Median(times)));
+        return new FluxTiming(times, LastRun);
+    }
+
     private unsafe (ProteusFluxRunInfo Ran, TimeSpan? Elapsed) Execute<T>(
         FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch, bool timed)
         where T : unmanaged
     {
+        if (timed)
+        {
+            // One run timed on the device by the library, which waits for it.
+            var once = new ProteusFluxTiming { StructSize = (uint)sizeof(ProteusFluxTiming), Warmup = 0, Repeats = 1 };
+            (ProteusFluxRunInfo timedRun, float[] milliseconds) = TimeNative(inputs, parameters, launch, once);
+            return (timedRun, TimeSpan.FromMilliseconds(milliseconds[0]));
+        }
         _ = ElementType<T>.DType;
         ProteusContextHandle context = Device.Context;
 
@@ -172,19 +204,29 @@ public sealed class FluxAttention
         ProteusFluxParams nativeParameters = parameters.ToNative();
         ProteusLaunchConfig nativeLaunch = launch?.ToNative() ?? default;
         var ran = new ProteusFluxRunInfo { StructSize = (uint)sizeof(ProteusFluxRunInfo) };
-        if (timed)
-        {
-            Device.Synchronize();
-        }
-        long start = Stopwatch.GetTimestamp();
         NativeStatus.Check(NativeMethods.proteus_flux_attention_v2(
             context, &tensors, &nativeParameters, launch is null ? null : &nativeLaunch, &ran));
-        if (!timed)
+        return (ran, null);
+    }
+
+    private unsafe (ProteusFluxRunInfo Ran, float[] Milliseconds) TimeNative<T>(
+        FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch, ProteusFluxTiming timing)
+        where T : unmanaged
+    {
+        _ = ElementType<T>.DType;
+        ProteusContextHandle context = Device.Context;
+        using var held = new HandleReferences();
+        ProteusFluxTensors tensors = ToNative(inputs, held);
+        ProteusFluxParams nativeParameters = parameters.ToNative();
+        ProteusLaunchConfig nativeLaunch = launch?.ToNative() ?? default;
+        var ran = new ProteusFluxRunInfo { StructSize = (uint)sizeof(ProteusFluxRunInfo) };
+        var milliseconds = new float[Math.Max(timing.Repeats, 0)];
+        fixed (float* times = milliseconds)
         {
-            return (ran, null);
+            NativeStatus.Check(NativeMethods.proteus_flux_time(
+                context, &tensors, &nativeParameters, launch is null ? null : &nativeLaunch, &timing, times, &ran));
         }
-        Device.Synchronize();
-        return (ran, Stopwatch.GetElapsedTime(start));
+        return (ran, milliseconds);
     }
 
     /// <summary>The tensors as the C ABI takes them; the caller holds the buffers through <paramref name="held"/>.</summary>

@@ -87,8 +87,9 @@ public sealed record FluxRunInfo
     public ShortlistBudget? Budget { get; }
 
     /// <summary>
-    /// Wall time of the call, from a synchronised device to a synchronised device; null when the call was
-    /// not timed (see <see cref="FluxAttention.MeasureTime"/>).
+    /// Device time of the call as the library measured it (events on the stream on a GPU, a steady clock on
+    /// the CPU; the median for <see cref="FluxAttention.Time{T}"/>); null when the call was not timed (see
+    /// <see cref="FluxAttention.MeasureTime"/>).
     /// </summary>
     public TimeSpan? Elapsed { get; }
 
