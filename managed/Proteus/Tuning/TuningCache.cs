@@ -13,6 +13,9 @@ namespace Proteus.Tuning;
 /// <param name="TunedAt">When it was tuned.</param>
 public sealed record TunedLaunch(LaunchConfig Launch, double TunedMs, double DefaultMs, DateTimeOffset TunedAt)
 {
+    /// <summary>Whether the heuristic was already best: its configuration is then run as the heuristic (no launch passed).</summary>
+    public bool Heuristic { get; init; }
+
     /// <summary>The heuristic's time over the tuned time (1 when the heuristic was already best).</summary>
     [JsonIgnore]
     public double SpeedUp => TunedMs > 0 ? DefaultMs / TunedMs : 1;
