@@ -1,4 +1,5 @@
 using Proteus.Interop;
+using Proteus.Tuning;
 
 namespace Proteus;
 
@@ -43,6 +44,9 @@ public sealed class FluxAttention
     /// <summary>Derives the parameters of derived runs.</summary>
     public FluxBudget Budget { get; }
 
+    private TuningCache? _cache;
+    private TuningEnvironment? _environment;
+
     /// <summary>
     /// Whether calls are timed (false by default). The library times the call on the device (events
     /// around it on the stream; a steady clock on the CPU) and waits for it, which makes every call
@@ -50,6 +54,25 @@ public sealed class FluxAttention
     /// which needs the run times and is configured on purpose; each such time is reported to the schedule.
     /// </summary>
     public bool MeasureTime { get; set; }
+
+    /// <summary>
+    /// Whether calls without a launch configuration run tuned launches: <see cref="TuningMode.CacheOnly"/>
+    /// (the default) looks the problem up in <see cref="Cache"/> and runs the heuristic on a miss;
+    /// <see cref="TuningMode.TuneOnMiss"/> tunes a miss with <see cref="Tuner"/> first. A lookup never
+    /// fails the call: an unreadable cache, or a cached launch the library now refuses, runs the heuristic.
+    /// <see cref="FluxRunInfo.LaunchSource"/> says which it was.
+    /// </summary>
+    public TuningMode Tuning { get; set; } = TuningMode.CacheOnly;
+
+    /// <summary>The cache of tuned launches (<see cref="TuningCache.Default"/> unless set).</summary>
+    public TuningCache Cache
+    {
+        get => _cache ??= TuningCache.Default;
+        set => _cache = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>The tuner of <see cref="TuningMode.TuneOnMiss"/> (default options unless set).</summary>
+    public FluxTuner Tuner { get; set; } = new();
 
     /// <summary>What the last successful call on this instance did; null before the first.</summary>
     public FluxRunInfo? LastRun { get; private set; }
@@ -75,9 +98,13 @@ public sealed class FluxAttention
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(parameters);
-        (ProteusFluxRunInfo ran, TimeSpan? elapsed) = Execute(inputs, parameters, launch, MeasureTime);
+        (LaunchConfig? chosen, LaunchSource source) = ChooseLaunch(inputs, parameters, launch, null);
+        (ProteusFluxRunInfo ran, TimeSpan? elapsed) = ExecuteChosen(inputs, parameters, ref chosen, ref source, MeasureTime);
         // Read the shape only now: the library has checked the tensors, so a bad one is reported as the library reports it.
-        LastRun = new FluxRunInfo(Device.Backend, ShapeOf(inputs), inputs.Query.Shape[2], parameters, launch, ran, null, null, elapsed);
+        LastRun = new FluxRunInfo(Device.Backend, ShapeOf(inputs), inputs.Query.Shape[2], parameters, chosen, ran, null, null, elapsed)
+        {
+            LaunchSource = source,
+        };
         return LastRun;
     }
 
@@ -111,8 +138,12 @@ public sealed class FluxAttention
         FluxParameters parameters = budget.ToFluxParameters() with { Scale = options.Scale };
 
         bool controlled = scheduled && Schedule.Options.LatencyController is not null;
-        (ProteusFluxRunInfo ran, TimeSpan? elapsed) = Execute(inputs, parameters, options.Launch, MeasureTime || controlled);
-        LastRun = new FluxRunInfo(Device.Backend, shape, inputs.Query.Shape[2], parameters, options.Launch, ran, decision, budget, elapsed);
+        (LaunchConfig? chosen, LaunchSource source) = ChooseLaunch(inputs, parameters, options.Launch, decision.Alpha);
+        (ProteusFluxRunInfo ran, TimeSpan? elapsed) = ExecuteChosen(inputs, parameters, ref chosen, ref source, MeasureTime || controlled);
+        LastRun = new FluxRunInfo(Device.Backend, shape, inputs.Query.Shape[2], parameters, chosen, ran, decision, budget, elapsed)
+        {
+            LaunchSource = source,
+        };
         if (controlled)
         {
             Schedule.ReportLatency(elapsed!.Value);
@@ -182,6 +213,52 @@ public sealed class FluxAttention
         LastRun = new FluxRunInfo(Device.Backend, ShapeOf(inputs), inputs.Query.Shape[2], parameters, launch, ran, null, null,
             TimeSpan.FromMilliseconds(FluxTiming.Median(times)));
         return new FluxTiming(times, LastRun);
+    }
+
+    /// <summary>The caller's launch, else (per <see cref="Tuning"/>) the cache's or the tuner's, else the heuristic's (null).</summary>
+    private (LaunchConfig? Launch, LaunchSource Source) ChooseLaunch<T>(FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch, double? alpha)
+        where T : unmanaged
+    {
+        if (launch is not null)
+        {
+            return (launch, LaunchSource.Caller);
+        }
+        // Malformed tensors have no key: the library reports them when the call runs.
+        if (Tuning == TuningMode.Off || inputs.Query.Rank != 4 || inputs.Key.Rank != 4)
+        {
+            return (null, LaunchSource.Heuristic);
+        }
+        _environment ??= TuningEnvironment.Of(Device);
+        TuningKey key = TuningKey.Of(FluxSignature.Of(inputs, parameters, alpha));
+        if (Cache.TryGet(_environment, key, out TunedLaunch? cached))
+        {
+            return (cached.Heuristic ? null : cached.Launch, LaunchSource.Cache);
+        }
+        if (Tuning != TuningMode.TuneOnMiss)
+        {
+            return (null, LaunchSource.Heuristic);
+        }
+        TuningResult tuned = Tuner.Tune(this, inputs, parameters);
+        Cache.Put(_environment, key, tuned.ToTunedLaunch());
+        return (tuned.HeuristicBest ? null : tuned.Chosen, LaunchSource.Tuner);
+    }
+
+    /// <summary>Runs with the chosen launch; a tuned launch the library refuses (a stale entry) falls back to the heuristic.</summary>
+    private (ProteusFluxRunInfo Ran, TimeSpan? Elapsed) ExecuteChosen<T>(
+        FluxInputs<T> inputs, FluxParameters parameters, ref LaunchConfig? launch, ref LaunchSource source, bool timed)
+        where T : unmanaged
+    {
+        try
+        {
+            return Execute(inputs, parameters, launch, timed);
+        }
+        catch (ProteusInvalidArgumentException e) when (source is LaunchSource.Cache or LaunchSource.Tuner && e.ArgumentName?.StartsWith("launch", StringComparison.Ordinal) == true)
+        {
+            ProteusLog.Write(Microsoft.Extensions.Logging.LogLevel.Warning, $"A tuned launch was refused ({e.Message}); the heuristic runs instead.");
+            launch = null;
+            source = LaunchSource.Heuristic;
+            return Execute(inputs, parameters, null, timed);
+        }
     }
 
     private unsafe (ProteusFluxRunInfo Ran, TimeSpan? Elapsed) Execute<T>(

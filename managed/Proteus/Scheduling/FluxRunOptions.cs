@@ -93,6 +93,12 @@ public sealed record FluxRunInfo
     /// </summary>
     public TimeSpan? Elapsed { get; }
 
+    /// <summary>
+    /// Where the launch came from: the caller, the tuning cache, the tuner, or the library's heuristic
+    /// (<see cref="FluxAttention.Tuning"/>); a tuned launch that ran is also in <see cref="Launch"/>.
+    /// </summary>
+    public LaunchSource LaunchSource { get; internal init; }
+
     /// <summary>α of a derived run; null for an explicit run.</summary>
     public double? Alpha => Decision?.Alpha;
 
@@ -121,6 +127,6 @@ public sealed record FluxRunInfo
             : "ms not measured";
         return string.Create(culture,
             $"{alpha}, {length}: W {window}, A {Parameters.AnchorCount} (S {Parameters.AnchorStride}), K {Parameters.DnaCount}, " +
-            $"policy {policy}, T {Shape.SeqLen} Tq {QueryLength}, backend {Backend}, kernel {Kernel}, {time}");
+            $"policy {policy}, T {Shape.SeqLen} Tq {QueryLength}, backend {Backend}, kernel {Kernel} ({LaunchSource}), {time}");
     }
 }
