@@ -127,6 +127,6 @@ public sealed record FluxRunInfo
             : "ms not measured";
         return string.Create(culture,
             $"{alpha}, {length}: W {window}, A {Parameters.AnchorCount} (S {Parameters.AnchorStride}), K {Parameters.DnaCount}, " +
-            $"policy {policy}, T {Shape.SeqLen} Tq {QueryLength}, backend {Backend}, kernel {Kernel} ({LaunchSource}), {time}");
+            $"policy {policy}, T {Shape.SeqLen} Tq {QueryLength}, backend {Backend}, kernel {Kernel}, {time}");
     }
 }
