@@ -139,6 +139,36 @@ public enum ProteusFluxTensorFlags : int
     QueryOffset = 1,
 }
 
+/// <summary>Severity of a message to the log callback (proteus_set_log_callback).</summary>
+public enum ProteusLogLevel : int
+{
+    /// <summary>Detail for diagnosing the library.</summary>
+    Debug = 0,
+
+    /// <summary>A fact worth knowing once (a library loaded, a path chosen).</summary>
+    Info = 1,
+
+    /// <summary>Something degraded but the call goes on (a library missing, a slower path taken).</summary>
+    Warning = 2,
+
+    /// <summary>Something failed.</summary>
+    Error = 3,
+
+    /// <summary>Above every level: as min_level, nothing is reported.</summary>
+    None = 4,
+}
+
+/// <summary>Bits of proteus_flux_timing.flags.</summary>
+public enum ProteusFluxTimingFlags : int
+{
+    /// <summary>
+    /// Before each timed run, write a scratch buffer larger than the device's last-level cache (GPU: twice
+    /// its L2, from the device attributes), stream-ordered and outside the timed interval, so that the
+    /// inputs are not timed warm in the cache (a small problem would otherwise be flattered).
+    /// </summary>
+    FlushCache = 1,
+}
+
 /// <summary>Bits of proteus_linear_params.flags.</summary>
 public enum ProteusLinearFlags : int
 {

@@ -75,4 +75,7 @@ public static class NativeConstants
 
     /// <summary>Mirrors <c>PROTEUS_DNA_UPDATE_PARAMS_SIZE_V0_2</c>.</summary>
     public const int DnaUpdateParamsSizeV02 = 8;
+
+    /// <summary>Mirrors <c>PROTEUS_FLUX_TIMING_SIZE_V0_2</c>.</summary>
+    public const int FluxTimingSizeV02 = 16;
 }

@@ -32,6 +32,16 @@ public static unsafe partial class NativeMethods
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_last_error_info(ProteusErrorInfo* info);
 
+    /// <summary>
+    /// Sets the process-wide log callback: messages of <c>min_level</c> (a proteus_log_level) and above go to
+    /// <c>callback</c> with <c>user_data</c>. NULL (the default) reports nothing. Thread-safe: once it returns, the
+    /// previous callback is running on no thread and is never called again. Reported so far: the GPU BLAS
+    /// library loaded or not (INFO, WARNING), the router taking its direct path because the BLAS is
+    /// unavailable (WARNING), and each context opened, with its device (DEBUG).
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_set_log_callback(delegate* unmanaged[Cdecl]<int, byte*, void*, void> callback, void* userData, int minLevel);
+
     /// <summary>Number of usable devices of a backend: 0 when it is not compiled in or has no device.</summary>
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_device_count(int backend, int* count);
@@ -159,6 +169,21 @@ public static unsafe partial class NativeMethods
     /// </summary>
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_flux_launch_candidates(ProteusContextHandle context, ProteusFluxTensors* tensors, ProteusFluxParams* @params, ProteusLaunchConfig* configs, uint configSize, int capacity, int* count);
+
+    /// <summary>
+    /// Times proteus_flux_attention_v2 on this context: validated exactly as it (nothing runs when an argument
+    /// is wrong; <c>timing</c> and <c>milliseconds</c> are checked too), then <c>timing-&gt;warmup</c> untimed runs and
+    /// <c>timing-&gt;repeats</c> timed runs, all queued on the context's stream. Each timed run is measured on the
+    /// device: between two events recorded on the stream around it on a GPU (cudaEvent / hipEvent), by a
+    /// steady clock on the CPU backend (whose calls complete before returning). With
+    /// PROTEUS_FLUX_TIMING_FLUSH_CACHE a scratch write larger than the cache precedes each timed run, outside
+    /// its interval. Writes run r's time in milliseconds to milliseconds[r] (<c>repeats</c> floats) and, when
+    /// <c>run_info</c> is not NULL, what ran (every run runs the same plan). The outputs hold the last run's result.
+    /// This is the one flux entry point that waits: it synchronises the context's stream before returning (so
+    /// it cannot be captured in a graph).
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_flux_time(ProteusContextHandle context, ProteusFluxTensors* tensors, ProteusFluxParams* @params, ProteusLaunchConfig* launch, ProteusFluxTiming* timing, float* milliseconds, ProteusFluxRunInfo* runInfo);
 
     /// <summary>An upper bound on |C(i)| over all rows of a sequence of length seq_len under <c>params</c>.</summary>
     [LibraryImport(LibraryName)]

@@ -110,6 +110,13 @@ public static class StructLayouts
             new("query_offset", "QueryOffset", 32),
             new("workspace_bytes", "WorkspaceBytes", 40),
         ]),
+        new("proteus_flux_timing", typeof(ProteusFluxTiming), 16,
+        [
+            new("struct_size", "StructSize", 0),
+            new("warmup", "Warmup", 4),
+            new("repeats", "Repeats", 8),
+            new("flags", "Flags", 12),
+        ]),
         new("proteus_build_info", typeof(ProteusBuildInfo), 544,
         [
             new("struct_size", "StructSize", 0),

@@ -248,6 +248,23 @@ public unsafe partial struct ProteusFluxRunInfo
     public ulong WorkspaceBytes;
 }
 
+/// <summary>How proteus_flux_time runs and times a call.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct ProteusFluxTiming
+{
+    /// <summary>Set by the caller to sizeof(proteus_flux_timing).</summary>
+    public uint StructSize;
+
+    /// <summary>Untimed runs before the timed ones, 0 to 1000.</summary>
+    public int Warmup;
+
+    /// <summary>Timed runs, 1 to 10000: proteus_flux_time writes one time per run.</summary>
+    public int Repeats;
+
+    /// <summary>Bits of proteus_flux_timing_flags.</summary>
+    public uint Flags;
+}
+
 /// <summary>The library build: what proteus_get_build_info reports (autotune caches key on it).</summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe partial struct ProteusBuildInfo

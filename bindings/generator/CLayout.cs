@@ -46,7 +46,7 @@ internal static class CLayout
                 return (scalar.Size, scalar.Size);
             case EnumType:
                 return (EnumSize, EnumSize);
-            case PointerType or HandleType:
+            case PointerType or HandleType or FunctionPointerType:
                 return (PointerSize, PointerSize);
             case ArrayType array:
                 (int size, int alignment) = SizeAndAlignment(array.Element, layouts);

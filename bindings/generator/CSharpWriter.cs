@@ -216,6 +216,9 @@ internal static class CSharpWriter
         EnumType e => e.Decl.ManagedName,
         StructType s => s.Decl.ManagedName,
         PointerType pointer => Pointee(pointer.Pointee, where) + "*",
+        FunctionPointerType function => "delegate* unmanaged[Cdecl]<"
+            + string.Concat(function.Parameters.Select(p => ValueType(p, where) + ", "))
+            + (function.ReturnType is VoidType ? "void" : ValueType(function.ReturnType, where)) + ">",
         _ => throw new BindingsGeneratorException($"{where}: {type} has no mapping here"),
     };
 

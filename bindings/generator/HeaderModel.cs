@@ -25,6 +25,15 @@ internal sealed record PointerType(CType Pointee, bool PointeeIsConst) : CType
     public override string ToString() => (PointeeIsConst ? "const " : "") + Pointee + "*";
 }
 
+/// <summary>
+/// A pointer to a C function, named by its typedef (<c>typedef void (*name)(…)</c>): a callback the caller
+/// passes in, mapped to an unmanaged function pointer.
+/// </summary>
+internal sealed record FunctionPointerType(string CName, CType ReturnType, IReadOnlyList<CType> Parameters) : CType
+{
+    public override string ToString() => CName;
+}
+
 /// <summary>A one-dimensional array of known length (struct fields only; parameters decay).</summary>
 internal sealed record ArrayType(CType Element, int Length) : CType
 {

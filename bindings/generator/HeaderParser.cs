@@ -260,6 +260,12 @@ internal sealed partial class HeaderParser
     private void AddTypedef(JsonElement node)
     {
         string name = Name(node);
+        Match function = FunctionPointer().Match(QualType(node));
+        if (function.Success)
+        {
+            typedefs.Add(name, ParseFunctionPointer(name, function));
+            return;
+        }
         CType type = ParseType(QualType(node), $"typedef {name}");
         if (type is PointerType { Pointee: OpaqueStructType opaque })
         {
@@ -325,6 +331,37 @@ internal sealed partial class HeaderParser
             }
         }
         functions.Add(new FunctionDecl(name, returnType, parameters, doc));
+    }
+
+    // `typedef R (*name)(P1, P2, …)` as clang spells its type: "R (*)(P1, P2, …)".
+    [GeneratedRegex(@"^(?<return>[^()]+?)\s*\(\*\)\((?<parameters>[^()]*)\)$")]
+    private static partial Regex FunctionPointer();
+
+    // Parameters are scalars, enums and data pointers only: a callback receives what C passes by value.
+    private FunctionPointerType ParseFunctionPointer(string name, Match function)
+    {
+        string where = $"typedef {name}";
+        CType returnType = ParseType(function.Groups["return"].Value, $"return type of {where}");
+        string list = function.Groups["parameters"].Value.Trim();
+        var parameters = new List<CType>();
+        if (list != "void")
+        {
+            foreach (string parameter in list.Split(','))
+            {
+                CType type = ParseType(parameter.Trim(), $"parameter {parameters.Count + 1} of {where}");
+                if (type is StructType or HandleType or FunctionPointerType or VoidType)
+                {
+                    throw new BindingsGeneratorException($"{where}: parameter type {type} has no mapping in a callback");
+                }
+                RejectOpaque(type, where);
+                parameters.Add(type);
+            }
+        }
+        if (returnType is not (VoidType or ScalarType or EnumType))
+        {
+            throw new BindingsGeneratorException($"{where}: return type {returnType} has no mapping in a callback");
+        }
+        return new FunctionPointerType(name, returnType, parameters);
     }
 
     [GeneratedRegex(@"\G\s*(?:(?<word>[A-Za-z_]\w*)|(?<number>[0-9]+)|(?<punct>[*\[\]()]))")]

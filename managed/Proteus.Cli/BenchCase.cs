@@ -26,6 +26,9 @@ internal sealed record BenchCase(
     /// <summary>Every row sees its whole causal prefix: with W ≥ T, anchors and DNA (all before the window) are empty.</summary>
     public bool IsDense => Parameters.Window >= SeqLen;
 
+    /// <summary>The fraction of rows the case's active mask selects (the tuning cache's density key); null without a mask.</summary>
+    public double? ActiveDensity => Activity is { } activity ? activity.KeepRatio * Math.Min(activity.HeadsPerToken, Heads) / Heads : null;
+
     /// <summary>"dense", "shortlist W341 S256 A171 K0", or "sparse 2/32h 20% W512 S256 A683 K0" (the JSON's label, which scripts read).</summary>
     public string Label
     {

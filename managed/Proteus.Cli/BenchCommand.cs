@@ -15,7 +15,7 @@ internal sealed class BenchCommand
     /// Elements of random data generated on the host per case; larger tensors repeat it. Not a
     /// multiple of any row length, so the repeats never line up with rows or heads.
     /// </summary>
-    private const int RandomPoolLength = (1 << 24) + 1;
+    internal const int RandomPoolLength = (1 << 24) + 1;
 
     /// <summary>A case of unknown cost longer than this is first estimated on one call at this T.</summary>
     private const long ProbeSeqLen = 1024;
@@ -132,6 +132,7 @@ internal sealed class BenchCommand
             Output = TensorLayouts.Bhtd(output, batch, heads, seqLen, headDim),
             Active = active is null ? null : new TensorView<byte>(active, [batch, heads, seqLen]),
             Salience = salience is null ? null : new TensorView<float>(salience, [batch, seqLen]),
+            ActiveDensity = benchCase.ActiveDensity,
         };
 
         (long candidateSum, long activeRows) = CountCandidates(device, benchCase, inputs.Salience, activeValues);
@@ -207,7 +208,7 @@ internal sealed class BenchCommand
     }
 
     /// <summary>The active mask [B, H, T] of a sparse case (see <see cref="RowActivity"/>).</summary>
-    private static byte[] ActiveRows(BenchCase benchCase, RowActivity activity, Random random)
+    internal static byte[] ActiveRows(BenchCase benchCase, RowActivity activity, Random random)
     {
         long seqLen = benchCase.SeqLen;
         int heads = (int)benchCase.Heads;
@@ -241,7 +242,7 @@ internal sealed class BenchCommand
     }
 
     /// <summary>A device buffer of <paramref name="length"/> elements filled with the pool, repeated from a random start.</summary>
-    private static DeviceBuffer<T> RandomBuffer<T>(Device device, long length, T[] pool, Random random)
+    internal static DeviceBuffer<T> RandomBuffer<T>(Device device, long length, T[] pool, Random random)
         where T : unmanaged
     {
         DeviceBuffer<T> buffer = device.Allocate<T>(length);
@@ -256,7 +257,7 @@ internal sealed class BenchCommand
     }
 
     /// <summary>Uniform values in [−1, 1): random, so the softmax sees spread-out scores, never the degenerate all-zero case.</summary>
-    private static T[] RandomValues<T>(int count, Random random, Func<float, T> convert)
+    internal static T[] RandomValues<T>(int count, Random random, Func<float, T> convert)
     {
         var values = new T[count];
         for (int i = 0; i < count; i++)
@@ -266,7 +267,7 @@ internal sealed class BenchCommand
         return values;
     }
 
-    private static int HostLength(long count) => count <= Array.MaxLength
+    internal static int HostLength(long count) => count <= Array.MaxLength
         ? (int)count
         : throw new UsageException($"a host array of {count} elements is too large; lower --seq, --heads or --batch");
 }

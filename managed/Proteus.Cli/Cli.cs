@@ -20,13 +20,14 @@ internal static class Cli
     /// <summary>Help wraps at this width, also when stdout is not a terminal.</summary>
     private const int HelpWidth = 110;
 
-    /// <summary>The <c>proteus</c> command with <c>info</c> and <c>bench</c>; help and <c>--version</c> write to stdout.</summary>
+    /// <summary>The <c>proteus</c> command with <c>info</c>, <c>bench</c> and <c>tune</c>; help and <c>--version</c> write to stdout.</summary>
     public static RootCommand CreateRoot()
     {
         var root = new RootCommand("proteus: Proteus Flux attention on CUDA, HIP and CPU.")
         {
             InfoCommand.Create(),
             new BenchCommandLine().Command,
+            TuneCommand.Create(),
         };
         foreach (VersionOption version in root.Options.OfType<VersionOption>())
         {

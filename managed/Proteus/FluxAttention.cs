@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Proteus.Interop;
+using Proteus.Tuning;
 
 namespace Proteus;
 
@@ -44,13 +44,35 @@ public sealed class FluxAttention
     /// <summary>Derives the parameters of derived runs.</summary>
     public FluxBudget Budget { get; }
 
+    private TuningCache? _cache;
+    private TuningEnvironment? _environment;
+
     /// <summary>
-    /// Whether calls are timed (false by default). Timing synchronises the device before the call (so that
-    /// earlier work is not counted) and after it (so that the call's own work is), which makes every call
+    /// Whether calls are timed (false by default). The library times the call on the device (events
+    /// around it on the stream; a steady clock on the CPU) and waits for it, which makes every call
     /// blocking; hence it is opt-in. Derived runs are also timed when the schedule has a latency controller,
     /// which needs the run times and is configured on purpose; each such time is reported to the schedule.
     /// </summary>
     public bool MeasureTime { get; set; }
+
+    /// <summary>
+    /// Whether calls without a launch configuration run tuned launches: <see cref="TuningMode.CacheOnly"/>
+    /// (the default) looks the problem up in <see cref="Cache"/> and runs the heuristic on a miss;
+    /// <see cref="TuningMode.TuneOnMiss"/> tunes a miss with <see cref="Tuner"/> first. A lookup never
+    /// fails the call: an unreadable cache, or a cached launch the library now refuses, runs the heuristic.
+    /// <see cref="FluxRunInfo.LaunchSource"/> says which it was.
+    /// </summary>
+    public TuningMode Tuning { get; set; } = TuningMode.CacheOnly;
+
+    /// <summary>The cache of tuned launches (<see cref="TuningCache.Default"/> unless set).</summary>
+    public TuningCache Cache
+    {
+        get => _cache ??= TuningCache.Default;
+        set => _cache = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>The tuner of <see cref="TuningMode.TuneOnMiss"/> (default options unless set).</summary>
+    public FluxTuner Tuner { get; set; } = new();
 
     /// <summary>What the last successful call on this instance did; null before the first.</summary>
     public FluxRunInfo? LastRun { get; private set; }
@@ -76,9 +98,13 @@ public sealed class FluxAttention
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(parameters);
-        (ProteusFluxRunInfo ran, TimeSpan? elapsed) = Execute(inputs, parameters, launch, MeasureTime);
+        (LaunchConfig? chosen, LaunchSource source) = ChooseLaunch(inputs, parameters, launch, null);
+        (ProteusFluxRunInfo ran, TimeSpan? elapsed) = ExecuteChosen(inputs, parameters, ref chosen, ref source, MeasureTime);
         // Read the shape only now: the library has checked the tensors, so a bad one is reported as the library reports it.
-        LastRun = new FluxRunInfo(Device.Backend, ShapeOf(inputs), inputs.Query.Shape[2], parameters, launch, ran, null, null, elapsed);
+        LastRun = new FluxRunInfo(Device.Backend, ShapeOf(inputs), inputs.Query.Shape[2], parameters, chosen, ran, null, null, elapsed)
+        {
+            LaunchSource = source,
+        };
         return LastRun;
     }
 
@@ -112,8 +138,12 @@ public sealed class FluxAttention
         FluxParameters parameters = budget.ToFluxParameters() with { Scale = options.Scale };
 
         bool controlled = scheduled && Schedule.Options.LatencyController is not null;
-        (ProteusFluxRunInfo ran, TimeSpan? elapsed) = Execute(inputs, parameters, options.Launch, MeasureTime || controlled);
-        LastRun = new FluxRunInfo(Device.Backend, shape, inputs.Query.Shape[2], parameters, options.Launch, ran, decision, budget, elapsed);
+        (LaunchConfig? chosen, LaunchSource source) = ChooseLaunch(inputs, parameters, options.Launch, decision.Alpha);
+        (ProteusFluxRunInfo ran, TimeSpan? elapsed) = ExecuteChosen(inputs, parameters, ref chosen, ref source, MeasureTime || controlled);
+        LastRun = new FluxRunInfo(Device.Backend, shape, inputs.Query.Shape[2], parameters, chosen, ran, decision, budget, elapsed)
+        {
+            LaunchSource = source,
+        };
         if (controlled)
         {
             Schedule.ReportLatency(elapsed!.Value);
@@ -159,10 +189,89 @@ public sealed class FluxAttention
         return configs.Select(config => LaunchConfig.FromNative(config)).ToArray();
     }
 
+    /// <summary>
+    /// Runs the call <see cref="FluxTimingOptions.Warmup"/> times untimed, then <see cref="FluxTimingOptions.Repeats"/>
+    /// times each timed on the device (events on the stream around each run on a GPU, a steady clock on the
+    /// CPU), optionally with a cache flush before each, and waits for the last. The outputs hold the
+    /// last run's result; <see cref="LastRun"/> says what ran, with the median as its <see cref="FluxRunInfo.Elapsed"/>.
+    /// </summary>
+    /// <typeparam name="T">float, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
+    /// <param name="inputs">The tensors and the query slice.</param>
+    /// <param name="parameters">The candidate policy and budgets.</param>
+    /// <param name="launch">The launch configuration; null for the library's heuristic.</param>
+    /// <param name="options">Warm-up, repeats and cache flush; null for the defaults.</param>
+    /// <returns>The time of every timed run and what ran.</returns>
+    /// <exception cref="ProteusException">As for <see cref="Run{T}(FluxInputs{T}, FluxParameters, LaunchConfig?)"/>.</exception>
+    public unsafe FluxTiming Time<T>(FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch = null, FluxTimingOptions? options = null)
+        where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(parameters);
+        options ??= new FluxTimingOptions();
+        (ProteusFluxRunInfo ran, float[] milliseconds) = TimeNative(inputs, parameters, launch, options.ToNative());
+        double[] times = milliseconds.Select(ms => (double)ms).ToArray();
+        LastRun = new FluxRunInfo(Device.Backend, ShapeOf(inputs), inputs.Query.Shape[2], parameters, launch, ran, null, null,
+            TimeSpan.FromMilliseconds(FluxTiming.Median(times)));
+        return new FluxTiming(times, LastRun);
+    }
+
+    /// <summary>The caller's launch, else (per <see cref="Tuning"/>) the cache's or the tuner's, else the heuristic's (null).</summary>
+    private (LaunchConfig? Launch, LaunchSource Source) ChooseLaunch<T>(FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch, double? alpha)
+        where T : unmanaged
+    {
+        if (launch is not null)
+        {
+            return (launch, LaunchSource.Caller);
+        }
+        // Malformed tensors have no key: the library reports them when the call runs.
+        if (Tuning == TuningMode.Off || inputs.Query.Rank != 4 || inputs.Key.Rank != 4)
+        {
+            return (null, LaunchSource.Heuristic);
+        }
+        _environment ??= TuningEnvironment.Of(Device);
+        TuningKey key = TuningKey.Of(FluxSignature.Of(inputs, parameters, alpha));
+        if (Cache.TryGet(_environment, key, out TunedLaunch? cached))
+        {
+            return (cached.Heuristic ? null : cached.Launch, LaunchSource.Cache);
+        }
+        if (Tuning != TuningMode.TuneOnMiss)
+        {
+            return (null, LaunchSource.Heuristic);
+        }
+        TuningResult tuned = Tuner.Tune(this, inputs, parameters);
+        Cache.Put(_environment, key, tuned.ToTunedLaunch());
+        return (tuned.HeuristicBest ? null : tuned.Chosen, LaunchSource.Tuner);
+    }
+
+    /// <summary>Runs with the chosen launch; a tuned launch the library refuses (a stale entry) falls back to the heuristic.</summary>
+    private (ProteusFluxRunInfo Ran, TimeSpan? Elapsed) ExecuteChosen<T>(
+        FluxInputs<T> inputs, FluxParameters parameters, ref LaunchConfig? launch, ref LaunchSource source, bool timed)
+        where T : unmanaged
+    {
+        try
+        {
+            return Execute(inputs, parameters, launch, timed);
+        }
+        catch (ProteusInvalidArgumentException e) when (source is LaunchSource.Cache or LaunchSource.Tuner && e.ArgumentName?.StartsWith("launch", StringComparison.Ordinal) == true)
+        {
+            ProteusLog.Write(Microsoft.Extensions.Logging.LogLevel.Warning, $"A tuned launch was refused ({e.Message}); the heuristic runs instead.");
+            launch = null;
+            source = LaunchSource.Heuristic;
+            return Execute(inputs, parameters, null, timed);
+        }
+    }
+
     private unsafe (ProteusFluxRunInfo Ran, TimeSpan? Elapsed) Execute<T>(
         FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch, bool timed)
         where T : unmanaged
     {
+        if (timed)
+        {
+            // One run timed on the device by the library, which waits for it.
+            var once = new ProteusFluxTiming { StructSize = (uint)sizeof(ProteusFluxTiming), Warmup = 0, Repeats = 1 };
+            (ProteusFluxRunInfo timedRun, float[] milliseconds) = TimeNative(inputs, parameters, launch, once);
+            return (timedRun, TimeSpan.FromMilliseconds(milliseconds[0]));
+        }
         _ = ElementType<T>.DType;
         ProteusContextHandle context = Device.Context;
 
@@ -172,19 +281,29 @@ public sealed class FluxAttention
         ProteusFluxParams nativeParameters = parameters.ToNative();
         ProteusLaunchConfig nativeLaunch = launch?.ToNative() ?? default;
         var ran = new ProteusFluxRunInfo { StructSize = (uint)sizeof(ProteusFluxRunInfo) };
-        if (timed)
-        {
-            Device.Synchronize();
-        }
-        long start = Stopwatch.GetTimestamp();
         NativeStatus.Check(NativeMethods.proteus_flux_attention_v2(
             context, &tensors, &nativeParameters, launch is null ? null : &nativeLaunch, &ran));
-        if (!timed)
+        return (ran, null);
+    }
+
+    private unsafe (ProteusFluxRunInfo Ran, float[] Milliseconds) TimeNative<T>(
+        FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch, ProteusFluxTiming timing)
+        where T : unmanaged
+    {
+        _ = ElementType<T>.DType;
+        ProteusContextHandle context = Device.Context;
+        using var held = new HandleReferences();
+        ProteusFluxTensors tensors = ToNative(inputs, held);
+        ProteusFluxParams nativeParameters = parameters.ToNative();
+        ProteusLaunchConfig nativeLaunch = launch?.ToNative() ?? default;
+        var ran = new ProteusFluxRunInfo { StructSize = (uint)sizeof(ProteusFluxRunInfo) };
+        var milliseconds = new float[Math.Max(timing.Repeats, 0)];
+        fixed (float* times = milliseconds)
         {
-            return (ran, null);
+            NativeStatus.Check(NativeMethods.proteus_flux_time(
+                context, &tensors, &nativeParameters, launch is null ? null : &nativeLaunch, &timing, times, &ran));
         }
-        Device.Synchronize();
-        return (ran, Stopwatch.GetElapsedTime(start));
+        return (ran, milliseconds);
     }
 
     /// <summary>The tensors as the C ABI takes them; the caller holds the buffers through <paramref name="held"/>.</summary>

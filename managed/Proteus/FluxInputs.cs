@@ -38,4 +38,11 @@ public sealed class FluxInputs<T>
     /// names <c>tensors.query_offset</c>). Null: T − Tq, the queries are the last Tq positions.
     /// </summary>
     public long? QueryOffset { get; init; }
+
+    /// <summary>
+    /// The fraction of rows <see cref="Active"/> is expected to select, in [0, 1], when the caller knows it
+    /// (the attention layer does: its keep ratio times its heads per token over H). Only a hint for the
+    /// tuning cache's key (a mask of unknown density has a key of its own); the library never reads it.
+    /// </summary>
+    public double? ActiveDensity { get; init; }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Proteus.Interop;
 
 namespace Proteus;
@@ -44,6 +45,18 @@ public static class ProteusLibrary
             NativeStatus.Check(NativeMethods.proteus_get_build_info(&info));
             return BuildInfo.FromNative(info);
         }
+    }
+
+    /// <summary>
+    /// Where the library reports what it decides or degrades on (null, the default: nowhere): the native
+    /// library's messages (the GPU BLAS loaded or missing, the router's fallback path) through its C log
+    /// callback, and the managed library's (a corrupt or unwritable tuning cache). Messages below the
+    /// levels the logger takes are not even formatted. Process-wide; setting it is thread-safe.
+    /// </summary>
+    public static ILogger? Logger
+    {
+        get => ProteusLog.Logger;
+        set => ProteusLog.Logger = value;
     }
 
     /// <summary>

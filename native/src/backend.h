@@ -139,6 +139,19 @@ struct DnaUpdateProblem {
     float decay = 0.97f;
 };
 
+/**
+ * Marks recorded on the context's stream, whose distances are the device time between them: events on
+ * a GPU, a steady clock on the CPU backend (whose calls complete before returning).
+ */
+class StreamClock {
+public:
+    virtual ~StreamClock() = default;
+    /** Records mark `index` (0 ≤ index < the marks asked for) on the stream, without waiting. */
+    virtual proteus_status record(int index) = 0;
+    /** Milliseconds from mark `from` to mark `to`; both recorded and their work done (synchronize first). */
+    virtual proteus_status elapsed(int from, int to, float& milliseconds) = 0;
+};
+
 /** One device of one backend. Calls are made by the runtime with validated arguments only. */
 class Backend {
 public:
@@ -193,6 +206,12 @@ public:
      * without waiting; workspace through `workspace` (stream-ordered), released by the end of the call.
      */
     virtual proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, Allocator& workspace) = 0;
+
+    /** A clock of `marks` marks on the context's stream (proteus_flux_time). */
+    virtual proteus_status create_clock(int marks, std::unique_ptr<StreamClock>& clock) = 0;
+
+    /** Bytes a write must cover to evict the device's last-level cache (GPU: twice its L2). */
+    virtual uint64_t cache_flush_bytes() = 0;
 
     /** C(i) of the requested rows into the host arrays; returns when they are written. */
     virtual proteus_status shortlist_gather(const GatherProblem& problem, Allocator& workspace) = 0;

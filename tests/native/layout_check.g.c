@@ -80,6 +80,12 @@ _Static_assert(offsetof(proteus_flux_run_info, launch) == 8, "offsetof(proteus_f
 _Static_assert(offsetof(proteus_flux_run_info, query_offset) == 32, "offsetof(proteus_flux_run_info, query_offset) == 32");
 _Static_assert(offsetof(proteus_flux_run_info, workspace_bytes) == 40, "offsetof(proteus_flux_run_info, workspace_bytes) == 40");
 
+_Static_assert(sizeof(proteus_flux_timing) == 16, "sizeof(proteus_flux_timing) == 16");
+_Static_assert(offsetof(proteus_flux_timing, struct_size) == 0, "offsetof(proteus_flux_timing, struct_size) == 0");
+_Static_assert(offsetof(proteus_flux_timing, warmup) == 4, "offsetof(proteus_flux_timing, warmup) == 4");
+_Static_assert(offsetof(proteus_flux_timing, repeats) == 8, "offsetof(proteus_flux_timing, repeats) == 8");
+_Static_assert(offsetof(proteus_flux_timing, flags) == 12, "offsetof(proteus_flux_timing, flags) == 12");
+
 _Static_assert(sizeof(proteus_build_info) == 544, "sizeof(proteus_build_info) == 544");
 _Static_assert(offsetof(proteus_build_info, struct_size) == 0, "offsetof(proteus_build_info, struct_size) == 0");
 _Static_assert(offsetof(proteus_build_info, version_major) == 4, "offsetof(proteus_build_info, version_major) == 4");

@@ -131,6 +131,16 @@ public sealed class ProteusAttentionLayer<T> : IDisposable
     /// <summary>The configuration.</summary>
     public ProteusLayerOptions Options { get; }
 
+    /// <summary>
+    /// Whether the layer's attention runs tuned launches (<see cref="FluxAttention.Tuning"/>; the cache's by
+    /// default). The run info of each step's attention says where its launch came from.
+    /// </summary>
+    public TuningMode Tuning
+    {
+        get => _attention.Tuning;
+        set => _attention.Tuning = value;
+    }
+
     /// <summary>W_qkv [(H + 2·Hkv)·D, C].</summary>
     public DeviceBuffer<T> Qkv { get; }
 
@@ -265,6 +275,7 @@ public sealed class ProteusAttentionLayer<T> : IDisposable
             Output = TensorLayouts.Bthd(s.Output, batch, seqLen, heads, d),
             Active = selecting ? new TensorView<byte>(s.Active, [batch, heads, seqLen]) : null,
             Salience = dna ? new TensorView<float>(s.Salience, [batch, seqLen]) : null,
+            ActiveDensity = selecting ? keepRatio * headsPerToken / heads : null,
         };
         FluxRunInfo attention = _attention.Run(inputs, new FluxRunOptions { Alpha = decision.Alpha });
         Stage(LayerStage.Attention);

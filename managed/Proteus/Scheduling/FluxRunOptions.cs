@@ -87,10 +87,17 @@ public sealed record FluxRunInfo
     public ShortlistBudget? Budget { get; }
 
     /// <summary>
-    /// Wall time of the call, from a synchronised device to a synchronised device; null when the call was
-    /// not timed (see <see cref="FluxAttention.MeasureTime"/>).
+    /// Device time of the call as the library measured it (events on the stream on a GPU, a steady clock on
+    /// the CPU; the median for <see cref="FluxAttention.Time{T}"/>); null when the call was not timed (see
+    /// <see cref="FluxAttention.MeasureTime"/>).
     /// </summary>
     public TimeSpan? Elapsed { get; }
+
+    /// <summary>
+    /// Where the launch came from: the caller, the tuning cache, the tuner, or the library's heuristic
+    /// (<see cref="FluxAttention.Tuning"/>); a tuned launch that ran is also in <see cref="Launch"/>.
+    /// </summary>
+    public LaunchSource LaunchSource { get; internal init; }
 
     /// <summary>α of a derived run; null for an explicit run.</summary>
     public double? Alpha => Decision?.Alpha;

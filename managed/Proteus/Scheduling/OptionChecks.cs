@@ -20,6 +20,14 @@ internal static class OptionChecks
         return value;
     }
 
+    /// <summary><paramref name="low"/> ≤ <paramref name="value"/> ≤ <paramref name="high"/>.</summary>
+    public static int InRange(int value, int low, int high, string name)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(value, low, name);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(value, high, name);
+        return value;
+    }
+
     /// <summary>Null, or ≥ <paramref name="minimum"/>.</summary>
     public static long? AtLeast(long? value, long minimum, string name)
     {

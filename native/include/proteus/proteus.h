@@ -82,6 +82,7 @@ extern "C" {
 #define PROTEUS_ROUTER_TENSORS_SIZE_V0_2 800
 #define PROTEUS_SELECT_PARAMS_SIZE_V0_2 24
 #define PROTEUS_DNA_UPDATE_PARAMS_SIZE_V0_2 8
+#define PROTEUS_FLUX_TIMING_SIZE_V0_2 16
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Enumerations                                                                                   */
@@ -189,6 +190,30 @@ typedef enum proteus_flux_tensor_flags {
     /** query_offset holds p0; without it p0 = T − Tq (the queries are the last Tq positions). */
     PROTEUS_FLUX_QUERY_OFFSET = 1
 } proteus_flux_tensor_flags;
+
+/** Severity of a message to the log callback (proteus_set_log_callback). */
+typedef enum proteus_log_level {
+    /** Detail for diagnosing the library. */
+    PROTEUS_LOG_DEBUG = 0,
+    /** A fact worth knowing once (a library loaded, a path chosen). */
+    PROTEUS_LOG_INFO = 1,
+    /** Something degraded but the call goes on (a library missing, a slower path taken). */
+    PROTEUS_LOG_WARNING = 2,
+    /** Something failed. */
+    PROTEUS_LOG_ERROR = 3,
+    /** Above every level: as min_level, nothing is reported. */
+    PROTEUS_LOG_NONE = 4
+} proteus_log_level;
+
+/** Bits of proteus_flux_timing.flags. */
+typedef enum proteus_flux_timing_flags {
+    /**
+     * Before each timed run, write a scratch buffer larger than the device's last-level cache (GPU: twice
+     * its L2, from the device attributes), stream-ordered and outside the timed interval, so that the
+     * inputs are not timed warm in the cache (a small problem would otherwise be flattered).
+     */
+    PROTEUS_FLUX_TIMING_FLUSH_CACHE = 1
+} proteus_flux_timing_flags;
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Handles                                                                                        */
@@ -373,6 +398,18 @@ typedef struct proteus_flux_run_info {
     uint64_t workspace_bytes;
 } proteus_flux_run_info;
 
+/** How proteus_flux_time runs and times a call. */
+typedef struct proteus_flux_timing {
+    /** Set by the caller to sizeof(proteus_flux_timing). */
+    uint32_t struct_size;
+    /** Untimed runs before the timed ones, 0 to 1000. */
+    int32_t warmup;
+    /** Timed runs, 1 to 10000: proteus_flux_time writes one time per run. */
+    int32_t repeats;
+    /** Bits of proteus_flux_timing_flags. */
+    uint32_t flags;
+} proteus_flux_timing;
+
 /** The library build: what proteus_get_build_info reports (autotune caches key on it). */
 typedef struct proteus_build_info {
     /** Set by the caller to sizeof(proteus_build_info). */
@@ -430,6 +467,22 @@ PROTEUS_API const char* proteus_last_error_message(void);
 
 /** The details of the last error on this thread. */
 PROTEUS_API proteus_status proteus_last_error_info(proteus_error_info* info);
+
+/**
+ * Receives a message of the library: `level` a proteus_log_level, `message` NUL-terminated and valid
+ * only during the call, `user_data` as given to proteus_set_log_callback. Called on the thread the
+ * message arises on, possibly several at once; it must not call proteus_set_log_callback.
+ */
+typedef void (*proteus_log_callback)(int32_t level, const char* message, void* user_data);
+
+/**
+ * Sets the process-wide log callback: messages of `min_level` (a proteus_log_level) and above go to
+ * `callback` with `user_data`. NULL (the default) reports nothing. Thread-safe: once it returns, the
+ * previous callback is running on no thread and is never called again. Reported so far: the GPU BLAS
+ * library loaded or not (INFO, WARNING), the router taking its direct path because the BLAS is
+ * unavailable (WARNING), and each context opened, with its device (DEBUG).
+ */
+PROTEUS_API proteus_status proteus_set_log_callback(proteus_log_callback callback, void* user_data, int32_t min_level);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Devices and contexts                                                                           */
@@ -560,6 +613,23 @@ PROTEUS_API proteus_status proteus_flux_launch_candidates(proteus_context contex
                                                           const proteus_flux_params* params,
                                                           proteus_launch_config* configs, uint32_t config_size,
                                                           int32_t capacity, int32_t* count);
+
+/**
+ * Times proteus_flux_attention_v2 on this context: validated exactly as it (nothing runs when an argument
+ * is wrong; `timing` and `milliseconds` are checked too), then `timing->warmup` untimed runs and
+ * `timing->repeats` timed runs, all queued on the context's stream. Each timed run is measured on the
+ * device: between two events recorded on the stream around it on a GPU (cudaEvent / hipEvent), by a
+ * steady clock on the CPU backend (whose calls complete before returning). With
+ * PROTEUS_FLUX_TIMING_FLUSH_CACHE a scratch write larger than the cache precedes each timed run, outside
+ * its interval. Writes run r's time in milliseconds to milliseconds[r] (`repeats` floats) and, when
+ * `run_info` is not NULL, what ran (every run runs the same plan). The outputs hold the last run's result.
+ * This is the one flux entry point that waits: it synchronises the context's stream before returning (so
+ * it cannot be captured in a graph).
+ */
+PROTEUS_API proteus_status proteus_flux_time(proteus_context context, const proteus_flux_tensors* tensors,
+                                             const proteus_flux_params* params, const proteus_launch_config* launch,
+                                             const proteus_flux_timing* timing, float* milliseconds,
+                                             proteus_flux_run_info* run_info);
 
 /** An upper bound on |C(i)| over all rows of a sequence of length seq_len under `params`. */
 PROTEUS_API proteus_status proteus_shortlist_bound(const proteus_flux_params* params, int64_t seq_len,

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -301,6 +302,39 @@ void gather_shortlists(const GatherProblem& problem)
     }
 }
 
+/** Steady-clock marks: a CPU call has finished when it returns, so a mark is the time it is recorded. */
+class HostClock final : public StreamClock {
+public:
+    explicit HostClock(int marks) : marks_(static_cast<size_t>(marks)) {}
+
+    proteus_status record(int index) override
+    {
+        marks_[static_cast<size_t>(index)] = std::chrono::steady_clock::now();
+        return PROTEUS_STATUS_OK;
+    }
+
+    proteus_status elapsed(int from, int to, float& milliseconds) override
+    {
+        const std::chrono::duration<double, std::milli> span = marks_[static_cast<size_t>(to)] - marks_[static_cast<size_t>(from)];
+        milliseconds = static_cast<float>(span.count());
+        return PROTEUS_STATUS_OK;
+    }
+
+private:
+    std::vector<std::chrono::steady_clock::time_point> marks_;
+};
+
+/** Twice the last-level cache the C library reports, or 64 MiB where it reports none. */
+uint64_t host_cache_flush_bytes()
+{
+    long bytes = 0;
+#if defined(_SC_LEVEL3_CACHE_SIZE)
+    bytes = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (bytes <= 0) bytes = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    return bytes > 0 ? 2 * static_cast<uint64_t>(bytes) : uint64_t{64} << 20;
+}
+
 class CpuBackend final : public Backend {
 public:
     CpuBackend(int32_t ordinal, std::shared_ptr<cpu::WorkerPool> pool)
@@ -346,6 +380,18 @@ public:
     }
 
     proteus_status synchronize() override { return PROTEUS_STATUS_OK; }  // every call completes before returning
+
+    proteus_status create_clock(int marks, std::unique_ptr<StreamClock>& clock) override
+    {
+        clock = std::make_unique<HostClock>(marks);
+        return PROTEUS_STATUS_OK;
+    }
+
+    uint64_t cache_flush_bytes() override
+    {
+        static const uint64_t bytes = host_cache_flush_bytes();
+        return bytes;
+    }
 
     proteus_status memory(uint64_t& free_bytes, uint64_t& total_bytes) override
     {

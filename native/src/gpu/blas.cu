@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "gpu/device_call.h"
 
 namespace proteus::gpu {
@@ -30,7 +31,8 @@ struct BlasApi {
     SetStreamFn set_stream = nullptr;
     SetMathModeFn set_math_mode = nullptr;  // absent where the platform has no such switch
     GemmExFn gemm_ex = nullptr;
-    std::string failure;  // empty when loaded
+    std::string failure;      // empty when loaded
+    std::string loaded_from;  // the file name opened
 };
 
 BlasApi open_api()
@@ -38,10 +40,12 @@ BlasApi open_api()
     BlasApi api;
     std::string tried;
     void* library = nullptr;
+    int version_opened = 0;
     for (const int version : blas::kSonameVersions) {
         const std::string name = blas::kSonamePrefix + std::to_string(version);
         if (tried.find(name) != std::string::npos) continue;  // the built-with major is also in the fallbacks
         library = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+        version_opened = version;
         if (library != nullptr) break;
         const char* reason = dlerror();
         tried += (tried.empty() ? "" : "; ") + name + ": " + (reason != nullptr ? reason : "not found");
@@ -51,6 +55,7 @@ BlasApi open_api()
         return api;
     }
     // The library stays loaded for the life of the process: handles of other contexts may still use it.
+    api.loaded_from = blas::kSonamePrefix + std::to_string(version_opened);
     const auto resolve = [&](const char* symbol, auto& function) {
         if (symbol == nullptr) return true;
         function = reinterpret_cast<std::remove_reference_t<decltype(function)>>(dlsym(library, symbol));
@@ -68,7 +73,15 @@ BlasApi open_api()
 
 const BlasApi& api()
 {
-    static const BlasApi loaded = open_api();  // thread-safe, once per process
+    static const BlasApi loaded = [] {  // thread-safe, once per process
+        BlasApi opened = open_api();
+        if (opened.create != nullptr) {
+            log_message(PROTEUS_LOG_INFO, std::string(blas::kLibraryName) + " loaded: " + opened.loaded_from);
+        } else {
+            log_message(PROTEUS_LOG_WARNING, opened.failure);
+        }
+        return opened;
+    }();
     return loaded;
 }
 

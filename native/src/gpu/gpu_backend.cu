@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend.h"
 #include "core/error.h"
@@ -76,6 +77,51 @@ proteus_status create_workspace_pool(int device, cudaMemPool_t& pool)
     return status;
 }
 
+/** Events on the context's stream; the runtime measures the time between two of them on the device. */
+class EventClock final : public StreamClock {
+public:
+    EventClock(int32_t device, cudaStream_t stream) : device_(device), stream_(stream) {}
+
+    ~EventClock() override
+    {
+        (void)cudaSetDevice(device_);
+        for (cudaEvent_t event : events_) (void)cudaEventDestroy(event);
+        (void)cudaGetLastError();
+    }
+
+    EventClock(const EventClock&) = delete;
+    EventClock& operator=(const EventClock&) = delete;
+
+    /** Creates the `marks` events up front, so that recording allocates nothing between timed runs. */
+    proteus_status create(int marks)
+    {
+        PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
+        events_.reserve(static_cast<size_t>(marks));
+        for (int n = 0; n < marks; ++n) {
+            cudaEvent_t event = nullptr;
+            PROTEUS_GPU_CHECK(cudaEventCreate(&event), "EventCreate");
+            events_.push_back(event);
+        }
+        return PROTEUS_STATUS_OK;
+    }
+
+    proteus_status record(int index) override
+    {
+        return check(cudaEventRecord(events_[static_cast<size_t>(index)], stream_), "EventRecord");
+    }
+
+    proteus_status elapsed(int from, int to, float& milliseconds) override
+    {
+        return check(cudaEventElapsedTime(&milliseconds, events_[static_cast<size_t>(from)], events_[static_cast<size_t>(to)]),
+                     "EventElapsedTime");
+    }
+
+private:
+    const int32_t device_;
+    const cudaStream_t stream_;
+    std::vector<cudaEvent_t> events_;
+};
+
 /**
  * One device with the context's stream and workspace pool. Every call first makes the device current
  * on the calling thread. The stream is the backend's own (destroyed with it) or the caller's (only
@@ -83,8 +129,9 @@ proteus_status create_workspace_pool(int device, cudaMemPool_t& pool)
  */
 class GpuBackend final : public Backend {
 public:
-    GpuBackend(int32_t device, cudaStream_t stream, bool own_stream, cudaMemPool_t pool, const DeviceTraits& traits)
-        : device_(device), stream_(stream), own_stream_(own_stream), pool_(pool), traits_(traits),
+    GpuBackend(int32_t device, cudaStream_t stream, bool own_stream, cudaMemPool_t pool, const DeviceTraits& traits,
+               uint64_t l2_bytes)
+        : device_(device), stream_(stream), own_stream_(own_stream), pool_(pool), traits_(traits), l2_bytes_(l2_bytes),
           blas_(std::make_unique<Blas>(stream))
     {
     }
@@ -224,6 +271,16 @@ proteus_status upload(void* destination, const void* source, uint64_t bytes) ove
         return check(cudaStreamSynchronize(stream_), "StreamSynchronize");
     }
 
+    proteus_status create_clock(int marks, std::unique_ptr<StreamClock>& clock) override
+    {
+        auto events = std::make_unique<EventClock>(device_, stream_);
+        const proteus_status status = events->create(marks);
+        if (status == PROTEUS_STATUS_OK) clock = std::move(events);
+        return status;
+    }
+
+    uint64_t cache_flush_bytes() override { return 2 * l2_bytes_; }
+
     proteus_status memory(uint64_t& free_bytes, uint64_t& total_bytes) override
     {
         PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
@@ -311,6 +368,7 @@ private:
     const bool own_stream_;
     const cudaMemPool_t pool_;
     const DeviceTraits traits_;  // queried once: no attribute query per call
+    const uint64_t l2_bytes_;    // the device's L2 cache (proteus_flux_time's flush covers twice this)
     std::unique_ptr<Blas> blas_;  // linear's and the router's handle, created by the first call (gpu/blas.h)
     const bool router_blas_ = !router_direct_requested();  // PROTEUS_GPU_ROUTER=direct declines it for the router
 };
@@ -365,6 +423,10 @@ proteus_status create_gpu_backend(int32_t ordinal, void* caller_stream, bool own
     gpu::DeviceTraits traits;
     proteus_status status = gpu::query_device_traits(ordinal, traits);
     if (status != PROTEUS_STATUS_OK) return status;
+    int l2_bytes = 0;
+    PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, ordinal), "DeviceGetAttribute");
+    // Some devices report no L2; a 64 MiB flush still covers every cache such a device could have.
+    const uint64_t l2 = l2_bytes > 0 ? static_cast<uint64_t>(l2_bytes) : uint64_t{32} << 20;
     // Own: non-blocking, so the context's work does not serialise with the legacy default stream of
     // other code. The caller's (null: the legacy default stream) is used as given and never destroyed.
     cudaStream_t stream = static_cast<cudaStream_t>(caller_stream);
@@ -376,7 +438,7 @@ proteus_status create_gpu_backend(int32_t ordinal, void* caller_stream, bool own
         return status;
     }
     try {
-        backend = std::make_unique<gpu::GpuBackend>(ordinal, stream, own_stream, pool, traits);
+        backend = std::make_unique<gpu::GpuBackend>(ordinal, stream, own_stream, pool, traits, l2);
     } catch (...) {
         (void)cudaMemPoolDestroy(pool);
         if (own_stream) (void)cudaStreamDestroy(stream);

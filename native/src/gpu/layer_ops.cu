@@ -24,9 +24,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "gpu/device_call.h"
 #include "gpu/flux_common.h"
 #include "gpu/storage.h"
@@ -1163,6 +1165,12 @@ proteus_status router(const RouterProblem& problem, Blas* blas, const DeviceTrai
     const RouterArgs a = router_args(problem);
     if (a.tokens == 0) return PROTEUS_STATUS_OK;
     if (router_path(problem, blas != nullptr && Blas::loadable(), traits) == RouterPath::kDirect) {
+        if (blas != nullptr && !Blas::loadable()) {
+            static std::once_flag reported;  // once per process: the BLAS does not come back
+            std::call_once(reported, [] {
+                log_message(PROTEUS_LOG_WARNING, "proteus_router: the GPU BLAS is unavailable; the router takes its direct path");
+            });
+        }
         return router_direct(a, problem.x.dtype, stream);
     }
     return router_through_blas(problem, a, *blas, workspace, stream);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/shortlist.h"
 #include "proteus/proteus.h"
 #include "runtime/build_info.h"
@@ -101,6 +102,61 @@ proteus_status check_flux(proteus_context context, const proteus_flux_tensors* t
                                        : check_flux_call(*call.context, tensors, params, launch, call.problem, call.lease);
 }
 
+/** Queues one validated flux call as planned; `workspace_bytes` receives the workspace it took. */
+proteus_status run_flux(FluxCall& call, const FluxPlan& plan, uint64_t& workspace_bytes)
+{
+    Workspace workspace(*call.context);
+    const proteus_status status = call.context->backend().flux_attention(call.problem, plan, workspace);
+    workspace_bytes = workspace.taken_bytes();
+    return status;
+}
+
+/** Writes what a flux call ran into the caller's run info (nothing when it passed none). */
+void report_run(const FluxCall& call, const FluxPlan& plan, uint64_t workspace_bytes, Output<proteus_flux_run_info>& out)
+{
+    proteus_flux_run_info& info = out.value();
+    info.kernel = plan.kernel;
+    info.launch = plan.launch;
+    info.launch.struct_size = sizeof info.launch;
+    info.query_offset = call.problem.query_offset;
+    info.workspace_bytes = workspace_bytes;
+    out.write();
+}
+
+/**
+ * proteus_flux_time's cache flush: a scratch buffer of `bytes` on the context (none when 0), written
+ * before each timed run on the stream. Each write takes another byte so that no layer of the memory
+ * system can skip it as a repeat.
+ */
+class FlushBuffer {
+public:
+    FlushBuffer(Context& context, uint64_t bytes) : context_(context), bytes_(bytes)
+    {
+        if (bytes_ > 0) status_ = context_.allocate(bytes_, &data_);
+    }
+    ~FlushBuffer()
+    {
+        if (data_ != nullptr) context_.release(data_, bytes_);
+    }
+    FlushBuffer(const FlushBuffer&) = delete;
+    FlushBuffer& operator=(const FlushBuffer&) = delete;
+
+    proteus_status status() const { return status_; }
+
+    proteus_status write(int32_t run)
+    {
+        if (data_ == nullptr) return PROTEUS_STATUS_OK;
+        const unsigned char pattern = static_cast<unsigned char>(run);
+        return context_.backend().fill(data_, bytes_, &pattern, 1);
+    }
+
+private:
+    Context& context_;
+    const uint64_t bytes_;
+    void* data_ = nullptr;
+    proteus_status status_ = PROTEUS_STATUS_OK;
+};
+
 /** Runs a validated layer operation: a backend method that takes a workspace gets one counted on the context. */
 template <typename Problem>
 proteus_status dispatch(Context& context, proteus_status (Backend::*method)(const Problem&, Allocator&),
@@ -155,6 +211,18 @@ PROTEUS_API proteus_status proteus_get_compiled_backends(uint32_t* mask)
 }
 
 PROTEUS_API const char* proteus_last_error_message(void) { return last_error_message(); }
+
+PROTEUS_API proteus_status proteus_set_log_callback(proteus_log_callback callback, void* user_data, int32_t min_level)
+{
+    return guarded(__func__, [&] {
+        if (min_level < PROTEUS_LOG_DEBUG || min_level > PROTEUS_LOG_NONE) {
+            return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
+                             "min_level: " + std::to_string(min_level) + " is not a proteus_log_level", "min_level");
+        }
+        set_log_callback(callback, user_data, static_cast<proteus_log_level>(min_level));
+        return PROTEUS_STATUS_OK;
+    });
+}
 
 PROTEUS_API proteus_status proteus_last_error_info(proteus_error_info* info)
 {
@@ -418,25 +486,59 @@ PROTEUS_API proteus_status proteus_flux_attention_v2(proteus_context context, co
         // Checked before any work is queued, so a bad run_info leaves nothing half done.
         Output<proteus_flux_run_info> out(run_info, PROTEUS_FLUX_RUN_INFO_SIZE_V0_2, "run_info", Presence::Optional);
         FluxCall call;
+        FluxPlan plan;
         proteus_status status = out.status();
         if (status == PROTEUS_STATUS_OK) status = check_flux(context, tensors, params, launch, call);
+        if (status == PROTEUS_STATUS_OK) status = call.context->backend().plan_flux(call.problem, plan);
+        uint64_t workspace_bytes = 0;
+        if (status == PROTEUS_STATUS_OK) status = run_flux(call, plan, workspace_bytes);
+        if (status != PROTEUS_STATUS_OK) return status;
+        report_run(call, plan, workspace_bytes, out);
+        return PROTEUS_STATUS_OK;
+    });
+}
+
+PROTEUS_API proteus_status proteus_flux_time(proteus_context context, const proteus_flux_tensors* tensors,
+                                             const proteus_flux_params* params, const proteus_launch_config* launch,
+                                             const proteus_flux_timing* timing, float* milliseconds,
+                                             proteus_flux_run_info* run_info)
+{
+    return guarded(__func__, [&] {
+        Output<proteus_flux_run_info> out(run_info, PROTEUS_FLUX_RUN_INFO_SIZE_V0_2, "run_info", Presence::Optional);
+        proteus_flux_timing options;
+        FluxCall call;
         FluxPlan plan;
+        proteus_status status = out.status();
+        if (status == PROTEUS_STATUS_OK) status = check_timing(timing, milliseconds, options);
+        if (status == PROTEUS_STATUS_OK) status = check_flux(context, tensors, params, launch, call);
         if (status == PROTEUS_STATUS_OK) status = call.context->backend().plan_flux(call.problem, plan);
         if (status != PROTEUS_STATUS_OK) return status;
+
+        Context& live = *call.context;
+        Backend& backend = live.backend();
+        std::unique_ptr<StreamClock> clock;
+        status = backend.create_clock(2 * options.repeats, clock);
+        if (status != PROTEUS_STATUS_OK) return status;
+        FlushBuffer flush(live, (options.flags & PROTEUS_FLUX_TIMING_FLUSH_CACHE) != 0 ? backend.cache_flush_bytes() : 0);
+        status = flush.status();
         uint64_t workspace_bytes = 0;
-        {
-            Workspace workspace(*call.context);
-            status = call.context->backend().flux_attention(call.problem, plan, workspace);
-            workspace_bytes = workspace.taken_bytes();
+        for (int32_t run = 0; status == PROTEUS_STATUS_OK && run < options.warmup; ++run) {
+            status = run_flux(call, plan, workspace_bytes);
+        }
+        for (int32_t run = 0; status == PROTEUS_STATUS_OK && run < options.repeats; ++run) {
+            status = flush.write(run);
+            if (status == PROTEUS_STATUS_OK) status = clock->record(2 * run);
+            if (status == PROTEUS_STATUS_OK) status = run_flux(call, plan, workspace_bytes);
+            if (status == PROTEUS_STATUS_OK) status = clock->record(2 * run + 1);
+        }
+        // Waited for even after a failure, so that nothing queued here outlives the flush buffer.
+        const proteus_status waited = backend.synchronize();
+        if (status == PROTEUS_STATUS_OK) status = waited;
+        for (int32_t run = 0; status == PROTEUS_STATUS_OK && run < options.repeats; ++run) {
+            status = clock->elapsed(2 * run, 2 * run + 1, milliseconds[run]);
         }
         if (status != PROTEUS_STATUS_OK) return status;
-        proteus_flux_run_info& info = out.value();
-        info.kernel = plan.kernel;
-        info.launch = plan.launch;
-        info.launch.struct_size = sizeof info.launch;
-        info.query_offset = call.problem.query_offset;
-        info.workspace_bytes = workspace_bytes;
-        out.write();
+        report_run(call, plan, workspace_bytes, out);
         return PROTEUS_STATUS_OK;
     });
 }

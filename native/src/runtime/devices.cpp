@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/log.h"
 
 namespace proteus {
 namespace {
@@ -110,8 +111,17 @@ proteus_status create_backend(int32_t backend, int32_t ordinal, void* stream, bo
                               std::unique_ptr<Backend>& instance)
 {
     const CompiledBackend* entry = nullptr;
-    const proteus_status status = locate_device(backend, ordinal, entry);
-    return status != PROTEUS_STATUS_OK ? status : entry->create(ordinal, stream, own_stream, instance);
+    proteus_status status = locate_device(backend, ordinal, entry);
+    if (status == PROTEUS_STATUS_OK) status = entry->create(ordinal, stream, own_stream, instance);
+    if (status == PROTEUS_STATUS_OK && log_enabled(PROTEUS_LOG_DEBUG)) {
+        proteus_device_info info{};
+        info.struct_size = sizeof info;
+        if (instance->describe(info) == PROTEUS_STATUS_OK) {
+            log_message(PROTEUS_LOG_DEBUG, std::string("context opened on ") + info.name + " (" + info.architecture +
+                                               (stream != nullptr ? ", the caller's stream)" : ")"));
+        }
+    }
+    return status;
 }
 
 }  // namespace proteus

@@ -418,6 +418,22 @@ proteus_status check_config_array(const proteus_launch_config* configs, uint32_t
     return status;
 }
 
+proteus_status check_timing(const proteus_flux_timing* timing, const float* milliseconds, proteus_flux_timing& read)
+{
+    proteus_status status = read_struct(timing, PROTEUS_FLUX_TIMING_SIZE_V0_2, "timing", read);
+    if (status == PROTEUS_STATUS_OK && (read.warmup < 0 || read.warmup > 1000)) {
+        status = reject("timing.warmup", number(read.warmup) + " is outside 0..1000");
+    }
+    if (status == PROTEUS_STATUS_OK && (read.repeats < 1 || read.repeats > 10000)) {
+        status = reject("timing.repeats", number(read.repeats) + " is outside 1..10000");
+    }
+    if (status == PROTEUS_STATUS_OK && (read.flags & ~uint32_t{PROTEUS_FLUX_TIMING_FLUSH_CACHE}) != 0) {
+        status = reject("timing.flags", "unknown bits " + number(read.flags & ~uint32_t{PROTEUS_FLUX_TIMING_FLUSH_CACHE}));
+    }
+    if (status == PROTEUS_STATUS_OK) status = check_not_null(milliseconds, "milliseconds");
+    return status;
+}
+
 proteus_status check_flux_call(const Context& context, const proteus_flux_tensors* tensors,
                                const proteus_flux_params* params, const proteus_launch_config* launch,
                                FluxProblem& problem, BufferLease& lease)

@@ -54,6 +54,12 @@ proteus_status check_seq_len(int64_t seq_len);
 proteus_status check_config_array(const proteus_launch_config* configs, uint32_t config_size, int32_t capacity,
                                   const int32_t* count);
 
+/**
+ * proteus_flux_time's timing and output: a proteus_flux_timing (struct_size in range, warmup 0..1000,
+ * repeats 1..10000, known flags) read into `read`, and milliseconds non-null.
+ */
+proteus_status check_timing(const proteus_flux_timing* timing, const float* milliseconds, proteus_flux_timing& read);
+
 /** A proteus_flux_attention call on `context`, resolved into `problem`. */
 proteus_status check_flux_call(const Context& context, const proteus_flux_tensors* tensors,
                                const proteus_flux_params* params, const proteus_launch_config* launch,

@@ -349,4 +349,55 @@ public sealed unsafe class RawInteropTests : RawContextFixture
         Assert.That(Flux(Valid(), Dense()), Is.EqualTo(ProteusStatus.Ok));
         Assert.That(LastError().Argument, Is.EqualTo("params.dna_count"), "the header: a successful call does not clear it");
     }
+
+    private ProteusStatus Time(ProteusFluxTiming timing, bool withTimes = true, ProteusFluxParams? parameters = null)
+    {
+        ProteusFluxTensors tensors = Valid();
+        ProteusFluxParams flux = parameters ?? Dense();
+        float* times = stackalloc float[16];
+        return NativeMethods.proteus_flux_time(context, &tensors, &flux, null, &timing, withTimes ? times : null, null);
+    }
+
+    private static ProteusFluxTiming Timing(int warmup, int repeats, uint flags = 0) => new()
+    {
+        StructSize = (uint)sizeof(ProteusFluxTiming), Warmup = warmup, Repeats = repeats, Flags = flags,
+    };
+
+    [TestCase(-1, 1, 0u, "timing.warmup")]
+    [TestCase(1001, 1, 0u, "timing.warmup")]
+    [TestCase(0, 0, 0u, "timing.repeats")]
+    [TestCase(0, 10001, 0u, "timing.repeats")]
+    [TestCase(0, 1, 2u, "timing.flags")]
+    public void FluxTimeRejectsABadTiming(int warmup, int repeats, uint flags, string argument) =>
+        AssertRejected(Time(Timing(warmup, repeats, flags)), ProteusStatus.InvalidArgument, argument);
+
+    [Test]
+    public void FluxTimeRejectsMissingTimesASmallStructAndABadCall()
+    {
+        AssertRejected(Time(Timing(0, 1), withTimes: false), ProteusStatus.InvalidArgument, "milliseconds");
+        AssertRejected(Time(Timing(0, 1) with { StructSize = 8 }), ProteusStatus.InvalidArgument, "timing.struct_size");
+        AssertRejected(Time(Timing(0, 1), parameters: Dense() with { Window = 0 }), ProteusStatus.InvalidArgument, "params.window");
+    }
+
+    [Test]
+    public void FluxTimeWritesOneTimePerRepeat()
+    {
+        ProteusFluxTensors tensors = Valid();
+        ProteusFluxParams flux = Dense();
+        ProteusFluxTiming timing = Timing(1, 4, (uint)ProteusFluxTimingFlags.FlushCache);
+        float* times = stackalloc float[5];
+        times[4] = -7;
+        var ran = new ProteusFluxRunInfo { StructSize = (uint)sizeof(ProteusFluxRunInfo) };
+        Assert.That(NativeMethods.proteus_flux_time(context, &tensors, &flux, null, &timing, times, &ran), Is.EqualTo(ProteusStatus.Ok));
+        Assert.That(new[] { times[0], times[1], times[2], times[3] }, Has.All.GreaterThan(0f));
+        Assert.That(times[4], Is.EqualTo(-7f), "nothing past repeats is written");
+        Assert.That((ProteusFluxKernel)ran.Kernel, Is.Not.EqualTo(ProteusFluxKernel.None));
+    }
+
+    [Test]
+    public void LogCallbackRejectsAnUnknownLevel()
+    {
+        Assert.That(NativeMethods.proteus_set_log_callback(null, null, 5), Is.EqualTo(ProteusStatus.InvalidArgument));
+        Assert.That(LastError().Argument, Is.EqualTo("min_level"));
+    }
 }
