@@ -21,7 +21,8 @@
 #            file in the summary); the tests steps also read the safetensors file
 #            tests/gpu/write_safetensors.py writes with PyTorch (PROTEUS_TORCH_SAFETENSORS)
 #   profile  the layer forward's kernels, one by one: `proteus bench --layer original` at T 256K and the wide
-#            layer at 1M under nsys (else ncu), the per-kernel time table in profile.txt
+#            layer at 1M under nsys (else ncu), the per-kernel time table in profile.txt; with
+#            PROTEUS_PROFILE_KERNELS="regex …" also ncu's detail sections of each (profile-detail.txt)
 # Everything lands in $OUT, at most 8 files: summary.txt (printed last; holds `proteus info`, every step's
 # verdict, the bench, latency and perf tables), build.log, interop.log (graph + torch), tile.log,
 # tests.log (gpu-tests, suite-on-cuda and memcheck, one after another), latency.json, perf.txt, perf.json
@@ -246,15 +247,6 @@ if has_step layer; then
   { g++ -O2 -std=c++17 -I"$root/native/include" -I"$root/native/src" "$root/tests/gpu/layer_ops_check.cpp" -L"$build/lib" -lproteus \
       -Wl,-rpath,"$build/lib" -o "$checker" && "$checker" cuda 1; } >"$out/layer.txt" 2>&1
   note "layer operations (CUDA vs CPU, determinism): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/layer.txt")"
-  if [ -x "$checker" ]; then
-    for tool in memcheck racecheck synccheck; do
-      start=$SECONDS
-      compute-sanitizer --tool "$tool" --error-exitcode 9 "$checker" cuda 1 >"$build/layer-$tool.log" 2>&1
-      rc=$?
-      { echo "===== compute-sanitizer --tool $tool layer_ops_check cuda 1"; cat "$build/layer-$tool.log"; } >>"$out/layer.txt"
-      note "layer operations $tool: rc=$rc in $((SECONDS - start)) s :: $(grep -E '(ERROR|RACECHECK) SUMMARY' "$build/layer-$tool.log" | tail -1) :: $(tail -1 "$build/layer-$tool.log")"
-    done
-  fi
   # The layer and block against plain PyTorch (SPEC §7, float64) with the same weights and the layer's
   # host-side decisions: the export test writes one safetensors file per configuration, the script checks them.
   start=$SECONDS
@@ -276,6 +268,16 @@ if has_step layer; then
       tee -a "$out/layer.txt" | tee -a "$summary"
     note "proteus bench --layer $preset --block: rc=${PIPESTATUS[0]} in $((SECONDS - start)) s"
   done
+  # The sanitizers last (racecheck is the slowest step here), on the checker's small run.
+  if [ -x "$checker" ]; then
+    for tool in memcheck racecheck synccheck; do
+      start=$SECONDS
+      timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 9 "$checker" cuda 1 small >"$build/layer-$tool.log" 2>&1
+      rc=$?
+      { echo "===== compute-sanitizer --tool $tool layer_ops_check cuda 1 small"; cat "$build/layer-$tool.log"; } >>"$out/layer.txt"
+      note "layer operations $tool: rc=$rc in $((SECONDS - start)) s :: $(grep -E '(ERROR|RACECHECK) SUMMARY' "$build/layer-$tool.log" | tail -1) :: $(tail -1 "$build/layer-$tool.log")"
+    done
+  fi
 fi
 if has_step profile; then
   start=$SECONDS
@@ -291,6 +293,14 @@ if has_step profile; then
       ncu --metrics gpu__time_duration.sum --print-summary per-kernel "$DOTNET_ROOT/dotnet" "${cli[@]:1}" 2>&1 |
         grep -E "^  [a-zA-Z_].*\(|gpu__time_duration|^    [a-z]" | cut -c1-220 >>"$out/profile.txt"
     fi
+  done
+  # PROTEUS_PROFILE_KERNELS="active_rows rope_pairs …": ncu's throughput, memory, occupancy and stall
+  # sections for the first launch of each, in the original layer at 256K (profile-detail.txt).
+  for kernel in ${PROTEUS_PROFILE_KERNELS:-}; do
+    timeout 120 ncu --kernel-name "regex:$kernel" --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
+      --section WarpStateStats --section Occupancy --section LaunchStats --section SchedulerStats \
+      "$DOTNET_ROOT/dotnet" "$root/.device/tests/proteus.dll" bench --backend cuda --layer original --seq 262144 --iterations 1 \
+      2>&1 | grep -vE '^(proteus|what|layer|results)' >>"$out/profile-detail.txt"
   done
   note "profile (nsys or ncu, per-kernel table in profile.txt): in $((SECONDS - start)) s"
 fi
