@@ -272,17 +272,7 @@ public sealed class FluxAttention
             (ProteusFluxRunInfo timedRun, float[] milliseconds) = TimeNative(inputs, parameters, launch, once);
             return (timedRun, TimeSpan.FromMilliseconds(milliseconds[0]));
         }
-        _ = ElementType<T>.DType;
-        ProteusContextHandle context = Device.Context;
-
-        // The tensors carry raw buffer handles, which the marshaller cannot protect: hold them for the call.
-        using var held = new HandleReferences();
-        ProteusFluxTensors tensors = ToNative(inputs, held);
-        ProteusFluxParams nativeParameters = parameters.ToNative();
-        ProteusLaunchConfig nativeLaunch = launch?.ToNative() ?? default;
-        var ran = new ProteusFluxRunInfo { StructSize = (uint)sizeof(ProteusFluxRunInfo) };
-        NativeStatus.Check(NativeMethods.proteus_flux_attention_v2(
-            context, &tensors, &nativeParameters, launch is null ? null : &nativeLaunch, &ran));
+        ProteusFluxRunInfo ran = CallNative(inputs, parameters, launch, NativeMethods.proteus_flux_attention_v2);
         return (ran, null);
     }
 
@@ -290,20 +280,35 @@ public sealed class FluxAttention
         FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch, ProteusFluxTiming timing)
         where T : unmanaged
     {
+        var milliseconds = new float[Math.Max(timing.Repeats, 0)];
+        ProteusFluxRunInfo ran = CallNative(inputs, parameters, launch, (context, tensors, nativeParameters, nativeLaunch, runInfo) =>
+        {
+            ProteusFluxTiming options = timing;
+            fixed (float* times = milliseconds)
+            {
+                return NativeMethods.proteus_flux_time(context, tensors, nativeParameters, nativeLaunch, &options, times, runInfo);
+            }
+        });
+        return (ran, milliseconds);
+    }
+
+    /// <summary>A C entry point over one flux call's native arguments (proteus_flux_attention_v2's, or a wrapper of another).</summary>
+    private unsafe delegate ProteusStatus NativeFluxCall(ProteusContextHandle context, ProteusFluxTensors* tensors,
+        ProteusFluxParams* parameters, ProteusLaunchConfig* launch, ProteusFluxRunInfo* runInfo);
+
+    /// <summary>Marshals one flux call's arguments (holding the buffers for its duration), calls <paramref name="call"/>, checks its status.</summary>
+    private unsafe ProteusFluxRunInfo CallNative<T>(FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch, NativeFluxCall call)
+        where T : unmanaged
+    {
         _ = ElementType<T>.DType;
-        ProteusContextHandle context = Device.Context;
+        // The tensors carry raw buffer handles, which the marshaller cannot protect: hold them for the call.
         using var held = new HandleReferences();
         ProteusFluxTensors tensors = ToNative(inputs, held);
         ProteusFluxParams nativeParameters = parameters.ToNative();
         ProteusLaunchConfig nativeLaunch = launch?.ToNative() ?? default;
         var ran = new ProteusFluxRunInfo { StructSize = (uint)sizeof(ProteusFluxRunInfo) };
-        var milliseconds = new float[Math.Max(timing.Repeats, 0)];
-        fixed (float* times = milliseconds)
-        {
-            NativeStatus.Check(NativeMethods.proteus_flux_time(
-                context, &tensors, &nativeParameters, launch is null ? null : &nativeLaunch, &timing, times, &ran));
-        }
-        return (ran, milliseconds);
+        NativeStatus.Check(call(Device.Context, &tensors, &nativeParameters, launch is null ? null : &nativeLaunch, &ran));
+        return ran;
     }
 
     /// <summary>The tensors as the C ABI takes them; the caller holds the buffers through <paramref name="held"/>.</summary>
