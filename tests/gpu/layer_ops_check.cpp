@@ -318,6 +318,97 @@ void check_rope(const Contexts& c, std::mt19937_64& rng)
     }
 }
 
+/**
+ * RoPE on views into a fused qkv buffer [B, T, (H + 2·Hkv)·D]: q and k as one [B, H + Hkv, T, D] view,
+ * head stride D inside the token stride (H + 2·Hkv)·D, as the layer calls it. The same values start at
+ * element shift 0 (aligned: the vector path where D is a multiple of 8), 1 (misaligned: element by
+ * element) and 4 (8 bytes: 16-bit half-split vector, interleaved element by element; float32 vector).
+ * Each against the CPU within §9; v and the other elements untouched; and the rotated view the same
+ * bits at every shift (the vector and element paths agree exactly). D 2 and 6 leave partial items, D
+ * 1100 (550 pairs) has no room for a tile's table of angles.
+ */
+void check_rope_views(const Contexts& c, std::mt19937_64& rng)
+{
+    struct Case {
+        int64_t B, T, H, Hkv, D;
+    };
+    const Case cases[] = {{2, 37, 4, 2, 16}, {1, 70, 3, 3, 32}, {2, 9, 2, 1, 64},  {1, 5, 2, 2, 128},
+                          {1, 11, 3, 1, 6},  {2, 3, 1, 1, 2},   {1, 3, 2, 0, 1100}, {1, 300, 32, 32, 16}};
+    for (proteus_dtype dtype : {PROTEUS_DTYPE_FLOAT32, PROTEUS_DTYPE_FLOAT16, PROTEUS_DTYPE_BFLOAT16}) {
+        for (int convention : {PROTEUS_ROPE_INTERLEAVED, PROTEUS_ROPE_HALF_SPLIT}) {
+            for (const Case& s : cases) {
+                for (int64_t offset : {int64_t{0}, int64_t{999937}}) {
+                    const int64_t heads = s.H + s.Hkv, W = (s.H + 2 * s.Hkv) * s.D;
+                    const Host values = random_host(rng, dtype, {s.B * s.T * W});
+                    const auto view_index = [&](int64_t shift, int64_t b, int64_t h, int64_t t, int64_t d) {
+                        return static_cast<uint64_t>(shift + b * s.T * W + t * W + h * s.D + d);
+                    };
+                    const std::string name = std::string("rope view ") + dtype_name(dtype) +
+                                             (convention ? " half-split" : " interleaved") + " B " + std::to_string(s.B) +
+                                             " T " + std::to_string(s.T) + " H " + std::to_string(s.H) + "+" +
+                                             std::to_string(s.Hkv) + " D " + std::to_string(s.D) + " offset " +
+                                             std::to_string(offset);
+                    Host first_view;  // the GPU's rotated view at shift 0
+                    for (int64_t shift : {int64_t{0}, int64_t{1}, int64_t{4}}) {
+                        Host buffer(dtype, {s.B * s.T * W + shift});
+                        for (uint64_t i = 0; i < buffer.count(); ++i) buffer.set(i, i < static_cast<uint64_t>(shift) ? 0.5f : values.get(i - shift));
+                        proteus_rope_params params{};
+                        params.struct_size = sizeof params;
+                        params.convention = convention;
+                        params.position_offset = offset;
+                        params.base = 10000.0f;
+                        Host out[2];
+                        for (int side = 0; side < 2; ++side) {
+                            const proteus_context context = side == 0 ? c.gpu : c.cpu;
+                            Device dx(context, buffer);
+                            proteus_tensor view = dx.tensor;
+                            view.offset_bytes = static_cast<uint64_t>(shift) * element_bytes(dtype);
+                            view.rank = 4;
+                            const int64_t shape[4] = {s.B, heads, s.T, s.D}, strides[4] = {s.T * W, s.D, W, 1};
+                            for (int a = 0; a < 4; ++a) {
+                                view.shape[a] = shape[a];
+                                view.strides[a] = strides[a];
+                            }
+                            require(proteus_rope(context, &view, &params), "proteus_rope");
+                            out[side] = dx.read(buffer);
+                        }
+                        Host gpu_view(dtype, {s.B, heads, s.T, s.D}), cpu_view = gpu_view;
+                        std::vector<uint8_t> in_view(buffer.count(), 0);
+                        uint64_t n = 0;
+                        for (int64_t b = 0; b < s.B; ++b) {
+                            for (int64_t h = 0; h < heads; ++h) {
+                                for (int64_t t = 0; t < s.T; ++t) {
+                                    for (int64_t d = 0; d < s.D; ++d, ++n) {
+                                        const uint64_t i = view_index(shift, b, h, t, d);
+                                        std::memcpy(gpu_view.bytes.data() + n * element_bytes(dtype),
+                                                    out[0].bytes.data() + i * element_bytes(dtype), element_bytes(dtype));
+                                        std::memcpy(cpu_view.bytes.data() + n * element_bytes(dtype),
+                                                    out[1].bytes.data() + i * element_bytes(dtype), element_bytes(dtype));
+                                        in_view[i] = 1;
+                                    }
+                                }
+                            }
+                        }
+                        const std::string shifted = name + " shift " + std::to_string(shift);
+                        compare(shifted, gpu_view, cpu_view, tolerance(dtype));
+                        uint64_t touched = 0;
+                        const uint64_t size = element_bytes(dtype);
+                        for (uint64_t i = 0; i < buffer.count(); ++i) {
+                            touched += !in_view[i] && std::memcmp(out[0].bytes.data() + i * size, buffer.bytes.data() + i * size, size) != 0;
+                        }
+                        report(shifted + " outside the view", touched == 0, std::to_string(touched) + " elements changed");
+                        if (shift == 0) {
+                            first_view = gpu_view;
+                        } else {
+                            compare_bits(shifted + " same bits as shift 0", gpu_view, first_view);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 // ---- router, select_rows, dna_update --------------------------------------------------------------
 
 struct RouterOut {
@@ -367,14 +458,19 @@ RouterOut run_router(proteus_context context, const Host& x, int64_t pad, const 
 /**
  * Both GPU paths (c.gpu through the BLAS, c.gpu_direct with PROTEUS_GPU_ROUTER=direct) against the CPU,
  * and 5 runs bit-identical. Shapes: G below 32; G = 40 (not a multiple of 32) with padded batch rows (one
- * GEMM per batch row); 70000 tokens, several GEMM chunks in every dtype.
+ * GEMM per batch row); 70000 tokens, several GEMM chunks in every dtype; G 64 of H 32 and G 128 of H 64
+ * (each lane of the finishing kernel holds whole heads; the others fetch a head's gates by shuffles);
+ * G 7 below H 9 with an odd C (x read element by element: heads without gates); G 300 (past 32·8 gates:
+ * the shared-memory finishing kernel).
  */
 void check_router(const Contexts& c, std::mt19937_64& rng)
 {
     struct Shape {
         int64_t B, T, C, G, H, pad;
     };
-    const Shape shapes[] = {{2, 50, 200, 24, 8, 0}, {3, 37, 96, 40, 5, 2}, {1, 70000, 8, 64, 16, 0}};
+    const Shape shapes[] = {{2, 50, 200, 24, 8, 0}, {3, 37, 96, 40, 5, 2},  {1, 70000, 8, 64, 16, 0},
+                            {2, 64, 64, 64, 32, 0}, {2, 40, 40, 128, 64, 1}, {1, 20, 37, 7, 9, 0},
+                            {1, 33, 48, 300, 7, 0}};
     for (const bool blas : {true, false}) {
         const proteus_context gpu_context = blas ? c.gpu : c.gpu_direct;
         for (const Shape& s : shapes) {
@@ -532,7 +628,7 @@ int main(int argc, char** argv)
     }
     std::mt19937_64 rng(seed);
     const std::function<void(const Contexts&, std::mt19937_64&)> suites[] = {
-        check_linear, check_convert, check_norm, check_gelu, check_rope, check_router, check_select, check_dna_update};
+        check_linear, check_convert, check_norm, check_gelu, check_rope, check_rope_views, check_router, check_select, check_dna_update};
     for (const auto& suite : suites) suite(c, rng);
     require(proteus_context_destroy(c.gpu_direct), "context_destroy(gpu, direct router)");
     require(proteus_context_destroy(c.gpu), "context_destroy(gpu)");

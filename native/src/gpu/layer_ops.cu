@@ -6,12 +6,16 @@
 //   linear       the BLAS GEMM (gpu/blas.cu) with beta·y, then bias_add
 //   convert      one thread per element of a right-aligned 4-D view
 //   norm         one block per row: sum → mean (→ centred sum of squares) → normalise
-//   gelu, rope   one thread per element / per (token, pair), turning that pair in every head
+//   gelu         one thread per element
+//   rope         one block per tile of tokens: the tile's (token, pair) angles once, in double, into a
+//                shared (cos, sin) table, then one thread per item of 4 pairs of one (token, head), one
+//                16-byte (or two 4-element) accesses where the view is aligned, else element by element
 //   router       the logits and DNA dot products by one BLAS GEMM per chunk of tokens against the weights
-//                split into x's storage type (float32-exact), then a lane group per token finishes its row
-//                (softmax, blend, heads); where the BLAS is not used, one block per kRouterTokens tokens
-//                computes the dot products through shared memory and one thread per token finishes
-//                (router_path says which)
+//                split into x's storage type (float32-exact; s from a two-level max), then a lane group
+//                per token finishes its row (softmax, blend, heads) with each lane's gates in registers
+//                (G ≤ 256; wider, through shared memory); where the BLAS is not used, one block per
+//                kRouterTokens tokens computes the dot products through shared memory and one thread per
+//                token finishes (router_path says which)
 //   select_rows  a radix select per batch row over unique 64-bit (importance, −t) keys, 8 passes of
 //                8 bits: in one block per row for short rows (or many rows), else each pass a multi-block
 //                histogram kernel (shared-memory integer counts) and a pick kernel; then one thread per
@@ -26,6 +30,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <type_traits>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -206,47 +211,194 @@ __global__ void gelu_elements(const typename S::Raw* x, int64_t x_stride, typena
 /**
  * Pair m of token t turned by (offset + t)·base^(−2m/D), in every head. The angle grows to ~10^6 rad at
  * long positions, where a float32 product has lost the phase; in double it is exact to float32
- * precision. One thread per (b, t, m) evaluates the angle and its sine and cosine once and turns that
- * pair in all heads (the double math is then ~1/H of the kernel, which is bound by the reads and writes);
- * consecutive threads take consecutive pairs of a token, so a warp's accesses per head are whole sectors.
+ * precision. A block takes a tile of tokens: first it evaluates the angle of every (token, pair) of the
+ * tile once, in double, and keeps (float cos, float sin) in shared memory (with each token's row
+ * offset), then its threads stream the tile's items. An item is 4 pairs (8 elements) of one (token,
+ * head): interleaved, elements [8j, 8j + 8); half-split, [4j, 4j + 4) and [D/2 + 4j, D/2 + 4j + 4).
+ * Consecutive threads take consecutive items, so a warp reads whole runs of a token's heads. Where the
+ * view allows it (kVector: D a multiple of 8, the address and the strides of the axes longer than 1
+ * multiples of the access), an item is one 16-byte access (16-bit interleaved) or two 4-element ones;
+ * else element by element (any even D). kRopeUnroll items are loaded before the first is stored (a
+ * store could alias a later load as far as the compiler knows, which would serialise them). The angle,
+ * the float sine and cosine and the rotation are the expressions of the per-pair kernel this replaced,
+ * so the bits are the same; with D/2 > kRopeTablePairs (no room for one token's table) each item
+ * evaluates its own angles.
  */
-constexpr int kRopeHeads = 8;  // heads whose pair a thread loads before it stores any
+constexpr int kRopeTablePairs = 512;         // (cos, sin) entries of one tile: 4 KiB
+constexpr int kRopeTileTokens = 512;         // tokens of one tile at most
+constexpr uint64_t kRopeTileItems = 8192;    // items of one tile, about (32 per thread)
+constexpr int kRopeUnroll = 4;               // items a thread loads before it stores
 
-template <typename S>
-__global__ void rope_pairs(Rows<typename S::Raw> x, int64_t heads, int64_t seq_len, int64_t head_dim, bool half_split,
-                           int64_t position_offset, double log_base, uint64_t total)
+struct RopeArgs {
+    int64_t heads = 0, seq_len = 0, tokens = 0;  // tokens: B·T, flattened (the angle depends on t alone)
+    int64_t head_dim = 0, pairs = 0, quads = 0;  // quads: items per head, ceil(pairs / 4)
+    int64_t tile = 1;                            // tokens of a tile
+    int64_t position_offset = 0;
+    double log_base = 0.0;
+    bool table = true;  // the tile's sines and cosines in shared memory (pairs ≤ kRopeTablePairs)
+};
+
+/** N elements of one aligned access. */
+template <typename Raw, int N>
+struct alignas(N * sizeof(Raw)) Pack {
+    Raw v[N];
+};
+
+/** (float cos, float sin) of the angle of pair m at `position`: as the CPU backend, in double. */
+__device__ __forceinline__ float2 rope_turn(int64_t position, int64_t m, int64_t head_dim, double log_base)
 {
-    const int64_t pairs = head_dim / 2;
-    for (uint64_t e = grid_start(); e < total; e += grid_step()) {
-        const int64_t m = static_cast<int64_t>(e % static_cast<uint64_t>(pairs));
-        const int64_t token = static_cast<int64_t>(e / static_cast<uint64_t>(pairs));
-        const int64_t t = token % seq_len;
-        const int64_t b = token / seq_len;
-        const double inverse_frequency = exp(-(2.0 * static_cast<double>(m) / static_cast<double>(head_dim)) * log_base);
-        const double angle = static_cast<double>(position_offset + t) * inverse_frequency;
-        const float sine = static_cast<float>(sin(angle));
-        const float cosine = static_cast<float>(cos(angle));
-        const int64_t first = half_split ? m : 2 * m;
-        const int64_t second = half_split ? m + pairs : 2 * m + 1;
-        // Heads in groups of kRopeHeads: every load of a group is issued before the first store (a store
-        // could alias a later load as far as the compiler knows, which would serialise them).
-        typename S::Raw* const row = x.at(b, 0, t);
-        for (int64_t h0 = 0; h0 < heads; h0 += kRopeHeads) {
-            float a[kRopeHeads], c[kRopeHeads];
+    const double inverse_frequency = exp(-(2.0 * static_cast<double>(m) / static_cast<double>(head_dim)) * log_base);
+    const double angle = static_cast<double>(position) * inverse_frequency;
+    return make_float2(static_cast<float>(cos(angle)), static_cast<float>(sin(angle)));
+}
+
+/** The 4 pairs (a, c) of item j of `row`: a the first element of each pair, c the second (0 past D/2). */
+template <typename S, bool kHalfSplit, bool kVector>
+__device__ __forceinline__ void rope_load(const typename S::Raw* row, int64_t j, int64_t pairs, float (&a)[4], float (&c)[4])
+{
+    using Raw = typename S::Raw;
+    if constexpr (kVector && !kHalfSplit && sizeof(Raw) == 2) {
+        const Pack<Raw, 8> v = *reinterpret_cast<const Pack<Raw, 8>*>(row + 8 * j);
 #pragma unroll
-            for (int u = 0; u < kRopeHeads; ++u) {
-                const typename S::Raw* v = row + (h0 + u) * x.head;
-                a[u] = h0 + u < heads ? S::load(v[first]) : 0.0f;
-                c[u] = h0 + u < heads ? S::load(v[second]) : 0.0f;
-            }
+        for (int u = 0; u < 4; ++u) {
+            a[u] = S::load(v.v[2 * u]);
+            c[u] = S::load(v.v[2 * u + 1]);
+        }
+    } else if constexpr (kVector && !kHalfSplit) {
+        const Pack<Raw, 4> v0 = *reinterpret_cast<const Pack<Raw, 4>*>(row + 8 * j);
+        const Pack<Raw, 4> v1 = *reinterpret_cast<const Pack<Raw, 4>*>(row + 8 * j + 4);
 #pragma unroll
-            for (int u = 0; u < kRopeHeads; ++u) {
-                if (h0 + u >= heads) break;
-                typename S::Raw* v = row + (h0 + u) * x.head;
-                v[first] = S::store(a[u] * cosine - c[u] * sine);
-                v[second] = S::store(a[u] * sine + c[u] * cosine);
+        for (int u = 0; u < 2; ++u) {
+            a[u] = S::load(v0.v[2 * u]);
+            c[u] = S::load(v0.v[2 * u + 1]);
+            a[u + 2] = S::load(v1.v[2 * u]);
+            c[u + 2] = S::load(v1.v[2 * u + 1]);
+        }
+    } else if constexpr (kVector) {
+        const Pack<Raw, 4> v0 = *reinterpret_cast<const Pack<Raw, 4>*>(row + 4 * j);
+        const Pack<Raw, 4> v1 = *reinterpret_cast<const Pack<Raw, 4>*>(row + pairs + 4 * j);
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            a[u] = S::load(v0.v[u]);
+            c[u] = S::load(v1.v[u]);
+        }
+    } else {
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int64_t m = 4 * j + u;
+            const bool inside = m < pairs;
+            a[u] = inside ? S::load(row[kHalfSplit ? m : 2 * m]) : 0.0f;
+            c[u] = inside ? S::load(row[kHalfSplit ? m + pairs : 2 * m + 1]) : 0.0f;
+        }
+    }
+}
+
+/** Stores what rope_load loaded (pairs past D/2 are not written). */
+template <typename S, bool kHalfSplit, bool kVector>
+__device__ __forceinline__ void rope_store(typename S::Raw* row, int64_t j, int64_t pairs, const float (&a)[4], const float (&c)[4])
+{
+    using Raw = typename S::Raw;
+    if constexpr (kVector && !kHalfSplit && sizeof(Raw) == 2) {
+        Pack<Raw, 8> v;
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            v.v[2 * u] = S::store(a[u]);
+            v.v[2 * u + 1] = S::store(c[u]);
+        }
+        *reinterpret_cast<Pack<Raw, 8>*>(row + 8 * j) = v;
+    } else if constexpr (kVector && !kHalfSplit) {
+        Pack<Raw, 4> v0, v1;
+#pragma unroll
+        for (int u = 0; u < 2; ++u) {
+            v0.v[2 * u] = S::store(a[u]);
+            v0.v[2 * u + 1] = S::store(c[u]);
+            v1.v[2 * u] = S::store(a[u + 2]);
+            v1.v[2 * u + 1] = S::store(c[u + 2]);
+        }
+        *reinterpret_cast<Pack<Raw, 4>*>(row + 8 * j) = v0;
+        *reinterpret_cast<Pack<Raw, 4>*>(row + 8 * j + 4) = v1;
+    } else if constexpr (kVector) {
+        Pack<Raw, 4> v0, v1;
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            v0.v[u] = S::store(a[u]);
+            v1.v[u] = S::store(c[u]);
+        }
+        *reinterpret_cast<Pack<Raw, 4>*>(row + 4 * j) = v0;
+        *reinterpret_cast<Pack<Raw, 4>*>(row + pairs + 4 * j) = v1;
+    } else {
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int64_t m = 4 * j + u;
+            if (m >= pairs) break;
+            row[kHalfSplit ? m : 2 * m] = S::store(a[u]);
+            row[kHalfSplit ? m + pairs : 2 * m + 1] = S::store(c[u]);
+        }
+    }
+}
+
+/** Index: 32-bit where the launcher has checked that a tile's items fit (the vector path), else 64-bit. */
+template <typename S, bool kHalfSplit, bool kVector>
+__global__ void __launch_bounds__(kThreads) rope_tiles(Rows<typename S::Raw> x, RopeArgs r)
+{
+    using Index = std::conditional_t<kVector, uint32_t, uint64_t>;
+    __shared__ float2 turns[kRopeTablePairs];        // (cos, sin) of (token of the tile, pair), token-major
+    __shared__ int64_t row_offset[kRopeTileTokens];  // b·batch + t·token of each token of the tile
+    const Index per_token = static_cast<Index>(r.heads * r.quads);
+    const Index quads = static_cast<Index>(r.quads);
+    for (int64_t first = static_cast<int64_t>(blockIdx.x) * r.tile; first < r.tokens;
+         first += static_cast<int64_t>(gridDim.x) * r.tile) {
+        const int count = static_cast<int>(min(r.tile, r.tokens - first));
+        for (int i = threadIdx.x; i < count; i += kThreads) {
+            const int64_t n = first + i;
+            row_offset[i] = (n / r.seq_len) * x.batch + (n % r.seq_len) * x.token;
+        }
+        if (r.table) {
+            const int entries = count * static_cast<int>(r.pairs);
+            for (int e = threadIdx.x; e < entries; e += kThreads) {
+                const int64_t i = e / r.pairs, m = e % r.pairs;
+                turns[e] = rope_turn(r.position_offset + (first + i) % r.seq_len, m, r.head_dim, r.log_base);
             }
         }
+        __syncthreads();
+        const Index items = static_cast<Index>(count) * per_token;
+        for (Index i0 = threadIdx.x; i0 < items; i0 += Index{kThreads} * kRopeUnroll) {
+            float a[kRopeUnroll][4], c[kRopeUnroll][4];
+            typename S::Raw* row[kRopeUnroll];
+            Index token[kRopeUnroll], j[kRopeUnroll];
+#pragma unroll
+            for (int u = 0; u < kRopeUnroll; ++u) {
+                const Index item = i0 + Index{kThreads} * u;
+                row[u] = nullptr;
+                token[u] = 0;
+                j[u] = 0;
+                if (item >= items) continue;
+                token[u] = item / per_token;
+                const Index rest = item - token[u] * per_token;
+                const Index h = rest / quads;
+                j[u] = rest - h * quads;
+                row[u] = x.data + row_offset[token[u]] + static_cast<int64_t>(h) * x.head;
+                rope_load<S, kHalfSplit, kVector>(row[u], j[u], r.pairs, a[u], c[u]);
+            }
+#pragma unroll
+            for (int u = 0; u < kRopeUnroll; ++u) {
+                if (row[u] == nullptr) continue;
+#pragma unroll
+                for (int k = 0; k < 4; ++k) {
+                    const int64_t m = 4 * static_cast<int64_t>(j[u]) + k;
+                    if (!kVector && m >= r.pairs) break;
+                    const float2 turn =
+                        r.table ? turns[token[u] * r.pairs + m]
+                                : rope_turn(r.position_offset + (first + token[u]) % r.seq_len, m, r.head_dim, r.log_base);
+                    const float cosine = turn.x, sine = turn.y;
+                    const float first_element = a[u][k], second_element = c[u][k];
+                    a[u][k] = first_element * cosine - second_element * sine;
+                    c[u][k] = first_element * sine + second_element * cosine;
+                }
+                rope_store<S, kHalfSplit, kVector>(row[u], j[u], r.pairs, a[u], c[u]);
+            }
+        }
+        __syncthreads();  // the tables are rewritten for the next tile
     }
 }
 
@@ -451,6 +603,7 @@ constexpr int kFinishTokens = kThreads / kGroupLanes;  // tokens of one finishin
 constexpr int kSplitRows = kThreads / kGroupLanes;     // weight rows of one split block
 constexpr uint64_t kRouterScratchBytes = 32ull << 20;  // float32 GEMM output of one chunk of tokens
 constexpr int kMaxScale = 126;                         // |s| ≤ 126: 2^±s are normal floats
+constexpr int kScaleBlocks = 128;                      // blocks of the first level of the max|W| reduction
 
 /** Weights of the GEMM: matrix 0 W_r, matrix 1 P (under DNA). */
 struct RouterWeights {
@@ -459,34 +612,50 @@ struct RouterWeights {
     int64_t gates = 0, channels = 0;
 };
 
-/** s of matrix blockIdx.x: max|W·2^s| < 2^top (0 when the matrix is all zeros or not finite). */
-__global__ void router_scales(RouterWeights w, int top, int* scales)
+/**
+ * The first level of s: the largest |w| of the rows blockIdx.x, blockIdx.x + gridDim.x, … of matrix
+ * blockIdx.y into maxima[matrix·gridDim.x + blockIdx.x] (NaN ignored, as fmaxf does). router_split
+ * takes the second level (a max is exact and order-free: the same bits however it is split).
+ */
+__global__ void router_maxima(RouterWeights w, float* maxima)
 {
     __shared__ float scratch[kThreads];
-    const float* const matrix = w.matrix[blockIdx.x];
-    const int64_t stride = w.stride[blockIdx.x];
+    const float* const matrix = w.matrix[blockIdx.y];
+    const int64_t stride = w.stride[blockIdx.y];
     float largest = 0.0f;
-    for (uint64_t e = threadIdx.x; e < static_cast<uint64_t>(w.gates) * w.channels; e += kThreads) {
-        largest = fmaxf(largest, fabsf(matrix[(e / w.channels) * stride + e % w.channels]));
+    for (int64_t g = blockIdx.x; g < w.gates; g += gridDim.x) {
+        for (int64_t c = threadIdx.x; c < w.channels; c += kThreads) largest = fmaxf(largest, fabsf(matrix[g * stride + c]));
     }
     largest = block_reduce(largest, scratch, Max{});
-    if (threadIdx.x != 0) return;
+    if (threadIdx.x == 0) maxima[blockIdx.y * gridDim.x + blockIdx.x] = largest;
+}
+
+/** s from the largest |w|: max|W·2^s| < 2^top (0 when the matrix is all zeros or not finite). */
+__device__ int router_scale(float largest, int top)
+{
     int exponent = 0;  // largest = f·2^exponent, f in [0.5, 1)
     (void)frexpf(largest, &exponent);
-    scales[blockIdx.x] = largest > 0.0f && isfinite(largest) ? max(-kMaxScale, min(kMaxScale, top - exponent)) : 0;
+    return largest > 0.0f && isfinite(largest) ? max(-kMaxScale, min(kMaxScale, top - exponent)) : 0;
 }
 
 /**
  * Lane group per weight row (g of matrix blockIdx.y): the kParts terms of W·2^s into `packed`; for P
- * also 1/max(|P_g|, 1e-6) (a fixed butterfly over the lanes' column-ordered sums).
+ * also 1/max(|P_g|, 1e-6) (a fixed butterfly over the lanes' column-ordered sums). Each block first
+ * reduces its matrix's `blocks` maxima to s; block 0 writes it to scales for the finishing kernel.
  */
 template <typename S>
-__global__ void router_split(RouterWeights w, const int* scales, typename S::Raw* packed, float* inverse_norms)
+__global__ void router_split(RouterWeights w, const float* maxima, int blocks, int* scales, typename S::Raw* packed,
+                             float* inverse_norms)
 {
     constexpr int kParts = RouterSplit<S>::kParts;
+    __shared__ float scratch[kThreads];
     const int matrix = blockIdx.y;
+    float largest = 0.0f;
+    for (int i = threadIdx.x; i < blocks; i += kThreads) largest = fmaxf(largest, maxima[matrix * blocks + i]);
+    const int s = router_scale(block_reduce(largest, scratch, Max{}), RouterSplit<S>::kTop);
+    if (blockIdx.x == 0 && threadIdx.x == 0) scales[matrix] = s;
     const int lane = threadIdx.x % kGroupLanes;
-    const float scale = ldexpf(1.0f, scales[matrix]);
+    const float scale = ldexpf(1.0f, s);
     for (int64_t g = static_cast<int64_t>(blockIdx.x) * kSplitRows + threadIdx.x / kGroupLanes; g < w.gates;
          g += static_cast<int64_t>(gridDim.x) * kSplitRows) {
         const float* const row = w.matrix[matrix] + g * w.stride[matrix];
@@ -512,6 +681,7 @@ struct RouterProducts {
     int64_t first = 0, rows = 0;      // the chunk: tokens [first, first + rows)
     const int* scales = nullptr;      // s of W_r, P
     const float* inverse_norms = nullptr;  // 1/max(|P_g|, 1e-6)
+    bool x_vector = false;  // x's rows readable 16 bytes at a time (|x|² in router_finish_lanes)
 };
 
 /** Σ of the kParts terms of column g (the smallest first), times 2^-s. */
@@ -633,6 +803,223 @@ __global__ void __launch_bounds__(kThreads) router_finish(RouterArgs a, RouterPr
     if (a.salience != nullptr) a.salience[b * a.salience_batch + t * a.salience_token] = salience;
     if (a.importance != nullptr) {
         a.importance[b * a.importance_batch + t * a.importance_token] = a.dna ? best * (1.0f - beta) + salience * beta : best;
+    }
+}
+
+/** `op_a` over the group for a and `op_b` for b, the two butterflies interleaved (each as group_reduce). */
+template <typename OpA, typename OpB>
+__device__ __forceinline__ void group_reduce_pair(float& a, OpA op_a, float& b, OpB op_b)
+{
+    for (int mask = kGroupLanes / 2; mask > 0; mask /= 2) {
+        const float other_a = group_shuffle_xor(a, mask, kGroupLanes);
+        const float other_b = group_shuffle_xor(b, mask, kGroupLanes);
+        a = op_a(a, other_a);
+        b = op_b(b, other_b);
+    }
+}
+
+constexpr int kFinishRowsPerGroup = 4;  // tokens a lane group finishes in turn (its gate constants loaded once)
+
+/**
+ * router_finish for G ≤ 32·kGates, everything in registers: a lane group per token, lane l holding the
+ * kGates consecutive gates [l·kGates, (l + 1)·kGates) (lanes past G hold nothing: −inf to the maxima, 0 to
+ * the sums). Every sum or max over the gates is the lane's own (gate order) then one 5-step butterfly;
+ * independent ones go in pairs. No shared memory and no barrier. Per gate constants (1/|P_g|,
+ * confidence + 1e-6, the usage-boost share softmax(−(usage + 1e-6))_g) are loaded once per group, which
+ * then finishes kFinishRowsPerGroup·… tokens (the block's groups step together, so a wavefront's two
+ * groups never diverge; a group past the chunk's end repeats the last row and writes nothing). Heads:
+ * where every head's gate run lies inside one lane (G a multiple of H whose run length divides kGates)
+ * the lane adds its runs; else lane h fetches head h's gates by shuffles, in gate order. The same
+ * operations in the same order on every run: the same bits.
+ */
+template <typename S, int kGates>
+__global__ void __launch_bounds__(kThreads) router_finish_lanes(RouterArgs a, RouterProducts f)
+{
+    constexpr int kParts = RouterSplit<S>::kParts;
+    using Raw = typename S::Raw;
+    const int G = static_cast<int>(a.gates), H = static_cast<int>(a.heads);
+    const int group = threadIdx.x / kGroupLanes, lane = threadIdx.x % kGroupLanes;
+    const int own = lane * kGates;  // the lane's first gate
+    bool inside[kGates];
+    float inverse_norm[kGates], confidence[kGates], share[kGates];
+#pragma unroll
+    for (int k = 0; k < kGates; ++k) {
+        inside[k] = own + k < G;
+        inverse_norm[k] = 0.0f;
+        confidence[k] = 0.0f;
+        share[k] = 0.0f;
+    }
+    if (a.dna) {
+        float usage_top = -INFINITY;
+#pragma unroll
+        for (int k = 0; k < kGates; ++k) {
+            if (!inside[k]) continue;
+            inverse_norm[k] = f.inverse_norms[own + k];
+            confidence[k] = a.confidence[own + k] + 1e-6f;
+            share[k] = -(a.usage[own + k] + 1e-6f);
+            usage_top = fmaxf(usage_top, share[k]);
+        }
+        if (a.usage_boost > 0.0f) {
+            usage_top = group_reduce(usage_top, Max{});
+            float usage_sum = 0.0f;
+#pragma unroll
+            for (int k = 0; k < kGates; ++k) {
+                share[k] = inside[k] ? expf(share[k] - usage_top) : 0.0f;
+                usage_sum += share[k];
+            }
+            usage_sum = group_reduce(usage_sum, Add{});
+#pragma unroll
+            for (int k = 0; k < kGates; ++k) share[k] /= usage_sum;
+        }
+    }
+    const float weight_unscale = ldexpf(1.0f, -f.scales[0]);
+    const float prototype_unscale = a.dna ? ldexpf(1.0f, -f.scales[1]) : 0.0f;
+    const int64_t columns = int64_t{kParts} * (a.dna ? 2 : 1) * G;
+    // Heads inside one lane: G = run·H with the run dividing kGates.
+    const int run = G >= H && G % H == 0 ? G / H : 0;
+    const bool lane_heads = run > 0 && kGates % run == 0;
+
+    for (int64_t r0 = static_cast<int64_t>(blockIdx.x) * kFinishTokens; r0 < f.rows;
+         r0 += static_cast<int64_t>(gridDim.x) * kFinishTokens) {
+        const bool owner = r0 + group < f.rows;
+        const int64_t r = owner ? r0 + group : f.rows - 1;
+        const int64_t token = f.first + r;
+        const int64_t b = token / a.seq_len, t = token % a.seq_len;
+        const float* const terms = f.products + r * columns;
+
+        // p_router = softmax(logits); |x|² alongside the maximum.
+        float p[kGates];
+        float top = -INFINITY, square = 0.0f;
+#pragma unroll
+        for (int k = 0; k < kGates; ++k) {
+            p[k] = inside[k] ? unsplit<kParts>(terms, G, own + k, weight_unscale) : -INFINITY;
+            top = fmaxf(top, p[k]);
+        }
+        if (a.dna) {
+            const Raw* const x = static_cast<const Raw*>(a.x) + b * a.x_batch + t * a.x_token;
+            if (f.x_vector) {
+                constexpr int kPer = 16 / sizeof(Raw);
+                for (int64_t c = int64_t{lane} * kPer; c < a.channels; c += int64_t{kGroupLanes} * kPer) {
+                    const Pack<Raw, kPer> v = *reinterpret_cast<const Pack<Raw, kPer>*>(x + c);
+#pragma unroll
+                    for (int e = 0; e < kPer; ++e) {
+                        const float value = S::load(v.v[e]);
+                        square += value * value;
+                    }
+                }
+            } else {
+                for (int64_t c = lane; c < a.channels; c += kGroupLanes) {
+                    const float value = S::load(x[c]);
+                    square += value * value;
+                }
+            }
+        }
+        group_reduce_pair(top, Max{}, square, Add{});
+        float sum = 0.0f, largest = 0.0f;
+#pragma unroll
+        for (int k = 0; k < kGates; ++k) {
+            p[k] = inside[k] ? expf(p[k] - top) : 0.0f;
+            sum += p[k];
+            largest = fmaxf(largest, p[k]);
+        }
+        group_reduce_pair(sum, Add{}, largest, Max{});
+#pragma unroll
+        for (int k = 0; k < kGates; ++k) p[k] /= sum;
+        // The largest p: division by sum is monotone, so max_g(p_g / sum) = (max_g p_g) / sum exactly.
+        float best = largest / sum;
+
+        float salience = 0.0f, beta = 0.0f;
+        if (a.dna) {
+            const float inverse_x = 1.0f / fmaxf(sqrtf(square), 1e-6f);
+            float q[kGates];
+            salience = -INFINITY;
+#pragma unroll
+            for (int k = 0; k < kGates; ++k) {
+                q[k] = inside[k] ? unsplit<kParts>(terms + kParts * G, G, own + k, prototype_unscale) * inverse_x * inverse_norm[k]
+                                 : -INFINITY;  // σ_g
+                salience = fmaxf(salience, q[k]);
+            }
+            salience = group_reduce(salience, Max{});
+            const float shift = salience / a.tau;  // the largest σ/τ (τ > 0)
+            float pd_sum = 0.0f;
+#pragma unroll
+            for (int k = 0; k < kGates; ++k) {
+                q[k] = inside[k] ? expf(q[k] / a.tau - shift) : 0.0f;
+                pd_sum += q[k];
+            }
+            pd_sum = group_reduce(pd_sum, Add{});
+            float weighted_sum = 0.0f;
+#pragma unroll
+            for (int k = 0; k < kGates; ++k) {
+                q[k] = q[k] / pd_sum * confidence[k];
+                weighted_sum += q[k];
+            }
+            weighted_sum = fmaxf(group_reduce(weighted_sum, Add{}), 1e-6f);
+            beta = fminf(fmaxf((salience - a.theta) / fmaxf(1e-6f, 1.0f - a.theta), 0.0f), 1.0f);
+            const float w = a.blend * beta;
+            const float boost = (1.0f - beta) * a.usage_boost;
+            float positive = 0.0f;
+            largest = 0.0f;
+#pragma unroll
+            for (int k = 0; k < kGates; ++k) {
+                p[k] = (1.0f - w) * p[k] + w * (q[k] / weighted_sum);
+                if (a.usage_boost > 0.0f) p[k] += share[k] * boost;
+                p[k] = inside[k] ? fmaxf(p[k], 0.0f) : 0.0f;
+                positive += p[k];
+                largest = fmaxf(largest, p[k]);
+            }
+            group_reduce_pair(positive, Add{}, largest, Max{});
+            positive = fmaxf(positive, 1e-6f);
+#pragma unroll
+            for (int k = 0; k < kGates; ++k) p[k] /= positive;
+            best = largest / positive;
+        }
+
+        if (owner) {
+            float* const probs = a.probs + b * a.probs_batch + t * a.probs_token;
+#pragma unroll
+            for (int k = 0; k < kGates; ++k) {
+                if (inside[k]) probs[own + k] = p[k];
+            }
+        }
+        if (a.head_probs != nullptr) {
+            float* const heads = a.head_probs + b * a.head_batch + t * a.head_token;
+            if (lane_heads) {
+                float head_sum = 0.0f;
+#pragma unroll
+                for (int k = 0; k < kGates; ++k) {
+                    const int place = k % run;
+                    head_sum = place == 0 ? p[k] : head_sum + p[k];
+                    if (owner && inside[k] && place == run - 1) heads[(own + k) / run] = head_sum;
+                }
+            } else {
+                // Head h: gates [ceil(h·G/H), ceil((h+1)·G/H)), none when G < H; lane h + 32i fetches them in order.
+                const int longest = (G + H - 1) / H;
+                for (int h0 = 0; h0 < H; h0 += kGroupLanes) {
+                    const int h = h0 + lane;
+                    const int begin = h < H ? static_cast<int>((int64_t{h} * G + H - 1) / H) : 0;
+                    const int end = h < H ? static_cast<int>((int64_t{h + 1} * G + H - 1) / H) : 0;
+                    float head_sum = 0.0f;
+                    for (int step = 0; step < longest; ++step) {
+                        const int g = begin + step;
+                        const int source = min(g / kGates, kGroupLanes - 1);
+                        float value = 0.0f;
+#pragma unroll
+                        for (int k = 0; k < kGates; ++k) {
+                            const float fetched = bits_to_float(group_shuffle(float_to_bits(p[k]), source, kGroupLanes));
+                            if (g % kGates == k) value = fetched;
+                        }
+                        if (g < end) head_sum += value;
+                    }
+                    if (owner && h < H) heads[h] = head_sum;
+                }
+            }
+        }
+        if (!owner || lane != 0) continue;
+        if (a.salience != nullptr) a.salience[b * a.salience_batch + t * a.salience_token] = salience;
+        if (a.importance != nullptr) {
+            a.importance[b * a.importance_batch + t * a.importance_token] = a.dna ? best * (1.0f - beta) + salience * beta : best;
+        }
     }
 }
 
@@ -956,15 +1343,48 @@ proteus_status gelu(const GeluProblem& problem, cudaStream_t stream)
 
 proteus_status rope(const RopeProblem& problem, cudaStream_t stream)
 {
-    const uint64_t total = static_cast<uint64_t>(problem.batch) * problem.seq_len * (problem.head_dim / 2);
-    if (total == 0 || problem.heads == 0) return PROTEUS_STATUS_OK;
+    RopeArgs r;
+    r.heads = problem.heads;
+    r.seq_len = problem.seq_len;
+    r.tokens = problem.batch * problem.seq_len;
+    r.head_dim = problem.head_dim;
+    r.pairs = problem.head_dim / 2;
+    r.quads = (r.pairs + 3) / 4;
+    r.position_offset = problem.position_offset;
+    r.log_base = std::log(static_cast<double>(problem.base));
+    if (r.tokens == 0 || r.heads == 0 || r.pairs == 0) return PROTEUS_STATUS_OK;
+    const uint64_t per_token = static_cast<uint64_t>(r.heads) * static_cast<uint64_t>(r.quads);
+    r.table = r.pairs <= kRopeTablePairs;
+    r.tile = static_cast<int64_t>(std::max<uint64_t>(1, std::min<uint64_t>(kRopeTileItems / per_token, kRopeTileTokens)));
+    if (r.table) r.tile = std::min<int64_t>(r.tile, kRopeTablePairs / r.pairs);
+    const bool half_split = problem.convention == PROTEUS_ROPE_HALF_SPLIT;
+    const unsigned grid = blocks_for(static_cast<uint64_t>((r.tokens + r.tile - 1) / r.tile), 1);
     return with_storage(problem.x.dtype, [&](auto storage) {
         using S = decltype(storage);
-        rope_pairs<S><<<blocks_for(total), kThreads, 0, stream>>>(
-            rows_of<typename S::Raw>(problem.x), problem.heads, problem.seq_len, problem.head_dim,
-            problem.convention == PROTEUS_ROPE_HALF_SPLIT, problem.position_offset,
-            std::log(static_cast<double>(problem.base)), total);
-        return check_launch("rope_pairs");
+        using Raw = typename S::Raw;
+        // The vector accesses: 16 bytes for 16-bit interleaved, else 4 elements; every item's address must
+        // be a multiple of that, and a tile's items must fit the 32-bit index.
+        const uint64_t access = !half_split && sizeof(Raw) == 2 ? 16 : 4 * sizeof(Raw);
+        bool vector = problem.head_dim % 8 == 0 && reinterpret_cast<uintptr_t>(problem.x.data) % access == 0 &&
+                      static_cast<uint64_t>(r.tile) * per_token <= UINT32_MAX / 2;
+        const int64_t extents[3] = {problem.batch, problem.heads, problem.seq_len};
+        for (int axis = 0; axis < 3; ++axis) {
+            const uint64_t bytes = static_cast<uint64_t>(problem.x.strides[axis]) * sizeof(Raw);
+            if (extents[axis] > 1 && bytes % access != 0) vector = false;
+        }
+        const Rows<Raw> x = rows_of<Raw>(problem.x);
+        if (half_split) {
+            if (vector) {
+                rope_tiles<S, true, true><<<grid, kThreads, 0, stream>>>(x, r);
+            } else {
+                rope_tiles<S, true, false><<<grid, kThreads, 0, stream>>>(x, r);
+            }
+        } else if (vector) {
+            rope_tiles<S, false, true><<<grid, kThreads, 0, stream>>>(x, r);
+        } else {
+            rope_tiles<S, false, false><<<grid, kThreads, 0, stream>>>(x, r);
+        }
+        return check_launch("rope_tiles");
     });
 }
 
@@ -1088,9 +1508,10 @@ proteus_status router_through_blas(const RouterProblem& problem, const RouterArg
         StreamWorkspace memory(workspace);
         typename S::Raw* packed = nullptr;
         int* scales = nullptr;
-        float *inverse_norms = nullptr, *products = nullptr;
+        float *maxima = nullptr, *inverse_norms = nullptr, *products = nullptr;
         proteus_status result = memory.allocate(static_cast<uint64_t>(columns) * C, &packed);
         if (result == PROTEUS_STATUS_OK) result = memory.allocate(2, &scales);
+        if (result == PROTEUS_STATUS_OK) result = memory.allocate(2 * kScaleBlocks, &maxima);
         if (result == PROTEUS_STATUS_OK) result = memory.allocate(static_cast<uint64_t>(G), &inverse_norms);
         if (result == PROTEUS_STATUS_OK) {
             result = memory.allocate(static_cast<uint64_t>(std::min(chunk, a.tokens)) * columns, &products);
@@ -1104,14 +1525,18 @@ proteus_status router_through_blas(const RouterProblem& problem, const RouterArg
         weights.stride[1] = a.prototype_stride;
         weights.gates = G;
         weights.channels = C;
-        router_scales<<<matrices, kThreads, 0, stream>>>(weights, RouterSplit<S>::kTop, scales);
-        result = check_launch("router_scales");
+        const unsigned maxima_blocks = static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(G, kScaleBlocks)));
+        router_maxima<<<dim3(maxima_blocks, matrices), kThreads, 0, stream>>>(weights, maxima);
+        result = check_launch("router_maxima");
         if (result != PROTEUS_STATUS_OK) return result;
-        router_split<S><<<dim3(blocks_for(G, kSplitRows), matrices), kThreads, 0, stream>>>(weights, scales, packed,
-                                                                                           inverse_norms);
+        router_split<S><<<dim3(blocks_for(G, kSplitRows), matrices), kThreads, 0, stream>>>(
+            weights, maxima, static_cast<int>(maxima_blocks), scales, packed, inverse_norms);
         result = check_launch("router_split");
         if (result != PROTEUS_STATUS_OK) return result;
-        if (shared > kStaticSharedLimit) {
+        // G ≤ 32·8: the registers kernel; wider, the shared-memory one.
+        const int gates_per_lane = G <= kGroupLanes ? 1 : G <= 2 * kGroupLanes ? 2 : G <= 4 * kGroupLanes ? 4
+                                                        : G <= 8 * kGroupLanes ? 8 : 0;
+        if (gates_per_lane == 0 && shared > kStaticSharedLimit) {
             PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(router_finish<S>),
                                                    cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
                               "FuncSetAttribute");
@@ -1121,6 +1546,11 @@ proteus_status router_through_blas(const RouterProblem& problem, const RouterArg
         f.products = products;
         f.scales = scales;
         f.inverse_norms = inverse_norms;
+        constexpr uint64_t kAccess = 16;  // bytes of one vector read of x
+        const uint64_t raw = sizeof(typename S::Raw);
+        f.x_vector = reinterpret_cast<uintptr_t>(a.x) % kAccess == 0 && (C * raw) % kAccess == 0 &&
+                     (a.seq_len <= 1 || (static_cast<uint64_t>(a.x_token) * raw) % kAccess == 0) &&
+                     (problem.batch <= 1 || (static_cast<uint64_t>(a.x_batch) * raw) % kAccess == 0);
         const auto* x = static_cast<const typename S::Raw*>(a.x);
         for (int64_t run = 0; run < runs.count; ++run) {
             for (int64_t offset = 0; offset < runs.length; offset += chunk) {
@@ -1130,7 +1560,14 @@ proteus_status router_through_blas(const RouterProblem& problem, const RouterArg
                 result = blas.gemm_nt(problem.x.dtype, f.rows, columns, C, rows, runs.stride, packed, C, 0.0f,
                                       PROTEUS_DTYPE_FLOAT32, products, columns, "proteus_router");
                 if (result != PROTEUS_STATUS_OK) return result;
-                router_finish<S><<<blocks_for(f.rows, kFinishTokens), kThreads, shared, stream>>>(a, f);
+                const unsigned lanes_grid = blocks_for(f.rows, kFinishTokens * kFinishRowsPerGroup);
+                switch (gates_per_lane) {
+                case 1: router_finish_lanes<S, 1><<<lanes_grid, kThreads, 0, stream>>>(a, f); break;
+                case 2: router_finish_lanes<S, 2><<<lanes_grid, kThreads, 0, stream>>>(a, f); break;
+                case 4: router_finish_lanes<S, 4><<<lanes_grid, kThreads, 0, stream>>>(a, f); break;
+                case 8: router_finish_lanes<S, 8><<<lanes_grid, kThreads, 0, stream>>>(a, f); break;
+                default: router_finish<S><<<blocks_for(f.rows, kFinishTokens), kThreads, shared, stream>>>(a, f); break;
+                }
                 result = check_launch("router_finish");
                 if (result != PROTEUS_STATUS_OK) return result;
             }
