@@ -5,6 +5,8 @@
 //           half of them a query slice (SPEC §1: Tq rows at positions p0 …, from one decode step at
 //           p0 = T − 1 to chunks straddling query tiles, DNA included), where the reference's slice
 //           must also equal the same rows of its full-length call bit for bit.
+//   check-row-mode: the same cases launched ROW (the row mode) with sparse masks (none, single rows,
+//           1–100 %), once with each of its attention kernels (row groups, then PROTEUS_ROW_MODE_KERNEL=rows).
 //   check-cpu: the same cases for the CPU backend's own kernels (AUTO: its tile kernel where that takes
 //           the problem) against the CPU reference; needs no GPU (CI runs it).
 //   time:   the dense and window shapes of the acceptance list, per launch configuration,
@@ -12,7 +14,7 @@
 // Build (from the repository root, after building build-cuda):
 //   g++ -O2 -std=c++17 -Inative/include -Inative/src tests/gpu/flux_tile_check.cpp -Lbuild-cuda/lib -lproteus
 //       -Wl,-rpath,$PWD/build-cuda/lib -o build-cuda/flux_tile_check
-// Run:  build-cuda/flux_tile_check check [CASES] [SEED] [MAX_T] | check-cpu [CASES] [SEED] [MAX_T] | time [REPEATS]
+// Run:  build-cuda/flux_tile_check check [CASES] [SEED] [MAX_T] | check-row-mode [CASES] [SEED] [MAX_T] | check-cpu [CASES] [SEED] [MAX_T] | time [REPEATS]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -194,7 +196,9 @@ bool same_rows(const Shape& s, const Slice& slice, const std::vector<float>& o_f
  * same rows of its full-length call bit for bit (SPEC §1); the kernels, whose tiles move with the slice,
  * only within tolerance.
  */
-int check(proteus_context tested, bool tested_gpu, proteus_context cpu, int cases, unsigned seed, int64_t max_t)
+/** `row_mode`: launch ROW wherever the row mode takes the case, with sparse masks (check-row-mode). */
+int check(proteus_context tested, bool tested_gpu, proteus_context cpu, int cases, unsigned seed, int64_t max_t,
+          bool row_mode = false)
 {
     proteus_launch_config reference{};
     reference.struct_size = sizeof reference;
@@ -263,6 +267,7 @@ int check(proteus_context tested, bool tested_gpu, proteus_context cpu, int case
         const bool dna_keys = k.slice.offset + k.slice.rows - 1 >= k.params.window && k.params.dna_count > 0;
         const bool tile_takes = !dna_keys || k.params.dna_count <= 256;
         int64_t mode = pick(0, 3) == 0 ? one_of({PROTEUS_LAUNCH_AUTO, PROTEUS_LAUNCH_ROW}) : int64_t{PROTEUS_LAUNCH_TILE};
+        if (row_mode) mode = PROTEUS_LAUNCH_ROW;  // the row mode takes K ≤ 256, as the tile kernel
         if (mode != PROTEUS_LAUNCH_AUTO && !tile_takes) mode = PROTEUS_LAUNCH_AUTO;
         k.launch.mode = static_cast<int32_t>(mode);
         if (mode != PROTEUS_LAUNCH_ROW && tile_takes) {
@@ -281,10 +286,12 @@ int check(proteus_context tested, bool tested_gpu, proteus_context cpu, int case
             const float value = amplitude * normal(rng);
             x = k.s.dtype == PROTEUS_DTYPE_BFLOAT16 ? float_to_bfloat16(value) : float_to_half(value);
         }
-        k.with_active = pick(0, 2) == 0;
+        k.with_active = row_mode ? pick(0, 7) != 0 : pick(0, 2) == 0;
         k.with_lse = pick(0, 3) != 0;
         k.active.resize(B * H * T);
-        const int64_t density = one_of({5, 20, 75, 100});  // percent: AUTO's row mode below 25
+        // Percent: AUTO's row mode below 25. The row mode's runs add 0 (no active row) and 1 (single rows,
+        // row groups of one row, rows more than a window apart, groups spanning a change of head).
+        const int64_t density = row_mode ? one_of({0, 1, 5, 20, 75, 100}) : one_of({5, 20, 75, 100});
         for (auto& a : k.active) a = pick(0, 99) < density;
         k.salience.resize(B * T);
         const int64_t levels = one_of({3, 1000, 0, -1});  // 3: many ties; 0: continuous; -1: signed zeros and infinities
@@ -481,13 +488,26 @@ int main(int argc, char** argv)
     if (command == "check") {
         status = check(gpu, true, cpu, static_cast<int>(argument(2, 300)), static_cast<unsigned>(argument(3, 1)),
                        argument(4, 4097));
+    } else if (command == "check-row-mode") {
+        // Both attention kernels of the row mode (gpu/flux_row_mode.h) on the same cases: row groups,
+        // then per-row gathers (PROTEUS_ROW_MODE_KERNEL is read when a context is created).
+        const int cases = static_cast<int>(argument(2, 300));
+        const auto seed = static_cast<unsigned>(argument(3, 1));
+        for (const char* kernel : {"groups", "rows"}) {
+            setenv("PROTEUS_ROW_MODE_KERNEL", kernel, 1);
+            proteus_context context = nullptr;
+            require(proteus_context_create(PROTEUS_BACKEND_CUDA, 0, &context), "context_create(cuda)");
+            std::printf("row mode kernel: %s\n", kernel);
+            status |= check(context, true, cpu, cases, seed, argument(4, 4097), true);
+            proteus_context_destroy(context);
+        }
     } else if (command == "check-cpu") {
         status = check(cpu, false, cpu, static_cast<int>(argument(2, 300)), static_cast<unsigned>(argument(3, 1)),
                        argument(4, 4097));
     } else if (command == "time") {
         status = time_shapes(gpu, static_cast<int>(argument(2, 10)));
     } else {
-        std::fprintf(stderr, "usage: %s check [CASES] [SEED] [MAX_T] | check-cpu [CASES] [SEED] [MAX_T] | time [REPEATS]\n",
+        std::fprintf(stderr, "usage: %s check [CASES] [SEED] [MAX_T] | check-row-mode [CASES] [SEED] [MAX_T] | check-cpu [CASES] [SEED] [MAX_T] | time [REPEATS]\n",
                      argv[0]);
         status = 2;
     }

@@ -154,10 +154,16 @@ if has_step tile; then
   echo "== check 40 4 40000" >>"$out/tile.log"
   "$checker" check 40 4 40000 >>"$out/tile.log" 2>&1
   note "tile check (40 random cases up to T 30001, GPU vs CPU backend): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/tile.log")"
+  start=$SECONDS
+  echo "== check-row-mode 200 5" >>"$out/tile.log"
+  "$checker" check-row-mode 200 5 >>"$out/tile.log" 2>&1
+  note "row mode check (200 cases ROW, row groups then per-row kernel, vs CPU backend): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/tile.log")"
   for tool in racecheck synccheck memcheck; do
-    echo "== compute-sanitizer --tool $tool: check 12 2 300" >>"$out/tile.log"
+    echo "== compute-sanitizer --tool $tool: check 12 2 300, check-row-mode 12 3 300" >>"$out/tile.log"
     compute-sanitizer --tool "$tool" --error-exitcode 9 "$checker" check 12 2 300 >>"$out/tile.log" 2>&1
-    note "tile $tool: rc=$? :: $(grep -E '(ERROR|RACECHECK) SUMMARY' "$out/tile.log" | tail -1)"
+    rc=$?
+    compute-sanitizer --tool "$tool" --error-exitcode 9 "$checker" check-row-mode 12 3 300 >>"$out/tile.log" 2>&1
+    note "tile $tool: rc=$rc, row mode rc=$? :: $(grep -E '(ERROR|RACECHECK) SUMMARY' "$out/tile.log" | tail -1)"
   done
   repeats=${PROTEUS_TILE_TIME_REPEATS:-10}
   if [ "$repeats" -gt 0 ]; then

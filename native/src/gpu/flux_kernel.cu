@@ -475,7 +475,7 @@ proteus_status run(const FluxProblem& problem, int multiprocessors, StreamWorksp
 }  // namespace
 
 proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, const DeviceTraits& traits,
-                              Allocator& allocator, cudaStream_t stream)
+                              RowModeKernel row_kernel, Allocator& allocator, cudaStream_t stream)
 {
     // Released on the stream behind every launch below, whichever returns.
     StreamWorkspace workspace(allocator);
@@ -493,7 +493,7 @@ proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, 
     case PROTEUS_KERNEL_GPU_ROW_MODE: {
         const proteus_status status = build_tile_dna(problem, kRowModeDnaRows, workspace, stream, dna);
         if (status != PROTEUS_STATUS_OK) return status;
-        return launch_flux_row_mode(problem, dna, traits.multiprocessors, workspace, stream, nullptr);
+        return launch_flux_row_mode(problem, dna, traits.multiprocessors, row_kernel, workspace, stream, nullptr);
     }
     case PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE: {
         // Both are queued; the row mode's scan writes which one computes, the other returns at entry.
@@ -501,7 +501,8 @@ proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, 
         proteus_status status = build_tile_dna(problem, launch.block_q, workspace, stream, dna);
         Gate tile_gate;
         if (status == PROTEUS_STATUS_OK) {
-            status = launch_flux_row_mode(problem, dna, traits.multiprocessors, workspace, stream, &tile_gate);
+            status = launch_flux_row_mode(problem, dna, traits.multiprocessors, row_kernel, workspace, stream,
+                                          &tile_gate);
         }
         if (status != PROTEUS_STATUS_OK) return status;
         return tile_attention(problem, launch, dna, tile_gate, stream);

@@ -6,6 +6,7 @@
 
 #include "backend.h"
 #include "gpu/flux_dispatch.h"
+#include "gpu/flux_row_mode.h"
 #include "gpu/vendor.h"
 
 namespace proteus::gpu {
@@ -17,9 +18,10 @@ constexpr int64_t kRowKernelMaxHeadDim = 128;
  * Queues flux attention over a validated problem as `plan` (from plan_flux) says, on `stream` of the
  * current device (described by `traits`). Workspace (DNA lists, Seed scratch, the row mode's list)
  * comes from `workspace`, stream-ordered: its release is queued behind the call's kernels, and
- * nothing waits for the stream.
+ * nothing waits for the stream. `row_kernel`: the row mode's attention kernel (the context's
+ * PROTEUS_ROW_MODE_KERNEL).
  */
 proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, const DeviceTraits& traits,
-                              Allocator& workspace, cudaStream_t stream);
+                              RowModeKernel row_kernel, Allocator& workspace, cudaStream_t stream);
 
 }  // namespace proteus::gpu

@@ -17,8 +17,14 @@
 //      (b·Tq + r)·H + h at its place in the list, and lse = −inf for an inactive one; then the block
 //      zeroes the o rows of its inactive (h, t) in 16-byte pieces (elements if misaligned), consecutive threads on consecutive
 //      pieces, head by head (contiguous runs of a tile for [B, H, T, D] storage). Every row is touched once.
-//   4. active_rows: one group of kGroup = 32 lanes per listed row (below), a persistent grid of
-//      groups striding over the listed rows, the groups of a block on consecutive entries.
+//   4. attention over the list, one of two kernels (RowModeKernel, the context's
+//      PROTEUS_ROW_MODE_KERNEL; Relative always the second):
+//      active_row_groups (Aligned, the default): a block takes 8 consecutive entries (a chunk), one
+//        row per 32-lane group, and streams the union of their windows and anchors through shared
+//        K/V tiles (below, "Row groups");
+//      active_rows: one group of kGroup = 32 lanes per listed row, every key a global gather; a
+//        persistent grid of groups striding over the listed rows, the groups of a block on
+//        consecutive entries.
 //
 // Order of the rows: the list is ordered by (b, head, token), so a block's groups take neighbouring
 // active rows of one head: their windows overlap almost entirely, and their anchors and most of their
@@ -41,7 +47,26 @@
 //   below lo), then (Aligned, rows i ≥ W) the DNA list of the row's query tile, each key once, as in
 //   gpu/flux_kernel.cu and the CPU reference. All three are numbered slots, so they share one loop.
 //
-// DNA keys (the active_rows<·, ·, true> kernels, Aligned only): the lists are gpu/flux_dna.h's, built
+// Row groups (active_row_groups)
+//   Rows of a head are sorted by token, so a chunk's rows of one (b, h) have windows [i − W + 1, i]
+//   that are sub-ranges of [i_first − W + 1, i_last], and anchors that are sub-ranges of the multiples
+//   of S in [first anchor of the first row, last of the last]. Two index streams: the window (index =
+//   key) and the anchors (index n = key n·S); a row takes one index range of each. The block walks the
+//   stream in tiles of up to 64 indices (tile_keys: a K+V stage ≤ 16 KB), starting each tile at the
+//   next index some row takes (rows more than a window apart never load the gap), stages K and V in
+//   shared memory (16-byte words, two stages: the next tile's words are in registers while this one
+//   is scored), and each group scores the positions of the tile inside its own row's range with the
+//   per-lane online softmax above (P lanes a key, 32 / P keys a step). A chunk that spans a change of
+//   (b, h) runs one pass per (b, h), the other groups idle. The DNA slots (i ≥ W) stay per-row
+//   gathers afterwards, exactly as in active_rows (a DNA key that is an anchor is skipped), so each
+//   candidate counts once: window and anchors are disjoint (anchors ≤ i − W < window start).
+//   R = 8 rows (one per group: no extra registers per row): at 1.25 % density rows of a head are ~80
+//   tokens apart, so the window union is W + 7·80 ≈ 1.5 W for 8 rows, each key loaded once per chunk
+//   instead of once per row (~5× fewer loads), and a group idles on ~1/3 of the tiles. 16 rows (two
+//   per group) would cut the loads by another ~30 % but double the per-group state (registers are
+//   already at the 128 cap of two resident blocks) and idle a group on ~half of the tiles.
+//
+// DNA keys (the kDna kernels, Aligned only): the lists are gpu/flux_dna.h's, built
 //   once per call by flux_attention (gpu/flux_kernel.cu) for query tiles of dna.block_q rows (the tile
 //   kernel's block_q under TILE_OR_ROW_MODE, so both read the same lists; kRowModeDnaRows alone). Row r
 //   at position i ≥ W walks list r / block_q (≤ K + block_q rank keys, a superset of Dna(i)) and takes
@@ -59,6 +84,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -359,11 +385,144 @@ __device__ __forceinline__ int64_t key_of(const RowArgs<Raw>& args, const Slots&
 /** Factor that carries a partial state of maximum `m` to maximum `m_new` (0 for an empty state). */
 __device__ __forceinline__ float carry(float m, float m_new) { return m == -INFINITY ? 0.0f : expf(m - m_new); }
 
+/** One lane's online softmax over the candidates it saw: their maximum score m, sum l and o slice. */
+struct LaneState {
+    float m = -INFINITY;
+    float l = 0.0f;
+    float acc[kSlice] = {};
+};
+
+/**
+ * One step of a group: lane c takes up to kUnroll candidates; `locate(u, key, value)` points at the
+ * K and V slices of its u-th (false: none, no load). A candidate's score is the partial dot products
+ * summed over its P lanes; each lane then folds its own candidates into its own state (no per-step
+ * reduction across candidate lanes). `vector`: the slices are 16-byte aligned. Every lane of the group
+ * calls it together (the shuffles).
+ */
+template <typename Storage, int kLanesPerKey, typename Locate>
+__device__ __forceinline__ void add_candidates(LaneState& state, const float (&q)[kSlice], float scale, bool vector,
+                                               Locate locate)
+{
+    using Raw = typename Storage::Raw;
+    float score[kUnroll];
+    float value[kUnroll][kSlice];
+    bool valid[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+        const Raw* key_slice = nullptr;
+        const Raw* value_slice = nullptr;
+        valid[u] = locate(u, key_slice, value_slice);
+        score[u] = 0.0f;
+        if (valid[u]) {
+            float key[kSlice];
+            load_elements<Storage>(key_slice, vector, key);
+            load_elements<Storage>(value_slice, vector, value[u]);
+#pragma unroll
+            for (int d = 0; d < kSlice; ++d) score[u] += q[d] * key[d];
+        }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+#pragma unroll
+        for (int mask = 1; mask < kLanesPerKey; mask *= 2) score[u] += group_shuffle_xor(score[u], mask, kGroup);
+    }
+    float m_new = state.m;
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+        score[u] *= scale;
+        if (valid[u]) m_new = fmaxf(m_new, score[u]);
+    }
+    // This lane saw no candidate yet (slots past the row's end, or DNA entries it does not take).
+    if (m_new == -INFINITY) return;
+    const float rescale = carry(state.m, m_new);
+    state.l *= rescale;
+#pragma unroll
+    for (int d = 0; d < kSlice; ++d) state.acc[d] *= rescale;
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+        if (!valid[u]) continue;
+        const float p = expf(score[u] - m_new);
+        state.l += p;
+#pragma unroll
+        for (int d = 0; d < kSlice; ++d) state.acc[d] += p * value[u][d];
+    }
+    state.m = m_new;
+}
+
+/** Row `row`'s slots [begin, row.size) gathered from global memory (K and V rows of batch b, kv_head). */
+template <typename Storage, int kLanesPerKey, bool kDna>
+__device__ __forceinline__ void gather_slots(LaneState& state, const float (&q)[kSlice],
+                                             const RowArgs<typename Storage::Raw>& args, const Slots& row, int64_t b,
+                                             int64_t kv_head, int64_t begin, int c, int offset)
+{
+    using Raw = typename Storage::Raw;
+    constexpr int kKeysPerStep = kGroup / kLanesPerKey;  // candidates in flight per group
+    for (int64_t base = begin; base < row.size; base += kKeysPerStep * kUnroll) {
+        add_candidates<Storage, kLanesPerKey>(state, q, args.scale, args.vector,
+                                              [&](int u, const Raw*& key_slice, const Raw*& value_slice) {
+            const int64_t slot = base + u * kKeysPerStep + c;
+            const int64_t j = slot < row.size ? key_of<kDna>(args, row, slot) : -1;
+            if (j < 0) return false;
+            key_slice = args.k.at(b, kv_head, j) + offset;
+            value_slice = args.v.at(b, kv_head, j) + offset;
+            return true;
+        });
+    }
+}
+
+/**
+ * Merges the candidate lanes' states of each slice by XOR shuffles (afterwards every lane holds its
+ * slice's), then lanes c = 0 write o = acc / l, lane 0 lse = m + log l. The window's last key i is
+ * every row's candidate, so l > 0 and m is finite here.
+ */
+template <typename Storage, int kLanesPerKey>
+__device__ __forceinline__ void finish_row(LaneState& state, const RowArgs<typename Storage::Raw>& args, int64_t b,
+                                           int64_t h, int64_t query_row, int lane, int offset)
+{
+#pragma unroll
+    for (int mask = kLanesPerKey; mask < kGroup; mask *= 2) {
+        const float m_other = group_shuffle_xor(state.m, mask, kGroup);
+        const float l_other = group_shuffle_xor(state.l, mask, kGroup);
+        const float m_new = fmaxf(state.m, m_other);
+        const float mine = carry(state.m, m_new);
+        const float theirs = carry(m_other, m_new);
+        state.l = state.l * mine + l_other * theirs;
+#pragma unroll
+        for (int d = 0; d < kSlice; ++d) {
+            const float other = group_shuffle_xor(state.acc[d], mask, kGroup);
+            state.acc[d] = state.acc[d] * mine + other * theirs;
+        }
+        state.m = m_new;
+    }
+    if (lane < kLanesPerKey) {  // c = 0
+#pragma unroll
+        for (int d = 0; d < kSlice; ++d) state.acc[d] /= state.l;
+        store_elements<Storage>(args.o.at(b, h, query_row) + offset, args.vector, state.acc);
+    }
+    if (lane == 0 && args.lse.data != nullptr) *args.lse.at(b, h, query_row) = state.m + logf(state.l);
+}
+
+/** A listed row: where its ids entry says it is. */
+struct ListedRow {
+    int64_t b = 0, h = 0, query_row = 0, i = 0;  // query_row: of q, o, lse; i = p0 + query_row: its position
+};
+
+template <typename Raw>
+__device__ __forceinline__ ListedRow listed_row(const RowArgs<Raw>& args, int64_t entry)
+{
+    const int64_t id = args.ids[entry];  // (b·Tq + row)·H + h
+    ListedRow row;
+    row.h = id % args.heads;
+    row.query_row = id / args.heads % args.query_len;
+    row.i = args.query_offset + row.query_row;
+    row.b = id / args.heads / args.query_len;
+    return row;
+}
+
 // kDna: some row has DNA keys (Aligned); the other kernels hold none of their bookkeeping.
 template <typename Storage, int kLanesPerKey, bool kDna>
 __global__ void __launch_bounds__(kRowThreads) active_rows(RowArgs<typename Storage::Raw> args)
 {
-    constexpr int kKeysPerStep = kGroup / kLanesPerKey;  // candidates in flight per group
     const int lane = threadIdx.x % kGroup;
     const int e = lane % kLanesPerKey;  // slice of the head dim
     const int c = lane / kLanesPerKey;  // candidate lane
@@ -371,95 +530,247 @@ __global__ void __launch_bounds__(kRowThreads) active_rows(RowArgs<typename Stor
     const int64_t first = static_cast<int64_t>(blockIdx.x) * groups_per_block + threadIdx.x / kGroup;
     if (args.gate.closed()) return;  // the whole grid: the tile kernel computes this call
     const int64_t count = *args.count;
+    const int offset = e * kSlice;
 
     for (int64_t r = first; r < count; r += static_cast<int64_t>(gridDim.x) * groups_per_block) {
-        const int64_t id = args.ids[r];  // (b·Tq + row)·H + h
-        const int64_t h = id % args.heads;
-        const int64_t query_row = id / args.heads % args.query_len;  // of q, o, lse
-        const int64_t i = args.query_offset + query_row;              // its position: keys and candidates
-        const int64_t b = id / args.heads / args.query_len;
-        const int64_t kv_head = h / args.group;
-        const int offset = e * kSlice;
-
+        const ListedRow at = listed_row(args, r);
         float q[kSlice];
-        load_elements<Storage>(args.q.at(b, h, query_row) + offset, args.vector, q);
-        const Slots row = slots_of<kDna>(args, b, query_row, i);
+        load_elements<Storage>(args.q.at(at.b, at.h, at.query_row) + offset, args.vector, q);
+        const Slots row = slots_of<kDna>(args, at.b, at.query_row, at.i);
+        LaneState state;
+        gather_slots<Storage, kLanesPerKey, kDna>(state, q, args, row, at.b, at.h / args.group, 0, c, offset);
+        finish_row<Storage, kLanesPerKey>(state, args, at.b, at.h, at.query_row, lane, offset);
+    }
+}
 
-        float m = -INFINITY;
-        float l = 0.0f;
-        float acc[kSlice];
-#pragma unroll
-        for (int d = 0; d < kSlice; ++d) acc[d] = 0.0f;
+// ---- row groups: the rows of a list chunk share K/V tiles -----------------------------------------
+//
+// A block takes kGroupRows = 8 consecutive list entries (a chunk), one per group. Their window and
+// aligned anchors are two "streams" of key indices: the window stream's index is the key itself, the
+// anchor stream's index n is the key n·S. A row's candidates in a stream are one index range
+// (window [lo, i + 1); anchors [first / S, first / S + count)). The block walks the union of its
+// rows' ranges in tiles of kTileKeys consecutive indices, skipping indices no row takes, stages each
+// tile's K and V rows in shared memory (cooperative 16-byte loads, two stages), and every group scores
+// the tile's indices inside its own row's range. The DNA slots stay per-row gathers afterwards.
 
-        for (int64_t base = 0; base < row.size; base += kKeysPerStep * kUnroll) {
-            float score[kUnroll];
-            float value[kUnroll][kSlice];
-            bool valid[kUnroll];
+/** Keys per shared tile: at most 64, and a stage (K and V) at most 16 KB: two stages fit static shared memory. */
+template <typename Raw>
+constexpr int tile_keys(int head_dim)
+{
+    const int fit = 8192 / (head_dim * static_cast<int>(sizeof(Raw)));
+    return fit < 64 ? fit : 64;
+}
+
+/** Rows of a chunk: one per group of the block. */
+constexpr int kGroupRows = kRowThreads / kGroup;
+/**
+ * Resident blocks of active_row_groups a multiprocessor must fit (caps registers at 128 a thread with
+ * 256 threads; unbounded, ptxas took up to 168 and fit one block of 8 warps).
+ */
+constexpr int kRowGroupBlocks = 2;
+/** Streams of a row group: 0 the window (index = key), 1 the aligned anchors (index · S = key). */
+constexpr int kStreams = 2;
+constexpr int64_t kNoIndex = INT64_MAX;
+
+/** A chunk's row as its block sees it; written by the row's group, read by the whole block. */
+struct GroupRow {
+    int64_t head;  // b·H + h; −1: past the end of the list
+    int64_t begin[kStreams];  // stream s: the row takes indices [begin[s], end[s]) (empty: begin = end)
+    int64_t end[kStreams];
+};
+
+/** The smallest index ≥ `from` that a row of table[first, last) takes in stream s; kNoIndex if none. */
+__device__ __forceinline__ int64_t next_index(const GroupRow* table, int first, int last, int s, int64_t from)
+{
+    int64_t next = kNoIndex;
+    for (int r = first; r < last; ++r) {
+        const int64_t begin = table[r].begin[s] > from ? table[r].begin[s] : from;
+        if (begin < table[r].end[s] && begin < next) next = begin;
+    }
+    return next;
+}
+
+/**
+ * One stage of K and V tiles: the rows of keys index·step for index ∈ [x, x + kKeys), only those
+ * below `limit` (every row's range ends at or before it, so the rest are never read; keys between
+ * ranges are below the largest taken key, so they are keys of the tensor). Vector path: `fetch` loads
+ * this thread's 16-byte words into registers before the previous tile is scored, `store` writes them
+ * after; scalar path (rows not 16-byte aligned): `store` copies element by element, `fetch` does nothing.
+ */
+template <typename Storage, int kDim>
+struct TileStage {
+    using Raw = typename Storage::Raw;
+    static constexpr int kKeys = tile_keys<Raw>(kDim);
+    static constexpr int kPerWord = 16 / static_cast<int>(sizeof(Raw));
+    static constexpr int kWordsPerKey = kDim / kPerWord;
+    static constexpr int kWordsPerTensor = kKeys * kWordsPerKey;
+    static constexpr int kWords = 2 * kWordsPerTensor;  // K, then V
+    static constexpr int kWordsPerThread = (kWords + kRowThreads - 1) / kRowThreads;
+    static constexpr int kElements = kKeys * kDim;  // of one tensor
+
+    uint4 staged[kWordsPerThread];
+
+    /** Word w of this thread: tensor (0 K, 1 V), key of the tile, 16-byte piece of the row. */
+    __device__ static void word_of(int w, int& tensor, int& key, int& piece)
+    {
+        const int word = static_cast<int>(threadIdx.x) + w * kRowThreads;
+        tensor = word / kWordsPerTensor;
+        key = word % kWordsPerTensor / kWordsPerKey;
+        piece = word % kWordsPerKey;
+    }
+
+    __device__ void fetch(const RowArgs<Raw>& args, int64_t b, int64_t kv_head, int64_t x, int64_t step, int64_t limit)
+    {
+        if (!args.vector) return;
 #pragma unroll
-            for (int u = 0; u < kUnroll; ++u) {
-                const int64_t slot = base + u * kKeysPerStep + c;
-                const int64_t j = slot < row.size ? key_of<kDna>(args, row, slot) : -1;
-                valid[u] = j >= 0;
-                score[u] = 0.0f;
-                if (valid[u]) {
-                    float key[kSlice];
-                    load_elements<Storage>(args.k.at(b, kv_head, j) + offset, args.vector, key);
-                    load_elements<Storage>(args.v.at(b, kv_head, j) + offset, args.vector, value[u]);
+        for (int w = 0; w < kWordsPerThread; ++w) {
+            int tensor, key, piece;
+            word_of(w, tensor, key, piece);
+            if (tensor >= 2 || x + key >= limit) continue;
+            const Raw* const row = (tensor == 0 ? args.k : args.v).at(b, kv_head, (x + key) * step);
+            staged[w] = reinterpret_cast<const uint4*>(row)[piece];
+        }
+    }
+
+    __device__ void store(Raw* tile, const RowArgs<Raw>& args, int64_t b, int64_t kv_head, int64_t x, int64_t step,
+                          int64_t limit) const
+    {
+        if (args.vector) {
 #pragma unroll
-                    for (int d = 0; d < kSlice; ++d) score[u] += q[d] * key[d];
+            for (int w = 0; w < kWordsPerThread; ++w) {
+                int tensor, key, piece;
+                word_of(w, tensor, key, piece);
+                if (tensor >= 2 || x + key >= limit) continue;
+                reinterpret_cast<uint4*>(tile + tensor * kElements + key * kDim)[piece] = staged[w];
+            }
+            return;
+        }
+        for (int n = threadIdx.x; n < 2 * kElements; n += kRowThreads) {
+            const int tensor = n / kElements;
+            const int key = n % kElements / kDim;
+            const int d = n % kDim;
+            if (x + key >= limit) continue;
+            tile[n] = (tensor == 0 ? args.k : args.v).at(b, kv_head, (x + key) * step)[d];
+        }
+    }
+};
+
+/**
+ * The row mode over row groups (Aligned policy): block k takes the chunks k, k + grid, … of the list;
+ * group g of a chunk owns entry chunk·8 + g. Invariants that make the block-wide loops safe: every
+ * trip count between two __syncthreads depends only on the chunk's table in shared memory and on
+ * `count`, so all threads of the block reach every barrier; a group's own scoring loops depend only on
+ * its row, so its 32 lanes reach every shuffle together.
+ */
+template <typename Storage, int kLanesPerKey, bool kDna>
+__global__ void __launch_bounds__(kRowThreads, kRowGroupBlocks) active_row_groups(RowArgs<typename Storage::Raw> args)
+{
+    using Raw = typename Storage::Raw;
+    constexpr int kDim = kLanesPerKey * kSlice;
+    using Stage = TileStage<Storage, kDim>;
+    constexpr int kKeys = Stage::kKeys;
+    constexpr int kKeysPerStep = kGroup / kLanesPerKey;  // candidates in flight per group
+    // [stage][K tile, then V tile]: index x + n of a tile at n·D (16-byte aligned: D·sizeof(Raw) ≥ 32).
+    __shared__ __align__(16) Raw tiles[2][2 * Stage::kElements];
+    __shared__ GroupRow table[kGroupRows];
+
+    const int lane = threadIdx.x % kGroup;
+    const int e = lane % kLanesPerKey;  // slice of the head dim
+    const int c = lane / kLanesPerKey;  // candidate lane
+    const int group = static_cast<int>(threadIdx.x) / kGroup;
+    const int offset = e * kSlice;
+    if (args.gate.closed()) return;  // the whole grid: the tile kernel computes this call
+    const int64_t count = *args.count;
+    const int64_t chunks = (count + kGroupRows - 1) / kGroupRows;
+
+    for (int64_t chunk = blockIdx.x; chunk < chunks; chunk += gridDim.x) {
+        const int64_t entry = chunk * kGroupRows + group;
+        const bool listed = entry < count;  // group-uniform; the listed entries of a chunk are a prefix
+        // Only q and the lane state stay live across the tiles; the row's position and slots are
+        // recomputed for its DNA keys and output (registers: the tiles' staging words need them).
+        float q[kSlice];
+        GroupRow mine{-1, {0, 0}, {0, 0}};
+        if (listed) {
+            const ListedRow at = listed_row(args, entry);
+            load_elements<Storage>(args.q.at(at.b, at.h, at.query_row) + offset, args.vector, q);
+            const Slots row = slots_of<false>(args, at.b, at.query_row, at.i);
+            mine.head = at.b * args.heads + at.h;
+            mine.begin[0] = row.lo;
+            mine.end[0] = at.i + 1;
+            // Aligned (this kernel's only policy): slots [window_end, size) of a row without DNA are the
+            // anchors first, first + S, …, all multiples of S; an empty range when it has none (i < W).
+            const int64_t anchors = row.size - row.window_end;
+            mine.begin[1] = anchors > 0 ? row.first_anchor / args.stride : 0;
+            mine.end[1] = mine.begin[1] + anchors;
+        }
+        __syncthreads();  // the previous chunk's readers of `table` are done
+        if (lane == 0) table[group] = mine;
+        __syncthreads();
+
+        LaneState state;
+        // Passes: the rows of one (b, h) at a time. The list is sorted by (b, h, token), so a chunk's
+        // rows of one (b, h) are a run; a chunk spans a change of (b, h) only at a head's last rows.
+        for (int first = 0; first < kGroupRows && table[first].head >= 0;) {
+            const int64_t head = table[first].head;
+            int last = first + 1;
+            while (last < kGroupRows && table[last].head == head) ++last;
+            const bool mine = group >= first && group < last;  // implies listed
+            const int64_t b = head / args.heads;
+            const int64_t kv_head = head % args.heads / args.group;
+            for (int s = 0; s < kStreams; ++s) {
+                const int64_t step = s == 0 ? 1 : args.stride;
+                int64_t limit = 0;  // one past the largest index a row of the pass takes
+                for (int r = first; r < last; ++r) {
+                    if (table[r].begin[s] < table[r].end[s] && table[r].end[s] > limit) limit = table[r].end[s];
+                }
+                int64_t x = next_index(table, first, last, s, 0);
+                if (x == kNoIndex) continue;  // block-uniform: no row of the pass has keys in this stream
+                Stage stage;
+                stage.fetch(args, b, kv_head, x, step, limit);
+                stage.store(tiles[0], args, b, kv_head, x, step, limit);
+                __syncthreads();
+                for (int buffer = 0; x != kNoIndex; buffer ^= 1) {
+                    // The next tile starts at the next index some row takes: gaps between the rows'
+                    // ranges (rows more than a window apart) are never loaded.
+                    const int64_t next = next_index(table, first, last, s, x + kKeys);
+                    if (next != kNoIndex) stage.fetch(args, b, kv_head, next, step, limit);
+                    if (mine) {
+                        // The tile's positions n ∈ [lo, hi) inside this row's range (index x + n).
+                        const GroupRow& own = table[group];
+                        const int lo = static_cast<int>(smaller(kKeys, own.begin[s] > x ? own.begin[s] - x : 0));
+                        const int hi = static_cast<int>(smaller(kKeys, own.end[s] > x ? own.end[s] - x : 0));
+                        const Raw* const keys = tiles[buffer];
+                        const Raw* const values = keys + Stage::kElements;
+                        for (int base = lo; base < hi; base += kKeysPerStep * kUnroll) {
+                            add_candidates<Storage, kLanesPerKey>(state, q, args.scale, true,
+                                                                  [&](int u, const Raw*& key_slice, const Raw*& value_slice) {
+                                const int n = base + u * kKeysPerStep + c;
+                                if (n >= hi) return false;
+                                key_slice = keys + n * kDim + offset;
+                                value_slice = values + n * kDim + offset;
+                                return true;
+                            });
+                        }
+                    }
+                    // The other stage: its last readers finished before the barrier that ended the
+                    // previous iteration (or before the first tile's barrier).
+                    if (next != kNoIndex) stage.store(tiles[buffer ^ 1], args, b, kv_head, next, step, limit);
+                    __syncthreads();
+                    x = next;
                 }
             }
-#pragma unroll
-            for (int u = 0; u < kUnroll; ++u) {
-#pragma unroll
-                for (int mask = 1; mask < kLanesPerKey; mask *= 2) score[u] += group_shuffle_xor(score[u], mask, kGroup);
-            }
-            float m_new = m;
-#pragma unroll
-            for (int u = 0; u < kUnroll; ++u) {
-                score[u] *= args.scale;
-                if (valid[u]) m_new = fmaxf(m_new, score[u]);
-            }
-            // This lane saw no candidate yet (slots past the row's end, or DNA entries it does not take).
-            if (m_new == -INFINITY) continue;
-            const float rescale = carry(m, m_new);
-            l *= rescale;
-#pragma unroll
-            for (int d = 0; d < kSlice; ++d) acc[d] *= rescale;
-#pragma unroll
-            for (int u = 0; u < kUnroll; ++u) {
-                if (!valid[u]) continue;
-                const float p = expf(score[u] - m_new);
-                l += p;
-#pragma unroll
-                for (int d = 0; d < kSlice; ++d) acc[d] += p * value[u][d];
-            }
-            m = m_new;
+            first = last;
         }
-
-        // Merge the candidate lanes' states of each slice; afterwards every lane holds the row's.
-#pragma unroll
-        for (int mask = kLanesPerKey; mask < kGroup; mask *= 2) {
-            const float m_other = group_shuffle_xor(m, mask, kGroup);
-            const float l_other = group_shuffle_xor(l, mask, kGroup);
-            const float m_new = fmaxf(m, m_other);
-            const float mine = carry(m, m_new);
-            const float theirs = carry(m_other, m_new);
-            l = l * mine + l_other * theirs;
-#pragma unroll
-            for (int d = 0; d < kSlice; ++d) {
-                const float other = group_shuffle_xor(acc[d], mask, kGroup);
-                acc[d] = acc[d] * mine + other * theirs;
-            }
-            m = m_new;
+        if (!listed) continue;  // group-uniform; no barrier below before the next chunk's first one
+        const ListedRow at = listed_row(args, entry);
+        if constexpr (kDna) {
+            // DNA keys (i ≥ W): per-row gathers from the list of the row's query tile, after the shared
+            // tiles; key_of skips entries that are also anchors, so each key counts once.
+            const Slots row = slots_of<kDna>(args, at.b, at.query_row, at.i);
+            gather_slots<Storage, kLanesPerKey, kDna>(state, q, args, row, at.b, at.h / args.group, row.dna_begin, c,
+                                                      offset);
         }
-        // Slot 0 (key lo) is in every row, so l > 0 and m is finite here.
-        if (c == 0) {
-#pragma unroll
-            for (int d = 0; d < kSlice; ++d) acc[d] /= l;
-            store_elements<Storage>(args.o.at(b, h, query_row) + offset, args.vector, acc);
-        }
-        if (lane == 0 && args.lse.data != nullptr) *args.lse.at(b, h, query_row) = m + logf(l);
+        finish_row<Storage, kLanesPerKey>(state, args, at.b, at.h, at.query_row, lane, offset);
     }
 }
 
@@ -477,22 +788,34 @@ bool aligned16(const TensorRef& tensor, uint64_t element_bytes)
 // Attention blocks per multiprocessor: the persistent grid of active_rows (more rows are strided).
 constexpr int64_t kRowBlocksPerMultiprocessor = 8;
 
-/** Queues active_rows for D ∈ {16, 32, 64, 128}: P = D / 8 lanes per candidate. */
+/** Queues the attention kernel `kernel` names for P = kLanesPerKey lanes per candidate (D = 8·P). */
+template <typename Storage, int kLanesPerKey, bool kDna>
+void launch_attention_for(RowModeKernel kernel, unsigned grid, const RowArgs<typename Storage::Raw>& args,
+                          cudaStream_t stream)
+{
+    if (kernel == RowModeKernel::kGroups) {
+        active_row_groups<Storage, kLanesPerKey, kDna><<<grid, kRowThreads, 0, stream>>>(args);
+    } else {
+        active_rows<Storage, kLanesPerKey, kDna><<<grid, kRowThreads, 0, stream>>>(args);
+    }
+}
+
+/** Queues active_row_groups or active_rows for D ∈ {16, 32, 64, 128}. */
 template <typename Storage, bool kDna>
-void launch_active_rows(int64_t head_dim, unsigned grid, const RowArgs<typename Storage::Raw>& args,
-                        cudaStream_t stream)
+void launch_attention(RowModeKernel kernel, int64_t head_dim, unsigned grid, const RowArgs<typename Storage::Raw>& args,
+                      cudaStream_t stream)
 {
     switch (head_dim) {
-    case 16: active_rows<Storage, 2, kDna><<<grid, kRowThreads, 0, stream>>>(args); break;
-    case 32: active_rows<Storage, 4, kDna><<<grid, kRowThreads, 0, stream>>>(args); break;
-    case 64: active_rows<Storage, 8, kDna><<<grid, kRowThreads, 0, stream>>>(args); break;
-    default: active_rows<Storage, 16, kDna><<<grid, kRowThreads, 0, stream>>>(args); break;
+    case 16: launch_attention_for<Storage, 2, kDna>(kernel, grid, args, stream); break;
+    case 32: launch_attention_for<Storage, 4, kDna>(kernel, grid, args, stream); break;
+    case 64: launch_attention_for<Storage, 8, kDna>(kernel, grid, args, stream); break;
+    default: launch_attention_for<Storage, 16, kDna>(kernel, grid, args, stream); break;
     }
 }
 
 template <typename Storage>
-proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
-                   cudaStream_t stream, Gate* tile_gate)
+proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiprocessors, RowModeKernel requested,
+                   StreamWorkspace& workspace, cudaStream_t stream, Gate* tile_gate)
 {
     using Raw = typename Storage::Raw;
     const int64_t B = problem.batch, H = problem.heads, Tq = problem.query_len, D = problem.head_dim;
@@ -568,16 +891,20 @@ proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiproc
     args.dna = dna;
     args.scale = problem.scale;
     args.vector = vector;
-    // Enough groups for every row when all are active, at most a persistent grid that fills the device.
-    constexpr int64_t kRowsPerBlock = kRowThreads / kGroup;
+    // Row groups share the window and the aligned anchors; Relative anchors max(0, i − s·S) of
+    // neighbouring rows are different keys, so Relative keeps the per-row kernel.
+    const RowModeKernel kernel = args.aligned ? requested : RowModeKernel::kRows;
+    // Enough groups for every row when all are active (active_row_groups: a chunk of kGroupRows rows
+    // per block, as many as active_rows' groups), at most a persistent grid that fills the device.
     const auto row_grid = static_cast<unsigned>(std::min<int64_t>(
-        (rows + kRowsPerBlock - 1) / kRowsPerBlock, kRowBlocksPerMultiprocessor * std::max(multiprocessors, 1)));
+        (rows + kGroupRows - 1) / kGroupRows, kRowBlocksPerMultiprocessor * std::max(multiprocessors, 1)));
     if (with_dna) {
-        launch_active_rows<Storage, true>(D, row_grid, args, stream);
+        launch_attention<Storage, true>(kernel, D, row_grid, args, stream);
     } else {
-        launch_active_rows<Storage, false>(D, row_grid, args, stream);
+        launch_attention<Storage, false>(kernel, D, row_grid, args, stream);
     }
-    if ((status = check_launch("active_rows")) != PROTEUS_STATUS_OK) return status;
+    status = check_launch(kernel == RowModeKernel::kGroups ? "active_row_groups" : "active_rows");
+    if (status != PROTEUS_STATUS_OK) return status;
     if (tile_gate != nullptr) *tile_gate = Gate{choice, PROTEUS_KERNEL_GPU_TILE};
     return PROTEUS_STATUS_OK;
 }
@@ -609,13 +936,22 @@ std::string row_mode_refusal(const FluxProblem& problem)
     return "";
 }
 
+RowModeKernel row_mode_kernel_requested()
+{
+    const char* requested = std::getenv("PROTEUS_ROW_MODE_KERNEL");
+    return requested != nullptr && std::string(requested) == "rows" ? RowModeKernel::kRows : RowModeKernel::kGroups;
+}
+
 proteus_status launch_flux_row_mode(const FluxProblem& problem, const TileDna& dna, int multiprocessors,
-                                    StreamWorkspace& workspace, cudaStream_t stream, Gate* tile_gate)
+                                    RowModeKernel kernel, StreamWorkspace& workspace, cudaStream_t stream,
+                                    Gate* tile_gate)
 {
     switch (problem.q.dtype) {
-    case PROTEUS_DTYPE_FLOAT32: return run<Float32Storage>(problem, dna, multiprocessors, workspace, stream, tile_gate);
-    case PROTEUS_DTYPE_FLOAT16: return run<Float16Storage>(problem, dna, multiprocessors, workspace, stream, tile_gate);
-    default: return run<BFloat16Storage>(problem, dna, multiprocessors, workspace, stream, tile_gate);
+    case PROTEUS_DTYPE_FLOAT32:
+        return run<Float32Storage>(problem, dna, multiprocessors, kernel, workspace, stream, tile_gate);
+    case PROTEUS_DTYPE_FLOAT16:
+        return run<Float16Storage>(problem, dna, multiprocessors, kernel, workspace, stream, tile_gate);
+    default: return run<BFloat16Storage>(problem, dna, multiprocessors, kernel, workspace, stream, tile_gate);
     }
 }
 

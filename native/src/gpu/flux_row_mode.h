@@ -30,11 +30,21 @@ std::string row_mode_refusal(const FluxProblem& problem);
 inline bool row_mode_takes(const FluxProblem& problem) { return row_mode_refusal(problem).empty(); }
 
 /**
+ * The row mode's attention kernel under the Aligned policy: kGroups (active_row_groups: 8 listed rows
+ * of one head share K/V tiles of their windows and anchors) or kRows (active_rows: every key a
+ * per-row gather). The Relative policy always runs kRows. Both give the same rows up to rounding.
+ */
+enum class RowModeKernel { kGroups, kRows };
+
+/** PROTEUS_ROW_MODE_KERNEL=rows: kRows (for A/B runs); unset or anything else: kGroups. Read when a context is created. */
+RowModeKernel row_mode_kernel_requested();
+
+/**
  * Queues flux attention over `problem` (one row_mode_takes accepts) on `stream`: compacts the active
- * rows of the mask into a list ordered by (b, token, head), writes o = 0 and lse = −inf for the
- * inactive rows, and computes each active row with one 32-lane group. With DNA keys `dna` holds their
+ * rows of the mask into a list ordered by (b, head, token), writes o = 0 and lse = −inf for the
+ * inactive rows, and computes the active rows with `kernel` (Relative: always kRows). With DNA keys `dna` holds their
  * candidates (build_tile_dna, queued before on the same stream, any block_q); without, it is empty.
- * Nothing waits: the list is sized for every row (8 bytes a row of q, plus B·⌈Tq/256⌉ + 1 counts, from
+ * Nothing waits: the list is sized for every row (8 bytes a row of q, plus B·H·⌈Tq/256⌉ + 1 counts, from
  * `workspace`) and the kernels read the number of active rows from device memory. `multiprocessors`
  * sizes the persistent attention grid. With `tile_gate` (AUTO deciding on the device,
  * TILE_OR_ROW_MODE) the row mode's scan also picks the kernel, its own kernels run only when it picked
@@ -42,6 +52,7 @@ inline bool row_mode_takes(const FluxProblem& problem) { return row_mode_refusal
  * workspace.
  */
 proteus_status launch_flux_row_mode(const FluxProblem& problem, const TileDna& dna, int multiprocessors,
-                                    StreamWorkspace& workspace, cudaStream_t stream, Gate* tile_gate);
+                                    RowModeKernel kernel, StreamWorkspace& workspace, cudaStream_t stream,
+                                    Gate* tile_gate);
 
 }  // namespace proteus::gpu

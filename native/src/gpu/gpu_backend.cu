@@ -15,6 +15,7 @@
 #include "gpu/device_call.h"
 #include "gpu/flux_dispatch.h"
 #include "gpu/flux_kernel.h"
+#include "gpu/flux_row_mode.h"
 #include "gpu/layer_ops.h"
 #include "gpu/shortlist_gather.h"
 
@@ -305,7 +306,7 @@ proteus_status upload(void* destination, const void* source, uint64_t bytes) ove
     proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, Allocator& workspace) override
     {
         PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
-        return gpu::flux_attention(problem, plan, traits_, workspace, stream_);
+        return gpu::flux_attention(problem, plan, traits_, row_kernel_, workspace, stream_);
     }
 
     proteus_status shortlist_gather(const GatherProblem& problem, Allocator& workspace) override
@@ -371,6 +372,7 @@ private:
     const uint64_t l2_bytes_;    // the device's L2 cache (proteus_flux_time's flush covers twice this)
     std::unique_ptr<Blas> blas_;  // linear's and the router's handle, created by the first call (gpu/blas.h)
     const bool router_blas_ = !router_direct_requested();  // PROTEUS_GPU_ROUTER=direct declines it for the router
+    const RowModeKernel row_kernel_ = row_mode_kernel_requested();  // PROTEUS_ROW_MODE_KERNEL=rows: per-row gathers
 };
 
 }  // namespace
