@@ -36,7 +36,10 @@ inline bool row_mode_takes(const FluxProblem& problem) { return row_mode_refusal
  */
 enum class RowModeKernel { kGroups, kRows };
 
-/** PROTEUS_ROW_MODE_KERNEL=rows: kRows (for A/B runs); unset or anything else: kGroups. Read when a context is created. */
+/**
+ * PROTEUS_ROW_MODE_KERNEL=groups: kGroups; unset or anything else: kRows, the kernel measured on a device. Row groups
+ * become the default once a device run has checked and timed them (NOTES.md, "Row groups"). Read when a context is created.
+ */
 RowModeKernel row_mode_kernel_requested();
 
 /**
