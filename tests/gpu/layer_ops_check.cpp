@@ -292,17 +292,24 @@ void check_gelu(const Contexts& c, std::mt19937_64& rng)
     }
 }
 
+/** RoPE at base 10000 (the original's) with the given convention and position offset. */
+proteus_rope_params rope_params(int convention, int64_t offset)
+{
+    proteus_rope_params params{};
+    params.struct_size = sizeof params;
+    params.convention = convention;
+    params.position_offset = offset;
+    params.base = 10000.0f;
+    return params;
+}
+
 void check_rope(const Contexts& c, std::mt19937_64& rng)
 {
     for (proteus_dtype dtype : {PROTEUS_DTYPE_FLOAT32, PROTEUS_DTYPE_FLOAT16, PROTEUS_DTYPE_BFLOAT16}) {
         for (int convention : {PROTEUS_ROPE_INTERLEAVED, PROTEUS_ROPE_HALF_SPLIT}) {
             for (int64_t offset : {int64_t{0}, int64_t{1000000}}) {
                 const Host x = random_host(rng, dtype, {2, 3, 40, 64});
-                proteus_rope_params params{};
-                params.struct_size = sizeof params;
-                params.convention = convention;
-                params.position_offset = offset;
-                params.base = 10000.0f;
+                const proteus_rope_params params = rope_params(convention, offset);
                 Host out[2];
                 for (int side = 0; side < 2; ++side) {
                     const proteus_context context = side == 0 ? c.gpu : c.cpu;
@@ -352,11 +359,7 @@ void check_rope_views(const Contexts& c, std::mt19937_64& rng)
                     for (int64_t shift : {int64_t{0}, int64_t{1}, int64_t{4}}) {
                         Host buffer(dtype, {s.B * s.T * W + shift});
                         for (uint64_t i = 0; i < buffer.count(); ++i) buffer.set(i, i < static_cast<uint64_t>(shift) ? 0.5f : values.get(i - shift));
-                        proteus_rope_params params{};
-                        params.struct_size = sizeof params;
-                        params.convention = convention;
-                        params.position_offset = offset;
-                        params.base = 10000.0f;
+                        const proteus_rope_params params = rope_params(convention, offset);
                         Host out[2];
                         for (int side = 0; side < 2; ++side) {
                             const proteus_context context = side == 0 ? c.gpu : c.cpu;
