@@ -20,6 +20,9 @@
 #            against a float64 PyTorch implementation of SPEC §7 (logs appended to layer.txt, one PASS/FAIL line per
 #            file in the summary); the tests steps also read the safetensors file
 #            tests/gpu/write_safetensors.py writes with PyTorch (PROTEUS_TORCH_SAFETENSORS)
+#   tune     issue 10 end to end: `proteus tune --suite kernels` into a fresh cache (wall time, its table of default
+#            ms, tuned ms and speed-up per case), `proteus tune --show`, then `proteus bench --suite kernels` reading
+#            that cache while a second process starts during the tuning and must read a valid cache (tune.txt)
 #   profile  the layer forward's kernels, one by one: `proteus bench --layer original` at T 256K and the wide
 #            layer at 1M under nsys (else ncu), the per-kernel time table in profile.txt; with
 #            PROTEUS_PROFILE_KERNELS="regex …" also ncu's detail sections of each (profile-detail.txt)
@@ -284,6 +287,26 @@ if has_step layer; then
       note "layer operations $tool: rc=$rc in $((SECONDS - start)) s :: $(grep -E '(ERROR|RACECHECK) SUMMARY' "$build/layer-$tool.log" | tail -1) :: $(tail -1 "$build/layer-$tool.log")"
     done
   fi
+fi
+if has_step tune; then
+  start=$SECONDS
+  cache="$build/tune-cache"
+  rm -rf "$cache" && mkdir -p "$cache"
+  cli="$root/.device/tests/proteus.dll"
+  { echo "===== proteus tune --suite kernels --cache-dir $cache"
+    dotnet "$cli" tune --suite kernels --cache-dir "$cache" 2>&1 &
+    tuner=$!
+    # A second process while the first tunes: it must find a valid cache (or none yet) and run.
+    sleep 20
+    echo "===== (while tuning) proteus tune --show --cache-dir $cache"
+    dotnet "$cli" tune --show --cache-dir "$cache" 2>&1 | tail -20
+    wait $tuner
+    echo "tune rc=$? in $((SECONDS - start)) s"
+    echo "===== proteus tune --show"
+    dotnet "$cli" tune --show --cache-dir "$cache" 2>&1
+    echo "===== proteus bench --suite kernels (PROTEUS_CACHE_DIR=$cache: tuned launches from the cache)"
+    PROTEUS_CACHE_DIR="$cache" dotnet "$cli" bench --suite kernels --backend cuda 2>&1; } >"$out/tune.txt" 2>&1
+  note "tune (proteus tune --suite kernels, then the suite from the cache): in $((SECONDS - start)) s :: $(grep -E '^tune rc=' "$out/tune.txt")"
 fi
 if has_step profile; then
   start=$SECONDS
