@@ -21,6 +21,24 @@ pack_args=(-c Release -o "$feed" --artifacts-path "$work/build" -v quiet -nologo
 for project in native/package/Proteus.Native.Runtime.csproj managed/Proteus managed/Proteus.Cli; do
   dotnet pack "$root/$project" "${pack_args[@]}"
 done
+# The app restores from the local feed alone, so Proteus.Native's own NuGet dependencies (the logging
+# abstractions, and theirs) go into the feed too, copied from the machine's NuGet cache that packing filled.
+cache=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: //')
+copy_dependencies() {  # a .nupkg in the cache or the feed: copies its net10.0 dependencies, recursively
+  local id version lower package
+  while read -r id version; do
+    [ -n "$id" ] || continue
+    case "$id" in Proteus.*) continue ;; esac
+    version=${version#[}; version=${version%%,*}; version=${version%]}  # "[1.0, )" and "1.0" alike
+    lower=${id,,}
+    [ -f "$feed/$lower.$version.nupkg" ] && continue
+    package="$cache$lower/$version/$lower.$version.nupkg"
+    [ -f "$package" ] || { echo "FAIL: $id $version, a dependency of the packages, is not in the NuGet cache ($package)"; exit 1; }
+    cp "$package" "$feed/" && copy_dependencies "$package"
+  done < <(unzip -p "$1" '*.nuspec' | tr -d '\r' |
+    awk '/<group targetFramework="net10.0"/ && !/\/>/ { inside = 1 } inside && /<\/group>/ { inside = 0 } inside && /<dependency / { print }' |
+    sed -n 's/.*id="\([^"]*\)" version="\([^"]*\)".*/\1 \2/p')
+}
 export NUGET_PACKAGES=$work/nuget-packages
 version=$(sed -n 's/^#define PROTEUS_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' "$root/native/include/proteus/proteus.h" | paste -sd.)
 echo "feed: $(cd "$feed" && ls | tr '\n' ' ')"
@@ -34,6 +52,8 @@ contains "Proteus.Native.$version.nupkg" lib/net10.0/Proteus.Native.dll
 contains "Proteus.Native.$version.nupkg" lib/net10.0/Proteus.Interop.dll
 contains "Proteus.Native.$version.snupkg" lib/net10.0/Proteus.Interop.pdb
 contains "Proteus.Native.Cli.$version.nupkg" tools/net10.0/any/runtimes/linux-x64/native/libproteus.so
+
+copy_dependencies "$feed/Proteus.Native.$version.nupkg"
 
 app=$work/app
 mkdir "$app"
