@@ -19,10 +19,10 @@
 //      pieces, head by head (contiguous runs of a tile for [B, H, T, D] storage). Every row is touched once.
 //   4. attention over the list, one of two kernels (RowModeKernel, the context's
 //      PROTEUS_ROW_MODE_KERNEL; Relative always the second):
-//      active_row_groups (Aligned; opt-in with PROTEUS_ROW_MODE_KERNEL=groups until measured): a block takes 8 consecutive entries (a chunk), one
+//      active_row_groups (Aligned; the default, PROTEUS_ROW_MODE_KERNEL=rows selects the other): a block takes 8 consecutive entries (a chunk), one
 //        row per 32-lane group, and streams the union of their windows and anchors through shared
 //        K/V tiles (below, "Row groups");
-//      active_rows (the default): one group of kGroup = 32 lanes per listed row, every key a global gather; a
+//      active_rows (Relative, or PROTEUS_ROW_MODE_KERNEL=rows): one group of kGroup = 32 lanes per listed row, every key a global gather; a
 //        persistent grid of groups striding over the listed rows, the groups of a block on
 //        consecutive entries.
 //
@@ -939,7 +939,7 @@ std::string row_mode_refusal(const FluxProblem& problem)
 RowModeKernel row_mode_kernel_requested()
 {
     const char* requested = std::getenv("PROTEUS_ROW_MODE_KERNEL");
-    return requested != nullptr && std::string(requested) == "groups" ? RowModeKernel::kGroups : RowModeKernel::kRows;
+    return requested != nullptr && std::string(requested) == "rows" ? RowModeKernel::kRows : RowModeKernel::kGroups;
 }
 
 proteus_status launch_flux_row_mode(const FluxProblem& problem, const TileDna& dna, int multiprocessors,

@@ -372,7 +372,7 @@ private:
     const uint64_t l2_bytes_;    // the device's L2 cache (proteus_flux_time's flush covers twice this)
     std::unique_ptr<Blas> blas_;  // linear's and the router's handle, created by the first call (gpu/blas.h)
     const bool router_blas_ = !router_direct_requested();  // PROTEUS_GPU_ROUTER=direct declines it for the router
-    const RowModeKernel row_kernel_ = row_mode_kernel_requested();  // PROTEUS_ROW_MODE_KERNEL=groups: row groups
+    const RowModeKernel row_kernel_ = row_mode_kernel_requested();  // PROTEUS_ROW_MODE_KERNEL=rows: per-row gathers
 };
 
 }  // namespace
