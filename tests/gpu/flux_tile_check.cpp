@@ -6,7 +6,7 @@
 //           p0 = T − 1 to chunks straddling query tiles, DNA included), where the reference's slice
 //           must also equal the same rows of its full-length call bit for bit.
 //   check-row-mode: the same cases launched ROW (the row mode) with sparse masks (none, single rows,
-//           1–100 %), once with each of its attention kernels (row groups, then PROTEUS_ROW_MODE_KERNEL=rows).
+//           1–100 %), once with each of its attention kernels (PROTEUS_ROW_MODE_KERNEL=tiles, groups, rows).
 //   check-cpu: the same cases for the CPU backend's own kernels (AUTO: its tile kernel where that takes
 //           the problem) against the CPU reference; needs no GPU (CI runs it).
 //   time:   the dense and window shapes of the acceptance list, per launch configuration,
@@ -489,11 +489,11 @@ int main(int argc, char** argv)
         status = check(gpu, true, cpu, static_cast<int>(argument(2, 300)), static_cast<unsigned>(argument(3, 1)),
                        argument(4, 4097));
     } else if (command == "check-row-mode") {
-        // Both attention kernels of the row mode (gpu/flux_row_mode.h) on the same cases: row groups,
-        // then per-row gathers (PROTEUS_ROW_MODE_KERNEL is read when a context is created).
+        // Every attention kernel of the row mode (gpu/flux_row_mode.h) on the same cases: row tiles,
+        // row groups, then per-row gathers (PROTEUS_ROW_MODE_KERNEL is read when a context is created).
         const int cases = static_cast<int>(argument(2, 300));
         const auto seed = static_cast<unsigned>(argument(3, 1));
-        for (const char* kernel : {"groups", "rows"}) {
+        for (const char* kernel : {"tiles", "groups", "rows"}) {
             setenv("PROTEUS_ROW_MODE_KERNEL", kernel, 1);
             proteus_context context = nullptr;
             require(proteus_context_create(PROTEUS_BACKEND_CUDA, 0, &context), "context_create(cuda)");

@@ -95,6 +95,7 @@
 #include "gpu/flux_common.h"
 #include "gpu/flux_dna.h"
 #include "gpu/flux_row_mode.h"
+#include "gpu/mma.h"
 #include "gpu/storage.h"
 #include "core/error.h"
 
@@ -471,13 +472,11 @@ __device__ __forceinline__ void gather_slots(LaneState& state, const float (&q)[
 }
 
 /**
- * Merges the candidate lanes' states of each slice by XOR shuffles (afterwards every lane holds its
- * slice's), then lanes c = 0 write o = acc / l, lane 0 lse = m + log l. The window's last key i is
- * every row's candidate, so l > 0 and m is finite here.
+ * Merges the candidate lanes' states of each slice by XOR shuffles: afterwards every lane holds its
+ * slice's state over all the candidates the group saw (m = −inf, l = 0 if none).
  */
-template <typename Storage, int kLanesPerKey>
-__device__ __forceinline__ void finish_row(LaneState& state, const RowArgs<typename Storage::Raw>& args, int64_t b,
-                                           int64_t h, int64_t query_row, int lane, int offset)
+template <int kLanesPerKey>
+__device__ __forceinline__ void merge_lanes(LaneState& state)
 {
 #pragma unroll
     for (int mask = kLanesPerKey; mask < kGroup; mask *= 2) {
@@ -494,6 +493,17 @@ __device__ __forceinline__ void finish_row(LaneState& state, const RowArgs<typen
         }
         state.m = m_new;
     }
+}
+
+/**
+ * Merges the lanes' states (merge_lanes), then lanes c = 0 write o = acc / l, lane 0 lse = m + log l.
+ * The window's last key i is every row's candidate, so l > 0 and m is finite here.
+ */
+template <typename Storage, int kLanesPerKey>
+__device__ __forceinline__ void finish_row(LaneState& state, const RowArgs<typename Storage::Raw>& args, int64_t b,
+                                           int64_t h, int64_t query_row, int lane, int offset)
+{
+    merge_lanes<kLanesPerKey>(state);
     if (lane < kLanesPerKey) {  // c = 0
 #pragma unroll
         for (int d = 0; d < kSlice; ++d) state.acc[d] /= state.l;
@@ -774,6 +784,343 @@ __global__ void __launch_bounds__(kRowThreads, kRowGroupBlocks) active_row_group
     }
 }
 
+// ---- row tiles: 16 listed rows on one warp's tensor-core products ---------------------------------
+//
+// A warp takes kTileRows = 16 consecutive list entries (a chunk) as the 16 rows of mma.m16n8k16
+// products (gpu/mma.h): S = Q·Kᵀ over a tile of keys, each row's candidates kept by comparing the
+// tile's indices with its two ranges (window, aligned anchors; as in the row groups), an online
+// softmax per row in the accumulators' layout, and O += P·V with P rounded to the storage type, as
+// the tile kernel does. The keys of a tile are the union of the chunk's ranges (rows 80 tokens apart
+// share most of their windows), staged in the warp's own shared memory with asynchronous copies, the
+// next tile in flight while this one is scored. The DNA keys (rows i ≥ W) differ per row: before the
+// tiles, the warp gathers each row's DNA slots one row at a time with the per-row code (gather_slots),
+// and the merged state seeds that row's softmax. 16-bit storage, 16-byte aligned rows, D ≤ 64.
+
+/** Rows of a chunk: the M of the tile products. */
+constexpr int kTileRows = 16;
+/** Warps (groups of kGroup lanes) per block of active_row_tiles; each owns its chunks and shared stages. */
+constexpr int kTileWarps = 2;
+constexpr int kTileThreads = kTileWarps * kGroup;
+/** Blocks of active_row_tiles per multiprocessor in the persistent grid. */
+constexpr int64_t kTileBlocksPerMultiprocessor = 16;
+/** Largest head dim of active_row_tiles (the others run the row groups). */
+constexpr int64_t kRowTilesMaxHeadDim = 64;
+
+/** Keys per tile: a stage (K and V, padded rows) stays ≤ 6 KB. */
+template <int kDim>
+constexpr int kRowTileKeys = kDim <= 16 ? 64 : kDim <= 32 ? 32 : 16;
+
+/** int64 `value` of lane `source` of the group. */
+__device__ __forceinline__ int64_t shuffle_int64(int64_t value, int source)
+{
+    const auto bits = static_cast<uint64_t>(value);
+    const uint64_t low = group_shuffle(static_cast<uint32_t>(bits), source, kGroup);
+    const uint64_t high = group_shuffle(static_cast<uint32_t>(bits >> 32), source, kGroup);
+    return static_cast<int64_t>(high << 32 | low);
+}
+
+/** The smallest `value` over the group. */
+__device__ __forceinline__ int64_t group_min(int64_t value, int lane)
+{
+#pragma unroll
+    for (int mask = 1; mask < kGroup; mask *= 2) value = smaller(value, shuffle_int64(value, lane ^ mask));
+    return value;
+}
+
+/** The largest `value` over the group. */
+__device__ __forceinline__ int64_t group_max(int64_t value, int lane)
+{
+#pragma unroll
+    for (int mask = 1; mask < kGroup; mask *= 2) {
+        const int64_t other = shuffle_int64(value, lane ^ mask);
+        value = other > value ? other : value;
+    }
+    return value;
+}
+
+/** One of a lane's two rows (accumulator rows g and g + 8) of its chunk. */
+struct TileRow {
+    int64_t head = -1;  // b·H + h; −1: past the end of the list
+    ListedRow at;
+    int64_t begin[kStreams] = {0, 0};  // stream s: the row takes indices [begin[s], end[s])
+    int64_t end[kStreams] = {0, 0};
+};
+
+template <typename Raw>
+__device__ TileRow tile_row(const RowArgs<Raw>& args, int64_t entry, int64_t count)
+{
+    TileRow row;
+    if (entry >= count) return row;
+    row.at = listed_row(args, entry);
+    row.head = row.at.b * args.heads + row.at.h;
+    const Slots slots = slots_of<false>(args, row.at.b, row.at.query_row, row.at.i);
+    row.begin[0] = slots.lo;
+    row.end[0] = row.at.i + 1;
+    // Aligned: the slots after the window are the anchors first, first + S, …, all multiples of S.
+    const int64_t anchors = slots.size - slots.window_end;
+    row.begin[1] = anchors > 0 ? slots.first_anchor / args.stride : 0;
+    row.end[1] = row.begin[1] + anchors;
+    return row;
+}
+
+/** The smallest index ≥ `from` of the ranges [begin[k], end[k]) (empty outside the pass); kNoIndex if none. */
+__device__ __forceinline__ int64_t next_taken(const int64_t (&begin)[2], const int64_t (&end)[2], int64_t from)
+{
+    int64_t next = kNoIndex;
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+        const int64_t first = begin[k] > from ? begin[k] : from;
+        if (first < end[k] && first < next) next = first;
+    }
+    return next;
+}
+
+/**
+ * The row tiles (Aligned policy, 16-bit storage, 16-byte aligned rows, D ∈ {16, 32, 64}). Warp w of
+ * block k takes chunks (k·kTileWarps + w), + grid·kTileWarps, …; lane (g, t) holds rows g and g + 8
+ * of the chunk in every accumulator (gpu/mma.h). Every loop's trip count is uniform over the warp: it
+ * depends on the chunk's rows through group-wide minima and maxima only.
+ */
+template <typename Storage, int kDim, bool kDna>
+__global__ void __launch_bounds__(kTileThreads) active_row_tiles(RowArgs<typename Storage::Raw> args)
+{
+    static_assert(sizeof(typename Storage::Raw) == 2, "the tile products take 16-bit storage");
+    using Raw = typename Storage::Raw;
+    constexpr int kKeys = kRowTileKeys<kDim>;
+    constexpr int kPitch = kDim + 8;            // elements; padded so that ldmatrix rows spread over the banks
+    constexpr int kTensor = kKeys * kPitch;     // one tensor of a stage
+    constexpr int kStage = 2 * kTensor;         // K, then V
+    constexpr int kKeyBlocks = kKeys / 8;       // score accumulators of a tile
+    constexpr int kDimChunks = kDim / 16;       // A fragments of q
+    constexpr int kDimBlocks = kDim / 8;        // output accumulators
+    constexpr int kWordsPerKey = kDim / 8;      // 16-byte pieces of a key row
+    constexpr int kWords = 2 * kKeys * kWordsPerKey;
+    constexpr float kLog2e = 1.4426950408889634f;
+    static_assert(kDim * kTileRows * 4 + 2 * kTileRows * 4 <= kStage * 2 * 2, "the DNA states fit the stages");
+    __shared__ __align__(16) uint16_t shared[kTileWarps][2 * kStage];
+
+    const int lane = threadIdx.x % kGroup;
+    const int warp = static_cast<int>(threadIdx.x) / kGroup;
+    const int g = lane / 4;
+    const int t = lane % 4;
+    uint16_t* const stages = shared[warp];
+    if (args.gate.closed()) return;  // the whole grid: the tile kernel computes this call
+    const int64_t count = *args.count;
+    const int64_t chunks = (count + kTileRows - 1) / kTileRows;
+    const float scale = args.scale * kLog2e;  // scores in base 2
+
+    for (int64_t chunk = static_cast<int64_t>(blockIdx.x) * kTileWarps + warp; chunk < chunks;
+         chunk += static_cast<int64_t>(gridDim.x) * kTileWarps) {
+        const TileRow rows[2] = {tile_row(args, chunk * kTileRows + g, count),
+                                 tile_row(args, chunk * kTileRows + g + 8, count)};
+
+        // q as A fragments: row g and g + 8, dims 16c + 2t (+1) and 16c + 2t + 8 (+9); unlisted rows 0.
+        mma::FragmentA q[kDimChunks];
+#pragma unroll
+        for (int c = 0; c < kDimChunks; ++c) {
+#pragma unroll
+            for (int k = 0; k < 2; ++k) {
+                const Raw* const row = rows[k].head >= 0 ? args.q.at(rows[k].at.b, rows[k].at.h, rows[k].at.query_row) : nullptr;
+                q[c].x[k] = row != nullptr ? *reinterpret_cast<const uint32_t*>(row + 16 * c + 2 * t) : 0u;
+                q[c].x[k + 2] = row != nullptr ? *reinterpret_cast<const uint32_t*>(row + 16 * c + 2 * t + 8) : 0u;
+            }
+        }
+
+        // Softmax state of rows g and g + 8 (index k): m in base 2 (the same in the row's 4 lanes), this
+        // lane's part of l, and the output accumulators (element e of block n: row e / 2, dim 8n + 2t + e % 2).
+        float m[2] = {-INFINITY, -INFINITY};
+        float l[2] = {0.0f, 0.0f};
+        mma::Accumulator o[kDimBlocks] = {};
+
+        if constexpr (kDna) {
+            // Each row's DNA slots by per-row gathers (lane = c·P + e as in active_rows), merged over
+            // the lanes, parked in the stages (free until the tiles start), then read back in the
+            // accumulators' layout.
+            constexpr int kLanesPerKey = kDim / 8;
+            float* const parked = reinterpret_cast<float*>(stages);  // [row][D] o, then [row] m, [row] l
+            const int e = lane % kLanesPerKey;
+            const int c = lane / kLanesPerKey;
+            for (int r = 0; r < kTileRows; ++r) {
+                const int64_t entry = chunk * kTileRows + r;
+                LaneState state;
+                if (entry < count) {  // uniform over the warp
+                    const ListedRow at = listed_row(args, entry);
+                    if (at.i >= args.window) {
+                        float slice[kSlice];
+                        load_elements<Storage>(args.q.at(at.b, at.h, at.query_row) + e * kSlice, true, slice);
+                        const Slots row = slots_of<true>(args, at.b, at.query_row, at.i);
+                        gather_slots<Storage, kLanesPerKey, true>(state, slice, args, row, at.b, at.h / args.group,
+                                                                  row.dna_begin, c, e * kSlice);
+                        merge_lanes<kLanesPerKey>(state);
+                    }
+                }
+                if (lane < kLanesPerKey) {
+#pragma unroll
+                    for (int d = 0; d < kSlice; ++d) parked[r * kDim + e * kSlice + d] = state.acc[d];
+                }
+                if (lane == 0) {
+                    parked[kTileRows * kDim + r] = state.m;
+                    parked[kTileRows * kDim + kTileRows + r] = state.l;
+                }
+            }
+            group_sync();
+#pragma unroll
+            for (int k = 0; k < 2; ++k) {
+                const int r = g + 8 * k;
+                m[k] = parked[kTileRows * kDim + r] * kLog2e;  // −inf stays −inf
+                l[k] = t == 0 ? parked[kTileRows * kDim + kTileRows + r] : 0.0f;
+#pragma unroll
+                for (int n = 0; n < kDimBlocks; ++n) {
+                    o[n].x[2 * k] = parked[r * kDim + 8 * n + 2 * t];
+                    o[n].x[2 * k + 1] = parked[r * kDim + 8 * n + 2 * t + 1];
+                }
+            }
+            group_sync();  // the parked states are read before the stages are overwritten
+        }
+
+        // Passes: the rows of one (b, h) at a time, in list order (heads ascend along the list).
+        int64_t head = group_min(rows[0].head >= 0 ? rows[0].head : kNoIndex, lane);
+        while (head != kNoIndex) {
+            const bool in_pass[2] = {rows[0].head == head, rows[1].head == head};
+            const int64_t b = head / args.heads;
+            const int64_t kv_head = head % args.heads / args.group;
+            for (int s = 0; s < kStreams; ++s) {
+                const int64_t step = s == 0 ? 1 : args.stride;
+                // The rows' ranges in this stream, empty for rows outside the pass (registers: s is
+                // not a constant here, so the rows' arrays are not indexed by it below).
+                int64_t begin[2], end[2];
+                int64_t last = 0;  // one past the largest index a row of the pass takes
+#pragma unroll
+                for (int k = 0; k < 2; ++k) {
+                    begin[k] = s == 0 ? rows[k].begin[0] : rows[k].begin[1];
+                    end[k] = s == 0 ? rows[k].end[0] : rows[k].end[1];
+                    if (!in_pass[k] || end[k] < begin[k]) end[k] = begin[k];
+                    if (begin[k] < end[k] && end[k] > last) last = end[k];
+                }
+                const int64_t limit = group_max(last, lane);
+                int64_t x = group_min(next_taken(begin, end, 0), lane);
+                // Queues the copies of the tile at index x into stage `buffer` (keys past `limit` are
+                // zeros and never read from memory: every index below it is a key of the tensor).
+                const auto stage_tile = [&](int buffer, int64_t at) {
+                    uint16_t* const stage = stages + buffer * kStage;
+                    for (int w = lane; w < kWords; w += kGroup) {
+                        const int tensor = w / (kKeys * kWordsPerKey);
+                        const int key = w / kWordsPerKey % kKeys;
+                        const int piece = w % kWordsPerKey;
+                        const bool valid = at + key < limit;
+                        const Raw* const source =
+                            (tensor == 0 ? args.k : args.v).at(b, kv_head, valid ? (at + key) * step : 0) + 8 * piece;
+                        mma::copy_16(stage + tensor * kTensor + key * kPitch + 8 * piece, source, valid);
+                    }
+                    mma::copy_commit();
+                };
+                if (x != kNoIndex) stage_tile(0, x);
+                for (int buffer = 0; x != kNoIndex; buffer ^= 1) {
+                    const int64_t next = group_min(next_taken(begin, end, x + kKeys), lane);
+                    if (next != kNoIndex) {
+                        stage_tile(buffer ^ 1, next);
+                        mma::copy_wait(1);
+                    } else {
+                        mma::copy_wait(0);
+                    }
+                    group_sync();  // every lane's copies of this tile have landed
+                    const uint16_t* const keys = stages + buffer * kStage;
+                    const uint16_t* const values = keys + kTensor;
+
+                    mma::Accumulator score[kKeyBlocks] = {};
+#pragma unroll
+                    for (int c = 0; c < kDimChunks; ++c) {
+#pragma unroll
+                        for (int n = 0; n < kKeyBlocks; n += 2) {
+                            mma::FragmentB key_fragments[2];
+                            mma::load_b_from_rows(key_fragments, keys + 8 * n * kPitch + 16 * c, kPitch, lane);
+                            mma::mma<Storage>(score[n], q[c], key_fragments[0], lane);
+                            mma::mma<Storage>(score[n + 1], q[c], key_fragments[1], lane);
+                        }
+                    }
+                    // Each row keeps the tile's indices inside its own range of the stream.
+                    int lo[2], hi[2];
+#pragma unroll
+                    for (int k = 0; k < 2; ++k) {
+                        const int64_t from = begin[k] - x, to = end[k] - x;
+                        lo[k] = static_cast<int>(smaller(kKeys, from > 0 ? from : 0));
+                        hi[k] = static_cast<int>(smaller(kKeys, to > 0 ? to : 0));
+                    }
+                    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+                    for (int n = 0; n < kKeyBlocks; ++n) {
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) {
+                            const int k = e / 2;
+                            const int column = 8 * n + 2 * t + e % 2;
+                            const bool taken = column >= lo[k] && column < hi[k];
+                            score[n].x[e] = taken ? score[n].x[e] * scale : -INFINITY;
+                            tile_max[k] = fmaxf(tile_max[k], score[n].x[e]);
+                        }
+                    }
+                    float base[2];
+#pragma unroll
+                    for (int k = 0; k < 2; ++k) {
+                        const float m_new = fmaxf(m[k], mma::row_max(tile_max[k]));
+                        // A row without a candidate so far keeps m = −inf; its p are all 0 (base 0).
+                        base[k] = m_new == -INFINITY ? 0.0f : m_new;
+                        const float rescale = mma::exp2_fast(m[k] - base[k]);  // 0 while m = −inf
+                        l[k] *= rescale;
+#pragma unroll
+                        for (int n = 0; n < kDimBlocks; ++n) {
+                            o[n].x[2 * k] *= rescale;
+                            o[n].x[2 * k + 1] *= rescale;
+                        }
+                        m[k] = m_new;
+                    }
+#pragma unroll
+                    for (int n = 0; n < kKeyBlocks; ++n) {
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) {
+                            score[n].x[e] = mma::exp2_fast(score[n].x[e] - base[e / 2]);
+                            l[e / 2] += score[n].x[e];
+                        }
+                    }
+                    // O += P·V, 16 keys at a time.
+#pragma unroll
+                    for (int j = 0; j < kKeys / 16; ++j) {
+                        mma::FragmentA p;
+                        mma::pack_a<Storage>(p, score[2 * j], score[2 * j + 1]);
+#pragma unroll
+                        for (int c = 0; c < kDimChunks; ++c) {
+                            mma::FragmentB value_fragments[2];
+                            mma::load_b_from_columns(value_fragments, values + 16 * j * kPitch + 16 * c, kPitch, lane);
+                            mma::mma<Storage>(o[2 * c], p, value_fragments[0], lane);
+                            mma::mma<Storage>(o[2 * c + 1], p, value_fragments[1], lane);
+                        }
+                    }
+                    group_sync();  // this stage's readers are done before the next copies into it
+                    x = next;
+                }
+            }
+            // The next head: rows g and g + 8 ascend along the list (unlisted rows are −1).
+            head = group_min(rows[0].head > head ? rows[0].head : rows[1].head > head ? rows[1].head : kNoIndex, lane);
+        }
+
+        // o = acc / l, lse = (m + log2 l)·ln 2; the window's key i is every row's candidate, so l > 0.
+#pragma unroll
+        for (int k = 0; k < 2; ++k) {
+            const float sum = mma::row_sum(l[k]);
+            if (rows[k].head < 0) continue;
+            const ListedRow& at = rows[k].at;
+            Raw* const out = args.o.at(at.b, at.h, at.query_row);
+#pragma unroll
+            for (int n = 0; n < kDimBlocks; ++n) {
+                *reinterpret_cast<uint32_t*>(out + 8 * n + 2 * t) =
+                    mma::Format<Storage>::pack(o[n].x[2 * k] / sum, o[n].x[2 * k + 1] / sum);
+            }
+            if (t == 0 && args.lse.data != nullptr) {
+                *args.lse.at(at.b, at.h, at.query_row) = (m[k] + log2f(sum)) * 0.6931471805599453f;
+            }
+        }
+    }
+}
+
 // ---- host side ------------------------------------------------------------------------------------
 
 bool aligned16(const TensorRef& tensor, uint64_t element_bytes)
@@ -797,6 +1144,19 @@ void launch_attention_for(RowModeKernel kernel, unsigned grid, const RowArgs<typ
         active_row_groups<Storage, kLanesPerKey, kDna><<<grid, kRowThreads, 0, stream>>>(args);
     } else {
         active_rows<Storage, kLanesPerKey, kDna><<<grid, kRowThreads, 0, stream>>>(args);
+    }
+}
+
+/** Queues active_row_tiles for D ∈ {16, 32, 64} (16-bit storage). */
+template <typename Storage, bool kDna>
+void launch_row_tiles(int64_t head_dim, unsigned grid, const RowArgs<typename Storage::Raw>& args, cudaStream_t stream)
+{
+    if constexpr (sizeof(typename Storage::Raw) == 2) {
+        switch (head_dim) {
+        case 16: active_row_tiles<Storage, 16, kDna><<<grid, kTileThreads, 0, stream>>>(args); break;
+        case 32: active_row_tiles<Storage, 32, kDna><<<grid, kTileThreads, 0, stream>>>(args); break;
+        default: active_row_tiles<Storage, 64, kDna><<<grid, kTileThreads, 0, stream>>>(args); break;
+        }
     }
 }
 
@@ -893,17 +1253,35 @@ proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiproc
     args.vector = vector;
     // Row groups share the window and the aligned anchors; Relative anchors max(0, i − s·S) of
     // neighbouring rows are different keys, so Relative keeps the per-row kernel.
-    const RowModeKernel kernel = args.aligned ? requested : RowModeKernel::kRows;
-    // Enough groups for every row when all are active (active_row_groups: a chunk of kGroupRows rows
-    // per block, as many as active_rows' groups), at most a persistent grid that fills the device.
-    const auto row_grid = static_cast<unsigned>(std::min<int64_t>(
-        (rows + kGroupRows - 1) / kGroupRows, kRowBlocksPerMultiprocessor * std::max(multiprocessors, 1)));
-    if (with_dna) {
-        launch_attention<Storage, true>(kernel, D, row_grid, args, stream);
-    } else {
-        launch_attention<Storage, false>(kernel, D, row_grid, args, stream);
+    // The row tiles take 16-bit storage in 16-byte aligned rows up to D 64; the row groups the rest.
+    RowModeKernel kernel = args.aligned ? requested : RowModeKernel::kRows;
+    if (kernel == RowModeKernel::kTiles && !(bytes == 2 && vector && D <= kRowTilesMaxHeadDim)) {
+        kernel = RowModeKernel::kGroups;
     }
-    status = check_launch(kernel == RowModeKernel::kGroups ? "active_row_groups" : "active_rows");
+    const int64_t devices_worth = std::max(multiprocessors, 1);
+    if (kernel == RowModeKernel::kTiles) {
+        // Enough warps for every row when all are active, at most a persistent grid that fills the device.
+        const auto tile_grid = static_cast<unsigned>(std::min<int64_t>(
+            (rows + kTileRows * kTileWarps - 1) / (kTileRows * kTileWarps), kTileBlocksPerMultiprocessor * devices_worth));
+        if (with_dna) {
+            launch_row_tiles<Storage, true>(D, tile_grid, args, stream);
+        } else {
+            launch_row_tiles<Storage, false>(D, tile_grid, args, stream);
+        }
+    } else {
+        // Enough groups for every row when all are active (active_row_groups: a chunk of kGroupRows rows
+        // per block, as many as active_rows' groups), at most a persistent grid that fills the device.
+        const auto row_grid = static_cast<unsigned>(
+            std::min<int64_t>((rows + kGroupRows - 1) / kGroupRows, kRowBlocksPerMultiprocessor * devices_worth));
+        if (with_dna) {
+            launch_attention<Storage, true>(kernel, D, row_grid, args, stream);
+        } else {
+            launch_attention<Storage, false>(kernel, D, row_grid, args, stream);
+        }
+    }
+    status = check_launch(kernel == RowModeKernel::kTiles    ? "active_row_tiles"
+                          : kernel == RowModeKernel::kGroups ? "active_row_groups"
+                                                             : "active_rows");
     if (status != PROTEUS_STATUS_OK) return status;
     if (tile_gate != nullptr) *tile_gate = Gate{choice, PROTEUS_KERNEL_GPU_TILE};
     return PROTEUS_STATUS_OK;
@@ -939,7 +1317,8 @@ std::string row_mode_refusal(const FluxProblem& problem)
 RowModeKernel row_mode_kernel_requested()
 {
     const char* requested = std::getenv("PROTEUS_ROW_MODE_KERNEL");
-    return requested != nullptr && std::string(requested) == "rows" ? RowModeKernel::kRows : RowModeKernel::kGroups;
+    const std::string name = requested != nullptr ? requested : "";
+    return name == "rows" ? RowModeKernel::kRows : name == "groups" ? RowModeKernel::kGroups : RowModeKernel::kTiles;
 }
 
 proteus_status launch_flux_row_mode(const FluxProblem& problem, const TileDna& dna, int multiprocessors,

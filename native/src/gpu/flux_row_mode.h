@@ -30,15 +30,17 @@ std::string row_mode_refusal(const FluxProblem& problem);
 inline bool row_mode_takes(const FluxProblem& problem) { return row_mode_refusal(problem).empty(); }
 
 /**
- * The row mode's attention kernel under the Aligned policy: kGroups (active_row_groups: 8 listed rows
- * of one head share K/V tiles of their windows and anchors) or kRows (active_rows: every key a
- * per-row gather). The Relative policy always runs kRows. Both give the same rows up to rounding.
+ * The row mode's attention kernel under the Aligned policy: kTiles (active_row_tiles: 16 listed rows
+ * of a head as the rows of tensor-core tile products over the union of their windows and anchors;
+ * 16-bit storage, 16-byte aligned rows, D ≤ 64, else kGroups), kGroups (active_row_groups: 8 listed
+ * rows of one head share K/V tiles, scored lane by lane) or kRows (active_rows: every key a per-row
+ * gather). The Relative policy always runs kRows. All give the same rows up to rounding.
  */
-enum class RowModeKernel { kGroups, kRows };
+enum class RowModeKernel { kTiles, kGroups, kRows };
 
 /**
- * PROTEUS_ROW_MODE_KERNEL=rows: kRows; unset or anything else: kGroups (on the H200 at T 256K, original layer: 4.4 ms
- * against 6.3 ms for kRows; NOTES.md, "Row groups"). Read when a context is created.
+ * PROTEUS_ROW_MODE_KERNEL=rows: kRows; =groups: kGroups; unset or anything else: kTiles (NOTES.md,
+ * "Row tiles"). Read when a context is created.
  */
 RowModeKernel row_mode_kernel_requested();
 

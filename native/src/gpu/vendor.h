@@ -112,6 +112,18 @@ __device__ __forceinline__ uint32_t group_ballot(bool predicate)
     return static_cast<uint32_t>(wave >> (threadIdx.x % warpSize / 32 * 32));
 }
 
+/**
+ * Orders the shared-memory accesses of this thread's group of 32 before the call against those after
+ * it, for every lane of the group (all of them call it). A wavefront runs in lockstep, so a barrier of
+ * the wavefront with workgroup-scope fences is enough.
+ */
+__device__ __forceinline__ void group_sync()
+{
+    __builtin_amdgcn_fence(__ATOMIC_RELEASE, "workgroup");
+    __builtin_amdgcn_wave_barrier();
+    __builtin_amdgcn_fence(__ATOMIC_ACQUIRE, "workgroup");
+}
+
 /** Where `pointer` points, by the runtime; `device` is set for device memory. Clears any error it raises. */
 inline MemoryKind memory_kind(const void* pointer, int& device)
 {
@@ -149,6 +161,8 @@ __device__ __forceinline__ float group_shuffle_xor(float value, int mask, int wi
 }
 
 __device__ __forceinline__ uint32_t group_ballot(bool predicate) { return __ballot_sync(0xffffffffu, predicate); }
+
+__device__ __forceinline__ void group_sync() { __syncwarp(); }
 
 /** Where `pointer` points, by the runtime; `device` is set for device memory. Clears any error it raises. */
 inline MemoryKind memory_kind(const void* pointer, int& device)
