@@ -400,16 +400,16 @@ struct LaneState {
  * reduction across candidate lanes). `vector`: the slices are 16-byte aligned. Every lane of the group
  * calls it together (the shuffles).
  */
-template <typename Storage, int kLanesPerKey, typename Locate>
+template <typename Storage, int kLanesPerKey, int kCount = kUnroll, typename Locate>
 __device__ __forceinline__ void add_candidates(LaneState& state, const float (&q)[kSlice], float scale, bool vector,
                                                Locate locate)
 {
     using Raw = typename Storage::Raw;
-    float score[kUnroll];
-    float value[kUnroll][kSlice];
-    bool valid[kUnroll];
+    float score[kCount];
+    float value[kCount][kSlice];
+    bool valid[kCount];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < kCount; ++u) {
         const Raw* key_slice = nullptr;
         const Raw* value_slice = nullptr;
         valid[u] = locate(u, key_slice, value_slice);
@@ -423,13 +423,13 @@ __device__ __forceinline__ void add_candidates(LaneState& state, const float (&q
         }
     }
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < kCount; ++u) {
 #pragma unroll
         for (int mask = 1; mask < kLanesPerKey; mask *= 2) score[u] += group_shuffle_xor(score[u], mask, kGroup);
     }
     float m_new = state.m;
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < kCount; ++u) {
         score[u] *= scale;
         if (valid[u]) m_new = fmaxf(m_new, score[u]);
     }
@@ -440,7 +440,7 @@ __device__ __forceinline__ void add_candidates(LaneState& state, const float (&q
 #pragma unroll
     for (int d = 0; d < kSlice; ++d) state.acc[d] *= rescale;
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < kCount; ++u) {
         if (!valid[u]) continue;
         const float p = expf(score[u] - m_new);
         state.l += p;
@@ -802,7 +802,7 @@ constexpr int kTileRows = 16;
 constexpr int kTileWarps = 2;
 constexpr int kTileThreads = kTileWarps * kGroup;
 /** Blocks of active_row_tiles per multiprocessor in the persistent grid. */
-constexpr int64_t kTileBlocksPerMultiprocessor = 16;
+constexpr int kTileBlocksPerMultiprocessor = 6;
 /** Largest head dim of active_row_tiles (the others run the row groups). */
 constexpr int64_t kRowTilesMaxHeadDim = 64;
 
@@ -882,7 +882,7 @@ __device__ __forceinline__ int64_t next_taken(const int64_t (&begin)[2], const i
  * depends on the chunk's rows through group-wide minima and maxima only.
  */
 template <typename Storage, int kDim, bool kDna>
-__global__ void __launch_bounds__(kTileThreads) active_row_tiles(RowArgs<typename Storage::Raw> args)
+__global__ void __launch_bounds__(kTileThreads, kTileBlocksPerMultiprocessor) active_row_tiles(RowArgs<typename Storage::Raw> args)
 {
     static_assert(sizeof(typename Storage::Raw) == 2, "the tile products take 16-bit storage");
     using Raw = typename Storage::Raw;
@@ -911,21 +911,6 @@ __global__ void __launch_bounds__(kTileThreads) active_row_tiles(RowArgs<typenam
 
     for (int64_t chunk = static_cast<int64_t>(blockIdx.x) * kTileWarps + warp; chunk < chunks;
          chunk += static_cast<int64_t>(gridDim.x) * kTileWarps) {
-        const TileRow rows[2] = {tile_row(args, chunk * kTileRows + g, count),
-                                 tile_row(args, chunk * kTileRows + g + 8, count)};
-
-        // q as A fragments: row g and g + 8, dims 16c + 2t (+1) and 16c + 2t + 8 (+9); unlisted rows 0.
-        mma::FragmentA q[kDimChunks];
-#pragma unroll
-        for (int c = 0; c < kDimChunks; ++c) {
-#pragma unroll
-            for (int k = 0; k < 2; ++k) {
-                const Raw* const row = rows[k].head >= 0 ? args.q.at(rows[k].at.b, rows[k].at.h, rows[k].at.query_row) : nullptr;
-                q[c].x[k] = row != nullptr ? *reinterpret_cast<const uint32_t*>(row + 16 * c + 2 * t) : 0u;
-                q[c].x[k + 2] = row != nullptr ? *reinterpret_cast<const uint32_t*>(row + 16 * c + 2 * t + 8) : 0u;
-            }
-        }
-
         // Softmax state of rows g and g + 8 (index k): m in base 2 (the same in the row's 4 lanes), this
         // lane's part of l, and the output accumulators (element e of block n: row e / 2, dim 8n + 2t + e % 2).
         float m[2] = {-INFINITY, -INFINITY};
@@ -933,32 +918,46 @@ __global__ void __launch_bounds__(kTileThreads) active_row_tiles(RowArgs<typenam
         mma::Accumulator o[kDimBlocks] = {};
 
         if constexpr (kDna) {
-            // Each row's DNA slots by per-row gathers (lane = c·P + e as in active_rows), merged over
-            // the lanes, parked in the stages (free until the tiles start), then read back in the
-            // accumulators' layout.
+            // Each row's DNA slots by gathers, kDnaRows rows at once: row r0 + c on the P = D / 8 lanes
+            // c·P + e (lane e owning dims [8e, 8e + 8)), which all see the row's keys, kDnaUnroll a
+            // step; the states are parked in the stages (free until the tiles start), then read back
+            // in the accumulators' layout.
             constexpr int kLanesPerKey = kDim / 8;
+            constexpr int kDnaRows = kGroup / kLanesPerKey;
+            constexpr int kDnaUnroll = 4;
             float* const parked = reinterpret_cast<float*>(stages);  // [row][D] o, then [row] m, [row] l
             const int e = lane % kLanesPerKey;
-            const int c = lane / kLanesPerKey;
-            for (int r = 0; r < kTileRows; ++r) {
+            for (int first = 0; first < kTileRows; first += kDnaRows) {
+                const int r = first + lane / kLanesPerKey;
                 const int64_t entry = chunk * kTileRows + r;
                 LaneState state;
-                if (entry < count) {  // uniform over the warp
-                    const ListedRow at = listed_row(args, entry);
+                Slots row;
+                ListedRow at;
+                float slice[kSlice] = {};
+                int64_t taken = 0;  // the row's DNA slots
+                if (entry < count) {
+                    at = listed_row(args, entry);
                     if (at.i >= args.window) {
-                        float slice[kSlice];
                         load_elements<Storage>(args.q.at(at.b, at.h, at.query_row) + e * kSlice, true, slice);
-                        const Slots row = slots_of<true>(args, at.b, at.query_row, at.i);
-                        gather_slots<Storage, kLanesPerKey, true>(state, slice, args, row, at.b, at.h / args.group,
-                                                                  row.dna_begin, c, e * kSlice);
-                        merge_lanes<kLanesPerKey>(state);
+                        row = slots_of<true>(args, at.b, at.query_row, at.i);
+                        taken = row.size - row.dna_begin;
                     }
                 }
-                if (lane < kLanesPerKey) {
-#pragma unroll
-                    for (int d = 0; d < kSlice; ++d) parked[r * kDim + e * kSlice + d] = state.acc[d];
+                const int64_t steps = group_max(taken, lane);  // uniform: the shuffles need every lane
+                for (int64_t base = 0; base < steps; base += kDnaUnroll) {
+                    add_candidates<Storage, kLanesPerKey, kDnaUnroll>(state, slice, args.scale, true,
+                                                                      [&](int u, const Raw*& key_slice, const Raw*& value_slice) {
+                        if (base + u >= taken) return false;
+                        const int64_t j = key_of<true>(args, row, row.dna_begin + base + u);
+                        if (j < 0) return false;
+                        key_slice = args.k.at(at.b, at.h / args.group, j) + e * kSlice;
+                        value_slice = args.v.at(at.b, at.h / args.group, j) + e * kSlice;
+                        return true;
+                    });
                 }
-                if (lane == 0) {
+#pragma unroll
+                for (int d = 0; d < kSlice; ++d) parked[r * kDim + e * kSlice + d] = state.acc[d];
+                if (e == 0) {
                     parked[kTileRows * kDim + r] = state.m;
                     parked[kTileRows * kDim + kTileRows + r] = state.l;
                 }
@@ -976,6 +975,21 @@ __global__ void __launch_bounds__(kTileThreads) active_row_tiles(RowArgs<typenam
                 }
             }
             group_sync();  // the parked states are read before the stages are overwritten
+        }
+
+        const TileRow rows[2] = {tile_row(args, chunk * kTileRows + g, count),
+                                 tile_row(args, chunk * kTileRows + g + 8, count)};
+
+        // q as A fragments: row g and g + 8, dims 16c + 2t (+1) and 16c + 2t + 8 (+9); unlisted rows 0.
+        mma::FragmentA q[kDimChunks];
+#pragma unroll
+        for (int c = 0; c < kDimChunks; ++c) {
+#pragma unroll
+            for (int k = 0; k < 2; ++k) {
+                const Raw* const row = rows[k].head >= 0 ? args.q.at(rows[k].at.b, rows[k].at.h, rows[k].at.query_row) : nullptr;
+                q[c].x[k] = row != nullptr ? *reinterpret_cast<const uint32_t*>(row + 16 * c + 2 * t) : 0u;
+                q[c].x[k + 2] = row != nullptr ? *reinterpret_cast<const uint32_t*>(row + 16 * c + 2 * t + 8) : 0u;
+            }
         }
 
         // Passes: the rows of one (b, h) at a time, in list order (heads ascend along the list).
