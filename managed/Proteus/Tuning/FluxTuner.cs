@@ -21,9 +21,14 @@ public interface IFluxTimer
     /// <returns>The device time of each timed run, in milliseconds.</returns>
     IReadOnlyList<double> Time(LaunchConfig? launch, FluxTimingOptions options);
 
-    /// <summary>The output the last <see cref="Time"/> computed, as float32.</summary>
-    /// <returns>The output's elements.</returns>
-    float[] ReadOutput();
+    /// <summary>
+    /// A sample of whole rows of the output the last <see cref="Time"/> computed, as float32: the same
+    /// elements, in the same order, at every call (<see cref="OutputSample"/>), so that one candidate's
+    /// sample compares element for element with another's; all of the output when it fits the bound.
+    /// </summary>
+    /// <param name="maxElements">The bound on the elements read.</param>
+    /// <returns>The sampled elements.</returns>
+    float[] ReadOutputSample(long maxElements);
 }
 
 /// <summary>How <see cref="FluxTuner"/> searches.</summary>
@@ -31,6 +36,7 @@ public sealed record FluxTunerOptions
 {
     private readonly TimeSpan _budget = TimeSpan.FromSeconds(4);
     private readonly double _minimumGain = 0.02;
+    private readonly long _checkElements = OutputSample.DefaultMaxElements;
 
     /// <summary>
     /// Wall time per problem (4 s by default): once spent, the candidates not yet timed are skipped and
@@ -44,6 +50,17 @@ public sealed record FluxTunerOptions
 
     /// <summary>Timing of each candidate (2 warm-up runs, 10 timed, cache flushed by default).</summary>
     public FluxTimingOptions Timing { get; init; } = new();
+
+    /// <summary>
+    /// The most output elements the SPEC §9 check compares (<see cref="OutputSample.DefaultMaxElements"/> by
+    /// default): whole rows at the start, the end and spread between of every head (<see cref="OutputSample"/>),
+    /// so that reading a candidate's output back costs milliseconds however long the sequence.
+    /// </summary>
+    public long CheckElements
+    {
+        get => _checkElements;
+        init => _checkElements = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(CheckElements), value, "The check needs at least one element.");
+    }
 
     /// <summary>
     /// How much faster than the heuristic a candidate must be to replace it (0.02: 2 % by default), so
@@ -95,7 +112,10 @@ public sealed record TuningResult(
 /// other candidate the library offers, on the device (median of several runs after warm-up, the cache
 /// flushed before each), and keeps the fastest whose output matches the heuristic's within the SPEC §9
 /// tolerance of the dtype (a candidate that would win but differs, or has NaN or Inf, is rejected, never
-/// kept). A candidate whose first run is already much slower than the best is not timed further.
+/// kept). The outputs compared are a bounded sample of whole rows (<see cref="FluxTunerOptions.CheckElements"/>),
+/// so the budget goes to timing. A candidate's first timed run (after its first warm-up) decides whether it
+/// is timed further: already much slower than the best, it is not; else the rest of its warm-up and timed
+/// runs follow, the first counting among them.
 /// </summary>
 public sealed class FluxTuner
 {
@@ -156,7 +176,7 @@ public sealed class FluxTuner
         LaunchConfig heuristic = candidates[0];
         cancellation.ThrowIfCancellationRequested();
         double heuristicMs = FluxTiming.Median(timer.Time(null, Options.Timing));
-        float[] reference = timer.ReadOutput();
+        float[] reference = timer.ReadOutputSample(Options.CheckElements);
         progress?.Report(new TuningProgress(1, candidates.Count, heuristic, heuristicMs));
 
         double tolerance = Tolerance(timer.DType);
@@ -165,7 +185,10 @@ public sealed class FluxTuner
         var rejected = new List<RejectedCandidate>();
         int timed = 1;
         bool budgetSpent = false;
-        var quick = new FluxTimingOptions { Warmup = 1, Repeats = 1, FlushCache = Options.Timing.FlushCache };
+        // The first run decides; the rest of the timing continues it (no second warm-up of a launch just run).
+        FluxTimingOptions timing = Options.Timing;
+        FluxTimingOptions first = timing with { Warmup = Math.Min(1, timing.Warmup), Repeats = 1 };
+        FluxTimingOptions? rest = timing.Repeats > 1 ? timing with { Warmup = timing.Warmup - first.Warmup, Repeats = timing.Repeats - 1 } : null;
         for (int n = 1; n < candidates.Count; n++)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -178,10 +201,10 @@ public sealed class FluxTuner
             double? median = null;
             try
             {
-                double first = FluxTiming.Median(timer.Time(candidate, quick));
-                if (first <= PruneRatio * bestMs)
+                IReadOnlyList<double> times = timer.Time(candidate, first);
+                if (times[0] <= PruneRatio * bestMs)
                 {
-                    median = FluxTiming.Median(timer.Time(candidate, Options.Timing));
+                    median = FluxTiming.Median(rest is null ? times : [.. times, .. timer.Time(candidate, rest)]);
                     timed++;
                 }
             }
@@ -192,7 +215,7 @@ public sealed class FluxTuner
             // Only a candidate that would be kept needs its output checked.
             if (median is { } ms && ms < bestMs && ms < heuristicMs * (1 - Options.MinimumGain))
             {
-                double error = RelativeL2(timer.ReadOutput(), reference);
+                double error = RelativeL2(timer.ReadOutputSample(Options.CheckElements), reference);
                 if (error <= tolerance)
                 {
                     best = candidate;
@@ -235,7 +258,7 @@ public sealed class FluxTuner
     }
 }
 
-/// <summary>Runs a problem's candidates on its device for <see cref="FluxTuner"/> (<see cref="FluxAttention.Time{T}"/>, then the output read back).</summary>
+/// <summary>Runs a problem's candidates on its device for <see cref="FluxTuner"/> (<see cref="FluxAttention.Time{T}"/>, then a sample of the output read back: <see cref="OutputSample"/>).</summary>
 /// <typeparam name="T">float, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
 public sealed class DeviceFluxTimer<T> : IFluxTimer
     where T : unmanaged
@@ -270,32 +293,5 @@ public sealed class DeviceFluxTimer<T> : IFluxTimer
         _attention.Time(_inputs, _parameters, launch, options).Milliseconds;
 
     /// <inheritdoc/>
-    public float[] ReadOutput()
-    {
-        T[] values = _inputs.Output.Buffer.ToArray();
-        if (values is float[] single)
-        {
-            return single;
-        }
-        var output = new float[values.Length];
-        if (values is Half[] half)
-        {
-            for (int i = 0; i < half.Length; i++)
-            {
-                output[i] = (float)half[i];
-            }
-        }
-        else if (values is BFloat16[] brain)
-        {
-            for (int i = 0; i < brain.Length; i++)
-            {
-                output[i] = (float)brain[i];
-            }
-        }
-        else
-        {
-            throw new NotSupportedException($"Flux outputs are float, Half or BFloat16, not {typeof(T)}.");
-        }
-        return output;
-    }
+    public float[] ReadOutputSample(long maxElements) => OutputSample.Of(_inputs.Output, maxElements).Read(_inputs.Output.Buffer);
 }

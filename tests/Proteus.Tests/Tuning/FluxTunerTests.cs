@@ -41,6 +41,42 @@ public sealed class FluxTunerTests
     }
 
     [Test]
+    public void AWrongTailTileIsRejectedThoughTheCheckReadsASample()
+    {
+        // [B 1, H 2, T 65536, D 8]; the check reads 16 Ki of its 1 Mi elements.
+        long[] shape = [1, 2, 65536, 8];
+        float[] reference = Enumerable.Range(0, 1 << 20).Select(i => MathF.Sin(i * 0.37f)).ToArray();
+        float[] tailBug = (float[])reference.Clone();
+        float[] rounding = reference.Select(x => x * 1.001f).ToArray();
+        for (long head = 0; head < 2; head++)
+        {
+            // The last 64-row tile of each head is wrong, nothing else.
+            Array.Clear(tailBug, (int)((head * 65536 + 65536 - 64) * 8), 64 * 8);
+        }
+        var timer = new FakeTimer(DType.BFloat16, (Heuristic, 2.0), (Faster, 1.5), (Fastest, 1.0)) { Shape = shape };
+        timer.Outputs[Heuristic] = reference;
+        timer.Outputs[Fastest] = tailBug;
+        timer.Outputs[Faster] = rounding;
+
+        TuningResult result = new FluxTuner(new FluxTunerOptions { CheckElements = 1 << 14 }).Tune(timer);
+
+        Assert.That(timer.LargestRead, Is.LessThanOrEqualTo(1 << 14));
+        Assert.That(result.Rejected.Select(r => r.Launch), Is.EqualTo(new[] { Fastest }));
+        Assert.That(result.Chosen, Is.EqualTo(Faster));
+    }
+
+    [Test]
+    public void ACandidateIsWarmedAndTimedOnceAcrossItsFirstRunAndTheRest()
+    {
+        var timer = new FakeTimer(DType.Float16, (Heuristic, 2.0), (Faster, 1.5));
+
+        new FluxTuner(new FluxTunerOptions { Timing = new FluxTimingOptions { Warmup = 2, Repeats = 7 } }).Tune(timer);
+
+        Assert.That(timer.Calls.Where(c => c.Launch == Faster).Select(c => (c.Options.Warmup, c.Options.Repeats)),
+            Is.EqualTo(new[] { (1, 1), (1, 6) }), "2 warm-up and 7 timed runs in all, the first run deciding whether the rest follow");
+    }
+
+    [Test]
     public void NaNInACandidatesOutputRejectsIt()
     {
         var timer = new FakeTimer(DType.Float32, (Heuristic, 2.0), (Fastest, 1.0));
@@ -99,14 +135,23 @@ public sealed class FluxTunerTests
         Assert.That(result.HeuristicMs, Is.GreaterThan(0));
     }
 
-    /// <summary>Candidates with fixed times and outputs; the heuristic's output is [1, 2, 3].</summary>
+    /// <summary>
+    /// Candidates with fixed times and outputs; the heuristic's output is [1, 2, 3] unless given. With a
+    /// <see cref="Shape"/> the outputs are whole contiguous tensors of it, sampled as a device timer samples them.
+    /// </summary>
     private sealed class FakeTimer(DType dtype, params (LaunchConfig Launch, double Ms)[] candidates) : IFluxTimer
     {
         private LaunchConfig? _last;
 
         public Dictionary<LaunchConfig, float[]> Outputs { get; } = new();
 
+        public List<(LaunchConfig Launch, FluxTimingOptions Options)> Calls { get; } = [];
+
         public TimeSpan WallDelay { get; init; }
+
+        public long[]? Shape { get; init; }
+
+        public long LargestRead { get; private set; }
 
         public DType DType => dtype;
 
@@ -116,11 +161,23 @@ public sealed class FluxTunerTests
         {
             Thread.Sleep(WallDelay);
             _last = launch ?? candidates[0].Launch;
+            Calls.Add((_last, options));
             double ms = candidates.Single(c => c.Launch == _last).Ms;
             return Enumerable.Repeat(ms, options.Repeats).ToArray();
         }
 
-        public float[] ReadOutput() => Outputs.TryGetValue(_last!, out float[]? output) ? output : [1f, 2f, 3f];
+        public float[] ReadOutputSample(long maxElements)
+        {
+            float[] output = Outputs.TryGetValue(_last!, out float[]? given) ? given : [1f, 2f, 3f];
+            if (Shape is null)
+            {
+                return output;
+            }
+            long[] strides = [Shape[1] * Shape[2] * Shape[3], Shape[2] * Shape[3], Shape[3], 1];
+            float[] sample = OutputSample.Of(Shape, strides, 0, maxElements).Gather(output);
+            LargestRead = Math.Max(LargestRead, sample.Length);
+            return sample;
+        }
     }
 
     /// <summary>Reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>
