@@ -9,10 +9,10 @@
 // a tile's first row need not sit at a multiple of block_q).
 //   1. dna_chunk_best: the top K of each chunk alone, one block per chunk and a thread per key: a
 //      key's rank is the number of the chunk's keys above it (keys are unique).
-//   2. dna_chunk_scan: an inclusive scan of those lists over the chunks, ⌈log2 chunks⌉ Hillis–Steele
-//      steps, each merging pairs of lists in parallel (rank of a key in the union =
-//      its rank in its own list + the number of keys above it in the other, by binary search): entry
-//      m − 1 is the top K of everything before chunk m.
+//   2. dna_chunk_scan: an inclusive scan of those lists over the chunks, ⌈log4 chunks⌉ Hillis–Steele
+//      steps, each merging up to 4 lists in parallel (rank of a key in the union = its rank in its
+//      own list + the number of keys above it in each other, by binary search): entry m − 1 is the top
+//      K of everything before chunk m.
 //   3. dna_walk (the slice's chunks only): a walker (one group of 32 lanes) walks its chunk again from
 //      that start, 32 prefixes a step, writing every prefix's K-th best key (the threshold), and for
 //      every query tile the list of its DNA keys: the top K of its first prefix (written when the walk
@@ -39,6 +39,9 @@ constexpr int kGroup = 32;             // lanes of one walker
 // Prefixes per walker, about (whole query tiles); also dna_chunk_best's block (a thread per prefix).
 // At T = 256K, 1024 walkers; shorter chunks would add walkers and steps of the scan (O(log chunks)).
 constexpr int64_t kChunkPrefixes = 256;
+// Lists merged per step of the chunk scan: ⌈log4 chunks⌉ steps (5 at T = 256K, not 10), each a few
+// binary searches more per key; the steps are short (a load, searches, a store), so fewer is faster.
+constexpr int kScanRadix = 4;
 
 struct DnaArgs {
     const float* salience = nullptr;
@@ -140,41 +143,44 @@ __device__ int count_above(const uint64_t* list, int count, uint64_t x)
 }
 
 /**
- * One Hillis–Steele step over each batch row's chunk lists: out[m] = the top K of in[m] ∪ in[m − offset]
- * for m ≥ offset, else in[m]. Before the step of offset 2^d, entry m covers chunks (m − 2^d, m], so the
- * two merged lists cover disjoint chunks and hold distinct keys; after ⌈log2 chunks⌉ steps entry m is
- * the top K of chunks 0 … m. One block per (batch row, chunk), a thread per rank (K ≤ kMaxTileDnaKeys):
- * one load of each list and one binary search of each key per thread.
+ * One step of a radix-kScanRadix Hillis–Steele scan over each batch row's chunk lists: out[m] = the
+ * top K of in[m] ∪ in[m − offset] ∪ … ∪ in[m − (kScanRadix − 1)·offset] (the lists that exist, m − k·offset
+ * ≥ 0). Before the step of offset kScanRadix^d, entry m covers chunks (m − kScanRadix^d, m], so the
+ * merged lists cover disjoint chunks and hold distinct keys; after ⌈log_kScanRadix chunks⌉ steps
+ * entry m is the top K of chunks 0 … m. A key's rank in the union is its rank in its own list plus
+ * the keys above it in each other list (binary searches). One block per (batch row, chunk), a thread
+ * per rank (K ≤ kMaxTileDnaKeys): one load of each list and kScanRadix − 1 searches per key.
  */
 __global__ void __launch_bounds__(kMaxTileDnaKeys) dna_chunk_scan(const DnaArgs args, const uint64_t* in, uint64_t* out, int64_t offset)
 {
-    __shared__ uint64_t mine[kMaxTileDnaKeys];
-    __shared__ uint64_t other[kMaxTileDnaKeys];
-    const int lane = static_cast<int>(threadIdx.x);
+    __shared__ uint64_t merging[kScanRadix][kMaxTileDnaKeys];
+    const int rank = static_cast<int>(threadIdx.x);
     const int64_t list = blockIdx.x;  // b · chunks + m
     const int K = args.keys;
     uint64_t* const result = out + list * K;
-    if (list % args.chunks < offset) {
-        for (int r = lane; r < K; r += kMaxTileDnaKeys) result[r] = in[list * K + r];
+    const int64_t reach = list % args.chunks / offset + 1;  // lists m, m − offset, … in this batch row
+    const int count = reach < kScanRadix ? static_cast<int>(reach) : kScanRadix;
+    if (count == 1) {
+        if (rank < K) result[rank] = in[list * K + rank];
         return;
     }
-    for (int r = lane; r < K; r += kMaxTileDnaKeys) {
-        mine[r] = in[list * K + r];
-        other[r] = in[(list - offset) * K + r];
+    for (int k = 0; k < count; ++k) {
+        if (rank < K) merging[k][rank] = in[(list - k * offset) * K + rank];
     }
     __syncthreads();
-    // A key's rank in the union = its rank in its own list + the keys above it in the other.
-    for (int r = lane; r < K; r += kMaxTileDnaKeys) {
-        const uint64_t x = mine[r];
-        const int x_at = x != 0 ? r + count_above(other, K, x) : K;
-        if (x_at < K) result[x_at] = x;
-        const uint64_t y = other[r];
-        const int y_at = y != 0 ? r + count_above(mine, K, y) : K;
-        if (y_at < K) result[y_at] = y;
+    int held = 0;  // keys of the union: fewer than K only early on, and the ranks past it are empty
+    for (int k = 0; k < count; ++k) held += count_above(merging[k], K, 0);
+    if (rank >= K) return;
+    for (int k = 0; k < count; ++k) {
+        const uint64_t x = merging[k][rank];
+        if (x == 0) continue;
+        int at = rank;
+        for (int other = 0; other < count; ++other) {
+            if (other != k) at += count_above(merging[other], K, x);
+        }
+        if (at < K) result[at] = x;
     }
-    // The union holds fewer than K keys only early on: the ranks past it are empty.
-    const int held = count_above(mine, K, 0) + count_above(other, K, 0);
-    for (int r = held + lane; r < K; r += kMaxTileDnaKeys) result[r] = 0;
+    if (rank >= held) result[rank] = 0;
 }
 
 /**
@@ -325,7 +331,7 @@ proteus_status launch_walks(const DnaArgs& args, uint64_t* summaries, uint64_t* 
     // The chunk lists' inclusive scan, ping-ponging between summaries and starts.
     uint64_t* covered = summaries;
     uint64_t* spare = starts;
-    for (int64_t offset = 1; offset < args.chunks; offset *= 2) {
+    for (int64_t offset = 1; offset < args.chunks; offset *= kScanRadix) {
         dna_chunk_scan<<<lists_count, kMaxTileDnaKeys, 0, stream>>>(args, covered, spare, offset);
         if ((status = check_launch("dna_chunk_scan")) != PROTEUS_STATUS_OK) return status;
         std::swap(covered, spare);
