@@ -6,24 +6,22 @@
 // row r is position p0 + r; first_prefix = max(p0, W) − W) in chunks of kChunkPrefixes, walked only
 // for their top K; then the prefixes the rows use (p = i − W for the slice's rows i ≥ W) in chunks
 // that begin where a query tile begins (about kChunkPrefixes prefixes, whole tiles of block_q rows;
-// a tile's first row need not sit at a multiple of block_q). A walker is one
-// group of 32 lanes holding a sorted top-K list, E ≤ 8 rank keys per lane (lane l holds ranks E·l …
-// E·l + E − 1, best first, 0 where empty). It reads 32 salience values at a time; one ballot finds the
-// keys that beat the current K-th best, and only those (K/p of them on random salience) are inserted:
-// the count of better keys (a ballot over the lanes whose keys all beat it, plus one shuffle) gives the
-// rank, and one shuffle shifts the tail down.
-//   1. dna_chunk_best: each walker, starting empty, walks its chunk: the top K of the chunk alone.
-//   2. dna_chunk_scan: an inclusive scan of those lists over the chunks, ⌈log2 chunks⌉ Hillis–Steele
-//      steps, each merging pairs of lists in parallel (rank of a key in the union =
-//      its rank in its own list + the number of keys above it in the other, by binary search): entry
-//      m − 1 is the top K of everything before chunk m.
-//   3. dna_walk (the slice's chunks only): each walker walks its chunk again from that start, writing
-//      every prefix's K-th best key (the threshold), and for every query tile the list of its DNA
-//      keys: the top K of its first prefix (written when the walk reaches it), then each later prefix
-//      of the tile that enters.
-// Everything a group does is uniform across its lanes (the ballots, the inserted key, the rank), so
-// the groups never diverge; the scan's blocks are one group each, and its barrier is outside any branch
-// that depends on the lane.
+// a tile's first row need not sit at a multiple of block_q).
+//   1. dna_chunk_best: the top K of each chunk alone, one block per chunk and a thread per key: a
+//      key's rank is the number of the chunk's keys above it (keys are unique).
+//   2. dna_chunk_scan: an inclusive scan of those lists over the chunks, ⌈log4 chunks⌉ Hillis–Steele
+//      steps, each merging up to 4 lists in parallel (rank of a key in the union = its rank in its
+//      own list + the number of keys above it in each other, by binary search): entry m − 1 is the top
+//      K of everything before chunk m.
+//   3. dna_walk (the slice's chunks only): a walker (one group of 32 lanes) walks its chunk again from
+//      that start, 32 prefixes a step, writing every prefix's K-th best key (the threshold), and for
+//      every query tile the list of its DNA keys: the top K of its first prefix (written when the walk
+//      reaches it), then each later prefix of the tile that enters. Keys that beat the current K-th best
+//      (a ballot; K/p of them on random salience) are merged into the top K a step at a time, not one
+//      by one (see dna_walk), so salience that grows along the sequence, or ties (every key enters:
+//      ties go to the larger j), cost a few merges per step rather than 32 serial insertions.
+// Everything a group does with shuffles and ballots is uniform across its lanes, so the groups never
+// diverge; the walkers' and the scan's barriers are outside any branch that depends on the lane.
 #include "gpu/flux_dna.h"
 
 #include <algorithm>
@@ -38,11 +36,12 @@ namespace proteus::gpu {
 namespace {
 
 constexpr int kGroup = 32;             // lanes of one walker
-constexpr int kWalkersPerBlock = 4;
-// Prefixes per walker, about (whole query tiles). A walker's work is about one insertion per prefix
-// wherever it starts, so shorter chunks only add walkers (at T = 256K, 1024 of them rather than 256,
-// which left most of the device idle) and steps of the scan (O(log chunks)).
+// Prefixes per walker, about (whole query tiles); also dna_chunk_best's block (a thread per prefix).
+// At T = 256K, 1024 walkers; shorter chunks would add walkers and steps of the scan (O(log chunks)).
 constexpr int64_t kChunkPrefixes = 256;
+// Lists merged per step of the chunk scan: ⌈log4 chunks⌉ steps (5 at T = 256K, not 10), each a few
+// binary searches more per key; the steps are short (a load, searches, a store), so fewer is faster.
+constexpr int kScanRadix = 4;
 
 struct DnaArgs {
     const float* salience = nullptr;
@@ -101,86 +100,31 @@ __device__ PrefixRange chunk_prefixes(const DnaArgs& args, int64_t m)
     return {begin > args.first_prefix ? begin : args.first_prefix, end < args.prefix_end ? end : args.prefix_end};
 }
 
-/** A sorted top-K list held by one group, E rank keys per lane. */
-template <int E>
-struct TopKeys {
-    uint64_t entry[E];  // ranks E·lane + e
-    uint64_t kth;       // the key of rank K − 1 (0 while fewer than K): what a new key must beat
-    int lane;
-    int32_t keys;       // K
-
-    __device__ TopKeys(int lane_, int32_t keys_) : kth(0), lane(lane_), keys(keys_)
-    {
-        for (auto& key : entry) key = 0;
-    }
-
-    /** The key of rank r (uniform r), to every lane. */
-    __device__ uint64_t rank(int r) const
-    {
-        uint64_t mine = 0;
-        for (int e = 0; e < E; ++e) {
-            if (e == r % E) mine = entry[e];
-        }
-        return shuffle64(mine, r / E);
-    }
-
-    __device__ void load(const uint64_t* list)
-    {
-        for (int e = 0; e < E; ++e) {
-            const int r = E * lane + e;
-            entry[e] = r < keys ? list[r] : 0;
-        }
-        kth = rank(keys - 1);
-    }
-
-    /** Writes ranks 0 … count − 1. */
-    __device__ void store(uint64_t* list, int32_t count) const
-    {
-        for (int e = 0; e < E; ++e) {
-            const int r = E * lane + e;
-            if (r < count) list[r] = entry[e];
-        }
-    }
-
-    /** Inserts x, which beats kth (so it enters); the key of rank K − 1 drops out. Uniform x. */
-    __device__ void insert(uint64_t x)
-    {
-        int better = 0;  // this lane's keys above x: the lanes whose keys all are form a prefix
-        for (const uint64_t key : entry) better += key > x;
-        const int boundary = __popc(group_ballot(better == E));  // < 32: rank K − 1 is below x
-        const int at = E * boundary + static_cast<int>(group_shuffle(static_cast<uint32_t>(better), boundary, kGroup));
-        const uint64_t carry = shuffle64(entry[E - 1], (lane + kGroup - 1) % kGroup);  // rank E·lane − 1
-        for (int e = E - 1; e >= 0; --e) {
-            const int r = E * lane + e;
-            const uint64_t moved = e > 0 ? entry[e - 1] : carry;
-            entry[e] = r >= keys ? 0 : r < at ? entry[e] : r == at ? x : moved;
-        }
-        kth = rank(keys - 1);
-    }
-};
-
 __device__ __forceinline__ uint64_t salience_key(const DnaArgs& args, int64_t b, int64_t p, int64_t end)
 {
     return p < end ? rank_key(args.salience[b * args.salience_batch + p * args.salience_token], p) : 0;
 }
 
-template <int E>
-__global__ void __launch_bounds__(kWalkersPerBlock* kGroup) dna_chunk_best(const DnaArgs args, uint64_t* summaries)
+/**
+ * The top K of one chunk alone (descending, 0-padded): one block per (batch row, chunk), a thread per
+ * prefix of the chunk (≤ kChunkPrefixes of them); a key's rank is the count of the chunk's keys above
+ * it (keys are unique), so each of the top K lands at its place with no sorting.
+ */
+__global__ void __launch_bounds__(kChunkPrefixes) dna_chunk_best(const DnaArgs args, uint64_t* summaries)
 {
-    const int lane = static_cast<int>(threadIdx.x) % kGroup;
-    const int64_t walker = static_cast<int64_t>(blockIdx.x) * kWalkersPerBlock + threadIdx.x / kGroup;
-    if (walker >= args.batch * args.chunks) return;  // the whole group
-    const int64_t b = walker / args.chunks;
-    const PrefixRange range = chunk_prefixes(args, walker % args.chunks);
-    TopKeys<E> best(lane, args.keys);
-    for (int64_t p0 = range.begin; p0 < range.end; p0 += kGroup) {
-        const uint64_t key = salience_key(args, b, p0 + lane, range.end);
-        for (uint32_t candidates = group_ballot(key > best.kth); candidates != 0; candidates &= candidates - 1) {
-            const uint64_t x = shuffle64(key, __ffs(candidates) - 1);
-            if (x > best.kth) best.insert(x);
-        }
-    }
-    best.store(summaries + walker * args.keys, args.keys);
+    __shared__ uint64_t keys[kChunkPrefixes];
+    const int64_t list = blockIdx.x;  // b · chunks + m
+    const PrefixRange range = chunk_prefixes(args, list % args.chunks);
+    const uint64_t x = salience_key(args, list / args.chunks, range.begin + threadIdx.x, range.end);  // 0: none
+    keys[threadIdx.x] = x;
+    __syncthreads();
+    int above = 0;
+#pragma unroll 16
+    for (int k = 0; k < kChunkPrefixes; ++k) above += keys[k] > x;
+    uint64_t* const best = summaries + list * args.keys;
+    if (x != 0 && above < args.keys) best[above] = x;
+    // A chunk shorter than K leaves the ranks past its keys empty.
+    for (int64_t r = range.end - range.begin + threadIdx.x; r < args.keys; r += kChunkPrefixes) best[r] = 0;
 }
 
 /** Keys of `list` (descending, 0-padded, `count` long) above x > 0. */
@@ -199,56 +143,81 @@ __device__ int count_above(const uint64_t* list, int count, uint64_t x)
 }
 
 /**
- * One Hillis–Steele step over each batch row's chunk lists: out[m] = the top K of in[m] ∪ in[m − offset]
- * for m ≥ offset, else in[m]. Before the step of offset 2^d, entry m covers chunks (m − 2^d, m], so the
- * two merged lists cover disjoint chunks and hold distinct keys; after ⌈log2 chunks⌉ steps entry m is
- * the top K of chunks 0 … m. One block of kGroup threads per (batch row, chunk).
+ * One step of a radix-kScanRadix Hillis–Steele scan over each batch row's chunk lists: out[m] = the
+ * top K of in[m] ∪ in[m − offset] ∪ … ∪ in[m − (kScanRadix − 1)·offset] (the lists that exist, m − k·offset
+ * ≥ 0). Before the step of offset kScanRadix^d, entry m covers chunks (m − kScanRadix^d, m], so the
+ * merged lists cover disjoint chunks and hold distinct keys; after ⌈log_kScanRadix chunks⌉ steps
+ * entry m is the top K of chunks 0 … m. A key's rank in the union is its rank in its own list plus
+ * the keys above it in each other list (binary searches). One block per (batch row, chunk), a thread
+ * per rank (K ≤ kMaxTileDnaKeys): one load of each list and kScanRadix − 1 searches per key.
  */
-__global__ void __launch_bounds__(kGroup) dna_chunk_scan(const DnaArgs args, const uint64_t* in, uint64_t* out, int64_t offset)
+__global__ void __launch_bounds__(kMaxTileDnaKeys) dna_chunk_scan(const DnaArgs args, const uint64_t* in, uint64_t* out, int64_t offset)
 {
-    __shared__ uint64_t mine[kMaxTileDnaKeys];
-    __shared__ uint64_t other[kMaxTileDnaKeys];
-    const int lane = static_cast<int>(threadIdx.x);
+    __shared__ uint64_t merging[kScanRadix][kMaxTileDnaKeys];
+    const int rank = static_cast<int>(threadIdx.x);
     const int64_t list = blockIdx.x;  // b · chunks + m
     const int K = args.keys;
     uint64_t* const result = out + list * K;
-    if (list % args.chunks < offset) {
-        for (int r = lane; r < K; r += kGroup) result[r] = in[list * K + r];
+    const int64_t reach = list % args.chunks / offset + 1;  // lists m, m − offset, … in this batch row
+    const int count = reach < kScanRadix ? static_cast<int>(reach) : kScanRadix;
+    if (count == 1) {
+        if (rank < K) result[rank] = in[list * K + rank];
         return;
     }
-    for (int r = lane; r < K; r += kGroup) {
-        mine[r] = in[list * K + r];
-        other[r] = in[(list - offset) * K + r];
+    for (int k = 0; k < count; ++k) {
+        if (rank < K) merging[k][rank] = in[(list - k * offset) * K + rank];
     }
     __syncthreads();
-    // A key's rank in the union = its rank in its own list + the keys above it in the other.
-    for (int r = lane; r < K; r += kGroup) {
-        const uint64_t x = mine[r];
-        const int x_at = x != 0 ? r + count_above(other, K, x) : K;
-        if (x_at < K) result[x_at] = x;
-        const uint64_t y = other[r];
-        const int y_at = y != 0 ? r + count_above(mine, K, y) : K;
-        if (y_at < K) result[y_at] = y;
+    int held = 0;  // keys of the union: fewer than K only early on, and the ranks past it are empty
+    for (int k = 0; k < count; ++k) held += count_above(merging[k], K, 0);
+    if (rank >= K) return;
+    for (int k = 0; k < count; ++k) {
+        const uint64_t x = merging[k][rank];
+        if (x == 0) continue;
+        int at = rank;
+        for (int other = 0; other < count; ++other) {
+            if (other != k) at += count_above(merging[other], K, x);
+        }
+        if (at < K) result[at] = x;
     }
-    // The union holds fewer than K keys only early on: the ranks past it are empty.
-    const int held = count_above(mine, K, 0) + count_above(other, K, 0);
-    for (int r = held + lane; r < K; r += kGroup) result[r] = 0;
+    if (rank >= held) result[rank] = 0;
 }
 
-/** Walks the slice's chunks: one walker per (batch row, chunk m ≥ lead_chunks). */
-template <int E>
-__global__ void __launch_bounds__(kWalkersPerBlock* kGroup)
+/**
+ * Walks the slice's chunks: one walker (a block of one group of 32 lanes) per (batch row, chunk
+ * m ≥ lead_chunks), 32 prefixes a step. The walker's top K is a sorted list in shared memory. A step's
+ * candidates are its keys above the current K-th best (a ballot); without any (the usual case on
+ * random salience) every prefix's threshold is that K-th best. With some, the step is done at once
+ * rather than key by key (salience that grows, or ties, make every key a candidate):
+ *   - a candidate x of lane q enters (as the walk key by key would insert it) when fewer than K keys
+ *     of best ∪ {candidates of lanes < q} are above it: its rank in best (binary search) plus the
+ *     earlier candidates above it (a loop over the candidates' shuffled keys);
+ *   - `merged` is best ∪ candidates, sorted: a candidate at (its rank in best) + (candidates above it),
+ *     best's key of rank i at i + (candidates above it);
+ *   - lane q's threshold is the K-th key of `merged` without the candidates of lanes > q: start at
+ *     position K − 1 and step over each such candidate at or before it, in position order;
+ *   - a query tile opening at lane q lists the first min(prefix + 1, K) of those keys; an entering key
+ *     after it is appended to its tile's list, in prefix order;
+ *   - the new best is the first K of `merged`.
+ */
+__global__ void __launch_bounds__(kGroup)
     dna_walk(const DnaArgs args, const uint64_t* covered, uint64_t* thresholds, uint64_t* lists, int32_t* counts)
 {
-    const int lane = static_cast<int>(threadIdx.x) % kGroup;
-    const int64_t walker = static_cast<int64_t>(blockIdx.x) * kWalkersPerBlock + threadIdx.x / kGroup;
+    __shared__ uint64_t best[kMaxTileDnaKeys];
+    __shared__ uint64_t merged[kMaxTileDnaKeys + kGroup];
+    __shared__ int merged_lane[kMaxTileDnaKeys + kGroup];  // the candidate's lane, −1 for a key of best
+    __shared__ int by_rank_lane[kGroup];                    // the candidates, in descending key order:
+    __shared__ int by_rank_in_best[kGroup];                 //   their lane and their rank in best
+    const int lane = static_cast<int>(threadIdx.x);
+    const uint32_t below = (1u << lane) - 1u;
+    const int K = args.keys;
     const int64_t slice_chunks = args.chunks - args.lead_chunks;
-    if (walker >= args.batch * slice_chunks) return;  // the whole group
-    const int64_t b = walker / slice_chunks;
-    const int64_t chunk = b * args.chunks + args.lead_chunks + walker % slice_chunks;
+    const int64_t b = blockIdx.x / slice_chunks;
+    const int64_t chunk = b * args.chunks + args.lead_chunks + blockIdx.x % slice_chunks;
     const PrefixRange range = chunk_prefixes(args, chunk % args.chunks);
-    TopKeys<E> best(lane, args.keys);  // empty: the start of a batch row's first chunk
-    if (chunk % args.chunks != 0) best.load(covered + (chunk - 1) * args.keys);  // the top K of the chunks before
+    // The top K of the chunks before; empty at the start of a batch row's first chunk.
+    for (int r = lane; r < K; r += kGroup) best[r] = chunk % args.chunks != 0 ? covered[(chunk - 1) * K + r] : 0;
+    __syncthreads();
 
     // The chunk begins where a query tile does, so its first prefix opens a list. Prefix p's threshold
     // is entry p − first_prefix of the batch row's (gpu/flux_dna.h).
@@ -256,60 +225,119 @@ __global__ void __launch_bounds__(kWalkersPerBlock* kGroup)
     uint64_t* list = nullptr;
     int32_t* count = nullptr;
     int32_t fill = 0;
+    uint64_t next_key = salience_key(args, b, range.begin + lane, range.end);
     for (int64_t base = range.begin; base < range.end; base += kGroup) {
         const int64_t p = base + lane;
-        const uint64_t key = salience_key(args, b, p, range.end);
+        const uint64_t key = next_key;
+        next_key = salience_key(args, b, p + kGroup, range.end);  // in flight during this step
         // A query tile's first prefix: row position p + W begins a tile (p + W − p0 a multiple of
         // block_q), or p = first_prefix (the first tile with a row ≥ W, which may begin below W).
         const bool opens =
             p < range.end && (p == args.first_prefix || (p + args.window - args.query_offset) % args.block_q == 0);
         const uint32_t openings = group_ballot(opens);
-        uint64_t threshold = best.kth;  // after this lane's prefix
-        for (uint32_t events = group_ballot(key > best.kth) | openings; events != 0; events &= events - 1) {
-            const int source = __ffs(events) - 1;
-            const uint64_t x = shuffle64(key, source);
-            const bool enters = x > best.kth;
-            if (enters) best.insert(x);
-            if ((openings >> source & 1) != 0) {
-                const int64_t prefix = base + source;
-                const int64_t tile = (prefix + args.window - args.query_offset) / args.block_q;
-                list = lists + (b * args.query_tiles + tile) * args.capacity;
-                count = counts + b * args.query_tiles + tile;
-                fill = static_cast<int32_t>(prefix + 1 < args.keys ? prefix + 1 : args.keys);
-                best.store(list, fill);
-            } else if (enters) {
-                if (lane == 0) list[fill] = x;
-                ++fill;
+        const uint64_t kth = best[K - 1];
+        const uint32_t candidates = group_ballot(key > kth);
+        const int held = __popc(candidates);
+        uint64_t threshold = kth;  // after this lane's prefix
+        uint32_t enters = 0;
+        if (candidates != 0) {
+            const bool candidate = (candidates >> lane & 1u) != 0;
+            const int in_best = candidate ? count_above(best, K, key) : 0;
+            int above = 0, above_earlier = 0;  // candidates above this lane's key: all, of earlier lanes
+            for (uint32_t rest = candidates; rest != 0; rest &= rest - 1) {
+                const int source = __ffs(rest) - 1;
+                const bool higher = shuffle64(key, source) > key;
+                above += higher;
+                above_earlier += higher && source < lane;
+            }
+            enters = group_ballot(candidate && in_best + above_earlier < K);
+            if (candidate) {
+                by_rank_lane[above] = lane;
+                by_rank_in_best[above] = in_best;
+                merged[in_best + above] = key;
+                merged_lane[in_best + above] = lane;
+            }
+            __syncthreads();
+            for (int i = lane; i < K; i += kGroup) {
+                int low = 0, high = held;  // candidates above best[i]: those of rank in best ≤ i
+                while (low < high) {
+                    const int middle = (low + high) / 2;
+                    if (by_rank_in_best[middle] <= i) {
+                        low = middle + 1;
+                    } else {
+                        high = middle;
+                    }
+                }
+                merged[i + low] = best[i];
+                merged_lane[i + low] = -1;
+            }
+            __syncthreads();
+            int at = K - 1;
+            for (int rank = 0; rank < held; ++rank) {
+                if (by_rank_lane[rank] > lane && by_rank_in_best[rank] + rank <= at) ++at;
+            }
+            threshold = merged[at];
+        }
+        // Entering keys and openings, in prefix order: the entering keys before each opening go to the
+        // list open then; an opening's own key is in the list it writes.
+        uint32_t handled = 0;
+        for (uint32_t events = openings;; events &= events - 1) {
+            const int source = events != 0 ? __ffs(events) - 1 : kGroup;
+            const uint32_t segment = (source == kGroup ? ~0u : (1u << source) - 1u) & ~handled;
+            const uint32_t appended = enters & segment;
+            if (appended != 0) {
+                if ((appended >> lane & 1u) != 0) list[fill + __popc(appended & below)] = key;
+                fill += __popc(appended);
+                if (lane == 0) *count = fill;
+            }
+            if (source == kGroup) break;
+            handled |= segment | (1u << source);
+            const int64_t prefix = base + source;
+            const int64_t tile = (prefix + args.window - args.query_offset) / args.block_q;
+            list = lists + (b * args.query_tiles + tile) * args.capacity;
+            count = counts + b * args.query_tiles + tile;
+            fill = static_cast<int32_t>(prefix + 1 < K ? prefix + 1 : K);
+            if (candidates == 0) {
+                for (int r = lane; r < fill; r += kGroup) list[r] = best[r];
+            } else {
+                // The first `fill` keys of merged without the candidates of lanes after the opening.
+                int kept = 0;
+                for (int m0 = 0; m0 < K + held && kept < fill; m0 += kGroup) {
+                    const int m = m0 + lane;
+                    const bool keep = m < K + held && merged_lane[m] <= source;
+                    const uint32_t keeps = group_ballot(keep);
+                    const int r = kept + __popc(keeps & below);
+                    if (keep && r < fill) list[r] = merged[m];
+                    kept += __popc(keeps);
+                }
             }
             if (lane == 0) *count = fill;
-            if (lane >= source) threshold = best.kth;
         }
         if (p < range.end) batch_thresholds[p - args.first_prefix] = threshold;
+        if (candidates != 0) {
+            for (int r = lane; r < K; r += kGroup) best[r] = merged[r];
+            __syncthreads();  // best is whole before the next step; merged and the ranks are free again
+        }
     }
 }
 
-template <int E>
 proteus_status launch_walks(const DnaArgs& args, uint64_t* summaries, uint64_t* starts, TileDna& dna, uint64_t* thresholds,
                             uint64_t* lists, int32_t* counts, cudaStream_t stream)
 {
-    const auto blocks_for = [](int64_t walkers) {
-        return static_cast<unsigned>((walkers + kWalkersPerBlock - 1) / kWalkersPerBlock);
-    };
-    dna_chunk_best<E><<<blocks_for(args.batch * args.chunks), kWalkersPerBlock * kGroup, 0, stream>>>(args, summaries);
+    const auto lists_count = static_cast<unsigned>(args.batch * args.chunks);
+    dna_chunk_best<<<lists_count, kChunkPrefixes, 0, stream>>>(args, summaries);
     proteus_status status = check_launch("dna_chunk_best");
     if (status != PROTEUS_STATUS_OK) return status;
     // The chunk lists' inclusive scan, ping-ponging between summaries and starts.
     uint64_t* covered = summaries;
     uint64_t* spare = starts;
-    const auto lists_count = static_cast<unsigned>(args.batch * args.chunks);
-    for (int64_t offset = 1; offset < args.chunks; offset *= 2) {
-        dna_chunk_scan<<<lists_count, kGroup, 0, stream>>>(args, covered, spare, offset);
+    for (int64_t offset = 1; offset < args.chunks; offset *= kScanRadix) {
+        dna_chunk_scan<<<lists_count, kMaxTileDnaKeys, 0, stream>>>(args, covered, spare, offset);
         if ((status = check_launch("dna_chunk_scan")) != PROTEUS_STATUS_OK) return status;
         std::swap(covered, spare);
     }
-    const int64_t slice_walkers = args.batch * (args.chunks - args.lead_chunks);
-    dna_walk<E><<<blocks_for(slice_walkers), kWalkersPerBlock * kGroup, 0, stream>>>(args, covered, thresholds, lists,
-                                                                                      counts);
+    const auto slice_walkers = static_cast<unsigned>(args.batch * (args.chunks - args.lead_chunks));
+    dna_walk<<<slice_walkers, kGroup, 0, stream>>>(args, covered, thresholds, lists, counts);
     if ((status = check_launch("dna_walk")) != PROTEUS_STATUS_OK) return status;
     dna.thresholds = thresholds;
     dna.lists = lists;
@@ -351,10 +379,12 @@ proteus_status build_tile_dna(const FluxProblem& problem, int block_q, StreamWor
     dna.capacity = args.capacity;
     dna.block_q = block_q;
     dna.query_tiles = args.query_tiles;
-    if (dna.prefixes <= 0 || args.keys <= 0 || args.keys > kMaxTileDnaKeys) {
+    // dna_chunk_best holds a chunk in one block: at most kChunkPrefixes prefixes (block_q ≤ kChunkPrefixes).
+    if (dna.prefixes <= 0 || args.keys <= 0 || args.keys > kMaxTileDnaKeys || block_q > kChunkPrefixes) {
         return set_error(PROTEUS_STATUS_INTERNAL_ERROR,
                          "tile DNA candidates for K = " + std::to_string(problem.candidates.dna_count) + " over " +
-                             std::to_string(dna.prefixes) + " prefixes of query rows");
+                             std::to_string(dna.prefixes) + " prefixes of query rows in tiles of " +
+                             std::to_string(block_q));
     }
 
     const auto batch = static_cast<uint64_t>(args.batch);
@@ -372,10 +402,7 @@ proteus_status build_tile_dna(const FluxProblem& problem, int block_q, StreamWor
     if (status == PROTEUS_STATUS_OK) status = workspace.allocate(tiles, &counts);
     if (status != PROTEUS_STATUS_OK) return status;
 
-    if (args.keys <= 32) return launch_walks<1>(args, summaries, starts, dna, thresholds, lists, counts, stream);
-    if (args.keys <= 64) return launch_walks<2>(args, summaries, starts, dna, thresholds, lists, counts, stream);
-    if (args.keys <= 128) return launch_walks<4>(args, summaries, starts, dna, thresholds, lists, counts, stream);
-    return launch_walks<8>(args, summaries, starts, dna, thresholds, lists, counts, stream);
+    return launch_walks(args, summaries, starts, dna, thresholds, lists, counts, stream);
 }
 
 }  // namespace proteus::gpu

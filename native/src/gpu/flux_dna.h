@@ -19,7 +19,7 @@
 
 namespace proteus::gpu {
 
-/** The largest K the tile kernel and the row mode take (the walkers hold up to 8 keys per lane of 32). */
+/** The largest K the tile kernel and the row mode take (a DNA walker keeps its top K in shared memory). */
 constexpr int64_t kMaxTileDnaKeys = 256;
 
 /** Whether some row of `problem` has DNA keys (rows at positions i ≥ W, K > 0). */

@@ -6,17 +6,22 @@
 // candidates are those of position i, its q, o and lse entries those of row r.
 //
 // Passes (all on the caller's stream)
-//   1. count_active: one block of kTokens threads per (b, tile of kTokens rows); per head, the block
-//      counts its active rows (mask reads coalesced along Tq) and writes the count at (b, h, tile).
-//   2. scan_counts: one block turns the per-(b, h, tile) counts into offsets and the number of active
-//      rows (offsets[n], in device memory: the row list is sized for every row, 8 bytes each, and the
-//      attention kernel reads the count there, so the host never waits for it). Deciding AUTO
+//   1. count_active: the counts are per (b, h, tile of kTokens rows), in that (list) order; a group of
+//      32 lanes counts kCountsPerGroup consecutive ones (ballots over 32 rows at a time, mask reads
+//      coalesced along Tq), a block kCountsPerBlock of them, and the block also writes their sum.
+//   2. scan_counts: one block turns the per-block sums into block offsets and the number of active
+//      rows (after the last offset, in device memory: the row list is sized for every row, 8 bytes
+//      each, and the attention kernel reads the count there, so the host never waits for it). One
+//      value per block of pass 1 (1024 at T 256K, H 32): one coalesced load per thread. Deciding AUTO
 //      (TILE_OR_ROW_MODE), it also writes the choice: the row mode below 25 % active rows, else the
 //      tile kernel; passes 3 and 4 then return at once unless the row mode was chosen.
-//   3. write_rows: the same tiles again; per head, each thread with an active row writes its id
-//      (b·Tq + r)·H + h at its place in the list, and lse = −inf for an inactive one; then the block
-//      zeroes the o rows of its inactive (h, t) in 16-byte pieces (elements if misaligned), consecutive threads on consecutive
-//      pieces, head by head (contiguous runs of a tile for [B, H, T, D] storage). Every row is touched once.
+//   3. write_rows: the blocks of pass 1 again; a block adds its counts before each group's first to
+//      its offset, and each group walks its counts' rows 32 at a time: an active row writes its id
+//      (b·Tq + r)·H + h at offset + popc(ballot below the lane), an inactive one lse = −inf; then the
+//      group zeroes the o rows of the inactive ones among those 32 in 16-byte pieces (elements if
+//      misaligned), consecutive lanes on consecutive pieces (contiguous runs for [B, H, T, D] storage;
+//      whole 32-byte sectors for any strides when a row is ≥ 32 bytes). No block scans, one barrier.
+//      Every row is touched once.
 //   4. attention over the list, one of two kernels (RowModeKernel, the context's
 //      PROTEUS_ROW_MODE_KERNEL; Relative always the second):
 //      active_row_groups (Aligned; the default, PROTEUS_ROW_MODE_KERNEL=rows selects the other): a block takes 8 consecutive entries (a chunk), one
@@ -102,9 +107,13 @@
 namespace proteus::gpu {
 namespace {
 
-// Tokens per compaction block (one thread each); also the scan's block size there.
+// Rows per compaction count (per (b, h, tile)): kTokens / 32 ballots of a 32-lane group.
 constexpr int kTokens = 256;
-// Threads of the single block that scans the per-tile totals.
+// Compaction blocks: kCompactThreads threads, groups of 32 lanes, kCountsPerGroup counts a group.
+constexpr int kCompactThreads = 256;
+constexpr int kCountsPerGroup = 4;
+constexpr int kCountsPerBlock = kCompactThreads / 32 * kCountsPerGroup;
+// Threads of the single block that scans the per-block sums.
 constexpr int kScanThreads = 1024;
 // Lanes that compute one row: a shuffle group (gpu/vendor.h), never assumed to be the whole warp.
 constexpr int kGroup = 32;
@@ -197,57 +206,85 @@ __device__ __forceinline__ void store_elements(typename Storage::Raw* target, bo
 
 // ---- compaction -----------------------------------------------------------------------------------
 
+/** The per-(b, h, tile) counts of the compaction, c = (b·H + h)·tiles + tile: the row list's order. */
 struct Tiles {
     Mask mask;
     int64_t heads = 0;
     int64_t query_len = 0;  // Tq: rows of the mask (and of q, o, lse)
-    int64_t tiles = 0;      // per batch row: ⌈Tq / kTokens⌉
-
-    __device__ int64_t batch_of_block() const { return blockIdx.x / tiles; }
-    __device__ int64_t first_token() const { return blockIdx.x % tiles * kTokens; }
+    int64_t tiles = 0;      // per (b, h): ⌈Tq / kTokens⌉
+    int64_t counts = 0;     // B·H·tiles
 
     /** Row (b, h, t) is active (false past the end). */
     __device__ bool active(int64_t b, int64_t h, int64_t t) const { return t < query_len && mask.active(b, h, t); }
 };
 
-/** counts[(b·H + h)·tiles + tile] = the active rows of head h among the block's tokens: head-major order. */
-__global__ void __launch_bounds__(kTokens) count_active(Tiles tiles, int64_t* counts)
+/** The rows of count c: batch row b, head h, rows [first, first + kTokens) ∩ [0, Tq). */
+struct CountRows {
+    int64_t b, h, first;
+
+    __device__ CountRows(const Tiles& tiles, int64_t c)
+    {
+        const int64_t bh = c / tiles.tiles;
+        b = bh / tiles.heads;
+        h = bh % tiles.heads;
+        first = c % tiles.tiles * kTokens;
+    }
+};
+
+/** The lane of this thread in its group of 32, and the group in the block. */
+__device__ __forceinline__ int group_lane() { return static_cast<int>(threadIdx.x % 32); }
+__device__ __forceinline__ int group_index() { return static_cast<int>(threadIdx.x / 32); }
+
+/**
+ * counts[c] = the active rows of count c, for the block's kCountsPerBlock counts (a group's
+ * kCountsPerGroup consecutive ones); sums[block] = their sum.
+ */
+__global__ void __launch_bounds__(kCompactThreads) count_active(Tiles tiles, int64_t* counts, int64_t* sums)
 {
-    __shared__ int64_t scratch[kTokens];
-    const int64_t b = tiles.batch_of_block();
-    const int64_t tile = blockIdx.x % tiles.tiles;
-    const int64_t t = tiles.first_token() + threadIdx.x;
-    for (int64_t h = 0; h < tiles.heads; ++h) {
-        int64_t total = 0;
-        (void)block_exclusive_scan<kTokens>(tiles.active(b, h, t) ? 1 : 0, scratch, total);
-        if (threadIdx.x == 0) counts[(b * tiles.heads + h) * tiles.tiles + tile] = total;
+    __shared__ int64_t group_sums[kCompactThreads / 32];
+    const int lane = group_lane();
+    int64_t group_sum = 0;
+    for (int k = 0; k < kCountsPerGroup; ++k) {
+        const int64_t c = static_cast<int64_t>(blockIdx.x) * kCountsPerBlock + group_index() * kCountsPerGroup + k;
+        if (c >= tiles.counts) break;  // the whole group
+        const CountRows at(tiles, c);
+        int count = 0;
+#pragma unroll
+        for (int w = 0; w < kTokens / 32; ++w) count += __popc(group_ballot(tiles.active(at.b, at.h, at.first + w * 32 + lane)));
+        if (lane == 0) counts[c] = count;
+        group_sum += count;
+    }
+    if (lane == 0) group_sums[group_index()] = group_sum;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int64_t sum = 0;
+        for (int g = 0; g < kCompactThreads / 32; ++g) sum += group_sums[g];
+        sums[blockIdx.x] = sum;
     }
 }
 
 /**
- * counts[0, n) → offsets[0, n] (offsets[n]: the number of active rows), in place; one block. With
- * `choice`, also the kernel that computes the call: the row mode when fewer than a quarter of the
- * `rows` are active (it computes only those, while the tile kernel's cost follows the tiles that hold
- * any active row: about all of them at 25 % random rows), else the tile kernel.
+ * sums[0, n) → offsets, in place, and sums[n] = the number of active rows; one block, kScanThreads
+ * consecutive values a round (one coalesced load each). With `choice`, also the kernel that computes
+ * the call: the row mode when fewer than a quarter of the `rows` are active (it computes only those,
+ * while the tile kernel's cost follows the tiles that hold any active row: about all of them at 25 %
+ * random rows), else the tile kernel.
  */
-__global__ void __launch_bounds__(kScanThreads) scan_counts(int64_t* offsets, int64_t n, int64_t rows, int32_t* choice)
+__global__ void __launch_bounds__(kScanThreads) scan_counts(int64_t* sums, int64_t n, int64_t rows, int32_t* choice)
 {
     __shared__ int64_t scratch[kScanThreads];
-    const int64_t per_thread = (n + kScanThreads - 1) / kScanThreads;
-    const int64_t begin = smaller(n, threadIdx.x * per_thread);
-    const int64_t end = smaller(n, begin + per_thread);
-    int64_t sum = 0;
-    for (int64_t c = begin; c < end; ++c) sum += offsets[c];
-    int64_t total = 0;
-    int64_t running = block_exclusive_scan<kScanThreads>(sum, scratch, total);
-    for (int64_t c = begin; c < end; ++c) {
-        const int64_t count = offsets[c];
-        offsets[c] = running;
-        running += count;
+    int64_t carried = 0;  // the sums of the rounds before
+    for (int64_t base = 0; base < n; base += kScanThreads) {
+        const int64_t c = base + threadIdx.x;
+        const int64_t value = c < n ? sums[c] : 0;
+        int64_t total = 0;
+        const int64_t before = block_exclusive_scan<kScanThreads>(value, scratch, total);
+        if (c < n) sums[c] = carried + before;
+        carried += total;
     }
     if (threadIdx.x == 0) {
-        offsets[n] = total;
-        if (choice != nullptr) *choice = 4 * total < rows ? PROTEUS_KERNEL_GPU_ROW_MODE : PROTEUS_KERNEL_GPU_TILE;
+        sums[n] = carried;
+        if (choice != nullptr) *choice = 4 * carried < rows ? PROTEUS_KERNEL_GPU_ROW_MODE : PROTEUS_KERNEL_GPU_TILE;
     }
 }
 
@@ -259,44 +296,69 @@ struct Inactive {
     bool vector = false;
 };
 
+/**
+ * The block's counts again (as count_active): the ids of the active rows at their places in the list,
+ * lse = −inf and o = 0 for the inactive ones. `offsets`: scan_counts' per-block offsets.
+ */
 template <typename Raw>
-__global__ void __launch_bounds__(kTokens)
-    write_rows(Tiles tiles, const int64_t* offsets, int64_t* ids, Inactive<Raw> inactive, Gate gate)
+__global__ void __launch_bounds__(kCompactThreads)
+    write_rows(Tiles tiles, const int64_t* counts, const int64_t* offsets, int64_t* ids, Inactive<Raw> inactive, Gate gate)
 {
     if (gate.closed()) return;  // the whole grid: the tile kernel computes this call
-    __shared__ int64_t scratch[kTokens];
-    const int64_t b = tiles.batch_of_block();
-    const int64_t t0 = tiles.first_token();
-    const int64_t t = t0 + threadIdx.x;
-    const int64_t H = tiles.heads;
-    const int64_t tile = blockIdx.x % tiles.tiles;
-    int64_t total = 0;  // active rows of the block, every head
-    for (int64_t h = 0; h < H; ++h) {
-        const bool on = tiles.active(b, h, t);
-        int64_t head_total = 0;
-        const int64_t place = offsets[(b * H + h) * tiles.tiles + tile] + block_exclusive_scan<kTokens>(on ? 1 : 0, scratch, head_total);
-        total += head_total;
-        if (on) {
-            ids[place] = (b * tiles.query_len + t) * H + h;
-        } else if (t < tiles.query_len && inactive.lse.data != nullptr) {
-            *inactive.lse.at(b, h, t) = -INFINITY;
-        }
+    __shared__ int64_t block_counts[kCountsPerBlock];
+    const int64_t first_count = static_cast<int64_t>(blockIdx.x) * kCountsPerBlock;
+    if (threadIdx.x < kCountsPerBlock) {
+        const int64_t c = first_count + threadIdx.x;
+        block_counts[threadIdx.x] = c < tiles.counts ? counts[c] : 0;
     }
-    const int tokens = static_cast<int>(smaller(kTokens, tiles.query_len - t0));
-    if (total == H * tokens) return;  // block-uniform: nothing inactive
-    // Per head, the block's rows are tokens · 2^shift pieces; 32-bit index arithmetic, shifts only.
+    __syncthreads();
+    const int lane = group_lane();
+    const uint32_t below = (1u << lane) - 1u;  // the lanes before this one
+    int64_t place = offsets[blockIdx.x];       // of the group's next active row
+    for (int g = 0; g < group_index() * kCountsPerGroup; ++g) place += block_counts[g];
+
     const int shift = inactive.pieces_shift;
-    const int pieces = tokens << shift;
-    for (int64_t h = 0; h < H; ++h) {
-        for (int p = threadIdx.x; p < pieces; p += kTokens) {
-            const int64_t token = t0 + (p >> shift);
-            if (tiles.mask.active(b, h, token)) continue;
-            Raw* const row = inactive.o.at(b, h, token);
-            const int piece = p & ((1 << shift) - 1);
-            if (inactive.vector) {
-                reinterpret_cast<uint4*>(row)[piece] = make_uint4(0u, 0u, 0u, 0u);
-            } else {
-                row[piece] = Raw{};  // +0 in every storage format
+    const int row_pieces = 1 << shift;
+    const int64_t H = tiles.heads;
+    for (int k = 0; k < kCountsPerGroup; ++k) {
+        const int64_t c = first_count + group_index() * kCountsPerGroup + k;
+        if (c >= tiles.counts) break;  // the whole group
+        const CountRows at(tiles, c);
+        // The mask bytes first, all in flight together (the stores below may alias them for the compiler).
+        bool on[kTokens / 32];
+#pragma unroll
+        for (int w = 0; w < kTokens / 32; ++w) on[w] = tiles.active(at.b, at.h, at.first + w * 32 + lane);
+        // Ids and lse, 32 rows a step; bit u of inactive_rows[w]: row first + 32·w + u is inactive.
+        uint32_t inactive_rows[kTokens / 32];
+#pragma unroll
+        for (int w = 0; w < kTokens / 32; ++w) {
+            const int64_t t = at.first + w * 32 + lane;
+            const bool exists = t < tiles.query_len;
+            const uint32_t active_bits = group_ballot(on[w]);
+            inactive_rows[w] = group_ballot(exists) & ~active_bits;
+            if (on[w]) {
+                ids[place + __popc(active_bits & below)] = (at.b * tiles.query_len + t) * H + at.h;
+            } else if (exists && inactive.lse.data != nullptr) {
+                *inactive.lse.at(at.b, at.h, t) = -INFINITY;
+            }
+            place += __popc(active_bits);
+        }
+        // o: per step of 32 rows, 32 · 2^shift pieces, lane p on pieces p, p + 32, … (row p >> shift).
+        Raw* const rows = inactive.o.at(at.b, at.h, at.first);
+#pragma unroll
+        for (int w = 0; w < kTokens / 32; ++w) {
+            const uint32_t zero = inactive_rows[w];
+            if (zero == 0) continue;  // the whole group
+            for (int p = lane; p < 32 * row_pieces; p += 32) {
+                const int u = p >> shift;
+                if ((zero >> u & 1u) == 0) continue;
+                Raw* const row = rows + (w * 32 + u) * inactive.o.token;
+                const int piece = p & (row_pieces - 1);
+                if (inactive.vector) {
+                    reinterpret_cast<uint4*>(row)[piece] = make_uint4(0u, 0u, 0u, 0u);
+                } else {
+                    row[piece] = Raw{};  // +0 in every storage format
+                }
             }
         }
     }
@@ -1206,12 +1268,12 @@ proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiproc
     tiles.heads = H;
     tiles.query_len = Tq;
     tiles.tiles = (Tq + kTokens - 1) / kTokens;
-    const int64_t blocks = B * tiles.tiles;
-    const int64_t lists = blocks * H;  // per-(b, h, tile) counts: the list in head-major order
+    tiles.counts = B * H * tiles.tiles;  // the list in (b, head, token) order
+    const int64_t blocks = (tiles.counts + kCountsPerBlock - 1) / kCountsPerBlock;
     if (blocks > INT32_MAX) {
         return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
-                         "the GPU row mode supports up to 2^31 - 1 tiles of " + std::to_string(kTokens) +
-                             " tokens over the batch, not " + std::to_string(blocks),
+                         "the GPU row mode supports up to 2^31 - 1 blocks of " + std::to_string(kCountsPerBlock) +
+                             " tiles of " + std::to_string(kTokens) + " rows, not " + std::to_string(blocks),
                          "q.shape");
     }
 
@@ -1219,19 +1281,21 @@ proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiproc
     const bool vector = aligned16(problem.q, bytes) && aligned16(problem.k, bytes) && aligned16(problem.v, bytes) &&
                         aligned16(problem.o, bytes) && D * static_cast<int64_t>(bytes) % 16 == 0;
 
-    int64_t* offsets = nullptr;
+    int64_t* counts = nullptr;
+    int64_t* offsets = nullptr;  // per compaction block, then the number of active rows
     int64_t* ids = nullptr;
     int32_t* choice = nullptr;
-    proteus_status status = workspace.allocate(static_cast<uint64_t>(lists) + 1, &offsets);
+    proteus_status status = workspace.allocate(static_cast<uint64_t>(tiles.counts), &counts);
+    if (status == PROTEUS_STATUS_OK) status = workspace.allocate(static_cast<uint64_t>(blocks) + 1, &offsets);
     if (status == PROTEUS_STATUS_OK) status = workspace.allocate(static_cast<uint64_t>(rows), &ids);
     if (status == PROTEUS_STATUS_OK && tile_gate != nullptr) status = workspace.allocate(1, &choice);
     if (status != PROTEUS_STATUS_OK) return status;
     const Gate gate{choice, PROTEUS_KERNEL_GPU_ROW_MODE};  // closed to nobody without a choice
 
     const auto grid = static_cast<unsigned>(blocks);
-    count_active<<<grid, kTokens, 0, stream>>>(tiles, offsets);
+    count_active<<<grid, kCompactThreads, 0, stream>>>(tiles, counts, offsets);
     if ((status = check_launch("count_active")) != PROTEUS_STATUS_OK) return status;
-    scan_counts<<<1, kScanThreads, 0, stream>>>(offsets, lists, rows, choice);
+    scan_counts<<<1, kScanThreads, 0, stream>>>(offsets, blocks, rows, choice);
     if ((status = check_launch("scan_counts")) != PROTEUS_STATUS_OK) return status;
 
     Inactive<Raw> inactive;
@@ -1241,7 +1305,7 @@ proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiproc
     // D ∈ {16, 32, 64, 128} and 2- or 4-byte elements: both counts are powers of two.
     const int64_t pieces = vector ? D * static_cast<int64_t>(bytes) / 16 : D;
     while ((int64_t{1} << inactive.pieces_shift) < pieces) ++inactive.pieces_shift;
-    write_rows<Raw><<<grid, kTokens, 0, stream>>>(tiles, offsets, ids, inactive, gate);
+    write_rows<Raw><<<grid, kCompactThreads, 0, stream>>>(tiles, counts, offsets, ids, inactive, gate);
     if ((status = check_launch("write_rows")) != PROTEUS_STATUS_OK) return status;
 
     RowArgs<Raw> args;
@@ -1251,7 +1315,7 @@ proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiproc
     args.o = rows_of<Raw>(problem.o);
     if (problem.lse.present()) args.lse = rows_of<float>(problem.lse);
     args.ids = ids;
-    args.count = offsets + lists;
+    args.count = offsets + blocks;
     args.gate = gate;
     args.heads = H;
     args.query_offset = problem.query_offset;
