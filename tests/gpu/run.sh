@@ -14,12 +14,13 @@
 #            and the DNA and masked paths at T = 4096)
 #   perf     `proteus bench --suite kernels` beside PyTorch SDPA on the same shapes (tests/gpu/sdpa_bench.py)
 #   layer    tests/gpu/layer_ops_check.cpp (every layer operation on CUDA vs the CPU backend, determinism of the
-#            router and the DNA update; then under compute-sanitizer memcheck, racecheck and synccheck), and `proteus bench --layer original --block` and `--layer wide --block`
+#            router and the DNA update), and `proteus bench --layer original --block` and `--layer wide --block`
 #            at the issue's lengths (layer.txt, layer-*.json); then LayerExportTests (PROTEUS_LAYER_EXPORT) writes the
 #            layer and block runs on CUDA with their weights and decisions, and tests/gpu/layer_torch.py checks each
 #            against a float64 PyTorch implementation of SPEC §7 (logs appended to layer.txt, one PASS/FAIL line per
 #            file in the summary); the tests steps also read the safetensors file
 #            tests/gpu/write_safetensors.py writes with PyTorch (PROTEUS_TORCH_SAFETENSORS)
+#   layersan layer_ops_check's small run under compute-sanitizer memcheck, racecheck and synccheck (PROTEUS_SANITIZER_TIMEOUT, default 240 s each)
 #   tune     issue 10 end to end: `proteus tune --suite kernels` into a fresh cache (wall time, its table of default
 #            ms, tuned ms and speed-up per case), `proteus tune --show`, then `proteus bench --suite kernels` reading
 #            that cache while a second process starts during the tuning and must read a valid cache (tune.txt)
@@ -44,7 +45,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/build-gpu-out}
 mkdir -p "$out"
-steps=${PROTEUS_GPU_STEPS:-"build graph torch tile tests suite memcheck bench latency perf layer"}
+steps=${PROTEUS_GPU_STEPS:-"build graph torch tile tests suite memcheck bench latency perf layer layersan"}
 summary="$out/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
@@ -277,11 +278,16 @@ if has_step layer; then
       tee -a "$out/layer.txt" | tee -a "$summary"
     note "proteus bench --layer $preset --block: rc=${PIPESTATUS[0]} in $((SECONDS - start)) s"
   done
-  # The sanitizers last (racecheck is the slowest step here), on the checker's small run.
+fi
+if has_step layersan; then
+  # compute-sanitizer over layer_ops_check's small run (racecheck is the slowest step here).
+  checker="$build/layer_ops_check"
+  [ -x "$checker" ] || g++ -O2 -std=c++17 -I"$root/native/include" -I"$root/native/src" "$root/tests/gpu/layer_ops_check.cpp" \
+    -L"$build/lib" -lproteus -Wl,-rpath,"$build/lib" -o "$checker" >>"$out/layer.txt" 2>&1
   if [ -x "$checker" ]; then
     for tool in memcheck racecheck synccheck; do
       start=$SECONDS
-      timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 9 "$checker" cuda 1 small >"$build/layer-$tool.log" 2>&1
+      timeout "${PROTEUS_SANITIZER_TIMEOUT:-240}" compute-sanitizer --tool "$tool" --error-exitcode 9 "$checker" cuda 1 small >"$build/layer-$tool.log" 2>&1
       rc=$?
       { echo "===== compute-sanitizer --tool $tool layer_ops_check cuda 1 small"; cat "$build/layer-$tool.log"; } >>"$out/layer.txt"
       note "layer operations $tool: rc=$rc in $((SECONDS - start)) s :: $(grep -E '(ERROR|RACECHECK) SUMMARY' "$build/layer-$tool.log" | tail -1) :: $(tail -1 "$build/layer-$tool.log")"
