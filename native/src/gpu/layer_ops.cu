@@ -430,7 +430,8 @@ __global__ void __launch_bounds__(kThreads) rope_tiles(Rows<typename S::Raw> x, 
     using Index = std::conditional_t<kVector, uint32_t, uint64_t>;
     constexpr int kUnroll = kRopeBytesInFlight / (8 * static_cast<int>(sizeof(Raw)));  // items a thread loads before it stores
     __shared__ double inverse_frequency[kRopeTablePairs];  // of each pair, once per block
-    __shared__ alignas(16) float2 turns[kRopeTablePairs];  // (cos, sin) of (token of the tile, pair), token-major
+    __shared__ float4 turn_storage[kRopeTablePairs / 2];   // float4: 16-byte aligned for the vector reads
+    float2* const turns = reinterpret_cast<float2*>(turn_storage);  // (cos, sin) of (token of the tile, pair), token-major
     __shared__ int64_t row_offset[kRopeTileTokens];        // b·batch + t·token of each token of the tile
     const bool table = kVector || r.table;
     if (table) {
