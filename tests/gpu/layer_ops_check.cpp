@@ -464,7 +464,8 @@ RouterOut run_router(proteus_context context, const Host& x, int64_t pad, const 
  * GEMM per batch row); 70000 tokens, several GEMM chunks in every dtype; G 64 of H 32 and G 128 of H 64
  * (each lane of the finishing kernel holds whole heads; the others fetch a head's gates by shuffles);
  * G 9 over H 7 with an odd C (x read element by element; heads of one or two gates, SPEC §6 G ≥ H); G 300 (past 32·8 gates:
- * the shared-memory finishing kernel).
+ * the shared-memory finishing kernel); G 6 of H 3 (one gate a lane, heads by shuffles) and G 200 of H 10
+ * (32 lanes a token, heads by shuffles), so that every lane width of the finishing kernel runs.
  */
 void check_router(const Contexts& c, std::mt19937_64& rng)
 {
@@ -473,7 +474,7 @@ void check_router(const Contexts& c, std::mt19937_64& rng)
     };
     const Shape shapes[] = {{2, 50, 200, 24, 8, 0}, {3, 37, 96, 40, 5, 2},  {1, 70000, 8, 64, 16, 0},
                             {2, 64, 64, 64, 32, 0}, {2, 40, 40, 128, 64, 1}, {1, 20, 37, 9, 7, 0},
-                            {1, 33, 48, 300, 7, 0}};
+                            {1, 33, 48, 300, 7, 0}, {2, 30, 32, 6, 3, 0},    {1, 45, 64, 200, 10, 0}};
     for (const bool blas : {true, false}) {
         const proteus_context gpu_context = blas ? c.gpu : c.gpu_direct;
         for (const Shape& s : shapes) {

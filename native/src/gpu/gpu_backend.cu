@@ -342,7 +342,7 @@ proteus_status upload(void* destination, const void* source, uint64_t bytes) ove
     proteus_status rope(const RopeProblem& problem) override
     {
         PROTEUS_GPU_CHECK(cudaSetDevice(device_), "SetDevice");
-        return gpu::rope(problem, stream_);
+        return gpu::rope(problem, traits_, stream_);
     }
 
     proteus_status router(const RouterProblem& problem, Allocator& workspace) override

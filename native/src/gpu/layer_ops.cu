@@ -7,12 +7,13 @@
 //   convert      one thread per element of a right-aligned 4-D view
 //   norm         one block per row: sum → mean (→ centred sum of squares) → normalise
 //   gelu         one thread per element
-//   rope         one block per tile of tokens: the tile's (token, pair) angles once, in double, into a
-//                shared (cos, sin) table, then one thread per item of 4 pairs of one (token, head), one
+//   rope         blocks looping over tiles of tokens: the tile's (token, pair) turns once (the product
+//                and its whole turns in double, then float sincospi) into a shared (cos, sin) table, then
+//                one thread per item of 4 pairs of one (token, head), 128 bytes in flight a thread, one
 //                16-byte (or two 4-element) accesses where the view is aligned, else element by element
 //   router       the logits and DNA dot products by one BLAS GEMM per chunk of tokens against the weights
-//                split into x's storage type (float32-exact; s from a two-level max), then a lane group
-//                per token finishes its row (softmax, blend, heads) with each lane's gates in registers
+//                split into x's storage type (float32-exact; s from a two-level max), then a group of
+//                8–32 lanes per token finishes its row (softmax, blend, heads) with each lane's gates in registers
 //                (G ≤ 256; wider, through shared memory); where the BLAS is not used, one block per
 //                kRouterTokens tokens computes the dot products through shared memory and one thread per
 //                token finishes (router_path says which)
@@ -95,10 +96,10 @@ __device__ float block_sum(float value, float* scratch) { return block_reduce(va
  */
 constexpr int kGroupLanes = 32;  // a warp, or half an AMD wavefront (gpu/vendor.h group_shuffle)
 
-template <typename Op>
+template <int kWidth = kGroupLanes, typename Op>
 __device__ float group_reduce(float value, Op op)
 {
-    for (int mask = kGroupLanes / 2; mask > 0; mask /= 2) value = op(value, group_shuffle_xor(value, mask, kGroupLanes));
+    for (int mask = kWidth / 2; mask > 0; mask /= 2) value = op(value, group_shuffle_xor(value, mask, kWidth));
     return value;
 }
 
@@ -210,28 +211,56 @@ __global__ void gelu_elements(const typename S::Raw* x, int64_t x_stride, typena
 
 /**
  * Pair m of token t turned by (offset + t)·base^(−2m/D), in every head. The angle grows to ~10^6 rad at
- * long positions, where a float32 product has lost the phase; in double it is exact to float32
- * precision. A block takes a tile of tokens: first it evaluates the angle of every (token, pair) of the
- * tile once, in double, and keeps (float cos, float sin) in shared memory (with each token's row
- * offset), then its threads stream the tile's items. An item is 4 pairs (8 elements) of one (token,
- * head): interleaved, elements [8j, 8j + 8); half-split, [4j, 4j + 4) and [D/2 + 4j, D/2 + 4j + 4).
- * Consecutive threads take consecutive items, so a warp reads whole runs of a token's heads. Where the
- * view allows it (kVector: D a multiple of 8, the address and the strides of the axes longer than 1
- * multiples of the access), an item is one 16-byte access (16-bit interleaved) or two 4-element ones;
- * else element by element (any even D). kRopeUnroll items are loaded before the first is stored (a
- * store could alias a later load as far as the compiler knows, which would serialise them). The angle,
- * the float sine and cosine and the rotation are the expressions of the per-pair kernel this replaced,
- * so the bits are the same; with D/2 > kRopeTablePairs (no room for one token's table) each item
- * evaluates its own angles.
+ * long positions, where a float32 product has lost the phase, so the product is taken in double and
+ * reduced there to a fraction of a turn (|f| ≤ 1/2, exact to ~10^-11); float32 sincospi of 2f then
+ * costs a few float instructions and loses no more than float32 rounding (~10^-7 rad), where the double
+ * sin and cos it replaced cost ~100 double operations per (token, pair) entry.
+ *
+ * A block sets the pairs' inverse frequencies once (double, shared memory) and then takes tiles of
+ * tokens: it evaluates every (token, pair) turn of the tile into a shared (cos, sin) table, then its
+ * threads stream the tile's items. An item is 4 pairs (8 elements) of one (token, head): interleaved,
+ * elements [8j, 8j + 8); half-split, [4j, 4j + 4) and [D/2 + 4j, D/2 + 4j + 4). Consecutive threads
+ * take consecutive items, so a warp reads whole runs of a token's heads. Where the view allows it
+ * (kVector: D a multiple of 8, the address and the strides of the axes longer than 1 multiples of the
+ * access), an item is one 16-byte access (16-bit interleaved) or two 4-element ones, kept raw in
+ * registers until it is turned; else element by element (any even D). 128 bytes of items are loaded
+ * before the first is stored: a store could alias a later load as far as the compiler knows, and the
+ * bandwidth needs the loads in flight together. With D/2 > kRopeTablePairs (no room for one token's
+ * table) the element path evaluates each item's own turns.
  */
 constexpr int kRopeTablePairs = 512;         // (cos, sin) entries of one tile: 4 KiB
 constexpr int kRopeTileTokens = 512;         // tokens of one tile at most
 constexpr uint64_t kRopeTileItems = 8192;    // items of one tile, about (32 per thread)
-constexpr int kRopeUnroll = 4;               // items a thread loads before it stores
+constexpr int kRopeBytesInFlight = 128;      // a thread's loads before its first store: 8 items of 16-bit, 4 of float32
+constexpr int kRopeBlocksPerProcessor = 8;   // the grid, at most (each block loops over tiles)
+
+/**
+ * n / d for n < 2^31 by a multiply-high, an add and a shift, d fixed for a launch (Granlund and
+ * Montgomery's invariant divisor): the item index splits into (token, head, quad) once per 16 bytes,
+ * where a hardware-less 32-bit division would cost ~20 instructions.
+ */
+struct Divisor {
+    uint64_t value = 1;
+    uint32_t magic = 1, shift = 0;  // valid for value < 2^31
+};
+
+Divisor make_divisor(uint64_t value)
+{
+    Divisor d;
+    d.value = value;
+    if (value >= (1ull << 31)) return d;  // only the 64-bit quotient below is used then
+    while ((1ull << d.shift) < value) ++d.shift;
+    d.magic = static_cast<uint32_t>(((1ull << 32) * ((1ull << d.shift) - value)) / value + 1);
+    return d;
+}
+
+__device__ __forceinline__ uint32_t quotient(uint32_t n, const Divisor& d) { return (__umulhi(n, d.magic) + n) >> d.shift; }
+__device__ __forceinline__ uint64_t quotient(uint64_t n, const Divisor& d) { return n / d.value; }
 
 struct RopeArgs {
     int64_t heads = 0, seq_len = 0, tokens = 0;  // tokens: B·T, flattened (the angle depends on t alone)
     int64_t head_dim = 0, pairs = 0, quads = 0;  // quads: items per head, ceil(pairs / 4)
+    Divisor per_token, per_head;                 // items of a token (heads·quads), of a head (quads)
     int64_t tile = 1;                            // tokens of a tile
     int64_t position_offset = 0;
     double log_base = 0.0;
@@ -244,108 +273,171 @@ struct alignas(N * sizeof(Raw)) Pack {
     Raw v[N];
 };
 
-/** (float cos, float sin) of the angle of pair m at `position`: as the CPU backend, in double. */
-__device__ __forceinline__ float2 rope_turn(int64_t position, int64_t m, int64_t head_dim, double log_base)
+/** base^(−2m/D) in double. */
+__device__ __forceinline__ double rope_inverse_frequency(int64_t m, const RopeArgs& r)
 {
-    const double inverse_frequency = exp(-(2.0 * static_cast<double>(m) / static_cast<double>(head_dim)) * log_base);
-    const double angle = static_cast<double>(position) * inverse_frequency;
-    return make_float2(static_cast<float>(cos(angle)), static_cast<float>(sin(angle)));
+    return exp(-(2.0 * static_cast<double>(m) / static_cast<double>(r.head_dim)) * r.log_base);
 }
 
-/** The 4 pairs (a, c) of item j of `row`: a the first element of each pair, c the second (0 past D/2). */
+/** (float cos, float sin) of position·inverse_frequency: the product and its whole turns in double. */
+__device__ __forceinline__ float2 rope_turn(int64_t position, double inverse_frequency)
+{
+    constexpr double kTurnsPerRadian = 0.15915494309189533577;  // 1/(2π)
+    const double turns = static_cast<double>(position) * inverse_frequency * kTurnsPerRadian;
+    const double fraction = turns - rint(turns);  // exact: turns and its nearest integer share their high bits
+    float sine, cosine;
+    sincospif(static_cast<float>(2.0 * fraction), &sine, &cosine);
+    return make_float2(cosine, sine);
+}
+
+/**
+ * The 8 elements of one item as stored, in 32-bit words (two 16-bit elements a word, or one float32):
+ * interleaved a0 c0 a1 c1 …, half-split a0…a3 c0…c3 (a the first element of each pair, c the second).
+ * Words, not an array of 16-bit values, so that 8 items in flight take 32 registers, not 64.
+ */
+template <typename Raw>
+struct RopeItem {
+    static constexpr int kWords = 8 * static_cast<int>(sizeof(Raw)) / 4;
+    uint32_t w[kWords];
+};
+
+/** 4·N aligned bytes. */
+template <int N>
+struct alignas(4 * N) Words {
+    uint32_t w[N];
+};
+
+/** 8 stored elements into the item's words, and back. */
+template <typename Raw>
+__device__ __forceinline__ void rope_pack(const Raw (&v)[8], RopeItem<Raw>& item)
+{
+#pragma unroll
+    for (int e = 0; e < RopeItem<Raw>::kWords; ++e) {
+        if constexpr (sizeof(Raw) == 2) {
+            item.w[e] = static_cast<uint32_t>(v[2 * e]) | static_cast<uint32_t>(v[2 * e + 1]) << 16;
+        } else {
+            item.w[e] = float_to_bits(v[e]);
+        }
+    }
+}
+
+template <typename Raw>
+__device__ __forceinline__ void rope_unpack(const RopeItem<Raw>& item, Raw (&v)[8])
+{
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+        if constexpr (sizeof(Raw) == 2) {
+            v[e] = static_cast<Raw>(item.w[e / 2] >> (16 * (e % 2)));
+        } else {
+            v[e] = bits_to_float(item.w[e]);
+        }
+    }
+}
+
+/** Item j of `row` (zeros past D/2). */
 template <typename S, bool kHalfSplit, bool kVector>
-__device__ __forceinline__ void rope_load(const typename S::Raw* row, int64_t j, int64_t pairs, float (&a)[4], float (&c)[4])
+__device__ __forceinline__ void rope_load(const typename S::Raw* row, int64_t j, int64_t pairs, RopeItem<typename S::Raw>& item)
 {
     using Raw = typename S::Raw;
-    if constexpr (kVector && !kHalfSplit && sizeof(Raw) == 2) {
-        const Pack<Raw, 8> v = *reinterpret_cast<const Pack<Raw, 8>*>(row + 8 * j);
+    constexpr int kWords = RopeItem<Raw>::kWords;
+    if constexpr (kVector && !kHalfSplit && sizeof(Raw) == 2) {  // one 16-byte access
+        const Words<4> p = *reinterpret_cast<const Words<4>*>(row + 8 * j);
 #pragma unroll
-        for (int u = 0; u < 4; ++u) {
-            a[u] = S::load(v.v[2 * u]);
-            c[u] = S::load(v.v[2 * u + 1]);
-        }
-    } else if constexpr (kVector && !kHalfSplit) {
-        const Pack<Raw, 4> v0 = *reinterpret_cast<const Pack<Raw, 4>*>(row + 8 * j);
-        const Pack<Raw, 4> v1 = *reinterpret_cast<const Pack<Raw, 4>*>(row + 8 * j + 4);
+        for (int e = 0; e < 4; ++e) item.w[e] = p.w[e];
+    } else if constexpr (kVector) {  // two accesses of 4 elements
+        const Raw* const first = row + (kHalfSplit ? 4 * j : 8 * j);
+        const Words<kWords / 2> p0 = *reinterpret_cast<const Words<kWords / 2>*>(first);
+        const Words<kWords / 2> p1 = *reinterpret_cast<const Words<kWords / 2>*>(first + (kHalfSplit ? pairs : 4));
 #pragma unroll
-        for (int u = 0; u < 2; ++u) {
-            a[u] = S::load(v0.v[2 * u]);
-            c[u] = S::load(v0.v[2 * u + 1]);
-            a[u + 2] = S::load(v1.v[2 * u]);
-            c[u + 2] = S::load(v1.v[2 * u + 1]);
-        }
-    } else if constexpr (kVector) {
-        const Pack<Raw, 4> v0 = *reinterpret_cast<const Pack<Raw, 4>*>(row + 4 * j);
-        const Pack<Raw, 4> v1 = *reinterpret_cast<const Pack<Raw, 4>*>(row + pairs + 4 * j);
-#pragma unroll
-        for (int u = 0; u < 4; ++u) {
-            a[u] = S::load(v0.v[u]);
-            c[u] = S::load(v1.v[u]);
+        for (int e = 0; e < kWords / 2; ++e) {
+            item.w[e] = p0.w[e];
+            item.w[e + kWords / 2] = p1.w[e];
         }
     } else {
+        Raw v[8];
 #pragma unroll
         for (int u = 0; u < 4; ++u) {
             const int64_t m = 4 * j + u;
             const bool inside = m < pairs;
-            a[u] = inside ? S::load(row[kHalfSplit ? m : 2 * m]) : 0.0f;
-            c[u] = inside ? S::load(row[kHalfSplit ? m + pairs : 2 * m + 1]) : 0.0f;
+            v[kHalfSplit ? u : 2 * u] = inside ? row[kHalfSplit ? m : 2 * m] : Raw{};
+            v[kHalfSplit ? u + 4 : 2 * u + 1] = inside ? row[kHalfSplit ? m + pairs : 2 * m + 1] : Raw{};
         }
+        rope_pack(v, item);
     }
 }
 
-/** Stores what rope_load loaded (pairs past D/2 are not written). */
+/** Stores the item (pairs past D/2 are not written). */
 template <typename S, bool kHalfSplit, bool kVector>
-__device__ __forceinline__ void rope_store(typename S::Raw* row, int64_t j, int64_t pairs, const float (&a)[4], const float (&c)[4])
+__device__ __forceinline__ void rope_store(typename S::Raw* row, int64_t j, int64_t pairs, const RopeItem<typename S::Raw>& item)
 {
     using Raw = typename S::Raw;
+    constexpr int kWords = RopeItem<Raw>::kWords;
     if constexpr (kVector && !kHalfSplit && sizeof(Raw) == 2) {
-        Pack<Raw, 8> v;
+        Words<4> p;
 #pragma unroll
-        for (int u = 0; u < 4; ++u) {
-            v.v[2 * u] = S::store(a[u]);
-            v.v[2 * u + 1] = S::store(c[u]);
-        }
-        *reinterpret_cast<Pack<Raw, 8>*>(row + 8 * j) = v;
-    } else if constexpr (kVector && !kHalfSplit) {
-        Pack<Raw, 4> v0, v1;
-#pragma unroll
-        for (int u = 0; u < 2; ++u) {
-            v0.v[2 * u] = S::store(a[u]);
-            v0.v[2 * u + 1] = S::store(c[u]);
-            v1.v[2 * u] = S::store(a[u + 2]);
-            v1.v[2 * u + 1] = S::store(c[u + 2]);
-        }
-        *reinterpret_cast<Pack<Raw, 4>*>(row + 8 * j) = v0;
-        *reinterpret_cast<Pack<Raw, 4>*>(row + 8 * j + 4) = v1;
+        for (int e = 0; e < 4; ++e) p.w[e] = item.w[e];
+        *reinterpret_cast<Words<4>*>(row + 8 * j) = p;
     } else if constexpr (kVector) {
-        Pack<Raw, 4> v0, v1;
+        Words<kWords / 2> p0, p1;
 #pragma unroll
-        for (int u = 0; u < 4; ++u) {
-            v0.v[u] = S::store(a[u]);
-            v1.v[u] = S::store(c[u]);
+        for (int e = 0; e < kWords / 2; ++e) {
+            p0.w[e] = item.w[e];
+            p1.w[e] = item.w[e + kWords / 2];
         }
-        *reinterpret_cast<Pack<Raw, 4>*>(row + 4 * j) = v0;
-        *reinterpret_cast<Pack<Raw, 4>*>(row + pairs + 4 * j) = v1;
+        Raw* const first = row + (kHalfSplit ? 4 * j : 8 * j);
+        *reinterpret_cast<Words<kWords / 2>*>(first) = p0;
+        *reinterpret_cast<Words<kWords / 2>*>(first + (kHalfSplit ? pairs : 4)) = p1;
     } else {
+        Raw v[8];
+        rope_unpack(item, v);
 #pragma unroll
         for (int u = 0; u < 4; ++u) {
             const int64_t m = 4 * j + u;
             if (m >= pairs) break;
-            row[kHalfSplit ? m : 2 * m] = S::store(a[u]);
-            row[kHalfSplit ? m + pairs : 2 * m + 1] = S::store(c[u]);
+            row[kHalfSplit ? m : 2 * m] = v[kHalfSplit ? u : 2 * u];
+            row[kHalfSplit ? m + pairs : 2 * m + 1] = v[kHalfSplit ? u + 4 : 2 * u + 1];
         }
     }
 }
 
-/** Index: 32-bit where the launcher has checked that a tile's items fit (the vector path), else 64-bit. */
+/** Pair k of the item turned by (cos, sin) = turn, in float32, the result rounded to storage. */
+template <typename S, bool kHalfSplit>
+__device__ __forceinline__ void rope_rotate(RopeItem<typename S::Raw>& item, const float2 (&turn)[4])
+{
+    using Raw = typename S::Raw;
+    Raw v[8];
+    rope_unpack(item, v);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        const int first = kHalfSplit ? k : 2 * k, second = kHalfSplit ? k + 4 : 2 * k + 1;
+        const float cosine = turn[k].x, sine = turn[k].y;
+        const float first_element = S::load(v[first]), second_element = S::load(v[second]);
+        v[first] = S::store(first_element * cosine - second_element * sine);
+        v[second] = S::store(first_element * sine + second_element * cosine);
+    }
+    rope_pack(v, item);
+}
+
+/**
+ * Index: 32-bit where the launcher has checked that a tile's items stay below 2^31, else 64-bit. The
+ * vector kernels always have the table (the launcher sends D/2 > kRopeTablePairs to the element path),
+ * so their loop carries no per-item angle code and stays within ~64 registers.
+ */
 template <typename S, bool kHalfSplit, bool kVector>
 __global__ void __launch_bounds__(kThreads) rope_tiles(Rows<typename S::Raw> x, RopeArgs r)
 {
+    using Raw = typename S::Raw;
     using Index = std::conditional_t<kVector, uint32_t, uint64_t>;
-    __shared__ float2 turns[kRopeTablePairs];        // (cos, sin) of (token of the tile, pair), token-major
-    __shared__ int64_t row_offset[kRopeTileTokens];  // b·batch + t·token of each token of the tile
-    const Index per_token = static_cast<Index>(r.heads * r.quads);
-    const Index quads = static_cast<Index>(r.quads);
+    constexpr int kUnroll = kRopeBytesInFlight / (8 * static_cast<int>(sizeof(Raw)));  // items a thread loads before it stores
+    __shared__ double inverse_frequency[kRopeTablePairs];  // of each pair, once per block
+    __shared__ float4 turn_storage[kRopeTablePairs / 2];   // float4: 16-byte aligned for the vector reads
+    float2* const turns = reinterpret_cast<float2*>(turn_storage);  // (cos, sin) of (token of the tile, pair), token-major
+    __shared__ int64_t row_offset[kRopeTileTokens];        // b·batch + t·token of each token of the tile
+    const bool table = kVector || r.table;
+    if (table) {
+        for (int m = threadIdx.x; m < r.pairs; m += kThreads) inverse_frequency[m] = rope_inverse_frequency(m, r);
+    }
+    const int pairs = static_cast<int>(min(r.pairs, int64_t{kRopeTablePairs}));  // a token's row of the table
     for (int64_t first = static_cast<int64_t>(blockIdx.x) * r.tile; first < r.tokens;
          first += static_cast<int64_t>(gridDim.x) * r.tile) {
         const int count = static_cast<int>(min(r.tile, r.tokens - first));
@@ -353,49 +445,54 @@ __global__ void __launch_bounds__(kThreads) rope_tiles(Rows<typename S::Raw> x, 
             const int64_t n = first + i;
             row_offset[i] = (n / r.seq_len) * x.batch + (n % r.seq_len) * x.token;
         }
-        if (r.table) {
-            const int entries = count * static_cast<int>(r.pairs);
-            for (int e = threadIdx.x; e < entries; e += kThreads) {
-                const int64_t i = e / r.pairs, m = e % r.pairs;
-                turns[e] = rope_turn(r.position_offset + (first + i) % r.seq_len, m, r.head_dim, r.log_base);
+        __syncthreads();  // the inverse frequencies (first tile); the offsets
+        if (table) {
+            for (int e = threadIdx.x; e < count * pairs; e += kThreads) {
+                const int i = e / pairs, m = e - i * pairs;
+                turns[e] = rope_turn(r.position_offset + (first + i) % r.seq_len, inverse_frequency[m]);
             }
+            __syncthreads();
         }
-        __syncthreads();
-        const Index items = static_cast<Index>(count) * per_token;
-        for (Index i0 = threadIdx.x; i0 < items; i0 += Index{kThreads} * kRopeUnroll) {
-            float a[kRopeUnroll][4], c[kRopeUnroll][4];
-            typename S::Raw* row[kRopeUnroll];
-            Index token[kRopeUnroll], j[kRopeUnroll];
+        const Index items = static_cast<Index>(count) * static_cast<Index>(r.per_token.value);
+        for (Index i0 = threadIdx.x; i0 < items; i0 += Index{kThreads} * kUnroll) {
+            RopeItem<Raw> item[kUnroll];
+            Raw* row[kUnroll];
+            Index token[kUnroll], j[kUnroll];
 #pragma unroll
-            for (int u = 0; u < kRopeUnroll; ++u) {
-                const Index item = i0 + Index{kThreads} * u;
+            for (int u = 0; u < kUnroll; ++u) {
+                const Index index = i0 + Index{kThreads} * u;
                 row[u] = nullptr;
                 token[u] = 0;
                 j[u] = 0;
-                if (item >= items) continue;
-                token[u] = item / per_token;
-                const Index rest = item - token[u] * per_token;
-                const Index h = rest / quads;
-                j[u] = rest - h * quads;
+                if (index >= items) continue;
+                token[u] = quotient(index, r.per_token);
+                const Index rest = index - token[u] * static_cast<Index>(r.per_token.value);
+                const Index h = quotient(rest, r.per_head);
+                j[u] = rest - h * static_cast<Index>(r.per_head.value);
                 row[u] = x.data + row_offset[token[u]] + static_cast<int64_t>(h) * x.head;
-                rope_load<S, kHalfSplit, kVector>(row[u], j[u], r.pairs, a[u], c[u]);
+                rope_load<S, kHalfSplit, kVector>(row[u], j[u], r.pairs, item[u]);
             }
 #pragma unroll
-            for (int u = 0; u < kRopeUnroll; ++u) {
+            for (int u = 0; u < kUnroll; ++u) {
                 if (row[u] == nullptr) continue;
+                float2 turn[4];
+                if constexpr (kVector) {  // 4 entries, 32 aligned bytes: pairs is a multiple of 4
+                    const float4* const entries = reinterpret_cast<const float4*>(turns + token[u] * pairs + 4 * j[u]);
+                    const float4 first_two = entries[0], last_two = entries[1];
+                    turn[0] = make_float2(first_two.x, first_two.y);
+                    turn[1] = make_float2(first_two.z, first_two.w);
+                    turn[2] = make_float2(last_two.x, last_two.y);
+                    turn[3] = make_float2(last_two.z, last_two.w);
+                } else {
 #pragma unroll
-                for (int k = 0; k < 4; ++k) {
-                    const int64_t m = 4 * static_cast<int64_t>(j[u]) + k;
-                    if (!kVector && m >= r.pairs) break;
-                    const float2 turn =
-                        r.table ? turns[token[u] * r.pairs + m]
-                                : rope_turn(r.position_offset + (first + token[u]) % r.seq_len, m, r.head_dim, r.log_base);
-                    const float cosine = turn.x, sine = turn.y;
-                    const float first_element = a[u][k], second_element = c[u][k];
-                    a[u][k] = first_element * cosine - second_element * sine;
-                    c[u][k] = first_element * sine + second_element * cosine;
+                    for (int k = 0; k < 4; ++k) {
+                        const int64_t m = min(4 * static_cast<int64_t>(j[u]) + k, r.pairs - 1);  // past D/2: unused
+                        turn[k] = table ? turns[token[u] * pairs + m]
+                                        : rope_turn(r.position_offset + (first + token[u]) % r.seq_len, rope_inverse_frequency(m, r));
+                    }
                 }
-                rope_store<S, kHalfSplit, kVector>(row[u], j[u], r.pairs, a[u], c[u]);
+                rope_rotate<S, kHalfSplit>(item[u], turn);
+                rope_store<S, kHalfSplit, kVector>(row[u], j[u], r.pairs, item[u]);
             }
         }
         __syncthreads();  // the tables are rewritten for the next tile
@@ -682,6 +779,8 @@ struct RouterProducts {
     const int* scales = nullptr;      // s of W_r, P
     const float* inverse_norms = nullptr;  // 1/max(|P_g|, 1e-6)
     bool x_vector = false;  // x's rows readable 16 bytes at a time (|x|² in router_finish_lanes)
+    Divisor seq_len;             // token → (b, t)
+    bool narrow_tokens = false;  // every token index below 2^31: the 32-bit quotient
 };
 
 /** Σ of the kParts terms of column g (the smallest first), times 2^-s. */
@@ -807,38 +906,41 @@ __global__ void __launch_bounds__(kThreads) router_finish(RouterArgs a, RouterPr
 }
 
 /** `op_a` over the group for a and `op_b` for b, the two butterflies interleaved (each as group_reduce). */
-template <typename OpA, typename OpB>
+template <int kWidth, typename OpA, typename OpB>
 __device__ __forceinline__ void group_reduce_pair(float& a, OpA op_a, float& b, OpB op_b)
 {
-    for (int mask = kGroupLanes / 2; mask > 0; mask /= 2) {
-        const float other_a = group_shuffle_xor(a, mask, kGroupLanes);
-        const float other_b = group_shuffle_xor(b, mask, kGroupLanes);
+    for (int mask = kWidth / 2; mask > 0; mask /= 2) {
+        const float other_a = group_shuffle_xor(a, mask, kWidth);
+        const float other_b = group_shuffle_xor(b, mask, kWidth);
         a = op_a(a, other_a);
         b = op_b(b, other_b);
     }
 }
 
-constexpr int kFinishRowsPerGroup = 4;  // tokens a lane group finishes in turn (its gate constants loaded once)
-
 /**
- * router_finish for G ≤ 32·kGates, everything in registers: a lane group per token, lane l holding the
- * kGates consecutive gates [l·kGates, (l + 1)·kGates) (lanes past G hold nothing: −inf to the maxima, 0 to
- * the sums). Every sum or max over the gates is the lane's own (gate order) then one 5-step butterfly;
- * independent ones go in pairs. No shared memory and no barrier. Per gate constants (1/|P_g|,
- * confidence + 1e-6, the usage-boost share softmax(−(usage + 1e-6))_g) are loaded once per group, which
- * then finishes kFinishRowsPerGroup·… tokens (the block's groups step together, so a wavefront's two
- * groups never diverge; a group past the chunk's end repeats the last row and writes nothing). Heads:
- * where every head's gate run lies inside one lane (G a multiple of H whose run length divides kGates)
- * the lane adds its runs; else lane h fetches head h's gates by shuffles, in gate order. The same
- * operations in the same order on every run: the same bits.
+ * router_finish for G ≤ kLanes·kGates, everything in registers: a group of kLanes lanes per token (8, 16
+ * or 32: a power of two, so a group never straddles a warp or wavefront), lane l holding the kGates
+ * consecutive gates [l·kGates, (l + 1)·kGates) (lanes past G hold nothing: −inf to the maxima, 0 to the
+ * sums). Narrow groups with up to 8 gates a lane (G 64: 8 lanes) because what a token costs besides its
+ * gates — the butterflies (log2 kLanes steps each) and the scalar steps every lane repeats (indices,
+ * reciprocals, β) — is paid once per group: with 32 lanes of 2 gates it was most of the work. Every sum
+ * or max over the gates is the lane's own (gate order) then one butterfly; independent ones go in
+ * pairs. Divisions by a token's sums are products with their reciprocals. No shared memory and no
+ * barrier. Per gate constants (1/|P_g|, confidence + 1e-6, the usage-boost share
+ * softmax(−(usage + 1e-6))_g) are loaded once per group; the groups of a block step together (a group
+ * past the chunk's end repeats the last row and writes nothing). Heads: where every head's gate run
+ * lies inside one lane (G a multiple of H whose run length divides kGates) the lane adds its runs; else
+ * lane h fetches head h's gates by shuffles, in gate order. The same operations in the same order on
+ * every run: the same bits.
  */
-template <typename S, int kGates>
+template <typename S, int kLanes, int kGates>
 __global__ void __launch_bounds__(kThreads) router_finish_lanes(RouterArgs a, RouterProducts f)
 {
     constexpr int kParts = RouterSplit<S>::kParts;
+    constexpr int kGroups = kThreads / kLanes;  // tokens of a block step
     using Raw = typename S::Raw;
     const int G = static_cast<int>(a.gates), H = static_cast<int>(a.heads);
-    const int group = threadIdx.x / kGroupLanes, lane = threadIdx.x % kGroupLanes;
+    const int group = threadIdx.x / kLanes, lane = threadIdx.x % kLanes;
     const int own = lane * kGates;  // the lane's first gate
     bool inside[kGates];
     float inverse_norm[kGates], confidence[kGates], share[kGates];
@@ -860,14 +962,14 @@ __global__ void __launch_bounds__(kThreads) router_finish_lanes(RouterArgs a, Ro
             usage_top = fmaxf(usage_top, share[k]);
         }
         if (a.usage_boost > 0.0f) {
-            usage_top = group_reduce(usage_top, Max{});
+            usage_top = group_reduce<kLanes>(usage_top, Max{});
             float usage_sum = 0.0f;
 #pragma unroll
             for (int k = 0; k < kGates; ++k) {
                 share[k] = inside[k] ? expf(share[k] - usage_top) : 0.0f;
                 usage_sum += share[k];
             }
-            usage_sum = group_reduce(usage_sum, Add{});
+            usage_sum = group_reduce<kLanes>(usage_sum, Add{});
 #pragma unroll
             for (int k = 0; k < kGates; ++k) share[k] /= usage_sum;
         }
@@ -879,12 +981,14 @@ __global__ void __launch_bounds__(kThreads) router_finish_lanes(RouterArgs a, Ro
     const int run = G >= H && G % H == 0 ? G / H : 0;
     const bool lane_heads = run > 0 && kGates % run == 0;
 
-    for (int64_t r0 = static_cast<int64_t>(blockIdx.x) * kFinishTokens; r0 < f.rows;
-         r0 += static_cast<int64_t>(gridDim.x) * kFinishTokens) {
+    const float inverse_tau = 1.0f / a.tau;
+    for (int64_t r0 = static_cast<int64_t>(blockIdx.x) * kGroups; r0 < f.rows; r0 += static_cast<int64_t>(gridDim.x) * kGroups) {
         const bool owner = r0 + group < f.rows;
         const int64_t r = owner ? r0 + group : f.rows - 1;
         const int64_t token = f.first + r;
-        const int64_t b = token / a.seq_len, t = token % a.seq_len;
+        const int64_t b = f.narrow_tokens ? quotient(static_cast<uint32_t>(token), f.seq_len)
+                                          : static_cast<int64_t>(quotient(static_cast<uint64_t>(token), f.seq_len));
+        const int64_t t = token - b * a.seq_len;
         const float* const terms = f.products + r * columns;
 
         // p_router = softmax(logits); |x|² alongside the maximum.
@@ -899,7 +1003,8 @@ __global__ void __launch_bounds__(kThreads) router_finish_lanes(RouterArgs a, Ro
             const Raw* const x = static_cast<const Raw*>(a.x) + b * a.x_batch + t * a.x_token;
             if (f.x_vector) {
                 constexpr int kPer = 16 / sizeof(Raw);
-                for (int64_t c = int64_t{lane} * kPer; c < a.channels; c += int64_t{kGroupLanes} * kPer) {
+#pragma unroll 4
+                for (int64_t c = int64_t{lane} * kPer; c < a.channels; c += int64_t{kLanes} * kPer) {
                     const Pack<Raw, kPer> v = *reinterpret_cast<const Pack<Raw, kPer>*>(x + c);
 #pragma unroll
                     for (int e = 0; e < kPer; ++e) {
@@ -908,13 +1013,13 @@ __global__ void __launch_bounds__(kThreads) router_finish_lanes(RouterArgs a, Ro
                     }
                 }
             } else {
-                for (int64_t c = lane; c < a.channels; c += kGroupLanes) {
+                for (int64_t c = lane; c < a.channels; c += kLanes) {
                     const float value = S::load(x[c]);
                     square += value * value;
                 }
             }
         }
-        group_reduce_pair(top, Max{}, square, Add{});
+        group_reduce_pair<kLanes>(top, Max{}, square, Add{});
         float sum = 0.0f, largest = 0.0f;
 #pragma unroll
         for (int k = 0; k < kGates; ++k) {
@@ -922,11 +1027,12 @@ __global__ void __launch_bounds__(kThreads) router_finish_lanes(RouterArgs a, Ro
             sum += p[k];
             largest = fmaxf(largest, p[k]);
         }
-        group_reduce_pair(sum, Add{}, largest, Max{});
+        group_reduce_pair<kLanes>(sum, Add{}, largest, Max{});
+        const float inverse_sum = 1.0f / sum;
 #pragma unroll
-        for (int k = 0; k < kGates; ++k) p[k] /= sum;
-        // The largest p: division by sum is monotone, so max_g(p_g / sum) = (max_g p_g) / sum exactly.
-        float best = largest / sum;
+        for (int k = 0; k < kGates; ++k) p[k] *= inverse_sum;
+        // The largest p: a product with a positive number is monotone, so max_g(p_g·u) = (max_g p_g)·u exactly.
+        float best = largest * inverse_sum;
 
         float salience = 0.0f, beta = 0.0f;
         if (a.dna) {
@@ -939,22 +1045,23 @@ __global__ void __launch_bounds__(kThreads) router_finish_lanes(RouterArgs a, Ro
                                  : -INFINITY;  // σ_g
                 salience = fmaxf(salience, q[k]);
             }
-            salience = group_reduce(salience, Max{});
-            const float shift = salience / a.tau;  // the largest σ/τ (τ > 0)
+            salience = group_reduce<kLanes>(salience, Max{});
+            const float shift = salience * inverse_tau;  // the largest σ/τ (τ > 0)
             float pd_sum = 0.0f;
 #pragma unroll
             for (int k = 0; k < kGates; ++k) {
-                q[k] = inside[k] ? expf(q[k] / a.tau - shift) : 0.0f;
+                q[k] = inside[k] ? expf(q[k] * inverse_tau - shift) : 0.0f;
                 pd_sum += q[k];
             }
-            pd_sum = group_reduce(pd_sum, Add{});
+            pd_sum = group_reduce<kLanes>(pd_sum, Add{});
+            const float inverse_pd_sum = 1.0f / pd_sum;
             float weighted_sum = 0.0f;
 #pragma unroll
             for (int k = 0; k < kGates; ++k) {
-                q[k] = q[k] / pd_sum * confidence[k];
+                q[k] = q[k] * inverse_pd_sum * confidence[k];
                 weighted_sum += q[k];
             }
-            weighted_sum = fmaxf(group_reduce(weighted_sum, Add{}), 1e-6f);
+            const float inverse_weighted_sum = 1.0f / fmaxf(group_reduce<kLanes>(weighted_sum, Add{}), 1e-6f);
             beta = fminf(fmaxf((salience - a.theta) / fmaxf(1e-6f, 1.0f - a.theta), 0.0f), 1.0f);
             const float w = a.blend * beta;
             const float boost = (1.0f - beta) * a.usage_boost;
@@ -962,17 +1069,17 @@ __global__ void __launch_bounds__(kThreads) router_finish_lanes(RouterArgs a, Ro
             largest = 0.0f;
 #pragma unroll
             for (int k = 0; k < kGates; ++k) {
-                p[k] = (1.0f - w) * p[k] + w * (q[k] / weighted_sum);
+                p[k] = (1.0f - w) * p[k] + w * (q[k] * inverse_weighted_sum);
                 if (a.usage_boost > 0.0f) p[k] += share[k] * boost;
                 p[k] = inside[k] ? fmaxf(p[k], 0.0f) : 0.0f;
                 positive += p[k];
                 largest = fmaxf(largest, p[k]);
             }
-            group_reduce_pair(positive, Add{}, largest, Max{});
-            positive = fmaxf(positive, 1e-6f);
+            group_reduce_pair<kLanes>(positive, Add{}, largest, Max{});
+            const float inverse_positive = 1.0f / fmaxf(positive, 1e-6f);
 #pragma unroll
-            for (int k = 0; k < kGates; ++k) p[k] /= positive;
-            best = largest / positive;
+            for (int k = 0; k < kGates; ++k) p[k] *= inverse_positive;
+            best = largest * inverse_positive;
         }
 
         if (owner) {
@@ -993,20 +1100,20 @@ __global__ void __launch_bounds__(kThreads) router_finish_lanes(RouterArgs a, Ro
                     if (owner && inside[k] && place == run - 1) heads[(own + k) / run] = head_sum;
                 }
             } else {
-                // Head h: gates [ceil(h·G/H), ceil((h+1)·G/H)), none when G < H; lane h + 32i fetches them in order.
+                // Head h: gates [ceil(h·G/H), ceil((h+1)·G/H)), none when G < H; lane h + kLanes·i fetches them in order.
                 const int longest = (G + H - 1) / H;
-                for (int h0 = 0; h0 < H; h0 += kGroupLanes) {
+                for (int h0 = 0; h0 < H; h0 += kLanes) {
                     const int h = h0 + lane;
                     const int begin = h < H ? static_cast<int>((int64_t{h} * G + H - 1) / H) : 0;
                     const int end = h < H ? static_cast<int>((int64_t{h + 1} * G + H - 1) / H) : 0;
                     float head_sum = 0.0f;
                     for (int step = 0; step < longest; ++step) {
                         const int g = begin + step;
-                        const int source = min(g / kGates, kGroupLanes - 1);
+                        const int source = min(g / kGates, kLanes - 1);
                         float value = 0.0f;
 #pragma unroll
                         for (int k = 0; k < kGates; ++k) {
-                            const float fetched = bits_to_float(group_shuffle(float_to_bits(p[k]), source, kGroupLanes));
+                            const float fetched = bits_to_float(group_shuffle(float_to_bits(p[k]), source, kLanes));
                             if (g % kGates == k) value = fetched;
                         }
                         if (g < end) head_sum += value;
@@ -1341,7 +1448,7 @@ proteus_status gelu(const GeluProblem& problem, cudaStream_t stream)
     });
 }
 
-proteus_status rope(const RopeProblem& problem, cudaStream_t stream)
+proteus_status rope(const RopeProblem& problem, const DeviceTraits& traits, cudaStream_t stream)
 {
     RopeArgs r;
     r.heads = problem.heads;
@@ -1354,18 +1461,24 @@ proteus_status rope(const RopeProblem& problem, cudaStream_t stream)
     r.log_base = std::log(static_cast<double>(problem.base));
     if (r.tokens == 0 || r.heads == 0 || r.pairs == 0) return PROTEUS_STATUS_OK;
     const uint64_t per_token = static_cast<uint64_t>(r.heads) * static_cast<uint64_t>(r.quads);
+    r.per_token = make_divisor(per_token);
+    r.per_head = make_divisor(static_cast<uint64_t>(r.quads));
     r.table = r.pairs <= kRopeTablePairs;
     r.tile = static_cast<int64_t>(std::max<uint64_t>(1, std::min<uint64_t>(kRopeTileItems / per_token, kRopeTileTokens)));
     if (r.table) r.tile = std::min<int64_t>(r.tile, kRopeTablePairs / r.pairs);
+    // Enough blocks to fill the device, each looping over tiles (its inverse frequencies set once).
+    const uint64_t tiles = static_cast<uint64_t>((r.tokens + r.tile - 1) / r.tile);
+    const uint64_t resident = traits.multiprocessors > 0 ? uint64_t{kRopeBlocksPerProcessor} * traits.multiprocessors : kMaxBlocks;
+    const unsigned grid = blocks_for(std::min(tiles, resident), 1);
     const bool half_split = problem.convention == PROTEUS_ROPE_HALF_SPLIT;
-    const unsigned grid = blocks_for(static_cast<uint64_t>((r.tokens + r.tile - 1) / r.tile), 1);
     return with_storage(problem.x.dtype, [&](auto storage) {
         using S = decltype(storage);
         using Raw = typename S::Raw;
         // The vector accesses: 16 bytes for 16-bit interleaved, else 4 elements; every item's address must
-        // be a multiple of that, and a tile's items must fit the 32-bit index.
+        // be a multiple of that, a tile's items must stay below 2^31 (the 32-bit index and quotient), and
+        // the tile must have its table of turns.
         const uint64_t access = !half_split && sizeof(Raw) == 2 ? 16 : 4 * sizeof(Raw);
-        bool vector = problem.head_dim % 8 == 0 && reinterpret_cast<uintptr_t>(problem.x.data) % access == 0 &&
+        bool vector = r.table && problem.head_dim % 8 == 0 && reinterpret_cast<uintptr_t>(problem.x.data) % access == 0 &&
                       static_cast<uint64_t>(r.tile) * per_token <= UINT32_MAX / 2;
         const int64_t extents[3] = {problem.batch, problem.heads, problem.seq_len};
         for (int axis = 0; axis < 3; ++axis) {
@@ -1533,9 +1646,10 @@ proteus_status router_through_blas(const RouterProblem& problem, const RouterArg
             weights, maxima, static_cast<int>(maxima_blocks), scales, packed, inverse_norms);
         result = check_launch("router_split");
         if (result != PROTEUS_STATUS_OK) return result;
-        // G ≤ 32·8: the registers kernel; wider, the shared-memory one.
-        const int gates_per_lane = G <= kGroupLanes ? 1 : G <= 2 * kGroupLanes ? 2 : G <= 4 * kGroupLanes ? 4
-                                                        : G <= 8 * kGroupLanes ? 8 : 0;
+        // G ≤ 32·8: the registers kernel, 8 lanes a token up to 64 gates (1, 2, 4 or 8 gates a lane), then 16
+        // and 32 lanes of 8 gates; wider, the shared-memory one.
+        const int gates_per_lane = G <= 8 ? 1 : G <= 16 ? 2 : G <= 32 ? 4 : G <= 256 ? 8 : 0;
+        const int lanes = G <= 64 ? 8 : G <= 128 ? 16 : 32;
         if (gates_per_lane == 0 && shared > kStaticSharedLimit) {
             PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(router_finish<S>),
                                                    cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
@@ -1551,6 +1665,8 @@ proteus_status router_through_blas(const RouterProblem& problem, const RouterArg
         f.x_vector = reinterpret_cast<uintptr_t>(a.x) % kAccess == 0 && (C * raw) % kAccess == 0 &&
                      (a.seq_len <= 1 || (static_cast<uint64_t>(a.x_token) * raw) % kAccess == 0) &&
                      (problem.batch <= 1 || (static_cast<uint64_t>(a.x_batch) * raw) % kAccess == 0);
+        f.seq_len = make_divisor(static_cast<uint64_t>(a.seq_len));
+        f.narrow_tokens = a.tokens < (int64_t{1} << 31) && a.seq_len < (int64_t{1} << 31);
         const auto* x = static_cast<const typename S::Raw*>(a.x);
         for (int64_t run = 0; run < runs.count; ++run) {
             for (int64_t offset = 0; offset < runs.length; offset += chunk) {
@@ -1560,13 +1676,20 @@ proteus_status router_through_blas(const RouterProblem& problem, const RouterArg
                 result = blas.gemm_nt(problem.x.dtype, f.rows, columns, C, rows, runs.stride, packed, C, 0.0f,
                                       PROTEUS_DTYPE_FLOAT32, products, columns, "proteus_router");
                 if (result != PROTEUS_STATUS_OK) return result;
-                const unsigned lanes_grid = blocks_for(f.rows, kFinishTokens * kFinishRowsPerGroup);
-                switch (gates_per_lane) {
-                case 1: router_finish_lanes<S, 1><<<lanes_grid, kThreads, 0, stream>>>(a, f); break;
-                case 2: router_finish_lanes<S, 2><<<lanes_grid, kThreads, 0, stream>>>(a, f); break;
-                case 4: router_finish_lanes<S, 4><<<lanes_grid, kThreads, 0, stream>>>(a, f); break;
-                case 8: router_finish_lanes<S, 8><<<lanes_grid, kThreads, 0, stream>>>(a, f); break;
-                default: router_finish<S><<<blocks_for(f.rows, kFinishTokens), kThreads, shared, stream>>>(a, f); break;
+                const unsigned lanes_grid = blocks_for(f.rows, kThreads / lanes);  // a token per group
+                if (gates_per_lane == 0) {
+                    router_finish<S><<<blocks_for(f.rows, kFinishTokens), kThreads, shared, stream>>>(a, f);
+                } else if (lanes == 32) {
+                    router_finish_lanes<S, 32, 8><<<lanes_grid, kThreads, 0, stream>>>(a, f);
+                } else if (lanes == 16) {
+                    router_finish_lanes<S, 16, 8><<<lanes_grid, kThreads, 0, stream>>>(a, f);
+                } else {
+                    switch (gates_per_lane) {
+                    case 1: router_finish_lanes<S, 8, 1><<<lanes_grid, kThreads, 0, stream>>>(a, f); break;
+                    case 2: router_finish_lanes<S, 8, 2><<<lanes_grid, kThreads, 0, stream>>>(a, f); break;
+                    case 4: router_finish_lanes<S, 8, 4><<<lanes_grid, kThreads, 0, stream>>>(a, f); break;
+                    default: router_finish_lanes<S, 8, 8><<<lanes_grid, kThreads, 0, stream>>>(a, f); break;
+                    }
                 }
                 result = check_launch("router_finish");
                 if (result != PROTEUS_STATUS_OK) return result;

@@ -24,7 +24,7 @@ proteus_status norm(const NormProblem& problem, cudaStream_t stream);
 proteus_status gelu(const GeluProblem& problem, cudaStream_t stream);
 
 /** RoPE in place; angles in double so that long positions keep float32 accuracy. */
-proteus_status rope(const RopeProblem& problem, cudaStream_t stream);
+proteus_status rope(const RopeProblem& problem, const DeviceTraits& traits, cudaStream_t stream);
 
 /** How the router computes its dot products. */
 enum class RouterPath {
