@@ -51,6 +51,16 @@ public sealed class BenchPlanTests
     }
 
     [Test]
+    public void ASparseCaseIsEstimatedAtItsShareOfActiveRows()
+    {
+        // The kernels suite's sparse case keeps 20 % of tokens and 2 of 32 heads a token: 1.25 % of the rows.
+        BenchCase sparse = Bind("--suite kernels").Cases(Backend.Cpu, new FluxAttention(device)).Single(c => c.Name == "sparse");
+        BenchCase everyRow = sparse with { Activity = null };
+        Assert.That(sparse.ActiveDensity, Is.EqualTo(0.2 * 2 / 32).Within(1e-12));
+        Assert.That(BenchCommand.EstimatedFlops(sparse), Is.EqualTo(BenchCommand.EstimatedFlops(everyRow) * 0.2 * 2 / 32).Within(1e-6).Percent);
+    }
+
+    [Test]
     public void ExplicitBudgetsMakeOneFluxCasePerT()
     {
         IReadOnlyList<BenchCase> cases = Bind("--seq 2048,1024 --window 341 --anchor-stride 256 --anchors 171")
