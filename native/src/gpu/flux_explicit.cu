@@ -320,8 +320,9 @@ proteus_status run(const FluxProblem& problem, int multiprocessors, cudaStream_t
     args.group = problem.heads / problem.kv_heads;
     args.query_len = problem.query_len;
     args.span = problem.lists_per_head ? 1 : args.group;
-    const int64_t by_outputs = X::kThreads * X::kMaxOutputs / problem.head_dim;
-    args.heads_per_block = static_cast<int>(std::min<int64_t>({args.span, by_outputs, X::kMaxHeadsPerBlock}));
+    // heads_per_block · D outputs over kThreads threads of kMaxOutputs accumulators each.
+    const int64_t fitting = std::min<int64_t>(X::kThreads * X::kMaxOutputs / problem.head_dim, X::kMaxHeadsPerBlock);
+    args.heads_per_block = static_cast<int>(std::min(args.span, fitting));
     args.chunks = (args.span + args.heads_per_block - 1) / args.heads_per_block;
     args.units = problem.batch * problem.query_len * (problem.heads / args.span) * args.chunks;
     args.head_dim = static_cast<int>(problem.head_dim);
