@@ -22,6 +22,8 @@
 //
 // Synchronisation: every loop around a barrier has a trip count that depends on the unit only
 // (tiles, head passes, reduction steps), so the whole block reaches each __syncthreads().
+#include "gpu/vendor.h"
+
 #include "gpu/flux_explicit.h"
 
 #include <algorithm>
