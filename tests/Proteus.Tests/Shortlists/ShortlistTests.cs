@@ -82,7 +82,8 @@ public sealed class ShortlistTests
     }
 
     [Test]
-    public void WindowCoveringTheSequenceGivesEveryEarlierKey([Values] CandidatePolicy policy)
+    public void WindowCoveringTheSequenceGivesEveryEarlierKey(
+        [Values(CandidatePolicy.Aligned, CandidatePolicy.Relative, CandidatePolicy.Seed)] CandidatePolicy policy)
     {
         const int SeqLen = 40;
         var parameters = new FluxParameters { Policy = policy, Window = SeqLen, AnchorStride = 3, AnchorCount = 2, SeedCap = SeqLen, SeedLocalCap = SeqLen };
