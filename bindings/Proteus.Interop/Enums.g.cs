@@ -65,6 +65,9 @@ public enum ProteusDtype : int
 
     /// <summary>Unsigned bytes, for masks such as the active rows.</summary>
     Uint8 = 3,
+
+    /// <summary>Signed 32-bit integers, for key positions (explicit candidate lists).</summary>
+    Int32 = 4,
 }
 
 /// <summary>How the candidate set C(i) of a row is built (SPEC §3).</summary>
@@ -78,6 +81,13 @@ public enum ProteusCandidatePolicy : int
 
     /// <summary>The original Python Proteus candidate list, truncated to the seed_cap smallest indices.</summary>
     Seed = 2,
+
+    /// <summary>
+    /// The caller's lists (proteus_flux_tensors.candidates, docs/explicit-candidates.md): every listed
+    /// index j in [0, i] counts once per occurrence (a duplicate weighs twice), others are skipped; the
+    /// window, anchor, DNA and seed fields of proteus_flux_params are ignored.
+    /// </summary>
+    Explicit = 3,
 }
 
 /// <summary>
@@ -130,6 +140,13 @@ public enum ProteusFluxKernel : int
     /// against their merged candidate keys, vectorised, within the tolerances of the reference.
     /// </summary>
     CpuTile = 6,
+
+    /// <summary>
+    /// The GPU explicit-list kernel (PROTEUS_POLICY_EXPLICIT): one block per listed row and the query
+    /// heads that share its list, K/V rows of a tile of listed indices gathered into shared memory,
+    /// online softmax.
+    /// </summary>
+    GpuExplicit = 7,
 }
 
 /// <summary>Bits of proteus_flux_tensors.flags.</summary>

@@ -78,4 +78,7 @@ public static class NativeConstants
 
     /// <summary>Mirrors <c>PROTEUS_FLUX_TIMING_SIZE_V0_2</c>.</summary>
     public const int FluxTimingSizeV02 = 16;
+
+    /// <summary>Mirrors <c>PROTEUS_EXPLICIT_CANDIDATES_REPORT_SIZE_V0_3</c>.</summary>
+    public const int ExplicitCandidatesReportSizeV03 = 88;
 }

@@ -185,7 +185,21 @@ public static unsafe partial class NativeMethods
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_flux_time(ProteusContextHandle context, ProteusFluxTensors* tensors, ProteusFluxParams* @params, ProteusLaunchConfig* launch, ProteusFluxTiming* timing, float* milliseconds, ProteusFluxRunInfo* runInfo);
 
-    /// <summary>An upper bound on |C(i)| over all rows of a sequence of length seq_len under <c>params</c>.</summary>
+    /// <summary>
+    /// Debug check of explicit candidate lists (PROTEUS_POLICY_EXPLICIT): counts the listed indices outside
+    /// [0, i] (which flux attention skips) and the lengths outside [0, L], with the first of each, into
+    /// <c>report</c>. <c>tensors</c> as for proteus_flux_attention_v2 with the lists present (q, k, v and o are
+    /// checked for their shapes and the query slice; nothing is computed). Copies the lists to the host and
+    /// waits for the context's stream: for tests and debugging, not for the hot path.
+    /// </summary>
+    [LibraryImport(LibraryName)]
+    public static partial ProteusStatus proteus_validate_explicit_candidates(ProteusContextHandle context, ProteusFluxTensors* tensors, ProteusExplicitCandidatesReport* report);
+
+    /// <summary>
+    /// An upper bound on |C(i)| over all rows of a sequence of length seq_len under <c>params</c>. The explicit
+    /// policy has no bound of its own (the lists are the caller's): PROTEUS_STATUS_INVALID_ARGUMENT naming
+    /// params.policy, as for proteus_shortlist_total and proteus_shortlist_gather.
+    /// </summary>
     [LibraryImport(LibraryName)]
     public static partial ProteusStatus proteus_shortlist_bound(ProteusFluxParams* @params, long seqLen, long* bound);
 

@@ -157,6 +157,23 @@ public unsafe partial struct ProteusFluxTensors
 
     /// <summary>Mirrors <c>proteus_flux_tensors.lse</c>.</summary>
     public ProteusTensor Lse;
+
+    /// <summary>
+    /// Since 0.3 (struct_size 808; 632 stays accepted and reads these as absent). PROTEUS_POLICY_EXPLICIT
+    /// only (required there, ignored by the other policies): int32 key positions [B, Tq, L] shared by
+    /// every head, or [B, H, Tq, L] one list per head; slot s of row r lists a key of position
+    /// i = p0 + r. L ≥ 1; the slot axis contiguous.
+    /// </summary>
+    public ProteusTensor Candidates;
+
+    /// <summary>
+    /// Since 0.3, optional: the number of slots in use of each list, int32 [B, Tq] for shared lists or
+    /// [B, H, Tq] per head (absent: every row uses all L slots). A length outside [0, L] is an error:
+    /// the CPU backend rejects it before any work (INVALID_ARGUMENT naming candidate_lengths); a GPU
+    /// backend, which never reads device memory on the call path, clamps it to [0, L], and
+    /// proteus_validate_explicit_candidates reports it.
+    /// </summary>
+    public ProteusTensor CandidateLengths;
 }
 
 /// <summary>
@@ -263,6 +280,51 @@ public unsafe partial struct ProteusFluxTiming
 
     /// <summary>Bits of proteus_flux_timing_flags.</summary>
     public uint Flags;
+}
+
+/// <summary>
+/// What proteus_validate_explicit_candidates found in explicit candidate lists. A "first" position is
+/// the first offence in (b, h, row, slot) order; every field of one is −1 when there is none, and its
+/// head is −1 for lists shared by the heads.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe partial struct ProteusExplicitCandidatesReport
+{
+    /// <summary>Set by the caller to sizeof(proteus_explicit_candidates_report).</summary>
+    public uint StructSize;
+
+    /// <summary>Mirrors <c>proteus_explicit_candidates_report.reserved0</c>.</summary>
+    public int Reserved0;
+
+    /// <summary>Listed indices in use (Σ of the lengths, each clamped to [0, L]).</summary>
+    public long Listed;
+
+    /// <summary>Listed indices outside [0, i] (i = p0 + row): skipped by flux attention.</summary>
+    public long OutOfRange;
+
+    /// <summary>The first out-of-range index: batch, head, row of the query slice, slot.</summary>
+    public long FirstBatch;
+
+    /// <summary>Mirrors <c>proteus_explicit_candidates_report.first_head</c>.</summary>
+    public long FirstHead;
+
+    /// <summary>Mirrors <c>proteus_explicit_candidates_report.first_row</c>.</summary>
+    public long FirstRow;
+
+    /// <summary>Mirrors <c>proteus_explicit_candidates_report.first_slot</c>.</summary>
+    public long FirstSlot;
+
+    /// <summary>Lengths outside [0, L] (0 without candidate_lengths).</summary>
+    public long BadLengths;
+
+    /// <summary>The first bad length: batch, head, row.</summary>
+    public long FirstBadLengthBatch;
+
+    /// <summary>Mirrors <c>proteus_explicit_candidates_report.first_bad_length_head</c>.</summary>
+    public long FirstBadLengthHead;
+
+    /// <summary>Mirrors <c>proteus_explicit_candidates_report.first_bad_length_row</c>.</summary>
+    public long FirstBadLengthRow;
 }
 
 /// <summary>The library build: what proteus_get_build_info reports (autotune caches key on it).</summary>

@@ -23,8 +23,17 @@ internal sealed record BenchCase(
     /// </summary>
     public ShortlistBudget? Schedule { get; init; }
 
+    /// <summary>
+    /// For an explicit-lists case (<see cref="CandidatePolicy.Explicit"/>): L, the slots of each row's list. Row i lists
+    /// min(i + 1, L) random sorted positions of [0, i] (all of them while i + 1 ≤ L), shared by the heads.
+    /// </summary>
+    public long? ExplicitListLength { get; init; }
+
     /// <summary>Every row sees its whole causal prefix: with W ≥ T, anchors and DNA (all before the window) are empty.</summary>
-    public bool IsDense => Parameters.Window >= SeqLen;
+    public bool IsDense => ExplicitListLength is null && Parameters.Window >= SeqLen;
+
+    /// <summary>The most candidates a row has: the list length, or the library's shortlist bound.</summary>
+    public long CandidateBound => ExplicitListLength is { } slots ? Math.Min(slots, SeqLen) : Shortlist.Bound(Parameters, SeqLen);
 
     /// <summary>The fraction of rows the case's active mask selects (the tuning cache's density key); null without a mask.</summary>
     public double? ActiveDensity => Activity is { } activity ? activity.KeepRatio * Math.Min(activity.HeadsPerToken, Heads) / Heads : null;
@@ -35,6 +44,10 @@ internal sealed record BenchCase(
         get
         {
             FluxParameters p = Parameters;
+            if (ExplicitListLength is { } slots)
+            {
+                return $"explicit L{slots}";
+            }
             string budgets = IsDense ? "dense" : $"W{p.Window} S{p.AnchorStride} A{p.AnchorCount} K{p.DnaCount}";
             if (Activity is { } activity)
             {
@@ -62,7 +75,11 @@ internal sealed record BenchCase(
             {
                 parts.Add($"{activity.HeadsPerToken}/{Heads}h {activity.KeepRatio * 100:0.##}%");
             }
-            if (IsDense)
+            if (ExplicitListLength is { } slots)
+            {
+                parts.Add($"lists L{slots}");
+            }
+            else if (IsDense)
             {
                 parts.Add("W=T");
             }

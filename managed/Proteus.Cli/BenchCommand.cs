@@ -91,7 +91,7 @@ internal sealed class BenchCommand
     internal static double EstimatedFlops(BenchCase benchCase)
     {
         double seqLen = benchCase.SeqLen;
-        double bound = Math.Min(Shortlist.Bound(benchCase.Parameters, benchCase.SeqLen), seqLen);
+        double bound = Math.Min(benchCase.CandidateBound, seqLen);
         double candidates = bound * (bound + 1) / 2 + (seqLen - bound) * bound;
         return 4.0 * benchCase.HeadDim * benchCase.Batch * benchCase.Heads * candidates * (benchCase.ActiveDensity ?? 1.0);
     }
@@ -126,6 +126,9 @@ internal sealed class BenchCommand
         using DeviceBuffer<float>? salience = salienceValues is null ? null : device.Upload<float>(salienceValues);
         byte[]? activeValues = benchCase.Activity is { } activity ? ActiveRows(benchCase, activity, random) : null;
         using DeviceBuffer<byte>? active = activeValues is null ? null : device.Upload<byte>(activeValues);
+        (int[] Indices, int[] Lengths)? lists = benchCase.ExplicitListLength is { } slots ? ExplicitLists(benchCase, slots, random) : null;
+        using DeviceBuffer<int>? listBuffer = lists is { } l ? device.Upload<int>(l.Indices) : null;
+        using DeviceBuffer<int>? lengthBuffer = lists is { } n ? device.Upload<int>(n.Lengths) : null;
         var inputs = new FluxInputs<T>
         {
             Query = TensorLayouts.Bhtd(query, batch, heads, seqLen, headDim),
@@ -135,9 +138,13 @@ internal sealed class BenchCommand
             Active = active is null ? null : new TensorView<byte>(active, [batch, heads, seqLen]),
             Salience = salience is null ? null : new TensorView<float>(salience, [batch, seqLen]),
             ActiveDensity = benchCase.ActiveDensity,
+            CandidateLists = listBuffer is null ? null : new TensorView<int>(listBuffer, [batch, seqLen, benchCase.ExplicitListLength!.Value]),
+            CandidateLengths = lengthBuffer is null ? null : new TensorView<int>(lengthBuffer, [batch, seqLen]),
         };
 
-        (long candidateSum, long activeRows) = CountCandidates(device, benchCase, inputs.Salience, activeValues);
+        (long candidateSum, long activeRows) = lists is { } counted
+            ? (heads * counted.Lengths.Sum(n => (long)n), batch * heads * seqLen)
+            : CountCandidates(device, benchCase, inputs.Salience, activeValues);
         // Dense all-rows cases use the (and FlashAttention's) causal convention 2·B·H·T²·D, which
         // the SDPA comparison shares; everything else counts 4·D FLOPs (q·k and p·v) per candidate key.
         bool denseConvention = benchCase.IsDense && benchCase.Activity is null;
@@ -161,7 +168,7 @@ internal sealed class BenchCommand
         return new BenchResult(
             benchCase.Name, benchCase.Label, benchCase.Schedule?.Alpha, seqLen, batch, heads, kvHeads, headDim, Names.Of(benchCase.DType), parameters,
             parameters.DnaCount > 0 ? "random" : null, benchCase.Activity, activeRows, batch * heads * seqLen, benchCase.Launch,
-            benchCase.LaunchLabel, Shortlist.Bound(parameters, seqLen), candidateSum, flops,
+            benchCase.LaunchLabel, benchCase.CandidateBound, candidateSum, flops,
             denseConvention ? "2*B*H*T^2*D (dense causal)" : "4*D*sum|C(i)| over active rows (exact)",
             Names.Of(ran.Kernel), ran.ResolvedLaunch, timing.MedianMs, timing.MedianMs * 1000, batch * seqLen / seconds,
             flops / seconds / 1e12, timing.SpreadPercent, device.GetMemoryStats().PeakAllocatedBytes, timing);
@@ -207,6 +214,48 @@ internal sealed class BenchCommand
             }
         }
         return (candidateSum, activeRows);
+    }
+
+    /// <summary>
+    /// The lists [B, T, L] and lengths [B, T] of an explicit case: row i holds all of [0, i] while i + 1 ≤ L, else L
+    /// random positions of [0, i] in ascending order (uniform gaps, O(L) a row, no sort; a repeat may occur, and
+    /// counts as the semantics say). Every index is in range, so Σ lengths is the exact candidate count.
+    /// </summary>
+    internal static (int[] Indices, int[] Lengths) ExplicitLists(BenchCase benchCase, long slots, Random random)
+    {
+        long rows = benchCase.Batch * benchCase.SeqLen;
+        var indices = new int[HostLength(rows * slots)];
+        var lengths = new int[HostLength(rows)];
+        var gaps = new double[slots + 1];
+        for (long row = 0; row < rows; row++)
+        {
+            long i = row % benchCase.SeqLen;
+            Span<int> list = indices.AsSpan((int)(row * slots), (int)slots);
+            if (i + 1 <= slots)
+            {
+                for (int s = 0; s <= i; s++)
+                {
+                    list[s] = s;
+                }
+                list[(int)(i + 1)..].Fill(-1);
+                lengths[row] = (int)(i + 1);
+                continue;
+            }
+            double total = 0;
+            for (int s = 0; s <= slots; s++)
+            {
+                gaps[s] = -Math.Log(1 - random.NextDouble());
+                total += gaps[s];
+            }
+            double position = 0;
+            for (int s = 0; s < slots; s++)
+            {
+                position += gaps[s];
+                list[s] = (int)Math.Min(i, Math.Floor(position / total * (i + 1)));
+            }
+            lengths[row] = (int)slots;
+        }
+        return (indices, lengths);
     }
 
     /// <summary>The active mask [B, H, T] of a sparse case (see <see cref="RowActivity"/>).</summary>

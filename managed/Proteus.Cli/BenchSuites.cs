@@ -29,7 +29,8 @@ internal static class BenchSuites
     /// first judged on an H100): dense at 16K and 64K for (H 16, D 64) and (H 8, D 128), compared with
     /// PyTorch SDPA; the Aligned shortlist (W 341, S 256, A 171) at 256K, 512K and 1M for the 15 ms target
     /// and the linearity ratio t(1M) / t(256K); the same with DNA (W 307, A 154, K 51) at 256K against the
-    /// no-DNA time; and sparse rows (2 of 32 heads per token, 20 % of tokens, D 16, W 512, A 683) at 1M.
+    /// no-DNA time; sparse rows (2 of 32 heads per token, 20 % of tokens, D 16, W 512, A 683) at 1M; and explicit
+    /// candidate lists (H 16, D 64, L 512 random sorted lists shared by the heads) at 1M.
     /// Case names are what tests/gpu/sdpa_bench.py reads.
     /// </summary>
     private static List<BenchCase> Kernels(double scale, LaunchConfig? launch)
@@ -40,6 +41,11 @@ internal static class BenchSuites
         Add(cases, scale, launch, "shortlist", 16, 64, Shortlist, null, 262_144, 524_288, 1_048_576);
         Add(cases, scale, launch, "shortlist-dna", 16, 64, ShortlistWithDna, null, 262_144);
         Add(cases, scale, launch, "sparse", 32, 16, SparseBudgets, new RowActivity(HeadsPerToken: 2, KeepRatio: 0.2), 1_048_576);
+        long explicitSeqLen = Math.Max(1, (long)Math.Round(1_048_576 * scale, MidpointRounding.AwayFromZero));
+        cases.Add(new BenchCase("explicit", explicitSeqLen, 1, 16, 16, 64, DType.BFloat16, FluxParameters.Explicit, null, launch)
+        {
+            ExplicitListLength = 512,
+        });
         return cases;
     }
 

@@ -312,7 +312,7 @@ public sealed class FluxAttention
     }
 
     /// <summary>The tensors as the C ABI takes them; the caller holds the buffers through <paramref name="held"/>.</summary>
-    private static unsafe ProteusFluxTensors ToNative<T>(FluxInputs<T> inputs, HandleReferences held)
+    internal static unsafe ProteusFluxTensors ToNative<T>(FluxInputs<T> inputs, HandleReferences held)
         where T : unmanaged => new()
     {
         StructSize = (uint)sizeof(ProteusFluxTensors),
@@ -325,6 +325,8 @@ public sealed class FluxAttention
         Active = inputs.Active?.ToNative(held, "active") ?? default,
         Salience = inputs.Salience?.ToNative(held, "salience") ?? default,
         Lse = inputs.Lse?.ToNative(held, "lse") ?? default,
+        Candidates = inputs.CandidateLists?.ToNative(held, "candidateLists") ?? default,
+        CandidateLengths = inputs.CandidateLengths?.ToNative(held, "candidateLengths") ?? default,
     };
 
     /// <summary>B, H and D of the query, T of the keys.</summary>

@@ -34,6 +34,21 @@ public sealed class FluxInputs<T>
     public TensorView<float>? Lse { get; init; }
 
     /// <summary>
+    /// The caller's candidate lists, required by <see cref="CandidatePolicy.Explicit"/> and ignored by the other
+    /// policies (docs/explicit-candidates.md): key positions [B, Tq, L] shared by every head, or [B, H, Tq, L]
+    /// one list per head. Slot s of row r names a key of position i = p0 + r; an index outside [0, i] is
+    /// skipped, and an index listed twice counts twice. <see cref="ExplicitCandidates"/> packs jagged lists.
+    /// </summary>
+    public TensorView<int>? CandidateLists { get; init; }
+
+    /// <summary>
+    /// Optional: the slots in use of each list, [B, Tq] for shared lists or [B, H, Tq] per head, each in
+    /// [0, L]. Null: every list uses all L slots. The CPU backend rejects a length outside [0, L]; a GPU
+    /// clamps it (<see cref="Shortlist.ValidateExplicit{T}"/> reports it).
+    /// </summary>
+    public TensorView<int>? CandidateLengths { get; init; }
+
+    /// <summary>
     /// p0, the sequence position of query row 0, with 0 ≤ p0 and p0 + Tq ≤ T (the library checks it and
     /// names <c>tensors.query_offset</c>). Null: T − Tq, the queries are the last Tq positions.
     /// </summary>

@@ -23,6 +23,12 @@ public sealed record FluxParameters
     /// <summary>Dense causal attention: C(i) = [0, i] (the default window covers any sequence, no anchors, no DNA).</summary>
     public static FluxParameters Dense { get; } = new();
 
+    /// <summary>
+    /// The caller's lists (<see cref="FluxInputs{T}.CandidateLists"/>) are the candidates; window, anchors, DNA
+    /// and seed caps are ignored (docs/explicit-candidates.md).
+    /// </summary>
+    public static FluxParameters Explicit { get; } = new() { Policy = CandidatePolicy.Explicit };
+
     /// <summary>How C(i) is built; <see cref="CandidatePolicy.Aligned"/> by default.</summary>
     public CandidatePolicy Policy
     {

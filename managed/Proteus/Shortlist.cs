@@ -113,4 +113,28 @@ public static class Shortlist
         }
         return candidates;
     }
+
+    /// <summary>
+    /// Debug check of the explicit candidate lists of <paramref name="inputs"/> (docs/explicit-candidates.md): counts the
+    /// listed indices outside [0, i], which flux attention skips, and the lengths outside [0, L], with the first
+    /// of each. The tensors are checked as for a flux call (nothing is computed). Copies the lists to the host and
+    /// waits for the device's queued work: for tests and debugging.
+    /// </summary>
+    /// <typeparam name="T">The element type of query, key, value and output.</typeparam>
+    /// <param name="device">The device holding the tensors.</param>
+    /// <param name="inputs">The tensors, with <see cref="FluxInputs{T}.CandidateLists"/>.</param>
+    /// <returns>What was found.</returns>
+    /// <exception cref="ProteusInvalidArgumentException">A shape, the query slice, or missing lists.</exception>
+    public static unsafe ExplicitCandidatesReport ValidateExplicit<T>(Device device, FluxInputs<T> inputs)
+        where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(inputs);
+        _ = ElementType<T>.DType;
+        using var held = new HandleReferences();
+        ProteusFluxTensors tensors = FluxAttention.ToNative(inputs, held);
+        var report = new ProteusExplicitCandidatesReport { StructSize = (uint)sizeof(ProteusExplicitCandidatesReport) };
+        NativeStatus.Check(NativeMethods.proteus_validate_explicit_candidates(device.Context, &tensors, &report));
+        return ExplicitCandidatesReport.FromNative(report);
+    }
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/candidate_spec.h"
+#include "core/explicit_lists.h"
 #include "core/error.h"
 #include "proteus/proteus.h"
 
@@ -31,6 +32,11 @@ struct TensorRef {
  */
 struct FluxProblem {
     TensorRef q, k, v, o, active, salience, lse;
+    // PROTEUS_POLICY_EXPLICIT: int32 lists [B, Tq, L] (shared by the heads) or [B, H, Tq, L] (per head),
+    // and their optional lengths [B, Tq] / [B, H, Tq]; absent for the other policies.
+    TensorRef candidate_lists, candidate_lengths;
+    bool lists_per_head = false;
+    int64_t list_len = 0;  // L
     int64_t batch = 0, heads = 0, kv_heads = 0, head_dim = 0;
     int64_t seq_len = 0;       // T: keys (and the positions salience covers)
     int64_t query_len = 0;     // Tq: rows of q, o, active, lse
@@ -39,6 +45,32 @@ struct FluxProblem {
     float scale = 0.0f;
     proteus_launch_config launch{};  // as the caller gave it: zero fields mean "heuristic"
 };
+
+/** The explicit lists of a validated problem (PROTEUS_POLICY_EXPLICIT), addressed as its tensors are. */
+inline core::ExplicitLists explicit_lists_of(const FluxProblem& problem)
+{
+    core::ExplicitLists lists;
+    lists.indices = static_cast<const int32_t*>(problem.candidate_lists.data);
+    lists.lengths = static_cast<const int32_t*>(problem.candidate_lengths.data);
+    const TensorRef& t = problem.candidate_lists;
+    const int axes = t.rank;  // 3: [B, Tq, L]; 4: [B, H, Tq, L]
+    lists.per_head = problem.lists_per_head;
+    lists.batch = problem.batch;
+    lists.heads = problem.lists_per_head ? problem.heads : 1;
+    lists.rows = problem.query_len;
+    lists.slots = problem.list_len;
+    lists.query_offset = problem.query_offset;
+    lists.batch_stride = t.strides[0];
+    lists.head_stride = problem.lists_per_head ? t.strides[1] : 0;
+    lists.row_stride = t.strides[axes - 2];
+    if (problem.candidate_lengths.present()) {
+        const TensorRef& n = problem.candidate_lengths;
+        lists.length_batch_stride = n.strides[0];
+        lists.length_head_stride = problem.lists_per_head ? n.strides[1] : 0;
+        lists.length_row_stride = n.strides[axes - 2];
+    }
+    return lists;
+}
 
 /**
  * What a backend will run for a problem: the pure result of its dispatch (no work queued, nothing

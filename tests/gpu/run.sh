@@ -8,6 +8,8 @@
 #            (ctypes, proteus_buffer_wrap, proteus_context_create_on_stream), vs SDPA and masked references
 #   tile     tests/gpu/flux_tile_check.cpp: the tile kernel vs the CPU backend at tile boundaries, under
 #            compute-sanitizer racecheck/synccheck/memcheck, and timings per launch config
+#   explicit tests/gpu/explicit_check.cpp: explicit candidate lists, GPU vs the CPU backend (300 random cases and
+#            under compute-sanitizer), and the T 1M, H 16, D 64, L 512 bench shape's time (into tile.log)
 #   tests    the GPU test category; suite: the whole suite against the CUDA device; memcheck:
 #            compute-sanitizer memcheck over the GPU tests
 #   bench    `proteus bench` on CUDA; latency: `proteus bench --suite latency` (per-call cost at small T,
@@ -31,7 +33,7 @@
 # verdict, the bench, latency and perf tables), build.log, interop.log (graph + torch), tile.log,
 # tests.log (gpu-tests, suite-on-cuda and memcheck, one after another), latency.json, perf.txt, perf.json
 # (which embeds our full bench JSON).
-#   Optional: PROTEUS_GPU_STEPS="build graph torch tile tests suite memcheck bench latency perf" (default: all)
+#   Optional: PROTEUS_GPU_STEPS="build graph torch tile explicit tests suite memcheck bench latency perf" (default: all)
 #             PROTEUS_PERF_ARGS="--mode tile" extra arguments for the perf step's `proteus bench`
 #             PROTEUS_PERF_BASELINE=path/to/perf.json of an earlier run: the perf step also judges each case
 #                                   against it (sdpa_bench.py --baseline; carry the file with the call)
@@ -45,7 +47,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/build-gpu-out}
 mkdir -p "$out"
-steps=${PROTEUS_GPU_STEPS:-"build graph torch tile tests suite memcheck bench latency perf layer layersan"}
+steps=${PROTEUS_GPU_STEPS:-"build graph torch tile explicit tests suite memcheck bench latency perf layer layersan"}
 summary="$out/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
@@ -174,6 +176,24 @@ if has_step tile; then
     echo "== time $repeats" >>"$out/tile.log"
     "$checker" time "$repeats" 2>&1 | tee -a "$out/tile.log" | tail -40 >>"$summary"
   fi
+fi
+if has_step explicit; then
+  # Explicit candidate lists (docs/explicit-candidates.md): the GPU kernel vs the CPU backend, under the
+  # sanitizers, and the bench shape's time (T 1M, H 16, D 64, L 512); logged into tile.log.
+  checker="$build/explicit_check"
+  g++ -O2 -std=c++17 -I"$root/native/include" -I"$root/native/src" "$root/tests/gpu/explicit_check.cpp" -L"$build/lib" -lproteus \
+    -Wl,-rpath,"$build/lib" -o "$checker" >>"$out/tile.log" 2>&1
+  start=$SECONDS
+  echo "== explicit check 300 1" >>"$out/tile.log"
+  "$checker" check 300 1 >>"$out/tile.log" 2>&1
+  note "explicit check (300 random cases, GPU vs CPU backend): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/tile.log")"
+  for tool in racecheck synccheck memcheck; do
+    echo "== compute-sanitizer --tool $tool: explicit check 12 2" >>"$out/tile.log"
+    compute-sanitizer --tool "$tool" --error-exitcode 9 "$checker" check 12 2 >>"$out/tile.log" 2>&1
+    note "explicit $tool: rc=$? :: $(grep -E '(ERROR|RACECHECK) SUMMARY' "$out/tile.log" | tail -1)"
+  done
+  echo "== explicit time 10" >>"$out/tile.log"
+  "$checker" time 10 2>&1 | tee -a "$out/tile.log" | tail -1 >>"$summary"
 fi
 if has_step tests; then tests gpu-tests --filter 'TestCategory=Gpu'; fi
 if has_step suite; then PROTEUS_TEST_BACKEND=cuda tests suite-on-cuda; fi

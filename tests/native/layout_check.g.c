@@ -41,7 +41,7 @@ _Static_assert(offsetof(proteus_tensor, rank) == 20, "offsetof(proteus_tensor, r
 _Static_assert(offsetof(proteus_tensor, shape) == 24, "offsetof(proteus_tensor, shape) == 24");
 _Static_assert(offsetof(proteus_tensor, strides) == 56, "offsetof(proteus_tensor, strides) == 56");
 
-_Static_assert(sizeof(proteus_flux_tensors) == 632, "sizeof(proteus_flux_tensors) == 632");
+_Static_assert(sizeof(proteus_flux_tensors) == 808, "sizeof(proteus_flux_tensors) == 808");
 _Static_assert(offsetof(proteus_flux_tensors, struct_size) == 0, "offsetof(proteus_flux_tensors, struct_size) == 0");
 _Static_assert(offsetof(proteus_flux_tensors, flags) == 4, "offsetof(proteus_flux_tensors, flags) == 4");
 _Static_assert(offsetof(proteus_flux_tensors, query_offset) == 8, "offsetof(proteus_flux_tensors, query_offset) == 8");
@@ -52,6 +52,8 @@ _Static_assert(offsetof(proteus_flux_tensors, o) == 280, "offsetof(proteus_flux_
 _Static_assert(offsetof(proteus_flux_tensors, active) == 368, "offsetof(proteus_flux_tensors, active) == 368");
 _Static_assert(offsetof(proteus_flux_tensors, salience) == 456, "offsetof(proteus_flux_tensors, salience) == 456");
 _Static_assert(offsetof(proteus_flux_tensors, lse) == 544, "offsetof(proteus_flux_tensors, lse) == 544");
+_Static_assert(offsetof(proteus_flux_tensors, candidates) == 632, "offsetof(proteus_flux_tensors, candidates) == 632");
+_Static_assert(offsetof(proteus_flux_tensors, candidate_lengths) == 720, "offsetof(proteus_flux_tensors, candidate_lengths) == 720");
 
 _Static_assert(sizeof(proteus_flux_params) == 64, "sizeof(proteus_flux_params) == 64");
 _Static_assert(offsetof(proteus_flux_params, struct_size) == 0, "offsetof(proteus_flux_params, struct_size) == 0");
@@ -85,6 +87,20 @@ _Static_assert(offsetof(proteus_flux_timing, struct_size) == 0, "offsetof(proteu
 _Static_assert(offsetof(proteus_flux_timing, warmup) == 4, "offsetof(proteus_flux_timing, warmup) == 4");
 _Static_assert(offsetof(proteus_flux_timing, repeats) == 8, "offsetof(proteus_flux_timing, repeats) == 8");
 _Static_assert(offsetof(proteus_flux_timing, flags) == 12, "offsetof(proteus_flux_timing, flags) == 12");
+
+_Static_assert(sizeof(proteus_explicit_candidates_report) == 88, "sizeof(proteus_explicit_candidates_report) == 88");
+_Static_assert(offsetof(proteus_explicit_candidates_report, struct_size) == 0, "offsetof(proteus_explicit_candidates_report, struct_size) == 0");
+_Static_assert(offsetof(proteus_explicit_candidates_report, reserved0) == 4, "offsetof(proteus_explicit_candidates_report, reserved0) == 4");
+_Static_assert(offsetof(proteus_explicit_candidates_report, listed) == 8, "offsetof(proteus_explicit_candidates_report, listed) == 8");
+_Static_assert(offsetof(proteus_explicit_candidates_report, out_of_range) == 16, "offsetof(proteus_explicit_candidates_report, out_of_range) == 16");
+_Static_assert(offsetof(proteus_explicit_candidates_report, first_batch) == 24, "offsetof(proteus_explicit_candidates_report, first_batch) == 24");
+_Static_assert(offsetof(proteus_explicit_candidates_report, first_head) == 32, "offsetof(proteus_explicit_candidates_report, first_head) == 32");
+_Static_assert(offsetof(proteus_explicit_candidates_report, first_row) == 40, "offsetof(proteus_explicit_candidates_report, first_row) == 40");
+_Static_assert(offsetof(proteus_explicit_candidates_report, first_slot) == 48, "offsetof(proteus_explicit_candidates_report, first_slot) == 48");
+_Static_assert(offsetof(proteus_explicit_candidates_report, bad_lengths) == 56, "offsetof(proteus_explicit_candidates_report, bad_lengths) == 56");
+_Static_assert(offsetof(proteus_explicit_candidates_report, first_bad_length_batch) == 64, "offsetof(proteus_explicit_candidates_report, first_bad_length_batch) == 64");
+_Static_assert(offsetof(proteus_explicit_candidates_report, first_bad_length_head) == 72, "offsetof(proteus_explicit_candidates_report, first_bad_length_head) == 72");
+_Static_assert(offsetof(proteus_explicit_candidates_report, first_bad_length_row) == 80, "offsetof(proteus_explicit_candidates_report, first_bad_length_row) == 80");
 
 _Static_assert(sizeof(proteus_build_info) == 544, "sizeof(proteus_build_info) == 544");
 _Static_assert(offsetof(proteus_build_info, struct_size) == 0, "offsetof(proteus_build_info, struct_size) == 0");

@@ -83,6 +83,7 @@ extern "C" {
 #define PROTEUS_SELECT_PARAMS_SIZE_V0_2 24
 #define PROTEUS_DNA_UPDATE_PARAMS_SIZE_V0_2 8
 #define PROTEUS_FLUX_TIMING_SIZE_V0_2 16
+#define PROTEUS_EXPLICIT_CANDIDATES_REPORT_SIZE_V0_3 88
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Enumerations                                                                                   */
@@ -131,7 +132,9 @@ typedef enum proteus_dtype {
     /** bfloat16: the upper 16 bits of a binary32. */
     PROTEUS_DTYPE_BFLOAT16 = 2,
     /** Unsigned bytes, for masks such as the active rows. */
-    PROTEUS_DTYPE_UINT8 = 3
+    PROTEUS_DTYPE_UINT8 = 3,
+    /** Signed 32-bit integers, for key positions (explicit candidate lists). */
+    PROTEUS_DTYPE_INT32 = 4
 } proteus_dtype;
 
 /** How the candidate set C(i) of a row is built (SPEC §3). */
@@ -141,7 +144,13 @@ typedef enum proteus_candidate_policy {
     /** Window, anchors max(0, i − s·S) for s = 1..A, top-K salience before the window. */
     PROTEUS_POLICY_RELATIVE = 1,
     /** The original Python Proteus candidate list, truncated to the seed_cap smallest indices. */
-    PROTEUS_POLICY_SEED = 2
+    PROTEUS_POLICY_SEED = 2,
+    /**
+     * The caller's lists (proteus_flux_tensors.candidates, docs/explicit-candidates.md): every listed
+     * index j in [0, i] counts once per occurrence (a duplicate weighs twice), others are skipped; the
+     * window, anchor, DNA and seed fields of proteus_flux_params are ignored.
+     */
+    PROTEUS_POLICY_EXPLICIT = 3
 } proteus_candidate_policy;
 
 /**
@@ -182,7 +191,13 @@ typedef enum proteus_flux_kernel {
      * The CPU tile kernel (AUTO on the CPU for the Aligned and Relative policies): a tile of query rows
      * against their merged candidate keys, vectorised, within the tolerances of the reference.
      */
-    PROTEUS_KERNEL_CPU_TILE = 6
+    PROTEUS_KERNEL_CPU_TILE = 6,
+    /**
+     * The GPU explicit-list kernel (PROTEUS_POLICY_EXPLICIT): one block per listed row and the query
+     * heads that share its list, K/V rows of a tile of listed indices gathered into shared memory,
+     * online softmax.
+     */
+    PROTEUS_KERNEL_GPU_EXPLICIT = 7
 } proteus_flux_kernel;
 
 /** Bits of proteus_flux_tensors.flags. */
@@ -331,6 +346,21 @@ typedef struct proteus_flux_tensors {
     proteus_tensor active;
     proteus_tensor salience;
     proteus_tensor lse;
+    /**
+     * Since 0.3 (struct_size 808; 632 stays accepted and reads these as absent). PROTEUS_POLICY_EXPLICIT
+     * only (required there, ignored by the other policies): int32 key positions [B, Tq, L] shared by
+     * every head, or [B, H, Tq, L] one list per head; slot s of row r lists a key of position
+     * i = p0 + r. L ≥ 1; the slot axis contiguous.
+     */
+    proteus_tensor candidates;
+    /**
+     * Since 0.3, optional: the number of slots in use of each list, int32 [B, Tq] for shared lists or
+     * [B, H, Tq] per head (absent: every row uses all L slots). A length outside [0, L] is an error:
+     * the CPU backend rejects it before any work (INVALID_ARGUMENT naming candidate_lengths); a GPU
+     * backend, which never reads device memory on the call path, clamps it to [0, L], and
+     * proteus_validate_explicit_candidates reports it.
+     */
+    proteus_tensor candidate_lengths;
 } proteus_flux_tensors;
 
 /**
@@ -409,6 +439,32 @@ typedef struct proteus_flux_timing {
     /** Bits of proteus_flux_timing_flags. */
     uint32_t flags;
 } proteus_flux_timing;
+
+/**
+ * What proteus_validate_explicit_candidates found in explicit candidate lists. A "first" position is
+ * the first offence in (b, h, row, slot) order; every field of one is −1 when there is none, and its
+ * head is −1 for lists shared by the heads.
+ */
+typedef struct proteus_explicit_candidates_report {
+    /** Set by the caller to sizeof(proteus_explicit_candidates_report). */
+    uint32_t struct_size;
+    int32_t reserved0;
+    /** Listed indices in use (Σ of the lengths, each clamped to [0, L]). */
+    int64_t listed;
+    /** Listed indices outside [0, i] (i = p0 + row): skipped by flux attention. */
+    int64_t out_of_range;
+    /** The first out-of-range index: batch, head, row of the query slice, slot. */
+    int64_t first_batch;
+    int64_t first_head;
+    int64_t first_row;
+    int64_t first_slot;
+    /** Lengths outside [0, L] (0 without candidate_lengths). */
+    int64_t bad_lengths;
+    /** The first bad length: batch, head, row. */
+    int64_t first_bad_length_batch;
+    int64_t first_bad_length_head;
+    int64_t first_bad_length_row;
+} proteus_explicit_candidates_report;
 
 /** The library build: what proteus_get_build_info reports (autotune caches key on it). */
 typedef struct proteus_build_info {
@@ -631,7 +687,22 @@ PROTEUS_API proteus_status proteus_flux_time(proteus_context context, const prot
                                              const proteus_flux_timing* timing, float* milliseconds,
                                              proteus_flux_run_info* run_info);
 
-/** An upper bound on |C(i)| over all rows of a sequence of length seq_len under `params`. */
+/**
+ * Debug check of explicit candidate lists (PROTEUS_POLICY_EXPLICIT): counts the listed indices outside
+ * [0, i] (which flux attention skips) and the lengths outside [0, L], with the first of each, into
+ * `report`. `tensors` as for proteus_flux_attention_v2 with the lists present (q, k, v and o are
+ * checked for their shapes and the query slice; nothing is computed). Copies the lists to the host and
+ * waits for the context's stream: for tests and debugging, not for the hot path.
+ */
+PROTEUS_API proteus_status proteus_validate_explicit_candidates(proteus_context context,
+                                                                const proteus_flux_tensors* tensors,
+                                                                proteus_explicit_candidates_report* report);
+
+/**
+ * An upper bound on |C(i)| over all rows of a sequence of length seq_len under `params`. The explicit
+ * policy has no bound of its own (the lists are the caller's): PROTEUS_STATUS_INVALID_ARGUMENT naming
+ * params.policy, as for proteus_shortlist_total and proteus_shortlist_gather.
+ */
 PROTEUS_API proteus_status proteus_shortlist_bound(const proteus_flux_params* params, int64_t seq_len,
                                                    int64_t* bound);
 

@@ -2,6 +2,10 @@
 // and number formats are written once for the CPU reference and the kernels.
 #pragma once
 
+#if defined(__HIPCC__)
+#include <hip/hip_runtime.h>  // __forceinline__ (nvcc predefines its own; a header may come before gpu/vendor.h)
+#endif
+
 #if defined(__CUDACC__) || defined(__HIPCC__)
 #define PROTEUS_HD __host__ __device__ __forceinline__
 #else

@@ -101,6 +101,7 @@ const std::vector<int64_t>& ShortlistBuilder::candidates(int64_t i)
         if (spec_.anchor_stride > 0) add_relative_anchors(i, std::min({spec_.anchor_count, spec_.seed_cap, seq_len_}));
         add_dna(i + 1);  // Seed ranks the window too
         break;
+    case PROTEUS_POLICY_EXPLICIT: break;  // the caller's lists; the runtime never builds a rule for them
     }
     std::sort(candidates_.begin(), candidates_.end());
     candidates_.erase(std::unique(candidates_.begin(), candidates_.end()), candidates_.end());

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/numeric.h"
 #include "core/shortlist.h"
 #include "cpu/scratch.h"
@@ -187,11 +189,79 @@ void attend_chunk(const FluxProblem& p, const core::CandidateSpec& spec, const R
     }
 }
 
+/**
+ * PROTEUS_POLICY_EXPLICIT: C(i) is the row's list as a multiset, the indices outside [0, i] left out. A
+ * shared list is read once for all heads. A row left with no key writes o = 0 and lse = −inf, as an
+ * inactive row (the softmax of an empty set).
+ */
+template <typename Format>
+void attend_explicit_chunk(const FluxProblem& p, const core::CandidateSpec&, const RowChunk& chunk,
+                           const RowScratch& scratch)
+{
+    const core::ExplicitLists lists = explicit_lists_of(p);
+    const Format format;
+    std::vector<int64_t> candidates;
+    candidates.reserve(static_cast<size_t>(lists.slots));
+    const auto gather = [&](int64_t list_head, int64_t r) {
+        candidates.clear();
+        const int32_t* list = lists.list(chunk.batch, list_head, r);
+        const int64_t n = lists.length(chunk.batch, list_head, r);
+        for (int64_t s = 0; s < n; ++s) {
+            if (lists.counts(list[s], r)) candidates.push_back(list[s]);
+        }
+    };
+    for (int64_t r = chunk.first; r < chunk.last; ++r) {
+        if (!lists.per_head) gather(0, r);
+        for (int64_t h = 0; h < p.heads; ++h) {
+            if (!is_active(p, chunk.batch, h, r)) {
+                write_inactive_row(format, p, chunk.batch, h, r);
+                continue;
+            }
+            if (lists.per_head) gather(h, r);
+            if (candidates.empty()) {
+                write_inactive_row(format, p, chunk.batch, h, r);
+            } else {
+                attend_row(format, p, chunk.batch, h, r, candidates, scratch);
+            }
+        }
+    }
+}
+
+/** A length outside [0, L] is the caller's error; the CPU reads its host lists before any work to say so. */
+proteus_status check_explicit_lengths(const FluxProblem& problem)
+{
+    if (!problem.candidate_lengths.present()) return PROTEUS_STATUS_OK;
+    const core::ExplicitLists lists = explicit_lists_of(problem);
+    for (int64_t b = 0; b < lists.batch; ++b) {
+        for (int64_t h = 0; h < lists.heads; ++h) {
+            for (int64_t r = 0; r < lists.rows; ++r) {
+                const int64_t n = lists.given_length(b, h, r);
+                if (n >= 0 && n <= lists.slots) continue;
+                const std::string where = lists.per_head ? "[" + std::to_string(b) + ", " + std::to_string(h) + ", " +
+                                                               std::to_string(r) + "]"
+                                                         : "[" + std::to_string(b) + ", " + std::to_string(r) + "]";
+                return set_error(PROTEUS_STATUS_INVALID_ARGUMENT,
+                                 "candidate_lengths: candidate_lengths" + where + " = " + std::to_string(n) +
+                                     " is outside [0, L = " + std::to_string(lists.slots) + "]",
+                                 "candidate_lengths");
+            }
+        }
+    }
+    return PROTEUS_STATUS_OK;
+}
+
 using ChunkKernel = void (*)(const FluxProblem&, const core::CandidateSpec&, const RowChunk&, const RowScratch&);
 
 /** The kernel of a storage dtype; validation admits float32, float16 and bfloat16 only. */
-ChunkKernel chunk_kernel(proteus_dtype dtype)
+ChunkKernel chunk_kernel(proteus_dtype dtype, bool explicit_lists)
 {
+    if (explicit_lists) {
+        switch (dtype) {
+        case PROTEUS_DTYPE_FLOAT16: return attend_explicit_chunk<Float16Format>;
+        case PROTEUS_DTYPE_BFLOAT16: return attend_explicit_chunk<BFloat16Format>;
+        default: return attend_explicit_chunk<Float32Format>;
+        }
+    }
     switch (dtype) {
     case PROTEUS_DTYPE_FLOAT16: return attend_chunk<Float16Format>;
     case PROTEUS_DTYPE_BFLOAT16: return attend_chunk<BFloat16Format>;
@@ -205,16 +275,23 @@ proteus_status flux_attention(const FluxProblem& problem, WorkerPool& pool, Allo
 {
     const int threads = pool.threads();
     const core::CandidateSpec& spec = problem.candidates;
+    const bool explicit_lists = spec.policy == PROTEUS_POLICY_EXPLICIT;
+    if (explicit_lists) {
+        const proteus_status status = check_explicit_lengths(problem);
+        if (status != PROTEUS_STATUS_OK) return status;
+    }
     const TaskPlan plan = plan_tasks(problem, threads);
-    // Rows reach position query_offset + query_len − 1 at most, so no C(i) is larger than the bound of that prefix.
+    // Rows reach position query_offset + query_len − 1 at most, so no C(i) is larger than the bound of
+    // that prefix; an explicit list holds at most its L slots.
     const int64_t rows_end = problem.query_offset + problem.query_len;
-    const int64_t floats_per_worker = core::shortlist_bound(spec, rows_end) + 2 * problem.head_dim;
+    const int64_t largest_set = explicit_lists ? problem.list_len : core::shortlist_bound(spec, rows_end);
+    const int64_t floats_per_worker = largest_set + 2 * problem.head_dim;
 
     ScratchBlock scratch(workspace);
     const proteus_status status = scratch.allocate(static_cast<uint64_t>(threads * floats_per_worker));
     if (status != PROTEUS_STATUS_OK) return status;
 
-    const ChunkKernel kernel = chunk_kernel(problem.q.dtype);
+    const ChunkKernel kernel = chunk_kernel(problem.q.dtype, explicit_lists);
     const auto attend = [&](int worker, int64_t task) {
         float* own = scratch.data() + worker * floats_per_worker;  // any pool thread may take a task; query [D], accumulator [D], scores [bound]
         const RowScratch row_scratch{own + 2 * problem.head_dim, own, own + problem.head_dim};

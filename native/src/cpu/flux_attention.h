@@ -7,12 +7,16 @@
 
 namespace proteus::cpu {
 
-/** The reference: each row's softmax over its C(i) in two passes, literally. Scratch from `workspace`. */
+/**
+ * The reference: each row's softmax over its C(i) in two passes, literally. Scratch from `workspace`.
+ * It is also the CPU kernel of the explicit policy (a row's list is its C(i) as given), which first
+ * rejects a length outside [0, L] (INVALID_ARGUMENT naming candidate_lengths).
+ */
 proteus_status flux_attention(const FluxProblem& problem, WorkerPool& pool, Allocator& workspace);
 
 /**
  * Whether the tile kernel computes `problem`: Aligned and Relative (any window, anchors, DNA, mask,
- * slice, GQA, storage type). The Seed policy stays on the reference.
+ * slice, GQA, storage type). The Seed and explicit policies stay on the reference.
  */
 bool tiles_take(const FluxProblem& problem);
 

@@ -589,7 +589,11 @@ void run_tiles(const FluxProblem& p, const TilePlan& plan, int64_t capacity, flo
 
 }  // namespace
 
-bool tiles_take(const FluxProblem& problem) { return problem.candidates.policy != PROTEUS_POLICY_SEED; }
+bool tiles_take(const FluxProblem& problem)
+{
+    const proteus_candidate_policy policy = problem.candidates.policy;
+    return policy == PROTEUS_POLICY_ALIGNED || policy == PROTEUS_POLICY_RELATIVE;
+}
 
 proteus_status flux_attention_tiles(const FluxProblem& problem, WorkerPool& pool, Allocator& workspace)
 {

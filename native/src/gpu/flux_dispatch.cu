@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "gpu/device_call.h"
+#include "gpu/flux_explicit.h"
 #include "gpu/flux_kernel.h"
 #include "gpu/flux_row_mode.h"
 #include "gpu/flux_tile_kernel.h"
@@ -90,9 +91,22 @@ proteus_status plan_tile(const FluxProblem& problem, const DeviceTraits& traits,
     return PROTEUS_STATUS_OK;
 }
 
+/** The explicit-list kernel, the one kernel of the explicit policy (AUTO only: it has no launch fields). */
+proteus_status plan_explicit(const FluxProblem& problem, FluxPlan& plan)
+{
+    const std::string refusal = explicit_kernel_refusal(problem);
+    if (!refusal.empty()) return set_error(PROTEUS_STATUS_UNSUPPORTED_HEAD_DIM, refusal, "q.shape");
+    const proteus_status status = check_no_tile_fields(problem.launch, "the explicit-list kernel");
+    if (status != PROTEUS_STATUS_OK) return status;
+    plan.kernel = PROTEUS_KERNEL_GPU_EXPLICIT;
+    plan.launch = config_of(PROTEUS_LAUNCH_AUTO);
+    return PROTEUS_STATUS_OK;
+}
+
 /** AUTO (see gpu/flux_dispatch.h). */
 proteus_status plan_auto(const FluxProblem& problem, const DeviceTraits& traits, FluxPlan& plan)
 {
+    if (problem.candidates.policy == PROTEUS_POLICY_EXPLICIT) return plan_explicit(problem, plan);
     const bool masked = problem.active.present();
     const bool row_mode = row_mode_takes(problem);
     if (tile_kernel_takes(problem)) {

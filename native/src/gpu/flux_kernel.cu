@@ -56,6 +56,7 @@
 #include "gpu/flux_common.h"
 #include "gpu/flux_dispatch.h"
 #include "gpu/flux_dna.h"
+#include "gpu/flux_explicit.h"
 #include "gpu/flux_kernel.h"
 #include "gpu/flux_row_mode.h"
 #include "gpu/flux_tile_kernel.h"
@@ -507,6 +508,7 @@ proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, 
         if (status != PROTEUS_STATUS_OK) return status;
         return tile_attention(problem, launch, dna, tile_gate, stream);
     }
+    case PROTEUS_KERNEL_GPU_EXPLICIT: return launch_flux_explicit(problem, traits.multiprocessors, stream);
     case PROTEUS_KERNEL_GPU_ROW:
         switch (problem.q.dtype) {
         case PROTEUS_DTYPE_FLOAT32: return run<Float32Storage>(problem, traits.multiprocessors, workspace, stream);

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/explicit_lists.h"
 #include "core/shortlist.h"
 #include "proteus/proteus.h"
 #include "runtime/build_info.h"
@@ -78,6 +79,20 @@ proteus_status download_salience_prefix(Context& context, const CheckedTensor& s
     row.resize(static_cast<size_t>(count));
     const float* device_row = static_cast<const float*>(salience.ref.data) + batch * salience.ref.strides[0];
     return context.backend().download(row.data(), device_row, static_cast<uint64_t>(count) * sizeof(float));
+}
+
+/**
+ * The int32 elements a tensor spans, from its element [0, …] (empty when absent), copied to the host;
+ * waits for the stream. Read them through the tensor's strides.
+ */
+proteus_status download_span(Context& context, const TensorRef& tensor, std::vector<int32_t>& host)
+{
+    host.clear();
+    if (!tensor.present()) return PROTEUS_STATUS_OK;
+    int64_t last = 0;  // the element offset of the last element
+    for (int axis = 0; axis < tensor.rank; ++axis) last += (tensor.shape[axis] - 1) * tensor.strides[axis];
+    host.resize(static_cast<size_t>(last + 1));
+    return context.backend().download(host.data(), tensor.data, host.size() * sizeof(int32_t));
 }
 
 /** Registers a buffer made on `context` (the handle); INVALID_HANDLE when the context was destroyed meanwhile. */
@@ -588,11 +603,49 @@ PROTEUS_API proteus_status proteus_flux_launch_candidates(proteus_context contex
     });
 }
 
+PROTEUS_API proteus_status proteus_validate_explicit_candidates(proteus_context context,
+                                                                const proteus_flux_tensors* tensors,
+                                                                proteus_explicit_candidates_report* report)
+{
+    return guarded(__func__, [&] {
+        Output<proteus_explicit_candidates_report> out(report, PROTEUS_EXPLICIT_CANDIDATES_REPORT_SIZE_V0_3, "report");
+        std::shared_ptr<Context> live;
+        FluxProblem problem;
+        BufferLease lease;
+        proteus_status status = out.status();
+        if (status == PROTEUS_STATUS_OK) status = find_live(context, live);
+        if (status == PROTEUS_STATUS_OK) {
+            status = check_explicit_validation_call(*live, tensors, report, problem, lease);
+        }
+        std::vector<int32_t> lists, lengths;
+        if (status == PROTEUS_STATUS_OK) status = download_span(*live, problem.candidate_lists, lists);
+        if (status == PROTEUS_STATUS_OK) status = download_span(*live, problem.candidate_lengths, lengths);
+        if (status != PROTEUS_STATUS_OK) return status;
+        core::ExplicitLists host = explicit_lists_of(problem);
+        host.indices = lists.data();
+        host.lengths = lengths.empty() ? nullptr : lengths.data();
+        const core::ExplicitReport found = core::inspect_explicit_lists(host);
+        proteus_explicit_candidates_report& value = out.value();
+        value.listed = found.listed;
+        value.out_of_range = found.out_of_range;
+        value.first_batch = found.first.batch;
+        value.first_head = found.first.head;
+        value.first_row = found.first.row;
+        value.first_slot = found.first.slot;
+        value.bad_lengths = found.bad_lengths;
+        value.first_bad_length_batch = found.first_bad_length.batch;
+        value.first_bad_length_head = found.first_bad_length.head;
+        value.first_bad_length_row = found.first_bad_length.row;
+        out.write();
+        return PROTEUS_STATUS_OK;
+    });
+}
+
 PROTEUS_API proteus_status proteus_shortlist_bound(const proteus_flux_params* params, int64_t seq_len, int64_t* bound)
 {
     return guarded(__func__, [&] {
         core::CandidateSpec spec;
-        proteus_status status = check_budgets(params, spec);
+        proteus_status status = check_rule_budgets(params, spec);
         if (status == PROTEUS_STATUS_OK) status = check_seq_len(seq_len);
         if (status == PROTEUS_STATUS_OK) status = check_not_null(bound, "bound");
         if (status == PROTEUS_STATUS_OK) *bound = core::shortlist_bound(spec, seq_len);

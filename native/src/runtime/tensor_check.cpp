@@ -29,6 +29,7 @@ const char* dtype_name(int32_t dtype)
     case PROTEUS_DTYPE_FLOAT16: return "float16";
     case PROTEUS_DTYPE_BFLOAT16: return "bfloat16";
     case PROTEUS_DTYPE_UINT8: return "uint8";
+    case PROTEUS_DTYPE_INT32: return "int32";
     default: return nullptr;
     }
 }
@@ -36,7 +37,8 @@ const char* dtype_name(int32_t dtype)
 uint64_t element_size(int32_t dtype)
 {
     switch (dtype) {
-    case PROTEUS_DTYPE_FLOAT32: return 4;
+    case PROTEUS_DTYPE_FLOAT32:
+    case PROTEUS_DTYPE_INT32: return 4;
     case PROTEUS_DTYPE_FLOAT16:
     case PROTEUS_DTYPE_BFLOAT16: return 2;
     default: return 1;
@@ -50,6 +52,7 @@ bool allows(DtypeRule rule, int32_t dtype)
         return dtype == PROTEUS_DTYPE_FLOAT32 || dtype == PROTEUS_DTYPE_FLOAT16 || dtype == PROTEUS_DTYPE_BFLOAT16;
     case DtypeRule::Mask: return dtype == PROTEUS_DTYPE_UINT8;
     case DtypeRule::Float32: return dtype == PROTEUS_DTYPE_FLOAT32;
+    case DtypeRule::Index: return dtype == PROTEUS_DTYPE_INT32;
     }
     return false;
 }
@@ -60,6 +63,7 @@ const char* allowed_text(DtypeRule rule)
     case DtypeRule::Storage: return "float32, float16 or bfloat16";
     case DtypeRule::Mask: return "uint8";
     case DtypeRule::Float32: return "float32";
+    case DtypeRule::Index: return "int32";
     }
     return "";
 }

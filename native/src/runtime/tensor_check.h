@@ -14,6 +14,7 @@ enum class DtypeRule {
     Storage,  // q, k, v, o: float32, float16 or bfloat16
     Mask,     // active: uint8
     Float32,  // salience, lse
+    Index,    // explicit candidate lists and their lengths: int32
 };
 
 /** A tensor that passed its own checks: its buffer held alive, its address resolved, the bytes it spans. */

@@ -22,7 +22,7 @@ std::string number(int64_t value) { return std::to_string(value); }
 
 proteus_status check_policy(int32_t policy)
 {
-    if (policy >= PROTEUS_POLICY_ALIGNED && policy <= PROTEUS_POLICY_SEED) return PROTEUS_STATUS_OK;
+    if (policy >= PROTEUS_POLICY_ALIGNED && policy <= PROTEUS_POLICY_EXPLICIT) return PROTEUS_STATUS_OK;
     return reject("params.policy", number(policy) + " is not a proteus_candidate_policy");
 }
 
@@ -95,7 +95,7 @@ proteus_status resolve_scale(const proteus_flux_params& params, int64_t head_dim
 // ---- Tensors (SPEC §1) -----------------------------------------------------------------------------
 
 struct FluxTensors {
-    CheckedTensor q, k, v, o, active, salience, lse;
+    CheckedTensor q, k, v, o, active, salience, lse, candidates, candidate_lengths;
 };
 
 constexpr const char* kShareDtype = "q, k, v and o share one dtype";
@@ -173,6 +173,42 @@ proteus_status check_optional_tensors(const Context& context, const proteus_flux
 }
 
 /**
+ * PROTEUS_POLICY_EXPLICIT (docs/explicit-candidates.md): int32 lists [B, Tq, L] shared by the heads or
+ * [B, H, Tq, L] per head, and optional int32 lengths of the lists' leading axes ([B, Tq] / [B, H, Tq]).
+ * Their values are not read here (they may be device memory): the CPU backend checks the lengths.
+ */
+proteus_status check_candidate_tensors(const Context& context, const proteus_flux_tensors& tensors, FluxTensors& t)
+{
+    const proteus_tensor& lists = tensors.candidates;
+    if (lists.buffer == nullptr) {
+        return reject("candidates", "required by params.policy PROTEUS_POLICY_EXPLICIT (int32 [B, Tq, L] or [B, H, Tq, L])");
+    }
+    if (lists.rank != 3 && lists.rank != 4) {
+        return reject("candidates.rank", number(lists.rank) + "; the lists are [B, Tq, L] (shared by the heads) or "
+                                                             "[B, H, Tq, L] (one per head)");
+    }
+    const bool per_head = lists.rank == 4;
+    proteus_status status = check_tensor(context, lists, "candidates", lists.rank, DtypeRule::Index, t.candidates);
+    if (status != PROTEUS_STATUS_OK) return status;
+    const int64_t* q = t.q.ref.shape;
+    status = check_extent(t.candidates, "candidates", 0, q[0], "B of q");
+    if (status == PROTEUS_STATUS_OK && per_head) status = check_extent(t.candidates, "candidates", 1, q[1], "H of q");
+    if (status == PROTEUS_STATUS_OK) {
+        status = check_extent(t.candidates, "candidates", per_head ? 2 : 1, q[2], "Tq of q");
+    }
+    if (status != PROTEUS_STATUS_OK) return status;
+
+    status = check_optional(context, tensors.candidate_lengths, "candidate_lengths", lists.rank - 1, DtypeRule::Index,
+                            t.candidate_lengths);
+    if (status != PROTEUS_STATUS_OK || !t.candidate_lengths.present()) return status;
+    for (int axis = 0; axis < lists.rank - 1 && status == PROTEUS_STATUS_OK; ++axis) {
+        status = check_extent(t.candidate_lengths, "candidate_lengths", axis, t.candidates.ref.shape[axis],
+                              "the same axis of candidates");
+    }
+    return status;
+}
+
+/**
  * SPEC §1: row r of q is position p0 + r with 0 ≤ p0 and p0 + Tq ≤ T; p0 is T − Tq unless the flags
  * say the caller set it.
  */
@@ -209,7 +245,8 @@ proteus_status check_output_apart(const FluxTensors& t, const CheckedTensor& out
         return reject(std::string(output.name) + ".strides",
                       "two of its elements share an address, so a row would be written twice");
     }
-    for (const CheckedTensor* other : {&t.q, &t.k, &t.v, &t.active, &t.salience, &t.o, &t.lse}) {
+    for (const CheckedTensor* other :
+         {&t.q, &t.k, &t.v, &t.active, &t.salience, &t.o, &t.lse, &t.candidates, &t.candidate_lengths}) {
         if (other != &output && elements_overlap(output, *other)) {
             return reject(output.name, std::string("shares elements with ") + other->name + " in the same buffer");
         }
@@ -235,7 +272,14 @@ void fill_problem(const FluxTensors& t, const core::CandidateSpec& spec, int64_t
     problem.head_dim = t.q.ref.shape[3];
     problem.kv_heads = t.k.ref.shape[1];
     problem.candidates = spec;
-    for (const CheckedTensor* tensor : {&t.q, &t.k, &t.v, &t.o, &t.active, &t.salience, &t.lse}) {
+    if (t.candidates.present()) {
+        problem.candidate_lists = t.candidates.ref;
+        problem.candidate_lengths = t.candidate_lengths.ref;
+        problem.lists_per_head = t.candidates.ref.rank == 4;
+        problem.list_len = t.candidates.ref.shape[t.candidates.ref.rank - 1];
+    }
+    for (const CheckedTensor* tensor :
+         {&t.q, &t.k, &t.v, &t.o, &t.active, &t.salience, &t.lse, &t.candidates, &t.candidate_lengths}) {
         if (tensor->present()) lease.push_back(tensor->buffer);
     }
 }
@@ -384,6 +428,11 @@ proteus_status check_budgets(const proteus_flux_params& params, core::CandidateS
 {
     proteus_status status = check_policy(params.policy);
     if (status != PROTEUS_STATUS_OK) return status;
+    if (params.policy == PROTEUS_POLICY_EXPLICIT) {  // the lists are the budget; the other fields are ignored
+        spec = core::CandidateSpec{};
+        spec.policy = PROTEUS_POLICY_EXPLICIT;
+        return PROTEUS_STATUS_OK;
+    }
     if (params.window < 1) return reject("params.window", number(params.window) + " is below 1");
     status = check_anchors(params);
     if (status != PROTEUS_STATUS_OK) return status;
@@ -405,6 +454,34 @@ proteus_status check_budgets(const proteus_flux_params* params, core::CandidateS
     proteus_flux_params read;
     const proteus_status status = read_params(params, read);
     return status != PROTEUS_STATUS_OK ? status : check_budgets(read, spec);
+}
+
+proteus_status check_rule_budgets(const proteus_flux_params* params, core::CandidateSpec& spec)
+{
+    const proteus_status status = check_budgets(params, spec);
+    if (status != PROTEUS_STATUS_OK || spec.policy != PROTEUS_POLICY_EXPLICIT) return status;
+    return reject("params.policy", "PROTEUS_POLICY_EXPLICIT has no candidate rule to evaluate: the lists are the "
+                                   "caller's (see proteus_validate_explicit_candidates)");
+}
+
+proteus_status check_explicit_validation_call(const Context& context, const proteus_flux_tensors* tensors,
+                                              const proteus_explicit_candidates_report* report, FluxProblem& problem,
+                                              BufferLease& lease)
+{
+    proteus_flux_tensors given;
+    proteus_status status = read_struct(tensors, PROTEUS_FLUX_TENSORS_SIZE_V0_2, "tensors", given);
+    if (status == PROTEUS_STATUS_OK) status = check_not_null(report, "report");
+    if (status != PROTEUS_STATUS_OK) return status;
+    FluxTensors t;
+    int64_t query_offset = 0;
+    status = check_attention_tensors(context, given, t);
+    if (status == PROTEUS_STATUS_OK) status = check_query_slice(given, t, query_offset);
+    if (status == PROTEUS_STATUS_OK) status = check_candidate_tensors(context, given, t);
+    if (status != PROTEUS_STATUS_OK) return status;
+    core::CandidateSpec spec;
+    spec.policy = PROTEUS_POLICY_EXPLICIT;
+    fill_problem(t, spec, query_offset, problem, lease);
+    return PROTEUS_STATUS_OK;
 }
 
 proteus_status check_config_array(const proteus_launch_config* configs, uint32_t config_size, int32_t capacity,
@@ -452,6 +529,9 @@ proteus_status check_flux_call(const Context& context, const proteus_flux_tensor
     status = check_attention_tensors(context, given, t);
     if (status == PROTEUS_STATUS_OK) status = check_query_slice(given, t, query_offset);
     if (status == PROTEUS_STATUS_OK) status = check_optional_tensors(context, given, spec.dna_count, t);
+    if (status == PROTEUS_STATUS_OK && spec.policy == PROTEUS_POLICY_EXPLICIT) {
+        status = check_candidate_tensors(context, given, t);
+    }
     if (status == PROTEUS_STATUS_OK) status = check_output_apart(t, t.o);
     if (status == PROTEUS_STATUS_OK) status = check_output_apart(t, t.lse);
     if (status == PROTEUS_STATUS_OK) status = resolve_scale(budgets, t.q.ref.shape[3], problem.scale);
@@ -466,7 +546,7 @@ proteus_status check_gather_call(const Context& context, const proteus_flux_para
                                  BufferLease& lease)
 {
     CheckedTensor checked;
-    proteus_status status = check_budgets(params, problem.candidates);
+    proteus_status status = check_rule_budgets(params, problem.candidates);
     if (status == PROTEUS_STATUS_OK) status = check_seq_len(seq_len);
     if (status == PROTEUS_STATUS_OK) {
         status = check_gather_salience(context, salience, problem.candidates.dna_count, seq_len, batch, checked);
@@ -493,7 +573,7 @@ proteus_status check_total_call(const Context& context, const proteus_flux_param
                                 const proteus_tensor* salience, int64_t batch, int64_t first_row, int64_t row_count,
                                 const int64_t* total, TotalCall& call)
 {
-    proteus_status status = check_budgets(params, call.candidates);
+    proteus_status status = check_rule_budgets(params, call.candidates);
     if (status == PROTEUS_STATUS_OK) status = check_seq_len(seq_len);
     if (status == PROTEUS_STATUS_OK) {
         status = check_gather_salience(context, salience, call.candidates.dna_count, seq_len, batch, call.salience);

@@ -24,6 +24,20 @@ proteus_status check_not_null(const void* pointer, const char* argument);
 /** The candidate budgets of SPEC §3 (the scale is flux attention's alone and checked there). */
 proteus_status check_budgets(const proteus_flux_params* params, core::CandidateSpec& spec);
 
+/**
+ * check_budgets for the calls that evaluate the candidate rules (bound, gather, total): the explicit
+ * policy has none, INVALID_ARGUMENT naming params.policy.
+ */
+proteus_status check_rule_budgets(const proteus_flux_params* params, core::CandidateSpec& spec);
+
+/**
+ * A proteus_validate_explicit_candidates call: the tensors' shapes and query slice as for a flux call
+ * (the lists required), `report` non-null (its size is checked by the caller's Output).
+ */
+proteus_status check_explicit_validation_call(const Context& context, const proteus_flux_tensors* tensors,
+                                              const proteus_explicit_candidates_report* report, FluxProblem& problem,
+                                              BufferLease& lease);
+
 /** INVALID_HANDLE for a handle the registry does not hold (`kind`: "context", "buffer"). */
 proteus_status reject_dead_handle(const char* argument, const char* kind);
 
