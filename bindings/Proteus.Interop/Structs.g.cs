@@ -204,7 +204,7 @@ public unsafe partial struct ProteusFluxParams
     /// <summary>Seed only: the cap L ≥ 1 on |C(i)|; ignored by the other policies.</summary>
     public long SeedCap;
 
-    /// <summary>Seed only: cap_loc ≥ 1, the local slots (n = min(W, L, cap_loc)); ignored otherwise.</summary>
+    /// <summary>Seed only: cap_loc ≥ 0, the local slots (n = min(W, L, cap_loc); 0: no local piece, C(i) keeps {i}); ignored otherwise.</summary>
     public long SeedLocalCap;
 
     /// <summary>Softmax scale, finite and &gt; 0; read only when use_default_scale is 0.</summary>

@@ -78,7 +78,10 @@ public sealed record FluxParameters
         init => _seedCap = OptionChecks.AtLeast(value, 0, nameof(SeedCap));
     }
 
-    /// <summary>Seed only: the local slots cap_loc, ≥ 1 under <see cref="CandidatePolicy.Seed"/>; ignored by the other policies (0 = unset).</summary>
+    /// <summary>
+    /// Seed only: the local slots cap_loc ≥ 0 (n = min(W, L, cap_loc) local keys); 0 is no local piece, C(i)
+    /// then holds {i}, anchors and DNA (Appendix A). Ignored by the other policies.
+    /// </summary>
     public long SeedLocalCap
     {
         get => _seedLocalCap;
@@ -90,6 +93,55 @@ public sealed record FluxParameters
     {
         get => _scale;
         init => _scale = OptionChecks.SoftmaxScale(value, nameof(Scale));
+    }
+
+    /// <summary>
+    /// Seed candidates as the original Python builder (<c>build_shortlist_candidates</c>) is called: a cap
+    /// left null means "up to L" for an enabled piece, and a disabled piece gets 0 (the local piece off is
+    /// cap_loc = 0). A null cap never means 0 here, unlike an unset <see cref="AnchorCount"/> or
+    /// <see cref="DnaCount"/> on a plain record.
+    /// </summary>
+    /// <param name="cap">L ≥ 1, the cap on |C(i)| (the original's <c>max_candidates</c>).</param>
+    /// <param name="window">W ≥ 1 (<c>linear_window</c>).</param>
+    /// <param name="anchorStride">S ≥ 0 (<c>anchor_stride</c>); 0 disables anchors.</param>
+    /// <param name="pieces">The enabled pieces (<c>use_local</c>, <c>use_anchors</c>, and DNA for <c>proto_scores</c> given); the call then needs salience when DNA is on.</param>
+    /// <param name="localCap">cap_loc ≥ 0 (<c>local_cap</c>); null: L when local is enabled.</param>
+    /// <param name="anchorCap">cap_anc ≥ 0 (<c>anchor_cap</c>); null: L when anchors are enabled.</param>
+    /// <param name="dnaCap">cap_dna ≥ 0 (<c>proto_cap</c>); null: L when DNA is enabled.</param>
+    /// <returns>The Seed parameters.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A count is out of range, or <paramref name="pieces"/> is not a combination of the three pieces.</exception>
+    /// <exception cref="ArgumentException">A cap is given for a disabled piece (contradictory).</exception>
+    public static FluxParameters SeedCandidates(
+        long cap, long window, long anchorStride, ShortlistPieces pieces,
+        long? localCap = null, long? anchorCap = null, long? dnaCap = null)
+    {
+        OptionChecks.AtLeast(cap, 1, nameof(cap));
+        const ShortlistPieces All = ShortlistPieces.Local | ShortlistPieces.Anchors | ShortlistPieces.Dna;
+        if ((pieces & ~All) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(pieces), pieces, "Pieces must be a combination of Local, Anchors and Dna.");
+        }
+        return new FluxParameters
+        {
+            Policy = CandidatePolicy.Seed,
+            SeedCap = cap,
+            Window = window,
+            AnchorStride = anchorStride,
+            SeedLocalCap = PieceCap(pieces, ShortlistPieces.Local, localCap, cap, nameof(localCap)),
+            AnchorCount = PieceCap(pieces, ShortlistPieces.Anchors, anchorCap, cap, nameof(anchorCap)),
+            DnaCount = PieceCap(pieces, ShortlistPieces.Dna, dnaCap, cap, nameof(dnaCap)),
+        };
+    }
+
+    private static long PieceCap(ShortlistPieces pieces, ShortlistPieces piece, long? given, long cap, string name)
+    {
+        if (!pieces.HasFlag(piece))
+        {
+            return given is null
+                ? 0
+                : throw new ArgumentException($"{name} is given but the {piece} piece is disabled.", name);
+        }
+        return OptionChecks.AtLeast(given, 0, name) ?? cap;
     }
 
     /// <summary>The parameters as the C ABI takes them.</summary>

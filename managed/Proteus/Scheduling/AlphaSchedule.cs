@@ -60,7 +60,7 @@ public sealed class AlphaSchedule
     private double? _override;
     private bool _latched;
     private double _alphaOffset;
-    private double _budgetScale = 1;
+    private double _budgetScale;
 
     /// <summary>Creates a schedule.</summary>
     /// <param name="options">The configuration; null for the defaults (Auto, seq_low = max(64, D), switch_ctx 20000, no hysteresis, no controller).</param>
@@ -78,8 +78,16 @@ public sealed class AlphaSchedule
                 $"SwitchContext ({options.SwitchContext}) must be greater than seq_low, which is max(64, D) when SeqLow is not set.",
                 nameof(AlphaScheduleOptions.SwitchContext));
         }
+        if (options.LatencyController is { Moves: LatencyTarget.BudgetScale } controller
+            && (options.InitialBudgetScale < controller.MinBudgetScale || options.InitialBudgetScale > controller.MaxBudgetScale))
+        {
+            throw new ArgumentException(
+                $"InitialBudgetScale ({options.InitialBudgetScale}) lies outside the controller's [{controller.MinBudgetScale}, {controller.MaxBudgetScale}].",
+                nameof(AlphaScheduleOptions.InitialBudgetScale));
+        }
         Options = options;
         _mode = options.Mode;
+        _budgetScale = options.InitialBudgetScale;
     }
 
     /// <summary>The configuration.</summary>
@@ -132,7 +140,7 @@ public sealed class AlphaSchedule
         }
     }
 
-    /// <summary>The latency controller's current budget scale (1 without a budget-scale controller).</summary>
+    /// <summary>The current budget scale of Auto decisions: <see cref="AlphaScheduleOptions.InitialBudgetScale"/>, as a budget-scale latency controller has moved it.</summary>
     public double BudgetScale
     {
         get

@@ -33,6 +33,7 @@ public sealed record AlphaScheduleOptions
     private readonly AlphaMode _mode;
     private readonly long? _seqLow;
     private readonly long _switchContext = AlphaRamp.DefaultSwitchContext;
+    private readonly double _initialBudgetScale = 1;
 
     /// <summary>The mode the schedule starts in; <see cref="AlphaMode.Auto"/> by default. <see cref="AlphaSchedule.Mode"/> changes it later.</summary>
     public AlphaMode Mode
@@ -66,6 +67,18 @@ public sealed record AlphaScheduleOptions
 
     /// <summary>The latency controller; null (the default) for none.</summary>
     public LatencyControllerOptions? LatencyController { get; init; }
+
+    /// <summary>
+    /// The runtime scale s of the shortlist target that Auto decisions start with, finite and &gt; 0; 1 by
+    /// default (the original's <c>attn_linear_L_scale</c>). A budget-scale latency controller moves it from
+    /// there and it must then lie in [MinBudgetScale, MaxBudgetScale]; explicit, Dense and Shortlist
+    /// decisions use 1.
+    /// </summary>
+    public double InitialBudgetScale
+    {
+        get => _initialBudgetScale;
+        init => _initialBudgetScale = OptionChecks.Positive(value, nameof(InitialBudgetScale));
+    }
 }
 
 /// <summary>

@@ -84,7 +84,7 @@ public sealed class FluxBudget
     /// <summary>L_max in use: <see cref="FluxBudgetOptions.MaxLength"/>, or L_base.</summary>
     public long MaxLength { get; }
 
-    /// <summary>W_base in use (Seed): <see cref="FluxBudgetOptions.WindowBase"/>, or L_base.</summary>
+    /// <summary>W_base in use (Seed): <see cref="FluxBudgetOptions.WindowBase"/> (512 unless configured), or L_base when it is null.</summary>
     public long WindowBase { get; }
 
     /// <summary>The target mix: the configured fractions normalised, disabled pieces 0, renormalised.</summary>
@@ -213,10 +213,15 @@ public sealed class FluxBudget
         {
             caps[Array.IndexOf(enabled, true)] += remainder;
         }
-        long localCap = Math.Min(caps[0], window);
-        if (localCap <= 0 && length > 0)
+        // With local disabled cap_loc stays 0: the candidate list then has no local piece (Appendix A).
+        long localCap = caps[0];
+        if (_local)
         {
-            localCap = Math.Min(window, Math.Max(1, length / 4));
+            localCap = Math.Min(localCap, window);
+            if (localCap <= 0 && length > 0)
+            {
+                localCap = Math.Min(window, Math.Max(1, length / 4));
+            }
         }
         long stride = _anchors ? Options.AnchorStride : 0;
         return new ShortlistBudget(BudgetPolicy.Seed, t, alpha, scale, lTarget, length, window, caps[1], caps[2], localCap, stride);

@@ -64,13 +64,16 @@ public sealed record FluxBudgetOptions
     /// <summary>The anchor stride both policies use unless configured: 256, the original Proteus value.</summary>
     public const long DefaultAnchorStride = 256;
 
+    /// <summary>The Seed base window W_base unless configured: 512, the original's <c>attn_linear_window</c> default, whatever L_base is.</summary>
+    public const long DefaultWindowBase = 512;
+
     private readonly BudgetPolicy _policy;
     private readonly ShortlistTarget _target;
     private readonly ShortlistPieces _pieces = ShortlistPieces.Local | ShortlistPieces.Anchors;
     private readonly long _baseLength = 512;
     private readonly long? _minLength;
     private readonly long? _maxLength;
-    private readonly long? _windowBase;
+    private readonly long? _windowBase = DefaultWindowBase;
     private readonly long _switchContext = AlphaRamp.DefaultSwitchContext;
     private readonly long _anchorStride = DefaultAnchorStride;
     private readonly double _localFraction = 0.6;
@@ -128,7 +131,10 @@ public sealed record FluxBudgetOptions
         init => _maxLength = OptionChecks.AtLeast(value, 1, nameof(MaxLength));
     }
 
-    /// <summary>Seed only: W_base ≥ 1, the base window; null (the default) for L_base.</summary>
+    /// <summary>
+    /// Seed only: W_base ≥ 1, the base window (the original's <c>attn_linear_window</c>); 512 by default
+    /// (<see cref="DefaultWindowBase"/>) whatever L_base is; null for L_base (what the original's value ≤ 0 means).
+    /// </summary>
     public long? WindowBase
     {
         get => _windowBase;

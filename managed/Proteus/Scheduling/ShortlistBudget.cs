@@ -64,7 +64,7 @@ public sealed record ShortlistBudget
     /// <summary>K, the DNA count (Seed: cap_dna); &gt; 0 needs salience at the call.</summary>
     public long DnaCount { get; }
 
-    /// <summary>The local slots: cap_loc under Seed, W under Continuous.</summary>
+    /// <summary>The local slots: cap_loc under Seed (0 with the local piece disabled: no local keys), W under Continuous.</summary>
     public long LocalCap { get; }
 
     /// <summary>S, the anchor stride (Seed: 0 when anchors are off).</summary>

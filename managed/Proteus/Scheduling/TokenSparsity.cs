@@ -153,7 +153,7 @@ public sealed class TokenSparsity
         int k = DenseHeadsPerToken(seqLen);
         if (Heads.NucleusTopP is { } topP)
         {
-            k = Math.Min(k, NucleusSize(meanHeadDistribution, topP));
+            k = Math.Min(k, NucleusHeadCount(meanHeadDistribution, topP));
         }
         return (int)Math.Round((1 - alpha) * k + alpha * Math.Min(k, Heads.HeadK), MidpointRounding.ToEven);
     }
@@ -263,9 +263,20 @@ public sealed class TokenSparsity
         return mask;
     }
 
-    private static int NucleusSize(ReadOnlySpan<double> distribution, double topP)
+    /// <summary>
+    /// The nucleus head count: the fewest heads whose share of <paramref name="meanHeadDistribution"/> reaches
+    /// <paramref name="topP"/> (heads taken most probable first, the lower head among equals).
+    /// </summary>
+    /// <param name="meanHeadDistribution">The batch-mean head distribution: one finite, nonnegative value per head, not all 0 (need not sum to 1).</param>
+    /// <param name="topP">p ∈ (0, 1].</param>
+    /// <returns>The count, in [1, H].</returns>
+    /// <exception cref="ArgumentException">The distribution is empty, negative, not finite or all 0.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="topP"/> is outside (0, 1].</exception>
+    public static int NucleusHeadCount(ReadOnlySpan<double> meanHeadDistribution, double topP)
     {
-        const string Name = "meanHeadDistribution";
+        const string Name = nameof(meanHeadDistribution);
+        ReadOnlySpan<double> distribution = meanHeadDistribution;
+        OptionChecks.PositiveAtMost(topP, 1, nameof(topP));
         if (distribution.IsEmpty)
         {
             throw new ArgumentException("The nucleus needs the mean head distribution.", Name);

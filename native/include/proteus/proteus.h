@@ -382,7 +382,7 @@ typedef struct proteus_flux_params {
     int64_t dna_count;
     /** Seed only: the cap L ≥ 1 on |C(i)|; ignored by the other policies. */
     int64_t seed_cap;
-    /** Seed only: cap_loc ≥ 1, the local slots (n = min(W, L, cap_loc)); ignored otherwise. */
+    /** Seed only: cap_loc ≥ 0, the local slots (n = min(W, L, cap_loc); 0: no local piece, C(i) keeps {i}); ignored otherwise. */
     int64_t seed_local_cap;
     /** Softmax scale, finite and > 0; read only when use_default_scale is 0. */
     float scale;

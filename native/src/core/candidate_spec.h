@@ -15,7 +15,7 @@ struct CandidateSpec {
     int64_t anchor_count = 0;
     int64_t dna_count = 0;
     int64_t seed_cap = 1;
-    int64_t seed_local_cap = 1;
+    int64_t seed_local_cap = 1;  // ≥ 1: the ABI's 0 (no local piece) is stored as 1, the same list
 };
 
 }  // namespace proteus::core

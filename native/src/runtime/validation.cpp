@@ -1,5 +1,6 @@
 #include "runtime/validation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -46,8 +47,8 @@ proteus_status check_seed_caps(const proteus_flux_params& params)
 {
     if (params.policy != PROTEUS_POLICY_SEED) return PROTEUS_STATUS_OK;
     if (params.seed_cap < 1) return reject("params.seed_cap", number(params.seed_cap) + " is below 1");
-    if (params.seed_local_cap < 1) {
-        return reject("params.seed_local_cap", number(params.seed_local_cap) + " is below 1");
+    if (params.seed_local_cap < 0) {
+        return reject("params.seed_local_cap", number(params.seed_local_cap) + " is negative");
     }
     return PROTEUS_STATUS_OK;
 }
@@ -445,7 +446,9 @@ proteus_status check_budgets(const proteus_flux_params& params, core::CandidateS
     spec.anchor_count = params.anchor_count;
     spec.dna_count = params.dna_count;
     spec.seed_cap = params.seed_cap;
-    spec.seed_local_cap = params.seed_local_cap;
+    // cap_loc = 0 (no local piece, Appendix A) leaves {i} alone of the window, which is exactly what a local
+    // width of 1 adds to the union: every backend then builds the same list with no case of its own.
+    spec.seed_local_cap = std::max<int64_t>(params.seed_local_cap, 1);
     return PROTEUS_STATUS_OK;
 }
 

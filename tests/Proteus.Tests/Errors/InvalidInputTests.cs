@@ -182,10 +182,6 @@ public sealed class InvalidInputTests
         InvalidArgument(() => problem.Run(problem.With(), new FluxParameters { Policy = CandidatePolicy.Seed, Window = 2, SeedLocalCap = 2 }), "params.seed_cap");
 
     [Test]
-    public void SeedPolicyWithoutItsLocalCapIsRejected() =>
-        InvalidArgument(() => problem.Run(problem.With(), new FluxParameters { Policy = CandidatePolicy.Seed, Window = 2, SeedCap = 4 }), "params.seed_local_cap");
-
-    [Test]
     public void GatherOfARowOutsideTheSequenceIsRejected() =>
         InvalidArgument(() => Shortlist.Gather(device, FluxParameters.Dense, 10, null, 0, [3, 10]), "rows");
 

@@ -234,7 +234,7 @@ public sealed unsafe class RawInteropTests : RawContextFixture
         yield return Case("params.anchor_stride", p => p with { AnchorStride = -2 });
         yield return Case("params.dna_count", p => p with { DnaCount = -1 });
         yield return Case("params.seed_cap", p => p with { Policy = (int)ProteusCandidatePolicy.Seed, SeedCap = 0, SeedLocalCap = 1 });
-        yield return Case("params.seed_local_cap", p => p with { Policy = (int)ProteusCandidatePolicy.Seed, SeedCap = 1, SeedLocalCap = 0 });
+        yield return Case("params.seed_local_cap", p => p with { Policy = (int)ProteusCandidatePolicy.Seed, SeedCap = 1, SeedLocalCap = -1 });
         yield return Case("params.scale", p => p with { UseDefaultScale = 0, Scale = 0f });
         yield return Case("params.scale", p => p with { UseDefaultScale = 0, Scale = -1f });
         yield return Case("params.scale", p => p with { UseDefaultScale = 0, Scale = float.NaN });

@@ -126,7 +126,9 @@ public sealed class ConfigurationTests
         Assert.That((budget.MinLength, budget.MaxLength, budget.WindowBase), Is.EqualTo((100L, 200L, 7L)));
         Assert.That(budget.Compute(20000, 1).TargetLength, Is.EqualTo(200.0));
         var derived = new FluxBudget(new FluxBudgetOptions { BaseLength = 40 });
-        Assert.That((derived.MinLength, derived.MaxLength, derived.WindowBase), Is.EqualTo((40L, 40L, 40L)), "min(64, 40), L_base, L_base");
+        Assert.That((derived.MinLength, derived.MaxLength, derived.WindowBase), Is.EqualTo((40L, 40L, 512L)), "min(64, 40), L_base, 512 whatever L_base");
+        var windowFromBase = new FluxBudget(new FluxBudgetOptions { BaseLength = 40, WindowBase = null });
+        Assert.That(windowFromBase.WindowBase, Is.EqualTo(40L), "null W_base is L_base");
 
         // A zero local fraction is honoured: at α 1 everything but one window slot is anchors.
         var allAnchors = new FluxBudget(new FluxBudgetOptions { LocalFraction = 0 });

@@ -196,9 +196,9 @@ public sealed class FluxBudgetTests
     [Test]
     public void SeedLocalSlotsCutByTheWindowAreNotGivenAway()
     {
-        // Log, L_base 16, L_max 512: L_t = ceil(16·log2 1001) = 160, W_t = min(16, 160) = 16; caps
+        // Log, L_base 16, W_base 16, L_max 512: L_t = ceil(16·log2 1001) = 160, W_t = min(16, 160) = 16; caps
         // round(160·2/3) = 107 and round(160/3) = 53, then cap_loc = min(107, W) = 16.
-        var options = SeedDefaults with { Target = ShortlistTarget.Log, BaseLength = 16, MaxLength = 512 };
+        var options = SeedDefaults with { Target = ShortlistTarget.Log, BaseLength = 16, MaxLength = 512, WindowBase = 16 };
         CheckSeed(new FluxBudget(options).Compute(1000, 1), 160, 16, 16, 53, 0);
     }
 
@@ -213,11 +213,13 @@ public sealed class FluxBudgetTests
     }
 
     [Test]
-    public void SeedWithoutLocalFallsBackToAQuarterOfL()
+    public void SeedWithoutLocalKeepsCapLocZero()
     {
-        // Anchors and DNA only, T 4096, α 0.5: cap_loc is 0, so it becomes min(W, max(1, floor(512/4))) = 128.
+        // Anchors and DNA only, T 4096, α 0.5: w = (0.5·0.10 + 0.5·0.75, 0.5·0.05 + 0.5·0.25)/0.575 = (0.7391…, 0.2608…):
+        // round(378.4) = 378, round(133.6) = 134; cap_loc stays 0 ("with local disabled cap_loc stays 0"),
+        // where it used to become min(W, floor(L/4)) = 128 local keys the original never had.
         var options = SeedDefaults with { Pieces = ShortlistPieces.Anchors | ShortlistPieces.Dna };
-        CheckSeed(new FluxBudget(options).Compute(4096, 0.5), 512, 512, 128, 378, 134);
+        CheckSeed(new FluxBudget(options).Compute(4096, 0.5), 512, 512, 0, 378, 134);
     }
 
     [Test]
