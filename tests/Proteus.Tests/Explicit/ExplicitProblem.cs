@@ -79,26 +79,17 @@ public sealed record ExplicitResult(double[] Output, float[] Lse, bool[] Active,
 /// <summary>Runs <see cref="ExplicitProblem"/>s on a device, and the brute-force oracle.</summary>
 public static class ExplicitRunner
 {
-    private static float Value(int seed, int tensor, long index)
-    {
-        ulong z = unchecked(((ulong)(uint)seed << 40) ^ ((ulong)tensor << 56) ^ (ulong)index) + 0x9E3779B97F4A7C15UL;
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        z ^= z >> 31;
-        return (float)((z >> 40) / (double)(1UL << 24) * 2 - 1);
-    }
-
     /// <summary>The stored (rounded) inputs: q [B, H, Tq, D], k, v [B, Hkv, T, D] as doubles, and the mask [B, H, Tq].</summary>
     public static (double[] Q, double[] K, double[] V, bool[] Active) Inputs(ExplicitProblem p)
     {
         double[] Tensor(int tensor, long count) => Enumerable.Range(0, checked((int)count))
-            .Select(n => DTypes.Round(p.DType, Value(p.Seed, tensor, n) * 2)).ToArray();
+            .Select(n => DTypes.Round(p.DType, SplitMix.Value(p.Seed, tensor, n) * 2)).ToArray();
         int d = p.HeadDim;
         double[] q = Tensor(1, (long)p.Batch * p.Heads * p.QueryLength * d);
         double[] k = Tensor(2, (long)p.Batch * p.KvHeads * p.SeqLen * d);
         double[] v = Tensor(3, (long)p.Batch * p.KvHeads * p.SeqLen * d);
         bool[] active = Enumerable.Range(0, p.Batch * p.Heads * p.QueryLength)
-            .Select(n => !p.Masked || Value(p.Seed, 4, n) > -0.33f).ToArray();
+            .Select(n => !p.Masked || SplitMix.Value(p.Seed, 4, n) > -0.33f).ToArray();
         return (q, k, v, active);
     }
 

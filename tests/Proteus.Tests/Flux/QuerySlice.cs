@@ -106,17 +106,7 @@ public static class QuerySlice
         return full with { OutputBits = bits.ToArray(), Output = output.ToArray(), Lse = lse.ToArray(), Active = active.ToArray() };
     }
 
-    /// <summary>A value in [−1, 1) from (seed, tensor, index): SplitMix64.</summary>
-    private static float Value(int seed, int tensor, long index)
-    {
-        ulong z = unchecked(((ulong)(uint)seed << 40) ^ ((ulong)tensor << 56) ^ (ulong)index) + 0x9E3779B97F4A7C15UL;
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        z ^= z >> 31;
-        return (float)((z >> 40) / (double)(1UL << 24) * 2 - 1);
-    }
-
-    private static bool IsActive(SliceCase c, long row, long i) => !c.WithActiveMask || Value(c.Seed, MaskTensor, row * c.SeqLen + i) > -0.33f;
+    private static bool IsActive(SliceCase c, long row, long i) => !c.WithActiveMask || SplitMix.Value(c.Seed, MaskTensor, row * c.SeqLen + i) > -0.33f;
 
     private static T[] Tensor<T>(SliceCase c, int tensor, long rows, long firstPosition, long positions, long seqLen)
         where T : unmanaged
@@ -131,7 +121,7 @@ public static class QuerySlice
                 long target = (row * positions + i) * d;
                 for (int e = 0; e < d; e++)
                 {
-                    values[target + e] = Element<T>.FromDouble(Value(c.Seed, tensor, source + e));
+                    values[target + e] = Element<T>.FromDouble(SplitMix.Value(c.Seed, tensor, source + e));
                 }
             }
         }
@@ -161,7 +151,7 @@ public static class QuerySlice
                 var values = new float[b * t];
                 for (int n = 0; n < values.Length; n++)
                 {
-                    values[n] = Value(c.Seed, SalienceTensor, n);
+                    values[n] = SplitMix.Value(c.Seed, SalienceTensor, n);
                 }
                 salience = new TensorView<float>(Upload(values), [b, t]);
             }
