@@ -34,6 +34,8 @@
 # tests.log (gpu-tests, suite-on-cuda and memcheck, one after another), latency.json, perf.txt, perf.json
 # (which embeds our full bench JSON).
 #   Optional: PROTEUS_GPU_STEPS="build graph torch tile explicit tests suite memcheck bench latency perf" (default: all)
+#             PROTEUS_SAVE_LIBRARY=1 with the build step: $OUT/libproteus.so.xz, to carry as .device/lib/libproteus.so.xz;
+#                                   a later call without the build step (a fresh machine) unpacks and uses it
 #             PROTEUS_PERF_ARGS="--mode tile" extra arguments for the perf step's `proteus bench`
 #             PROTEUS_PERF_BASELINE=path/to/perf.json of an earlier run: the perf step also judges each case
 #                                   against it (sdpa_bench.py --baseline; carry the file with the call)
@@ -88,6 +90,15 @@ if has_step build; then
   fi
   [ $rc -eq 0 ] || { tail -60 "$out/build.log"; exit 1; }
   ctest --test-dir "$build" --output-on-failure >>"$out/build.log" 2>&1; note "ctest (native smoke, log in build.log): rc=$?"
+fi
+# A library built by an earlier call (PROTEUS_SAVE_LIBRARY=1 below) and carried as .device/lib/libproteus.so.xz
+# stands in for the build step on a fresh machine: same sources, no 2-minute build.
+if ! has_step build && [ ! -f "$build/lib/libproteus.so" ] && [ -f "$root/.device/lib/libproteus.so.xz" ]; then
+  mkdir -p "$build/lib" && xz -dc "$root/.device/lib/libproteus.so.xz" >"$build/lib/libproteus.so"
+  note "library: unpacked from .device/lib/libproteus.so.xz (no build step)"
+fi
+if has_step build && [ "${PROTEUS_SAVE_LIBRARY:-0}" = 1 ]; then
+  xz -T16 -3 -c "$build/lib/libproteus.so" >"$out/libproteus.so.xz"  # carry it back as .device/lib/libproteus.so.xz
 fi
 export PROTEUS_NATIVE_PATH="$build/lib/libproteus.so"
 dotnet "$root/.device/tests/proteus.dll" info 2>&1 | tee -a "$summary"
