@@ -29,7 +29,7 @@ public sealed class FluxAttentionTests
 
     [Test]
     public void WindowOfExactlyTheSequenceLengthEqualsDenseCausalAttention(
-        [Values] CandidatePolicy policy, [Values(DType.Float32, DType.BFloat16)] DType dtype, [Values(64, 300)] int seqLen)
+        [ValueSource(typeof(RuleBasedPolicies), nameof(RuleBasedPolicies.All))] CandidatePolicy policy, [Values(DType.Float32, DType.BFloat16)] DType dtype, [Values(64, 300)] int seqLen)
     {
         var c = FluxCases.Draw(7, policy, dtype, 32, 2, StorageLayout.Bhtd, seqLen, coversSequence: false, withActiveMask: false, withLse: true, explicitScale: false);
         c = c with
@@ -44,7 +44,7 @@ public sealed class FluxAttentionTests
     }
 
     [Test]
-    public void BudgetsFarBeyondTheSequenceEqualDenseCausalAttention([Values] CandidatePolicy policy)
+    public void BudgetsFarBeyondTheSequenceEqualDenseCausalAttention([ValueSource(typeof(RuleBasedPolicies), nameof(RuleBasedPolicies.All))] CandidatePolicy policy)
     {
         // A trillion anchors and DNA keys: every piece saturates at the prefix [0, i], and nothing may be
         // sized or looped by the budget itself.

@@ -5,7 +5,7 @@ namespace Proteus.Tests.Flux;
 /// <summary>The deterministic lists of flux attention cases the parity tests run.</summary>
 public static class FluxCases
 {
-    private static readonly CandidatePolicy[] Policies = [CandidatePolicy.Aligned, CandidatePolicy.Relative, CandidatePolicy.Seed];
+    private static readonly CandidatePolicy[] Policies = RuleBasedPolicies.All;
     private static readonly int[] HeadDims = [16, 32, 64, 128];
     private static readonly int[] GqaRatios = [1, 2, 4];
     private static readonly StorageLayout[] Layouts = Enum.GetValues<StorageLayout>();

@@ -24,7 +24,7 @@ public sealed class ShortlistTests
     public static IEnumerable<TestCaseData> RandomBudgets()
     {
         // The rule-based policies: explicit lists have no rule to gather (Tests/Explicit cover them).
-        foreach (var policy in Enum.GetValues<CandidatePolicy>().Where(p => p != CandidatePolicy.Explicit))
+        foreach (var policy in RuleBasedPolicies.All)
         {
             for (int n = 0; n < 24; n++)
             {
