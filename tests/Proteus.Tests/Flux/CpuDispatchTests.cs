@@ -157,7 +157,7 @@ public sealed unsafe class BuildAndAbiTests
         yield return Case(typeof(ProteusMemoryStats), NativeConstants.MemoryStatsSizeV01, 56);
         yield return Case(typeof(ProteusFluxParams), NativeConstants.FluxParamsSizeV01, 64);
         yield return Case(typeof(ProteusLaunchConfig), NativeConstants.LaunchConfigSizeV01, 24);
-        yield return Case(typeof(ProteusFluxTensors), NativeConstants.FluxTensorsSizeV02, 632);
+        yield return Case(typeof(ProteusFluxTensors), NativeConstants.FluxTensorsSizeV02, 808);  // 0.3: candidates, candidate_lengths
         yield return Case(typeof(ProteusFluxRunInfo), NativeConstants.FluxRunInfoSizeV02, 48);
         yield return Case(typeof(ProteusBuildInfo), NativeConstants.BuildInfoSizeV02, 544);
         yield return Case(typeof(ProteusLinearParams), NativeConstants.LinearParamsSizeV02, 16);
@@ -167,6 +167,7 @@ public sealed unsafe class BuildAndAbiTests
         yield return Case(typeof(ProteusRouterTensors), NativeConstants.RouterTensorsSizeV02, 800);
         yield return Case(typeof(ProteusSelectParams), NativeConstants.SelectParamsSizeV02, 24);
         yield return Case(typeof(ProteusDnaUpdateParams), NativeConstants.DnaUpdateParamsSizeV02, 8);
+        yield return Case(typeof(ProteusExplicitCandidatesReport), NativeConstants.ExplicitCandidatesReportSizeV03, 88);
     }
 
     [TestCaseSource(nameof(VersionedStructs))]
