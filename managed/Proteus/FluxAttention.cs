@@ -311,12 +311,31 @@ public sealed class FluxAttention
         return ran;
     }
 
+    /// <summary>
+    /// The density hint of a mask whose caller knows its density (<see cref="FluxInputs{T}.ActiveDensity"/>):
+    /// ACTIVE_SPARSE under a quarter of the rows, ACTIVE_DENSE from a quarter on; none without a mask.
+    /// </summary>
+    internal static uint ActiveHintFlags<T>(FluxInputs<T> inputs)
+        where T : unmanaged
+    {
+        if (inputs.ActiveDensity is { } density && !(density is >= 0 and <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(inputs), density, "ActiveDensity is a share of rows: it must be in [0, 1].");
+        }
+        return (inputs.Active, inputs.ActiveDensity) switch
+        {
+            (null, _) or (_, null) => 0u,
+            (_, < 0.25) => (uint)ProteusFluxTensorFlags.ActiveSparse,
+            _ => (uint)ProteusFluxTensorFlags.ActiveDense,
+        };
+    }
+
     /// <summary>The tensors as the C ABI takes them; the caller holds the buffers through <paramref name="held"/>.</summary>
     internal static unsafe ProteusFluxTensors ToNative<T>(FluxInputs<T> inputs, HandleReferences held)
         where T : unmanaged => new()
     {
         StructSize = (uint)sizeof(ProteusFluxTensors),
-        Flags = inputs.QueryOffset is null ? 0u : (uint)ProteusFluxTensorFlags.QueryOffset,
+        Flags = (inputs.QueryOffset is null ? 0u : (uint)ProteusFluxTensorFlags.QueryOffset) | ActiveHintFlags(inputs),
         QueryOffset = inputs.QueryOffset ?? 0,
         Q = inputs.Query.ToNative(held, "query"),
         K = inputs.Key.ToNative(held, "key"),

@@ -56,8 +56,11 @@ public sealed class FluxInputs<T>
 
     /// <summary>
     /// The fraction of rows <see cref="Active"/> is expected to select, in [0, 1], when the caller knows it
-    /// (the attention layer does: its keep ratio times its heads per token over H). Only a hint for the
-    /// tuning cache's key (a mask of unknown density has a key of its own); the library never reads it.
+    /// (the attention layer does: its keep ratio times its heads per token over H). A hint: the output is
+    /// the same without it. It goes into the tuning cache's key (a mask of unknown density has a key of
+    /// its own) and, with <see cref="Active"/>, to the library as PROTEUS_FLUX_ACTIVE_SPARSE (under a
+    /// quarter) or PROTEUS_FLUX_ACTIVE_DENSE, so that a GPU backend runs the one kernel that suits it
+    /// instead of counting the rows on the device first.
     /// </summary>
     public double? ActiveDensity { get; init; }
 }

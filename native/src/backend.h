@@ -30,6 +30,9 @@ struct TensorRef {
  * contiguous, budgets are in range, the query slice is inside the keys (row r of q is position
  * i = query_offset + r, query_offset + query_len ≤ seq_len), and the scale is resolved.
  */
+/** What the caller said about the share of active rows (proteus_flux_tensor_flags). */
+enum class ActiveHint { kUnknown, kSparse, kDense };
+
 struct FluxProblem {
     TensorRef q, k, v, o, active, salience, lse;
     // PROTEUS_POLICY_EXPLICIT: int32 lists [B, Tq, L] (shared by the heads) or [B, H, Tq, L] (per head),
@@ -41,6 +44,8 @@ struct FluxProblem {
     int64_t seq_len = 0;       // T: keys (and the positions salience covers)
     int64_t query_len = 0;     // Tq: rows of q, o, active, lse
     int64_t query_offset = 0;  // p0: the position of row 0
+    // The caller's hint on the share of active rows (PROTEUS_FLUX_ACTIVE_SPARSE / _DENSE); kUnknown without one.
+    ActiveHint active_hint = ActiveHint::kUnknown;
     core::CandidateSpec candidates;
     float scale = 0.0f;
     proteus_launch_config launch{};  // as the caller gave it: zero fields mean "heuristic"

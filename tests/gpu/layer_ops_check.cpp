@@ -7,7 +7,8 @@
 // Build (from the repository root, after building build-cuda):
 //   g++ -O2 -std=c++17 -Inative/include -Inative/src tests/gpu/layer_ops_check.cpp -Lbuild-cuda/lib -lproteus
 //       -Wl,-rpath,$PWD/build-cuda/lib -o build-cuda/layer_ops_check
-// Run:  build-cuda/layer_ops_check [cuda|hip] [SEED] [small]      exit 0 when every check passes
+// Run:  build-cuda/layer_ops_check [cuda|hip] [SEED] [small|full] [SUITES]   exit 0 when every check passes
+//       (SUITES: comma-separated names of the suites to run, e.g. select,dna_update; all by default)
 //       (small: the sanitizers' run, without the 70000-token router shape and with the long select row at
 //       40003 tokens, still past one block's candidates; under racecheck the full run takes minutes)
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/numeric.h"
@@ -631,9 +633,16 @@ int main(int argc, char** argv)
         unsetenv("PROTEUS_GPU_ROUTER");
     }
     std::mt19937_64 rng(seed);
-    const std::function<void(const Contexts&, std::mt19937_64&)> suites[] = {
-        check_linear, check_convert, check_norm, check_gelu, check_rope, check_rope_views, check_router, check_select, check_dna_update};
-    for (const auto& suite : suites) suite(c, rng);
+    using Suite = std::function<void(const Contexts&, std::mt19937_64&)>;
+    const std::pair<const char*, Suite> suites[] = {
+        {"linear", check_linear}, {"convert", check_convert}, {"norm", check_norm},       {"gelu", check_gelu},
+        {"rope", check_rope},     {"rope_views", check_rope_views}, {"router", check_router}, {"select", check_select},
+        {"dna_update", check_dna_update}};
+    // argv[4]: the suites to run, comma separated (the sanitizers split the run; every suite by default).
+    const std::string wanted = argc > 4 ? "," + std::string(argv[4]) + "," : "";
+    for (const auto& [name, suite] : suites) {
+        if (wanted.empty() || wanted.find("," + std::string(name) + ",") != std::string::npos) suite(c, rng);
+    }
     require(proteus_context_destroy(c.gpu_direct), "context_destroy(gpu, direct router)");
     require(proteus_context_destroy(c.gpu), "context_destroy(gpu)");
     require(proteus_context_destroy(c.cpu), "context_destroy(cpu)");

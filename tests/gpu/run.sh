@@ -316,12 +316,17 @@ if has_step layersan; then
   [ -x "$checker" ] || g++ -O2 -std=c++17 -I"$root/native/include" -I"$root/native/src" "$root/tests/gpu/layer_ops_check.cpp" \
     -L"$build/lib" -lproteus -Wl,-rpath,"$build/lib" -o "$checker" >>"$out/layer.txt" 2>&1
   if [ -x "$checker" ]; then
-    for tool in memcheck racecheck synccheck; do
+    # Racecheck is slow: its run is split in two (the router shapes, then selection and the DNA update),
+    # each part with its own timeout, so that every suite is reached.
+    for run in "memcheck all" "racecheck linear,convert,norm,gelu,rope,rope_views,router" "racecheck select,dna_update" "synccheck all"; do
+      set -- $run
+      tool=$1; suites=$2; [ "$suites" = all ] && suites=""
       start=$SECONDS
-      timeout "${PROTEUS_SANITIZER_TIMEOUT:-240}" compute-sanitizer --tool "$tool" --error-exitcode 9 "$checker" cuda 1 small >"$build/layer-$tool.log" 2>&1
+      log="$build/layer-$tool-${suites:-all}.log"
+      timeout "${PROTEUS_SANITIZER_TIMEOUT:-240}" compute-sanitizer --tool "$tool" --error-exitcode 9 "$checker" cuda 1 small $suites >"$log" 2>&1
       rc=$?
-      { echo "===== compute-sanitizer --tool $tool layer_ops_check cuda 1 small"; cat "$build/layer-$tool.log"; } >>"$out/layer.txt"
-      note "layer operations $tool: rc=$rc in $((SECONDS - start)) s :: $(grep -E '(ERROR|RACECHECK) SUMMARY' "$build/layer-$tool.log" | tail -1) :: $(tail -1 "$build/layer-$tool.log")"
+      { echo "===== compute-sanitizer --tool $tool layer_ops_check cuda 1 small $suites"; cat "$log"; } >>"$out/layer.txt"
+      note "layer operations $tool ${suites:-(every suite)}: rc=$rc in $((SECONDS - start)) s :: $(grep -E '(ERROR|RACECHECK) SUMMARY' "$log" | tail -1) :: $(tail -1 "$log")"
     done
   fi
 fi
@@ -362,11 +367,21 @@ if has_step profile; then
   done
   # PROTEUS_PROFILE_KERNELS="active_rows rope_pairs …": ncu's throughput, memory, occupancy and stall
   # sections for the first launch of each, in the original layer at 256K (profile-detail.txt).
+  # With PROTEUS_PROFILE_SOURCE=1 also the per-instruction stall samples (SourceCounters) of each, as CSV
+  # (profile-source-N.csv: SASS lines with their warp-stall samples).
+  n=0
   for kernel in ${PROTEUS_PROFILE_KERNELS:-}; do
-    timeout 120 ncu --kernel-name "regex:$kernel" --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
-      --section WarpStateStats --section Occupancy --section LaunchStats --section SchedulerStats \
-      "$DOTNET_ROOT/dotnet" "$root/.device/tests/proteus.dll" bench --backend cuda --layer original --seq 262144 --iterations 1 \
+    n=$((n + 1))
+    source_args=(); [ "${PROTEUS_PROFILE_SOURCE:-0}" = 1 ] && source_args=(--section SourceCounters --import-source yes -f -o "$build/detail-$n")
+    timeout 150 ncu --kernel-name "regex:$kernel" --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
+      --section WarpStateStats --section Occupancy --section LaunchStats --section SchedulerStats --section InstructionStats \
+      "${source_args[@]}" "$DOTNET_ROOT/dotnet" "$root/.device/tests/proteus.dll" bench --backend cuda --layer original --seq 262144 --iterations 1 \
       2>&1 | grep -vE '^(proteus|what|layer|results)' >>"$out/profile-detail.txt"
+    if [ -f "$build/detail-$n.ncu-rep" ]; then
+      ncu --import "$build/detail-$n.ncu-rep" >>"$out/profile-detail.txt" 2>&1
+      ncu --import "$build/detail-$n.ncu-rep" --page source --csv --print-source sass >"$out/profile-source-$n.csv" 2>&1
+      xz -T0 "$out/profile-source-$n.csv"
+    fi
   done
   note "profile (nsys or ncu, per-kernel table in profile.txt): in $((SECONDS - start)) s"
 fi

@@ -203,7 +203,19 @@ typedef enum proteus_flux_kernel {
 /** Bits of proteus_flux_tensors.flags. */
 typedef enum proteus_flux_tensor_flags {
     /** query_offset holds p0; without it p0 = T − Tq (the queries are the last Tq positions). */
-    PROTEUS_FLUX_QUERY_OFFSET = 1
+    PROTEUS_FLUX_QUERY_OFFSET = 1,
+    /**
+     * Since 0.3, a hint that needs the active tensor: the caller expects fewer than a quarter of its
+     * rows to be set (the attention layer knows its keep ratio and heads per token). The output is the
+     * same with or without it; a GPU backend's AUTO then runs the row mode alone, instead of counting the
+     * active rows on the device and queuing the tile kernel behind a gate. Not with ACTIVE_DENSE.
+     */
+    PROTEUS_FLUX_ACTIVE_SPARSE = 2,
+    /**
+     * Since 0.3, the opposite hint: a quarter of the active rows or more are set; a GPU backend's AUTO
+     * runs the tile kernel alone (it skips inactive rows itself). Not with ACTIVE_SPARSE.
+     */
+    PROTEUS_FLUX_ACTIVE_DENSE = 4
 } proteus_flux_tensor_flags;
 
 /** Severity of a message to the log callback (proteus_set_log_callback). */

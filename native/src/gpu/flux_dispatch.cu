@@ -109,10 +109,14 @@ proteus_status plan_auto(const FluxProblem& problem, const DeviceTraits& traits,
     if (problem.candidates.policy == PROTEUS_POLICY_EXPLICIT) return plan_explicit(problem, plan);
     const bool masked = problem.active.present();
     const bool row_mode = row_mode_takes(problem);
-    if (tile_kernel_takes(problem)) {
-        // With a mask the row mode may be the faster one; the device counts the active rows and picks.
-        return masked && row_mode ? plan_tile(problem, traits, PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE, PROTEUS_LAUNCH_AUTO, plan)
-                                  : plan_tile(problem, traits, PROTEUS_KERNEL_GPU_TILE, PROTEUS_LAUNCH_TILE, plan);
+    // The caller's hint on the mask's density settles what the device would count: under a quarter of
+    // the rows, the row mode alone (no tile launch behind a gate); a quarter or more, the tile kernel alone.
+    const bool sparse = masked && row_mode && problem.active_hint == ActiveHint::kSparse;
+    if (tile_kernel_takes(problem) && !sparse) {
+        // With a mask the row mode may be the faster one; without a hint the device counts the active rows and picks.
+        const bool choose = masked && row_mode && problem.active_hint != ActiveHint::kDense;
+        return choose ? plan_tile(problem, traits, PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE, PROTEUS_LAUNCH_AUTO, plan)
+                      : plan_tile(problem, traits, PROTEUS_KERNEL_GPU_TILE, PROTEUS_LAUNCH_TILE, plan);
     }
     if (masked && row_mode) {
         const proteus_status status = check_no_tile_fields(problem.launch, "the row mode (AUTO's choice)");

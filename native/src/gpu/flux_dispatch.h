@@ -11,8 +11,10 @@
 //   GPU_EXPLICIT        the explicit-list kernel: the explicit policy, every storage type, D ≤ 128
 //                       (AUTO only; TILE and ROW refuse the explicit policy);
 //   GPU_TILE_OR_ROW_MODE AUTO with a mask where the tile kernel and the row mode both take the
-//                       problem: both are queued and the device picks (row mode below 25 % active rows).
-// AUTO: TILE_OR_ROW_MODE, else the tile kernel where it takes the problem, else the row mode where a
+//                       problem and the caller gave no density hint: both are queued and the device
+//                       picks (row mode below 25 % active rows).
+// AUTO: with a mask and the hint PROTEUS_FLUX_ACTIVE_SPARSE the row mode where it takes the problem,
+// with PROTEUS_FLUX_ACTIVE_DENSE the tile kernel where it takes it; TILE_OR_ROW_MODE, else the tile kernel where it takes the problem, else the row mode where a
 // mask is given and it takes the problem (it computes only the active rows, 32 lanes each), else the
 // general row kernel. TILE and ROW run exactly that kernel or fail with INVALID_ARGUMENT naming
 // launch.mode; a launch field given for a kernel without it fails naming the field.

@@ -1075,18 +1075,24 @@ __global__ void __launch_bounds__(kTileThreads, kTileBlocksPerMultiprocessor) ac
                 }
                 const int64_t limit = group_max(last, lane);
                 int64_t x = group_min(next_taken(begin, end, 0), lane);
+                // Index 0 of the stream in K and V, and the elements between consecutive indices.
+                const Raw* const key_base = args.k.at(b, kv_head, 0);
+                const Raw* const value_base = args.v.at(b, kv_head, 0);
+                const int64_t key_step = step * args.k.token, value_step = step * args.v.token;
                 // Queues the copies of the tile at index x into stage `buffer` (keys past `limit` are
                 // zeros and never read from memory: every index below it is a key of the tensor).
                 const auto stage_tile = [&](int buffer, int64_t at) {
                     uint16_t* const stage = stages + buffer * kStage;
-                    for (int w = lane; w < kWords; w += kGroup) {
+                    static_assert(kWords % kGroup == 0, "every lane copies the same number of words");
+#pragma unroll
+                    for (int copy = 0; copy < kWords / kGroup; ++copy) {
+                        const int w = lane + copy * kGroup;
                         const int tensor = w / (kKeys * kWordsPerKey);
                         const int key = w / kWordsPerKey % kKeys;
                         const int piece = w % kWordsPerKey;
-                        const bool valid = at + key < limit;
-                        const Raw* const source =
-                            (tensor == 0 ? args.k : args.v).at(b, kv_head, valid ? (at + key) * step : 0) + 8 * piece;
-                        mma::copy_16(stage + tensor * kTensor + key * kPitch + 8 * piece, source, valid);
+                        const int64_t index = at + key < limit ? at + key : 0;
+                        const Raw* const source = (tensor == 0 ? key_base + index * key_step : value_base + index * value_step) + 8 * piece;
+                        mma::copy_16(stage + tensor * kTensor + key * kPitch + 8 * piece, source, at + key < limit);
                     }
                     mma::copy_commit();
                 };

@@ -781,6 +781,9 @@ struct RouterProducts {
     bool x_vector = false;  // x's rows readable 16 bytes at a time (|x|² in router_finish_lanes)
     Divisor seq_len;             // token → (b, t)
     bool narrow_tokens = false;  // every token index below 2^31: the 32-bit quotient
+    // G a multiple of 4, products and probs rows 16-byte aligned: router_finish_lanes reads a lane's
+    // products and writes its probs 16 bytes at a time (4 gates).
+    bool vector_gates = false;
 };
 
 /** Σ of the kParts terms of column g (the smallest first), times 2^-s. */
@@ -790,6 +793,44 @@ __device__ __forceinline__ float unsplit(const float* terms, int64_t gates, int6
     float value = terms[(kParts - 1) * gates + g];
     for (int part = kParts - 2; part >= 0; --part) value += terms[part * gates + g];
     return value * unscale;
+}
+
+/**
+ * unsplit of the gates [own, own + kGates) a lane holds (−inf outside G): with `vector` (G a multiple of
+ * 4, rows 16-byte aligned) 16 bytes a load, every part's loads issued before the sums; the sums are the
+ * same operations in the same order either way.
+ */
+template <int kParts, int kGates>
+__device__ __forceinline__ void unsplit_gates(const float* terms, int gates, int own, float unscale, const bool (&inside)[kGates],
+                                              bool vector, float (&out)[kGates])
+{
+    if constexpr (kGates % 4 == 0) {
+        if (vector) {
+            float4 words[kParts][kGates / 4];
+#pragma unroll
+            for (int part = 0; part < kParts; ++part) {
+#pragma unroll
+                for (int w = 0; w < kGates / 4; ++w) {
+                    words[part][w] = inside[4 * w] ? *reinterpret_cast<const float4*>(terms + part * gates + own + 4 * w)
+                                                   : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+                }
+            }
+#pragma unroll
+            for (int k = 0; k < kGates; ++k) {
+                const auto element = [&](int part) {
+                    const float4& word = words[part][k / 4];
+                    return k % 4 == 0 ? word.x : k % 4 == 1 ? word.y : k % 4 == 2 ? word.z : word.w;
+                };
+                float value = element(kParts - 1);
+#pragma unroll
+                for (int part = kParts - 2; part >= 0; --part) value += element(part);
+                out[k] = inside[k] ? value * unscale : -INFINITY;
+            }
+            return;
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < kGates; ++k) out[k] = inside[k] ? unsplit<kParts>(terms, gates, own + k, unscale) : -INFINITY;
 }
 
 /**
@@ -934,7 +975,7 @@ __device__ __forceinline__ void group_reduce_pair(float& a, OpA op_a, float& b, 
  * every run: the same bits.
  */
 template <typename S, int kLanes, int kGates>
-__global__ void __launch_bounds__(kThreads) router_finish_lanes(RouterArgs a, RouterProducts f)
+__global__ void __launch_bounds__(kThreads, 3) router_finish_lanes(RouterArgs a, RouterProducts f)
 {
     constexpr int kParts = RouterSplit<S>::kParts;
     constexpr int kGroups = kThreads / kLanes;  // tokens of a block step
@@ -994,11 +1035,9 @@ __global__ void __launch_bounds__(kThreads) router_finish_lanes(RouterArgs a, Ro
         // p_router = softmax(logits); |x|² alongside the maximum.
         float p[kGates];
         float top = -INFINITY, square = 0.0f;
+        unsplit_gates<kParts>(terms, G, own, weight_unscale, inside, f.vector_gates, p);
 #pragma unroll
-        for (int k = 0; k < kGates; ++k) {
-            p[k] = inside[k] ? unsplit<kParts>(terms, G, own + k, weight_unscale) : -INFINITY;
-            top = fmaxf(top, p[k]);
-        }
+        for (int k = 0; k < kGates; ++k) top = fmaxf(top, p[k]);
         if (a.dna) {
             const Raw* const x = static_cast<const Raw*>(a.x) + b * a.x_batch + t * a.x_token;
             if (f.x_vector) {
@@ -1039,10 +1078,10 @@ __global__ void __launch_bounds__(kThreads) router_finish_lanes(RouterArgs a, Ro
             const float inverse_x = 1.0f / fmaxf(sqrtf(square), 1e-6f);
             float q[kGates];
             salience = -INFINITY;
+            unsplit_gates<kParts>(terms + kParts * G, G, own, prototype_unscale, inside, f.vector_gates, q);
 #pragma unroll
             for (int k = 0; k < kGates; ++k) {
-                q[k] = inside[k] ? unsplit<kParts>(terms + kParts * G, G, own + k, prototype_unscale) * inverse_x * inverse_norm[k]
-                                 : -INFINITY;  // σ_g
+                q[k] = inside[k] ? q[k] * inverse_x * inverse_norm[k] : -INFINITY;  // σ_g
                 salience = fmaxf(salience, q[k]);
             }
             salience = group_reduce<kLanes>(salience, Max{});
@@ -1084,9 +1123,23 @@ __global__ void __launch_bounds__(kThreads) router_finish_lanes(RouterArgs a, Ro
 
         if (owner) {
             float* const probs = a.probs + b * a.probs_batch + t * a.probs_token;
+            bool stored = false;
+            if constexpr (kGates % 4 == 0) {
+                if (f.vector_gates) {
 #pragma unroll
-            for (int k = 0; k < kGates; ++k) {
-                if (inside[k]) probs[own + k] = p[k];
+                    for (int w = 0; w < kGates / 4; ++w) {
+                        if (inside[4 * w]) {
+                            *reinterpret_cast<float4*>(probs + own + 4 * w) = make_float4(p[4 * w], p[4 * w + 1], p[4 * w + 2], p[4 * w + 3]);
+                        }
+                    }
+                    stored = true;
+                }
+            }
+            if (!stored) {
+#pragma unroll
+                for (int k = 0; k < kGates; ++k) {
+                    if (inside[k]) probs[own + k] = p[k];
+                }
             }
         }
         if (a.head_probs != nullptr) {
@@ -1151,30 +1204,91 @@ __device__ __forceinline__ uint64_t token_key(float importance, int64_t t)
     return (static_cast<uint64_t>(ordered_bits(importance)) << 32) | (0xffffffffu - static_cast<uint32_t>(t));
 }
 
-__global__ void select_start(SelectState* state, int64_t batch, int64_t remaining)
+constexpr int kPasses = kKeyBits / kRadixBits;
+static_assert(kThreads == kBins, "settle_select gives each thread one bin");
+
+/**
+ * Row b's state after the picks of passes [0, passes), replayed by the whole block from the pass
+ * histograms ([kPasses][batch][kBins], zeroed before the first pass) into `s` (shared): pass p fixes the
+ * digit at kKeyBits − 8·(p + 1) of the threshold key, the remaining-th largest key, as pick_digit does
+ * (the largest bin whose suffix count reaches `remaining`, found by a suffix scan, one bin a thread).
+ * Returns whether the row is settled: its remaining keys are every key of the prefix, so that the
+ * prefix with the lower bits 0 is already the threshold and the later passes have nothing to count
+ * (on distinct importances after the 4 passes of the float's bits; ties go on to the index bits).
+ */
+__device__ bool settle_select(const uint32_t* histograms, int64_t batch, int64_t b, int passes, int64_t remaining,
+                              SelectState& s, uint32_t* suffix, bool& settled)
 {
-    for (uint64_t b = grid_start(); b < static_cast<uint64_t>(batch); b += grid_step()) state[b] = {0, 0, remaining};
+    const int bin = static_cast<int>(threadIdx.x);
+    if (bin == 0) {
+        s = {0, 0, remaining};
+        settled = false;
+    }
+    for (int pass = 0; pass < passes; ++pass) {
+        __syncthreads();  // s and settled published; suffix free
+        if (settled) break;
+        suffix[bin] = histograms[(static_cast<int64_t>(pass) * batch + b) * kBins + bin];
+        for (int offset = 1; offset < kBins; offset *= 2) {
+            __syncthreads();
+            const uint32_t above = bin + offset < kBins ? suffix[bin + offset] : 0;
+            __syncthreads();
+            suffix[bin] += above;
+        }
+        __syncthreads();
+        const int64_t wanted = s.remaining;
+        const uint32_t here = suffix[bin], next = bin + 1 < kBins ? suffix[bin + 1] : 0;
+        // The chosen bin: its suffix reaches `wanted`, the next one's does not (bin 0 when none does).
+        if ((here >= wanted && next < wanted) || (bin == 0 && here < wanted)) {
+            const int shift = kKeyBits - kRadixBits * (pass + 1);
+            const int64_t count = here - next;
+            s.remaining = wanted - next;
+            s.prefix |= static_cast<uint64_t>(bin) << shift;
+            s.mask |= static_cast<uint64_t>(kBins - 1) << shift;
+            settled = s.remaining == count;
+        }
+    }
+    __syncthreads();
+    return settled;
 }
 
-/** Counts, per batch row (grid y), the candidates t ≥ guard whose fixed bits match, by the digit at `shift`. */
-__global__ void select_histogram(const float* importance, int64_t importance_batch, int64_t importance_token,
-                                 int64_t batch, int64_t seq_len, int64_t guard, const SelectState* state,
-                                 uint32_t* histogram, int shift)
+/**
+ * Pass `pass` of the radix select: per batch row (grid y), the rows not settled by the earlier passes
+ * count their candidates t ≥ guard whose fixed bits match, by the digit of this pass.
+ */
+__global__ void __launch_bounds__(kThreads) select_histogram(const float* importance, int64_t importance_batch,
+                                                             int64_t importance_token, int64_t batch, int64_t seq_len,
+                                                             int64_t guard, int64_t remaining, uint32_t* histograms, int pass)
 {
     __shared__ uint32_t counts[kBins];
+    __shared__ uint32_t suffix[kBins];
+    __shared__ SelectState s;
+    __shared__ bool settled;
+    const int shift = kKeyBits - kRadixBits * (pass + 1);
     for (int64_t b = blockIdx.y; b < batch; b += gridDim.y) {
-        for (int bin = threadIdx.x; bin < kBins; bin += kThreads) counts[bin] = 0;
+        if (settle_select(histograms, batch, b, pass, remaining, s, suffix, settled)) continue;
+        counts[threadIdx.x] = 0;
         __syncthreads();
-        const SelectState s = state[b];
+        const uint64_t mask = s.mask, prefix = s.prefix;
         for (int64_t t = guard + grid_start(); t < seq_len; t += grid_step()) {
             const uint64_t key = token_key(importance[b * importance_batch + t * importance_token], t);
-            if ((key & s.mask) == s.prefix) atomicAdd(&counts[(key >> shift) & (kBins - 1)], 1u);
+            if ((key & mask) == prefix) atomicAdd(&counts[(key >> shift) & (kBins - 1)], 1u);
         }
         __syncthreads();
-        for (int bin = threadIdx.x; bin < kBins; bin += kThreads) {
-            if (counts[bin] != 0) atomicAdd(&histogram[b * kBins + bin], counts[bin]);  // integer: order-free
-        }
-        __syncthreads();  // counts is cleared for the next row
+        const uint32_t mine = counts[threadIdx.x];
+        if (mine != 0) atomicAdd(&histograms[(static_cast<int64_t>(pass) * batch + b) * kBins + threadIdx.x], mine);  // integer: order-free
+    }
+}
+
+/** Each row's threshold state after every pass, for select_write. */
+__global__ void __launch_bounds__(kThreads) select_settle(const uint32_t* histograms, int64_t batch, int64_t remaining,
+                                                          SelectState* state)
+{
+    __shared__ uint32_t suffix[kBins];
+    __shared__ SelectState s;
+    __shared__ bool settled;
+    for (int64_t b = blockIdx.x; b < batch; b += gridDim.x) {
+        settle_select(histograms, batch, b, kPasses, remaining, s, suffix, settled);
+        if (threadIdx.x == 0) state[b] = s;
     }
 }
 
@@ -1193,7 +1307,7 @@ __device__ void pick_digit(SelectState& s, const uint32_t* counts, int shift)
 
 /**
  * The whole select of a batch row in one block (rows of few candidates, or many rows): the passes of
- * select_histogram and select_pick with the counts in shared memory. Writes the row's final state.
+ * select_histogram with the counts and the picks in shared memory. Writes the row's final state.
  */
 __global__ void select_in_block(const float* importance, int64_t importance_batch, int64_t importance_token,
                                 int64_t batch, int64_t seq_len, int64_t guard, int64_t remaining, SelectState* state)
@@ -1215,22 +1329,6 @@ __global__ void select_in_block(const float* importance, int64_t importance_batc
             __syncthreads();  // s is read (and counts cleared) in the next pass
         }
         if (threadIdx.x == 0) state[b] = s;
-        __syncthreads();
-    }
-}
-
-/** Fixes the digit at `shift` of each row's threshold key and clears the row's histogram for the next pass. */
-__global__ void select_pick(SelectState* state, uint32_t* histogram, int64_t batch, int shift)
-{
-    for (int64_t b = blockIdx.x; b < batch; b += gridDim.x) {
-        uint32_t* const counts = histogram + b * kBins;
-        if (threadIdx.x == 0) {
-            SelectState s = state[b];
-            pick_digit(s, counts, shift);
-            state[b] = s;
-        }
-        __syncthreads();
-        for (int bin = threadIdx.x; bin < kBins; bin += kThreads) counts[bin] = 0;
         __syncthreads();
     }
 }
@@ -1665,6 +1763,9 @@ proteus_status router_through_blas(const RouterProblem& problem, const RouterArg
         f.x_vector = reinterpret_cast<uintptr_t>(a.x) % kAccess == 0 && (C * raw) % kAccess == 0 &&
                      (a.seq_len <= 1 || (static_cast<uint64_t>(a.x_token) * raw) % kAccess == 0) &&
                      (problem.batch <= 1 || (static_cast<uint64_t>(a.x_batch) * raw) % kAccess == 0);
+        const auto aligned = [](const void* pointer) { return reinterpret_cast<uintptr_t>(pointer) % kAccess == 0; };
+        f.vector_gates = G % 4 == 0 && aligned(products) && aligned(a.probs) && a.probs_token % 4 == 0 &&
+                         (problem.batch <= 1 || a.probs_batch % 4 == 0);
         f.seq_len = make_divisor(static_cast<uint64_t>(a.seq_len));
         f.narrow_tokens = a.tokens < (int64_t{1} << 31) && a.seq_len < (int64_t{1} << 31);
         const auto* x = static_cast<const typename S::Raw*>(a.x);
@@ -1757,25 +1858,26 @@ proteus_status select_rows(const SelectProblem& problem, Allocator& workspace, c
         const proteus_status launched = check_launch("select_in_block");
         if (launched != PROTEUS_STATUS_OK) return launched;
     } else if (remaining > 0) {
-        uint32_t* histogram = nullptr;
-        const proteus_status status = memory.allocate(static_cast<uint64_t>(batch) * kBins, &histogram);
+        // One histogram per pass (8 KiB a row), zeroed once: each pass replays the earlier picks itself,
+        // so no pick kernel runs between the passes and a settled row skips the rest.
+        uint32_t* histograms = nullptr;
+        const uint64_t bins = static_cast<uint64_t>(kPasses) * batch * kBins;
+        const proteus_status status = memory.allocate(bins, &histograms);
         if (status != PROTEUS_STATUS_OK) return status;
-        PROTEUS_GPU_CHECK(cudaMemsetAsync(histogram, 0, sizeof(uint32_t) * batch * kBins, stream), "MemsetAsync");
-        select_start<<<blocks_for(batch), kThreads, 0, stream>>>(state, batch, remaining);
-        proteus_status launched = check_launch("select_start");
-        if (launched != PROTEUS_STATUS_OK) return launched;
-        const dim3 grid(blocks_for(candidates, kThreads * 16), static_cast<unsigned>(std::min<int64_t>(batch, 65535)));
-        const unsigned rows = static_cast<unsigned>(std::min<int64_t>(batch, kMaxBlocks));
-        for (int shift = kKeyBits - kRadixBits; shift >= 0; shift -= kRadixBits) {
+        PROTEUS_GPU_CHECK(cudaMemsetAsync(histograms, 0, sizeof(uint32_t) * bins, stream), "MemsetAsync");
+        // ~1024 candidates a block: same-bin atomics (the first digits put most keys in one bin) spread over the device.
+        const dim3 grid(blocks_for(candidates, kThreads * 4), static_cast<unsigned>(std::min<int64_t>(batch, 65535)));
+        for (int pass = 0; pass < kPasses; ++pass) {
             select_histogram<<<grid, kThreads, 0, stream>>>(static_cast<const float*>(problem.importance.data),
                                                              problem.importance.strides[0], problem.importance.strides[1],
-                                                             batch, seq_len, guard, state, histogram, shift);
-            launched = check_launch("select_histogram");
-            if (launched != PROTEUS_STATUS_OK) return launched;
-            select_pick<<<rows, kThreads, 0, stream>>>(state, histogram, batch, shift);
-            launched = check_launch("select_pick");
+                                                             batch, seq_len, guard, remaining, histograms, pass);
+            const proteus_status launched = check_launch("select_histogram");
             if (launched != PROTEUS_STATUS_OK) return launched;
         }
+        select_settle<<<static_cast<unsigned>(std::min<int64_t>(batch, kMaxBlocks)), kThreads, 0, stream>>>(histograms, batch,
+                                                                                                           remaining, state);
+        const proteus_status launched = check_launch("select_settle");
+        if (launched != PROTEUS_STATUS_OK) return launched;
     }
     select_write<<<blocks_for(static_cast<uint64_t>(batch) * seq_len), kThreads, 0, stream>>>(
         static_cast<const float*>(problem.head_probs.data), problem.head_probs.strides[0], problem.head_probs.strides[1],

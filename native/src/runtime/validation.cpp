@@ -215,7 +215,8 @@ proteus_status check_candidate_tensors(const Context& context, const proteus_flu
  */
 proteus_status check_query_slice(const proteus_flux_tensors& tensors, const FluxTensors& t, int64_t& query_offset)
 {
-    const uint32_t unknown = tensors.flags & ~static_cast<uint32_t>(PROTEUS_FLUX_QUERY_OFFSET);
+    const uint32_t known = PROTEUS_FLUX_QUERY_OFFSET | PROTEUS_FLUX_ACTIVE_SPARSE | PROTEUS_FLUX_ACTIVE_DENSE;
+    const uint32_t unknown = tensors.flags & ~known;
     if (unknown != 0) {
         return reject("tensors.flags", "has bits " + std::to_string(unknown) + " that are not proteus_flux_tensor_flags");
     }
@@ -230,6 +231,22 @@ proteus_status check_query_slice(const proteus_flux_tensors& tensors, const Flux
         return reject("tensors.query_offset", number(query_offset) + " puts the Tq = " + number(query_len) +
                                                   " query rows outside [0, T = " + number(seq_len) +
                                                   "); it must be in [0, T - Tq]");
+    }
+    return PROTEUS_STATUS_OK;
+}
+
+/** The flags' hint on the share of active rows: one of the two, and only with an active tensor. */
+proteus_status check_active_hint(const proteus_flux_tensors& tensors, const FluxTensors& t, ActiveHint& hint)
+{
+    const bool sparse = (tensors.flags & PROTEUS_FLUX_ACTIVE_SPARSE) != 0;
+    const bool dense = (tensors.flags & PROTEUS_FLUX_ACTIVE_DENSE) != 0;
+    hint = sparse ? ActiveHint::kSparse : dense ? ActiveHint::kDense : ActiveHint::kUnknown;
+    if (sparse && dense) {
+        return reject("tensors.flags", "sets both PROTEUS_FLUX_ACTIVE_SPARSE and PROTEUS_FLUX_ACTIVE_DENSE; give one hint or none");
+    }
+    if ((sparse || dense) && !t.active.present()) {
+        return reject("tensors.flags", std::string(sparse ? "PROTEUS_FLUX_ACTIVE_SPARSE" : "PROTEUS_FLUX_ACTIVE_DENSE") +
+                                           " describes the active tensor, which is absent");
     }
     return PROTEUS_STATUS_OK;
 }
@@ -538,8 +555,11 @@ proteus_status check_flux_call(const Context& context, const proteus_flux_tensor
     if (status == PROTEUS_STATUS_OK) status = check_output_apart(t, t.o);
     if (status == PROTEUS_STATUS_OK) status = check_output_apart(t, t.lse);
     if (status == PROTEUS_STATUS_OK) status = resolve_scale(budgets, t.q.ref.shape[3], problem.scale);
+    ActiveHint hint = ActiveHint::kUnknown;
+    if (status == PROTEUS_STATUS_OK) status = check_active_hint(given, t, hint);
     if (status != PROTEUS_STATUS_OK) return status;
     fill_problem(t, spec, query_offset, problem, lease);
+    problem.active_hint = hint;
     return PROTEUS_STATUS_OK;
 }
 
