@@ -61,16 +61,6 @@ struct DnaArgs {
     int32_t capacity = 0;      // of a tile's list
 };
 
-/** The order-preserving rank key of key j (see gpu/flux_dna.h): NaN as −inf, −0 as +0 (they tie). */
-__device__ __forceinline__ uint64_t rank_key(float value, int64_t j)
-{
-    if (value != value) value = -INFINITY;
-    if (value == 0.0f) value = 0.0f;
-    uint32_t bits = __float_as_uint(value);
-    bits = (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
-    return (uint64_t{bits} << 32) | static_cast<uint32_t>(j);
-}
-
 __device__ __forceinline__ uint64_t shuffle64(uint64_t value, int source)
 {
     const uint32_t low = group_shuffle(static_cast<uint32_t>(value), source, kGroup);
@@ -102,7 +92,7 @@ __device__ PrefixRange chunk_prefixes(const DnaArgs& args, int64_t m)
 
 __device__ __forceinline__ uint64_t salience_key(const DnaArgs& args, int64_t b, int64_t p, int64_t end)
 {
-    return p < end ? rank_key(args.salience[b * args.salience_batch + p * args.salience_token], p) : 0;
+    return p < end ? dna_rank_key(args.salience[b * args.salience_batch + p * args.salience_token], p) : 0;
 }
 
 /**

@@ -11,6 +11,7 @@
 // larger means ranked higher, and 0 ranks below every key (the threshold of a prefix shorter than K).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "backend.h"
@@ -18,6 +19,16 @@
 #include "gpu/vendor.h"
 
 namespace proteus::gpu {
+
+/** The order-preserving rank key of key j (above): NaN as −inf, −0 as +0 (they tie). */
+__device__ __forceinline__ uint64_t dna_rank_key(float value, int64_t j)
+{
+    if (value != value) value = -INFINITY;
+    if (value == 0.0f) value = 0.0f;
+    uint32_t bits = __float_as_uint(value);
+    bits = (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
+    return (uint64_t{bits} << 32) | static_cast<uint32_t>(j);
+}
 
 /** The largest K the tile kernel and the row mode take (a DNA walker keeps its top K in shared memory). */
 constexpr int64_t kMaxTileDnaKeys = 256;

@@ -372,6 +372,8 @@ struct RowArgs {
     Rows<const Raw> q, k, v;
     Rows<Raw> o;
     Rows<float> lse;  // data null: not wanted
+    const float* salience = nullptr;  // [B, T] (the row tiles scan it for DNA keys); null without DNA keys
+    int64_t salience_batch = 0, salience_token = 0;
     const int64_t* ids = nullptr;
     const int64_t* count = nullptr;  // listed rows, in device memory (scan_counts writes it)
     Gate gate;
@@ -937,11 +939,35 @@ __device__ __forceinline__ int64_t next_taken(const int64_t (&begin)[2], const i
     return next;
 }
 
+/** The smallest unsigned `value` over the group. */
+__device__ __forceinline__ uint64_t group_min_unsigned(uint64_t value, int lane)
+{
+#pragma unroll
+    for (int mask = 1; mask < kGroup; mask *= 2) {
+        const auto other = static_cast<uint64_t>(shuffle_int64(static_cast<int64_t>(value), lane ^ mask));
+        value = other < value ? other : value;
+    }
+    return value;
+}
+
 /**
  * The row tiles (Aligned policy, 16-bit storage, 16-byte aligned rows, D ∈ {16, 32, 64}). Warp w of
  * block k takes chunks (k·kTileWarps + w), + grid·kTileWarps, …; lane (g, t) holds rows g and g + 8
  * of the chunk in every accumulator (gpu/mma.h). Every loop's trip count is uniform over the warp: it
  * depends on the chunk's rows through group-wide minima and maxima only.
+ *
+ * A pass (the chunk's rows of one (b, h)) scores tiles of keys of three kinds with one online softmax
+ * per row: the union of the rows' windows, of their aligned anchors, and (kDna) of their DNA keys.
+ * Rows of a chunk are close (≈ 80 tokens apart at 1.25 % density), and Dna(i), the top K of
+ * [0, i − W], changes little between them, so the DNA keys are tiles too: with i0 the pass's first
+ * DNA row and P0 the first prefix of i0's query tile (P0 ≤ i − W for every row of the pass), every key
+ * of Dna(i) at or below P0 has a rank key at least the threshold of i − W, which is at least that of
+ * P0, so it is one of the top K of [0, P0]: an entry of that tile's list (gpu/flux_dna.h). The list's
+ * entries at positions ≤ P0 are staged 64 at a time (gathered K and V rows); the positions in
+ * (P0, i_last − W] whose rank keys reach the smallest threshold of the pass are found by a scan of the
+ * salience (ballots) and staged the same way. Each row takes a key j of these tiles exactly when
+ * j ≤ i − W, its rank key reaches the row's threshold and j is not one of its anchors (a multiple of S
+ * from its first anchor on): Dna(i) minus its anchors, every key once.
  */
 template <typename Storage, int kDim, bool kDna>
 __global__ void __launch_bounds__(kTileThreads, kTileBlocksPerMultiprocessor) active_row_tiles(RowArgs<typename Storage::Raw> args)
@@ -958,8 +984,12 @@ __global__ void __launch_bounds__(kTileThreads, kTileBlocksPerMultiprocessor) ac
     constexpr int kWordsPerKey = kDim / 8;      // 16-byte pieces of a key row
     constexpr int kWords = 2 * kKeys * kWordsPerKey;
     constexpr float kLog2e = 1.4426950408889634f;
-    static_assert(kDim * kTileRows * 4 + 2 * kTileRows * 4 <= kStage * 2 * 2, "the DNA states fit the stages");
+    // An unused slot of a DNA tile: its position 2^32 − 1 is past every row's last DNA position.
+    constexpr uint64_t kNoEntry = ~uint64_t{0};
+    constexpr int kScan = kKeys < kGroup ? kKeys : kGroup;  // positions a step of the salience scan
+    static_assert(kWords % kGroup == 0, "every lane copies the same number of words");
     __shared__ __align__(16) uint16_t shared[kTileWarps][2 * kStage];
+    __shared__ uint64_t dna_ranks[kTileWarps][2][kDna ? kKeys : 1];  // a DNA stage's rank keys (position in the low word)
 
     const int lane = threadIdx.x % kGroup;
     const int warp = static_cast<int>(threadIdx.x) / kGroup;
@@ -979,68 +1009,23 @@ __global__ void __launch_bounds__(kTileThreads, kTileBlocksPerMultiprocessor) ac
         float l[2] = {0.0f, 0.0f};
         mma::Accumulator o[kDimBlocks] = {};
 
-        if constexpr (kDna) {
-            // Each row's DNA slots by gathers, kDnaRows rows at once: row r0 + c on the P = D / 8 lanes
-            // c·P + e (lane e owning dims [8e, 8e + 8)), which all see the row's keys, kDnaUnroll a
-            // step; the states are parked in the stages (free until the tiles start), then read back
-            // in the accumulators' layout.
-            constexpr int kLanesPerKey = kDim / 8;
-            constexpr int kDnaRows = kGroup / kLanesPerKey;
-            constexpr int kDnaUnroll = 4;
-            float* const parked = reinterpret_cast<float*>(stages);  // [row][D] o, then [row] m, [row] l
-            const int e = lane % kLanesPerKey;
-            for (int first = 0; first < kTileRows; first += kDnaRows) {
-                const int r = first + lane / kLanesPerKey;
-                const int64_t entry = chunk * kTileRows + r;
-                LaneState state;
-                Slots row;
-                ListedRow at;
-                float slice[kSlice] = {};
-                int64_t taken = 0;  // the row's DNA slots
-                if (entry < count) {
-                    at = listed_row(args, entry);
-                    if (at.i >= args.window) {
-                        load_elements<Storage>(args.q.at(at.b, at.h, at.query_row) + e * kSlice, true, slice);
-                        row = slots_of<true>(args, at.b, at.query_row, at.i);
-                        taken = row.size - row.dna_begin;
-                    }
-                }
-                const int64_t steps = group_max(taken, lane);  // uniform: the shuffles need every lane
-                for (int64_t base = 0; base < steps; base += kDnaUnroll) {
-                    add_candidates<Storage, kLanesPerKey, kDnaUnroll>(state, slice, args.scale, true,
-                                                                      [&](int u, const Raw*& key_slice, const Raw*& value_slice) {
-                        if (base + u >= taken) return false;
-                        const int64_t j = key_of<true>(args, row, row.dna_begin + base + u);
-                        if (j < 0) return false;
-                        key_slice = args.k.at(at.b, at.h / args.group, j) + e * kSlice;
-                        value_slice = args.v.at(at.b, at.h / args.group, j) + e * kSlice;
-                        return true;
-                    });
-                }
-#pragma unroll
-                for (int d = 0; d < kSlice; ++d) parked[r * kDim + e * kSlice + d] = state.acc[d];
-                if (e == 0) {
-                    parked[kTileRows * kDim + r] = state.m;
-                    parked[kTileRows * kDim + kTileRows + r] = state.l;
-                }
-            }
-            group_sync();
-#pragma unroll
-            for (int k = 0; k < 2; ++k) {
-                const int r = g + 8 * k;
-                m[k] = parked[kTileRows * kDim + r] * kLog2e;  // −inf stays −inf
-                l[k] = t == 0 ? parked[kTileRows * kDim + kTileRows + r] : 0.0f;
-#pragma unroll
-                for (int n = 0; n < kDimBlocks; ++n) {
-                    o[n].x[2 * k] = parked[r * kDim + 8 * n + 2 * t];
-                    o[n].x[2 * k + 1] = parked[r * kDim + 8 * n + 2 * t + 1];
-                }
-            }
-            group_sync();  // the parked states are read before the stages are overwritten
-        }
-
         const TileRow rows[2] = {tile_row(args, chunk * kTileRows + g, count),
                                  tile_row(args, chunk * kTileRows + g + 8, count)};
+
+        // DNA: row k takes key j ≤ dna_last[k] (i − W; −1: the row has none) whose rank key reaches
+        // dna_threshold[k], unless j is a multiple of S at or above anchor_floor[k] (one of its anchors).
+        int64_t dna_last[2] = {-1, -1};
+        uint64_t dna_threshold[2] = {kNoEntry, kNoEntry};
+        int64_t anchor_floor[2] = {kNoIndex, kNoIndex};
+        if constexpr (kDna) {
+#pragma unroll
+            for (int k = 0; k < 2; ++k) {
+                if (rows[k].head < 0 || rows[k].at.i < args.window) continue;
+                dna_last[k] = rows[k].at.i - args.window;
+                dna_threshold[k] = args.dna.thresholds[rows[k].at.b * args.dna.prefixes + (dna_last[k] - args.dna.first_prefix)];
+                if (rows[k].end[1] > rows[k].begin[1]) anchor_floor[k] = rows[k].begin[1] * args.stride;
+            }
+        }
 
         // q as A fragments: row g and g + 8, dims 16c + 2t (+1) and 16c + 2t + 8 (+9); unlisted rows 0.
         mma::FragmentA q[kDimChunks];
@@ -1054,12 +1039,78 @@ __global__ void __launch_bounds__(kTileThreads, kTileBlocksPerMultiprocessor) ac
             }
         }
 
+        // Scores the staged tile `keys` (V after it): S = Q·Kᵀ, each row keeping the columns `taken(k,
+        // column)` says (k: 0 for row g, 1 for row g + 8), the online softmax, O += P·V.
+        const auto consume = [&](const uint16_t* keys, const auto& taken) {
+            const uint16_t* const values = keys + kTensor;
+            mma::Accumulator score[kKeyBlocks] = {};
+#pragma unroll
+            for (int c = 0; c < kDimChunks; ++c) {
+#pragma unroll
+                for (int n = 0; n < kKeyBlocks; n += 2) {
+                    mma::FragmentB key_fragments[2];
+                    mma::load_b_from_rows(key_fragments, keys + 8 * n * kPitch + 16 * c, kPitch, lane);
+                    mma::mma<Storage>(score[n], q[c], key_fragments[0], lane);
+                    mma::mma<Storage>(score[n + 1], q[c], key_fragments[1], lane);
+                }
+            }
+            float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+            for (int n = 0; n < kKeyBlocks; ++n) {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int k = e / 2;
+                    const int column = 8 * n + 2 * t + e % 2;
+                    score[n].x[e] = taken(k, column) ? score[n].x[e] * scale : -INFINITY;
+                    tile_max[k] = fmaxf(tile_max[k], score[n].x[e]);
+                }
+            }
+            float base[2];
+#pragma unroll
+            for (int k = 0; k < 2; ++k) {
+                const float m_new = fmaxf(m[k], mma::row_max(tile_max[k]));
+                // A row without a candidate so far keeps m = −inf; its p are all 0 (base 0).
+                base[k] = m_new == -INFINITY ? 0.0f : m_new;
+                const float rescale = mma::exp2_fast(m[k] - base[k]);  // 0 while m = −inf
+                l[k] *= rescale;
+#pragma unroll
+                for (int n = 0; n < kDimBlocks; ++n) {
+                    o[n].x[2 * k] *= rescale;
+                    o[n].x[2 * k + 1] *= rescale;
+                }
+                m[k] = m_new;
+            }
+#pragma unroll
+            for (int n = 0; n < kKeyBlocks; ++n) {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    score[n].x[e] = mma::exp2_fast(score[n].x[e] - base[e / 2]);
+                    l[e / 2] += score[n].x[e];
+                }
+            }
+            // O += P·V, 16 keys at a time.
+#pragma unroll
+            for (int j = 0; j < kKeys / 16; ++j) {
+                mma::FragmentA p;
+                mma::pack_a<Storage>(p, score[2 * j], score[2 * j + 1]);
+#pragma unroll
+                for (int c = 0; c < kDimChunks; ++c) {
+                    mma::FragmentB value_fragments[2];
+                    mma::load_b_from_columns(value_fragments, values + 16 * j * kPitch + 16 * c, kPitch, lane);
+                    mma::mma<Storage>(o[2 * c], p, value_fragments[0], lane);
+                    mma::mma<Storage>(o[2 * c + 1], p, value_fragments[1], lane);
+                }
+            }
+        };
+
         // Passes: the rows of one (b, h) at a time, in list order (heads ascend along the list).
         int64_t head = group_min(rows[0].head >= 0 ? rows[0].head : kNoIndex, lane);
         while (head != kNoIndex) {
             const bool in_pass[2] = {rows[0].head == head, rows[1].head == head};
             const int64_t b = head / args.heads;
             const int64_t kv_head = head % args.heads / args.group;
+            const Raw* const key_head = args.k.at(b, kv_head, 0);  // position 0 of this (b, kv head)
+            const Raw* const value_head = args.v.at(b, kv_head, 0);
             for (int s = 0; s < kStreams; ++s) {
                 const int64_t step = s == 0 ? 1 : args.stride;
                 // The rows' ranges in this stream, empty for rows outside the pass (registers: s is
@@ -1075,15 +1126,11 @@ __global__ void __launch_bounds__(kTileThreads, kTileBlocksPerMultiprocessor) ac
                 }
                 const int64_t limit = group_max(last, lane);
                 int64_t x = group_min(next_taken(begin, end, 0), lane);
-                // Index 0 of the stream in K and V, and the elements between consecutive indices.
-                const Raw* const key_base = args.k.at(b, kv_head, 0);
-                const Raw* const value_base = args.v.at(b, kv_head, 0);
                 const int64_t key_step = step * args.k.token, value_step = step * args.v.token;
                 // Queues the copies of the tile at index x into stage `buffer` (keys past `limit` are
                 // zeros and never read from memory: every index below it is a key of the tensor).
                 const auto stage_tile = [&](int buffer, int64_t at) {
                     uint16_t* const stage = stages + buffer * kStage;
-                    static_assert(kWords % kGroup == 0, "every lane copies the same number of words");
 #pragma unroll
                     for (int copy = 0; copy < kWords / kGroup; ++copy) {
                         const int w = lane + copy * kGroup;
@@ -1091,7 +1138,7 @@ __global__ void __launch_bounds__(kTileThreads, kTileBlocksPerMultiprocessor) ac
                         const int key = w / kWordsPerKey % kKeys;
                         const int piece = w % kWordsPerKey;
                         const int64_t index = at + key < limit ? at + key : 0;
-                        const Raw* const source = (tensor == 0 ? key_base + index * key_step : value_base + index * value_step) + 8 * piece;
+                        const Raw* const source = (tensor == 0 ? key_head + index * key_step : value_head + index * value_step) + 8 * piece;
                         mma::copy_16(stage + tensor * kTensor + key * kPitch + 8 * piece, source, at + key < limit);
                     }
                     mma::copy_commit();
@@ -1106,20 +1153,6 @@ __global__ void __launch_bounds__(kTileThreads, kTileBlocksPerMultiprocessor) ac
                         mma::copy_wait(0);
                     }
                     group_sync();  // every lane's copies of this tile have landed
-                    const uint16_t* const keys = stages + buffer * kStage;
-                    const uint16_t* const values = keys + kTensor;
-
-                    mma::Accumulator score[kKeyBlocks] = {};
-#pragma unroll
-                    for (int c = 0; c < kDimChunks; ++c) {
-#pragma unroll
-                        for (int n = 0; n < kKeyBlocks; n += 2) {
-                            mma::FragmentB key_fragments[2];
-                            mma::load_b_from_rows(key_fragments, keys + 8 * n * kPitch + 16 * c, kPitch, lane);
-                            mma::mma<Storage>(score[n], q[c], key_fragments[0], lane);
-                            mma::mma<Storage>(score[n + 1], q[c], key_fragments[1], lane);
-                        }
-                    }
                     // Each row keeps the tile's indices inside its own range of the stream.
                     int lo[2], hi[2];
 #pragma unroll
@@ -1128,56 +1161,120 @@ __global__ void __launch_bounds__(kTileThreads, kTileBlocksPerMultiprocessor) ac
                         lo[k] = static_cast<int>(smaller(kKeys, from > 0 ? from : 0));
                         hi[k] = static_cast<int>(smaller(kKeys, to > 0 ? to : 0));
                     }
-                    float tile_max[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-                    for (int n = 0; n < kKeyBlocks; ++n) {
-#pragma unroll
-                        for (int e = 0; e < 4; ++e) {
-                            const int k = e / 2;
-                            const int column = 8 * n + 2 * t + e % 2;
-                            const bool taken = column >= lo[k] && column < hi[k];
-                            score[n].x[e] = taken ? score[n].x[e] * scale : -INFINITY;
-                            tile_max[k] = fmaxf(tile_max[k], score[n].x[e]);
-                        }
-                    }
-                    float base[2];
-#pragma unroll
-                    for (int k = 0; k < 2; ++k) {
-                        const float m_new = fmaxf(m[k], mma::row_max(tile_max[k]));
-                        // A row without a candidate so far keeps m = −inf; its p are all 0 (base 0).
-                        base[k] = m_new == -INFINITY ? 0.0f : m_new;
-                        const float rescale = mma::exp2_fast(m[k] - base[k]);  // 0 while m = −inf
-                        l[k] *= rescale;
-#pragma unroll
-                        for (int n = 0; n < kDimBlocks; ++n) {
-                            o[n].x[2 * k] *= rescale;
-                            o[n].x[2 * k + 1] *= rescale;
-                        }
-                        m[k] = m_new;
-                    }
-#pragma unroll
-                    for (int n = 0; n < kKeyBlocks; ++n) {
-#pragma unroll
-                        for (int e = 0; e < 4; ++e) {
-                            score[n].x[e] = mma::exp2_fast(score[n].x[e] - base[e / 2]);
-                            l[e / 2] += score[n].x[e];
-                        }
-                    }
-                    // O += P·V, 16 keys at a time.
-#pragma unroll
-                    for (int j = 0; j < kKeys / 16; ++j) {
-                        mma::FragmentA p;
-                        mma::pack_a<Storage>(p, score[2 * j], score[2 * j + 1]);
-#pragma unroll
-                        for (int c = 0; c < kDimChunks; ++c) {
-                            mma::FragmentB value_fragments[2];
-                            mma::load_b_from_columns(value_fragments, values + 16 * j * kPitch + 16 * c, kPitch, lane);
-                            mma::mma<Storage>(o[2 * c], p, value_fragments[0], lane);
-                            mma::mma<Storage>(o[2 * c + 1], p, value_fragments[1], lane);
-                        }
-                    }
+                    consume(stages + buffer * kStage, [&](int k, int column) { return column >= lo[k] && column < hi[k]; });
                     group_sync();  // this stage's readers are done before the next copies into it
                     x = next;
+                }
+            }
+
+            if constexpr (kDna) {
+                // The pass's rows with DNA keys: the first one's query tile, the last DNA position, the smallest threshold.
+                bool dna_row[2];
+                int64_t first_row = kNoIndex, last = -1;
+                uint64_t floor_rank = kNoEntry;
+#pragma unroll
+                for (int k = 0; k < 2; ++k) {
+                    dna_row[k] = in_pass[k] && dna_last[k] >= 0;
+                    if (!dna_row[k]) continue;
+                    first_row = smaller(first_row, rows[k].at.query_row);
+                    last = dna_last[k] > last ? dna_last[k] : last;
+                    floor_rank = dna_threshold[k] < floor_rank ? dna_threshold[k] : floor_rank;
+                }
+                first_row = group_min(first_row, lane);
+                if (first_row != kNoIndex) {
+                    last = group_max(last, lane);
+                    floor_rank = group_min_unsigned(floor_rank, lane);
+                    const int64_t tile = first_row / args.dna.block_q;
+                    const int64_t list_index = b * args.dna.query_tiles + tile;
+                    const uint64_t* const list = args.dna.lists + list_index * args.dna.capacity;
+                    const int entries = args.dna.counts[list_index];
+                    // P0: the first prefix of the tile (its list holds the top K of [0, P0]).
+                    const int64_t tile_start = args.query_offset + tile * args.dna.block_q - args.window;
+                    const int64_t covered = tile_start > args.dna.first_prefix ? tile_start : args.dna.first_prefix;
+
+                    // Row k takes DNA key j of a tile when above < j ≤ upto[k], its rank reaches the row's threshold and j is not its anchor.
+                    const auto dna_taken = [&](const uint64_t* ranks, int64_t above, const int64_t (&upto)[2]) {
+                        return [&, ranks, above](int k, int column) {
+                            const uint64_t rank = ranks[column];
+                            const int64_t j = static_cast<uint32_t>(rank);
+                            const bool anchor = j >= anchor_floor[k] && static_cast<uint32_t>(j) % args.anchor_modulus == 0;
+                            return dna_row[k] && j > above && j <= upto[k] && rank >= dna_threshold[k] && !anchor;
+                        };
+                    };
+                    // Queues the copies of the keys whose rank keys are in stage `buffer`'s slots (kNoEntry: zeros).
+                    const auto stage_ranked = [&](int buffer) {
+                        group_sync();  // the slots are written
+                        uint16_t* const stage = stages + buffer * kStage;
+                        const uint64_t* const ranks = dna_ranks[warp][buffer];
+#pragma unroll
+                        for (int copy = 0; copy < kWords / kGroup; ++copy) {
+                            const int w = lane + copy * kGroup;
+                            const int tensor = w / (kKeys * kWordsPerKey);
+                            const int key = w / kWordsPerKey % kKeys;
+                            const int piece = w % kWordsPerKey;
+                            const uint64_t rank = ranks[key];
+                            const int64_t j = rank != kNoEntry ? static_cast<uint32_t>(rank) : 0;
+                            const Raw* const source = (tensor == 0 ? key_head + j * args.k.token : value_head + j * args.v.token) + 8 * piece;
+                            mma::copy_16(stage + tensor * kTensor + key * kPitch + 8 * piece, source, rank != kNoEntry);
+                        }
+                        mma::copy_commit();
+                    };
+
+                    // The list's entries at positions ≤ P0 that reach the smallest threshold, kKeys a tile.
+                    const int64_t list_upto[2] = {smaller(dna_last[0], covered), smaller(dna_last[1], covered)};
+                    const auto fill_list = [&](int buffer, int first) {
+                        for (int k = lane; k < kKeys; k += kGroup) {
+                            uint64_t rank = kNoEntry;
+                            if (first + k < entries) {
+                                const uint64_t entry = list[first + k];
+                                if (static_cast<int64_t>(entry & 0xffffffffu) <= covered && entry >= floor_rank) rank = entry;
+                            }
+                            dna_ranks[warp][buffer][k] = rank;
+                        }
+                    };
+                    if (entries > 0) {
+                        fill_list(0, 0);
+                        stage_ranked(0);
+                    }
+                    for (int first = 0, buffer = 0; first < entries; first += kKeys, buffer ^= 1) {
+                        if (first + kKeys < entries) {
+                            fill_list(buffer ^ 1, first + kKeys);
+                            stage_ranked(buffer ^ 1);
+                            mma::copy_wait(1);
+                        } else {
+                            mma::copy_wait(0);
+                        }
+                        group_sync();  // every lane's copies of this tile have landed
+                        consume(stages + buffer * kStage, dna_taken(dna_ranks[warp][buffer], -1, list_upto));
+                        group_sync();  // this stage's readers are done before the next copies into it
+                    }
+
+                    // The positions in (P0, last] whose rank keys reach the smallest threshold, by a scan of the salience.
+                    const float* const salience = args.salience + b * args.salience_batch;
+                    uint64_t* const slots = dna_ranks[warp][0];
+                    for (int64_t j0 = covered + 1; j0 <= last;) {
+                        int filled = 0;
+                        while (j0 <= last && filled + kScan <= kKeys) {
+                            const int64_t j = j0 + lane;
+                            uint64_t rank = 0;
+                            bool keep = false;
+                            if (lane < kScan && j <= last) {
+                                rank = dna_rank_key(salience[j * args.salience_token], j);
+                                keep = rank >= floor_rank;
+                            }
+                            const uint32_t kept = group_ballot(keep);
+                            if (keep) slots[filled + __popc(kept & ((1u << lane) - 1u))] = rank;
+                            filled += __popc(kept);
+                            j0 += kScan;
+                        }
+                        if (filled == 0) continue;
+                        for (int k = filled + lane; k < kKeys; k += kGroup) slots[k] = kNoEntry;
+                        stage_ranked(0);
+                        mma::copy_wait(0);
+                        group_sync();
+                        consume(stages, dna_taken(slots, covered, dna_last));
+                        group_sync();
+                    }
                 }
             }
             // The next head: rows g and g + 8 ascend along the list (unlisted rows are −1).
@@ -1320,6 +1417,11 @@ proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiproc
     args.v = rows_of<const Raw>(problem.v);
     args.o = rows_of<Raw>(problem.o);
     if (problem.lse.present()) args.lse = rows_of<float>(problem.lse);
+    if (with_dna) {
+        args.salience = static_cast<const float*>(problem.salience.data);
+        args.salience_batch = problem.salience.strides[0];
+        args.salience_token = problem.salience.strides[1];
+    }
     args.ids = ids;
     args.count = offsets + blocks;
     args.gate = gate;
