@@ -318,8 +318,10 @@ if has_step layersan; then
   if [ -x "$checker" ]; then
     # Racecheck is slow: its run is split in two (the router shapes, then selection and the DNA update),
     # each part with its own timeout, so that every suite is reached.
-    for run in "memcheck all" "racecheck linear,convert,norm,gelu,rope,rope_views,router" "racecheck select,dna_update" "synccheck all"; do
-      set -- $run
+    # PROTEUS_LAYERSAN_RUNS="tool:suites …" replaces the list (e.g. "racecheck:select,dna_update").
+    runs=${PROTEUS_LAYERSAN_RUNS:-"memcheck:all racecheck:linear,convert,norm,gelu,rope,rope_views,router racecheck:select,dna_update synccheck:all"}
+    for run in $runs; do
+      set -- ${run/:/ }
       tool=$1; suites=$2; [ "$suites" = all ] && suites=""
       start=$SECONDS
       log="$build/layer-$tool-${suites:-all}.log"

@@ -1220,6 +1220,7 @@ __device__ bool settle_select(const uint32_t* histograms, int64_t batch, int64_t
                               SelectState& s, uint32_t* suffix, bool& settled)
 {
     const int bin = static_cast<int>(threadIdx.x);
+    __syncthreads();  // the block is done with the previous row's s and settled
     if (bin == 0) {
         s = {0, 0, remaining};
         settled = false;
@@ -1237,6 +1238,7 @@ __device__ bool settle_select(const uint32_t* histograms, int64_t batch, int64_t
         __syncthreads();
         const int64_t wanted = s.remaining;
         const uint32_t here = suffix[bin], next = bin + 1 < kBins ? suffix[bin + 1] : 0;
+        __syncthreads();  // every thread has read s and the suffixes before the chosen bin's thread writes s
         // The chosen bin: its suffix reaches `wanted`, the next one's does not (bin 0 when none does).
         if ((here >= wanted && next < wanted) || (bin == 0 && here < wanted)) {
             const int shift = kKeyBits - kRadixBits * (pass + 1);
