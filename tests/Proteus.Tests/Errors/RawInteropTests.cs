@@ -193,6 +193,53 @@ public sealed unsafe class RawInteropTests : RawContextFixture
         AssertRejected(Flux(tensors, Dense()), ProteusStatus.InvalidArgument, "tensors.query_offset");
     }
 
+    [TestCase(ProteusFluxTensorFlags.ActiveSparse)]
+    [TestCase(ProteusFluxTensorFlags.ActiveDense)]
+    public void ADensityHintWithoutAnActiveMaskIsRejected(ProteusFluxTensorFlags hint)
+    {
+        var tensors = Valid();
+        tensors.Flags = (uint)hint;
+        AssertRejected(Flux(tensors, Dense()), ProteusStatus.InvalidArgument, "tensors.flags");
+        Assert.That(LastError().Message, Does.Contain("absent"));
+    }
+
+    [Test]
+    public void BothDensityHintsAreRejected()
+    {
+        var tensors = Valid();
+        tensors.Active = Tensor(ProteusDtype.Uint8, 1, Heads, SeqLen);
+        tensors.Flags = (uint)(ProteusFluxTensorFlags.ActiveSparse | ProteusFluxTensorFlags.ActiveDense);
+        AssertRejected(Flux(tensors, Dense()), ProteusStatus.InvalidArgument, "tensors.flags");
+    }
+
+    [Test]
+    public void AnUnknownFlagBitIsRejected()
+    {
+        var tensors = Valid();
+        tensors.Flags = 8;
+        AssertRejected(Flux(tensors, Dense()), ProteusStatus.InvalidArgument, "tensors.flags");
+    }
+
+    [TestCase(0u)]
+    [TestCase((uint)ProteusFluxTensorFlags.ActiveSparse)]
+    [TestCase((uint)ProteusFluxTensorFlags.ActiveDense)]
+    public void ADensityHintLeavesTheOutputAsItIs(uint flags)
+    {
+        // Every row active (the mask is all ones): each hint is "wrong" for one of them and changes nothing.
+        var tensors = Valid();
+        tensors.Active = Tensor(ProteusDtype.Uint8, 1, Heads, SeqLen);
+        tensors.Flags = flags;
+        Assert.That(Flux(tensors, Dense()), Is.EqualTo(ProteusStatus.Ok));
+        Assert.That(NativeMethods.proteus_context_synchronize(context), Is.EqualTo(ProteusStatus.Ok));
+        var output = new float[Heads * SeqLen * HeadDim];
+        fixed (float* pointer = output)
+        {
+            var o = buffers.Single(buffer => buffer.DangerousGetHandle() == tensors.O.Buffer);
+            Assert.That(NativeMethods.proteus_buffer_download(o, 0, pointer, (ulong)output.Length * 4), Is.EqualTo(ProteusStatus.Ok));
+        }
+        Assert.That(output, Is.All.EqualTo(0.5f));
+    }
+
     [Test]
     public void QueryOffsetIsIgnoredWithoutItsFlag()
     {

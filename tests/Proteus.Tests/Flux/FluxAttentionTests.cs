@@ -27,6 +27,31 @@ public sealed class FluxAttentionTests
         FluxAssert.Matches(problem, result, expected.Output, expected.Lse, c.CoversSequence ? "dense causal reference" : "reference");
     }
 
+    [TestCase(0.0)]
+    [TestCase(0.2)]
+    [TestCase(1.0)]
+    public void AStatedMaskDensityLeavesTheOutputAsItIs(double density)
+    {
+        var c = FluxCases.Draw(23, CandidatePolicy.Aligned, DType.BFloat16, 32, 2, StorageLayout.Bhtd, 300, coversSequence: false, withActiveMask: true, withLse: true, explicitScale: false);
+        var problem = FluxProblem.Create(c with { ActiveDensity = density });
+        var expected = problem.Reference();
+        FluxAssert.Matches(problem, FluxRun.On(device, problem), expected.Output, expected.Lse, "reference");
+    }
+
+    [TestCase(-0.1)]
+    [TestCase(1.5)]
+    [TestCase(double.NaN)]
+    public void AMaskDensityOutsideZeroToOneIsRejectedBeforeAnyWork(double density)
+    {
+        var c = FluxCases.Draw(29, CandidatePolicy.Aligned, DType.Float32, 16, 1, StorageLayout.Bhtd, 40, coversSequence: false, withActiveMask: true, withLse: false, explicitScale: false);
+        var problem = FluxProblem.Create(c with { ActiveDensity = density });
+        var exception = Assert.Throws<ArgumentOutOfRangeException>(() => FluxRun.On(device, problem));
+        Assert.That(exception!.Message, Does.Contain("ActiveDensity"));
+        // The device stays usable.
+        var fine = FluxProblem.Create(c);
+        FluxAssert.Matches(fine, FluxRun.On(device, fine), fine.Reference().Output, fine.Reference().Lse, "reference");
+    }
+
     [Test]
     public void WindowOfExactlyTheSequenceLengthEqualsDenseCausalAttention(
         [ValueSource(typeof(RuleBasedPolicies), nameof(RuleBasedPolicies.All))] CandidatePolicy policy, [Values(DType.Float32, DType.BFloat16)] DType dtype, [Values(64, 300)] int seqLen)

@@ -56,6 +56,9 @@ public sealed record FluxCase
     /// <summary>The share of the mask's rows drawn inactive (AUTO runs the row mode above 0.75).</summary>
     public double InactiveFraction { get; init; } = 0.3;
 
+    /// <summary>The density the caller states for the mask (<see cref="FluxInputs{T}.ActiveDensity"/>); null: none.</summary>
+    public double? ActiveDensity { get; init; }
+
     /// <summary>Ask for the lse output.</summary>
     public required bool WithLse { get; init; }
 

@@ -14,7 +14,11 @@ public sealed record FluxResult(
     int StrayOutputWrites,
     int UnwrittenLse,
     int StrayLseWrites,
-    IReadOnlyList<string> ChangedInputs);
+    IReadOnlyList<string> ChangedInputs)
+{
+    /// <summary>The kernel that computed the call (the library's run info).</summary>
+    public FluxKernel Kernel { get; init; }
+}
 
 /// <summary>Runs a <see cref="FluxProblem"/> on a device through the managed API, in the case's layout.</summary>
 public static class FluxRun
@@ -113,9 +117,12 @@ public static class FluxRun
             }
             o.Buffer.Fill(Element<T>.NaN);
 
-            var inputs = new FluxInputs<T> { Query = q, Key = k, Value = v, Output = o, Active = active, Salience = salience, Lse = lse };
+            var inputs = new FluxInputs<T>
+            {
+                Query = q, Key = k, Value = v, Output = o, Active = active, Salience = salience, Lse = lse, ActiveDensity = c.ActiveDensity,
+            };
             var attention = new FluxAttention(device);
-            attention.Run(inputs, c.Parameters, LaunchFor(device, attention, inputs, c));
+            FluxRunInfo ran = attention.Run(inputs, c.Parameters, LaunchFor(device, attention, inputs, c));
             device.Synchronize();
 
             var (output, unwrittenOutputs, strayOutputWrites) = Gather(o, Element<T>.ToDouble);
@@ -129,7 +136,7 @@ public static class FluxRun
                 .Where(pair => !MemoryMarshal.AsBytes(pair.Key.ToArray().AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(pair.Value.AsSpan())))
                 .Select(pair => c.Layout == StorageLayout.FusedQkv ? "qkv" : pair.Key == q.Buffer ? "q" : pair.Key == k.Buffer ? "k" : "v")
                 .ToList();
-            return new FluxResult(output, lseValues, unwrittenOutputs, strayOutputWrites, unwrittenLse, strayLseWrites, changed);
+            return new FluxResult(output, lseValues, unwrittenOutputs, strayOutputWrites, unwrittenLse, strayLseWrites, changed) { Kernel = ran.Kernel };
         }
         finally
         {

@@ -46,6 +46,20 @@ public sealed class GpuFluxAttentionTests : GpuAndCpuDevices
         FluxAssert.Matches(problem, FluxRun.On(Gpu!, problem), FluxRun.On(Cpu!, problem).Output, problem.Reference().Lse, "CPU backend");
     }
 
+    [TestCase(0.05, FluxKernel.GpuRowMode)]
+    [TestCase(0.9, FluxKernel.GpuTile)]
+    public void ADensityHintRunsTheOneKernelThatSuitsItWithTheSameOutput(double density, FluxKernel expected)
+    {
+        // The mask is about 70 % active: whichever hint the caller gives, the output is the same.
+        var c = FluxCases.RowModeDna().First(r => r.SeqLen == 300 && r.WithActiveMask && r.DType == DType.BFloat16)
+            with { Launch = null, LaunchMode = LaunchMode.Auto, Layout = StorageLayout.Bhtd };
+        var problem = FluxProblem.Create(c with { ActiveDensity = density });
+        var onGpu = FluxRun.On(Gpu!, problem);
+        Assert.That(onGpu.Kernel, Is.EqualTo(expected));
+        FluxAssert.Matches(problem, onGpu, FluxRun.On(Cpu!, problem).Output, problem.Reference().Lse, "CPU backend");
+        FluxAssert.Matches(problem, onGpu, problem.Reference().Output, problem.Reference().Lse, "reference");
+    }
+
     [Test]
     public void TheRowModeRefusesDnaKeysItDoesNotTakeNamingTheModeAndTheDeviceStaysUsable()
     {
