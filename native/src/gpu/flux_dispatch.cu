@@ -103,13 +103,22 @@ proteus_status plan_explicit(const FluxProblem& problem, FluxPlan& plan)
     return PROTEUS_STATUS_OK;
 }
 
+/**
+ * Whether the tile kernel computes `problem` on this device: it takes the problem and some launch of
+ * it fits the device's shared memory (D 256 does not fit the 64 KiB of a HIP block).
+ */
+bool tile_kernel_runs(const FluxProblem& problem, const DeviceTraits& traits)
+{
+    return tile_kernel_takes(problem) && tile_launch_fits(problem, traits.shared_limit);
+}
+
 /** AUTO (see gpu/flux_dispatch.h). */
 proteus_status plan_auto(const FluxProblem& problem, const DeviceTraits& traits, FluxPlan& plan)
 {
     if (problem.candidates.policy == PROTEUS_POLICY_EXPLICIT) return plan_explicit(problem, plan);
     const bool masked = problem.active.present();
     const bool row_mode = row_mode_takes(problem);
-    if (tile_kernel_takes(problem)) {
+    if (tile_kernel_runs(problem, traits)) {
         // With a mask the row mode may be the faster one; the device counts the active rows and picks.
         return masked && row_mode ? plan_tile(problem, traits, PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE, PROTEUS_LAUNCH_AUTO, plan)
                                   : plan_tile(problem, traits, PROTEUS_KERNEL_GPU_TILE, PROTEUS_LAUNCH_TILE, plan);
