@@ -9,8 +9,9 @@
 //   GPU_ROW_MODE        the row mode: Aligned (DNA K ≤ 256) or Relative without DNA keys, D in
 //                       {8, 16, 32, 64, 80, 96, 128, 256};
 //   GPU_ROW             the general row kernel: everything else with D ≤ 256;
-//   GPU_EXPLICIT        the explicit-list kernel: the explicit policy, every storage type, D ≤ 128
-//                       (AUTO only; TILE and ROW refuse the explicit policy);
+//   GPU_EXPLICIT        the explicit-list kernel: the explicit policy, every storage type, D in
+//                       {8, 16, 32, 64, 80, 96, 128, 256} (AUTO only; TILE and ROW refuse the
+//                       explicit policy);
 //   GPU_TILE_OR_ROW_MODE AUTO with a mask where the tile kernel and the row mode both take the
 //                       problem: both are queued and the device picks (row mode below 25 % active rows).
 // AUTO: TILE_OR_ROW_MODE, else the tile kernel where it takes the problem and a launch of it fits the
