@@ -16,7 +16,7 @@ public enum ProteusStatus : int
     /// <summary>The dtype is not supported for this operation.</summary>
     UnsupportedDtype = 2,
 
-    /// <summary>The head dim D is not one of the supported values (16, 32, 64, 128).</summary>
+    /// <summary>The head dim D is not one of the supported values (8, 16, 32, 64, 80, 96, 128, 256).</summary>
     UnsupportedHeadDim = 3,
 
     /// <summary>An allocation failed; proteus_error_info says the bytes asked and free.</summary>

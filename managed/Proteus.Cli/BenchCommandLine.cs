@@ -12,7 +12,7 @@ namespace Proteus.Cli;
 internal sealed class BenchCommandLine
 {
     public static readonly string[] Backends = ["best", "cpu", "cuda", "hip"];
-    public static readonly string[] HeadDims = ["16", "32", "64", "128"];
+    public static readonly string[] HeadDims = ["8", "16", "32", "64", "80", "96", "128", "256"];
     public static readonly string[] DTypes = ["float32", "float16", "bfloat16"];
     public static readonly string[] Modes = ["dense", "shortlist", "auto"];
     public static readonly string[] LaunchModes = ["auto", "tile", "row"];
@@ -22,7 +22,7 @@ internal sealed class BenchCommandLine
     private readonly Option<long?> Batch = Integer("--batch", 1, "B, the batch size (default 1).");
     private readonly Option<long?> Heads = Integer("--heads", 1, "H, the query heads (default 8 on the CPU, 16 on a GPU).");
     private readonly Option<long?> KvHeads = Integer("--kv-heads", 1, "Hkv, the key/value heads; divides H (default H).");
-    private readonly Option<string?> HeadDim = Choice("--head-dim", HeadDims, null, "D, the head dim: 16, 32, 64 or 128 (default 64).");
+    private readonly Option<string?> HeadDim = Choice("--head-dim", HeadDims, null, "D, the head dim: 8, 16, 32, 64, 80, 96, 128 or 256 (default 64).");
     private readonly Option<string?> DType = Choice("--dtype", DTypes, null,
         "The element type (default float32 on the CPU, bfloat16 on a GPU).");
     private readonly Option<long[]?> SeqLens = IntegerList("--seq",
@@ -41,7 +41,8 @@ internal sealed class BenchCommandLine
         "Sparse rows: round(r·T) tokens kept per batch row, token 0 always, the rest at random; r in (0, 1] (default 1).");
     private readonly Option<string?> Suite = Choice("--suite", BenchSuites.SuiteNames.ToArray(), null,
         "A fixed set of cases instead of a sweep (bfloat16, B 1): kernels (dense 16K/64K, shortlist 256K–1M, DNA, " +
-        "sparse rows 1M) or latency (one call at small T; the DNA and sparse-row paths at 4096).");
+        "sparse rows 1M), latency (one call at small T; the DNA and sparse-row paths at 4096) or headdims " +
+        "(dense 16K, H 8, D 80, 96, 128, 256).");
     private readonly Option<double?> Scale = Fraction("--scale", "Multiplies every length of the suite by f in (0, 1], e.g. 1/256.");
     private readonly Option<string?> LaunchMode = Choice("--mode", LaunchModes, null, "GPU only: the launch mode (default auto, the heuristic).");
     private readonly Option<long?> BlockQ = Integer("--block-q", 1, "GPU only: query rows per block.");

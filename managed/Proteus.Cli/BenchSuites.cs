@@ -4,7 +4,7 @@ namespace Proteus.Cli;
 internal static class BenchSuites
 {
     /// <summary>The suite names <c>--suite</c> accepts.</summary>
-    public static readonly IReadOnlyList<string> SuiteNames = ["kernels", "latency"];
+    public static readonly IReadOnlyList<string> SuiteNames = ["kernels", "latency", "headdims"];
 
     /// <summary>
     /// The cases of suite <paramref name="name"/>, with every T multiplied by <paramref name="scale"/>
@@ -14,6 +14,7 @@ internal static class BenchSuites
     {
         "kernels" => Kernels(scale, launch),
         "latency" => Latency(scale, launch),
+        "headdims" => HeadDims(scale, launch),
         _ => throw new UsageException($"--suite must be one of {string.Join(", ", SuiteNames)}, not '{name}'"),
     };
 
@@ -62,6 +63,22 @@ internal static class BenchSuites
         Add(cases, scale, launch, "latency-dense", 16, 64, FluxParameters.Dense, null, 16, 256, 1024);
         Add(cases, scale, launch, "latency-dna", 16, 64, ShortlistWithDna, null, 4096);
         Add(cases, scale, launch, "latency-sparse", 16, 64, SparseBudgets, new RowActivity(HeadsPerToken: 2, KeepRatio: 0.2), 4096);
+        return cases;
+    }
+
+    /// <summary>
+    /// Dense causal attention at T = 16K in bfloat16, B = 1, H 8, at the head dims of real models beside
+    /// D 128: 80 and 96 (Phi-class) and 256 (Gemma-class). The acceptance line: each reaches ≥ 0.8× the
+    /// TFLOP/s of D 128 on the H200.
+    /// </summary>
+    private static List<BenchCase> HeadDims(double scale, LaunchConfig? launch)
+    {
+        var cases = new List<BenchCase>();
+        foreach (long headDim in (long[])[80, 96, 128, 256])
+        {
+            Add(cases, scale, launch, $"dense-h8-d{headDim}", 8, headDim, FluxParameters.Dense, null, 16_384);
+        }
+
         return cases;
     }
 

@@ -47,7 +47,7 @@ public sealed class ProteusUnsupportedDTypeException : ProteusException
     }
 }
 
-/// <summary>The head dim is not one the library supports (16, 32, 64, 128).</summary>
+/// <summary>The head dim is not one the library supports (8, 16, 32, 64, 80, 96, 128, 256).</summary>
 public sealed class ProteusUnsupportedHeadDimException : ProteusException
 {
     /// <summary>Creates the exception.</summary>

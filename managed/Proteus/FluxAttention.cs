@@ -90,7 +90,7 @@ public sealed class FluxAttention
     /// <returns>What ran (also in <see cref="LastRun"/>).</returns>
     /// <exception cref="ProteusInvalidArgumentException">A shape, stride, query offset, budget, launch field or missing tensor; <see cref="ProteusInvalidArgumentException.ArgumentName"/> says which.</exception>
     /// <exception cref="ProteusUnsupportedDTypeException">The element type is not float32, float16 or bfloat16.</exception>
-    /// <exception cref="ProteusUnsupportedHeadDimException">D is not 16, 32, 64 or 128.</exception>
+    /// <exception cref="ProteusUnsupportedHeadDimException">D is not 8, 16, 32, 64, 80, 96, 128 or 256.</exception>
     /// <exception cref="ProteusDeviceMismatchException">A tensor's buffer belongs to another device.</exception>
     /// <exception cref="ProteusOutOfMemoryException">The workspace does not fit.</exception>
     public FluxRunInfo Run<T>(FluxInputs<T> inputs, FluxParameters parameters, LaunchConfig? launch = null)

@@ -220,7 +220,7 @@ int check(proteus_context tested, bool tested_gpu, proteus_context cpu, int case
                                     : one_of({1, 2, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1023, 1024, 1025, 4097,
                                               12289, 30001});
         } while (k.s.T > max_t);
-        k.s.D = one_of({16, 32, 64, 128});
+        k.s.D = one_of({8, 16, 32, 64, 80, 96, 128, 256});
         k.s.dtype = pick(0, 1) ? PROTEUS_DTYPE_BFLOAT16 : PROTEUS_DTYPE_FLOAT16;
         k.s.layout = static_cast<int>(pick(0, 2));
         const int64_t T = k.s.T;
@@ -269,14 +269,19 @@ int check(proteus_context tested, bool tested_gpu, proteus_context cpu, int case
         int64_t mode = pick(0, 3) == 0 ? one_of({PROTEUS_LAUNCH_AUTO, PROTEUS_LAUNCH_ROW}) : int64_t{PROTEUS_LAUNCH_TILE};
         if (row_mode) mode = PROTEUS_LAUNCH_ROW;  // the row mode takes K ≤ 256, as the tile kernel
         if (mode != PROTEUS_LAUNCH_AUTO && !tile_takes) mode = PROTEUS_LAUNCH_AUTO;
+        // D 8 is below one k16 step of the tile kernel's products: AUTO (the row kernel) or ROW.
+        if (mode == PROTEUS_LAUNCH_TILE && k.s.D == 8) mode = PROTEUS_LAUNCH_AUTO;
         k.launch.mode = static_cast<int32_t>(mode);
-        if (mode != PROTEUS_LAUNCH_ROW && tile_takes) {
+        if (mode != PROTEUS_LAUNCH_ROW && tile_takes && k.s.D != 8) {
             k.launch.block_q = static_cast<int32_t>(one_of({0, 64, 128}));
-            k.launch.block_k = static_cast<int32_t>(k.s.D == 128 ? one_of({0, 32, 64}) : one_of({0, 32, 64, 128}));
-            k.launch.stages = static_cast<int32_t>(one_of({0, 1, 2, 3}));
-            // Rows per warp: 16 always; 32 where a kernel is compiled for it (no DNA key in any row, D 64
-            // or 128); 0 for the heuristic.
-            const bool wide_warps = !dna_keys && (k.s.D == 64 || k.s.D == 128);
+            k.launch.block_k = static_cast<int32_t>(k.s.D >= 80 ? one_of({0, 32, 64}) : one_of({0, 32, 64, 128}));
+            // D 256: three stages of 64 keys beside 64 query rows pass the H200's 227 KiB a block.
+            k.launch.stages = static_cast<int32_t>(k.s.D == 256 ? one_of({0, 1, 2}) : one_of({0, 1, 2, 3}));
+            // Rows per warp: 16 always; 32 where a kernel is compiled for it (no DNA key in any row; D 64
+            // or 128, or D 80 or 96 with 64 keys a tile); 0 for the heuristic.
+            const bool wide_keys = k.launch.block_k == 0 || k.launch.block_k == 64;
+            const bool wide_warps =
+                !dna_keys && (k.s.D == 64 || k.s.D == 128 || ((k.s.D == 80 || k.s.D == 96) && wide_keys));
             k.launch.rows_per_warp = static_cast<int32_t>(wide_warps ? one_of({0, 16, 32}) : one_of({0, 16}));
         }
         const int64_t B = k.s.B, H = k.s.H, Hk = k.s.Hkv, D = k.s.D;
@@ -414,6 +419,10 @@ int time_shapes(proteus_context gpu, int repeats)
         {16, 65536, 64, kDense, 0, 0, 0, "dense"},
         {8, 16384, 128, kDense, 0, 0, 0, "dense"},
         {8, 65536, 128, kDense, 0, 0, 0, "dense"},
+        // The head dims of real models beside D 128 (≥ 0.8× its TFLOP/s at 16K): Phi-class 80, 96; Gemma-class 256.
+        {8, 16384, 80, kDense, 0, 0, 0, "dense"},
+        {8, 16384, 96, kDense, 0, 0, 0, "dense"},
+        {8, 16384, 256, kDense, 0, 0, 0, "dense"},
         {16, 262144, 64, 341, 0, 0, 0, "window W341"},
         {16, 1048576, 64, 341, 0, 0, 0, "window W341"},
         // The shortlist (t(1M) ≤ 15 ms, t(1M) / t(256K) ≤ 4.4) and its DNA shape (≤ 2× the same shape without DNA).
@@ -441,15 +450,19 @@ int time_shapes(proteus_context gpu, int repeats)
         struct Config {
             int block_q, block_k, stages, rows_per_warp;
         };
-        // 16 rows a warp everywhere, 32 where compiled (no DNA keys, D 64 and 128).
-        const bool wide_warps = row.dna == 0 && (row.D == 64 || row.D == 128);
+        // 16 rows a warp everywhere, 32 where compiled (no DNA keys; D 64 and 128, D 80 and 96 with 64 keys).
+        const bool wide_warps = row.dna == 0 && (row.D == 64 || row.D == 80 || row.D == 96 || row.D == 128);
         std::vector<Config> configs = {{0, 0, 0, 0}};
         for (int bq : {64, 128}) {
             for (int rows_per_warp : {16, 32}) {
                 if (rows_per_warp == 32 && !wide_warps) continue;
                 for (int bk : {32, 64, 128}) {
-                    if (row.D == 128 && bk == 128) continue;
-                    for (int st : {2, 3}) configs.push_back({bq, bk, st, rows_per_warp});
+                    if (row.D >= 80 && bk == 128) continue;
+                    if (rows_per_warp == 32 && (row.D == 80 || row.D == 96) && bk != 64) continue;
+                    for (int st : {2, 3}) {
+                        if (row.D == 256 && bk == 64 && st == 3) continue;  // past the H200's shared memory a block
+                        configs.push_back({bq, bk, st, rows_per_warp});
+                    }
                 }
             }
         }

@@ -14,6 +14,7 @@
 #            compute-sanitizer memcheck over the GPU tests
 #   bench    `proteus bench` on CUDA; latency: `proteus bench --suite latency` (per-call cost at small T,
 #            and the DNA and masked paths at T = 4096)
+#   headdims `proteus bench --suite headdims` (dense 16K at D 80, 96, 128, 256; headdims.json)
 #   perf     `proteus bench --suite kernels` beside PyTorch SDPA on the same shapes (tests/gpu/sdpa_bench.py)
 #   layer    tests/gpu/layer_ops_check.cpp (every layer operation on CUDA vs the CPU backend, determinism of the
 #            router and the DNA update), and `proteus bench --layer original --block` and `--layer wide --block`
@@ -33,7 +34,7 @@
 # verdict, the bench, latency and perf tables), build.log, interop.log (graph + torch), tile.log,
 # tests.log (gpu-tests, suite-on-cuda and memcheck, one after another), latency.json, perf.txt, perf.json
 # (which embeds our full bench JSON).
-#   Optional: PROTEUS_GPU_STEPS="build graph torch tile explicit tests suite memcheck bench latency perf" (default: all)
+#   Optional: PROTEUS_GPU_STEPS="build graph torch tile explicit tests suite memcheck bench headdims latency perf" (default: all)
 #             PROTEUS_SAVE_LIBRARY=1 with the build step: $OUT/libproteus.so.xz, to carry as .device/lib/libproteus.so.xz;
 #                                   a later call without the build step (a fresh machine) unpacks and uses it
 #             PROTEUS_PERF_ARGS="--mode tile" extra arguments for the perf step's `proteus bench`
@@ -49,7 +50,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/build-gpu-out}
 mkdir -p "$out"
-steps=${PROTEUS_GPU_STEPS:-"build graph torch tile explicit tests suite memcheck bench latency perf layer layersan"}
+steps=${PROTEUS_GPU_STEPS:-"build graph torch tile explicit tests suite memcheck bench headdims latency perf layer layersan"}
 summary="$out/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
@@ -220,6 +221,12 @@ if has_step bench; then
   start=$SECONDS
   dotnet "$root/.device/tests/proteus.dll" bench --backend cuda 2>&1 | tee -a "$summary"
   note "bench: rc=${PIPESTATUS[0]} in $((SECONDS - start)) s"
+fi
+if has_step headdims; then
+  # Issue 13 part 4: dense at T 16K, H 8, D 80, 96 and 256 beside D 128 (each ≥ 0.8× D 128's TFLOP/s).
+  start=$SECONDS
+  dotnet "$root/.device/tests/proteus.dll" bench --suite headdims --backend cuda --json "$out/headdims.json" 2>&1 | tee -a "$summary"
+  note "headdims (proteus bench --suite headdims): rc=${PIPESTATUS[0]} in $((SECONDS - start)) s"
 fi
 if has_step latency; then
   start=$SECONDS

@@ -97,7 +97,7 @@ typedef enum proteus_status {
     PROTEUS_STATUS_INVALID_ARGUMENT = 1,
     /** The dtype is not supported for this operation. */
     PROTEUS_STATUS_UNSUPPORTED_DTYPE = 2,
-    /** The head dim D is not one of the supported values (16, 32, 64, 128). */
+    /** The head dim D is not one of the supported values (8, 16, 32, 64, 80, 96, 128, 256). */
     PROTEUS_STATUS_UNSUPPORTED_HEAD_DIM = 3,
     /** An allocation failed; proteus_error_info says the bytes asked and free. */
     PROTEUS_STATUS_OUT_OF_MEMORY = 4,

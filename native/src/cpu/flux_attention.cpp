@@ -112,8 +112,8 @@ bool is_active(const FluxProblem& p, int64_t b, int64_t h, int64_t i)
 template <typename Format>
 float dot(const Format format, const float* query, const typename Format::Element* key, int64_t head_dim)
 {
-    // Eight running sums (D is a multiple of 16) let the compiler vectorise; the SPEC fixes float32
-    // arithmetic, not the order of the additions.
+    // Eight running sums (every supported D is a multiple of 8) let the compiler vectorise; the SPEC
+    // fixes float32 arithmetic, not the order of the additions.
     constexpr int lanes = 8;
     float partial[lanes] = {};
     for (int64_t d = 0; d < head_dim; d += lanes) {

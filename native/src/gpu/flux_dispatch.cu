@@ -103,6 +103,15 @@ proteus_status plan_explicit(const FluxProblem& problem, FluxPlan& plan)
     return PROTEUS_STATUS_OK;
 }
 
+/**
+ * Whether the tile kernel computes `problem` on this device: it takes the problem and some launch of
+ * it fits the device's shared memory (D 256 does not fit the 64 KiB of a HIP block).
+ */
+bool tile_kernel_runs(const FluxProblem& problem, const DeviceTraits& traits)
+{
+    return tile_kernel_takes(problem) && tile_launch_fits(problem, traits.shared_limit);
+}
+
 /** AUTO (see gpu/flux_dispatch.h). */
 proteus_status plan_auto(const FluxProblem& problem, const DeviceTraits& traits, FluxPlan& plan)
 {
@@ -112,7 +121,7 @@ proteus_status plan_auto(const FluxProblem& problem, const DeviceTraits& traits,
     // The caller's hint on the mask's density settles what the device would count: under a quarter of
     // the rows, the row mode alone (no tile launch behind a gate); a quarter or more, the tile kernel alone.
     const bool sparse = masked && row_mode && problem.active_hint == ActiveHint::kSparse;
-    if (tile_kernel_takes(problem) && !sparse) {
+    if (tile_kernel_runs(problem, traits) && !sparse) {
         // With a mask the row mode may be the faster one; without a hint the device counts the active rows and picks.
         const bool choose = masked && row_mode && problem.active_hint != ActiveHint::kDense;
         return choose ? plan_tile(problem, traits, PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE, PROTEUS_LAUNCH_AUTO, plan)

@@ -3,18 +3,22 @@
 // offered to an autotuner (proteus_flux_launch_candidates).
 //
 // Kernels (proteus_flux_kernel):
-//   GPU_TILE            the tensor-core tile kernel: Aligned, float16/bfloat16, D in {16, 32, 64, 128},
-//                       DNA K ≤ 256, 16-byte rows (launch fields block_q, block_k, rows_per_warp, stages);
+//   GPU_TILE            the tensor-core tile kernel: Aligned, float16/bfloat16, D in {16, 32, 64, 80,
+//                       96, 128, 256}, DNA K ≤ 256, 16-byte rows (launch fields block_q, block_k,
+//                       rows_per_warp, stages);
 //   GPU_ROW_MODE        the row mode: Aligned (DNA K ≤ 256) or Relative without DNA keys, D in
-//                       {16, 32, 64, 128};
-//   GPU_ROW             the general row kernel: everything else with D ≤ 128;
-//   GPU_EXPLICIT        the explicit-list kernel: the explicit policy, every storage type, D ≤ 128
-//                       (AUTO only; TILE and ROW refuse the explicit policy);
+//                       {8, 16, 32, 64, 80, 96, 128, 256};
+//   GPU_ROW             the general row kernel: everything else with D ≤ 256;
+//   GPU_EXPLICIT        the explicit-list kernel: the explicit policy, every storage type, D in
+//                       {8, 16, 32, 64, 80, 96, 128, 256} (AUTO only; TILE and ROW refuse the
+//                       explicit policy);
 //   GPU_TILE_OR_ROW_MODE AUTO with a mask where the tile kernel and the row mode both take the
 //                       problem and the caller gave no density hint: both are queued and the device
 //                       picks (row mode below 25 % active rows).
 // AUTO: with a mask and the hint PROTEUS_FLUX_ACTIVE_SPARSE the row mode where it takes the problem,
-// with PROTEUS_FLUX_ACTIVE_DENSE the tile kernel where it takes it; TILE_OR_ROW_MODE, else the tile kernel where it takes the problem, else the row mode where a
+// with PROTEUS_FLUX_ACTIVE_DENSE the tile kernel where it runs; else TILE_OR_ROW_MODE, else the tile
+// kernel where it takes the problem and a launch of it fits the device's shared memory (D 256 on a
+// 64 KiB HIP block does not), else the row mode where a
 // mask is given and it takes the problem (it computes only the active rows, 32 lanes each), else the
 // general row kernel. TILE and ROW run exactly that kernel or fail with INVALID_ARGUMENT naming
 // launch.mode; a launch field given for a kernel without it fails naming the field.

@@ -9,7 +9,9 @@
 //     1. thread t < kTile reads slot base + t; an index outside [0, i] (i = p0 + r) or a slot past the
 //        row's length becomes "no key";
 //     2. the tile's K and V rows are gathered into shared memory, 16 bytes a thread at a time where the
-//        rows are 16-byte aligned (else element by element); rows of "no key" are zero;
+//        rows are 16-byte aligned (else element by element); rows of "no key" are zero. Where the two
+//        tiles and the rest pass kSharedBytes (float32 at D 256), K and V share one tile: V is gathered
+//        over K once the scores of step 3 are formed;
 //     3. scores: thread (head g, key k) forms scale·<q_g, k_k> from shared memory (row stride padded by
 //        16 bytes, so each quarter-warp of 16-byte reads covers all banks once);
 //     4. online softmax per head: the tile maximum and the sum of exp(s − m) by tree reductions over
@@ -19,9 +21,12 @@
 //   A listed index counts once per occurrence, as in the reference: a duplicate is gathered twice.
 //   Then o = acc / l (rounded to the storage type) and lse = m + log l; a row without any key (empty
 //   list, or every index out of range) writes o = 0 and lse = −inf, as an inactive row does.
+//   Every head dim of the library (8 to 256) is a multiple of 8, so a row is whole 16-byte pieces in
+//   every storage type (D 8 in 16-bit storage: one).
 //
 // Synchronisation: every loop around a barrier has a trip count that depends on the unit only
-// (tiles, head passes, reduction steps), so the whole block reaches each __syncthreads().
+// (tiles, head passes, reduction steps), and the one-tile barrier depends on the launch's arguments
+// only, so the whole block reaches each __syncthreads().
 #include "gpu/vendor.h"
 
 #include "gpu/flux_explicit.h"
@@ -45,8 +50,11 @@ struct ExplicitTraits {
     static constexpr int kHeadsPerPass = kThreads / kTile;  // heads whose scores one pass forms
     static constexpr int kMaxOutputs = 8;                   // accumulators a thread owns
     static constexpr int kMaxHeadsPerBlock = 16;
-    static constexpr int kMaxHeadDim = 128;
+    static constexpr int kMaxHeadDim = 256;
     static constexpr int kRowPad = 16;  // bytes after each gathered row (bank spread of 16-byte reads)
+    // Dynamic shared memory a block may take without an opt-in (cudaFuncSetAttribute): 48 KiB on CUDA;
+    // HIP's 64 KiB a block is above it.
+    static constexpr size_t kSharedBytes = 48 * 1024;
     static constexpr int kBlocksPerMultiprocessor = 16;
 };
 using X = ExplicitTraits;
@@ -66,6 +74,7 @@ struct ExplicitArgs {
     int head_dim = 0;
     int row_bytes = 0;       // D · sizeof(Raw)
     int row_stride = 0;      // row_bytes + kRowPad
+    int tiles = 2;           // gathered tiles resident: K and V, or 1 (V replaces K after the scores)
     float scale = 0.0f;
 };
 
@@ -82,20 +91,20 @@ struct ExplicitShared {
     int32_t* keys;          // [kTile]
     int* any_active;
 
-    static __host__ __device__ size_t bytes(int row_stride, int heads, int head_dim)
+    static __host__ __device__ size_t bytes(int tiles, int row_stride, int heads, int head_dim)
     {
-        return 2 * static_cast<size_t>(X::kTile) * row_stride +
+        return static_cast<size_t>(tiles) * X::kTile * row_stride +
                sizeof(float) * (static_cast<size_t>(heads) * head_dim + heads * X::kTile + 3 * heads + X::kThreads) +
                sizeof(int32_t) * X::kTile + 16;
     }
 };
 
-__device__ ExplicitShared carve(unsigned char* base, int row_stride, int heads, int head_dim)
+__device__ ExplicitShared carve(unsigned char* base, int tiles, int row_stride, int heads, int head_dim)
 {
     ExplicitShared s;
     s.k_tile = base;
-    s.v_tile = base + X::kTile * row_stride;
-    float* f = reinterpret_cast<float*>(base + 2 * X::kTile * row_stride);
+    s.v_tile = base + (tiles - 1) * X::kTile * row_stride;  // one tile: the K tile's buffer
+    float* f = reinterpret_cast<float*>(base + tiles * X::kTile * row_stride);
     s.q = f;
     f += heads * head_dim;
     s.weights = f;
@@ -179,7 +188,8 @@ __global__ void __launch_bounds__(X::kThreads) flux_explicit(ExplicitArgs<typena
     using Raw = typename Storage::Raw;
     extern __shared__ uint4 explicit_shared[];
     const ExplicitShared s =
-        carve(reinterpret_cast<unsigned char*>(explicit_shared), args.row_stride, args.heads_per_block, args.head_dim);
+        carve(reinterpret_cast<unsigned char*>(explicit_shared), args.tiles, args.row_stride, args.heads_per_block,
+              args.head_dim);
     const int t = threadIdx.x;
     const int D = args.head_dim;
     const int64_t teams = args.heads / args.span;
@@ -222,7 +232,9 @@ __global__ void __launch_bounds__(X::kThreads) flux_explicit(ExplicitArgs<typena
             }
             __syncthreads();
             gather_tile<Raw, kVector>(args.k, b, kv_head, s.keys, s.k_tile, args.row_bytes, args.row_stride);
-            gather_tile<Raw, kVector>(args.v, b, kv_head, s.keys, s.v_tile, args.row_bytes, args.row_stride);
+            if (args.tiles == 2) {
+                gather_tile<Raw, kVector>(args.v, b, kv_head, s.keys, s.v_tile, args.row_bytes, args.row_stride);
+            }
             __syncthreads();
 
             for (int g0 = 0; g0 < count; g0 += X::kHeadsPerPass) {
@@ -246,7 +258,11 @@ __global__ void __launch_bounds__(X::kThreads) flux_explicit(ExplicitArgs<typena
                     }
                 }
             }
-            __syncthreads();  // weights and factors are complete
+            __syncthreads();  // weights and factors are complete (and the K tile read)
+            if (args.tiles == 1) {  // args-uniform: V over the K tile
+                gather_tile<Raw, kVector>(args.v, b, kv_head, s.keys, s.v_tile, args.row_bytes, args.row_stride);
+                __syncthreads();
+            }
 
 #pragma unroll
             for (int u = 0; u < X::kMaxOutputs; ++u) {
@@ -283,6 +299,18 @@ __global__ void __launch_bounds__(X::kThreads) flux_explicit(ExplicitArgs<typena
         }
         __syncthreads();  // m, l and q are rewritten by the next unit
     }
+}
+
+/** Query heads a unit takes at head dim D: heads · D outputs over kThreads threads of kMaxOutputs accumulators each. */
+int64_t fitting_heads(int64_t head_dim)
+{
+    return std::min<int64_t>(X::kThreads * X::kMaxOutputs / head_dim, X::kMaxHeadsPerBlock);
+}
+
+/** Gathered tiles resident at once: K and V where both fit kSharedBytes beside the rest, else one. */
+int resident_tiles(int row_stride, int heads, int head_dim)
+{
+    return ExplicitShared::bytes(2, row_stride, heads, head_dim) <= X::kSharedBytes ? 2 : 1;
 }
 
 /** Whether every K and V row starts on a 16-byte boundary (base and strides), so the gather may copy 16 bytes at a time. */
@@ -322,17 +350,16 @@ proteus_status run(const FluxProblem& problem, int multiprocessors, cudaStream_t
     args.group = problem.heads / problem.kv_heads;
     args.query_len = problem.query_len;
     args.span = problem.lists_per_head ? 1 : args.group;
-    // heads_per_block · D outputs over kThreads threads of kMaxOutputs accumulators each.
-    const int64_t fitting = std::min<int64_t>(X::kThreads * X::kMaxOutputs / problem.head_dim, X::kMaxHeadsPerBlock);
-    args.heads_per_block = static_cast<int>(std::min(args.span, fitting));
+    args.heads_per_block = static_cast<int>(std::min(args.span, fitting_heads(problem.head_dim)));
     args.chunks = (args.span + args.heads_per_block - 1) / args.heads_per_block;
     args.units = problem.batch * problem.query_len * (problem.heads / args.span) * args.chunks;
     args.head_dim = static_cast<int>(problem.head_dim);
     args.row_bytes = static_cast<int>(problem.head_dim * sizeof(Raw));
     args.row_stride = args.row_bytes + X::kRowPad;
+    args.tiles = resident_tiles(args.row_stride, args.heads_per_block, args.head_dim);
     args.scale = problem.scale;
     if (args.units == 0) return PROTEUS_STATUS_OK;
-    const size_t shared = ExplicitShared::bytes(args.row_stride, args.heads_per_block, args.head_dim);
+    const size_t shared = ExplicitShared::bytes(args.tiles, args.row_stride, args.heads_per_block, args.head_dim);
     const bool vector = rows_aligned(problem.k, sizeof(Raw)) && rows_aligned(problem.v, sizeof(Raw));
     return vector ? launch<Storage, true>(args, shared, multiprocessors, stream)
                   : launch<Storage, false>(args, shared, multiprocessors, stream);
@@ -350,6 +377,15 @@ std::string explicit_kernel_refusal(const FluxProblem& problem)
     const int64_t element = problem.q.dtype == PROTEUS_DTYPE_FLOAT32 ? 4 : 2;
     if (problem.head_dim * element % 16 != 0) {
         return "the explicit-list kernel needs D · element size to be a multiple of 16 bytes";
+    }
+    // The largest unit at this D, with one resident tile, within the shared memory of a launch without
+    // an opt-in (every D of the library fits: float32 at D 256 takes about 38 KiB).
+    const int head_dim = static_cast<int>(problem.head_dim);
+    const int row_stride = static_cast<int>(problem.head_dim * element) + X::kRowPad;
+    const size_t bytes = ExplicitShared::bytes(1, row_stride, static_cast<int>(fitting_heads(head_dim)), head_dim);
+    if (bytes > X::kSharedBytes) {
+        return "the explicit-list kernel at head dim " + std::to_string(head_dim) + " needs " + std::to_string(bytes) +
+               " bytes of shared memory a block, above " + std::to_string(X::kSharedBytes);
     }
     return {};
 }

@@ -15,9 +15,10 @@
 //        float32 over D;
 //     2. the chunk's maximum (a shared-memory tree reduction) updates the running maximum m; each
 //        thread forms p = exp(s − m), and a second reduction sums them;
-//     3. online softmax: the running sum l and the accumulator o[d] (thread d < D owns o[d]) are
-//        scaled by exp(m_old − m) and the chunk's Σ p · v[j][d] is added.
-//   Thread d then writes o[d] / l, rounded to the storage type (RNE), and thread 0 lse = m + log l.
+//     3. online softmax: the running sum l and the accumulators o[d] (thread t owns d = t and, for
+//        D > kThreads, d = t + kThreads) are scaled by exp(m_old − m) and the chunk's Σ p · v[j][d]
+//        is added.
+//   Each thread then writes its o[d] / l, rounded to the storage type (RNE), and thread 0 lse = m + log l.
 //   An inactive row writes o = 0 and lse = −inf.
 //
 // The slots of C(i)
@@ -65,9 +66,11 @@
 namespace proteus::gpu {
 namespace {
 
-// Threads per block of the row kernel: the largest head dim (thread d owns o[d]) and a power of two
-// for the tree reductions.
-constexpr int kThreads = static_cast<int>(kRowKernelMaxHeadDim);
+// Threads per block of the row kernel: a power of two for the tree reductions. Thread t owns the
+// output dims t + n·kThreads, n < kDimsPerThread.
+constexpr int kThreads = 128;
+constexpr int kDimsPerThread = static_cast<int>(kRowKernelMaxHeadDim) / kThreads;
+static_assert(kDimsPerThread * kThreads == kRowKernelMaxHeadDim, "the threads own every dim");
 // The attention grid is at most this many blocks per multiprocessor; more rows are grid-strided.
 // It also sizes the Seed scratch (one slice per block).
 constexpr int kBlocksPerMultiprocessor = 16;
@@ -306,7 +309,7 @@ template <typename Storage, typename Shortlist>
 __global__ void __launch_bounds__(kThreads)
     flux_rows(AttentionArgs<typename Storage::Raw> args, Shortlist shortlist)
 {
-    __shared__ float q_row[kThreads];
+    __shared__ float q_row[kRowKernelMaxHeadDim];
     __shared__ float weights[kThreads];
     __shared__ int64_t keys[kThreads];
     __shared__ float reduce_values[kThreads];
@@ -324,19 +327,19 @@ __global__ void __launch_bounds__(kThreads)
         typename Storage::Raw* const out = args.o.at(b, h, r);
 
         if (args.active.data != nullptr && *args.active.at(b, h, r) == 0) {
-            if (t < D) out[t] = Storage::store(0.0f);
+            for (int d = t; d < D; d += kThreads) out[d] = Storage::store(0.0f);
             if (t == 0 && args.lse.data != nullptr) *args.lse.at(b, h, r) = -INFINITY;
             continue;
         }
 
-        if (t < D) q_row[t] = Storage::load(args.q.at(b, h, r)[t]);
+        for (int d = t; d < D; d += kThreads) q_row[d] = Storage::load(args.q.at(b, h, r)[d]);
         const typename Shortlist::Row candidates = shortlist.prepare(b, i, block);
         __syncthreads();  // q_row is complete
 
         // Slot 0 is always a key (the window or the smallest Seed extra), so m is finite after chunk 0.
         float m = -INFINITY;
         float l = 0.0f;
-        float accumulator = 0.0f;
+        float accumulator[kDimsPerThread] = {};
         for (int64_t base = 0; base < candidates.size; base += kThreads) {
             const int64_t slot = base + t;
             const int64_t j = slot < candidates.size ? shortlist.key(candidates, slot) : -1;
@@ -354,19 +357,23 @@ __global__ void __launch_bounds__(kThreads)
             const float chunk_sum = block_reduce(p, reduce_values, Sum<float>());  // also publishes keys, weights
             const float rescale = expf(m - m_new);  // 0 on the first chunk (m = −inf)
             l = l * rescale + chunk_sum;
-            if (t < D) {
-                const int64_t in_chunk = candidates.size - base < kThreads ? candidates.size - base : kThreads;
+            const int64_t in_chunk = candidates.size - base < kThreads ? candidates.size - base : kThreads;
+            for (int n = 0; n < kDimsPerThread; ++n) {
+                const int d = t + n * kThreads;
+                if (d >= D) break;
                 float sum = 0.0f;
                 for (int64_t u = 0; u < in_chunk; ++u) {
-                    if (keys[u] >= 0) sum += weights[u] * Storage::load(args.v.at(b, kv_head, keys[u])[t]);
+                    if (keys[u] >= 0) sum += weights[u] * Storage::load(args.v.at(b, kv_head, keys[u])[d]);
                 }
-                accumulator = accumulator * rescale + sum;
+                accumulator[n] = accumulator[n] * rescale + sum;
             }
             m = m_new;
             __syncthreads();  // keys and weights are rewritten by the next chunk
         }
 
-        if (t < D) out[t] = Storage::store(accumulator / l);
+        for (int n = 0; n < kDimsPerThread && t + n * kThreads < D; ++n) {
+            out[t + n * kThreads] = Storage::store(accumulator[n] / l);
+        }
         if (t == 0 && args.lse.data != nullptr) *args.lse.at(b, h, r) = m + logf(l);
     }
 }

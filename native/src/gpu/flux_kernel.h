@@ -11,8 +11,8 @@
 
 namespace proteus::gpu {
 
-/** The largest head dim of the general row kernel (thread d of a block owns o[d]). */
-constexpr int64_t kRowKernelMaxHeadDim = 128;
+/** The largest head dim of the general row kernel (thread t of a block owns o[t + n·threads]). */
+constexpr int64_t kRowKernelMaxHeadDim = 256;
 
 /**
  * Queues flux attention over a validated problem as `plan` (from plan_flux) says, on `stream` of the

@@ -39,8 +39,10 @@
 // to L2 (measured: issue 9, NOTES.md).
 //
 // One row on one group
-//   Lanes are split as lane = c · P + e: P = D / 8 lanes per candidate, lane e owning dims
-//   [8e, 8e + 8) (one 16-byte load for 16-bit storage, two for float32), and 32 / P candidates in
+//   Lanes are split as lane = c · P + e: P = D / 8 lanes per candidate rounded up to a power of two
+//   (lanes_per_key: the XOR shuffles below need one; D 80 and 96 take 16, D 8 one), lane e owning
+//   dims [8e, 8e + 8) when 8e < D (one 16-byte load for 16-bit storage, two for float32; the lanes
+//   past D load nothing, add 0 to the dot products and store nothing), and 32 / P candidates in
 //   flight, each lane taking kUnroll of them per step (their K and V loads issued together). A
 //   candidate's score is the lanes' partial dot products summed over the P lanes by XOR shuffles.
 //   Each lane then runs its own online softmax (m, l and the o slice over the candidates it saw):
@@ -91,6 +93,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <type_traits>
 
@@ -123,6 +126,18 @@ constexpr int kRowThreads = 256;
 constexpr int kSlice = 8;
 // Candidates per lane per step.
 constexpr int kUnroll = 2;
+// The head dims the row mode is compiled for (launch_attention).
+constexpr int64_t kRowModeHeadDims[] = {8, 16, 32, 64, 80, 96, 128, 256};
+
+/** P, the lanes that share a candidate at head dim D: ⌈D / kSlice⌉ rounded up to a power of two (≤ 32). */
+__host__ __device__ constexpr int lanes_per_key(int head_dim)
+{
+    int lanes = 1;
+    while (lanes * kSlice < head_dim) lanes *= 2;
+    return lanes;
+}
+static_assert(lanes_per_key(8) == 1 && lanes_per_key(80) == 16 && lanes_per_key(96) == 16 && lanes_per_key(256) == 32,
+              "one group of 32 lanes holds a row at every head dim");
 
 // ---- shared helpers -------------------------------------------------------------------------------
 
@@ -292,7 +307,8 @@ template <typename Raw>
 struct Inactive {
     Rows<Raw> o;
     Rows<float> lse;  // data null: not wanted
-    int pieces_shift = 0;  // log2 of the pieces of a row: 16-byte words when `vector`, else elements
+    int pieces = 0;        // of a row: 16-byte words when `vector`, else elements
+    int pieces_shift = 0;  // log2 of the slots of a row: pieces rounded up to a power of two
     bool vector = false;
 };
 
@@ -354,6 +370,7 @@ __global__ void __launch_bounds__(kCompactThreads)
                 if ((zero >> u & 1u) == 0) continue;
                 Raw* const row = rows + (w * 32 + u) * inactive.o.token;
                 const int piece = p & (row_pieces - 1);
+                if (piece >= inactive.pieces) continue;  // a slot past the row (pieces not a power of two)
                 if (inactive.vector) {
                     reinterpret_cast<uint4*>(row)[piece] = make_uint4(0u, 0u, 0u, 0u);
                 } else {
@@ -461,12 +478,13 @@ struct LaneState {
  * One step of a group: lane c takes up to kUnroll candidates; `locate(u, key, value)` points at the
  * K and V slices of its u-th (false: none, no load). A candidate's score is the partial dot products
  * summed over its P lanes; each lane then folds its own candidates into its own state (no per-step
- * reduction across candidate lanes). `vector`: the slices are 16-byte aligned. Every lane of the group
+ * reduction across candidate lanes). `vector`: the slices are 16-byte aligned. `owns`: this lane's
+ * slice lies inside D (false: a lane past D, which loads nothing and adds 0). Every lane of the group
  * calls it together (the shuffles).
  */
 template <typename Storage, int kLanesPerKey, int kCount = kUnroll, typename Locate>
 __device__ __forceinline__ void add_candidates(LaneState& state, const float (&q)[kSlice], float scale, bool vector,
-                                               Locate locate)
+                                               bool owns, Locate locate)
 {
     using Raw = typename Storage::Raw;
     float score[kCount];
@@ -478,7 +496,10 @@ __device__ __forceinline__ void add_candidates(LaneState& state, const float (&q
         const Raw* value_slice = nullptr;
         valid[u] = locate(u, key_slice, value_slice);
         score[u] = 0.0f;
-        if (valid[u]) {
+        if (valid[u] && !owns) {
+#pragma unroll
+            for (int d = 0; d < kSlice; ++d) value[u][d] = 0.0f;
+        } else if (valid[u]) {
             float key[kSlice];
             load_elements<Storage>(key_slice, vector, key);
             load_elements<Storage>(value_slice, vector, value[u]);
@@ -518,12 +539,12 @@ __device__ __forceinline__ void add_candidates(LaneState& state, const float (&q
 template <typename Storage, int kLanesPerKey, bool kDna>
 __device__ __forceinline__ void gather_slots(LaneState& state, const float (&q)[kSlice],
                                              const RowArgs<typename Storage::Raw>& args, const Slots& row, int64_t b,
-                                             int64_t kv_head, int64_t begin, int c, int offset)
+                                             int64_t kv_head, int64_t begin, int c, int offset, bool owns)
 {
     using Raw = typename Storage::Raw;
     constexpr int kKeysPerStep = kGroup / kLanesPerKey;  // candidates in flight per group
     for (int64_t base = begin; base < row.size; base += kKeysPerStep * kUnroll) {
-        add_candidates<Storage, kLanesPerKey>(state, q, args.scale, args.vector,
+        add_candidates<Storage, kLanesPerKey>(state, q, args.scale, args.vector, owns,
                                               [&](int u, const Raw*& key_slice, const Raw*& value_slice) {
             const int64_t slot = base + u * kKeysPerStep + c;
             const int64_t j = slot < row.size ? key_of<kDna>(args, row, slot) : -1;
@@ -560,15 +581,15 @@ __device__ __forceinline__ void merge_lanes(LaneState& state)
 }
 
 /**
- * Merges the lanes' states (merge_lanes), then lanes c = 0 write o = acc / l, lane 0 lse = m + log l.
- * The window's last key i is every row's candidate, so l > 0 and m is finite here.
+ * Merges the lanes' states (merge_lanes), then lanes c = 0 inside D (`owns`) write o = acc / l, lane 0
+ * lse = m + log l. The window's last key i is every row's candidate, so l > 0 and m is finite here.
  */
 template <typename Storage, int kLanesPerKey>
 __device__ __forceinline__ void finish_row(LaneState& state, const RowArgs<typename Storage::Raw>& args, int64_t b,
-                                           int64_t h, int64_t query_row, int lane, int offset)
+                                           int64_t h, int64_t query_row, int lane, int offset, bool owns)
 {
     merge_lanes<kLanesPerKey>(state);
-    if (lane < kLanesPerKey) {  // c = 0
+    if (lane < kLanesPerKey && owns) {  // c = 0
 #pragma unroll
         for (int d = 0; d < kSlice; ++d) state.acc[d] /= state.l;
         store_elements<Storage>(args.o.at(b, h, query_row) + offset, args.vector, state.acc);
@@ -594,9 +615,10 @@ __device__ __forceinline__ ListedRow listed_row(const RowArgs<Raw>& args, int64_
 }
 
 // kDna: some row has DNA keys (Aligned); the other kernels hold none of their bookkeeping.
-template <typename Storage, int kLanesPerKey, bool kDna>
+template <typename Storage, int kDim, bool kDna>
 __global__ void __launch_bounds__(kRowThreads) active_rows(RowArgs<typename Storage::Raw> args)
 {
+    constexpr int kLanesPerKey = lanes_per_key(kDim);
     const int lane = threadIdx.x % kGroup;
     const int e = lane % kLanesPerKey;  // slice of the head dim
     const int c = lane / kLanesPerKey;  // candidate lane
@@ -605,15 +627,16 @@ __global__ void __launch_bounds__(kRowThreads) active_rows(RowArgs<typename Stor
     if (args.gate.closed()) return;  // the whole grid: the tile kernel computes this call
     const int64_t count = *args.count;
     const int offset = e * kSlice;
+    const bool owns = offset < kDim;
 
     for (int64_t r = first; r < count; r += static_cast<int64_t>(gridDim.x) * groups_per_block) {
         const ListedRow at = listed_row(args, r);
-        float q[kSlice];
-        load_elements<Storage>(args.q.at(at.b, at.h, at.query_row) + offset, args.vector, q);
+        float q[kSlice] = {};
+        if (owns) load_elements<Storage>(args.q.at(at.b, at.h, at.query_row) + offset, args.vector, q);
         const Slots row = slots_of<kDna>(args, at.b, at.query_row, at.i);
         LaneState state;
-        gather_slots<Storage, kLanesPerKey, kDna>(state, q, args, row, at.b, at.h / args.group, 0, c, offset);
-        finish_row<Storage, kLanesPerKey>(state, args, at.b, at.h, at.query_row, lane, offset);
+        gather_slots<Storage, kLanesPerKey, kDna>(state, q, args, row, at.b, at.h / args.group, 0, c, offset, owns);
+        finish_row<Storage, kLanesPerKey>(state, args, at.b, at.h, at.query_row, lane, offset, owns);
     }
 }
 
@@ -736,11 +759,11 @@ struct TileStage {
  * `count`, so all threads of the block reach every barrier; a group's own scoring loops depend only on
  * its row, so its 32 lanes reach every shuffle together.
  */
-template <typename Storage, int kLanesPerKey, bool kDna>
+template <typename Storage, int kDim, bool kDna>
 __global__ void __launch_bounds__(kRowThreads, kRowGroupBlocks) active_row_groups(RowArgs<typename Storage::Raw> args)
 {
     using Raw = typename Storage::Raw;
-    constexpr int kDim = kLanesPerKey * kSlice;
+    constexpr int kLanesPerKey = lanes_per_key(kDim);
     using Stage = TileStage<Storage, kDim>;
     constexpr int kKeys = Stage::kKeys;
     constexpr int kKeysPerStep = kGroup / kLanesPerKey;  // candidates in flight per group
@@ -753,6 +776,7 @@ __global__ void __launch_bounds__(kRowThreads, kRowGroupBlocks) active_row_group
     const int c = lane / kLanesPerKey;  // candidate lane
     const int group = static_cast<int>(threadIdx.x) / kGroup;
     const int offset = e * kSlice;
+    const bool owns = offset < kDim;  // lanes past D (D 80, 96) load and store nothing
     if (args.gate.closed()) return;  // the whole grid: the tile kernel computes this call
     const int64_t count = *args.count;
     const int64_t chunks = (count + kGroupRows - 1) / kGroupRows;
@@ -762,11 +786,11 @@ __global__ void __launch_bounds__(kRowThreads, kRowGroupBlocks) active_row_group
         const bool listed = entry < count;  // group-uniform; the listed entries of a chunk are a prefix
         // Only q and the lane state stay live across the tiles; the row's position and slots are
         // recomputed for its DNA keys and output (registers: the tiles' staging words need them).
-        float q[kSlice];
+        float q[kSlice] = {};
         GroupRow mine{-1, {0, 0}, {0, 0}};
         if (listed) {
             const ListedRow at = listed_row(args, entry);
-            load_elements<Storage>(args.q.at(at.b, at.h, at.query_row) + offset, args.vector, q);
+            if (owns) load_elements<Storage>(args.q.at(at.b, at.h, at.query_row) + offset, args.vector, q);
             const Slots row = slots_of<false>(args, at.b, at.query_row, at.i);
             mine.head = at.b * args.heads + at.h;
             mine.begin[0] = row.lo;
@@ -816,7 +840,7 @@ __global__ void __launch_bounds__(kRowThreads, kRowGroupBlocks) active_row_group
                         const Raw* const keys = tiles[buffer];
                         const Raw* const values = keys + Stage::kElements;
                         for (int base = lo; base < hi; base += kKeysPerStep * kUnroll) {
-                            add_candidates<Storage, kLanesPerKey>(state, q, args.scale, true,
+                            add_candidates<Storage, kLanesPerKey>(state, q, args.scale, true, owns,
                                                                   [&](int u, const Raw*& key_slice, const Raw*& value_slice) {
                                 const int n = base + u * kKeysPerStep + c;
                                 if (n >= hi) return false;
@@ -842,9 +866,9 @@ __global__ void __launch_bounds__(kRowThreads, kRowGroupBlocks) active_row_group
             // tiles; key_of skips entries that are also anchors, so each key counts once.
             const Slots row = slots_of<kDna>(args, at.b, at.query_row, at.i);
             gather_slots<Storage, kLanesPerKey, kDna>(state, q, args, row, at.b, at.h / args.group, row.dna_begin, c,
-                                                      offset);
+                                                      offset, owns);
         }
-        finish_row<Storage, kLanesPerKey>(state, args, at.b, at.h, at.query_row, lane, offset);
+        finish_row<Storage, kLanesPerKey>(state, args, at.b, at.h, at.query_row, lane, offset, owns);
     }
 }
 
@@ -858,7 +882,7 @@ __global__ void __launch_bounds__(kRowThreads, kRowGroupBlocks) active_row_group
 // share most of their windows), staged in the warp's own shared memory with asynchronous copies, the
 // next tile in flight while this one is scored. The DNA keys (rows i ≥ W) differ per row: before the
 // tiles, the warp gathers each row's DNA slots one row at a time with the per-row code (gather_slots),
-// and the merged state seeds that row's softmax. 16-bit storage, 16-byte aligned rows, D ≤ 64.
+// and the merged state seeds that row's softmax. 16-bit storage, 16-byte aligned rows, D 16, 32 or 64.
 
 /** Rows of a chunk: the M of the tile products. */
 constexpr int kTileRows = 16;
@@ -867,8 +891,8 @@ constexpr int kTileWarps = 2;
 constexpr int kTileThreads = kTileWarps * kGroup;
 /** Blocks of active_row_tiles per multiprocessor in the persistent grid. */
 constexpr int kTileBlocksPerMultiprocessor = 6;
-/** Largest head dim of active_row_tiles (the others run the row groups). */
-constexpr int64_t kRowTilesMaxHeadDim = 64;
+/** The head dims of active_row_tiles (the others run the row groups). */
+constexpr bool row_tiles_take(int64_t head_dim) { return head_dim == 16 || head_dim == 32 || head_dim == 64; }
 
 /** Keys per tile: a stage (K and V, padded rows) stays ≤ 6 KB. */
 template <int kDim>
@@ -1314,15 +1338,15 @@ bool aligned16(const TensorRef& tensor, uint64_t element_bytes)
 // Attention blocks per multiprocessor: the persistent grid of active_rows (more rows are strided).
 constexpr int64_t kRowBlocksPerMultiprocessor = 8;
 
-/** Queues the attention kernel `kernel` names for P = kLanesPerKey lanes per candidate (D = 8·P). */
-template <typename Storage, int kLanesPerKey, bool kDna>
+/** Queues the attention kernel `kernel` names at head dim kDim. */
+template <typename Storage, int kDim, bool kDna>
 void launch_attention_for(RowModeKernel kernel, unsigned grid, const RowArgs<typename Storage::Raw>& args,
                           cudaStream_t stream)
 {
     if (kernel == RowModeKernel::kGroups) {
-        active_row_groups<Storage, kLanesPerKey, kDna><<<grid, kRowThreads, 0, stream>>>(args);
+        active_row_groups<Storage, kDim, kDna><<<grid, kRowThreads, 0, stream>>>(args);
     } else {
-        active_rows<Storage, kLanesPerKey, kDna><<<grid, kRowThreads, 0, stream>>>(args);
+        active_rows<Storage, kDim, kDna><<<grid, kRowThreads, 0, stream>>>(args);
     }
 }
 
@@ -1334,21 +1358,26 @@ void launch_row_tiles(int64_t head_dim, unsigned grid, const RowArgs<typename St
         switch (head_dim) {
         case 16: active_row_tiles<Storage, 16, kDna><<<grid, kTileThreads, 0, stream>>>(args); break;
         case 32: active_row_tiles<Storage, 32, kDna><<<grid, kTileThreads, 0, stream>>>(args); break;
-        default: active_row_tiles<Storage, 64, kDna><<<grid, kTileThreads, 0, stream>>>(args); break;
+        case 64: active_row_tiles<Storage, 64, kDna><<<grid, kTileThreads, 0, stream>>>(args); break;
+        default: break;  // row_tiles_take ruled it out
         }
     }
 }
 
-/** Queues active_row_groups or active_rows for D ∈ {16, 32, 64, 128}. */
+/** Queues active_row_groups or active_rows for a D of kRowModeHeadDims. */
 template <typename Storage, bool kDna>
 void launch_attention(RowModeKernel kernel, int64_t head_dim, unsigned grid, const RowArgs<typename Storage::Raw>& args,
                       cudaStream_t stream)
 {
     switch (head_dim) {
-    case 16: launch_attention_for<Storage, 2, kDna>(kernel, grid, args, stream); break;
-    case 32: launch_attention_for<Storage, 4, kDna>(kernel, grid, args, stream); break;
-    case 64: launch_attention_for<Storage, 8, kDna>(kernel, grid, args, stream); break;
-    default: launch_attention_for<Storage, 16, kDna>(kernel, grid, args, stream); break;
+    case 8: launch_attention_for<Storage, 8, kDna>(kernel, grid, args, stream); break;
+    case 16: launch_attention_for<Storage, 16, kDna>(kernel, grid, args, stream); break;
+    case 32: launch_attention_for<Storage, 32, kDna>(kernel, grid, args, stream); break;
+    case 64: launch_attention_for<Storage, 64, kDna>(kernel, grid, args, stream); break;
+    case 80: launch_attention_for<Storage, 80, kDna>(kernel, grid, args, stream); break;
+    case 96: launch_attention_for<Storage, 96, kDna>(kernel, grid, args, stream); break;
+    case 128: launch_attention_for<Storage, 128, kDna>(kernel, grid, args, stream); break;
+    default: launch_attention_for<Storage, 256, kDna>(kernel, grid, args, stream); break;
     }
 }
 
@@ -1405,8 +1434,9 @@ proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiproc
     inactive.o = rows_of<Raw>(problem.o);
     if (problem.lse.present()) inactive.lse = rows_of<float>(problem.lse);
     inactive.vector = vector;
-    // D ∈ {16, 32, 64, 128} and 2- or 4-byte elements: both counts are powers of two.
+    // A row's pieces are spread over the next power of two of slots (D 80 and 96: not one itself).
     const int64_t pieces = vector ? D * static_cast<int64_t>(bytes) / 16 : D;
+    inactive.pieces = static_cast<int>(pieces);
     while ((int64_t{1} << inactive.pieces_shift) < pieces) ++inactive.pieces_shift;
     write_rows<Raw><<<grid, kCompactThreads, 0, stream>>>(tiles, counts, offsets, ids, inactive, gate);
     if ((status = check_launch("write_rows")) != PROTEUS_STATUS_OK) return status;
@@ -1439,9 +1469,10 @@ proteus_status run(const FluxProblem& problem, const TileDna& dna, int multiproc
     args.vector = vector;
     // Row groups share the window and the aligned anchors; Relative anchors max(0, i − s·S) of
     // neighbouring rows are different keys, so Relative keeps the per-row kernel.
-    // The row tiles take 16-bit storage in 16-byte aligned rows up to D 64; the row groups the rest.
+    // The row tiles take 16-bit storage in 16-byte aligned rows at D 16, 32 and 64 (D 8 is below one
+    // k16 step of their products); the row groups the rest.
     RowModeKernel kernel = args.aligned ? requested : RowModeKernel::kRows;
-    if (kernel == RowModeKernel::kTiles && !(bytes == 2 && vector && D <= kRowTilesMaxHeadDim)) {
+    if (kernel == RowModeKernel::kTiles && !(bytes == 2 && vector && row_tiles_take(D))) {
         kernel = RowModeKernel::kGroups;
     }
     const int64_t devices_worth = std::max(multiprocessors, 1);
@@ -1494,8 +1525,8 @@ std::string row_mode_refusal(const FluxProblem& problem)
         return "the row mode takes float32, float16 or bfloat16, not dtype " + std::to_string(dtype);
     }
     const int64_t D = problem.head_dim;
-    if (D != 16 && D != 32 && D != 64 && D != 128) {
-        return "the row mode takes head dims 16, 32, 64 or 128, not " + std::to_string(D);
+    if (std::find(std::begin(kRowModeHeadDims), std::end(kRowModeHeadDims), D) == std::end(kRowModeHeadDims)) {
+        return "the row mode takes head dims 8, 16, 32, 64, 80, 96, 128 or 256, not " + std::to_string(D);
     }
     return "";
 }

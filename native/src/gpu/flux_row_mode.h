@@ -22,7 +22,7 @@ constexpr int kRowModeDnaRows = 64;
  * Empty when the row mode computes `problem`: the Aligned or Relative policy, DNA keys with the Aligned
  * policy only and K ≤ kMaxTileDnaKeys (a problem has none when dna_count = 0 or every row of the query
  * slice is at a position i < W, so that Dna(i) is empty: has_dna_keys); float32, float16 or bfloat16;
- * D in {16, 32, 64, 128}. Else the reason it does not, for the error of an explicit ROW. The mask may be
+ * D in {8, 16, 32, 64, 80, 96, 128, 256}. Else the reason it does not, for the error of an explicit ROW. The mask may be
  * absent (every row active: correct, but the tile or row kernel is the better choice then).
  */
 std::string row_mode_refusal(const FluxProblem& problem);
@@ -32,7 +32,7 @@ inline bool row_mode_takes(const FluxProblem& problem) { return row_mode_refusal
 /**
  * The row mode's attention kernel under the Aligned policy: kTiles (active_row_tiles: 16 listed rows
  * of a head as the rows of tensor-core tile products over the union of their windows and anchors;
- * 16-bit storage, 16-byte aligned rows, D ≤ 64, else kGroups), kGroups (active_row_groups: 8 listed
+ * 16-bit storage, 16-byte aligned rows, D 16, 32 or 64, else kGroups), kGroups (active_row_groups: 8 listed
  * rows of one head share K/V tiles, scored lane by lane) or kRows (active_rows: every key a per-row
  * gather). The Relative policy always runs kRows. All give the same rows up to rounding.
  */

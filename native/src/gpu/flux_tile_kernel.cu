@@ -1,5 +1,6 @@
 // Flux attention on tensor cores (SPEC §2–§3): the flash-style tile kernel for the Aligned policy,
-// float16 and bfloat16, D in {16, 32, 64, 128}: the local window (dense causal attention is the
+// float16 and bfloat16, D in {16, 32, 64, 80, 96, 128, 256} (Q·Kᵀ steps through D 16 at a time, P·V
+// 8 dims at a time in pairs: every D a multiple of 16; D 8 runs the row kernels): the local window (dense causal attention is the
 // window W ≥ T), the aligned anchors and the DNA keys (K ≤ kMaxTileDnaKeys; their candidates come
 // from gpu/flux_dna.cu, built once per call).
 //
@@ -36,8 +37,9 @@
 // The anchor code is compiled only into the kAnchors instantiations; problems where no row has an
 // anchor (A = 0, or W ≥ T, dense included) run the kAnchors = false kernel, v1's band-only code.
 //
-// Shared rows are padded by 8 elements (16 bytes): the eight rows an ldmatrix phase reads then
-// start on distinct 16-byte bank groups for every D in {16, 32, 64, 128}.
+// Shared rows are padded by 8 elements (16 bytes): a row is then an odd number of 16-byte units
+// (D / 8 + 1 with D / 8 even), so the eight rows an ldmatrix phase reads start on distinct 16-byte
+// bank groups for every D the kernel takes (D 80: 11 units, 96: 13, 256: 33).
 //
 // Synchronisation: every barrier is in code that all threads of the block run the same number of
 // times (the key-tile loop's trip count depends only on the block's tile). The rows' anchor ranges
@@ -76,7 +78,8 @@ __device__ __forceinline__ int32_t smaller(int32_t a, int32_t b) { return a < b 
  * What the tile kernel is compiled for at one head dim: the key-tile widths (each a kernel) and the
  * heuristic's default with 16 query rows a warp. A wider key tile holds more scores in registers:
  * block_k / 2 floats per thread and m16 tile beside D / 2 for O and D / 4 registers of Q fragments,
- * so D = 128 stops at 64 keys.
+ * so D ≥ 80 stops at 64 keys. D 256 holds 128 floats of O a thread: 16 rows a warp only, Q reloaded
+ * from shared memory per key tile (q_resident), one block of 8 warps a multiprocessor.
  */
 struct TileTraits {
     int head_dim;
@@ -88,8 +91,20 @@ constexpr TileTraits kTileTraits[] = {
     {16, {32, 64, 128}, 64},
     {32, {32, 64, 128}, 64},
     {64, {32, 64, 128}, 64},
+    {80, {32, 64, 0}, 64},
+    {96, {32, 64, 0}, 64},
     {128, {32, 64, 0}, 64},
+    {256, {32, 64, 0}, 64},
 };
+
+/** Whether the tile kernel is compiled for head dim `head_dim`. */
+constexpr bool tile_head_dim(int64_t head_dim)
+{
+    for (const TileTraits& traits : kTileTraits) {
+        if (traits.head_dim == head_dim) return true;
+    }
+    return false;
+}
 
 constexpr int kBlockRows[] = {64, 128};  // 2 to 8 warps (16 or 32 rows each)
 constexpr int kMaxStages = 3;            // copy_wait takes up to 2 groups in flight
@@ -144,12 +159,14 @@ constexpr bool offers_block_keys(int head_dim, int block_k)
 /**
  * Whether a kernel with `row_tiles` m16 tiles per warp is compiled for (D, block_k, segments): 16
  * rows per warp for all; 32 (each K and V fragment read from shared memory serves twice the rows)
- * for the kernels without DNA keys (dense, window, anchors) at D 64 and 128.
+ * for the kernels without DNA keys (dense, window, anchors) at D 64 and 128, and at D 80 and 96 with
+ * 64 keys a tile (the heuristic's choice there, as at D 128).
  */
 constexpr bool offers_row_tiles(int head_dim, int block_k, int row_tiles, Segments segments)
 {
     if (!offers_block_keys(head_dim, block_k)) return false;
-    return row_tiles == 1 || (row_tiles == 2 && segments != Segments::kDna && (head_dim == 64 || head_dim == 128));
+    const bool wide = head_dim == 64 || head_dim == 128 || ((head_dim == 80 || head_dim == 96) && block_k == 64);
+    return row_tiles == 1 || (row_tiles == 2 && segments != Segments::kDna && wide);
 }
 
 // ---- the kernel -----------------------------------------------------------------------------------
@@ -652,7 +669,10 @@ TileKernel tile_kernel(int head_dim, int block_k, int row_tiles, Segments segmen
     case 16: return kernel_for_block_k<Storage, 16>(block_k, row_tiles, segments, gated);
     case 32: return kernel_for_block_k<Storage, 32>(block_k, row_tiles, segments, gated);
     case 64: return kernel_for_block_k<Storage, 64>(block_k, row_tiles, segments, gated);
+    case 80: return kernel_for_block_k<Storage, 80>(block_k, row_tiles, segments, gated);
+    case 96: return kernel_for_block_k<Storage, 96>(block_k, row_tiles, segments, gated);
     case 128: return kernel_for_block_k<Storage, 128>(block_k, row_tiles, segments, gated);
+    case 256: return kernel_for_block_k<Storage, 256>(block_k, row_tiles, segments, gated);
     default: return nullptr;
     }
 }
@@ -661,12 +681,13 @@ TileKernel tile_kernel(int head_dim, int block_k, int row_tiles, Segments segmen
  * The heuristic's block_k with 32 query rows a warp, or 0 where it keeps 16 (measured on the H100,
  * NOTES.md v5): band-only D 64 with 128 keys (Q reloaded per key tile beats Q resident with 64),
  * D 64 with anchors 64 keys (128 spills), band-only D 128 64 keys; D 128 with anchors stays at 16
- * rows a warp (its 32-row kernels spill and are not measured).
+ * rows a warp (its 32-row kernels spill and are not measured). D 80 and 96 follow D 128 (fewer
+ * registers for O and Q, the same shape; not measured yet); D 256 has no 32-row kernel.
  */
 int wide_block_keys(int head_dim, Segments segments)
 {
     if (head_dim == 64) return segments == Segments::kBand ? 128 : segments == Segments::kAnchors ? 64 : 0;
-    if (head_dim == 128) return segments == Segments::kBand ? 64 : 0;
+    if (head_dim == 80 || head_dim == 96 || head_dim == 128) return segments == Segments::kBand ? 64 : 0;
     return 0;
 }
 
@@ -721,8 +742,9 @@ std::string tile_kernel_refusal(const FluxProblem& problem)
     if (problem.q.dtype != PROTEUS_DTYPE_FLOAT16 && problem.q.dtype != PROTEUS_DTYPE_BFLOAT16) {
         return "the tile kernel takes float16 or bfloat16, not dtype " + std::to_string(problem.q.dtype);
     }
-    if (D != 16 && D != 32 && D != 64 && D != 128) {
-        return "the tile kernel takes head dims 16, 32, 64 or 128, not " + std::to_string(D);
+    if (!tile_head_dim(D)) {
+        return D == 8 ? "the tile kernel takes head dims from 16 (its products step through D 16 at a time), not 8"
+                      : "the tile kernel takes head dims 16, 32, 64, 80, 96, 128 or 256, not " + std::to_string(D);
     }
     if (has_dna_keys(problem) && problem.candidates.dna_count > kMaxTileDnaKeys) {
         return "the tile kernel takes up to " + std::to_string(kMaxTileDnaKeys) + " DNA keys, not " +
@@ -815,7 +837,8 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, const proteus_lau
     }
     if (!offered) {  // only 32 rows a warp fit the given fields, and no such kernel is compiled for the problem
         return reject("launch.rows_per_warp", "32 query rows a warp run only problems without DNA keys at head dim "
-                                              "64 or 128 (this one: head dim " + std::to_string(head_dim) +
+                                              "64 or 128, or 80 and 96 with 64 keys a tile (this one: head dim " +
+                                                  std::to_string(head_dim) +
                                                   (segments == Segments::kDna ? ", DNA keys)" : ")"));
     }
     const char* field = config.stages != 0   ? "launch.stages"
@@ -824,6 +847,14 @@ proteus_status resolve_tile_launch(const FluxProblem& problem, const proteus_lau
                                               : "launch.block_q";
     return reject(field, "the tile configuration needs at least " + std::to_string(least) +
                              " bytes of shared memory; a block of this device has " + std::to_string(shared_limit));
+}
+
+bool tile_launch_fits(const FluxProblem& problem, int shared_limit)
+{
+    const int head_dim = static_cast<int>(problem.head_dim);
+    const int rows = *std::min_element(std::begin(kBlockRows), std::end(kBlockRows));
+    const int keys = tile_traits(head_dim).block_keys[0];  // the narrowest
+    return shared_bytes(head_dim, rows, keys, 1, dna_capacity(problem, rows)) <= static_cast<size_t>(shared_limit);
 }
 
 std::vector<TileLaunch> tile_launch_options(const FluxProblem& problem, int shared_limit)

@@ -28,7 +28,7 @@ struct TileLaunch {
 
 /**
  * Empty when the tile kernel computes `problem` (the Aligned policy: window, anchors, DNA keys with
- * K ≤ kMaxTileDnaKeys; float16 or bfloat16; D in {16, 32, 64, 128}; every q/k/v/o row 16-byte
+ * K ≤ kMaxTileDnaKeys; float16 or bfloat16; D in {16, 32, 64, 80, 96, 128, 256}; every q/k/v/o row 16-byte
  * aligned), else the reason it does not, for the error of an explicit TILE.
  */
 std::string tile_kernel_refusal(const FluxProblem& problem);
@@ -42,6 +42,12 @@ inline bool tile_kernel_takes(const FluxProblem& problem) { return tile_kernel_r
  */
 proteus_status resolve_tile_launch(const FluxProblem& problem, const proteus_launch_config& config, int multiprocessors,
                                    int shared_limit, TileLaunch& launch);
+
+/**
+ * Whether some launch of the tile kernel at `problem` (one it takes) fits `shared_limit` bytes of
+ * shared memory a block: its smallest, 64 query rows, one stage, the narrowest key tile.
+ */
+bool tile_launch_fits(const FluxProblem& problem, int shared_limit);
 
 /** Every launch the tile kernel is compiled for at `problem` whose shared memory fits `shared_limit`. */
 std::vector<TileLaunch> tile_launch_options(const FluxProblem& problem, int shared_limit);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <string>
 
 #include "core/error.h"
@@ -101,14 +102,17 @@ struct FluxTensors {
 
 constexpr const char* kShareDtype = "q, k, v and o share one dtype";
 
-bool is_supported_head_dim(int64_t d) { return d == 16 || d == 32 || d == 64 || d == 128; }
+/** The head dims every backend and policy computes (docs/flux-attention.md, "Head dims"). */
+constexpr int64_t kHeadDims[] = {8, 16, 32, 64, 80, 96, 128, 256};
+
+bool is_supported_head_dim(int64_t d) { return std::find(std::begin(kHeadDims), std::end(kHeadDims), d) != std::end(kHeadDims); }
 
 /** q is [B, H, Tq, D]; k and v are [B, Hkv, T, D] with H a multiple of Hkv; o is like q. */
 proteus_status check_attention_shapes(const FluxTensors& t)
 {
     const int64_t* q = t.q.ref.shape;
     if (!is_supported_head_dim(q[3])) {
-        return reject("q.shape", "head dim D = " + number(q[3]) + " is not supported; use 16, 32, 64 or 128",
+        return reject("q.shape", "head dim D = " + number(q[3]) + " is not supported; use 8, 16, 32, 64, 80, 96, 128 or 256",
                       PROTEUS_STATUS_UNSUPPORTED_HEAD_DIM);
     }
     proteus_status status = check_extent(t.k, "k", 0, q[0], "B of q");

@@ -22,10 +22,10 @@ public sealed class BenchCommandLineTests
         return bench.Bind(parsed);
     }
 
-    [TestCase("bench --head-dim 48", "--head-dim must be one of 16, 32, 64, 128, not '48'")]
+    [TestCase("bench --head-dim 48", "--head-dim must be one of 8, 16, 32, 64, 80, 96, 128, 256, not '48'")]
     [TestCase("bench --dtype float64", "--dtype must be one of float32, float16, bfloat16")]
     [TestCase("bench --backend tpu", "--backend must be one of best, cpu, cuda, hip")]
-    [TestCase("bench --suite issue3", "--suite must be one of kernels, latency")]
+    [TestCase("bench --suite issue3", "--suite must be one of kernels, latency, headdims")]
     [TestCase("bench --modes dense,sparse", "--modes takes dense, shortlist, auto separated by commas, not 'sparse'")]
     [TestCase("bench --heads 0", "--heads must be ≥ 1, not 0")]
     [TestCase("bench --warmup 5000", "--warmup must be in [1, 1000], not 5000")]

@@ -61,6 +61,16 @@ public sealed class BenchPlanTests
     }
 
     [Test]
+    public void TheHeadDimsSuiteRunsDenseD80D96AndD256BesideD128AtT16K()
+    {
+        IReadOnlyList<BenchCase> cases = Bind("--suite headdims").Cases(Backend.Cpu, new FluxAttention(device));
+        Assert.That(cases.Select(c => (c.Name, c.HeadDim)),
+            Is.EqualTo(new[] { ("dense-h8-d80", 80L), ("dense-h8-d96", 96L), ("dense-h8-d128", 128L), ("dense-h8-d256", 256L) }));
+        Assert.That(cases.Select(c => (c.SeqLen, c.Batch, c.Heads, c.DType)), Is.All.EqualTo((16_384L, 1L, 8L, DType.BFloat16)));
+        Assert.That(cases.Select(c => c.Parameters), Is.All.EqualTo(FluxParameters.Dense));
+    }
+
+    [Test]
     public void ExplicitBudgetsMakeOneFluxCasePerT()
     {
         IReadOnlyList<BenchCase> cases = Bind("--seq 2048,1024 --window 341 --anchor-stride 256 --anchors 171")

@@ -1,3 +1,4 @@
+using Proteus.Tests.Flux;
 using Proteus.Tests.Support;
 
 namespace Proteus.Tests.Explicit;
@@ -19,7 +20,7 @@ public sealed class ExplicitCandidateTests
     [OneTimeTearDown]
     public void CloseDevice() => cpu.Dispose();
 
-    /// <summary>Random problems over the axes that matter: dtype, GQA, per-head vs shared, slices, masks, lengths.</summary>
+    /// <summary>Random problems over the axes that matter: dtype, head dim (all eight), GQA, per-head vs shared, slices, masks, lengths.</summary>
     public static IEnumerable<TestCaseData> RandomProblems()
     {
         int n = 0;
@@ -42,7 +43,7 @@ public sealed class ExplicitCandidateTests
                         Heads = heads,
                         KvHeads = kvHeads,
                         SeqLen = t,
-                        HeadDim = 16 << (n % 3),
+                        HeadDim = FluxCases.HeadDims[n % FluxCases.HeadDims.Length],
                         QueryOffset = p0,
                         QueryLength = tq,
                         PerHead = perHead,

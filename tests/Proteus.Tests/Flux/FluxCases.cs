@@ -6,7 +6,8 @@ namespace Proteus.Tests.Flux;
 public static class FluxCases
 {
     private static readonly CandidatePolicy[] Policies = RuleBasedPolicies.All;
-    private static readonly int[] HeadDims = [16, 32, 64, 128];
+    /// <summary>The head dims every backend and policy takes (80, 96: Phi-class models; 256: Gemma-class).</summary>
+    public static readonly int[] HeadDims = [8, 16, 32, 64, 80, 96, 128, 256];
     private static readonly int[] GqaRatios = [1, 2, 4];
     private static readonly StorageLayout[] Layouts = Enum.GetValues<StorageLayout>();
     private static readonly int[] SeqLens = [1, 2, 7, 63, 64, 65, 300, 1000];

@@ -47,7 +47,7 @@ public sealed class QuerySliceTests
                         Heads = 4,
                         KvHeads = n % 3 == 0 ? 4 : n % 3 == 1 ? 2 : 1,
                         SeqLen = seqLen,
-                        HeadDim = 16 << (n % 3),
+                        HeadDim = FluxCases.HeadDims[n % FluxCases.HeadDims.Length],
                         Parameters = parameters,
                         QueryOffset = p0,
                         QueryLength = tq,
