@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run ON THE DEVICE MACHINE from the repository root, with .device carried (see prepare.sh).
 # Builds the CUDA backend for sm_90 and runs, in this order:
+#   hopper   tests/gpu/hopper_probe.cu (nvcc, sm_90a): the wgmma descriptors, P as registers, the TMA copy of the
+#            Hopper tile kernel (issue 12), each against the host (hopper.txt)
 #   graph    tests/gpu/graph_check.cpp: every GPU path captured into a CUDA graph (cudaStreamCaptureModeGlobal)
 #            on a context over our own stream, replayed, bit-identical to the eager call; then the same
 #            checker at a small T under compute-sanitizer memcheck, racecheck and synccheck
@@ -50,7 +52,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/build-gpu-out}
 mkdir -p "$out"
-steps=${PROTEUS_GPU_STEPS:-"build graph torch tile explicit tests suite memcheck bench headdims latency perf layer layersan"}
+steps=${PROTEUS_GPU_STEPS:-"build hopper graph torch tile explicit tests suite memcheck bench headdims latency perf layer layersan"}
 summary="$out/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
@@ -122,6 +124,13 @@ tests() {  # section name, then runner arguments
   note "$name: rc=$rc in $((SECONDS - start)) s :: $(grep -E '^(Test run summary|  (total|failed|succeeded|skipped)|.*Passed!|.*Failed!)' "$log" | tr -s ' ' | tr '\n' ' ')"
   section "$name" "$log"
 }
+if has_step hopper; then
+  start=$SECONDS
+  { nvcc -std=c++17 -O2 -gencode=arch=compute_90a,code=sm_90a "$root/tests/gpu/hopper_probe.cu" -o "$build/hopper_probe" &&
+      "$build/hopper_probe"; } >"$out/hopper.txt" 2>&1
+  note "hopper probes (wgmma descriptors, A from registers, TMA; tests/gpu/hopper_probe.cu): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/hopper.txt")"
+  grep -E '^(PASS|FAIL)' "$out/hopper.txt" | tee -a "$summary"
+fi
 if has_step graph; then
   checker="$build/graph_check"
   start=$SECONDS
