@@ -223,6 +223,30 @@ function(proteus_add_gpu_backend target)
     ${PROTEUS_GPU_LANGUAGE}_STANDARD_REQUIRED ON
     ${PROTEUS_GPU_LANGUAGE}_EXTENSIONS OFF
     ${PROTEUS_GPU_LANGUAGE}_VISIBILITY_PRESET hidden)
+  # The Hopper kernel (gpu/hopper/flux_wgmma.cu) is sm_90a code alone: an object library of its own with
+  # only that target, so that no other architecture's pass sees wgmma or setmaxnreg (a plain sm_90 pass
+  # rejects them). CUDA before 12 has no sm_90a, and HIP none at all: they compile the refusing stand-in.
+  set(hopper "${PROTEUS_GPU_SOURCE_DIR}/hopper")
+  if(PROTEUS_GPU_LANGUAGE STREQUAL "CUDA" AND CMAKE_CUDA_COMPILER_VERSION VERSION_GREATER_EQUAL 12.0
+     AND "90" IN_LIST PROTEUS_CUDA_ARCHITECTURES)
+    add_library(${target}_sm90a OBJECT "${hopper}/flux_wgmma.cu")
+    set_target_properties(${target}_sm90a PROPERTIES
+      CUDA_ARCHITECTURES OFF
+      CUDA_STANDARD 17
+      CUDA_STANDARD_REQUIRED ON
+      CUDA_EXTENSIONS OFF
+      CUDA_VISIBILITY_PRESET hidden
+      POSITION_INDEPENDENT_CODE ON)
+    target_compile_options(${target}_sm90a PRIVATE "-gencode=arch=compute_90a,code=sm_90a")
+    target_include_directories(${target}_sm90a PRIVATE $<TARGET_PROPERTY:${target},INCLUDE_DIRECTORIES>)
+    target_compile_definitions(${target}_sm90a PRIVATE $<TARGET_PROPERTY:${target},COMPILE_DEFINITIONS>)
+    target_sources(${target} PRIVATE $<TARGET_OBJECTS:${target}_sm90a>)
+    message(STATUS "Proteus Hopper kernel: built (sm_90a)")
+  else()
+    set_source_files_properties("${hopper}/flux_wgmma_unbuilt.cu" PROPERTIES LANGUAGE ${PROTEUS_GPU_LANGUAGE})
+    target_sources(${target} PRIVATE "${hopper}/flux_wgmma_unbuilt.cu")
+    message(STATUS "Proteus Hopper kernel: not built (needs CUDA 12 or newer with 90 among PROTEUS_CUDA_ARCHITECTURES)")
+  endif()
   if(PROTEUS_GPU_LANGUAGE STREQUAL "CUDA")
     # The static runtime lets libproteus load where no NVIDIA driver is installed (then 0 devices).
     set_target_properties(${target} PROPERTIES

@@ -153,6 +153,14 @@ public enum FluxKernel
     /// online softmax.
     /// </summary>
     GpuExplicit = 7,
+
+    /// <summary>
+    /// Since 0.3: the Hopper tile kernel (builds with a CUDA 12+ compiler, sm_90 devices): warpgroup
+    /// matrix instructions fed by the tensor copy engine, a producer and two consumer warpgroups. This
+    /// version takes bfloat16, D 64 and 128, the window band alone and no active mask; AUTO runs it only
+    /// when the environment variable PROTEUS_GPU_TILE_KERNEL=wgmma was set as the context was created.
+    /// </summary>
+    GpuTileWgmma = 8,
 }
 
 /// <summary>The normalisation of proteus_norm_params.kind.</summary>

@@ -130,6 +130,18 @@ if has_step hopper; then
       "$build/hopper_probe"; } >"$out/hopper.txt" 2>&1
   note "hopper probes (wgmma descriptors, A from registers, TMA; tests/gpu/hopper_probe.cu): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/hopper.txt")"
   grep -E '^(PASS|FAIL)' "$out/hopper.txt" | tee -a "$summary"
+  # The Hopper tile kernel itself (PROTEUS_GPU_TILE_KERNEL=wgmma) against the CPU backend, then its times
+  # beside the mma.sync kernel's (tests/gpu/wgmma_check.cpp).
+  checker="$build/wgmma_check"
+  if g++ -O2 -std=c++17 -I"$root/native/include" -I"$root/native/src" "$root/tests/gpu/wgmma_check.cpp" -L"$build/lib" -lproteus \
+      -Wl,-rpath,"$build/lib" -o "$checker" >>"$out/hopper.txt" 2>&1; then
+    start=$SECONDS
+    timeout 120 "$checker" check >>"$out/hopper.txt" 2>&1
+    note "wgmma check (Hopper kernel vs CPU backend): rc=$? in $((SECONDS - start)) s :: $(grep -E '^wgmma check' "$out/hopper.txt" | tail -1)"
+    timeout 60 compute-sanitizer --tool memcheck --error-exitcode 9 "$checker" check >"$build/wgmma-memcheck.log" 2>&1
+    note "wgmma memcheck: rc=$? :: $(grep -E 'ERROR SUMMARY' "$build/wgmma-memcheck.log" | tail -1)"
+    timeout 120 "$checker" time 10 2>&1 | tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
+  fi
 fi
 if has_step graph; then
   checker="$build/graph_check"

@@ -197,7 +197,14 @@ typedef enum proteus_flux_kernel {
      * heads that share its list, K/V rows of a tile of listed indices gathered into shared memory,
      * online softmax.
      */
-    PROTEUS_KERNEL_GPU_EXPLICIT = 7
+    PROTEUS_KERNEL_GPU_EXPLICIT = 7,
+    /**
+     * Since 0.3: the Hopper tile kernel (builds with a CUDA 12+ compiler, sm_90 devices): warpgroup
+     * matrix instructions fed by the tensor copy engine, a producer and two consumer warpgroups. This
+     * version takes bfloat16, D 64 and 128, the window band alone and no active mask; AUTO runs it only
+     * when the environment variable PROTEUS_GPU_TILE_KERNEL=wgmma was set as the context was created.
+     */
+    PROTEUS_KERNEL_GPU_TILE_WGMMA = 8
 } proteus_flux_kernel;
 
 /** Bits of proteus_flux_tensors.flags. */

@@ -2,6 +2,7 @@
 #include "gpu/flux_dispatch.h"
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "core/error.h"
@@ -10,6 +11,7 @@
 #include "gpu/flux_kernel.h"
 #include "gpu/flux_row_mode.h"
 #include "gpu/flux_tile_kernel.h"
+#include "gpu/hopper/flux_wgmma.h"
 
 namespace proteus::gpu {
 namespace {
@@ -124,6 +126,12 @@ proteus_status plan_auto(const FluxProblem& problem, const DeviceTraits& traits,
     if (tile_kernel_runs(problem, traits) && !sparse) {
         // With a mask the row mode may be the faster one; without a hint the device counts the active rows and picks.
         const bool choose = masked && row_mode && problem.active_hint != ActiveHint::kDense;
+        if (!choose && traits.wgmma_requested && wgmma_kernel_refusal(problem, traits).empty() &&
+            check_no_tile_fields(problem.launch, "the Hopper kernel") == PROTEUS_STATUS_OK) {
+            plan.kernel = PROTEUS_KERNEL_GPU_TILE_WGMMA;
+            plan.launch = config_of(PROTEUS_LAUNCH_TILE);
+            return PROTEUS_STATUS_OK;
+        }
         return choose ? plan_tile(problem, traits, PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE, PROTEUS_LAUNCH_AUTO, plan)
                       : plan_tile(problem, traits, PROTEUS_KERNEL_GPU_TILE, PROTEUS_LAUNCH_TILE, plan);
     }
@@ -155,6 +163,8 @@ proteus_status query_device_traits(int device, DeviceTraits& traits)
     PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "DeviceGetAttribute");
     PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), "DeviceGetAttribute");
     traits.arch = 10 * major + minor;
+    const char* tile_kernel = std::getenv("PROTEUS_GPU_TILE_KERNEL");
+    traits.wgmma_requested = tile_kernel != nullptr && std::string(tile_kernel) == "wgmma";
     return PROTEUS_STATUS_OK;
 }
 

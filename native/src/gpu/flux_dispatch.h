@@ -36,6 +36,9 @@ struct DeviceTraits {
     int arch = 0;             // compute capability · 10 (CUDA sm_90: 90; HIP gfx90a: 90)
     int multiprocessors = 0;  // SMs / CUs
     int shared_limit = 0;     // bytes of shared memory one block may use (CUDA: the opt-in limit)
+    // PROTEUS_GPU_TILE_KERNEL=wgmma when the backend was created: AUTO runs the Hopper kernel
+    // (gpu/hopper/flux_wgmma.h) where it takes the problem; off until its device checks are in.
+    bool wgmma_requested = false;
 };
 
 /** Queries `device`'s traits (the device must exist). */

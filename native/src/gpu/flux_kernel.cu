@@ -58,6 +58,7 @@
 #include "gpu/flux_dispatch.h"
 #include "gpu/flux_dna.h"
 #include "gpu/flux_explicit.h"
+#include "gpu/hopper/flux_wgmma.h"
 #include "gpu/flux_kernel.h"
 #include "gpu/flux_row_mode.h"
 #include "gpu/flux_tile_kernel.h"
@@ -516,6 +517,7 @@ proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, 
         return tile_attention(problem, launch, dna, tile_gate, stream);
     }
     case PROTEUS_KERNEL_GPU_EXPLICIT: return launch_flux_explicit(problem, traits.multiprocessors, stream);
+    case PROTEUS_KERNEL_GPU_TILE_WGMMA: return launch_flux_wgmma(problem, stream);
     case PROTEUS_KERNEL_GPU_ROW:
         switch (problem.q.dtype) {
         case PROTEUS_DTYPE_FLOAT32: return run<Float32Storage>(problem, traits.multiprocessors, workspace, stream);

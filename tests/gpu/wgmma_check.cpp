@@ -1,0 +1,238 @@
+// Checks and times the Hopper tile kernel (gpu/hopper/flux_wgmma.h, issue 12) through the C ABI, on the
+// device machine: a CUDA context created with PROTEUS_GPU_TILE_KERNEL=wgmma (AUTO runs the Hopper kernel
+// where it takes the problem) against the CPU backend, and beside a plain CUDA context (the mma.sync
+// tile kernel) for time.
+//   check: fixed awkward shapes (T 1, 63, 64, 65, 127, 128, 129, 300, 1000, 4097; D 64 and 128; GQA 1, 2, 8;
+//          windows 1, 17, 256 and dense; query slices, Tq 1 among them; lse), bfloat16 inputs drawn fresh, the
+//          output poisoned with NaN before the run: the GPU within SPEC §9 of the CPU backend (relative L2
+//          1e-2, lse 1e-3), the run info naming PROTEUS_KERNEL_GPU_TILE_WGMMA.
+//   time:  dense causal H16 D64 and H8 D128 at T 16 384 and 65 536, and the shortlist window W 341 at T 1M:
+//          proteus_flux_time medians of both kernels (cache flushed), TFLOP/s of the causal work.
+// Build (repository root, after building build-cuda):
+//   g++ -O2 -std=c++17 -Inative/include -Inative/src tests/gpu/wgmma_check.cpp -Lbuild-cuda/lib -lproteus
+//       -Wl,-rpath,$PWD/build-cuda/lib -o build-cuda/wgmma_check
+// Run:  build-cuda/wgmma_check check | time [REPEATS]
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/numeric.h"
+#include "proteus/proteus.h"
+
+namespace {
+
+void require(proteus_status status, const char* what)
+{
+    if (status == PROTEUS_STATUS_OK) return;
+    std::fprintf(stderr, "%s failed: status %d: %s\n", what, status, proteus_last_error_message());
+    std::exit(2);
+}
+
+struct Buffer {
+    proteus_buffer buffer = nullptr;
+    uint64_t bytes = 0;
+    Buffer(proteus_context c, uint64_t n) : bytes(std::max<uint64_t>(n, 1)) { require(proteus_buffer_create(c, bytes, &buffer), "buffer_create"); }
+    ~Buffer() { proteus_buffer_destroy(buffer); }
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    void upload(const void* data, uint64_t n) { require(proteus_buffer_upload(buffer, 0, data, n), "upload"); }
+    void download(void* data, uint64_t n) const { require(proteus_buffer_download(buffer, 0, data, n), "download"); }
+};
+
+proteus_tensor view(const Buffer& b, proteus_dtype dtype, std::vector<int64_t> shape)
+{
+    proteus_tensor t{};
+    t.buffer = b.buffer;
+    t.dtype = dtype;
+    t.rank = static_cast<int32_t>(shape.size());
+    int64_t stride = 1;
+    for (int axis = PROTEUS_MAX_RANK - 1; axis >= 0; --axis) {
+        t.shape[axis] = axis < t.rank ? shape[axis] : 1;
+        if (axis < t.rank) {
+            t.strides[axis] = stride;
+            stride *= shape[axis];
+        }
+    }
+    return t;
+}
+
+struct Case {
+    int64_t B, H, Hkv, T, D, p0, Tq, W;
+};
+
+struct Result {
+    std::vector<double> o;
+    std::vector<float> lse;
+    int32_t kernel = 0;
+};
+
+Result run(proteus_context context, const Case& c, uint64_t seed)
+{
+    std::mt19937_64 random(seed);
+    std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+    const auto fill = [&](std::vector<uint16_t>& values) {
+        for (auto& x : values) x = proteus::float_to_bfloat16(u(random));
+    };
+    std::vector<uint16_t> q(c.B * c.H * c.Tq * c.D), k(c.B * c.Hkv * c.T * c.D), v(k.size()), o(q.size(), 0x7FC0);  // NaN
+    fill(q);
+    fill(k);
+    fill(v);
+    Buffer qb(context, q.size() * 2), kb(context, k.size() * 2), vb(context, v.size() * 2), ob(context, o.size() * 2),
+        lb(context, c.B * c.H * c.Tq * 4);
+    qb.upload(q.data(), q.size() * 2);
+    kb.upload(k.data(), k.size() * 2);
+    vb.upload(v.data(), v.size() * 2);
+    ob.upload(o.data(), o.size() * 2);
+    proteus_flux_tensors t{};
+    t.struct_size = sizeof t;
+    t.flags = PROTEUS_FLUX_QUERY_OFFSET;
+    t.query_offset = c.p0;
+    t.q = view(qb, PROTEUS_DTYPE_BFLOAT16, {c.B, c.H, c.Tq, c.D});
+    t.k = view(kb, PROTEUS_DTYPE_BFLOAT16, {c.B, c.Hkv, c.T, c.D});
+    t.v = view(vb, PROTEUS_DTYPE_BFLOAT16, {c.B, c.Hkv, c.T, c.D});
+    t.o = view(ob, PROTEUS_DTYPE_BFLOAT16, {c.B, c.H, c.Tq, c.D});
+    t.lse = view(lb, PROTEUS_DTYPE_FLOAT32, {c.B, c.H, c.Tq});
+    proteus_flux_params params{};
+    params.struct_size = sizeof params;
+    params.policy = PROTEUS_POLICY_ALIGNED;
+    params.window = c.W;
+    params.use_default_scale = 1;
+    proteus_flux_run_info info{};
+    info.struct_size = sizeof info;
+    require(proteus_flux_attention_v2(context, &t, &params, nullptr, &info), "flux_attention_v2");
+    require(proteus_context_synchronize(context), "synchronize");
+    ob.download(o.data(), o.size() * 2);
+    Result result;
+    result.lse.resize(c.B * c.H * c.Tq);
+    lb.download(result.lse.data(), result.lse.size() * 4);
+    result.o.resize(o.size());
+    for (size_t e = 0; e < o.size(); ++e) result.o[e] = proteus::bfloat16_to_float(o[e]);
+    result.kernel = info.kernel;
+    return result;
+}
+
+int check(proteus_context gpu, proteus_context cpu)
+{
+    std::vector<Case> cases;
+    const int64_t lengths[] = {1, 63, 64, 65, 127, 128, 129, 300, 1000, 4097};
+    const int64_t windows[] = {1, 17, 256, INT64_MAX / 4};
+    int n = 0;
+    for (const int64_t T : lengths) {
+        for (const int64_t D : {64, 128}) {
+            const int64_t group = n % 3 == 0 ? 1 : n % 3 == 1 ? 2 : 8;
+            const int64_t Hkv = n % 2 == 0 ? 1 : 2;
+            const int64_t Tq = n % 4 == 3 ? std::max<int64_t>(1, T / 3) : n % 5 == 4 ? 1 : T;
+            cases.push_back({1 + n % 2, Hkv * group, Hkv, T, D, T - Tq - (Tq < T ? (T - Tq) / 2 : 0), Tq, windows[n % 4]});
+            ++n;
+        }
+    }
+    int failures = 0;
+    for (size_t index = 0; index < cases.size(); ++index) {
+        const Case& c = cases[index];
+        const uint64_t seed = 1000 + index;
+        const Result got = run(gpu, c, seed);
+        const Result want = run(cpu, c, seed);
+        double difference = 0, norm = 0, lse_error = 0;
+        bool finite = true;
+        for (size_t e = 0; e < want.o.size(); ++e) {
+            difference += (got.o[e] - want.o[e]) * (got.o[e] - want.o[e]);
+            norm += want.o[e] * want.o[e];
+            finite = finite && std::isfinite(got.o[e]);
+        }
+        for (size_t row = 0; row < want.lse.size(); ++row) {
+            lse_error = std::max<double>(lse_error, std::fabs(got.lse[row] - want.lse[row]) / std::max(1.0f, std::fabs(want.lse[row])));
+        }
+        const double error = std::sqrt(difference / std::max(norm, 1e-30));
+        const bool ok = finite && error <= 1e-2 && lse_error <= 1e-3 && got.kernel == PROTEUS_KERNEL_GPU_TILE_WGMMA;
+        std::printf("%s B%lld H%lld/%lld T%lld D%lld p0=%lld Tq=%lld W%lld: rel L2 %.3g, lse %.3g, finite %d, kernel %d\n",
+                    ok ? "ok  " : "FAIL", (long long)c.B, (long long)c.H, (long long)c.Hkv, (long long)c.T, (long long)c.D,
+                    (long long)c.p0, (long long)c.Tq, (long long)(c.W > c.T ? c.T : c.W), error, lse_error, finite, got.kernel);
+        failures += ok ? 0 : 1;
+    }
+    std::printf("wgmma check: %zu cases, %d failed\n", cases.size(), failures);
+    return failures == 0 ? 0 : 1;
+}
+
+double median_ms(proteus_context context, const Case& c, int repeats, int32_t& kernel)
+{
+    const uint64_t q_elements = c.B * c.H * c.Tq * c.D, kv_elements = c.B * c.Hkv * c.T * c.D;
+    Buffer q(context, q_elements * 2), k(context, kv_elements * 2), v(context, kv_elements * 2), o(context, q_elements * 2);
+    std::vector<uint16_t> values(std::max(q_elements, kv_elements));
+    std::mt19937_64 random(5);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (auto& x : values) x = proteus::float_to_bfloat16(u(random));
+    q.upload(values.data(), q_elements * 2);
+    k.upload(values.data(), kv_elements * 2);
+    v.upload(values.data(), kv_elements * 2);
+    proteus_flux_tensors t{};
+    t.struct_size = sizeof t;
+    t.q = view(q, PROTEUS_DTYPE_BFLOAT16, {c.B, c.H, c.Tq, c.D});
+    t.k = view(k, PROTEUS_DTYPE_BFLOAT16, {c.B, c.Hkv, c.T, c.D});
+    t.v = view(v, PROTEUS_DTYPE_BFLOAT16, {c.B, c.Hkv, c.T, c.D});
+    t.o = view(o, PROTEUS_DTYPE_BFLOAT16, {c.B, c.H, c.Tq, c.D});
+    proteus_flux_params params{};
+    params.struct_size = sizeof params;
+    params.policy = PROTEUS_POLICY_ALIGNED;
+    params.window = c.W;
+    params.use_default_scale = 1;
+    proteus_flux_timing timing{};
+    timing.struct_size = sizeof timing;
+    timing.warmup = 2;
+    timing.repeats = repeats;
+    timing.flags = PROTEUS_FLUX_TIMING_FLUSH_CACHE;
+    std::vector<float> ms(repeats);
+    proteus_flux_run_info info{};
+    info.struct_size = sizeof info;
+    require(proteus_flux_time(context, &t, &params, nullptr, &timing, ms.data(), &info), "flux_time");
+    std::sort(ms.begin(), ms.end());
+    kernel = info.kernel;
+    return ms[ms.size() / 2];
+}
+
+int time_both(proteus_context wgmma, proteus_context plain, int repeats)
+{
+    const Case cases[] = {{1, 16, 16, 16384, 64, 0, 16384, INT64_MAX / 4}, {1, 16, 16, 65536, 64, 0, 65536, INT64_MAX / 4},
+                          {1, 8, 8, 16384, 128, 0, 16384, INT64_MAX / 4},  {1, 8, 8, 65536, 128, 0, 65536, INT64_MAX / 4},
+                          {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 341}};
+    for (const Case& c : cases) {
+        const int64_t W = std::min(c.W, c.T);
+        // Causal pairs (i, j) with i − W < j ≤ i, 4·D flops each.
+        const double pairs = static_cast<double>(c.T) * W - static_cast<double>(W) * (W - 1) / 2;
+        const double flops = 4.0 * c.D * c.B * c.H * pairs;
+        int32_t kernel_a = 0, kernel_b = 0;
+        const double a = median_ms(wgmma, c, repeats, kernel_a);
+        const double b = median_ms(plain, c, repeats, kernel_b);
+        std::printf("time H%lld D%lld T%lld W%lld: wgmma (kernel %d) %.3f ms %.0f TFLOP/s; mma.sync (kernel %d) %.3f ms %.0f TFLOP/s; %.2fx\n",
+                    (long long)c.H, (long long)c.D, (long long)c.T, (long long)W, kernel_a, a, flops / a / 1e9, kernel_b, b,
+                    flops / b / 1e9, b / a);
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    const std::string mode = argc > 1 ? argv[1] : "check";
+    int32_t count = 0;
+    if (proteus_device_count(PROTEUS_BACKEND_CUDA, &count) != PROTEUS_STATUS_OK || count == 0) {
+        std::printf("SKIP wgmma_check: no CUDA device\n");
+        return 0;
+    }
+    proteus_context cpu = nullptr, wgmma = nullptr, plain = nullptr;
+    require(proteus_context_create(PROTEUS_BACKEND_CPU, 0, &cpu), "context_create(cpu)");
+    require(proteus_context_create(PROTEUS_BACKEND_CUDA, 0, &plain), "context_create(cuda)");
+    setenv("PROTEUS_GPU_TILE_KERNEL", "wgmma", 1);  // read as the context is created
+    require(proteus_context_create(PROTEUS_BACKEND_CUDA, 0, &wgmma), "context_create(cuda, wgmma)");
+    unsetenv("PROTEUS_GPU_TILE_KERNEL");
+    const int rc = mode == "time" ? time_both(wgmma, plain, argc > 2 ? std::atoi(argv[2]) : 10) : check(wgmma, cpu);
+    proteus_context_destroy(wgmma);
+    proteus_context_destroy(plain);
+    proteus_context_destroy(cpu);
+    return rc;
+}
