@@ -15,7 +15,7 @@ internal sealed class BenchCommandLine
     public static readonly string[] HeadDims = ["8", "16", "32", "64", "80", "96", "128", "256"];
     public static readonly string[] DTypes = ["float32", "float16", "bfloat16"];
     public static readonly string[] Modes = ["dense", "shortlist", "auto"];
-    public static readonly string[] LaunchModes = ["auto", "tile", "row"];
+    public static readonly string[] LaunchModes = ["auto", "tile", "row", "wgmma"];
 
     private readonly Option<string?> Backend = Choice("--backend", Backends, "best",
         "The device: best (CUDA, then HIP, then the CPU), cpu, cuda or hip.");
@@ -217,7 +217,13 @@ internal sealed class BenchCommandLine
         {
             launch = new LaunchConfig
             {
-                Mode = parsed.GetValue(LaunchMode) switch { "tile" => Proteus.LaunchMode.Tile, "row" => Proteus.LaunchMode.Row, _ => Proteus.LaunchMode.Auto },
+                Mode = parsed.GetValue(LaunchMode) switch
+                {
+                    "tile" => Proteus.LaunchMode.Tile,
+                    "row" => Proteus.LaunchMode.Row,
+                    "wgmma" => Proteus.LaunchMode.TileWgmma,
+                    _ => Proteus.LaunchMode.Auto,
+                },
                 BlockQ = (int)(parsed.GetValue(BlockQ) ?? 0),
                 BlockK = (int)(parsed.GetValue(BlockK) ?? 0),
                 RowsPerWarp = parsed.GetValue(RowsPerWarp) is { } rows ? int.Parse(rows, CultureInfo.InvariantCulture) : 0,

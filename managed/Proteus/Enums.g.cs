@@ -95,7 +95,7 @@ public enum CandidatePolicy
 }
 
 /// <summary>
-/// How the kernel walks the rows. On a GPU: AUTO, TILE or ROW. On the CPU: AUTO (the tile kernel, or
+/// How the kernel walks the rows. On a GPU: AUTO, TILE, ROW or TILE_WGMMA. On the CPU: AUTO (the tile kernel, or
 /// the reference for the Seed policy) or REFERENCE; any other mode is PROTEUS_STATUS_INVALID_ARGUMENT
 /// naming launch.mode.
 /// </summary>
@@ -113,6 +113,13 @@ public enum LaunchMode
 
     /// <summary>The CPU backend's literal reference kernel (SPEC §2 row by row), for checks; CPU only.</summary>
     Reference = 3,
+
+    /// <summary>
+    /// Since 0.3: the Hopper tile kernel (PROTEUS_KERNEL_GPU_TILE_WGMMA: a CUDA build with it, an sm_90
+    /// device). INVALID_ARGUMENT naming launch.mode, with the reason, where it cannot run the problem;
+    /// it has no launch fields. proteus_flux_launch_candidates offers it where it can.
+    /// </summary>
+    TileWgmma = 4,
 }
 
 /// <summary>The kernel a flux call ran (proteus_flux_run_info.kernel).</summary>
@@ -157,8 +164,9 @@ public enum FluxKernel
     /// <summary>
     /// Since 0.3: the Hopper tile kernel (builds with a CUDA 12+ compiler, sm_90 devices): warpgroup
     /// matrix instructions fed by the tensor copy engine, a producer and two consumer warpgroups. This
-    /// version takes bfloat16, D 64 and 128, the window band alone and no active mask; AUTO runs it only
-    /// when the environment variable PROTEUS_GPU_TILE_KERNEL=wgmma was set as the context was created.
+    /// version takes bfloat16, D 64 and 128, the window band alone and no active mask. Launch mode
+    /// TILE_WGMMA runs it; AUTO only when the environment variable PROTEUS_GPU_TILE_KERNEL=wgmma was set as
+    /// the context was created (until it is measured ahead of the TILE kernel).
     /// </summary>
     GpuTileWgmma = 8,
 }

@@ -129,7 +129,7 @@ proteus_status plan_auto(const FluxProblem& problem, const DeviceTraits& traits,
         if (!choose && traits.wgmma_requested && wgmma_kernel_refusal(problem, traits).empty() &&
             check_no_tile_fields(problem.launch, "the Hopper kernel") == PROTEUS_STATUS_OK) {
             plan.kernel = PROTEUS_KERNEL_GPU_TILE_WGMMA;
-            plan.launch = config_of(PROTEUS_LAUNCH_TILE);
+            plan.launch = config_of(PROTEUS_LAUNCH_TILE_WGMMA);
             return PROTEUS_STATUS_OK;
         }
         return choose ? plan_tile(problem, traits, PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE, PROTEUS_LAUNCH_AUTO, plan)
@@ -200,10 +200,19 @@ proteus_status plan_flux(const FluxProblem& problem, const DeviceTraits& traits,
         plan.launch = config_of(PROTEUS_LAUNCH_ROW);
         break;
     }
+    case PROTEUS_LAUNCH_TILE_WGMMA: {
+        const std::string refusal = wgmma_kernel_refusal(problem, traits);
+        if (!refusal.empty()) return reject("launch.mode", "TILE_WGMMA cannot run this problem: " + refusal);
+        status = check_no_tile_fields(problem.launch, "the Hopper kernel (launch.mode TILE_WGMMA)");
+        plan.kernel = PROTEUS_KERNEL_GPU_TILE_WGMMA;
+        plan.launch = config_of(PROTEUS_LAUNCH_TILE_WGMMA);
+        break;
+    }
     case PROTEUS_LAUNCH_REFERENCE:
-        return reject("launch.mode", "REFERENCE is the CPU backend's reference kernel; the GPU backends run AUTO, TILE or ROW");
+        return reject("launch.mode",
+                      "REFERENCE is the CPU backend's reference kernel; the GPU backends run AUTO, TILE, ROW or TILE_WGMMA");
     default:
-        return reject("launch.mode", "AUTO (0), TILE (1) or ROW (2), not " + std::to_string(problem.launch.mode));
+        return reject("launch.mode", "AUTO (0), TILE (1), ROW (2) or TILE_WGMMA (4), not " + std::to_string(problem.launch.mode));
     }
     if (status != PROTEUS_STATUS_OK) return status;
     if (problem.batch * problem.heads * problem.query_len == 0) {  // checked, and nothing to run
@@ -232,6 +241,7 @@ proteus_status flux_launch_candidates(const FluxProblem& problem, const DeviceTr
         }
     }
     if (row_mode_takes(problem)) offer(config_of(PROTEUS_LAUNCH_ROW));
+    if (wgmma_kernel_refusal(problem, traits).empty()) offer(config_of(PROTEUS_LAUNCH_TILE_WGMMA));
     return PROTEUS_STATUS_OK;
 }
 

@@ -20,7 +20,8 @@
 // kernel where it takes the problem and a launch of it fits the device's shared memory (D 256 on a
 // 64 KiB HIP block does not), else the row mode where a
 // mask is given and it takes the problem (it computes only the active rows, 32 lanes each), else the
-// general row kernel. TILE and ROW run exactly that kernel or fail with INVALID_ARGUMENT naming
+// general row kernel (with PROTEUS_GPU_TILE_KERNEL=wgmma at context creation, the Hopper kernel where it
+// takes what would run the tile kernel). TILE, ROW and TILE_WGMMA run exactly that kernel or fail with INVALID_ARGUMENT naming
 // launch.mode; a launch field given for a kernel without it fails naming the field.
 #pragma once
 

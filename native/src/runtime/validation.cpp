@@ -70,7 +70,7 @@ proteus_status check_launch(const proteus_launch_config* launch, proteus_launch_
         if (status != PROTEUS_STATUS_OK) return status;
     }
     resolved.struct_size = sizeof resolved;
-    if (resolved.mode < PROTEUS_LAUNCH_AUTO || resolved.mode > PROTEUS_LAUNCH_REFERENCE) {
+    if (resolved.mode < PROTEUS_LAUNCH_AUTO || resolved.mode > PROTEUS_LAUNCH_TILE_WGMMA) {
         return reject("launch.mode", number(resolved.mode) + " is not a proteus_launch_mode");
     }
     proteus_status status = check_launch_field(resolved.block_q, "launch.block_q");

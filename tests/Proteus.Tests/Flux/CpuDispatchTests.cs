@@ -46,6 +46,7 @@ public sealed class CpuDispatchTests
         TestCaseData Case(string argument, LaunchConfig launch) => new TestCaseData(argument, launch).SetArgDisplayNames(argument + " " + launch);
         yield return Case("launch.mode", new LaunchConfig { Mode = LaunchMode.Tile });
         yield return Case("launch.mode", new LaunchConfig { Mode = LaunchMode.Row });
+        yield return Case("launch.mode", new LaunchConfig { Mode = LaunchMode.TileWgmma });
         yield return Case("launch.block_q", new LaunchConfig { BlockQ = 64 });
         yield return Case("launch.block_k", new LaunchConfig { BlockK = 64 });
         yield return Case("launch.rows_per_warp", new LaunchConfig { RowsPerWarp = 16 });
