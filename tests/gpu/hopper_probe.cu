@@ -1,29 +1,20 @@
-// The Hopper building blocks of the wgmma tile kernel (issue 12), each checked on its own against the
-// host before a kernel is built on them: shared-memory matrix descriptors for wgmma (K-major operands
+// The Hopper building blocks of the wgmma tile kernel (issue 12, gpu/hopper/wgmma.h), each checked on its
+// own against the host: shared-memory matrix descriptors for wgmma (K-major operands
 // with the 128-byte swizzle, the MN-major V operand read transposed), the A operand from registers (P
 // in the accumulator layout of the scores), and the bulk tensor copy (TMA, 128-byte swizzle) completing
 // on an mbarrier. Each probe prints PASS or FAIL with its largest error; exit 0 when all pass.
 //
 // Build (the device harness, tests/gpu/run.sh step `hopper`; needs a CUDA ≥ 12.0 nvcc, an sm_90 device):
-//   nvcc -std=c++17 -O2 -gencode=arch=compute_90a,code=sm_90a tests/gpu/hopper_probe.cu -o hopper_probe
+//   nvcc -std=c++17 -O2 -Inative/src -gencode=arch=compute_90a,code=sm_90a tests/gpu/hopper_probe.cu -o hopper_probe
 // Run:  hopper_probe
 //
-// Layouts, as the probes assume them (what they test):
-//   K-major 128B-swizzled tile [rows][64] of 16-bit elements: row r's 16-byte chunk c at byte
-//   r·128 + ((c ^ (r % 8)) · 16), rows in 1024-byte atoms of 8; descriptor: start >> 4, LBO 1 (unused),
-//   SBO 1024 >> 4, swizzle mode 1 (128B) in bits 62–63; a k16 step advances the start by 32 bytes; a
-//   reduction of 128 is two [rows][64] sub-tiles, steps 4–7 start at the second.
-//   MN-major B (V [keys][D], D contiguous, read as B = V with K = keys): the same swizzled image of
-//   [keys][64]; SBO 1024 (8 keys), LBO = the byte distance between 64-column sub-tiles (D 128); the
-//   k16 step advances the start by 16 keys · 128 bytes; trans-b = 1.
-//   Accumulators of m64nN, warp w of the warpgroup rows 16w + g and 16w + g + 8 (g = lane / 4, t =
-//   lane % 4): d[4n + e] is row 16w + g + 8·(e / 2), column 8n + 2t + e % 2. The A fragment from
-//   registers of k16 chunk j: {d[8j], d[8j+1]}, {d[8j+2], d[8j+3]}, {d[8j+4], d[8j+5]}, {d[8j+6], d[8j+7]}
-//   packed pairwise (the mma.m16n8k16 A layout).
+// The layouts and primitives under test are gpu/hopper/wgmma.h's, the ones the kernel uses.
 #include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <cudaTypedefs.h>
+
+#include "gpu/hopper/wgmma.h"
 
 #include <cmath>
 #include <cstdint>
@@ -51,71 +42,7 @@ void report(const char* name, double worst, double limit)
     std::printf("%s %s: largest error %.3e (limit %.1e)\n", pass ? "PASS" : "FAIL", name, worst, limit);
 }
 
-// ---- device helpers ------------------------------------------------------------------------------
-
-__device__ __forceinline__ uint32_t shared_address(const void* pointer)
-{
-    return static_cast<uint32_t>(__cvta_generic_to_shared(pointer));
-}
-
-/** Byte offset of element (row, column < 64) in a K-major 128B-swizzled [rows][64] tile of 16-bit values. */
-__host__ __device__ __forceinline__ uint32_t swizzled(uint32_t row, uint32_t column)
-{
-    const uint32_t chunk = column / 8, within = column % 8;
-    return row * 128 + ((chunk ^ (row % 8)) * 16) + within * 2;
-}
-
-__device__ __forceinline__ uint64_t descriptor(const void* tile, uint32_t leading_bytes, uint32_t stride_bytes)
-{
-    uint64_t d = 0;
-    d |= static_cast<uint64_t>((shared_address(tile) & 0x3FFFF) >> 4);
-    d |= static_cast<uint64_t>(leading_bytes >> 4) << 16;
-    d |= static_cast<uint64_t>(stride_bytes >> 4) << 32;
-    d |= uint64_t{1} << 62;  // 128-byte swizzle
-    return d;
-}
-
-__device__ __forceinline__ void fence_operands() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void commit_group() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wait_group0() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
-
-/** d[32] += A(desc, 64×16) · B(desc, 16×64)ᵀ-as-stored: m64n64k16, both K-major. */
-__device__ __forceinline__ void wgmma_ss_64(float (&d)[32], uint64_t a, uint64_t b, int scale_d)
-{
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
-        "%32, %33, p, 1, 1, 0, 0;\n}\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),
-          "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),
-          "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),
-          "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-        : "l"(a), "l"(b), "r"(scale_d));
-}
-
-/** d[32] += A(registers, 64×16) · B(desc, MN-major 16×64, read transposed): m64n64k16. */
-__device__ __forceinline__ void wgmma_rs_64(float (&d)[32], const uint32_t (&a)[4], uint64_t b)
-{
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
-        "{%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),
-          "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),
-          "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),
-          "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-}
-
-__device__ __forceinline__ uint32_t pack_bf16(float low, float high)
-{
-    const __nv_bfloat162 pair = __floats2bfloat162_rn(low, high);
-    return *reinterpret_cast<const uint32_t*>(&pair);
-}
+using namespace proteus::gpu::hopper;  // the kernel's own primitives (gpu/hopper/wgmma.h)
 
 /** Writes the accumulators of an m64n64 product into out [64][64] (row-major floats). */
 __device__ void store_accumulators(const float (&d)[32], float* out)
@@ -139,20 +66,23 @@ __global__ void __launch_bounds__(128) probe_scores(const __nv_bfloat16* q, cons
     __shared__ __align__(1024) uint8_t k_tile[kSubtiles][64 * 128];
     for (int e = threadIdx.x; e < 64 * kDim; e += blockDim.x) {
         const int row = e / kDim, column = e % kDim;
-        *reinterpret_cast<__nv_bfloat16*>(q_tile[column / 64] + swizzled(row, column % 64)) = q[e];
-        *reinterpret_cast<__nv_bfloat16*>(k_tile[column / 64] + swizzled(row, column % 64)) = k[e];
+        *reinterpret_cast<__nv_bfloat16*>(q_tile[column / 64] + swizzled_offset(row, column % 64)) = q[e];
+        *reinterpret_cast<__nv_bfloat16*>(k_tile[column / 64] + swizzled_offset(row, column % 64)) = k[e];
     }
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     __syncthreads();
     float d[32] = {};
-    fence_operands();
-#pragma unroll
+    uint64_t q_desc[kDim / 16], k_desc[kDim / 16];
     for (int step = 0; step < kDim / 16; ++step) {
         const int sub = step / 4, offset = (step % 4) * 32;  // 16 elements = 32 bytes along the swizzled row
-        wgmma_ss_64(d, descriptor(q_tile[sub] + offset, 16, 1024), descriptor(k_tile[sub] + offset, 16, 1024), step > 0);
+        q_desc[step] = descriptor(q_tile[sub] + offset, 16, 1024);
+        k_desc[step] = descriptor(k_tile[sub] + offset, 16, 1024);
     }
+    fence_operands();
+#pragma unroll
+    for (int step = 0; step < kDim / 16; ++step) mma_ss(d, q_desc[step], k_desc[step], step > 0);
     commit_group();
-    wait_group0();
+    wait_all();
     store_accumulators(d, s);
 }
 
@@ -165,7 +95,7 @@ __global__ void __launch_bounds__(128) probe_values(const float* p, const __nv_b
     __shared__ __align__(1024) uint8_t v_tile[kSubtiles][64 * 128];  // [key][64 columns] per 64 columns of D
     for (int e = threadIdx.x; e < 64 * kDim; e += blockDim.x) {
         const int key = e / kDim, column = e % kDim;
-        *reinterpret_cast<__nv_bfloat16*>(v_tile[column / 64] + swizzled(key, column % 64)) = v[e];
+        *reinterpret_cast<__nv_bfloat16*>(v_tile[column / 64] + swizzled_offset(key, column % 64)) = v[e];
     }
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     __syncthreads();
@@ -173,18 +103,22 @@ __global__ void __launch_bounds__(128) probe_values(const float* p, const __nv_b
     const int row0 = 16 * warp + g, row1 = row0 + 8;
     for (int half = 0; half < kSubtiles; ++half) {
         float d[32] = {};
-        fence_operands();
-#pragma unroll
+        uint32_t a[4][4];
+        uint64_t v_desc[4];
         for (int j = 0; j < 4; ++j) {  // 64 keys, k16 chunks
             const int c = 16 * j + 2 * t;
-            const uint32_t a[4] = {pack_bf16(p[row0 * 64 + c], p[row0 * 64 + c + 1]), pack_bf16(p[row1 * 64 + c], p[row1 * 64 + c + 1]),
-                                   pack_bf16(p[row0 * 64 + c + 8], p[row0 * 64 + c + 9]),
-                                   pack_bf16(p[row1 * 64 + c + 8], p[row1 * 64 + c + 9])};
+            a[j][0] = pack(p[row0 * 64 + c], p[row0 * 64 + c + 1]);
+            a[j][1] = pack(p[row1 * 64 + c], p[row1 * 64 + c + 1]);
+            a[j][2] = pack(p[row0 * 64 + c + 8], p[row0 * 64 + c + 9]);
+            a[j][3] = pack(p[row1 * 64 + c + 8], p[row1 * 64 + c + 9]);
             // 16 keys = 2 atoms of 8 rows: the step advances 16 · 128 bytes; LBO: the next 64 columns (unused at N 64).
-            wgmma_rs_64(d, a, descriptor(v_tile[half] + j * 16 * 128, sizeof(v_tile[0]), 1024));
+            v_desc[j] = descriptor(v_tile[half] + j * 16 * 128, sizeof(v_tile[0]), 1024);
         }
+        fence_operands();
+#pragma unroll
+        for (int j = 0; j < 4; ++j) mma_rs(d, a[j], v_desc[j]);
         commit_group();
-        wait_group0();
+        wait_all();
         for (int n = 0; n < 8; ++n) {
             for (int e = 0; e < 4; ++e) {
                 const int row = 16 * warp + g + 8 * (e / 2), column = 64 * half + 8 * n + 2 * t + e % 2;
@@ -200,26 +134,16 @@ __global__ void __launch_bounds__(128) probe_tma(const __grid_constant__ CUtenso
 {
     __shared__ __align__(1024) uint8_t tile[64 * 128];
     __shared__ __align__(8) uint64_t barrier;
-    const uint32_t bar = shared_address(&barrier);
     if (threadIdx.x == 0) {
-        asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(bar));
+        barrier_init(&barrier, 1);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     __syncthreads();
     if (threadIdx.x == 0) {
-        asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(64 * 128) : "memory");
-        asm volatile(
-            "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n"
-            ::"r"(shared_address(tile)), "l"(&map), "r"(0), "r"(first_row), "r"(bar)
-            : "memory");
+        barrier_expect(&barrier, 64 * 128);
+        copy_box(tile, &map, 0, first_row, 1, 0, &barrier);  // head 1 of batch 0: the tensor is [1, 2, rows, 64]
     }
-    uint32_t done = 0;
-    while (!done) {
-        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], 0;\nselp.u32 %0, 1, 0, p;\n}\n"
-                     : "=r"(done)
-                     : "r"(bar)
-                     : "memory");
-    }
+    barrier_wait(&barrier, 0);
     for (int e = threadIdx.x; e < 64 * 128; e += blockDim.x) image[e] = tile[e];
 }
 
@@ -313,7 +237,7 @@ void run_tma(std::mt19937& rng)
 {
     constexpr int kRows = 300;
     std::vector<float> rounded;
-    const auto values = random_bf16(rng, kRows * 64, rounded);
+    const auto values = random_bf16(rng, 2 * kRows * 64, rounded);  // [1, 2, kRows, 64]: the box reads head 1
     __nv_bfloat16* tensor = upload(values);
     PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
     cudaDriverEntryPointQueryResult found{};
@@ -325,11 +249,11 @@ void run_tma(std::mt19937& rng)
         return;
     }
     CUtensorMap map{};
-    const cuuint64_t dims[2] = {64, kRows};
-    const cuuint64_t strides[1] = {64 * sizeof(__nv_bfloat16)};
-    const cuuint32_t box[2] = {64, 64};
-    const cuuint32_t element_strides[2] = {1, 1};
-    const CUresult encoded = encode(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, tensor, dims, strides, box, element_strides,
+    const cuuint64_t dims[4] = {64, kRows, 2, 1};
+    const cuuint64_t strides[3] = {64 * sizeof(__nv_bfloat16), kRows * 64 * sizeof(__nv_bfloat16), 2 * kRows * 64 * sizeof(__nv_bfloat16)};
+    const cuuint32_t box[4] = {64, 64, 1, 1};
+    const cuuint32_t element_strides[4] = {1, 1, 1, 1};
+    const CUresult encoded = encode(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, tensor, dims, strides, box, element_strides,
                                     CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
                                     CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     if (encoded != CUDA_SUCCESS) {
@@ -346,13 +270,13 @@ void run_tma(std::mt19937& rng)
         check(cudaMemcpy(image.data(), image_device, image.size(), cudaMemcpyDeviceToHost), "download");
         for (int r = 0; r < 64; ++r) {
             for (int c = 0; c < 64; ++c) {
-                const __nv_bfloat16 got = *reinterpret_cast<const __nv_bfloat16*>(image.data() + swizzled(r, c));
-                const float expected = first_row + r < kRows ? rounded[(first_row + r) * 64 + c] : 0.0f;
+                const __nv_bfloat16 got = *reinterpret_cast<const __nv_bfloat16*>(image.data() + swizzled_offset(r, c));
+                const float expected = first_row + r < kRows ? rounded[(kRows + first_row + r) * 64 + c] : 0.0f;
                 worst = std::max(worst, double(std::fabs(__bfloat162float(got) - expected)));
             }
         }
     }
-    report("TMA 2D box [64][64] bf16, 128B swizzle, mbarrier complete_tx (rows 0, 17, 256 of 300)", worst, 0.0);
+    report("TMA 4D box [64][64] bf16 (head 1 of [1, 2, 300, 64]), 128B swizzle, mbarrier complete_tx (rows 0, 17, 256)", worst, 0.0);
     cudaFree(tensor);
     cudaFree(image_device);
 }

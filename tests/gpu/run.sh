@@ -126,7 +126,7 @@ tests() {  # section name, then runner arguments
 }
 if has_step hopper; then
   start=$SECONDS
-  { nvcc -std=c++17 -O2 -gencode=arch=compute_90a,code=sm_90a "$root/tests/gpu/hopper_probe.cu" -o "$build/hopper_probe" &&
+  { nvcc -std=c++17 -O2 -I"$root/native/src" -gencode=arch=compute_90a,code=sm_90a "$root/tests/gpu/hopper_probe.cu" -o "$build/hopper_probe" &&
       "$build/hopper_probe"; } >"$out/hopper.txt" 2>&1
   note "hopper probes (wgmma descriptors, A from registers, TMA; tests/gpu/hopper_probe.cu): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/hopper.txt")"
   grep -E '^(PASS|FAIL)' "$out/hopper.txt" | tee -a "$summary"

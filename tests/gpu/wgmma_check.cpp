@@ -23,43 +23,11 @@
 
 #include "core/numeric.h"
 #include "proteus/proteus.h"
+#include "abi_support.h"
 
 namespace {
 
-void require(proteus_status status, const char* what)
-{
-    if (status == PROTEUS_STATUS_OK) return;
-    std::fprintf(stderr, "%s failed: status %d: %s\n", what, status, proteus_last_error_message());
-    std::exit(2);
-}
-
-struct Buffer {
-    proteus_buffer buffer = nullptr;
-    uint64_t bytes = 0;
-    Buffer(proteus_context c, uint64_t n) : bytes(std::max<uint64_t>(n, 1)) { require(proteus_buffer_create(c, bytes, &buffer), "buffer_create"); }
-    ~Buffer() { proteus_buffer_destroy(buffer); }
-    Buffer(const Buffer&) = delete;
-    Buffer& operator=(const Buffer&) = delete;
-    void upload(const void* data, uint64_t n) { require(proteus_buffer_upload(buffer, 0, data, n), "upload"); }
-    void download(void* data, uint64_t n) const { require(proteus_buffer_download(buffer, 0, data, n), "download"); }
-};
-
-proteus_tensor view(const Buffer& b, proteus_dtype dtype, std::vector<int64_t> shape)
-{
-    proteus_tensor t{};
-    t.buffer = b.buffer;
-    t.dtype = dtype;
-    t.rank = static_cast<int32_t>(shape.size());
-    int64_t stride = 1;
-    for (int axis = PROTEUS_MAX_RANK - 1; axis >= 0; --axis) {
-        t.shape[axis] = axis < t.rank ? shape[axis] : 1;
-        if (axis < t.rank) {
-            t.strides[axis] = stride;
-            stride *= shape[axis];
-        }
-    }
-    return t;
-}
+using namespace proteus::harness;
 
 struct Case {
     int64_t B, H, Hkv, T, D, p0, Tq, W;

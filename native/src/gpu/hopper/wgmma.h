@@ -1,0 +1,131 @@
+// The Hopper primitives of the wgmma tile kernel (gpu/hopper/flux_wgmma.cu), each checked against the host by
+// tests/gpu/hopper_probe.cu: shared-memory matrix descriptors for the 128-byte swizzle, m64n64k16 products with
+// both operands in shared memory (K-major) or A in registers and B read MN-major, mbarriers, and the 4D box
+// copy of the tensor copy engine. Include it only from files compiled for sm_90a alone (a plain sm_90 pass
+// rejects wgmma and setmaxnreg): the functions exist in device code compiled for it.
+//
+// Layouts (what the probes check):
+//   a K-major 128B-swizzled tile [rows][64] of 16-bit values: row r's 16-byte chunk c at byte
+//   r·128 + ((c ^ (r % 8))·16) (swizzled_offset), rows in 1024-byte atoms of 8; descriptor(tile, 16, 1024);
+//   a k16 step advances the start by 32 bytes, a reduction of 128 is two such sub-tiles;
+//   the MN-major B (V [keys][D]) is the same image of [keys][64]: descriptor(tile, sub-tile bytes, 1024),
+//   a k16 step advances the start by 16 keys · 128 bytes, read with trans-b;
+//   accumulators of m64nN: warp w of the warpgroup holds rows 16w + g and 16w + g + 8 (g = lane / 4, t =
+//   lane % 4); d[4n + e] is row 16w + g + 8·(e / 2), column 8n + 2t + e % 2; P's k16 chunk j as the A operand
+//   is {d[8j], d[8j+1]}, {d[8j+2], d[8j+3]}, {d[8j+4], d[8j+5]}, {d[8j+6], d[8j+7]} packed pairwise.
+#pragma once
+
+#include <cuda.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace proteus::gpu::hopper {
+
+/** Byte offset of element (row, column < 64) in a K-major 128B-swizzled [rows][64] tile of 16-bit values. */
+__host__ __device__ __forceinline__ uint32_t swizzled_offset(uint32_t row, uint32_t column)
+{
+    return row * 128 + (((column / 8) ^ (row % 8)) * 16) + (column % 8) * 2;
+}
+
+__device__ __forceinline__ uint32_t shared_address(const void* pointer)
+{
+    return static_cast<uint32_t>(__cvta_generic_to_shared(pointer));
+}
+
+__device__ __forceinline__ uint64_t descriptor(const void* tile, uint32_t leading_bytes, uint32_t stride_bytes)
+{
+    uint64_t d = static_cast<uint64_t>((shared_address(tile) & 0x3FFFF) >> 4);
+    d |= static_cast<uint64_t>(leading_bytes >> 4) << 16;
+    d |= static_cast<uint64_t>(stride_bytes >> 4) << 32;
+    d |= uint64_t{1} << 62;  // 128-byte swizzle
+    return d;
+}
+
+__device__ __forceinline__ void barrier_init(uint64_t* barrier, int count)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(shared_address(barrier)), "r"(count));
+}
+
+__device__ __forceinline__ void barrier_expect(uint64_t* barrier, uint32_t bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(shared_address(barrier)), "r"(bytes) : "memory");
+}
+
+__device__ __forceinline__ void barrier_arrive(uint64_t* barrier)
+{
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(shared_address(barrier)) : "memory");
+}
+
+__device__ __forceinline__ void barrier_wait(uint64_t* barrier, uint32_t parity)
+{
+    uint32_t done = 0;
+    while (!done) {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done)
+                     : "r"(shared_address(barrier)), "r"(parity)
+                     : "memory");
+    }
+}
+
+/** The 4D box at (column, row, head, batch) of `map` into `destination`, completing on `barrier` (one thread). */
+__device__ __forceinline__ void copy_box(void* destination, const CUtensorMap* map, int column, int row, int head, int batch,
+                                         uint64_t* barrier)
+{
+    asm volatile(
+        "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];\n"
+        ::"r"(shared_address(destination)), "l"(map), "r"(column), "r"(row), "r"(head), "r"(batch), "r"(shared_address(barrier))
+        : "memory");
+}
+
+__device__ __forceinline__ void fence_operands() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void commit_group() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+
+/** d += A(desc)·B(desc): m64n64k16, both K-major (scale_d 0: d = A·B). */
+__device__ __forceinline__ void mma_ss(float (&d)[32], uint64_t a, uint64_t b, int scale_d)
+{
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "%32, %33, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),
+          "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),
+          "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),
+          "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "l"(a), "l"(b), "r"(scale_d));
+}
+
+/** d += A(registers)·B(desc, MN-major, read transposed): m64n64k16. */
+__device__ __forceinline__ void mma_rs(float (&d)[32], const uint32_t (&a)[4], uint64_t b)
+{
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "{%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),
+          "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),
+          "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),
+          "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+}
+
+__device__ __forceinline__ uint32_t pack(float low, float high)
+{
+    const __nv_bfloat162 pair = __floats2bfloat162_rn(low, high);
+    return *reinterpret_cast<const uint32_t*>(&pair);
+}
+
+__device__ __forceinline__ float exp2_approx(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+}  // namespace proteus::gpu::hopper
