@@ -25,7 +25,8 @@
 #            against a float64 PyTorch implementation of SPEC §7 (logs appended to layer.txt, one PASS/FAIL line per
 #            file in the summary); the tests steps also read the safetensors file
 #            tests/gpu/write_safetensors.py writes with PyTorch (PROTEUS_TORCH_SAFETENSORS)
-#   layersan layer_ops_check's small run under compute-sanitizer memcheck, racecheck and synccheck (PROTEUS_SANITIZER_TIMEOUT, default 240 s each)
+#   layersan layer_ops_check's small run under compute-sanitizer memcheck, racecheck (in two parts) and synccheck
+#            (PROTEUS_SANITIZER_TIMEOUT, default 240 s each; PROTEUS_LAYERSAN_RUNS="tool:suites …" to choose)
 #   tune     issue 10 end to end: `proteus tune --suite kernels` into a fresh cache (wall time, its table of default
 #            ms, tuned ms and speed-up per case), `proteus tune --show`, then `proteus bench --suite kernels` reading
 #            that cache while a second process starts during the tuning and must read a valid cache (tune.txt)
@@ -127,7 +128,7 @@ tests() {  # section name, then runner arguments
 if has_step hopper; then
   start=$SECONDS
   { nvcc -std=c++17 -O2 -I"$root/native/src" -gencode=arch=compute_90a,code=sm_90a "$root/tests/gpu/hopper_probe.cu" -o "$build/hopper_probe" &&
-      "$build/hopper_probe"; } >"$out/hopper.txt" 2>&1
+      timeout 60 "$build/hopper_probe"; } >"$out/hopper.txt" 2>&1
   note "hopper probes (wgmma descriptors, A from registers, TMA; tests/gpu/hopper_probe.cu): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/hopper.txt")"
   grep -E '^(PASS|FAIL)' "$out/hopper.txt" | tee -a "$summary"
   # The Hopper tile kernel itself (PROTEUS_GPU_TILE_KERNEL=wgmma) against the CPU backend, then its times
