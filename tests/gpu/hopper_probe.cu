@@ -239,11 +239,8 @@ void run_tma(std::mt19937& rng)
     std::vector<float> rounded;
     const auto values = random_bf16(rng, 2 * kRows * 64, rounded);  // [1, 2, kRows, 64]: the box reads head 1
     __nv_bfloat16* tensor = upload(values);
-    PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
-    cudaDriverEntryPointQueryResult found{};
-    check(cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", reinterpret_cast<void**>(&encode), cudaEnableDefault, &found),
-          "cudaGetDriverEntryPoint(cuTensorMapEncodeTiled)");
-    if (found != cudaDriverEntryPointSuccess || encode == nullptr) {
+    const PFN_cuTensorMapEncodeTiled_v12000 encode = find_tensor_map_encoder();
+    if (encode == nullptr) {
         std::printf("FAIL TMA: cuTensorMapEncodeTiled not found\n");
         ++failures;
         return;

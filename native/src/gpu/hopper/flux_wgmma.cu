@@ -23,7 +23,6 @@
 #include <cudaTypedefs.h>
 
 #include <cstdint>
-#include <mutex>
 #include <string>
 
 #include "core/error.h"
@@ -253,20 +252,10 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif  // PROTEUS_WGMMA_DEVICE
 }
 
-/** cuTensorMapEncodeTiled, found once through the runtime (nothing links against the driver library). */
+/** cuTensorMapEncodeTiled, looked up once. */
 PFN_cuTensorMapEncodeTiled_v12000 encoder()
 {
-    static PFN_cuTensorMapEncodeTiled_v12000 found = nullptr;
-    static std::once_flag once;
-    std::call_once(once, [] {
-        cudaDriverEntryPointQueryResult result{};
-        void* function = nullptr;
-        if (cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &function, cudaEnableDefault, &result) == cudaSuccess &&
-            result == cudaDriverEntryPointSuccess) {
-            found = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(function);
-        }
-        (void)cudaGetLastError();
-    });
+    static const PFN_cuTensorMapEncodeTiled_v12000 found = find_tensor_map_encoder();
     return found;
 }
 

@@ -18,10 +18,31 @@
 #include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
+#include <cudaTypedefs.h>
 
 #include <cstdint>
 
 namespace proteus::gpu::hopper {
+
+/**
+ * cuTensorMapEncodeTiled, found through the runtime (nothing links against the driver library); null when
+ * the driver has none. CUDA 12.5 added the versioned query (and later runtimes keep only it).
+ */
+inline PFN_cuTensorMapEncodeTiled_v12000 find_tensor_map_encoder()
+{
+    void* function = nullptr;
+    cudaDriverEntryPointQueryResult result{};
+#if CUDART_VERSION >= 12050
+    const cudaError_t status =
+        cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &function, 12000, cudaEnableDefault, &result);
+#else
+    const cudaError_t status = cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &function, cudaEnableDefault, &result);
+#endif
+    (void)cudaGetLastError();
+    return status == cudaSuccess && result == cudaDriverEntryPointSuccess
+               ? reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(function)
+               : nullptr;
+}
 
 /** Byte offset of element (row, column < 64) in a K-major 128B-swizzled [rows][64] tile of 16-bit values. */
 __host__ __device__ __forceinline__ uint32_t swizzled_offset(uint32_t row, uint32_t column)
