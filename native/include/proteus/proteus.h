@@ -170,7 +170,8 @@ typedef enum proteus_launch_mode {
     /**
      * Since 0.3: the Hopper tile kernel (PROTEUS_KERNEL_GPU_TILE_WGMMA: a CUDA build with it, an sm_90
      * device). INVALID_ARGUMENT naming launch.mode, with the reason, where it cannot run the problem;
-     * it has no launch fields. proteus_flux_launch_candidates offers it where it can.
+     * it has no launch fields. proteus_flux_launch_candidates offers it where it can, for now only under
+     * PROTEUS_GPU_TILE_KERNEL=wgmma as well (see PROTEUS_KERNEL_GPU_TILE_WGMMA).
      */
     PROTEUS_LAUNCH_TILE_WGMMA = 4
 } proteus_launch_mode;

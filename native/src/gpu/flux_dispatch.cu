@@ -241,7 +241,8 @@ proteus_status flux_launch_candidates(const FluxProblem& problem, const DeviceTr
         }
     }
     if (row_mode_takes(problem)) offer(config_of(PROTEUS_LAUNCH_ROW));
-    if (wgmma_kernel_refusal(problem, traits).empty()) offer(config_of(PROTEUS_LAUNCH_TILE_WGMMA));
+    // The Hopper kernel joins the tuner's search with AUTO's switch, until its device checks are in.
+    if (traits.wgmma_requested && wgmma_kernel_refusal(problem, traits).empty()) offer(config_of(PROTEUS_LAUNCH_TILE_WGMMA));
     return PROTEUS_STATUS_OK;
 }
 
