@@ -117,7 +117,8 @@ public enum LaunchMode
     /// <summary>
     /// Since 0.3: the Hopper tile kernel (PROTEUS_KERNEL_GPU_TILE_WGMMA: a CUDA build with it, an sm_90
     /// device). INVALID_ARGUMENT naming launch.mode, with the reason, where it cannot run the problem;
-    /// it has no launch fields. proteus_flux_launch_candidates offers it where it can.
+    /// it has no launch fields. proteus_flux_launch_candidates offers it where it can, for now only under
+    /// PROTEUS_GPU_TILE_KERNEL=wgmma as well (see PROTEUS_KERNEL_GPU_TILE_WGMMA).
     /// </summary>
     TileWgmma = 4,
 }
