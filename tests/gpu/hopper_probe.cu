@@ -107,10 +107,10 @@ __global__ void __launch_bounds__(128) probe_values(const float* p, const __nv_b
         uint64_t v_desc[4];
         for (int j = 0; j < 4; ++j) {  // 64 keys, k16 chunks
             const int c = 16 * j + 2 * t;
-            a[j][0] = pack(p[row0 * 64 + c], p[row0 * 64 + c + 1]);
-            a[j][1] = pack(p[row1 * 64 + c], p[row1 * 64 + c + 1]);
-            a[j][2] = pack(p[row0 * 64 + c + 8], p[row0 * 64 + c + 9]);
-            a[j][3] = pack(p[row1 * 64 + c + 8], p[row1 * 64 + c + 9]);
+            a[j][0] = pack_bf16(p[row0 * 64 + c], p[row0 * 64 + c + 1]);
+            a[j][1] = pack_bf16(p[row1 * 64 + c], p[row1 * 64 + c + 1]);
+            a[j][2] = pack_bf16(p[row0 * 64 + c + 8], p[row0 * 64 + c + 9]);
+            a[j][3] = pack_bf16(p[row1 * 64 + c + 8], p[row1 * 64 + c + 9]);
             // 16 keys = 2 atoms of 8 rows: the step advances 16 · 128 bytes; LBO: the next 64 columns (unused at N 64).
             v_desc[j] = descriptor(v_tile[half] + j * 16 * 128, sizeof(v_tile[0]), 1024);
         }

@@ -39,45 +39,55 @@ struct Result {
     int32_t kernel = 0;
 };
 
+/**
+ * One case's tensors on `context`: q, k and v drawn from `seed` (the same bits on every context), o
+ * poisoned with NaN, lse beside it, the Aligned window W (dense when W ≥ T), p0 as the case says.
+ */
+struct Problem {
+    Buffer q, k, v, o, lse;
+    proteus_flux_tensors tensors{};
+    proteus_flux_params params{};
+
+    Problem(proteus_context context, const Case& c, uint64_t seed)
+        : q(context, c.B * c.H * c.Tq * c.D * 2), k(context, c.B * c.Hkv * c.T * c.D * 2), v(context, k.bytes),
+          o(context, q.bytes), lse(context, c.B * c.H * c.Tq * 4)
+    {
+        std::mt19937_64 random(seed);
+        std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+        for (Buffer* buffer : {&q, &k, &v}) {
+            std::vector<uint16_t> values(buffer->bytes / 2);
+            for (auto& x : values) x = proteus::float_to_bfloat16(u(random));
+            buffer->upload(values.data(), buffer->bytes);
+        }
+        const std::vector<uint16_t> nan(o.bytes / 2, 0x7FC0);
+        o.upload(nan.data(), o.bytes);
+        tensors.struct_size = sizeof tensors;
+        tensors.flags = PROTEUS_FLUX_QUERY_OFFSET;
+        tensors.query_offset = c.p0;
+        tensors.q = view(q, PROTEUS_DTYPE_BFLOAT16, {c.B, c.H, c.Tq, c.D});
+        tensors.k = view(k, PROTEUS_DTYPE_BFLOAT16, {c.B, c.Hkv, c.T, c.D});
+        tensors.v = view(v, PROTEUS_DTYPE_BFLOAT16, {c.B, c.Hkv, c.T, c.D});
+        tensors.o = view(o, PROTEUS_DTYPE_BFLOAT16, {c.B, c.H, c.Tq, c.D});
+        tensors.lse = view(lse, PROTEUS_DTYPE_FLOAT32, {c.B, c.H, c.Tq});
+        params.struct_size = sizeof params;
+        params.policy = PROTEUS_POLICY_ALIGNED;
+        params.window = c.W;
+        params.use_default_scale = 1;
+    }
+};
+
 Result run(proteus_context context, const Case& c, uint64_t seed)
 {
-    std::mt19937_64 random(seed);
-    std::uniform_real_distribution<float> u(-2.0f, 2.0f);
-    const auto fill = [&](std::vector<uint16_t>& values) {
-        for (auto& x : values) x = proteus::float_to_bfloat16(u(random));
-    };
-    std::vector<uint16_t> q(c.B * c.H * c.Tq * c.D), k(c.B * c.Hkv * c.T * c.D), v(k.size()), o(q.size(), 0x7FC0);  // NaN
-    fill(q);
-    fill(k);
-    fill(v);
-    Buffer qb(context, q.size() * 2), kb(context, k.size() * 2), vb(context, v.size() * 2), ob(context, o.size() * 2),
-        lb(context, c.B * c.H * c.Tq * 4);
-    qb.upload(q.data(), q.size() * 2);
-    kb.upload(k.data(), k.size() * 2);
-    vb.upload(v.data(), v.size() * 2);
-    ob.upload(o.data(), o.size() * 2);
-    proteus_flux_tensors t{};
-    t.struct_size = sizeof t;
-    t.flags = PROTEUS_FLUX_QUERY_OFFSET;
-    t.query_offset = c.p0;
-    t.q = view(qb, PROTEUS_DTYPE_BFLOAT16, {c.B, c.H, c.Tq, c.D});
-    t.k = view(kb, PROTEUS_DTYPE_BFLOAT16, {c.B, c.Hkv, c.T, c.D});
-    t.v = view(vb, PROTEUS_DTYPE_BFLOAT16, {c.B, c.Hkv, c.T, c.D});
-    t.o = view(ob, PROTEUS_DTYPE_BFLOAT16, {c.B, c.H, c.Tq, c.D});
-    t.lse = view(lb, PROTEUS_DTYPE_FLOAT32, {c.B, c.H, c.Tq});
-    proteus_flux_params params{};
-    params.struct_size = sizeof params;
-    params.policy = PROTEUS_POLICY_ALIGNED;
-    params.window = c.W;
-    params.use_default_scale = 1;
+    Problem problem(context, c, seed);
     proteus_flux_run_info info{};
     info.struct_size = sizeof info;
-    require(proteus_flux_attention_v2(context, &t, &params, nullptr, &info), "flux_attention_v2");
+    require(proteus_flux_attention_v2(context, &problem.tensors, &problem.params, nullptr, &info), "flux_attention_v2");
     require(proteus_context_synchronize(context), "synchronize");
-    ob.download(o.data(), o.size() * 2);
+    std::vector<uint16_t> o(problem.o.bytes / 2);
+    problem.o.download(o.data(), problem.o.bytes);
     Result result;
-    result.lse.resize(c.B * c.H * c.Tq);
-    lb.download(result.lse.data(), result.lse.size() * 4);
+    result.lse.resize(problem.lse.bytes / 4);
+    problem.lse.download(result.lse.data(), problem.lse.bytes);
     result.o.resize(o.size());
     for (size_t e = 0; e < o.size(); ++e) result.o[e] = proteus::bfloat16_to_float(o[e]);
     result.kernel = info.kernel;
@@ -128,26 +138,7 @@ int check(proteus_context gpu, proteus_context cpu)
 
 double median_ms(proteus_context context, const Case& c, int repeats, int32_t& kernel)
 {
-    const uint64_t q_elements = c.B * c.H * c.Tq * c.D, kv_elements = c.B * c.Hkv * c.T * c.D;
-    Buffer q(context, q_elements * 2), k(context, kv_elements * 2), v(context, kv_elements * 2), o(context, q_elements * 2);
-    std::vector<uint16_t> values(std::max(q_elements, kv_elements));
-    std::mt19937_64 random(5);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    for (auto& x : values) x = proteus::float_to_bfloat16(u(random));
-    q.upload(values.data(), q_elements * 2);
-    k.upload(values.data(), kv_elements * 2);
-    v.upload(values.data(), kv_elements * 2);
-    proteus_flux_tensors t{};
-    t.struct_size = sizeof t;
-    t.q = view(q, PROTEUS_DTYPE_BFLOAT16, {c.B, c.H, c.Tq, c.D});
-    t.k = view(k, PROTEUS_DTYPE_BFLOAT16, {c.B, c.Hkv, c.T, c.D});
-    t.v = view(v, PROTEUS_DTYPE_BFLOAT16, {c.B, c.Hkv, c.T, c.D});
-    t.o = view(o, PROTEUS_DTYPE_BFLOAT16, {c.B, c.H, c.Tq, c.D});
-    proteus_flux_params params{};
-    params.struct_size = sizeof params;
-    params.policy = PROTEUS_POLICY_ALIGNED;
-    params.window = c.W;
-    params.use_default_scale = 1;
+    Problem problem(context, c, 5);
     proteus_flux_timing timing{};
     timing.struct_size = sizeof timing;
     timing.warmup = 2;
@@ -156,7 +147,7 @@ double median_ms(proteus_context context, const Case& c, int repeats, int32_t& k
     std::vector<float> ms(repeats);
     proteus_flux_run_info info{};
     info.struct_size = sizeof info;
-    require(proteus_flux_time(context, &t, &params, nullptr, &timing, ms.data(), &info), "flux_time");
+    require(proteus_flux_time(context, &problem.tensors, &problem.params, nullptr, &timing, ms.data(), &info), "flux_time");
     std::sort(ms.begin(), ms.end());
     kernel = info.kernel;
     return ms[ms.size() / 2];

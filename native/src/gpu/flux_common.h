@@ -79,6 +79,16 @@ struct Gate {
  */
 inline int64_t last_query_position(const FluxProblem& problem) { return problem.query_offset + problem.query_len - 1; }
 
+/** Every row of `tensor` 16-byte aligned: its data and its three outer strides (elements of `element_bytes`). */
+inline bool aligned16(const TensorRef& tensor, uint64_t element_bytes)
+{
+    if (reinterpret_cast<uintptr_t>(tensor.data) % 16 != 0) return false;
+    for (int axis = 0; axis < 3; ++axis) {
+        if (static_cast<uint64_t>(tensor.strides[axis]) * element_bytes % 16 != 0) return false;
+    }
+    return true;
+}
+
 // ---- host side ------------------------------------------------------------------------------------
 
 /**

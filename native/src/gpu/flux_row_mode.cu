@@ -1326,15 +1326,6 @@ __global__ void __launch_bounds__(kTileThreads, kTileBlocksPerMultiprocessor) ac
 
 // ---- host side ------------------------------------------------------------------------------------
 
-bool aligned16(const TensorRef& tensor, uint64_t element_bytes)
-{
-    if (reinterpret_cast<uintptr_t>(tensor.data) % 16 != 0) return false;
-    for (int axis = 0; axis < 3; ++axis) {
-        if (static_cast<uint64_t>(tensor.strides[axis]) * element_bytes % 16 != 0) return false;
-    }
-    return true;
-}
-
 // Attention blocks per multiprocessor: the persistent grid of active_rows (more rows are strided).
 constexpr int64_t kRowBlocksPerMultiprocessor = 8;
 

@@ -714,12 +714,7 @@ int dna_capacity(const FluxProblem& problem, int block_q)
     return static_cast<int>(std::min(problem.candidates.dna_count, prefixes)) + block_q;
 }
 
-bool aligned_rows(const TensorRef& tensor)
-{
-    constexpr int64_t kElements = 16 / sizeof(uint16_t);
-    return reinterpret_cast<uintptr_t>(tensor.data) % 16 == 0 && tensor.strides[0] % kElements == 0 &&
-           tensor.strides[1] % kElements == 0 && tensor.strides[2] % kElements == 0;
-}
+bool aligned_rows(const TensorRef& tensor) { return aligned16(tensor, sizeof(uint16_t)); }
 
 std::string list_of(const int* values, size_t count)
 {

@@ -1,6 +1,6 @@
 // The sm_80+ instructions behind gpu/mma.h, one PTX statement each, so that the layouts they imply
-// are stated once (here) and everything built on them is plain code. Included by gpu/mma.h only,
-// and only where __CUDA_ARCH__ ≥ 800. Operand layouts: PTX ISA, "Warp-level matrix load
+// are stated once (here) and everything built on them is plain code. Included by gpu/mma.h where
+// __CUDA_ARCH__ ≥ 800, and by gpu/hopper/wgmma.h (sm_90a only). Operand layouts: PTX ISA, "Warp-level matrix load
 // instruction: ldmatrix" and "Matrix Fragments for mma.m16n8k16 with floating point type".
 #pragma once
 

@@ -27,6 +27,7 @@
 
 #include "core/error.h"
 #include "gpu/device_call.h"
+#include "gpu/flux_common.h"
 
 namespace proteus::gpu {
 namespace {
@@ -206,10 +207,10 @@ __global__ void __launch_bounds__(kThreads, 1)
         uint64_t v_desc[kKeys / 16][L::kSub];
 #pragma unroll
         for (int j = 0; j < kKeys / 16; ++j) {
-            p[j][0] = pack(s[8 * j], s[8 * j + 1]);
-            p[j][1] = pack(s[8 * j + 2], s[8 * j + 3]);
-            p[j][2] = pack(s[8 * j + 4], s[8 * j + 5]);
-            p[j][3] = pack(s[8 * j + 6], s[8 * j + 7]);
+            p[j][0] = pack_bf16(s[8 * j], s[8 * j + 1]);
+            p[j][1] = pack_bf16(s[8 * j + 2], s[8 * j + 3]);
+            p[j][2] = pack_bf16(s[8 * j + 4], s[8 * j + 5]);
+            p[j][3] = pack_bf16(s[8 * j + 6], s[8 * j + 7]);
 #pragma unroll
             for (int sub = 0; sub < L::kSub; ++sub) {
                 v_desc[j][sub] = descriptor(v_stage + sub * kSubtileBytes64 + j * 16 * 128, kSubtileBytes64, 1024);
@@ -242,7 +243,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
             for (int c = 0; c < 8; ++c) {
                 *reinterpret_cast<uint32_t*>(out + 64 * sub + 8 * c + 2 * t) =
-                    pack(o[sub][4 * c + 2 * k] * inverse, o[sub][4 * c + 2 * k + 1] * inverse);
+                    pack_bf16(o[sub][4 * c + 2 * k] * inverse, o[sub][4 * c + 2 * k + 1] * inverse);
             }
         }
         if (t == 0 && args.lse != nullptr) {
@@ -319,9 +320,8 @@ proteus_status launch(const FluxProblem& problem, cudaStream_t stream)
 /** 16-byte aligned rows, and a stride the tensor copy engine takes on every axis of extent > 1 (no broadcast). */
 bool aligned_rows(const TensorRef& tensor)
 {
-    if (reinterpret_cast<uintptr_t>(tensor.data) % 16 != 0) return false;
+    if (!aligned16(tensor, sizeof(uint16_t))) return false;
     for (int axis = 0; axis < 3; ++axis) {
-        if (tensor.strides[axis] * 2 % 16 != 0) return false;
         if (tensor.shape[axis] > 1 && (tensor.strides[axis] <= 0 || tensor.strides[axis] * 2 >= (int64_t{1} << 40))) return false;
     }
     return true;

@@ -22,7 +22,14 @@
 
 #include <cstdint>
 
+#include "gpu/mma_sm80.h"
+
 namespace proteus::gpu::hopper {
+
+// The sm_80 statements that hold on sm_90a as well.
+using mma::sm80::exp2_approx;
+using mma::sm80::pack_bf16;
+using mma::sm80::shared_address;
 
 /**
  * cuTensorMapEncodeTiled, found through the runtime (nothing links against the driver library); null when
@@ -48,11 +55,6 @@ inline PFN_cuTensorMapEncodeTiled_v12000 find_tensor_map_encoder()
 __host__ __device__ __forceinline__ uint32_t swizzled_offset(uint32_t row, uint32_t column)
 {
     return row * 128 + (((column / 8) ^ (row % 8)) * 16) + (column % 8) * 2;
-}
-
-__device__ __forceinline__ uint32_t shared_address(const void* pointer)
-{
-    return static_cast<uint32_t>(__cvta_generic_to_shared(pointer));
 }
 
 __device__ __forceinline__ uint64_t descriptor(const void* tile, uint32_t leading_bytes, uint32_t stride_bytes)
@@ -134,19 +136,6 @@ __device__ __forceinline__ void mma_rs(float (&d)[32], const uint32_t (&a)[4], u
           "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),
           "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-}
-
-__device__ __forceinline__ uint32_t pack(float low, float high)
-{
-    const __nv_bfloat162 pair = __floats2bfloat162_rn(low, high);
-    return *reinterpret_cast<const uint32_t*>(&pair);
-}
-
-__device__ __forceinline__ float exp2_approx(float x)
-{
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
 }
 
 }  // namespace proteus::gpu::hopper
