@@ -112,8 +112,8 @@ public enum ProteusLaunchMode : int
     /// <summary>
     /// Since 0.3: the Hopper tile kernel (PROTEUS_KERNEL_GPU_TILE_WGMMA: a CUDA build with it, an sm_90
     /// device). INVALID_ARGUMENT naming launch.mode, with the reason, where it cannot run the problem;
-    /// it has no launch fields. proteus_flux_launch_candidates offers it where it can, for now only under
-    /// PROTEUS_GPU_TILE_KERNEL=wgmma as well (see PROTEUS_KERNEL_GPU_TILE_WGMMA).
+    /// it has no launch fields. proteus_flux_launch_candidates offers it where it can (not when the
+    /// environment variable PROTEUS_GPU_TILE_KERNEL=mma was set as the context was created).
     /// </summary>
     TileWgmma = 4,
 }
@@ -158,10 +158,11 @@ public enum ProteusFluxKernel : int
 
     /// <summary>
     /// Since 0.3: the Hopper tile kernel (builds with a CUDA 12+ compiler, sm_90 devices): warpgroup
-    /// matrix instructions fed by the tensor copy engine, a producer and two consumer warpgroups. This
-    /// version takes bfloat16, D 64 and 128, the window band alone and no active mask. Launch mode
-    /// TILE_WGMMA runs it; AUTO only when the environment variable PROTEUS_GPU_TILE_KERNEL=wgmma was set as
-    /// the context was created (until it is measured ahead of the TILE kernel).
+    /// matrix instructions fed by the tensor copy engine, a producer warpgroup and two or three consumer
+    /// warpgroups. This version takes bfloat16, D 64 and 128, the window band alone (dense causal included)
+    /// and no active mask. AUTO runs it wherever it takes the problem and no tile launch field is given;
+    /// launch mode TILE_WGMMA forces it. PROTEUS_GPU_TILE_KERNEL=mma in the environment as the context is
+    /// created keeps AUTO on the mma.sync tile kernel (for comparisons).
     /// </summary>
     GpuTileWgmma = 8,
 }

@@ -131,29 +131,21 @@ if has_step hopper; then
       timeout 60 "$build/hopper_probe"; } >"$out/hopper.txt" 2>&1
   note "hopper probes (wgmma descriptors, A from registers, TMA; tests/gpu/hopper_probe.cu): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/hopper.txt")"
   grep -E '^(PASS|FAIL)' "$out/hopper.txt" | tee -a "$summary"
-  # The Hopper tile kernel itself (PROTEUS_GPU_TILE_KERNEL=wgmma) against the CPU backend, then its times
-  # beside the mma.sync kernel's (tests/gpu/wgmma_check.cpp).
+  # The Hopper tile kernel itself (AUTO's choice on sm_90) against the CPU backend, under the sanitizers, then
+  # its times beside the mma.sync kernel's (tests/gpu/wgmma_check.cpp).
   checker="$build/wgmma_check"
   if g++ -O2 -std=c++17 -I"$root/native/include" -I"$root/native/src" "$root/tests/gpu/wgmma_check.cpp" -L"$build/lib" -lproteus \
       -Wl,-rpath,"$build/lib" -o "$checker" >>"$out/hopper.txt" 2>&1; then
-    # PROTEUS_WGMMA_VARIANTS="3 3p 2 2p": the kernel's variants under measurement (default: the built-in choice).
-    first=1
-    for variant in ${PROTEUS_WGMMA_VARIANTS:-default}; do
-      [ "$variant" = default ] && unset PROTEUS_WGMMA_VARIANT || export PROTEUS_WGMMA_VARIANT=$variant
-      start=$SECONDS
-      timeout 120 "$checker" check >>"$out/hopper.txt" 2>&1
-      note "wgmma check [$variant] (Hopper kernel vs CPU backend): rc=$? in $((SECONDS - start)) s :: $(grep -E '^wgmma check' "$out/hopper.txt" | tail -1)"
-      for tool in memcheck racecheck synccheck; do
-        timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 "$checker" check >"$build/wgmma-$tool.log" 2>&1
-        note "wgmma $tool [$variant]: rc=$? :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-$tool.log" | tail -1)"
-      done
-      # The mma.sync kernel's times once, beside the first variant.
-      echo "== variant $variant" >>"$out/hopper.txt"
-      timeout 150 stdbuf -oL "$checker" time 10 $([ $first = 1 ] || echo alone) 2>&1 | tee -a "$out/hopper.txt" |
-        grep -E '^time' | sed "s/^/[$variant] /" >>"$summary"
-      first=0
+    start=$SECONDS
+    timeout 120 "$checker" check >>"$out/hopper.txt" 2>&1
+    note "wgmma check (Hopper kernel vs CPU backend): rc=$? in $((SECONDS - start)) s :: $(grep -E '^wgmma check' "$out/hopper.txt" | tail -1)"
+    for tool in memcheck racecheck synccheck; do
+      timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 "$checker" check >"$build/wgmma-$tool.log" 2>&1
+      note "wgmma $tool: rc=$? :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-$tool.log" | tail -1)"
     done
-    unset PROTEUS_WGMMA_VARIANT
+    # PROTEUS_WGMMA_TIME_PLAIN=0: the Hopper kernel's times alone (not the mma.sync kernel's beside them).
+    timeout 150 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
+      tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
   fi
 fi
 if has_step graph; then

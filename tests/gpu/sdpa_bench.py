@@ -43,6 +43,10 @@ DNA_FACTOR = 2.0  # shortlist with DNA at 256K ≤ this × without
 SPARSE_1M_MS = 30.0
 BASELINE_SLACK = 0.03  # issue 8: every case within 3 % of the baseline run, or better
 K256, K512, M1 = 262_144, 524_288, 1_048_576
+# Issue 12 (the Hopper kernels), on the same cases: dense ≥ this × SDPA (cuDNN), the shortlist at 1M and DNA.
+HOPPER_DENSE_TARGETS = [("dense-h16-d64", 1.0), ("dense-h8-d128", 0.95)]
+HOPPER_SHORTLIST_1M_MS = 7.0
+HOPPER_DNA_FACTOR = 1.4
 
 # Only to decide whether a dense SDPA reference run is affordable; the timing itself is measured.
 ASSUMED_SDPA_TFLOPS = 300.0
@@ -219,7 +223,7 @@ def table(rows):
 
 
 def acceptance(ours, rows):
-    """Each acceptance line of issue 3 with its measured value and PASS / FAIL (n/a on a scaled run)."""
+    """Each acceptance line of issues 3 and 12 with its measured value and PASS / FAIL (n/a on a scaled run)."""
     scale = ours.get("scale", 1)
     scaled = lambda t: max(1, math.floor(t * scale + 0.5))  # as the bench rounds: half away from zero
     by_key = {(r["case"], r["seq_len"]): r for r in rows}
@@ -257,6 +261,16 @@ def acceptance(ours, rows):
     dna_ratio = dna / t256 if dna and t256 else None
     judge(f"shortlist+DNA W307 A154 K51 T=256K: <= {DNA_FACTOR:g}x no-DNA time", dna_ratio,
           dna_ratio is not None and dna_ratio <= DNA_FACTOR, f"{fmt(dna, '.3f')} ms = {fmt(dna_ratio, '.2f')}x")
+    for case, target in HOPPER_DENSE_TARGETS:
+        for t in DENSE_LENGTHS:
+            row = by_key.get((case, scaled(t)))
+            ratio = row["ratio"] if row else None
+            judge(f"issue 12: {case} T={t}: throughput >= {target}x SDPA", ratio, ratio is not None and ratio >= target,
+                  f"{fmt(ratio, '.2f')}x")
+    judge(f"issue 12: shortlist W341 S256 A171 T=1M: <= {HOPPER_SHORTLIST_1M_MS:g} ms", t1m,
+          t1m is not None and t1m <= HOPPER_SHORTLIST_1M_MS, f"{fmt(t1m, '.3f')} ms")
+    judge(f"issue 12: shortlist+DNA W307 A154 K51 T=256K: <= {HOPPER_DNA_FACTOR:g}x no-DNA time", dna_ratio,
+          dna_ratio is not None and dna_ratio <= HOPPER_DNA_FACTOR, f"{fmt(dna, '.3f')} ms = {fmt(dna_ratio, '.2f')}x")
     sparse = ms("sparse", M1)
     judge(f"sparse 2/32 heads, 20% tokens, D16 W512 A683 T=1M: <= {SPARSE_1M_MS:g} ms", sparse,
           sparse is not None and sparse <= SPARSE_1M_MS, f"{fmt(sparse, '.3f')} ms")
@@ -320,7 +334,7 @@ def main():
         *table(rows),
     ]
     if verdicts:
-        lines += ["", "== issue 3 acceptance", *(f"{v['verdict']:<17} {v['line']}: {v['shown']}" for v in verdicts)]
+        lines += ["", "== issues 3 and 12 acceptance", *(f"{v['verdict']:<17} {v['line']}: {v['shown']}" for v in verdicts)]
     if args.baseline:
         lines += ["", f"== against the baseline {args.baseline} (within {BASELINE_SLACK:.0%} or better)",
                   *(f"{v['verdict']:<17} {v['line']}: {v['shown']}" for v in baseline)]

@@ -126,7 +126,7 @@ proteus_status plan_auto(const FluxProblem& problem, const DeviceTraits& traits,
     if (tile_kernel_runs(problem, traits) && !sparse) {
         // With a mask the row mode may be the faster one; without a hint the device counts the active rows and picks.
         const bool choose = masked && row_mode && problem.active_hint != ActiveHint::kDense;
-        if (!choose && traits.wgmma_requested && wgmma_kernel_refusal(problem, traits).empty() &&
+        if (!choose && traits.wgmma_auto && wgmma_kernel_refusal(problem, traits).empty() &&
             check_no_tile_fields(problem.launch, "the Hopper kernel") == PROTEUS_STATUS_OK) {
             plan.kernel = PROTEUS_KERNEL_GPU_TILE_WGMMA;
             plan.launch = config_of(PROTEUS_LAUNCH_TILE_WGMMA);
@@ -164,7 +164,7 @@ proteus_status query_device_traits(int device, DeviceTraits& traits)
     PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), "DeviceGetAttribute");
     traits.arch = 10 * major + minor;
     const char* tile_kernel = std::getenv("PROTEUS_GPU_TILE_KERNEL");
-    traits.wgmma_requested = tile_kernel != nullptr && std::string(tile_kernel) == "wgmma";
+    traits.wgmma_auto = tile_kernel == nullptr || std::string(tile_kernel) != "mma";
     return PROTEUS_STATUS_OK;
 }
 
@@ -241,8 +241,8 @@ proteus_status flux_launch_candidates(const FluxProblem& problem, const DeviceTr
         }
     }
     if (row_mode_takes(problem)) offer(config_of(PROTEUS_LAUNCH_ROW));
-    // The Hopper kernel joins the tuner's search with AUTO's switch, until its device checks are in.
-    if (traits.wgmma_requested && wgmma_kernel_refusal(problem, traits).empty()) offer(config_of(PROTEUS_LAUNCH_TILE_WGMMA));
+    // The Hopper kernel joins the tuner's search where AUTO may run it.
+    if (traits.wgmma_auto && wgmma_kernel_refusal(problem, traits).empty()) offer(config_of(PROTEUS_LAUNCH_TILE_WGMMA));
     return PROTEUS_STATUS_OK;
 }
 

@@ -20,8 +20,8 @@
 // kernel where it takes the problem and a launch of it fits the device's shared memory (D 256 on a
 // 64 KiB HIP block does not), else the row mode where a
 // mask is given and it takes the problem (it computes only the active rows, 32 lanes each), else the
-// general row kernel (with PROTEUS_GPU_TILE_KERNEL=wgmma at context creation, the Hopper kernel where it
-// takes what would run the tile kernel). TILE, ROW and TILE_WGMMA run exactly that kernel or fail with INVALID_ARGUMENT naming
+// general row kernel; on sm_90 the Hopper kernel instead of the tile kernel where it takes the problem and no
+// tile launch field is given (not with PROTEUS_GPU_TILE_KERNEL=mma at context creation). TILE, ROW and TILE_WGMMA run exactly that kernel or fail with INVALID_ARGUMENT naming
 // launch.mode; a launch field given for a kernel without it fails naming the field.
 #pragma once
 
@@ -37,9 +37,10 @@ struct DeviceTraits {
     int arch = 0;             // compute capability · 10 (CUDA sm_90: 90; HIP gfx90a: 90)
     int multiprocessors = 0;  // SMs / CUs
     int shared_limit = 0;     // bytes of shared memory one block may use (CUDA: the opt-in limit)
-    // PROTEUS_GPU_TILE_KERNEL=wgmma when the backend was created: AUTO runs the Hopper kernel
-    // (gpu/hopper/flux_wgmma.h) where it takes the problem; off until its device checks are in.
-    bool wgmma_requested = false;
+    // AUTO runs the Hopper kernel (gpu/hopper/flux_wgmma.h) where it takes the problem, and the launch
+    // candidates offer it; PROTEUS_GPU_TILE_KERNEL=mma when the backend was created turns both off (the
+    // mma.sync tile kernel then runs, for comparisons).
+    bool wgmma_auto = true;
 };
 
 /** Queries `device`'s traits (the device must exist). */

@@ -29,7 +29,6 @@
 #include <cudaTypedefs.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 
 #include "core/error.h"
@@ -43,14 +42,15 @@ using namespace hopper;
 
 constexpr int kKeys = 128;        // keys of a tile
 constexpr int kConsumerRows = 64;  // rows of a consumer warpgroup
+constexpr int64_t kPingPongWindow = 1024;  // D 64: ping-pong from this window on (dense included)
 
 /** The launch shape and the block's shared memory: Q, then the stages' K and V (D/64 swizzled [rows][64] sub-tiles each), then the barriers. */
-template <int kDim, int kConsumerCount>
+template <int kDim, int kConsumerCount, int kStageCount>
 struct Shape {
     static constexpr int kConsumers = kConsumerCount;
     static constexpr int kRows = kConsumers * kConsumerRows;
     static constexpr int kThreads = 128 * (kConsumers + 1);
-    static constexpr int kStages = kDim == 64 ? 3 : 2;
+    static constexpr int kStages = kStageCount;
     // 65 536 registers: 128 producer threads at the low count, the consumers at the high one.
     static constexpr int kProducerRegisters = kConsumers == 3 ? 24 : 40;
     static constexpr int kConsumerRegisters = kConsumers == 3 ? 160 : 232;
@@ -141,13 +141,18 @@ __device__ __forceinline__ void pack_p(const float (&s)[64], uint32_t (&p)[kKeys
 }
 #endif  // PROTEUS_WGMMA_DEVICE
 
-template <int kDim, int kConsumers, bool kPingPong>
-__global__ void __launch_bounds__(Shape<kDim, kConsumers>::kThreads, 1)
+/**
+ * kConsumers consumer warpgroups of 64 rows, kStages K/V stages; kPingPong: the consumers issue their
+ * products in turns; kWidePv: O += P·V as one m64n128k16 per k16 step at D 128 (else one m64n64k16 per
+ * 64 columns).
+ */
+template <int kDim, int kConsumers, bool kPingPong, int kStages, bool kWidePv>
+__global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const WgmmaArgs args)
 {
 #if defined(PROTEUS_WGMMA_DEVICE)
-    using L = Shape<kDim, kConsumers>;
+    using L = Shape<kDim, kConsumers, kStages>;
     extern __shared__ uint8_t raw[];
     uint8_t* const base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw) + 1023) & ~uintptr_t{1023});
     uint8_t* const q_tile = base;                       // [sub][kRows][128 B]
@@ -248,7 +253,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers>::kThreads, 1)
     for (int n = 0; n < na && n < tiles; ++n) skip(n);
 
     RowState state;
-    float o[L::kSub][32] = {};
+    float o[L::kSub * 32] = {};  // 64 columns a sub-tile, each in m64n64's accumulator order
     if (na <= nb) {
         barrier_wait(q_full, 0);
         // Descriptors of Q (this warpgroup's 64 rows) and of stage 0's K and V; a stage, a sub-tile and a
@@ -271,21 +276,24 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers>::kThreads, 1)
         const auto issue_pv = [&](const uint32_t (&p)[kKeys / 16][4], int stage) {
 #pragma unroll
             for (int j = 0; j < kKeys / 16; ++j) {
+                if constexpr (kWidePv && kDim == 128) {
+                    // The m64n128 accumulator is the two m64n64 ones side by side.
+                    mma_rs_n128(*reinterpret_cast<float(*)[64]>(o), p[j], v_desc + ((stage * L::kTileBytes + j * 16 * 128) >> 4));
+                } else {
 #pragma unroll
-                for (int sub = 0; sub < L::kSub; ++sub) {
-                    mma_rs(o[sub], p[j], v_desc + ((stage * L::kTileBytes + sub * L::kSubtileBytes + j * 16 * 128) >> 4));
+                    for (int sub = 0; sub < L::kSub; ++sub) {
+                        mma_rs(*reinterpret_cast<float(*)[32]>(o + 32 * sub), p[j],
+                               v_desc + ((stage * L::kTileBytes + sub * L::kSubtileBytes + j * 16 * 128) >> 4));
+                    }
                 }
             }
             commit_group();
         };
         const auto scale_o = [&](const float (&rescale)[2]) {
 #pragma unroll
-            for (int sub = 0; sub < L::kSub; ++sub) {
+            for (int c = 0; c < 8 * L::kSub; ++c) {
 #pragma unroll
-                for (int c = 0; c < 8; ++c) {
-#pragma unroll
-                    for (int e = 0; e < 4; ++e) o[sub][4 * c + e] *= rescale[e / 2];
-                }
+                for (int e = 0; e < 4; ++e) o[4 * c + e] *= rescale[e / 2];
             }
         };
 
@@ -342,7 +350,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers>::kThreads, 1)
 #pragma unroll
             for (int c = 0; c < 8; ++c) {
                 *reinterpret_cast<uint32_t*>(out + 64 * sub + 8 * c + 2 * t) =
-                    pack_bf16(o[sub][4 * c + 2 * k] * inverse, o[sub][4 * c + 2 * k + 1] * inverse);
+                    pack_bf16(o[32 * sub + 4 * c + 2 * k] * inverse, o[32 * sub + 4 * c + 2 * k + 1] * inverse);
             }
         }
         if (t == 0 && args.lse != nullptr) {
@@ -382,11 +390,11 @@ proteus_status encode(const TensorRef& tensor, int box_rows, CUtensorMap& map)
     return PROTEUS_STATUS_OK;
 }
 
-template <int kDim, int kConsumers, bool kPingPong>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, bool kWidePv = false>
 proteus_status launch(const FluxProblem& problem, cudaStream_t stream)
 {
     CUtensorMap q_map{}, k_map{}, v_map{};
-    proteus_status status = encode(problem.q, Shape<kDim, kConsumers>::kRows, q_map);
+    proteus_status status = encode(problem.q, Shape<kDim, kConsumers, kStages>::kRows, q_map);
     if (status == PROTEUS_STATUS_OK) status = encode(problem.k, kKeys, k_map);
     if (status == PROTEUS_STATUS_OK) status = encode(problem.v, kKeys, v_map);
     if (status != PROTEUS_STATUS_OK) return status;
@@ -397,7 +405,7 @@ proteus_status launch(const FluxProblem& problem, cudaStream_t stream)
     args.window = problem.candidates.window < problem.seq_len ? problem.candidates.window : problem.seq_len;
     args.heads = static_cast<int>(problem.heads);
     args.group = static_cast<int>(problem.heads / problem.kv_heads);
-    args.query_tiles = static_cast<int>((problem.query_len + Shape<kDim, kConsumers>::kRows - 1) / Shape<kDim, kConsumers>::kRows);
+    args.query_tiles = static_cast<int>((problem.query_len + Shape<kDim, kConsumers, kStages>::kRows - 1) / Shape<kDim, kConsumers, kStages>::kRows);
     args.scale_log2 = problem.scale * 1.4426950408889634f;
     args.o = static_cast<__nv_bfloat16*>(problem.o.data);
     args.o_batch = problem.o.strides[0];
@@ -409,13 +417,13 @@ proteus_status launch(const FluxProblem& problem, cudaStream_t stream)
         args.lse_head = problem.lse.strides[1];
         args.lse_token = problem.lse.strides[2];
     }
-    const int bytes = Shape<kDim, kConsumers>::kBytes;
-    PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(flux_wgmma<kDim, kConsumers, kPingPong>), cudaFuncAttributeMaxDynamicSharedMemorySize, bytes),
+    const int bytes = Shape<kDim, kConsumers, kStages>::kBytes;
+    PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(flux_wgmma<kDim, kConsumers, kPingPong, kStages, kWidePv>), cudaFuncAttributeMaxDynamicSharedMemorySize, bytes),
                       "FuncSetAttribute");
     // Block x: query tile x / pairs from the last (the longest first), (b, h) pair x % pairs.
     args.pairs = static_cast<int>(problem.batch * problem.heads);
     const unsigned blocks = static_cast<unsigned>(int64_t{args.pairs} * args.query_tiles);
-    flux_wgmma<kDim, kConsumers, kPingPong><<<blocks, Shape<kDim, kConsumers>::kThreads, bytes, stream>>>(q_map, k_map, v_map, args);
+    flux_wgmma<kDim, kConsumers, kPingPong, kStages, kWidePv><<<blocks, Shape<kDim, kConsumers, kStages>::kThreads, bytes, stream>>>(q_map, k_map, v_map, args);
     return check_launch("flux_wgmma");
 }
 
@@ -455,18 +463,16 @@ std::string wgmma_kernel_refusal(const FluxProblem& problem, const DeviceTraits&
 
 proteus_status launch_flux_wgmma(const FluxProblem& problem, cudaStream_t stream)
 {
-    // Experiment (issue 12, version 1): PROTEUS_WGMMA_VARIANT picks the consumer count and ping-pong while
-    // they are measured against each other; the default is the measured best.
-    const char* const variant = std::getenv("PROTEUS_WGMMA_VARIANT");
-    const std::string v = variant != nullptr ? variant : "";
+    // Measured on the H200 (NOTES.md, "Issue 12 — version 1"): D 64 with three consumers and four stages,
+    // ping-pong for long windows (dense 16K: 523 against 482 TFLOP/s without) but not for short ones, where
+    // every consumer would run the block's tiles instead of its own (W 341 at 1M: 8.1 against 9.8 ms);
+    // D 128 with two consumers, three stages and P·V on m64n128 (650 TFLOP/s at 16K; 489 with two stages
+    // and m64n64), ping-pong no faster there.
     if (problem.head_dim == 64) {
-        if (v == "2") return launch<64, 2, false>(problem, stream);
-        if (v == "2p") return launch<64, 2, true>(problem, stream);
-        if (v == "3p") return launch<64, 3, true>(problem, stream);
-        return launch<64, 3, false>(problem, stream);
+        return problem.candidates.window >= kPingPongWindow ? launch<64, 3, true, 4>(problem, stream)
+                                                            : launch<64, 3, false, 4>(problem, stream);
     }
-    if (v == "2p") return launch<128, 2, true>(problem, stream);
-    return launch<128, 2, false>(problem, stream);
+    return launch<128, 2, false, 3, true>(problem, stream);
 }
 
 }  // namespace proteus::gpu

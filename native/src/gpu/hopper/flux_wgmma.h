@@ -1,12 +1,11 @@
 // The Hopper tile kernel (issue 12): warpgroup matrix instructions (wgmma) fed by the bulk tensor copy
-// engine (TMA), a producer warpgroup and two consumer warpgroups. gpu/hopper/flux_wgmma.cu holds it and
-// is compiled only for sm_90a, by a CUDA ≥ 12 compiler (cmake/ProteusGpu.cmake); other builds (CUDA 11,
-// HIP) compile gpu/hopper/flux_wgmma_unbuilt.cu instead, which refuses every problem.
+// engine (TMA), a producer warpgroup and two or three consumer warpgroups. gpu/hopper/flux_wgmma.cu holds
+// it and is compiled only for sm_90a, by a CUDA ≥ 12 compiler (cmake/ProteusGpu.cmake); other builds
+// (CUDA 11, HIP) compile gpu/hopper/flux_wgmma_unbuilt.cu instead, which refuses every problem.
 //
 // This version takes bfloat16, D 64 and 128, the Aligned policy's window band alone (dense causal when
-// W ≥ T; no anchors, no DNA keys) and no active mask, with GQA and query slices. It runs only where the
-// dispatcher is asked for it (DeviceTraits::wgmma_requested, PROTEUS_GPU_TILE_KERNEL=wgmma) until the
-// device checks and measurements in NOTES.md make it AUTO's choice on sm_90.
+// W ≥ T; no anchors, no DNA keys) and no active mask, with GQA and query slices. AUTO runs it on sm_90
+// where it takes the problem (DeviceTraits::wgmma_auto; PROTEUS_GPU_TILE_KERNEL=mma turns that off).
 #pragma once
 
 #include <string>
