@@ -44,6 +44,8 @@ const char* kernel_name(int32_t kernel)
     case PROTEUS_KERNEL_GPU_ROW_MODE: return "GPU_ROW_MODE";
     case PROTEUS_KERNEL_GPU_ROW: return "GPU_ROW";
     case PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE: return "GPU_TILE_OR_ROW_MODE";
+    case PROTEUS_KERNEL_GPU_EXPLICIT: return "GPU_EXPLICIT";
+    case PROTEUS_KERNEL_GPU_TILE_WGMMA: return "GPU_TILE_WGMMA";
     default: return "?";
     }
 }
@@ -393,9 +395,18 @@ int main(int argc, char** argv)
     const auto BF16 = PROTEUS_DTYPE_BFLOAT16;
     const auto ALIGNED = PROTEUS_POLICY_ALIGNED;
     const auto AUTO = PROTEUS_LAUNCH_AUTO;
+    // The Hopper kernel is AUTO's dense choice on sm_90 (and TILE_WGMMA's there); elsewhere the tile kernel.
+    int device = 0, major = 0;
+    const bool hopper = cudaGetDevice(&device) == cudaSuccess &&
+                        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess && major == 9;
+    const auto WGMMA = hopper ? PROTEUS_LAUNCH_TILE_WGMMA : PROTEUS_LAUNCH_TILE;
+    const int32_t wgmma_kernel = hopper ? PROTEUS_KERNEL_GPU_TILE_WGMMA : PROTEUS_KERNEL_GPU_TILE;
     // W 256 < T keeps anchors and DNA keys in every case; K 16 stays inside the tile kernel's DNA budget.
     const CaseSpec cases[] = {
-        {"dense bf16", BF16, ALIGNED, kDense, 0, 0, 0, 0, 0, 0, AUTO, 0, -1, PROTEUS_KERNEL_GPU_TILE},
+        {"dense bf16 AUTO", BF16, ALIGNED, kDense, 0, 0, 0, 0, 0, 0, AUTO, 0, -1, kAnyKernel},
+        {"dense bf16 TILE", BF16, ALIGNED, kDense, 0, 0, 0, 0, 0, 0, PROTEUS_LAUNCH_TILE, 0, -1, PROTEUS_KERNEL_GPU_TILE},
+        {"dense bf16 TILE_WGMMA (sm_90)", BF16, ALIGNED, kDense, 0, 0, 0, 0, 0, 0, WGMMA, 0, -1, wgmma_kernel},
+        {"window W256 bf16 AUTO", BF16, ALIGNED, 256, 0, 0, 0, 0, 0, 0, AUTO, 0, -1, kAnyKernel},
         {"shortlist W256 S64 A8", BF16, ALIGNED, 256, 64, 8, 0, 0, 0, 0, AUTO, 0, -1, PROTEUS_KERNEL_GPU_TILE},
         {"DNA W256 S64 A8 K16", BF16, ALIGNED, 256, 64, 8, 16, 0, 0, 0, AUTO, 0, -1, PROTEUS_KERNEL_GPU_TILE},
         {"sparse rows 10% AUTO", BF16, ALIGNED, 256, 64, 8, 0, 0, 0, 10, AUTO, 0, -1, PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE},
