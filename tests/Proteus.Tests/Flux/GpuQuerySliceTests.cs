@@ -4,7 +4,7 @@ namespace Proteus.Tests.Flux;
 
 /// <summary>
 /// Query slices and explicit dispatch on the GPU backend: every path (tile kernel, row mode, general row
-/// kernel, DNA in the tile kernel and in the row mode) on slices equals the CPU backend on the same slice
+/// kernel, DNA in the tile kernel and in the row mode, the Hopper kernel on sm_90) on slices equals the CPU backend on the same slice
 /// within SPEC §9, including one decode step (Tq = 1 at p0 = T − 1) at T = 1,048,576; an explicit mode the
 /// problem cannot take is an error naming it; the run info names the kernel of each path. Left out without
 /// a GPU.
@@ -30,7 +30,19 @@ public sealed class GpuQuerySliceTests : GpuAndCpuDevices
         ("row-mode-float32", DType.Float32, AlignedDna, true, null, FluxKernel.GpuRowMode),
         ("row-float32", DType.Float32, AlignedDna, false, null, FluxKernel.GpuRow),
         ("row-relative-dna", DType.BFloat16, AlignedDna with { Policy = CandidatePolicy.Relative }, false, null, FluxKernel.GpuRow),
+        // The Hopper kernel (issue 12), forced: dense at D 64, the window band at D 128.
+        ("hopper", DType.BFloat16, FluxParameters.Dense, false, new LaunchConfig { Mode = LaunchMode.TileWgmma }, FluxKernel.GpuTileWgmma),
+        ("hopper-window", DType.BFloat16, new FluxParameters { Window = 300 }, false, new LaunchConfig { Mode = LaunchMode.TileWgmma },
+         FluxKernel.GpuTileWgmma),
     ];
+
+    /// <summary>
+    /// Whether the Hopper kernel can run here: a CUDA 12+ build for sm_90 on an sm_90 device. Elsewhere its
+    /// launch mode must be refused, naming the mode.
+    /// </summary>
+    private bool HopperKernelRuns() =>
+        Gpu!.Info.Architecture == "sm_90" && ProteusLibrary.BuildInfo is { GpuBackend: Backend.Cuda, GpuRuntimeVersion: >= 12000 } build &&
+        build.GpuArchitectures.Split(';').Contains("90");
 
     public static IEnumerable<TestCaseData> Slices()
     {
@@ -49,7 +61,7 @@ public sealed class GpuQuerySliceTests : GpuAndCpuDevices
                     Heads = 4,
                     KvHeads = n % 2 == 0 ? 2 : 4,
                     SeqLen = 1000,
-                    HeadDim = path.Name == "tile-32-rows" ? 128 : 64,
+                    HeadDim = path.Name is "tile-32-rows" or "hopper-window" ? 128 : 64,
                     Parameters = path.Parameters,
                     QueryOffset = p0,
                     QueryLength = tq,
@@ -67,6 +79,12 @@ public sealed class GpuQuerySliceTests : GpuAndCpuDevices
     [TestCaseSource(nameof(Slices))]
     public void ASliceEqualsTheCpuBackendOnTheSameSlice(SliceCase c, FluxKernel kernel)
     {
+        if (kernel == FluxKernel.GpuTileWgmma && !HopperKernelRuns())
+        {
+            var refused = Assert.Throws<ProteusInvalidArgumentException>(() => QuerySlice.Run(Gpu!, c));
+            Assert.That(refused!.ArgumentName, Is.EqualTo("launch.mode"));
+            return;
+        }
         SliceResult onGpu = QuerySlice.Run(Gpu!, c);
         SliceResult onCpu = QuerySlice.Run(Cpu!, c);
         QuerySlice.AssertClose(c, onGpu, onCpu, "CPU backend");
