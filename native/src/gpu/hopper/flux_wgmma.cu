@@ -6,16 +6,17 @@
 // A block owns 64 query rows per consumer warpgroup of one (b, h) — three consumers at D 64 (192 rows, 160
 // registers each after setmaxnreg), two at D 128 (128 rows, 232) — and warpgroup 0 is the producer (one
 // thread issues the TMA copies). Q arrives once; K and V tiles of 128 keys pass through a ring of stages
-// (three at D 64, two at D 128): the producer waits until every consumer warp released a stage (mbarrier
+// (four at D 64, three at D 128): the producer waits until every consumer warp released a stage (mbarrier
 // `empty`), then copies K and V into it, each completing its own mbarrier (`k_full`, `v_full`), so that
 // S = Q·Kᵀ starts before V has landed.
 //
 // A consumer warpgroup runs only the tiles its own 64 rows reach (the others it releases unread) and
 // overlaps its softmax with the tensor cores: in step n it issues S(n) = Q·K(n)ᵀ (m64n128k16 from shared
-// memory, D/16 of them) and O += P(n−1)·V(n−1) (m64n64k16 per 64 columns of D, P from registers, V read
-// MN-major) as two commit groups, waits for the first, and computes the mask (only on tiles crossing a
+// memory, D/16 of them) and O += P(n−1)·V(n−1) (P from registers, V read MN-major: m64n64k16 at D 64, one
+// m64n128k16 at D 128) as two commit groups, waits for the first, and computes the mask (only on tiles crossing a
 // row's causal or window edge) and the online softmax of S(n) while P(n−1)·V(n−1) still runs; then it waits
-// for that, releases the stage, rescales O and rounds P(n) to bfloat16. Shared memory is in the 128-byte
+// for that, releases the stage, rescales O and rounds P(n) to bfloat16. At D 64 from W 1024 on (dense
+// included) the consumers issue their products in turns (ping-pong, named barriers). Shared memory is in the 128-byte
 // swizzled layout that both the copies write and the descriptors name (tests/gpu/hopper_probe.cu checks each
 // piece against the host).
 //
