@@ -150,6 +150,13 @@ public sealed class GpuQuerySliceTests : GpuAndCpuDevices
             Parameters = FluxParameters.Dense, QueryOffset = 0, QueryLength = 512, ExplicitOffset = false, RowViews = false,
             WithActiveMask = false,
         };
+        // AUTO resolves to a mode that can be passed back (the Hopper kernel on sm_90, with no tile fields).
+        LaunchConfig auto = QuerySlice.Run(Gpu!, c).Run.ResolvedLaunch;
+        Assert.That(auto.Mode, Is.AnyOf(LaunchMode.Tile, LaunchMode.TileWgmma));
+        Assert.That(QuerySlice.Run(Gpu!, c with { Launch = auto }).Run.ResolvedLaunch, Is.EqualTo(auto));
+
+        // TILE with every field left to the heuristic resolves each of them.
+        c = c with { Launch = new LaunchConfig { Mode = LaunchMode.Tile } };
         LaunchConfig resolved = QuerySlice.Run(Gpu!, c).Run.ResolvedLaunch;
         using (Assert.EnterMultipleScope())
         {
