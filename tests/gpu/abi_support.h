@@ -1,5 +1,5 @@
 // What the device harness's C ABI checkers share (tests/gpu/explicit_check.cpp, wgmma_check.cpp): a status
-// that must be OK, a buffer owned for a scope, and a view of it in the C ABI's terms.
+// that must be OK, a buffer owned for a scope, a view of it in the C ABI's terms, and a call's median time.
 #pragma once
 
 #include <algorithm>
@@ -48,6 +48,23 @@ inline proteus_tensor view(const Buffer& b, proteus_dtype dtype, std::vector<int
         }
     }
     return t;
+}
+
+/** The median of `repeats` timed runs of the call (after `warmup`, the L2 cache flushed before each); `info` its run info. */
+inline double median_ms(proteus_context context, const proteus_flux_tensors& tensors, const proteus_flux_params& params, int warmup,
+                        int repeats, proteus_flux_run_info& info)
+{
+    proteus_flux_timing timing{};
+    timing.struct_size = sizeof timing;
+    timing.warmup = warmup;
+    timing.repeats = repeats;
+    timing.flags = PROTEUS_FLUX_TIMING_FLUSH_CACHE;
+    std::vector<float> ms(repeats);
+    info = proteus_flux_run_info{};
+    info.struct_size = sizeof info;
+    require(proteus_flux_time(context, &tensors, &params, nullptr, &timing, ms.data(), &info), "flux_time");
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];
 }
 
 }  // namespace proteus::harness

@@ -246,17 +246,8 @@ int time_bench(proteus_context gpu, int repeats)
     params.struct_size = sizeof params;
     params.policy = PROTEUS_POLICY_EXPLICIT;
     params.use_default_scale = 1;
-    proteus_flux_timing timing{};
-    timing.struct_size = sizeof timing;
-    timing.warmup = 1;
-    timing.repeats = repeats;
-    timing.flags = PROTEUS_FLUX_TIMING_FLUSH_CACHE;
-    std::vector<float> ms(repeats);
     proteus_flux_run_info info{};
-    info.struct_size = sizeof info;
-    require(proteus_flux_time(gpu, &t, &params, nullptr, &timing, ms.data(), &info), "flux_time");
-    std::sort(ms.begin(), ms.end());
-    const double median = ms[ms.size() / 2];
+    const double median = median_ms(gpu, t, params, 1, repeats, info);
     const double flops = 4.0 * D * H * static_cast<double>(listed);
     const double gathered = 2.0 * D * 2 * H * static_cast<double>(listed);
     std::printf("explicit time: T %lld H %lld D %lld L %lld bf16 shared sorted lists: kernel %d, median %.2f ms over %d, "

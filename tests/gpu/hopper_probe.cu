@@ -82,7 +82,7 @@ __global__ void __launch_bounds__(128) probe_scores(const __nv_bfloat16* q, cons
 #pragma unroll
     for (int step = 0; step < kDim / 16; ++step) mma_ss(d, q_desc[step], k_desc[step], step > 0);
     commit_group();
-    wait_all();
+    wait_pending<0>();
     store_accumulators(d, s);
 }
 
@@ -118,7 +118,7 @@ __global__ void __launch_bounds__(128) probe_values(const float* p, const __nv_b
 #pragma unroll
         for (int j = 0; j < 4; ++j) mma_rs(d, a[j], v_desc[j]);
         commit_group();
-        wait_all();
+        wait_pending<0>();
         for (int n = 0; n < 8; ++n) {
             for (int e = 0; e < 4; ++e) {
                 const int row = 16 * warp + g + 8 * (e / 2), column = 64 * half + 8 * n + 2 * t + e % 2;

@@ -147,21 +147,13 @@ int check(proteus_context gpu, proteus_context cpu)
     return failures == 0 ? 0 : 1;
 }
 
-double median_ms(proteus_context context, const Case& c, int repeats, int32_t& kernel)
+double case_ms(proteus_context context, const Case& c, int repeats, int32_t& kernel)
 {
-    Problem problem(context, c, 5);
-    proteus_flux_timing timing{};
-    timing.struct_size = sizeof timing;
-    timing.warmup = 2;
-    timing.repeats = repeats;
-    timing.flags = PROTEUS_FLUX_TIMING_FLUSH_CACHE;
-    std::vector<float> ms(repeats);
+    const Problem problem(context, c, 5);
     proteus_flux_run_info info{};
-    info.struct_size = sizeof info;
-    require(proteus_flux_time(context, &problem.tensors, &problem.params, nullptr, &timing, ms.data(), &info), "flux_time");
-    std::sort(ms.begin(), ms.end());
+    const double ms = median_ms(context, problem.tensors, problem.params, 2, repeats, info);
     kernel = info.kernel;
-    return ms[ms.size() / 2];
+    return ms;
 }
 
 int time_both(proteus_context wgmma, proteus_context plain, int repeats)
@@ -175,13 +167,13 @@ int time_both(proteus_context wgmma, proteus_context plain, int repeats)
         const double pairs = static_cast<double>(c.T) * W - static_cast<double>(W) * (W - 1) / 2;
         const double flops = 4.0 * c.D * c.B * c.H * pairs;
         int32_t kernel_a = 0, kernel_b = 0;
-        const double a = median_ms(wgmma, c, repeats, kernel_a);
+        const double a = case_ms(wgmma, c, repeats, kernel_a);
         if (plain == nullptr) {
             std::printf("time H%lld D%lld T%lld W%lld: wgmma (kernel %d) %.3f ms %.0f TFLOP/s\n", (long long)c.H, (long long)c.D,
                         (long long)c.T, (long long)W, kernel_a, a, flops / a / 1e9);
             continue;
         }
-        const double b = median_ms(plain, c, repeats, kernel_b);
+        const double b = case_ms(plain, c, repeats, kernel_b);
         std::printf("time H%lld D%lld T%lld W%lld: wgmma (kernel %d) %.3f ms %.0f TFLOP/s; mma.sync (kernel %d) %.3f ms %.0f TFLOP/s; %.2fx\n",
                     (long long)c.H, (long long)c.D, (long long)c.T, (long long)W, kernel_a, a, flops / a / 1e9, kernel_b, b,
                     flops / b / 1e9, b / a);

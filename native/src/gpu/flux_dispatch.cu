@@ -46,7 +46,8 @@ bool same_launch(const proteus_launch_config& a, const proteus_launch_config& b)
 }
 
 /** OK when `config` sets no tile-kernel field; else INVALID_ARGUMENT naming the first it sets. */
-proteus_status check_no_tile_fields(const proteus_launch_config& config, const std::string& kernel)
+/** The first tile-kernel field `config` sets (non-zero) and its value; null when it sets none. */
+const char* first_tile_field(const proteus_launch_config& config, int32_t& value)
 {
     const struct {
         const char* name;
@@ -57,9 +58,19 @@ proteus_status check_no_tile_fields(const proteus_launch_config& config, const s
                   {"launch.stages", config.stages}};
     for (const auto& field : fields) {
         if (field.value != 0) {
-            return reject(field.name, std::to_string(field.value) + " configures the tile kernel, but " + kernel +
-                                          " runs this problem, which has no such field: leave it 0");
+            value = field.value;
+            return field.name;
         }
+    }
+    return nullptr;
+}
+
+proteus_status check_no_tile_fields(const proteus_launch_config& config, const std::string& kernel)
+{
+    int32_t value = 0;
+    if (const char* field = first_tile_field(config, value)) {
+        return reject(field, std::to_string(value) + " configures the tile kernel, but " + kernel +
+                                 " runs this problem, which has no such field: leave it 0");
     }
     return PROTEUS_STATUS_OK;
 }
@@ -126,8 +137,10 @@ proteus_status plan_auto(const FluxProblem& problem, const DeviceTraits& traits,
     if (tile_kernel_runs(problem, traits) && !sparse) {
         // With a mask the row mode may be the faster one; without a hint the device counts the active rows and picks.
         const bool choose = masked && row_mode && problem.active_hint != ActiveHint::kDense;
-        if (!choose && traits.wgmma_auto && wgmma_kernel_refusal(problem, traits).empty() &&
-            check_no_tile_fields(problem.launch, "the Hopper kernel") == PROTEUS_STATUS_OK) {
+        // The Hopper kernel, unless a tile field asks for the tile kernel.
+        int32_t value = 0;
+        if (!choose && traits.wgmma_auto && first_tile_field(problem.launch, value) == nullptr &&
+            wgmma_kernel_refusal(problem, traits).empty()) {
             plan.kernel = PROTEUS_KERNEL_GPU_TILE_WGMMA;
             plan.launch = config_of(PROTEUS_LAUNCH_TILE_WGMMA);
             return PROTEUS_STATUS_OK;
@@ -164,7 +177,8 @@ proteus_status query_device_traits(int device, DeviceTraits& traits)
     PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), "DeviceGetAttribute");
     traits.arch = 10 * major + minor;
     const char* tile_kernel = std::getenv("PROTEUS_GPU_TILE_KERNEL");
-    traits.wgmma_auto = tile_kernel == nullptr || std::string(tile_kernel) != "mma";
+    traits.wgmma_auto =
+        wgmma_kernel_built() && traits.arch == 90 && (tile_kernel == nullptr || std::string(tile_kernel) != "mma");
     return PROTEUS_STATUS_OK;
 }
 

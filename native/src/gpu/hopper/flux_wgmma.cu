@@ -64,7 +64,7 @@ struct Shape {
 };
 
 struct WgmmaArgs {
-    int64_t query_len = 0, seq_len = 0, query_offset = 0, window = 0;
+    int64_t query_len = 0, query_offset = 0, window = 0;  // window ≤ T
     int heads = 0, group = 1, query_tiles = 0, pairs = 0;  // pairs: B · H
     float scale_log2 = 0.0f;  // softmax scale · log2(e)
     __nv_bfloat16* o = nullptr;
@@ -401,7 +401,6 @@ proteus_status launch(const FluxProblem& problem, cudaStream_t stream)
     if (status != PROTEUS_STATUS_OK) return status;
     WgmmaArgs args;
     args.query_len = problem.query_len;
-    args.seq_len = problem.seq_len;
     args.query_offset = problem.query_offset;
     args.window = problem.candidates.window < problem.seq_len ? problem.candidates.window : problem.seq_len;
     args.heads = static_cast<int>(problem.heads);

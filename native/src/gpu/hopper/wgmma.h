@@ -125,7 +125,6 @@ __device__ __forceinline__ void copy_box(void* destination, const CUtensorMap* m
 
 __device__ __forceinline__ void fence_operands() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void commit_group() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
 
 /** d += A(desc)·B(desc): m64n64k16, both K-major (scale_d 0: d = A·B). */
 __device__ __forceinline__ void mma_ss(float (&d)[32], uint64_t a, uint64_t b, int scale_d)
