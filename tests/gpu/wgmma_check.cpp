@@ -3,10 +3,14 @@
 // backend, and beside a context created with PROTEUS_GPU_TILE_KERNEL=mma (AUTO's mma.sync tile kernel) for
 // time.
 //   check: fixed awkward shapes (T 1, 63, 64, 65, 127, 128, 129, 300, 1000, 4097; D 64 and 128; GQA 1, 2, 8;
-//          windows 1, 17, 256, 1500 and dense; query slices, Tq 1 among them; lse), bfloat16 inputs drawn fresh, the
-//          output poisoned with NaN before the run: the GPU within SPEC §9 of the CPU backend (relative L2
-//          1e-2, lse 1e-3), the run info naming PROTEUS_KERNEL_GPU_TILE_WGMMA.
-//   time:  dense causal H16 D64 and H8 D128 at T 16 384 and 65 536, and the window W 341 at T 1M (D 64):
+//          windows 1, 17, 256, 1500 and dense; query slices, Tq 1 among them; lse), then the segments and
+//          types of version 2: aligned anchors (S 1, 7, 64; A 1 … 300), DNA lists (K 1 … 256, with and without
+//          anchors), every head dim 8 … 128 the kernel takes, float16, the active mask, windows long enough
+//          for the persistent walk to pass several items a block; inputs drawn fresh, the output poisoned
+//          with NaN before the run: the GPU within SPEC §9 of the CPU backend (relative L2 1e-2, lse 1e-3),
+//          the run info naming PROTEUS_KERNEL_GPU_TILE_WGMMA.
+//   time:  dense causal H16 D64 and H8 D128 at T 16 384 and 65 536, the window W 341 at T 1M (D 64), the
+//          issue's shortlist W341 S256 A171 at T 1M and with DNA W307 S256 A154 K51 at T 1M (D 64):
 //          proteus_flux_time medians of both kernels (cache flushed), TFLOP/s of the causal work.
 // Build (repository root, after building build-cuda):
 //   g++ -O2 -std=c++17 -Inative/include -Inative/src tests/gpu/wgmma_check.cpp -Lbuild-cuda/lib -lproteus
@@ -31,6 +35,9 @@ using namespace proteus::harness;
 
 struct Case {
     int64_t B, H, Hkv, T, D, p0, Tq, W;
+    int64_t S = 1, A = 0, K = 0;  // anchor stride and count, DNA keys
+    bool half = false;            // float16 (else bfloat16)
+    bool masked = false;          // an active mask with about a third of the rows off
 };
 
 struct Result {
@@ -44,20 +51,21 @@ struct Result {
  * poisoned with NaN, lse beside it, the Aligned window W (dense when W ≥ T), p0 as the case says.
  */
 struct Problem {
-    Buffer q, k, v, o, lse;
+    Buffer q, k, v, o, lse, salience, active;
     proteus_flux_tensors tensors{};
     proteus_flux_params params{};
 
     Problem(proteus_context context, const Case& c, uint64_t seed)
         : q(context, c.B * c.H * c.Tq * c.D * 2), k(context, c.B * c.Hkv * c.T * c.D * 2), v(context, k.bytes),
-          o(context, q.bytes), lse(context, c.B * c.H * c.Tq * 4)
+          o(context, q.bytes), lse(context, c.B * c.H * c.Tq * 4), salience(context, c.K > 0 ? c.B * c.T * 4 : 4),
+          active(context, c.masked ? c.B * c.H * c.Tq : 1)
     {
         // Values of a table of 4096 uniform draws in [−2, 2), picked by a xorshift stream: fresh bits for every
         // seed, and fast enough for the 3·2^30 values of the 1M timing shape.
         std::mt19937_64 random(seed);
         std::uniform_real_distribution<float> u(-2.0f, 2.0f);
         std::vector<uint16_t> table(4096);
-        for (auto& x : table) x = proteus::float_to_bfloat16(u(random));
+        for (auto& x : table) x = c.half ? proteus::float_to_half(u(random)) : proteus::float_to_bfloat16(u(random));
         uint64_t state = random() | 1;
         for (Buffer* buffer : {&q, &k, &v}) {
             std::vector<uint16_t> values(buffer->bytes / 2);
@@ -69,19 +77,37 @@ struct Problem {
             }
             buffer->upload(values.data(), buffer->bytes);
         }
-        const std::vector<uint16_t> nan(o.bytes / 2, 0x7FC0);
+        const std::vector<uint16_t> nan(o.bytes / 2, 0x7FC0);  // NaN in bfloat16 and float16 alike
         o.upload(nan.data(), o.bytes);
+        const proteus_dtype dtype = c.half ? PROTEUS_DTYPE_FLOAT16 : PROTEUS_DTYPE_BFLOAT16;
         tensors.struct_size = sizeof tensors;
         tensors.flags = PROTEUS_FLUX_QUERY_OFFSET;
         tensors.query_offset = c.p0;
-        tensors.q = view(q, PROTEUS_DTYPE_BFLOAT16, {c.B, c.H, c.Tq, c.D});
-        tensors.k = view(k, PROTEUS_DTYPE_BFLOAT16, {c.B, c.Hkv, c.T, c.D});
-        tensors.v = view(v, PROTEUS_DTYPE_BFLOAT16, {c.B, c.Hkv, c.T, c.D});
-        tensors.o = view(o, PROTEUS_DTYPE_BFLOAT16, {c.B, c.H, c.Tq, c.D});
+        tensors.q = view(q, dtype, {c.B, c.H, c.Tq, c.D});
+        tensors.k = view(k, dtype, {c.B, c.Hkv, c.T, c.D});
+        tensors.v = view(v, dtype, {c.B, c.Hkv, c.T, c.D});
+        tensors.o = view(o, dtype, {c.B, c.H, c.Tq, c.D});
         tensors.lse = view(lse, PROTEUS_DTYPE_FLOAT32, {c.B, c.H, c.Tq});
+        if (c.K > 0) {
+            // Salience with ties (a coarse grid) so that the rank order's tie rule is exercised too.
+            std::vector<float> values(salience.bytes / 4);
+            for (auto& x : values) x = std::floor(u(random) * 8.0f) / 8.0f;
+            salience.upload(values.data(), salience.bytes);
+            tensors.salience = view(salience, PROTEUS_DTYPE_FLOAT32, {c.B, c.T});
+        }
+        if (c.masked) {
+            std::vector<uint8_t> flags(active.bytes);
+            for (auto& x : flags) x = (random() % 3) != 0;
+            active.upload(flags.data(), active.bytes);
+            tensors.active = view(active, PROTEUS_DTYPE_UINT8, {c.B, c.H, c.Tq});
+            tensors.flags |= PROTEUS_FLUX_ACTIVE_DENSE;  // the tile path (AUTO's Hopper kernel), not the row mode
+        }
         params.struct_size = sizeof params;
         params.policy = PROTEUS_POLICY_ALIGNED;
         params.window = c.W;
+        params.anchor_stride = c.S;
+        params.anchor_count = c.A;
+        params.dna_count = c.K;
         params.use_default_scale = 1;
     }
 };
@@ -99,7 +125,7 @@ Result run(proteus_context context, const Case& c, uint64_t seed)
     result.lse.resize(problem.lse.bytes / 4);
     problem.lse.download(result.lse.data(), problem.lse.bytes);
     result.o.resize(o.size());
-    for (size_t e = 0; e < o.size(); ++e) result.o[e] = proteus::bfloat16_to_float(o[e]);
+    for (size_t e = 0; e < o.size(); ++e) result.o[e] = c.half ? proteus::half_to_float(o[e]) : proteus::bfloat16_to_float(o[e]);
     result.kernel = info.kernel;
     return result;
 }
@@ -120,6 +146,25 @@ int check(proteus_context gpu, proteus_context cpu)
             ++n;
         }
     }
+    // Version 2: anchors, DNA lists, head dims, float16, the active mask, several items a persistent block.
+    //            B  H Hkv     T    D    p0    Tq     W    S    A    K   half   masked
+    cases.push_back({1, 2, 1, 1000, 64, 0, 1000, 17, 7, 20});
+    cases.push_back({2, 4, 2, 4097, 64, 0, 4097, 256, 64, 30});
+    cases.push_back({1, 2, 2, 3000, 128, 0, 3000, 100, 1, 300});
+    cases.push_back({1, 8, 1, 2500, 128, 1200, 900, 341, 64, 5});
+    cases.push_back({1, 2, 1, 2049, 64, 0, 2049, 64, 16, 8, 51});
+    cases.push_back({2, 4, 2, 3001, 64, 1000, 1500, 300, 64, 4, 256});
+    cases.push_back({1, 2, 1, 4000, 128, 0, 4000, 200, 1, 0, 100});
+    cases.push_back({1, 3, 3, 1000, 128, 0, 1000, 5, 1, 0, 1});
+    cases.push_back({1, 8, 2, 5000, 64, 0, 5000, 307, 256, 154, 51});
+    for (const int64_t D : {8, 16, 32, 48, 80, 96, 112}) {
+        cases.push_back({1, 2, 1, 777, D, 0, 777, D % 32 == 0 ? INT64_MAX / 4 : 100, 16, D % 3 == 0 ? 4 : 0, D == 96 ? 20 : 0});
+    }
+    cases.push_back({1, 4, 2, 1500, 64, 0, 1500, INT64_MAX / 4, 1, 0, 0, true});
+    cases.push_back({2, 2, 1, 1300, 128, 0, 1300, 200, 32, 6, 12, true});
+    cases.push_back({1, 4, 4, 1000, 64, 0, 1000, INT64_MAX / 4, 1, 0, 0, false, true});
+    cases.push_back({1, 2, 1, 2000, 128, 500, 1000, 150, 64, 3, 10, false, true});
+    cases.push_back({1, 16, 4, 20000, 64, 0, 20000, 341, 256, 40});  // ~1700 items: several a persistent block
     int failures = 0;
     for (size_t index = 0; index < cases.size(); ++index) {
         const Case& c = cases[index];
@@ -134,13 +179,15 @@ int check(proteus_context gpu, proteus_context cpu)
             finite = finite && std::isfinite(got.o[e]);
         }
         for (size_t row = 0; row < want.lse.size(); ++row) {
+            if (std::isinf(want.lse[row]) && got.lse[row] == want.lse[row]) continue;  // an inactive row: −inf both
             lse_error = std::max<double>(lse_error, std::fabs(got.lse[row] - want.lse[row]) / std::max(1.0f, std::fabs(want.lse[row])));
         }
         const double error = std::sqrt(difference / std::max(norm, 1e-30));
         const bool ok = finite && error <= 1e-2 && lse_error <= 1e-3 && got.kernel == PROTEUS_KERNEL_GPU_TILE_WGMMA;
-        std::printf("%s B%lld H%lld/%lld T%lld D%lld p0=%lld Tq=%lld W%lld: rel L2 %.3g, lse %.3g, finite %d, kernel %d\n",
+        std::printf("%s B%lld H%lld/%lld T%lld D%lld p0=%lld Tq=%lld W%lld S%lld A%lld K%lld%s%s: rel L2 %.3g, lse %.3g, finite %d, kernel %d\n",
                     ok ? "ok  " : "FAIL", (long long)c.B, (long long)c.H, (long long)c.Hkv, (long long)c.T, (long long)c.D,
-                    (long long)c.p0, (long long)c.Tq, (long long)(c.W > c.T ? c.T : c.W), error, lse_error, finite, got.kernel);
+                    (long long)c.p0, (long long)c.Tq, (long long)(c.W > c.T ? c.T : c.W), (long long)c.S, (long long)c.A,
+                    (long long)c.K, c.half ? " fp16" : "", c.masked ? " masked" : "", error, lse_error, finite, got.kernel);
         failures += ok ? 0 : 1;
     }
     std::printf("wgmma check: %zu cases, %d failed\n", cases.size(), failures);
@@ -160,23 +207,27 @@ int time_both(proteus_context wgmma, proteus_context plain, int repeats)
 {
     const Case cases[] = {{1, 16, 16, 16384, 64, 0, 16384, INT64_MAX / 4}, {1, 16, 16, 65536, 64, 0, 65536, INT64_MAX / 4},
                           {1, 8, 8, 16384, 128, 0, 16384, INT64_MAX / 4},  {1, 8, 8, 65536, 128, 0, 65536, INT64_MAX / 4},
-                          {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 341}};
+                          {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 341},
+                          {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 341, 256, 171},
+                          {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 307, 256, 154, 51}};
     for (const Case& c : cases) {
         const int64_t W = std::min(c.W, c.T);
-        // Causal pairs (i, j) with i − W < j ≤ i, 4·D flops each.
-        const double pairs = static_cast<double>(c.T) * W - static_cast<double>(W) * (W - 1) / 2;
+        // Causal pairs (i, j) with i − W < j ≤ i, 4·D flops each, plus each row's anchors and DNA keys (rows i ≥ W;
+        // the anchors are min(A, (i − W) / S + 1) a row, approximated by A).
+        const double pairs = static_cast<double>(c.T) * W - static_cast<double>(W) * (W - 1) / 2 +
+                             static_cast<double>(c.T - W) * (c.A + c.K);
         const double flops = 4.0 * c.D * c.B * c.H * pairs;
         int32_t kernel_a = 0, kernel_b = 0;
         const double a = case_ms(wgmma, c, repeats, kernel_a);
         if (plain == nullptr) {
-            std::printf("time H%lld D%lld T%lld W%lld: wgmma (kernel %d) %.3f ms %.0f TFLOP/s\n", (long long)c.H, (long long)c.D,
-                        (long long)c.T, (long long)W, kernel_a, a, flops / a / 1e9);
+            std::printf("time H%lld D%lld T%lld W%lld A%lld K%lld: wgmma (kernel %d) %.3f ms %.0f TFLOP/s\n", (long long)c.H,
+                        (long long)c.D, (long long)c.T, (long long)W, (long long)c.A, (long long)c.K, kernel_a, a, flops / a / 1e9);
             continue;
         }
         const double b = case_ms(plain, c, repeats, kernel_b);
-        std::printf("time H%lld D%lld T%lld W%lld: wgmma (kernel %d) %.3f ms %.0f TFLOP/s; mma.sync (kernel %d) %.3f ms %.0f TFLOP/s; %.2fx\n",
-                    (long long)c.H, (long long)c.D, (long long)c.T, (long long)W, kernel_a, a, flops / a / 1e9, kernel_b, b,
-                    flops / b / 1e9, b / a);
+        std::printf("time H%lld D%lld T%lld W%lld A%lld K%lld: wgmma (kernel %d) %.3f ms %.0f TFLOP/s; mma.sync (kernel %d) %.3f ms %.0f TFLOP/s; %.2fx\n",
+                    (long long)c.H, (long long)c.D, (long long)c.T, (long long)W, (long long)c.A, (long long)c.K, kernel_a, a,
+                    flops / a / 1e9, kernel_b, b, flops / b / 1e9, b / a);
     }
     return 0;
 }

@@ -134,17 +134,18 @@ proteus_status plan_auto(const FluxProblem& problem, const DeviceTraits& traits,
     // The caller's hint on the mask's density settles what the device would count: under a quarter of
     // the rows, the row mode alone (no tile launch behind a gate); a quarter or more, the tile kernel alone.
     const bool sparse = masked && row_mode && problem.active_hint == ActiveHint::kSparse;
+    // With a mask the row mode may be the faster one; without a hint the device counts the active rows and picks.
+    const bool choose = masked && row_mode && problem.active_hint != ActiveHint::kDense;
+    // The Hopper kernel where it takes the problem (its head dims include some the tile kernel lacks), unless a
+    // tile field asks for the tile kernel or the row mode may be the better one.
+    int32_t value = 0;
+    if (!sparse && !choose && traits.wgmma_auto && first_tile_field(problem.launch, value) == nullptr &&
+        wgmma_kernel_refusal(problem, traits).empty()) {
+        plan.kernel = PROTEUS_KERNEL_GPU_TILE_WGMMA;
+        plan.launch = config_of(PROTEUS_LAUNCH_TILE_WGMMA);
+        return PROTEUS_STATUS_OK;
+    }
     if (tile_kernel_runs(problem, traits) && !sparse) {
-        // With a mask the row mode may be the faster one; without a hint the device counts the active rows and picks.
-        const bool choose = masked && row_mode && problem.active_hint != ActiveHint::kDense;
-        // The Hopper kernel, unless a tile field asks for the tile kernel.
-        int32_t value = 0;
-        if (!choose && traits.wgmma_auto && first_tile_field(problem.launch, value) == nullptr &&
-            wgmma_kernel_refusal(problem, traits).empty()) {
-            plan.kernel = PROTEUS_KERNEL_GPU_TILE_WGMMA;
-            plan.launch = config_of(PROTEUS_LAUNCH_TILE_WGMMA);
-            return PROTEUS_STATUS_OK;
-        }
         return choose ? plan_tile(problem, traits, PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE, PROTEUS_LAUNCH_AUTO, plan)
                       : plan_tile(problem, traits, PROTEUS_KERNEL_GPU_TILE, PROTEUS_LAUNCH_TILE, plan);
     }

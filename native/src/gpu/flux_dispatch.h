@@ -20,8 +20,10 @@
 // kernel where it takes the problem and a launch of it fits the device's shared memory (D 256 on a
 // 64 KiB HIP block does not), else the row mode where a
 // mask is given and it takes the problem (it computes only the active rows, 32 lanes each), else the
-// general row kernel; on sm_90 the Hopper kernel instead of the tile kernel where it takes the problem and no
-// tile launch field is given (not with PROTEUS_GPU_TILE_KERNEL=mma at context creation). TILE, ROW and TILE_WGMMA run exactly that kernel or fail with INVALID_ARGUMENT naming
+// general row kernel. On sm_90 the Hopper kernel comes first: wherever it takes the problem (the Aligned
+// policy, bfloat16/float16, D 8 … 128 — head dims the tile kernel lacks included), no tile launch field is
+// given and no mask leaves the choice to the device or the row mode (not with PROTEUS_GPU_TILE_KERNEL=mma at
+// context creation). TILE, ROW and TILE_WGMMA run exactly that kernel or fail with INVALID_ARGUMENT naming
 // launch.mode; a launch field given for a kernel without it fails naming the field.
 #pragma once
 

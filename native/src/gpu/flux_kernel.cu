@@ -517,7 +517,11 @@ proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, 
         return tile_attention(problem, launch, dna, tile_gate, stream);
     }
     case PROTEUS_KERNEL_GPU_EXPLICIT: return launch_flux_explicit(problem, traits.multiprocessors, stream);
-    case PROTEUS_KERNEL_GPU_TILE_WGMMA: return launch_flux_wgmma(problem, stream);
+    case PROTEUS_KERNEL_GPU_TILE_WGMMA: {
+        const proteus_status status = build_tile_dna(problem, wgmma_query_rows(problem), workspace, stream, dna);
+        if (status != PROTEUS_STATUS_OK) return status;
+        return launch_flux_wgmma(problem, dna, traits.multiprocessors, stream);
+    }
     case PROTEUS_KERNEL_GPU_ROW:
         switch (problem.q.dtype) {
         case PROTEUS_DTYPE_FLOAT32: return run<Float32Storage>(problem, traits.multiprocessors, workspace, stream);

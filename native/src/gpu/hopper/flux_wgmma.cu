@@ -1,27 +1,41 @@
-// The Hopper tile kernel (issue 12, version 1): dense causal and local-window attention (the Aligned
-// policy's window band, no anchors or DNA keys, no active mask), bfloat16, D 64 or 128, GQA, query
-// slices, on warpgroup matrix instructions fed by the bulk tensor copy engine. Compiled only for sm_90a
-// (-gencode=arch=compute_90a,code=sm_90a, a CUDA ≥ 12 compiler): see gpu/hopper/flux_wgmma.h.
+// The Hopper tile kernel (issue 12, version 2): the Aligned policy's three segments — the window band
+// (dense causal when W ≥ T), the aligned anchors and the DNA list — in bfloat16 or float16, D 8 … 128 (as
+// 64 or 128 columns, the rest zero), GQA, query slices and the active mask, on warpgroup matrix
+// instructions fed by the bulk tensor copy engine. Compiled only for sm_90a (-gencode=arch=compute_90a,
+// code=sm_90a, a CUDA ≥ 12 compiler): see gpu/hopper/flux_wgmma.h.
 //
-// A block owns 64 query rows per consumer warpgroup of one (b, h) — three consumers at D 64 (192 rows, 160
-// registers each after setmaxnreg), two at D 128 (128 rows, 232) — and warpgroup 0 is the producer (one
-// thread issues the TMA copies). Q arrives once; K and V tiles of 128 keys pass through a ring of stages
-// (four at D 64, three at D 128): the producer waits until every consumer warp released a stage (mbarrier
-// `empty`), then copies K and V into it, each completing its own mbarrier (`k_full`, `v_full`), so that
-// S = Q·Kᵀ starts before V has landed.
+// Work items: 64 query rows per consumer warpgroup of one (b, h) — three consumers at D 64 (192 rows, 160
+// registers each after setmaxnreg), two at D 128 (128 rows, 232) — in longest-first order (item x: query
+// tile x / (B·H) counted from the last, of the (b, h) pair x % (B·H)). Warpgroup 0 is the producer. An
+// item's key tiles (128 keys each) are its anchors (the union of its rows' anchors, keys a·S, copied as
+// 128 consecutive rows of a tensor map whose row stride is S tokens), then its DNA list (gpu/flux_dna.h:
+// rows gathered by the producer's 128 threads with cp.async into the same swizzled layout, each entry's
+// rank key, key and anchor index beside the stage), then the band [window_start(first row), last row].
+//
+// Dense and long-window problems launch one block per item (the hardware balances the causal triangle);
+// short windows, where an item is a few microseconds of work, launch one block per SM that walks the
+// items (persistent): the producer then loads the next item's Q (two Q buffers at D 64) and first tiles
+// while the consumers finish the current one, so that neither the copies' latency nor the epilogue
+// leaves the tensor cores idle between items.
+//
+// Pipeline: Q arrives per item on q_full[buffer] and is released on q_empty[buffer] (one arrival per
+// consumer warp); K and V tiles pass through a ring of stages (four at D 64, three at D 128, two for the
+// DNA kernel at D 128): the producer waits until every consumer warp released a stage (mbarrier `empty`),
+// then fills it, K and V each completing its own mbarrier (`k_full`, `v_full`), so that S = Q·Kᵀ starts
+// before V has landed. The ring counter runs across items, so stage and phase follow from it alone.
 //
 // A consumer warpgroup runs only the tiles its own 64 rows reach (the others it releases unread) and
 // overlaps its softmax with the tensor cores: in step n it issues S(n) = Q·K(n)ᵀ (m64n128k16 from shared
-// memory, D/16 of them) and O += P(n−1)·V(n−1) (P from registers, V read MN-major: m64n64k16 at D 64, one
-// m64n128k16 at D 128) as two commit groups, waits for the first, and computes the mask (only on tiles crossing a
-// row's causal or window edge) and the online softmax of S(n) while P(n−1)·V(n−1) still runs; then it waits
-// for that, releases the stage, rescales O and rounds P(n) to bfloat16. At D 64 from W 1024 on (dense
-// included) the consumers issue their products in turns (ping-pong, named barriers). Shared memory is in the 128-byte
-// swizzled layout that both the copies write and the descriptors name (tests/gpu/hopper_probe.cu checks each
-// piece against the host).
-//
-// Blocks run longest first: block x takes query tile x / (B·H) counted from the last (the most keys) of the
-// (b, h) pair x % (B·H), so every head's longest tiles start before any head's shorter ones.
+// memory, D/16 of them) and O += P(m)·V(m) for the tile m it ran before (P from registers, V read
+// MN-major: m64n64k16 at D 64, one m64n128k16 at D 128) as two commit groups, waits for the first, and
+// computes the mask and the online softmax of S(n) while P(m)·V(m) still runs; then it waits for that,
+// releases m's stage, rescales O and rounds P(n). Where it skips a tile it first finishes P(m)·V(m) (a
+// held stage could otherwise be the one the producer needs next). Masks: band tiles only where they cross
+// a row's causal or window edge; anchor tiles by each row's anchor range; DNA tiles by each entry's test
+// (key ≤ i − W, rank key ≥ the row's threshold, not one of the row's anchors). At D 64 from W 1024 on
+// (dense included, band only) the consumers issue their products in turns (ping-pong, named barriers).
+// Shared memory is in the 128-byte swizzled layout that the copies write and the descriptors name
+// (tests/gpu/hopper_probe.cu checks each piece against the host).
 #include "gpu/hopper/flux_wgmma.h"
 
 #include "gpu/hopper/wgmma.h"
@@ -29,9 +43,12 @@
 #include <cuda.h>
 #include <cudaTypedefs.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
+#include "core/candidate_rules.h"
 #include "core/error.h"
 #include "gpu/device_call.h"
 #include "gpu/flux_common.h"
@@ -41,36 +58,72 @@ namespace {
 
 using namespace hopper;
 
-constexpr int kKeys = 128;        // keys of a tile
-constexpr int kConsumerRows = 64;  // rows of a consumer warpgroup
-constexpr int64_t kPingPongWindow = 1024;  // D 64: ping-pong from this window on (dense included)
+constexpr int kKeys = 128;                     // keys of a tile
+constexpr int kConsumerRows = 64;              // rows of a consumer warpgroup
+constexpr int64_t kPingPongWindow = 1024;      // D 64: ping-pong from this window on (band only, dense included)
+constexpr int64_t kPersistentWindow = 1024;    // below this window a block per SM walks the items
+constexpr int kProducerBarrier = 8;            // named barrier of the producer warpgroup (DNA gathers)
 
-/** The launch shape and the block's shared memory: Q, then the stages' K and V (D/64 swizzled [rows][64] sub-tiles each), then the barriers. */
-template <int kDim, int kConsumerCount, int kStageCount>
+/** Which segments the kernel runs: the band alone, anchors too, or anchors and the DNA list. */
+enum class Segments { kBand, kAnchors, kDna };
+
+/**
+ * The launch shape and the block's shared memory: the Q buffers, the stages' K and V (D/64 swizzled
+ * [rows][64] sub-tiles each), with DNA each stage's entries (rank key, key, anchor index), then the barriers.
+ */
+template <int kDim, int kConsumerCount, int kStageCount, int kQBufferCount, Segments kSegments>
 struct Shape {
     static constexpr int kConsumers = kConsumerCount;
     static constexpr int kRows = kConsumers * kConsumerRows;
     static constexpr int kThreads = 128 * (kConsumers + 1);
     static constexpr int kStages = kStageCount;
+    static constexpr int kQBuffers = kQBufferCount;
     // 65 536 registers: 128 producer threads at the low count, the consumers at the high one.
-    static constexpr int kProducerRegisters = kConsumers == 3 ? 24 : 40;
+    static constexpr int kProducerRegisters = kConsumers == 3 ? 32 : 40;
     static constexpr int kConsumerRegisters = kConsumers == 3 ? 160 : 232;
     static constexpr int kSub = kDim / 64;
     static constexpr int kSubtileBytes = kKeys * 128;  // [128 keys][64 columns] of 16-bit values
     static constexpr int kQBytes = kSub * kRows * 128;
     static constexpr int kTileBytes = kSub * kSubtileBytes;  // K or V of one stage
-    static constexpr int kBarriers = kQBytes + 2 * kStages * kTileBytes;
-    static constexpr int kBytes = kBarriers + 8 * (1 + 3 * kStages) + 1024;  // + alignment slack
+    static constexpr int kEntryBytes = kSegments == Segments::kDna ? kKeys * 16 : 0;  // u64 rank key, i32 key, i32 anchor
+    static constexpr int kEntries = kQBuffers * kQBytes + 2 * kStages * kTileBytes;
+    static constexpr int kRowKeys = kEntries + kStages * kEntryBytes;  // RowKeys of every row (kAnchors, kDna)
+    static constexpr int kBarriers = kRowKeys + (kSegments != Segments::kBand ? kRows * 16 : 0);
+    static constexpr int kBytes = kBarriers + 8 * (2 * kQBuffers + 3 * kStages) + 1024;  // + alignment slack
+};
+
+/** A DNA list entry beside its stage: the rank key (0: no entry), the key (INT32_MAX: none) and its anchor index (−1: not a multiple of S). */
+struct Entry {
+    uint64_t rank;
+    int32_t key;
+    int32_t anchor;
+};
+
+/** A query row's aligned anchors [low, high] (anchor indices key / S; empty: low > high) and its DNA threshold (~0: none). */
+struct RowKeys {
+    int32_t low;
+    int32_t high;
+    uint64_t threshold;
 };
 
 struct WgmmaArgs {
-    int64_t query_len = 0, query_offset = 0, window = 0;  // window ≤ T
-    int heads = 0, group = 1, query_tiles = 0, pairs = 0;  // pairs: B · H
+    int64_t query_len = 0, query_offset = 0;
+    int32_t window = 0;  // ≤ T
+    int32_t anchor_stride = 1, anchor_count = 0;
+    int heads = 0, group = 1, query_tiles = 0, pairs = 0, items = 0;  // pairs: B · H
+    int head_dim = 0;
     float scale_log2 = 0.0f;  // softmax scale · log2(e)
-    __nv_bfloat16* o = nullptr;
+    void* o = nullptr;
     int64_t o_batch = 0, o_head = 0, o_token = 0;
     float* lse = nullptr;
     int64_t lse_batch = 0, lse_head = 0, lse_token = 0;
+    const uint8_t* active = nullptr;
+    int64_t active_batch = 0, active_head = 0, active_token = 0;
+    // The DNA gathers (kDna): K and V rows by key, and the lists of gpu/flux_dna.h for query tiles of kRows rows.
+    const uint16_t* k = nullptr;
+    const uint16_t* v = nullptr;
+    int64_t k_batch = 0, k_head = 0, k_token = 0, v_batch = 0, v_head = 0, v_token = 0;
+    TileDna dna;
 };
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -78,30 +131,75 @@ struct WgmmaArgs {
 #endif
 
 #if defined(PROTEUS_WGMMA_DEVICE)
+/** What the producer and the consumers both derive from an item's index. */
+struct Item {
+    int b = 0, h = 0, kv_head = 0;
+    int32_t first_row = 0;                          // the slice's row of the item's first position
+    int32_t first_position = 0, last_position = 0;  // [first, last] of the slice
+    int32_t band_first = 0;                         // first key of the band's first tile (a multiple of kKeys)
+    int band_tiles = 0;
+    int32_t anchor_base = 0;                        // anchor index (key / S) of the first anchor tile's row 0
+    int anchor_tiles = 0;
+    int32_t dna_count = 0;
+    int dna_tiles = 0;
+    const uint64_t* dna_list = nullptr;
+
+    __device__ int tiles() const { return anchor_tiles + dna_tiles + band_tiles; }
+};
+
+template <int kRows, Segments kSegments>
+__device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
+{
+    Item w;
+    const int pair = index % args.pairs;
+    const int tile = args.query_tiles - 1 - index / args.pairs;
+    w.h = pair % args.heads;
+    w.b = pair / args.heads;
+    w.kv_head = w.h / args.group;
+    w.first_row = tile * kRows;
+    const int64_t rows = args.query_len - w.first_row < kRows ? args.query_len - w.first_row : kRows;
+    w.first_position = static_cast<int32_t>(args.query_offset + w.first_row);
+    w.last_position = static_cast<int32_t>(w.first_position + rows - 1);
+    const int32_t lo = static_cast<int32_t>(window_start(w.first_position, args.window));
+    w.band_first = lo / kKeys * kKeys;
+    w.band_tiles = w.last_position / kKeys - lo / kKeys + 1;
+    if constexpr (kSegments != Segments::kBand) {
+        const int32_t first_anchored = w.first_position > args.window ? w.first_position : args.window;
+        if (args.anchor_count > 0 && first_anchored <= w.last_position) {
+            const AlignedAnchors first = aligned_anchors(first_anchored, args.window, args.anchor_stride, args.anchor_count);
+            const AlignedAnchors last = aligned_anchors(w.last_position, args.window, args.anchor_stride, args.anchor_count);
+            const int64_t keys = (last.first - first.first) / args.anchor_stride + last.count;
+            w.anchor_base = static_cast<int32_t>(first.first / args.anchor_stride);
+            w.anchor_tiles = static_cast<int>((keys + kKeys - 1) / kKeys);
+        }
+    }
+    if constexpr (kSegments == Segments::kDna) {
+        if (w.last_position >= args.window) {
+            const int64_t list = int64_t{w.b} * args.dna.query_tiles + tile;
+            w.dna_list = args.dna.lists + list * args.dna.capacity;
+            w.dna_count = args.dna.counts[list];
+            w.dna_tiles = (w.dna_count + kKeys - 1) / kKeys;
+        }
+    }
+    return w;
+}
+
 /** A consumer thread's online-softmax state: its two rows' running max (raw scores) and partial sums. */
 struct RowState {
     float m[2] = {-INFINITY, -INFINITY};
     float l[2] = {0.0f, 0.0f};
 };
 
+/** Column of S value 4c + e of this thread (t = lane % 4) within its tile. */
+__device__ __forceinline__ int column_of(int c, int e, int t) { return 8 * c + 2 * t + e % 2; }
+
 /**
- * The softmax step of one tile on S (64 × 128, this thread's 64 values): masks the keys outside each row's
- * band when `masked`, moves the running max, turns S into exp2 of the scaled scores (P, in float), adds them
- * to l and returns each row's rescale factor for O (0 while the row has seen no key).
+ * The softmax step of one tile on S (64 × 128, this thread's 64 values, masked keys at −inf): moves the
+ * running max, turns S into exp2 of the scaled scores (P, in float), adds them to l and returns each row's
+ * rescale factor for O (0 while the row has seen no key).
  */
-__device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, float (&rescale)[2], bool masked, int64_t key0,
-                                             const int64_t (&position)[2], int64_t window, float scale_log2, int t)
+__device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, float (&rescale)[2], float scale_log2)
 {
-    if (masked) {
-#pragma unroll
-        for (int c = 0; c < 16; ++c) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                const int64_t j = key0 + 8 * c + 2 * t + e % 2, i = position[e / 2];
-                if (j > i || j <= i - window) s[4 * c + e] = -INFINITY;
-            }
-        }
-    }
     float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int c = 0; c < 16; ++c) {
@@ -129,61 +227,106 @@ __device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, fl
     }
 }
 
-/** P's k16 chunk j (keys 16j … 16j + 15) as the A operand: accumulator blocks 2j and 2j + 1, packed to bfloat16. */
+/** Two floats rounded to the storage type (bfloat16, or float16 with kHalf), packed. */
+template <bool kHalf>
+__device__ __forceinline__ uint32_t pack(float low, float high)
+{
+    if constexpr (kHalf) {
+        return mma::sm80::pack_f16(low, high);
+    } else {
+        return pack_bf16(low, high);
+    }
+}
+
+/** P's k16 chunk j (keys 16j … 16j + 15) as the A operand: accumulator blocks 2j and 2j + 1, packed. */
+template <bool kHalf>
 __device__ __forceinline__ void pack_p(const float (&s)[64], uint32_t (&p)[kKeys / 16][4])
 {
 #pragma unroll
     for (int j = 0; j < kKeys / 16; ++j) {
-        p[j][0] = pack_bf16(s[8 * j], s[8 * j + 1]);
-        p[j][1] = pack_bf16(s[8 * j + 2], s[8 * j + 3]);
-        p[j][2] = pack_bf16(s[8 * j + 4], s[8 * j + 5]);
-        p[j][3] = pack_bf16(s[8 * j + 6], s[8 * j + 7]);
+        p[j][0] = pack<kHalf>(s[8 * j], s[8 * j + 1]);
+        p[j][1] = pack<kHalf>(s[8 * j + 2], s[8 * j + 3]);
+        p[j][2] = pack<kHalf>(s[8 * j + 4], s[8 * j + 5]);
+        p[j][3] = pack<kHalf>(s[8 * j + 6], s[8 * j + 7]);
     }
+}
+
+/** Rows past `count` entries (and columns past D) as zeros; row r's chunk c of a swizzled [128][64] sub-tile. */
+template <int kDim, int kSubtileBytes>
+__device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, const WgmmaArgs& args, const Item& w, int first_entry,
+                                            Entry* entries, int thread)
+{
+    constexpr int kChunks = kDim / 8;  // 16-byte chunks of a row
+    {
+        const int e = first_entry + thread;  // the producer's 128 threads: one entry each
+        Entry entry{0, INT32_MAX, -1};
+        if (e < w.dna_count) {
+            entry.rank = w.dna_list[e];
+            entry.key = static_cast<int32_t>(entry.rank & 0xffffffffu);
+            if (args.anchor_count > 0 && entry.key % args.anchor_stride == 0) entry.anchor = entry.key / args.anchor_stride;
+        }
+        entries[thread] = entry;
+    }
+    const uint16_t* const k_rows = args.k + w.b * args.k_batch + w.kv_head * args.k_head;
+    const uint16_t* const v_rows = args.v + w.b * args.v_batch + w.kv_head * args.v_head;
+    for (int c = thread; c < kKeys * kChunks; c += 128) {
+        const int r = c / kChunks, chunk = c % kChunks;
+        const int e = first_entry + r;
+        const bool present = e < w.dna_count && chunk * 8 < args.head_dim;
+        // Absent: 16 zero bytes, nothing read (the source is the head's first row).
+        const int64_t key = present ? static_cast<int64_t>(w.dna_list[e] & 0xffffffffu) : 0;
+        const int column = present ? chunk * 8 : 0;
+        const uint32_t offset = (chunk / 8) * kSubtileBytes + swizzled_offset(r, (chunk % 8) * 8);
+        mma::sm80::copy_async_16(k_tile + offset, k_rows + key * args.k_token + column, present ? 16 : 0);
+        mma::sm80::copy_async_16(v_tile + offset, v_rows + key * args.v_token + column, present ? 16 : 0);
+    }
+    mma::sm80::copy_async_commit();
+    mma::sm80::copy_async_wait<0>();
+    fence_proxy_async();  // the rows were written through the generic proxy; wgmma reads through the async one
 }
 #endif  // PROTEUS_WGMMA_DEVICE
 
 /**
- * kConsumers consumer warpgroups of 64 rows, kStages K/V stages; kPingPong: the consumers issue their
- * products in turns; kWidePv: O += P·V as one m64n128k16 per k16 step at D 128 (else one m64n64k16 per
- * 64 columns).
+ * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
+ * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
+ * every tile); kHalf: float16 (else bfloat16).
  */
-template <int kDim, int kConsumers, bool kPingPong, int kStages, bool kWidePv>
-__global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages>::kThreads, 1)
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
+__global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
-               const __grid_constant__ CUtensorMap v_map, const WgmmaArgs args)
+               const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
+               const __grid_constant__ CUtensorMap v_anchor_map, const WgmmaArgs args)
 {
 #if defined(PROTEUS_WGMMA_DEVICE)
-    using L = Shape<kDim, kConsumers, kStages>;
+    static_assert(!kPingPong || kSegments == Segments::kBand, "ping-pong pairs the consumers' turns: every consumer runs every tile");
+    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>;
+    constexpr bool kAnchors = kSegments != Segments::kBand;
+    constexpr bool kDna = kSegments == Segments::kDna;
     extern __shared__ uint8_t raw[];
     uint8_t* const base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw) + 1023) & ~uintptr_t{1023});
-    uint8_t* const q_tile = base;                       // [sub][kRows][128 B]
-    uint8_t* const k_tiles = base + L::kQBytes;         // [stage][sub][128 keys][128 B]
+    uint8_t* const q_tiles = base;                               // [buffer][sub][kRows][128 B]
+    uint8_t* const k_tiles = base + L::kQBuffers * L::kQBytes;   // [stage][sub][128 keys][128 B]
     uint8_t* const v_tiles = k_tiles + L::kStages * L::kTileBytes;
+    Entry* const entries = reinterpret_cast<Entry*>(base + L::kEntries);  // [stage][128] (kDna)
+    RowKeys* const rows_info = reinterpret_cast<RowKeys*>(base + L::kRowKeys);
     uint64_t* const q_full = reinterpret_cast<uint64_t*>(base + L::kBarriers);
-    uint64_t* const k_full = q_full + 1;
+    uint64_t* const q_empty = q_full + L::kQBuffers;
+    uint64_t* const k_full = q_empty + L::kQBuffers;
     uint64_t* const v_full = k_full + L::kStages;
     uint64_t* const empty = v_full + L::kStages;
-
-    const int pair = static_cast<int>(blockIdx.x % args.pairs);
-    const int tile = args.query_tiles - 1 - static_cast<int>(blockIdx.x / args.pairs);
-    const int h = pair % args.heads, b = pair / args.heads;
-    const int kv_head = h / args.group;
-    const int64_t first_row = int64_t{tile} * L::kRows;
-    const int64_t rows = args.query_len - first_row < L::kRows ? args.query_len - first_row : L::kRows;
-    const int64_t first_position = args.query_offset + first_row, last_position = first_position + rows - 1;
-    const int64_t lo = first_position - args.window + 1 > 0 ? first_position - args.window + 1 : 0;
-    const int first_tile = static_cast<int>(lo / kKeys), last_tile = static_cast<int>(last_position / kKeys);
-    const int tiles = last_tile - first_tile + 1;
 
     // Through a shuffle, so that the compiler knows it is the same across the warp (the descriptors built
     // from it then live in uniform registers, as the wgmma instructions read them).
     const int warpgroup = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x / 128), 0);
     if (threadIdx.x == 0) {
-        barrier_init(q_full, 1);
+        for (int q = 0; q < L::kQBuffers; ++q) {
+            barrier_init(&q_full[q], 1);
+            barrier_init(&q_empty[q], 4 * kConsumers);  // one arrival from each consumer warp
+        }
         for (int s = 0; s < L::kStages; ++s) {
             barrier_init(&k_full[s], 1);
             barrier_init(&v_full[s], 1);
-            barrier_init(&empty[s], 4 * L::kConsumers);  // one arrival from each consumer warp
+            barrier_init(&empty[s], 4 * kConsumers);
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
@@ -191,22 +334,52 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages>::kThreads, 1)
 
     if (warpgroup == 0) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(L::kProducerRegisters));
-        if (threadIdx.x != 0) return;
-        barrier_expect(q_full, L::kQBytes);
-        for (int sub = 0; sub < L::kSub; ++sub) {
-            copy_box(q_tile + sub * L::kRows * 128, &q_map, 64 * sub, static_cast<int>(first_row), h, b, q_full);
-        }
-        for (int n = 0; n < tiles; ++n) {
-            const int stage = n % L::kStages;
-            if (n >= L::kStages) barrier_wait(&empty[stage], ((n / L::kStages) - 1) & 1);
-            const int key = (first_tile + n) * kKeys;
-            barrier_expect(&k_full[stage], L::kTileBytes);
-            for (int sub = 0; sub < L::kSub; ++sub) {
-                copy_box(k_tiles + stage * L::kTileBytes + sub * L::kSubtileBytes, &k_map, 64 * sub, key, kv_head, b, &k_full[stage]);
+        // Thread 0 issues the tensor copies; with DNA lists all 128 threads follow the ring (each waits
+        // for every stage, so that none runs a phase ahead) and gather the DNA tiles together.
+        const int thread = static_cast<int>(threadIdx.x);
+        if (!kDna && thread != 0) return;
+        int ring = 0, count = 0;
+        for (int index = static_cast<int>(blockIdx.x); index < args.items; index += static_cast<int>(gridDim.x), ++count) {
+            const Item w = decode<L::kRows, kSegments>(args, index);
+            const int buffer = count % L::kQBuffers, use = count / L::kQBuffers;
+            if (thread == 0) {
+                if (use > 0) barrier_wait(&q_empty[buffer], (use - 1) & 1);
+                barrier_expect(&q_full[buffer], L::kQBytes);
+                for (int sub = 0; sub < L::kSub; ++sub) {
+                    copy_box(q_tiles + buffer * L::kQBytes + sub * L::kRows * 128, &q_map, 64 * sub, w.first_row, w.h, w.b, &q_full[buffer]);
+                }
             }
-            barrier_expect(&v_full[stage], L::kTileBytes);
-            for (int sub = 0; sub < L::kSub; ++sub) {
-                copy_box(v_tiles + stage * L::kTileBytes + sub * L::kSubtileBytes, &v_map, 64 * sub, key, kv_head, b, &v_full[stage]);
+            const int tiles = w.tiles();
+            for (int n = 0; n < tiles; ++n, ++ring) {
+                const int stage = ring % L::kStages, round = ring / L::kStages;
+                if (round > 0) barrier_wait(&empty[stage], (round - 1) & 1);
+                uint8_t* const k_stage = k_tiles + stage * L::kTileBytes;
+                uint8_t* const v_stage = v_tiles + stage * L::kTileBytes;
+                if (kDna && n >= w.anchor_tiles && n < w.anchor_tiles + w.dna_tiles) {
+                    if constexpr (kDna) {
+                        gather_rows<kDim, L::kSubtileBytes>(k_stage, v_stage, args, w, (n - w.anchor_tiles) * kKeys,
+                                                            entries + stage * kKeys, thread);
+                        asm volatile("bar.sync %0, 128;\n" ::"n"(kProducerBarrier) : "memory");
+                        if (thread == 0) {
+                            barrier_arrive(&k_full[stage]);
+                            barrier_arrive(&v_full[stage]);
+                        }
+                    }
+                    continue;
+                }
+                if (thread != 0) continue;
+                const bool anchor = kAnchors && n < w.anchor_tiles;
+                const CUtensorMap* const km = anchor ? &k_anchor_map : &k_map;
+                const CUtensorMap* const vm = anchor ? &v_anchor_map : &v_map;
+                const int row = anchor ? w.anchor_base + n * kKeys : w.band_first + (n - w.anchor_tiles - w.dna_tiles) * kKeys;
+                barrier_expect(&k_full[stage], L::kTileBytes);
+                for (int sub = 0; sub < L::kSub; ++sub) {
+                    copy_box(k_stage + sub * L::kSubtileBytes, km, 64 * sub, row, w.kv_head, w.b, &k_full[stage]);
+                }
+                barrier_expect(&v_full[stage], L::kTileBytes);
+                for (int sub = 0; sub < L::kSub; ++sub) {
+                    copy_box(v_stage + sub * L::kSubtileBytes, vm, 64 * sub, row, w.kv_head, w.b, &v_full[stage]);
+                }
             }
         }
         return;
@@ -215,19 +388,10 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages>::kThreads, 1)
     asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(L::kConsumerRegisters));
     const int consumer = warpgroup - 1;
     const int lane = threadIdx.x % 32, warp = (threadIdx.x % 128) / 32, g = lane / 4, t = lane % 4;
-    // This thread's rows (k 0: row g, k 1: row g + 8 of its warp's 16) and the warpgroup's.
-    int64_t position[2];
-    for (int k = 0; k < 2; ++k) position[k] = first_position + consumer * kConsumerRows + 16 * warp + g + 8 * k;
-    const int64_t wg_first = first_position + consumer * kConsumerRows;
-    const int64_t wg_last = wg_first + kConsumerRows - 1 < last_position ? wg_first + kConsumerRows - 1 : last_position;
-    // The tiles this warpgroup's rows reach, [na, nb] of the block's (empty past the query's last row).
-    const int64_t wg_lo = wg_first - args.window + 1 > 0 ? wg_first - args.window + 1 : 0;
-    // With ping-pong every warpgroup runs the block's tiles, so that their turns pair up.
-    const int na = kPingPong ? 0 : static_cast<int>(wg_lo / kKeys) - first_tile;
-    const int nb = kPingPong ? tiles - 1 : wg_first > last_position ? na - 1 : static_cast<int>(wg_last / kKeys) - first_tile;
     // Ping-pong: the warpgroups issue their tensor-core work in turns (consumer c waits on named barrier 1 + c,
     // then lets c + 1 go), so that one's softmax runs while the next one's products run. The last consumer
-    // opens consumer 0's first turn; consumer 0 takes one turn more at the end to close it.
+    // opens consumer 0's first turn; consumer 0 takes one turn more at the end to close it. Every consumer
+    // takes tiles + 1 turns an item.
     const auto my_turn = [&] {
         if constexpr (kPingPong) asm volatile("bar.sync %0, 256;\n" ::"r"(1 + consumer) : "memory");
     };
@@ -235,33 +399,123 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages>::kThreads, 1)
         if constexpr (kPingPong) asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (consumer + 1) % kConsumers) : "memory");
     };
     if (kPingPong && consumer == kConsumers - 1) pass_turn();
-
-    const auto release = [&](int n) {
+    const auto release = [&](int stage) {
         __syncwarp();
-        if (lane == 0) barrier_arrive(&empty[n % L::kStages]);
+        if (lane == 0) barrier_arrive(&empty[stage]);
     };
-    const auto skip = [&](int n) {
-        barrier_wait(&k_full[n % L::kStages], (n / L::kStages) & 1);
-        barrier_wait(&v_full[n % L::kStages], (n / L::kStages) & 1);
-        release(n);
-    };
-    // Every key of tile n is a candidate of every row of the warpgroup: no mask.
-    const auto masked = [&](int n) {
-        const int64_t key0 = int64_t{first_tile + n} * kKeys;
-        return !(key0 + kKeys - 1 <= wg_first && key0 >= wg_last - args.window + 1);
-    };
+    const uint64_t k_desc = descriptor(k_tiles, 16, 1024);
+    const uint64_t v_desc = descriptor(v_tiles, L::kSubtileBytes, 1024);
+    const int32_t window = args.window;
 
-    for (int n = 0; n < na && n < tiles; ++n) skip(n);
+    int ring = 0, count = 0;
+    for (int index = static_cast<int>(blockIdx.x); index < args.items; index += static_cast<int>(gridDim.x), ++count) {
+        const int buffer = count % L::kQBuffers, use = count / L::kQBuffers;
+        int32_t position[2];           // this thread's rows (k 0: row g, k 1: row g + 8 of its warp's 16)
+        int32_t wg_first, wg_last;     // the warpgroup's rows (wg_last < wg_first: none)
+        int32_t band_first;            // the band's first key
+        int32_t anchor_base = 0;       // anchor index of the first anchor tile's row 0
+        int anchor_tiles, extra_tiles, tiles;  // anchor tiles, anchor and DNA tiles, all tiles
+        int run_first[2], run_last[2];  // the stretches of tiles this warpgroup computes (empty: first > last)
+        // Each row's anchors [low, high] (anchor indices; empty: low > high) and DNA threshold, in shared memory
+        // (the D 64 consumers have no registers to spare for them): this warp's 16 rows.
+        RowKeys* const row_keys = rows_info + (consumer * 4 + warp) * 16;
+        {
+            const Item w = decode<L::kRows, kSegments>(args, index);
+            wg_first = w.first_position + consumer * kConsumerRows;
+            wg_last = wg_first + kConsumerRows - 1 < w.last_position ? wg_first + kConsumerRows - 1 : w.last_position;
+            for (int k = 0; k < 2; ++k) position[k] = wg_first + 16 * warp + g + 8 * k;
+            band_first = w.band_first;
+            anchor_base = w.anchor_base;
+            anchor_tiles = w.anchor_tiles;
+            extra_tiles = w.anchor_tiles + w.dna_tiles;
+            tiles = w.tiles();
+            const bool has_rows = wg_first <= wg_last;
+            // The anchor and DNA tiles where one of the warpgroup's rows has such keys (i ≥ W); the band tiles its
+            // rows' windows reach (every band tile with ping-pong, so that the consumers' turns pair up).
+            run_first[0] = 0;
+            run_last[0] = has_rows && wg_last >= window ? extra_tiles - 1 : -1;
+            const int32_t wg_lo = static_cast<int32_t>(window_start(wg_first, window));
+            run_first[1] = extra_tiles + (kPingPong ? 0 : wg_lo / kKeys - band_first / kKeys);
+            run_last[1] = kPingPong ? tiles - 1 : has_rows ? extra_tiles + wg_last / kKeys - band_first / kKeys : run_first[1] - 1;
+            if (run_last[0] >= 0 && run_last[0] + 1 == run_first[1]) {  // adjacent: one stretch
+                run_last[0] = run_last[1];
+                run_first[1] = 1;
+                run_last[1] = 0;
+            }
+            if constexpr (kAnchors) {
+                // Lane t of the row's four writes row g (t 0) or g + 8 (t 1); the previous item's readers are done
+                // (the warp passed its last mask before the epilogue).
+                if (t < 2) {
+                    const int32_t i = position[t];
+                    RowKeys keys{INT32_MAX, INT32_MIN, ~uint64_t{0}};
+                    if (i <= wg_last) {
+                        const AlignedAnchors a = aligned_anchors(i, window, args.anchor_stride, args.anchor_count);
+                        if (a.count > 0) {
+                            keys.low = static_cast<int32_t>(a.first / args.anchor_stride);
+                            keys.high = keys.low + static_cast<int32_t>(a.count) - 1;
+                        }
+                        if (kDna && i >= window) {
+                            keys.threshold = args.dna.thresholds[w.b * args.dna.prefixes + (i - window - args.dna.first_prefix)];
+                        }
+                    }
+                    row_keys[g + 8 * t] = keys;
+                }
+                __syncwarp();
+            }
+        }
+        const auto mask = [&](float (&s)[64], int n, int stage) {
+            if (kAnchors && n < anchor_tiles) {
+                // Column c of the tile is anchor a0 + c: row k takes it when it lies in [low − a0, high − a0].
+                const int32_t a0 = anchor_base + n * kKeys;
+                int32_t low[2], high[2];
+                for (int k = 0; k < 2; ++k) {
+                    low[k] = row_keys[g + 8 * k].low - a0;
+                    high[k] = row_keys[g + 8 * k].high - a0;
+                }
+#pragma unroll
+                for (int c = 0; c < 16; ++c) {
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) {
+                        const int32_t a = column_of(c, e, t);
+                        if (a < low[e / 2] || a > high[e / 2]) s[4 * c + e] = -INFINITY;
+                    }
+                }
+            } else if (kDna && n < extra_tiles) {
+                const Entry* const tile_entries = entries + stage * kKeys;
+#pragma unroll
+                for (int k = 0; k < 2; ++k) {
+                    const RowKeys keys = row_keys[g + 8 * k];
+                    const int32_t limit = position[k] - window;
+#pragma unroll
+                    for (int c = 0; c < 16; ++c) {
+#pragma unroll
+                        for (int odd = 0; odd < 2; ++odd) {
+                            const Entry entry = tile_entries[column_of(c, odd, t)];
+                            const bool takes = entry.key <= limit && entry.rank >= keys.threshold &&
+                                               !(entry.anchor >= keys.low && entry.anchor <= keys.high);
+                            if (!takes) s[4 * c + 2 * k + odd] = -INFINITY;
+                        }
+                    }
+                }
+            } else {
+                // Band: only where the tile crosses a row's causal or window edge.
+                const int32_t key0 = band_first + (n - extra_tiles) * kKeys;
+                if (key0 + kKeys - 1 <= wg_first && key0 >= wg_last - window + 1) return;
+#pragma unroll
+                for (int c = 0; c < 16; ++c) {
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) {
+                        const int32_t j = key0 + column_of(c, e, t), i = position[e / 2];
+                        if (j > i || j <= i - window) s[4 * c + e] = -INFINITY;
+                    }
+                }
+            }
+        };
 
-    RowState state;
-    float o[L::kSub * 32] = {};  // 64 columns a sub-tile, each in m64n64's accumulator order
-    if (na <= nb) {
-        barrier_wait(q_full, 0);
-        // Descriptors of Q (this warpgroup's 64 rows) and of stage 0's K and V; a stage, a sub-tile and a
-        // k16 step add their byte offsets (>> 4) to the start address field.
-        const uint64_t q_desc = descriptor(q_tile + consumer * kConsumerRows * 128, 16, 1024);
-        const uint64_t k_desc = descriptor(k_tiles, 16, 1024);
-        const uint64_t v_desc = descriptor(v_tiles, L::kSubtileBytes, 1024);
+        barrier_wait(&q_full[buffer], use & 1);
+        // Descriptors of Q (this warpgroup's 64 rows); a stage, a sub-tile and a k16 step add their byte
+        // offsets (>> 4) to the start address field.
+        const uint64_t q_desc = descriptor(q_tiles + buffer * L::kQBytes + consumer * kConsumerRows * 128, 16, 1024);
         const auto issue_s = [&](float (&s)[64], int stage) {
             uint64_t qd[kDim / 16], kd[kDim / 16];
 #pragma unroll
@@ -271,94 +525,125 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages>::kThreads, 1)
                 kd[step] = k_desc + ((stage * L::kTileBytes + sub * L::kSubtileBytes + offset) >> 4);
             }
 #pragma unroll
-            for (int step = 0; step < kDim / 16; ++step) mma_ss_n128(s, qd[step], kd[step], step > 0);
+            for (int step = 0; step < kDim / 16; ++step) mma_ss_n128<kHalf>(s, qd[step], kd[step], step > 0);
             commit_group();
         };
+        RowState state;
+        float o[L::kSub * 32];  // 64 columns a sub-tile, each in m64n64's accumulator order
+#pragma unroll
+        for (int e = 0; e < L::kSub * 32; ++e) o[e] = 0.0f;
         const auto issue_pv = [&](const uint32_t (&p)[kKeys / 16][4], int stage) {
 #pragma unroll
             for (int j = 0; j < kKeys / 16; ++j) {
-                if constexpr (kWidePv && kDim == 128) {
+                if constexpr (kDim == 128) {
                     // The m64n128 accumulator is the two m64n64 ones side by side.
-                    mma_rs_n128(*reinterpret_cast<float(*)[64]>(o), p[j], v_desc + ((stage * L::kTileBytes + j * 16 * 128) >> 4));
+                    mma_rs_n128<kHalf>(*reinterpret_cast<float(*)[64]>(o), p[j], v_desc + ((stage * L::kTileBytes + j * 16 * 128) >> 4));
                 } else {
-#pragma unroll
-                    for (int sub = 0; sub < L::kSub; ++sub) {
-                        mma_rs(*reinterpret_cast<float(*)[32]>(o + 32 * sub), p[j],
-                               v_desc + ((stage * L::kTileBytes + sub * L::kSubtileBytes + j * 16 * 128) >> 4));
-                    }
+                    mma_rs<kHalf>(*reinterpret_cast<float(*)[32]>(o), p[j], v_desc + ((stage * L::kTileBytes + j * 16 * 128) >> 4));
                 }
             }
             commit_group();
         };
-        const auto scale_o = [&](const float (&rescale)[2]) {
+        float s[64];
+        uint32_t p[kKeys / 16][4];
+        float rescale[2];
+        const auto scale_o = [&] {
 #pragma unroll
             for (int c = 0; c < 8 * L::kSub; ++c) {
 #pragma unroll
                 for (int e = 0; e < 4; ++e) o[4 * c + e] *= rescale[e / 2];
             }
         };
+        const auto stage_of = [&](int n) { return (ring + n) % L::kStages; };
+        const auto phase_of = [&](int n) { return ((ring + n) / L::kStages) & 1; };
+        const auto skip = [&](int n) {
+            barrier_wait(&k_full[stage_of(n)], phase_of(n));
+            barrier_wait(&v_full[stage_of(n)], phase_of(n));
+            release(stage_of(n));
+        };
 
-        float s[64];
-        uint32_t p[kKeys / 16][4];
-        float rescale[2];
-        barrier_wait(&k_full[na % L::kStages], (na / L::kStages) & 1);
-        my_turn();
-        fence_operands();
-        issue_s(s, na % L::kStages);
-        pass_turn();
-        wait_pending<0>();
-        softmax_step(s, state, rescale, masked(na), int64_t{first_tile + na} * kKeys, position, args.window, args.scale_log2, t);
-        pack_p(s, p);
-        for (int n = na + 1; n <= nb; ++n) {
-            const int stage = n % L::kStages, previous = (n - 1) % L::kStages;
-            barrier_wait(&k_full[stage], (n / L::kStages) & 1);
-            barrier_wait(&v_full[previous], ((n - 1) / L::kStages) & 1);
+        // Each stretch [first, last]: S of the first tile alone; then S(n) beside P(n − 1)·V(n − 1); it ends with
+        // P(last)·V(last). Tiles outside the stretches are released unread (no stage is held across a skip).
+        int n = 0;
+#pragma unroll 1
+        for (int r = kAnchors ? 0 : 1; r < 2; ++r) {
+            const int first = run_first[r], last = run_last[r];
+            if (first > last) continue;
+            for (; n < first; ++n) skip(n);
+            barrier_wait(&k_full[stage_of(n)], phase_of(n));
             my_turn();
             fence_operands();
-            issue_s(s, stage);
-            issue_pv(p, previous);
+            issue_s(s, stage_of(n));
             pass_turn();
-            wait_pending<1>();  // S(n) is in; P(n − 1)·V(n − 1) may still run
-            softmax_step(s, state, rescale, masked(n), int64_t{first_tile + n} * kKeys, position, args.window, args.scale_log2, t);
             wait_pending<0>();
-            release(n - 1);
-            scale_o(rescale);
-            pack_p(s, p);
+            mask(s, n, stage_of(n));
+            softmax_step(s, state, rescale, args.scale_log2);
+            scale_o();
+            pack_p<kHalf>(s, p);
+            for (++n; n <= last; ++n) {
+                const int stage = stage_of(n), previous = stage_of(n - 1);
+                barrier_wait(&k_full[stage], phase_of(n));
+                barrier_wait(&v_full[previous], phase_of(n - 1));
+                my_turn();
+                fence_operands();
+                issue_s(s, stage);
+                issue_pv(p, previous);
+                pass_turn();
+                wait_pending<1>();  // S(n) is in; P(n − 1)·V(n − 1) may still run
+                mask(s, n, stage);
+                softmax_step(s, state, rescale, args.scale_log2);
+                wait_pending<0>();
+                release(previous);
+                scale_o();
+                pack_p<kHalf>(s, p);
+            }
+            barrier_wait(&v_full[stage_of(last)], phase_of(last));
+            my_turn();
+            fence_operands();
+            issue_pv(p, stage_of(last));
+            pass_turn();
+            wait_pending<0>();
+            release(stage_of(last));
         }
-        barrier_wait(&v_full[nb % L::kStages], (nb / L::kStages) & 1);
-        my_turn();
-        fence_operands();
-        issue_pv(p, nb % L::kStages);
-        pass_turn();
-        wait_pending<0>();
-        release(nb);
-        if (consumer == 0) my_turn();
-    }
-    for (int n = nb + 1 > na ? nb + 1 : na; n < tiles; ++n) skip(n);
+        for (; n < tiles; ++n) skip(n);
+        ring += tiles;
+        // Every S of the item has been read: Q's buffer may take a later item.
+        __syncwarp();
+        if (lane == 0) barrier_arrive(&q_empty[buffer]);
 
-    // o = acc / l (the row's 4 lanes hold parts of l); lse = (m·scale + log2 l)·ln 2 in natural-log units.
+        // o = acc / l (the row's 4 lanes hold parts of l); lse = (m·scale + log2 l)·ln 2 in natural-log units;
+        // an inactive row writes 0 and −inf.
+        const int pair = index % args.pairs;
+        const int h = pair % args.heads, b = pair / args.heads;
 #pragma unroll
-    for (int k = 0; k < 2; ++k) {
-        float l = state.l[k];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
-        const int64_t row = position[k] - args.query_offset;
-        if (row >= args.query_len) continue;
-        const float inverse = 1.0f / l;
-        __nv_bfloat16* const out = args.o + b * args.o_batch + h * args.o_head + row * args.o_token;
+        for (int k = 0; k < 2; ++k) {
+            float l = state.l[k];
+            l += __shfl_xor_sync(0xffffffffu, l, 1);
+            l += __shfl_xor_sync(0xffffffffu, l, 2);
+            if (position[k] > wg_last) continue;
+            const int64_t row = position[k] - args.query_offset;
+            const bool active = args.active == nullptr ||
+                                args.active[b * args.active_batch + h * args.active_head + row * args.active_token] != 0;
+            const float inverse = active ? 1.0f / l : 0.0f;
+            uint16_t* const out = static_cast<uint16_t*>(args.o) + b * args.o_batch + h * args.o_head + row * args.o_token;
 #pragma unroll
-        for (int sub = 0; sub < L::kSub; ++sub) {
+            for (int sub = 0; sub < L::kSub; ++sub) {
 #pragma unroll
-            for (int c = 0; c < 8; ++c) {
-                *reinterpret_cast<uint32_t*>(out + 64 * sub + 8 * c + 2 * t) =
-                    pack_bf16(o[32 * sub + 4 * c + 2 * k] * inverse, o[32 * sub + 4 * c + 2 * k + 1] * inverse);
+                for (int c = 0; c < 8; ++c) {
+                    const int column = 64 * sub + 8 * c + 2 * t;
+                    if (column < args.head_dim) {
+                        *reinterpret_cast<uint32_t*>(out + column) =
+                            pack<kHalf>(o[32 * sub + 4 * c + 2 * k] * inverse, o[32 * sub + 4 * c + 2 * k + 1] * inverse);
+                    }
+                }
+            }
+            if (t == 0 && args.lse != nullptr) {
+                args.lse[b * args.lse_batch + h * args.lse_head + row * args.lse_token] =
+                    active ? (state.m[k] * args.scale_log2 + log2f(l)) * 0.6931471805599453f : -INFINITY;
             }
         }
-        if (t == 0 && args.lse != nullptr) {
-            args.lse[b * args.lse_batch + h * args.lse_head + row * args.lse_token] =
-                (state.m[k] * args.scale_log2 + log2f(l)) * 0.6931471805599453f;
-        }
     }
+    if (kPingPong && consumer == 0) my_turn();
 #endif  // PROTEUS_WGMMA_DEVICE
 }
 
@@ -369,45 +654,72 @@ PFN_cuTensorMapEncodeTiled_v12000 encoder()
     return found;
 }
 
-/** The map of a [B, heads, rows, D] tensor (strides in elements) with boxes of [rows_per_box][64]. */
-proteus_status encode(const TensorRef& tensor, int box_rows, CUtensorMap& map)
+/**
+ * The map of a [B, heads, rows, D] tensor (strides in elements) with boxes of [box_rows][64] (columns past
+ * D read as zeros); `row_step` > 1 maps row r to the tensor's row r·row_step (the aligned anchors).
+ */
+proteus_status encode(const TensorRef& tensor, int box_rows, int64_t row_step, CUtensorMap& map)
 {
     const PFN_cuTensorMapEncodeTiled_v12000 encode_tiled = encoder();
     if (encode_tiled == nullptr) {
         return set_error(PROTEUS_STATUS_BACKEND_UNAVAILABLE, "the driver has no cuTensorMapEncodeTiled (the Hopper kernel needs it)");
     }
-    const cuuint64_t dims[4] = {static_cast<cuuint64_t>(tensor.shape[3]), static_cast<cuuint64_t>(tensor.shape[2]),
+    const int64_t rows = (tensor.shape[2] + row_step - 1) / row_step;
+    const cuuint64_t dims[4] = {static_cast<cuuint64_t>(tensor.shape[3]), static_cast<cuuint64_t>(rows),
                                 static_cast<cuuint64_t>(tensor.shape[1]), static_cast<cuuint64_t>(tensor.shape[0])};
-    const cuuint64_t strides[3] = {static_cast<cuuint64_t>(tensor.strides[2]) * 2, static_cast<cuuint64_t>(tensor.strides[1]) * 2,
+    const cuuint64_t strides[3] = {static_cast<cuuint64_t>(tensor.strides[2] * row_step) * 2, static_cast<cuuint64_t>(tensor.strides[1]) * 2,
                                    static_cast<cuuint64_t>(tensor.strides[0]) * 2};
     const cuuint32_t box[4] = {64, static_cast<cuuint32_t>(box_rows), 1, 1};
     const cuuint32_t element_strides[4] = {1, 1, 1, 1};
-    const CUresult status = encode_tiled(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, tensor.data, dims, strides, box, element_strides,
-                                         CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                                         CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    const CUtensorMapDataType type = tensor.dtype == PROTEUS_DTYPE_FLOAT16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    const CUresult status = encode_tiled(&map, type, 4, tensor.data, dims, strides, box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                                         CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     if (status != CUDA_SUCCESS) {
         return set_error(PROTEUS_STATUS_INTERNAL_ERROR, "cuTensorMapEncodeTiled failed (" + std::to_string(status) + ")");
     }
     return PROTEUS_STATUS_OK;
 }
 
-template <int kDim, int kConsumers, bool kPingPong, int kStages, bool kWidePv = false>
-proteus_status launch(const FluxProblem& problem, cudaStream_t stream)
+/** The segments `problem`'s rows need (the DNA lists are built when some row has DNA keys). */
+Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 {
-    CUtensorMap q_map{}, k_map{}, v_map{};
-    proteus_status status = encode(problem.q, Shape<kDim, kConsumers, kStages>::kRows, q_map);
-    if (status == PROTEUS_STATUS_OK) status = encode(problem.k, kKeys, k_map);
-    if (status == PROTEUS_STATUS_OK) status = encode(problem.v, kKeys, v_map);
+    if (dna.lists != nullptr) return Segments::kDna;
+    const int64_t W = problem.candidates.window;
+    const bool anchors = problem.candidates.anchor_count > 0 && W < problem.seq_len && last_query_position(problem) >= W;
+    return anchors ? Segments::kAnchors : Segments::kBand;
+}
+
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
+proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, cudaStream_t stream)
+{
+    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>;
+    CUtensorMap q_map{}, k_map{}, v_map{}, k_anchor_map{}, v_anchor_map{};
+    proteus_status status = encode(problem.q, L::kRows, 1, q_map);
+    if (status == PROTEUS_STATUS_OK) status = encode(problem.k, kKeys, 1, k_map);
+    if (status == PROTEUS_STATUS_OK) status = encode(problem.v, kKeys, 1, v_map);
+    const int64_t stride = problem.candidates.anchor_stride > 0 ? problem.candidates.anchor_stride : 1;
+    if (kSegments != Segments::kBand) {
+        if (status == PROTEUS_STATUS_OK) status = encode(problem.k, kKeys, stride, k_anchor_map);
+        if (status == PROTEUS_STATUS_OK) status = encode(problem.v, kKeys, stride, v_anchor_map);
+    } else {
+        k_anchor_map = k_map;
+        v_anchor_map = v_map;
+    }
     if (status != PROTEUS_STATUS_OK) return status;
     WgmmaArgs args;
     args.query_len = problem.query_len;
     args.query_offset = problem.query_offset;
-    args.window = problem.candidates.window < problem.seq_len ? problem.candidates.window : problem.seq_len;
+    args.window = static_cast<int32_t>(problem.candidates.window < problem.seq_len ? problem.candidates.window : problem.seq_len);
+    args.anchor_stride = static_cast<int32_t>(stride);
+    args.anchor_count = static_cast<int32_t>(std::min<int64_t>(problem.candidates.anchor_count, problem.seq_len));
     args.heads = static_cast<int>(problem.heads);
     args.group = static_cast<int>(problem.heads / problem.kv_heads);
-    args.query_tiles = static_cast<int>((problem.query_len + Shape<kDim, kConsumers, kStages>::kRows - 1) / Shape<kDim, kConsumers, kStages>::kRows);
+    args.head_dim = static_cast<int>(problem.head_dim);
+    args.query_tiles = static_cast<int>((problem.query_len + L::kRows - 1) / L::kRows);
+    args.pairs = static_cast<int>(problem.batch * problem.heads);
+    args.items = args.pairs * args.query_tiles;
     args.scale_log2 = problem.scale * 1.4426950408889634f;
-    args.o = static_cast<__nv_bfloat16*>(problem.o.data);
+    args.o = problem.o.data;
     args.o_batch = problem.o.strides[0];
     args.o_head = problem.o.strides[1];
     args.o_token = problem.o.strides[2];
@@ -417,14 +729,58 @@ proteus_status launch(const FluxProblem& problem, cudaStream_t stream)
         args.lse_head = problem.lse.strides[1];
         args.lse_token = problem.lse.strides[2];
     }
-    const int bytes = Shape<kDim, kConsumers, kStages>::kBytes;
-    PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(flux_wgmma<kDim, kConsumers, kPingPong, kStages, kWidePv>), cudaFuncAttributeMaxDynamicSharedMemorySize, bytes),
+    if (problem.active.present()) {
+        args.active = static_cast<const uint8_t*>(problem.active.data);
+        args.active_batch = problem.active.strides[0];
+        args.active_head = problem.active.strides[1];
+        args.active_token = problem.active.strides[2];
+    }
+    args.k = static_cast<const uint16_t*>(problem.k.data);
+    args.v = static_cast<const uint16_t*>(problem.v.data);
+    args.k_batch = problem.k.strides[0];
+    args.k_head = problem.k.strides[1];
+    args.k_token = problem.k.strides[2];
+    args.v_batch = problem.v.strides[0];
+    args.v_head = problem.v.strides[1];
+    args.v_token = problem.v.strides[2];
+    args.dna = dna;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf>;
+    PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
-    // Block x: query tile x / pairs from the last (the longest first), (b, h) pair x % pairs.
-    args.pairs = static_cast<int>(problem.batch * problem.heads);
-    const unsigned blocks = static_cast<unsigned>(int64_t{args.pairs} * args.query_tiles);
-    flux_wgmma<kDim, kConsumers, kPingPong, kStages, kWidePv><<<blocks, Shape<kDim, kConsumers, kStages>::kThreads, bytes, stream>>>(q_map, k_map, v_map, args);
+    // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
+    const int64_t W = args.window;
+    const bool persistent = W < kPersistentWindow || kSegments != Segments::kBand;
+    const int64_t blocks = persistent ? std::min<int64_t>(args.items, std::max(multiprocessors, 1)) : args.items;
+    kernel<<<static_cast<unsigned>(blocks), L::kThreads, L::kBytes, stream>>>(q_map, k_map, v_map, k_anchor_map, v_anchor_map, args);
     return check_launch("flux_wgmma");
+}
+
+/** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
+template <bool kHalf>
+proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int multiprocessors, cudaStream_t stream)
+{
+    const Segments segments = segments_of(problem, dna);
+    if (problem.head_dim <= 64) {
+        static const bool two = [] {
+            const char* value = std::getenv("PROTEUS_WGMMA_VARIANT");
+            return value != nullptr && std::string(value) == "two";
+        }();
+        if (two && segments == Segments::kDna) return launch<64, 2, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
+        if (two && segments == Segments::kAnchors) return launch<64, 2, false, 4, 2, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
+        switch (segments) {
+        case Segments::kDna: return launch<64, 3, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
+        case Segments::kAnchors: return launch<64, 3, false, 4, 2, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
+        default:
+            return problem.candidates.window >= kPingPongWindow
+                       ? launch<64, 3, true, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream)
+                       : launch<64, 3, false, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream);
+        }
+    }
+    switch (segments) {
+    case Segments::kDna: return launch<128, 2, false, 2, 1, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
+    case Segments::kAnchors: return launch<128, 2, false, 3, 1, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
+    default: return launch<128, 2, false, 3, 1, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream);
+    }
 }
 
 /** 16-byte aligned rows, and a stride the tensor copy engine takes on every axis of extent > 1 (no broadcast). */
@@ -441,38 +797,46 @@ bool aligned_rows(const TensorRef& tensor)
 
 bool wgmma_kernel_built() { return true; }
 
+int64_t wgmma_query_rows(const FluxProblem& problem) { return problem.head_dim <= 64 ? 3 * kConsumerRows : 2 * kConsumerRows; }
+
 std::string wgmma_kernel_refusal(const FluxProblem& problem, const DeviceTraits& traits)
 {
     if (traits.arch != 90) return "the Hopper kernel runs on sm_90 devices, not sm_" + std::to_string(traits.arch);
-    if (problem.q.dtype != PROTEUS_DTYPE_BFLOAT16) return "the Hopper kernel takes bfloat16 (this version)";
-    if (problem.head_dim != 64 && problem.head_dim != 128) return "the Hopper kernel takes head dims 64 and 128 (this version)";
-    if (problem.candidates.policy != PROTEUS_POLICY_ALIGNED) return "the Hopper kernel takes the Aligned policy";
-    if (problem.candidates.anchor_count > 0 || problem.candidates.dna_count > 0) {
-        return "the Hopper kernel takes the window band alone (this version: no anchors or DNA keys)";
+    if (problem.q.dtype != PROTEUS_DTYPE_BFLOAT16 && problem.q.dtype != PROTEUS_DTYPE_FLOAT16) {
+        return "the Hopper kernel takes bfloat16 and float16";
     }
-    if (problem.active.present()) return "the Hopper kernel computes every row (this version: no active mask)";
+    if (problem.head_dim < 8 || problem.head_dim > 128 || problem.head_dim % 8 != 0) {
+        return "the Hopper kernel takes head dims 8 … 128 in steps of 8";
+    }
+    if (problem.candidates.policy != PROTEUS_POLICY_ALIGNED) return "the Hopper kernel takes the Aligned policy";
+    if (problem.candidates.dna_count > kMaxTileDnaKeys) {
+        return "the Hopper kernel takes up to " + std::to_string(kMaxTileDnaKeys) + " DNA keys a row";
+    }
     if (!aligned_rows(problem.q) || !aligned_rows(problem.k) || !aligned_rows(problem.v) || !aligned_rows(problem.o)) {
         return "the Hopper kernel needs 16-byte aligned rows and no broadcast axis";
     }
-    if (problem.query_len > INT32_MAX || problem.seq_len > INT32_MAX) return "the Hopper kernel takes up to 2^31 - 1 rows";
+    const int64_t stride = problem.candidates.anchor_stride > 0 ? problem.candidates.anchor_stride : 1;
+    if (problem.candidates.anchor_count > 0 &&
+        (problem.k.strides[2] * stride * 2 >= (int64_t{1} << 40) || problem.v.strides[2] * stride * 2 >= (int64_t{1} << 40))) {
+        return "the Hopper kernel needs the anchor stride S times a key row's bytes below 2^40";
+    }
+    if (problem.query_len > INT32_MAX / 2 || problem.seq_len > INT32_MAX / 2) return "the Hopper kernel takes up to 2^30 - 1 rows";
     if (problem.batch * problem.heads * ((problem.query_len + kConsumerRows * 2 - 1) / (kConsumerRows * 2)) > INT32_MAX) {
-        return "the Hopper kernel takes up to 2^31 - 1 blocks (B · H · query tiles)";
+        return "the Hopper kernel takes up to 2^31 - 1 work items (B · H · query tiles)";
     }
     return "";
 }
 
-proteus_status launch_flux_wgmma(const FluxProblem& problem, cudaStream_t stream)
+proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna, int multiprocessors, cudaStream_t stream)
 {
     // Measured on the H200 (NOTES.md, "Issue 12 — version 1"): D 64 with three consumers and four stages,
     // ping-pong for long windows (dense 16K: 523 against 482 TFLOP/s without) but not for short ones, where
-    // every consumer would run the block's tiles instead of its own (W 341 at 1M: 8.1 against 9.8 ms);
-    // D 128 with two consumers, three stages and P·V on m64n128 (650 TFLOP/s at 16K; 489 with two stages
-    // and m64n64), ping-pong no faster there.
-    if (problem.head_dim == 64) {
-        return problem.candidates.window >= kPingPongWindow ? launch<64, 3, true, 4>(problem, stream)
-                                                            : launch<64, 3, false, 4>(problem, stream);
-    }
-    return launch<128, 2, false, 3, true>(problem, stream);
+    // every consumer would run the block's tiles instead of its own; D 128 with two consumers, three stages
+    // and P·V on m64n128 (650 TFLOP/s at 16K; 489 with two stages and m64n64), ping-pong no faster there.
+    // Anchors and DNA lists (version 2) keep those shapes; the DNA kernel at D 128 has two stages (the
+    // entries beside each stage leave no room for a third).
+    return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true>(problem, dna, multiprocessors, stream)
+                                                    : launch_typed<false>(problem, dna, multiprocessors, stream);
 }
 
 }  // namespace proteus::gpu

@@ -3,15 +3,17 @@
 // it and is compiled only for sm_90a, by a CUDA ≥ 12 compiler (cmake/ProteusGpu.cmake); other builds
 // (CUDA 11, HIP) compile gpu/hopper/flux_wgmma_unbuilt.cu instead, which refuses every problem.
 //
-// This version takes bfloat16, D 64 and 128, the Aligned policy's window band alone (dense causal when
-// W ≥ T; no anchors, no DNA keys) and no active mask, with GQA and query slices. AUTO runs it on sm_90
-// where it takes the problem (DeviceTraits::wgmma_auto; PROTEUS_GPU_TILE_KERNEL=mma turns that off).
+// Version 2 takes the Aligned policy's three segments (window band, aligned anchors, DNA list with K ≤
+// kMaxTileDnaKeys), bfloat16 and float16, D 8 … 128 in steps of 8, GQA, query slices and the active mask. AUTO
+// runs it on sm_90 where it takes the problem (DeviceTraits::wgmma_auto; PROTEUS_GPU_TILE_KERNEL=mma turns
+// that off).
 #pragma once
 
 #include <string>
 
 #include "backend.h"
 #include "gpu/flux_dispatch.h"
+#include "gpu/flux_dna.h"
 #include "gpu/vendor.h"
 
 namespace proteus::gpu {
@@ -22,7 +24,14 @@ bool wgmma_kernel_built();
 /** "" when the Hopper kernel computes `problem` on a device with `traits`; else why not. */
 std::string wgmma_kernel_refusal(const FluxProblem& problem, const DeviceTraits& traits);
 
-/** Queues the Hopper kernel for `problem` (wgmma_kernel_refusal empty) on `stream`. */
-proteus_status launch_flux_wgmma(const FluxProblem& problem, cudaStream_t stream);
+/** Query rows of one work item of the Hopper kernel at `problem`: the DNA lists are built for query tiles of this many rows. */
+int64_t wgmma_query_rows(const FluxProblem& problem);
+
+/**
+ * Queues the Hopper kernel for `problem` (wgmma_kernel_refusal empty) on `stream`. With DNA keys `dna` holds
+ * their candidates for query tiles of wgmma_query_rows rows (build_tile_dna, queued before on the same
+ * stream); without, it is empty. `multiprocessors`: the device's SMs (short windows launch one block each).
+ */
+proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna, int multiprocessors, cudaStream_t stream);
 
 }  // namespace proteus::gpu

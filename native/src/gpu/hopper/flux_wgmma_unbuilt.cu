@@ -13,7 +13,9 @@ std::string wgmma_kernel_refusal(const FluxProblem&, const DeviceTraits&)
     return "this build has no Hopper kernel (it needs a CUDA 12 or newer compiler and sm_90 among the architectures)";
 }
 
-proteus_status launch_flux_wgmma(const FluxProblem&, cudaStream_t)
+int64_t wgmma_query_rows(const FluxProblem&) { return 128; }
+
+proteus_status launch_flux_wgmma(const FluxProblem&, const TileDna&, int, cudaStream_t)
 {
     return set_error(PROTEUS_STATUS_BACKEND_UNAVAILABLE, "this build has no Hopper kernel");
 }

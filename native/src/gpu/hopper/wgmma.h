@@ -102,6 +102,9 @@ __device__ __forceinline__ void copy_box(void* destination, const CUtensorMap* m
         : "memory");
 }
 
+/** Orders this thread's generic-proxy writes to shared memory (st.shared, cp.async) before later async-proxy reads (wgmma, TMA). */
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
 // The accumulator operands of m64nNk16 (N / 2 floats a thread) and their register list, for the wrappers below.
 #define PROTEUS_WGMMA_ACCUMULATORS_32 \
     "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), \
@@ -126,52 +129,70 @@ __device__ __forceinline__ void copy_box(void* destination, const CUtensorMap* m
 __device__ __forceinline__ void fence_operands() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void commit_group() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 
-/** d += A(desc)·B(desc): m64n64k16, both K-major (scale_d 0: d = A·B). */
+// The element type of A and B as the instruction names it: bfloat16 ("bf16") or float16 ("f16").
+#define PROTEUS_WGMMA_TYPES(kHalf, statement) \
+    do {                                       \
+        if constexpr (kHalf) {                 \
+            statement("f16");                  \
+        } else {                               \
+            statement("bf16");                 \
+        }                                      \
+    } while (0)
+
+/** d += A(desc)·B(desc): m64n64k16, both K-major (scale_d 0: d = A·B); kHalf: float16 operands, else bfloat16. */
+template <bool kHalf = false>
 __device__ __forceinline__ void mma_ss(float (&d)[32], uint64_t a, uint64_t b, int scale_d)
 {
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
-        PROTEUS_WGMMA_REGISTERS_32
-        "%32, %33, p, 1, 1, 0, 0;\n}\n"
-        : PROTEUS_WGMMA_ACCUMULATORS_32
-        : "l"(a), "l"(b), "r"(scale_d));
+#define PROTEUS_WGMMA_SS_64(type)                                                         \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                             \
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32." type "." type " "          \
+                 PROTEUS_WGMMA_REGISTERS_32 "%32, %33, p, 1, 1, 0, 0;\n}\n"              \
+                 : PROTEUS_WGMMA_ACCUMULATORS_32                                          \
+                 : "l"(a), "l"(b), "r"(scale_d))
+    PROTEUS_WGMMA_TYPES(kHalf, PROTEUS_WGMMA_SS_64);
+#undef PROTEUS_WGMMA_SS_64
 }
 
 /** d += A(registers)·B(desc, MN-major, read transposed): m64n64k16. */
+template <bool kHalf = false>
 __device__ __forceinline__ void mma_rs(float (&d)[32], const uint32_t (&a)[4], uint64_t b)
 {
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
-        PROTEUS_WGMMA_REGISTERS_32
-        "{%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
-        : PROTEUS_WGMMA_ACCUMULATORS_32
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#define PROTEUS_WGMMA_RS_64(type)                                                         \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"                              \
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32." type "." type " "          \
+                 PROTEUS_WGMMA_REGISTERS_32 "{%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n" \
+                 : PROTEUS_WGMMA_ACCUMULATORS_32                                          \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b))
+    PROTEUS_WGMMA_TYPES(kHalf, PROTEUS_WGMMA_RS_64);
+#undef PROTEUS_WGMMA_RS_64
 }
 
 /** d += A(desc)·B(desc): m64n128k16, both K-major (scale_d 0: d = A·B); d as m64n64k16's, columns 0 … 127. */
+template <bool kHalf = false>
 __device__ __forceinline__ void mma_ss_n128(float (&d)[64], uint64_t a, uint64_t b, int scale_d)
 {
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
-        PROTEUS_WGMMA_REGISTERS_64
-        "%64, %65, p, 1, 1, 0, 0;\n}\n"
-        : PROTEUS_WGMMA_ACCUMULATORS_64
-        : "l"(a), "l"(b), "r"(scale_d));
+#define PROTEUS_WGMMA_SS_128(type)                                                        \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                            \
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32." type "." type " "         \
+                 PROTEUS_WGMMA_REGISTERS_64 "%64, %65, p, 1, 1, 0, 0;\n}\n"              \
+                 : PROTEUS_WGMMA_ACCUMULATORS_64                                          \
+                 : "l"(a), "l"(b), "r"(scale_d))
+    PROTEUS_WGMMA_TYPES(kHalf, PROTEUS_WGMMA_SS_128);
+#undef PROTEUS_WGMMA_SS_128
 }
 
 /** d += A(registers)·B(desc, MN-major, read transposed): m64n128k16; B spans two 64-column swizzled sub-tiles (leading offset). */
+template <bool kHalf = false>
 __device__ __forceinline__ void mma_rs_n128(float (&d)[64], const uint32_t (&a)[4], uint64_t b)
 {
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
-        PROTEUS_WGMMA_REGISTERS_64
-        "{%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
-        : PROTEUS_WGMMA_ACCUMULATORS_64
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#define PROTEUS_WGMMA_RS_128(type)                                                        \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"                              \
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32." type "." type " "         \
+                 PROTEUS_WGMMA_REGISTERS_64 "{%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n" \
+                 : PROTEUS_WGMMA_ACCUMULATORS_64                                          \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b))
+    PROTEUS_WGMMA_TYPES(kHalf, PROTEUS_WGMMA_RS_128);
+#undef PROTEUS_WGMMA_RS_128
 }
 
 /** Waits until at most `kPending` committed wgmma groups of this warp are unfinished (groups finish in order). */
