@@ -140,11 +140,11 @@ if has_step hopper; then
     timeout 120 "$checker" check >>"$out/hopper.txt" 2>&1
     note "wgmma check (Hopper kernel vs CPU backend): rc=$? in $((SECONDS - start)) s :: $(grep -E '^wgmma check' "$out/hopper.txt" | tail -1)"
     for tool in memcheck racecheck synccheck; do
-      timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 "$checker" check >"$build/wgmma-$tool.log" 2>&1
+      timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 "$checker" check small >"$build/wgmma-$tool.log" 2>&1
       note "wgmma $tool: rc=$? :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-$tool.log" | tail -1)"
     done
     # PROTEUS_WGMMA_TIME_PLAIN=0: the Hopper kernel's times alone (not the mma.sync kernel's beside them).
-    timeout 150 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
+    timeout 240 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
       tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
   fi
 fi
