@@ -146,6 +146,11 @@ if has_step hopper; then
     # PROTEUS_WGMMA_TIME_PLAIN=0: the Hopper kernel's times alone (not the mma.sync kernel's beside them).
     timeout 240 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
       tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
+    # PROTEUS_WGMMA_VARIANTS="a b": the 1M window and shortlist cases again under each PROTEUS_WGMMA_VARIANT.
+    for variant in ${PROTEUS_WGMMA_VARIANTS:-}; do
+      PROTEUS_WGMMA_VARIANT=$variant timeout 120 stdbuf -oL "$checker" time 10 alone windows 2>&1 | sed "s/^time/time[$variant]/" |
+        tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
+    done
   fi
 fi
 if has_step graph; then

@@ -15,8 +15,8 @@
 // Build (repository root, after building build-cuda):
 //   g++ -O2 -std=c++17 -Inative/include -Inative/src tests/gpu/wgmma_check.cpp -Lbuild-cuda/lib -lproteus
 //       -Wl,-rpath,$PWD/build-cuda/lib -o build-cuda/wgmma_check
-// Run:  build-cuda/wgmma_check check [small] | time [REPEATS [alone]]   (small: the cases of ≤ 40 000 rows in all;
-//       alone: the Hopper kernel's times only)
+// Run:  build-cuda/wgmma_check check [small] | time [REPEATS [alone [windows]]]   (small: the cases of ≤ 40 000
+//       rows in all; alone: the Hopper kernel's times only; windows: the 1M window and shortlist cases only)
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -207,7 +207,8 @@ double case_ms(proteus_context context, const Case& c, int repeats, int32_t& ker
     return ms;
 }
 
-int time_both(proteus_context wgmma, proteus_context plain, int repeats)
+/** `windows_only`: the 1M window and shortlist cases alone (run.sh times each PROTEUS_WGMMA_VARIANT on them). */
+int time_both(proteus_context wgmma, proteus_context plain, int repeats, bool windows_only)
 {
     const Case cases[] = {{1, 16, 16, 16384, 64, 0, 16384, INT64_MAX / 4}, {1, 16, 16, 65536, 64, 0, 65536, INT64_MAX / 4},
                           {1, 8, 8, 16384, 128, 0, 16384, INT64_MAX / 4},  {1, 8, 8, 65536, 128, 0, 65536, INT64_MAX / 4},
@@ -215,6 +216,7 @@ int time_both(proteus_context wgmma, proteus_context plain, int repeats)
                           {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 341, 256, 171},
                           {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 307, 256, 154, 51}};
     for (const Case& c : cases) {
+        if (windows_only && c.W >= c.T) continue;
         const int64_t W = std::min(c.W, c.T);
         // Causal pairs (i, j) with i − W < j ≤ i, 4·D flops each, plus each row's anchors and DNA keys (rows i ≥ W;
         // the anchors are min(A, (i − W) / S + 1) a row, approximated by A).
@@ -253,7 +255,8 @@ int main(int argc, char** argv)
     require(proteus_context_create(PROTEUS_BACKEND_CUDA, 0, &plain), "context_create(cuda, mma)");
     unsetenv("PROTEUS_GPU_TILE_KERNEL");
     const bool alone = argc > 3 && std::string(argv[3]) == "alone";
-    const int rc = mode == "time" ? time_both(wgmma, alone ? nullptr : plain, argc > 2 ? std::atoi(argv[2]) : 10) : check(wgmma, cpu, argc > 2 && std::string(argv[2]) == "small");
+    const bool windows_only = argc > 4 && std::string(argv[4]) == "windows";
+    const int rc = mode == "time" ? time_both(wgmma, alone ? nullptr : plain, argc > 2 ? std::atoi(argv[2]) : 10, windows_only) : check(wgmma, cpu, argc > 2 && std::string(argv[2]) == "small");
     proteus_context_destroy(wgmma);
     proteus_context_destroy(plain);
     proteus_context_destroy(cpu);

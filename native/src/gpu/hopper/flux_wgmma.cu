@@ -62,7 +62,8 @@ constexpr int kKeys = 128;                     // keys of a tile
 constexpr int kConsumerRows = 64;              // rows of a consumer warpgroup
 constexpr int64_t kPingPongWindow = 1024;      // D 64: ping-pong from this window on (band only, dense included)
 constexpr int64_t kPersistentWindow = 1024;    // below this window a block per SM walks the items
-constexpr int kProducerBarrier = 8;            // named barrier of the producer warpgroup (DNA gathers)
+constexpr int kProducerBarrier = 8;            // named barrier of the producer's gathering warps (DNA)
+constexpr int kGatherThreads = 96;             // the producer's warps 1 … 3 gather the DNA tiles
 
 /** Which segments the kernel runs: the band alone, anchors too, or anchors and the DNA list. */
 enum class Segments { kBand, kAnchors, kDna };
@@ -87,8 +88,10 @@ struct Shape {
     static constexpr int kTileBytes = kSub * kSubtileBytes;  // K or V of one stage
     static constexpr int kEntryBytes = kSegments == Segments::kDna ? kKeys * 16 : 0;  // u64 rank key, i32 key, i32 anchor
     static constexpr int kEntries = kQBuffers * kQBytes + 2 * kStages * kTileBytes;
-    static constexpr int kRowKeys = kEntries + kStages * kEntryBytes;  // RowKeys of every row (kAnchors, kDna)
-    static constexpr int kBarriers = kRowKeys + (kSegments != Segments::kBand ? kRows * 16 : 0);
+    // Every row's anchor range (kAnchors, kDna: int2) and DNA threshold (kDna: uint64_t).
+    static constexpr int kRanges = kEntries + kStages * kEntryBytes;
+    static constexpr int kThresholds = kRanges + (kSegments != Segments::kBand ? kRows * 8 : 0);
+    static constexpr int kBarriers = kThresholds + (kSegments == Segments::kDna ? kRows * 8 : 0);
     static constexpr int kBytes = kBarriers + 8 * (2 * kQBuffers + 3 * kStages) + 1024;  // + alignment slack
 };
 
@@ -97,13 +100,6 @@ struct Entry {
     uint64_t rank;
     int32_t key;
     int32_t anchor;
-};
-
-/** A query row's aligned anchors [low, high] (anchor indices key / S; empty: low > high) and its DNA threshold (~0: none). */
-struct RowKeys {
-    int32_t low;
-    int32_t high;
-    uint64_t threshold;
 };
 
 struct WgmmaArgs {
@@ -136,7 +132,7 @@ struct Item {
     int b = 0, h = 0, kv_head = 0;
     int32_t first_row = 0;                          // the slice's row of the item's first position
     int32_t first_position = 0, last_position = 0;  // [first, last] of the slice
-    int32_t band_first = 0;                         // first key of the band's first tile (a multiple of kKeys)
+    int32_t band_first = 0;                         // first key of the band's first tile: window_start(first position)
     int band_tiles = 0;
     int32_t anchor_base = 0;                        // anchor index (key / S) of the first anchor tile's row 0
     int anchor_tiles = 0;
@@ -161,8 +157,10 @@ __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
     w.first_position = static_cast<int32_t>(args.query_offset + w.first_row);
     w.last_position = static_cast<int32_t>(w.first_position + rows - 1);
     const int32_t lo = static_cast<int32_t>(window_start(w.first_position, args.window));
-    w.band_first = lo / kKeys * kKeys;
-    w.band_tiles = w.last_position / kKeys - lo / kKeys + 1;
+    // The band's tiles start at the item's first window key (not a multiple of kKeys): a consumer's 64 rows then
+    // reach ⌈(63 + W) / kKeys⌉ tiles, never one more for where the window happens to begin.
+    w.band_first = lo;
+    w.band_tiles = (w.last_position - lo) / kKeys + 1;
     if constexpr (kSegments != Segments::kBand) {
         const int32_t first_anchored = w.first_position > args.window ? w.first_position : args.window;
         if (args.anchor_count > 0 && first_anchored <= w.last_position) {
@@ -258,18 +256,22 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 {
     constexpr int kChunks = kDim / 8;  // 16-byte chunks of a row
     {
-        const int e = first_entry + thread;  // the producer's 128 threads: one entry each
-        Entry entry{0, INT32_MAX, -1};
-        if (e < w.dna_count) {
-            entry.rank = w.dna_list[e];
-            entry.key = static_cast<int32_t>(entry.rank & 0xffffffffu);
-            if (args.anchor_count > 0 && entry.key % args.anchor_stride == 0) entry.anchor = entry.key / args.anchor_stride;
+#pragma unroll 1
+        for (int r = thread; r < kKeys; r += kGatherThreads) {
+            const int e = first_entry + r;
+            Entry entry{0, INT32_MAX, -1};
+            if (e < w.dna_count) {
+                entry.rank = w.dna_list[e];
+                entry.key = static_cast<int32_t>(entry.rank & 0xffffffffu);
+                if (args.anchor_count > 0 && entry.key % args.anchor_stride == 0) entry.anchor = entry.key / args.anchor_stride;
+            }
+            entries[r] = entry;
         }
-        entries[thread] = entry;
     }
     const uint16_t* const k_rows = args.k + w.b * args.k_batch + w.kv_head * args.k_head;
     const uint16_t* const v_rows = args.v + w.b * args.v_batch + w.kv_head * args.v_head;
-    for (int c = thread; c < kKeys * kChunks; c += 128) {
+#pragma unroll 1
+    for (int c = thread; c < kKeys * kChunks; c += kGatherThreads) {
         const int r = c / kChunks, chunk = c % kChunks;
         const int e = first_entry + r;
         const bool present = e < w.dna_count && chunk * 8 < args.head_dim;
@@ -308,7 +310,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     uint8_t* const k_tiles = base + L::kQBuffers * L::kQBytes;   // [stage][sub][128 keys][128 B]
     uint8_t* const v_tiles = k_tiles + L::kStages * L::kTileBytes;
     Entry* const entries = reinterpret_cast<Entry*>(base + L::kEntries);  // [stage][128] (kDna)
-    RowKeys* const rows_info = reinterpret_cast<RowKeys*>(base + L::kRowKeys);
+    // A row's aligned anchors [x, y] (anchor indices key / S; empty: x > y) and its DNA threshold (~0: none).
+    int2* const row_ranges = reinterpret_cast<int2*>(base + L::kRanges);
+    uint64_t* const row_thresholds = reinterpret_cast<uint64_t*>(base + L::kThresholds);
     uint64_t* const q_full = reinterpret_cast<uint64_t*>(base + L::kBarriers);
     uint64_t* const q_empty = q_full + L::kQBuffers;
     uint64_t* const k_full = q_empty + L::kQBuffers;
@@ -334,8 +338,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
 
     if (warpgroup == 0) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(L::kProducerRegisters));
-        // Thread 0 issues the tensor copies; with DNA lists all 128 threads follow the ring (each waits
-        // for every stage, so that none runs a phase ahead) and gather the DNA tiles together.
+        // Thread 0 issues the tensor copies; with DNA lists warps 1 … 3 gather the DNA tiles (so that thread 0
+        // goes on issuing the copies of later tiles while a gather lands), and every thread of the four follows
+        // the whole ring (each waits for every stage, so that none runs a phase ahead of a barrier).
         const int thread = static_cast<int>(threadIdx.x);
         if (!kDna && thread != 0) return;
         int ring = 0, count = 0;
@@ -357,10 +362,11 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 uint8_t* const v_stage = v_tiles + stage * L::kTileBytes;
                 if (kDna && n >= w.anchor_tiles && n < w.anchor_tiles + w.dna_tiles) {
                     if constexpr (kDna) {
+                        if (thread < 32) continue;
                         gather_rows<kDim, L::kSubtileBytes>(k_stage, v_stage, args, w, (n - w.anchor_tiles) * kKeys,
-                                                            entries + stage * kKeys, thread);
-                        asm volatile("bar.sync %0, 128;\n" ::"n"(kProducerBarrier) : "memory");
-                        if (thread == 0) {
+                                                            entries + stage * kKeys, thread - 32);
+                        asm volatile("bar.sync %0, 96;\n" ::"n"(kProducerBarrier) : "memory");
+                        if (thread == 32) {
                             barrier_arrive(&k_full[stage]);
                             barrier_arrive(&v_full[stage]);
                         }
@@ -418,7 +424,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         int run_first[2], run_last[2];  // the stretches of tiles this warpgroup computes (empty: first > last)
         // Each row's anchors [low, high] (anchor indices; empty: low > high) and DNA threshold, in shared memory
         // (the D 64 consumers have no registers to spare for them): this warp's 16 rows.
-        RowKeys* const row_keys = rows_info + (consumer * 4 + warp) * 16;
+        int2* const ranges = row_ranges + (consumer * 4 + warp) * 16;
+        uint64_t* const thresholds = row_thresholds + (consumer * 4 + warp) * 16;
         {
             const Item w = decode<L::kRows, kSegments>(args, index);
             wg_first = w.first_position + consumer * kConsumerRows;
@@ -435,8 +442,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             run_first[0] = 0;
             run_last[0] = has_rows && wg_last >= window ? extra_tiles - 1 : -1;
             const int32_t wg_lo = static_cast<int32_t>(window_start(wg_first, window));
-            run_first[1] = extra_tiles + (kPingPong ? 0 : wg_lo / kKeys - band_first / kKeys);
-            run_last[1] = kPingPong ? tiles - 1 : has_rows ? extra_tiles + wg_last / kKeys - band_first / kKeys : run_first[1] - 1;
+            run_first[1] = extra_tiles + (kPingPong ? 0 : (wg_lo - band_first) / kKeys);
+            run_last[1] = kPingPong ? tiles - 1 : has_rows ? extra_tiles + (wg_last - band_first) / kKeys : run_first[1] - 1;
             if (run_last[0] >= 0 && run_last[0] + 1 == run_first[1]) {  // adjacent: one stretch
                 run_last[0] = run_last[1];
                 run_first[1] = 1;
@@ -447,18 +454,20 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 // (the warp passed its last mask before the epilogue).
                 if (t < 2) {
                     const int32_t i = position[t];
-                    RowKeys keys{INT32_MAX, INT32_MIN, ~uint64_t{0}};
+                    int2 range{INT32_MAX, INT32_MIN};
+                    uint64_t threshold = ~uint64_t{0};
                     if (i <= wg_last) {
                         const AlignedAnchors a = aligned_anchors(i, window, args.anchor_stride, args.anchor_count);
                         if (a.count > 0) {
-                            keys.low = static_cast<int32_t>(a.first / args.anchor_stride);
-                            keys.high = keys.low + static_cast<int32_t>(a.count) - 1;
+                            range.x = static_cast<int32_t>(a.first / args.anchor_stride);
+                            range.y = range.x + static_cast<int32_t>(a.count) - 1;
                         }
                         if (kDna && i >= window) {
-                            keys.threshold = args.dna.thresholds[w.b * args.dna.prefixes + (i - window - args.dna.first_prefix)];
+                            threshold = args.dna.thresholds[w.b * args.dna.prefixes + (i - window - args.dna.first_prefix)];
                         }
                     }
-                    row_keys[g + 8 * t] = keys;
+                    ranges[g + 8 * t] = range;
+                    if (kDna) thresholds[g + 8 * t] = threshold;
                 }
                 __syncwarp();
             }
@@ -469,8 +478,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 const int32_t a0 = anchor_base + n * kKeys;
                 int32_t low[2], high[2];
                 for (int k = 0; k < 2; ++k) {
-                    low[k] = row_keys[g + 8 * k].low - a0;
-                    high[k] = row_keys[g + 8 * k].high - a0;
+                    low[k] = ranges[g + 8 * k].x - a0;
+                    high[k] = ranges[g + 8 * k].y - a0;
                 }
 #pragma unroll
                 for (int c = 0; c < 16; ++c) {
@@ -482,17 +491,23 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 }
             } else if (kDna && n < extra_tiles) {
                 const Entry* const tile_entries = entries + stage * kKeys;
-#pragma unroll
+                int2 range[2];
+                uint64_t threshold[2];
+                int32_t limit[2];
                 for (int k = 0; k < 2; ++k) {
-                    const RowKeys keys = row_keys[g + 8 * k];
-                    const int32_t limit = position[k] - window;
+                    range[k] = ranges[g + 8 * k];
+                    threshold[k] = thresholds[g + 8 * k];
+                    limit[k] = position[k] - window;
+                }
 #pragma unroll
-                    for (int c = 0; c < 16; ++c) {
+                for (int c = 0; c < 16; ++c) {
 #pragma unroll
-                        for (int odd = 0; odd < 2; ++odd) {
-                            const Entry entry = tile_entries[column_of(c, odd, t)];
-                            const bool takes = entry.key <= limit && entry.rank >= keys.threshold &&
-                                               !(entry.anchor >= keys.low && entry.anchor <= keys.high);
+                    for (int odd = 0; odd < 2; ++odd) {
+                        const Entry entry = tile_entries[column_of(c, odd, t)];
+#pragma unroll
+                        for (int k = 0; k < 2; ++k) {
+                            const bool takes = entry.key <= limit[k] && entry.rank >= threshold[k] &&
+                                               !(entry.anchor >= range[k].x && entry.anchor <= range[k].y);
                             if (!takes) s[4 * c + 2 * k + odd] = -INFINITY;
                         }
                     }
