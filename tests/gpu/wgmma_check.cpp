@@ -5,7 +5,7 @@
 //   check: fixed awkward shapes (T 1, 63, 64, 65, 127, 128, 129, 300, 1000, 4097; D 64 and 128; GQA 1, 2, 8;
 //          windows 1, 17, 256, 1500 and dense; query slices, Tq 1 among them; lse), then the segments and
 //          types of version 2: aligned anchors (S 1, 7, 64; A 1 … 300), DNA lists (K 1 … 256, with and without
-//          anchors), every head dim 8 … 128 the kernel takes, float16, the active mask, windows long enough
+//          anchors), every head dim ≤ 128 the library takes (8, 16, 32, 64, 80, 96, 128), float16, the active mask, windows long enough
 //          for the persistent walk to pass several items a block; inputs drawn fresh, the output poisoned
 //          with NaN before the run: the GPU within SPEC §9 of the CPU backend (relative L2 1e-2, lse 1e-3),
 //          the run info naming PROTEUS_KERNEL_GPU_TILE_WGMMA.
@@ -159,7 +159,7 @@ int check(proteus_context gpu, proteus_context cpu, bool small)
     cases.push_back({1, 2, 1, 4000, 128, 0, 4000, 200, 1, 0, 100});
     cases.push_back({1, 3, 3, 1000, 128, 0, 1000, 5, 1, 0, 1});
     cases.push_back({1, 8, 2, 5000, 64, 0, 5000, 307, 256, 154, 51});
-    for (const int64_t D : {8, 16, 32, 48, 80, 96, 112}) {
+    for (const int64_t D : {8, 16, 32, 80, 96}) {  // with 64 and 128 above: every head dim ≤ 128 the library takes
         cases.push_back({1, 2, 1, 777, D, 0, 777, D % 32 == 0 ? INT64_MAX / 4 : 100, 16, D % 3 == 0 ? 4 : 0, D == 96 ? 20 : 0});
     }
     cases.push_back({1, 4, 2, 1500, 64, 0, 1500, INT64_MAX / 4, 1, 0, 0, true});

@@ -45,7 +45,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 
 #include "core/candidate_rules.h"
@@ -452,6 +451,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             if constexpr (kAnchors) {
                 // Lane t of the row's four writes row g (t 0) or g + 8 (t 1); the previous item's readers are done
                 // (the warp passed its last mask before the epilogue).
+                __syncwarp();  // every lane of the warp has read the previous item's ranges
                 if (t < 2) {
                     const int32_t i = position[t];
                     int2 range{INT32_MAX, INT32_MIN};
@@ -776,14 +776,8 @@ proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int 
 {
     const Segments segments = segments_of(problem, dna);
     if (problem.head_dim <= 64) {
-        static const bool two = [] {
-            const char* value = std::getenv("PROTEUS_WGMMA_VARIANT");
-            return value != nullptr && std::string(value) == "two";
-        }();
-        if (two && segments == Segments::kDna) return launch<64, 2, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
-        if (two && segments == Segments::kAnchors) return launch<64, 2, false, 4, 2, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
         switch (segments) {
-        case Segments::kDna: return launch<64, 3, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
+        case Segments::kDna: return launch<64, 2, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
         case Segments::kAnchors: return launch<64, 3, false, 4, 2, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
         default:
             return problem.candidates.window >= kPingPongWindow
@@ -848,8 +842,10 @@ proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna,
     // ping-pong for long windows (dense 16K: 523 against 482 TFLOP/s without) but not for short ones, where
     // every consumer would run the block's tiles instead of its own; D 128 with two consumers, three stages
     // and P·V on m64n128 (650 TFLOP/s at 16K; 489 with two stages and m64n64), ping-pong no faster there.
-    // Anchors and DNA lists (version 2) keep those shapes; the DNA kernel at D 128 has two stages (the
-    // entries beside each stage leave no room for a third).
+    // Anchors (version 2) keep those shapes: at D 64 three consumers (10.4 ms for the issue's 1M shortlist)
+    // beat two (11.6 ms) although they spill; DNA lists at D 64 take two consumers (14.2 against 15.9 ms at
+    // 1M; three spill more); the DNA kernel at D 128 has two stages (the entries beside each stage leave no
+    // room for a third).
     return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true>(problem, dna, multiprocessors, stream)
                                                     : launch_typed<false>(problem, dna, multiprocessors, stream);
 }
