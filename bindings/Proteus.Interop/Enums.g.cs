@@ -159,9 +159,10 @@ public enum ProteusFluxKernel : int
     /// <summary>
     /// Since 0.3: the Hopper tile kernel (builds with a CUDA 12+ compiler, sm_90 devices): warpgroup
     /// matrix instructions fed by the tensor copy engine, a producer warpgroup and two or three consumer
-    /// warpgroups. This version takes bfloat16, D 64 and 128, the window band alone (dense causal included)
-    /// and no active mask. AUTO runs it wherever it takes the problem and no tile launch field is given;
-    /// launch mode TILE_WGMMA forces it. PROTEUS_GPU_TILE_KERNEL=mma in the environment as the context is
+    /// warpgroups. It takes the Aligned policy (window band, dense causal included; aligned anchors; DNA
+    /// keys, K &lt;= 256), bfloat16 and float16, D 8 to 128 and the active mask. AUTO runs it wherever it takes
+    /// the problem, no tile launch field is given and no mask leaves the choice to the row mode; launch mode
+    /// TILE_WGMMA forces it. PROTEUS_GPU_TILE_KERNEL=mma in the environment as the context is
     /// created keeps AUTO on the mma.sync tile kernel (for comparisons).
     /// </summary>
     GpuTileWgmma = 8,
