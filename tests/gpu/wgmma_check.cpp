@@ -1,7 +1,7 @@
 // Checks and times the Hopper tile kernel (gpu/hopper/flux_wgmma.h, issue 12) through the C ABI, on the
-// device machine: a CUDA context (AUTO runs the Hopper kernel where it takes the problem) against the CPU
-// backend, and beside a context created with PROTEUS_GPU_TILE_KERNEL=mma (AUTO's mma.sync tile kernel) for
-// time.
+// device machine: a CUDA context (check: launch mode TILE_WGMMA; time: AUTO, which runs the Hopper kernel
+// where it takes the problem and no row has DNA keys) against the CPU backend, and beside a context created
+// with PROTEUS_GPU_TILE_KERNEL=mma (AUTO's mma.sync tile kernel) for time.
 //   check: fixed awkward shapes (T 1, 63, 64, 65, 127, 128, 129, 300, 1000, 4097; D 64 and 128; GQA 1, 2, 8;
 //          windows 1, 17, 256, 1500 and dense; query slices, Tq 1 among them; lse), then the segments and
 //          types of version 2: aligned anchors (S 1, 7, 64; A 1 … 300), DNA lists (K 1 … 256, with and without
@@ -113,12 +113,17 @@ struct Problem {
     }
 };
 
-Result run(proteus_context context, const Case& c, uint64_t seed)
+/** `hopper`: launch mode TILE_WGMMA (AUTO leaves DNA problems to the tile kernel for now); else AUTO (the CPU backend). */
+Result run(proteus_context context, const Case& c, uint64_t seed, bool hopper)
 {
     Problem problem(context, c, seed);
     proteus_flux_run_info info{};
     info.struct_size = sizeof info;
-    require(proteus_flux_attention_v2(context, &problem.tensors, &problem.params, nullptr, &info), "flux_attention_v2");
+    proteus_launch_config launch{};
+    launch.struct_size = sizeof launch;
+    launch.mode = PROTEUS_LAUNCH_TILE_WGMMA;
+    require(proteus_flux_attention_v2(context, &problem.tensors, &problem.params, hopper ? &launch : nullptr, &info),
+            "flux_attention_v2");
     require(proteus_context_synchronize(context), "synchronize");
     std::vector<uint16_t> o(problem.o.bytes / 2);
     problem.o.download(o.data(), problem.o.bytes);
@@ -173,8 +178,8 @@ int check(proteus_context gpu, proteus_context cpu, bool small)
         if (small && c.B * c.H * c.Tq > 40000) continue;
         ++run_cases;
         const uint64_t seed = 1000 + index;
-        const Result got = run(gpu, c, seed);
-        const Result want = run(cpu, c, seed);
+        const Result got = run(gpu, c, seed, true);
+        const Result want = run(cpu, c, seed, false);
         double difference = 0, norm = 0, lse_error = 0;
         bool finite = true;
         for (size_t e = 0; e < want.o.size(); ++e) {

@@ -777,7 +777,7 @@ proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int 
     const Segments segments = segments_of(problem, dna);
     if (problem.head_dim <= 64) {
         switch (segments) {
-        case Segments::kDna: return launch<64, 2, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
+        case Segments::kDna: return launch<64, 3, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
         case Segments::kAnchors: return launch<64, 3, false, 4, 2, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
         default:
             return problem.candidates.window >= kPingPongWindow
@@ -842,10 +842,10 @@ proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna,
     // ping-pong for long windows (dense 16K: 523 against 482 TFLOP/s without) but not for short ones, where
     // every consumer would run the block's tiles instead of its own; D 128 with two consumers, three stages
     // and P·V on m64n128 (650 TFLOP/s at 16K; 489 with two stages and m64n64), ping-pong no faster there.
-    // Anchors (version 2) keep those shapes: at D 64 three consumers (10.4 ms for the issue's 1M shortlist)
-    // beat two (11.6 ms) although they spill; DNA lists at D 64 take two consumers (14.2 against 15.9 ms at
-    // 1M; three spill more); the DNA kernel at D 128 has two stages (the entries beside each stage leave no
-    // room for a third).
+    // Anchors and DNA lists (version 2) keep those shapes: at D 64 three consumers (10.4 ms for the issue's 1M
+    // shortlist) beat two (11.6 ms) although they spill; the DNA kernel at D 128 has two stages (the entries
+    // beside each stage leave no room for a third). The consumer counts fix the rows of a work item, and so
+    // the query tiles the DNA lists are built for: wgmma_query_rows must follow them.
     return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true>(problem, dna, multiprocessors, stream)
                                                     : launch_typed<false>(problem, dna, multiprocessors, stream);
 }
