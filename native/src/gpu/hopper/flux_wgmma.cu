@@ -58,6 +58,10 @@ namespace {
 using namespace hopper;
 
 constexpr int kKeys = 128;                     // keys of a tile
+// Consumer warpgroups at D ≤ 64 and at D 128 (every segment): they fix a work item's rows, and so the query tiles
+// the DNA lists are built for (wgmma_query_rows), which must follow them.
+constexpr int kConsumers64 = 3;
+constexpr int kConsumers128 = 2;
 constexpr int kConsumerRows = 64;              // rows of a consumer warpgroup
 constexpr int64_t kPingPongWindow = 1024;      // D 64: ping-pong from this window on (band only, dense included)
 constexpr int64_t kPersistentWindow = 1024;    // below this window a block per SM walks the items
@@ -777,18 +781,18 @@ proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int 
     const Segments segments = segments_of(problem, dna);
     if (problem.head_dim <= 64) {
         switch (segments) {
-        case Segments::kDna: return launch<64, 3, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
-        case Segments::kAnchors: return launch<64, 3, false, 4, 2, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
+        case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
+        case Segments::kAnchors: return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
         default:
             return problem.candidates.window >= kPingPongWindow
-                       ? launch<64, 3, true, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream)
-                       : launch<64, 3, false, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream);
+                       ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream)
+                       : launch<64, kConsumers64, false, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream);
         }
     }
     switch (segments) {
-    case Segments::kDna: return launch<128, 2, false, 2, 1, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
-    case Segments::kAnchors: return launch<128, 2, false, 3, 1, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
-    default: return launch<128, 2, false, 3, 1, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream);
+    case Segments::kDna: return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
+    case Segments::kAnchors: return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
+    default: return launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream);
     }
 }
 
@@ -806,7 +810,10 @@ bool aligned_rows(const TensorRef& tensor)
 
 bool wgmma_kernel_built() { return true; }
 
-int64_t wgmma_query_rows(const FluxProblem& problem) { return problem.head_dim <= 64 ? 3 * kConsumerRows : 2 * kConsumerRows; }
+int64_t wgmma_query_rows(const FluxProblem& problem)
+{
+    return (problem.head_dim <= 64 ? kConsumers64 : kConsumers128) * kConsumerRows;
+}
 
 std::string wgmma_kernel_refusal(const FluxProblem& problem, const DeviceTraits& traits)
 {
@@ -845,7 +852,7 @@ proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna,
     // Anchors and DNA lists (version 2) keep those shapes: at D 64 three consumers (10.4 ms for the issue's 1M
     // shortlist) beat two (11.6 ms) although they spill; the DNA kernel at D 128 has two stages (the entries
     // beside each stage leave no room for a third). The consumer counts fix the rows of a work item, and so
-    // the query tiles the DNA lists are built for: wgmma_query_rows must follow them.
+    // the query tiles the DNA lists are built for (kConsumers64 / kConsumers128, read by wgmma_query_rows too).
     return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true>(problem, dna, multiprocessors, stream)
                                                     : launch_typed<false>(problem, dna, multiprocessors, stream);
 }
