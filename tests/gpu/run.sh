@@ -43,6 +43,9 @@
 #             PROTEUS_PERF_ARGS="--mode tile" extra arguments for the perf step's `proteus bench`
 #             PROTEUS_PERF_BASELINE=path/to/perf.json of an earlier run: the perf step also judges each case
 #                                   against it (sdpa_bench.py --baseline; carry the file with the call)
+#             PROTEUS_WGMMA_SANITIZERS="racecheck" the hopper step's sanitizer runs (default: memcheck racecheck synccheck);
+#             PROTEUS_WGMMA_PROFILE="5 0" ncu of wgmma_check's time cases (wgmma-profile.txt: sections, stalling SASS lines);
+#             PROTEUS_WGMMA_POLYS="4 2" the 1M window and shortlist timed again under each PROTEUS_WGMMA_POLY
 #             PROTEUS_TILE_TIME_REPEATS=10 repeats of the tile step's per-config timings (0: skip them)
 #             PROTEUS_GRAPH_T=2048 sequence length of the graph step (the sanitizer runs use 300)
 #   Before/after in one call: carry .old/ holding `git archive <0.1 commit> native cmake CMakeLists.txt` and
@@ -137,18 +140,32 @@ if has_step hopper; then
   if g++ -O2 -std=c++17 -I"$root/native/include" -I"$root/native/src" "$root/tests/gpu/wgmma_check.cpp" -L"$build/lib" -lproteus \
       -Wl,-rpath,"$build/lib" -o "$checker" >>"$out/hopper.txt" 2>&1; then
     start=$SECONDS
-    timeout 120 "$checker" check >>"$out/hopper.txt" 2>&1
+    timeout ${PROTEUS_WGMMA_CHECK_TIMEOUT:-180} "$checker" check >>"$out/hopper.txt" 2>&1
     note "wgmma check (Hopper kernel vs CPU backend): rc=$? in $((SECONDS - start)) s :: $(grep -E '^wgmma check' "$out/hopper.txt" | tail -1)"
-    for tool in memcheck racecheck synccheck; do
+    for tool in ${PROTEUS_WGMMA_SANITIZERS:-memcheck racecheck synccheck}; do
       timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 "$checker" check small >"$build/wgmma-$tool.log" 2>&1
       note "wgmma $tool: rc=$? :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-$tool.log" | tail -1)"
     done
     # PROTEUS_WGMMA_TIME_PLAIN=0: the Hopper kernel's times alone (not the mma.sync kernel's beside them).
     timeout 240 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
       tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
-    # PROTEUS_WGMMA_VARIANTS="a b": the 1M window and shortlist cases again under each PROTEUS_WGMMA_VARIANT.
-    for variant in ${PROTEUS_WGMMA_VARIANTS:-}; do
-      PROTEUS_WGMMA_VARIANT=$variant timeout 120 stdbuf -oL "$checker" time 10 alone windows 2>&1 | sed "s/^time/time[$variant]/" |
+    # PROTEUS_WGMMA_PROFILE="5 0": ncu of time case N (wgmma_check once N; 5: the shortlist, 0: dense D 64 16K), its
+    # throughput, warp-state and instruction sections and the SASS lines where the warps stall (wgmma-profile.txt).
+    for n in ${PROTEUS_WGMMA_PROFILE:-}; do
+      start=$SECONDS
+      rm -f "$build/wgmma-$n.ncu-rep"
+      timeout 180 ncu --clock-control none --kernel-name regex:flux_wgmma --launch-count 1 --section SpeedOfLight \
+        --section ComputeWorkloadAnalysis --section WarpStateStats --section SchedulerStats --section InstructionStats \
+        --section Occupancy --section SourceCounters -o "$build/wgmma-$n" "$checker" once "$n" >>"$out/hopper.txt" 2>&1
+      { echo "===== ncu: wgmma_check once $n"; ncu --import "$build/wgmma-$n.ncu-rep" 2>&1
+        ncu --import "$build/wgmma-$n.ncu-rep" --page source --csv --print-source sass >"$build/wgmma-source-$n.csv" 2>&1
+        python3 "$root/tests/gpu/stall_lines.py" "$build/wgmma-source-$n.csv" 2>&1; } >>"$out/wgmma-profile.txt"
+      note "wgmma profile (ncu, case $n): in $((SECONDS - start)) s :: $(grep -E 'Duration' "$out/wgmma-profile.txt" | tail -1)"
+    done
+    # PROTEUS_WGMMA_POLYS="4 2": the 1M window and shortlist cases again with every 4th (2nd) block of the softmax's
+    # exp2 on the FMA pipe (PROTEUS_WGMMA_POLY, an experiment knob of gpu/hopper/flux_wgmma.cu).
+    for poly in ${PROTEUS_WGMMA_POLYS:-}; do
+      PROTEUS_WGMMA_POLY=$poly timeout 120 stdbuf -oL "$checker" time 10 alone windows 2>&1 | sed "s/^time/time[poly $poly]/" |
         tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
     done
   fi

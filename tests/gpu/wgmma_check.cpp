@@ -15,8 +15,9 @@
 // Build (repository root, after building build-cuda):
 //   g++ -O2 -std=c++17 -Inative/include -Inative/src tests/gpu/wgmma_check.cpp -Lbuild-cuda/lib -lproteus
 //       -Wl,-rpath,$PWD/build-cuda/lib -o build-cuda/wgmma_check
-// Run:  build-cuda/wgmma_check check [small] | time [REPEATS [alone [windows]]]   (small: the cases of ≤ 40 000
-//       rows in all; alone: the Hopper kernel's times only; windows: the 1M window and shortlist cases only)
+// Run:  build-cuda/wgmma_check check [small] | time [REPEATS [alone [windows]]] | once [CASE]   (small: the cases of
+//       ≤ 40 000 rows in all; alone: the Hopper kernel's times only; windows: the 1M window and shortlist cases
+//       only; once: time case CASE (0 … 6, default 5: the shortlist) once after one warm-up, for ncu)
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -207,20 +208,22 @@ double case_ms(proteus_context context, const Case& c, int repeats, int32_t& ker
 {
     const Problem problem(context, c, 5);
     proteus_flux_run_info info{};
-    const double ms = median_ms(context, problem.tensors, problem.params, 2, repeats, info);
+    const double ms = median_ms(context, problem.tensors, problem.params, repeats > 1 ? 2 : 1, repeats, info);
     kernel = info.kernel;
     return ms;
 }
 
-/** `windows_only`: the 1M window and shortlist cases alone (run.sh times each PROTEUS_WGMMA_VARIANT on them). */
+/** The timed shapes: dense D 64 and D 128 at 16K and 64K, the 1M window, the shortlist and its DNA case. */
+const Case kTimeCases[] = {{1, 16, 16, 16384, 64, 0, 16384, INT64_MAX / 4}, {1, 16, 16, 65536, 64, 0, 65536, INT64_MAX / 4},
+                           {1, 8, 8, 16384, 128, 0, 16384, INT64_MAX / 4},  {1, 8, 8, 65536, 128, 0, 65536, INT64_MAX / 4},
+                           {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 341},
+                           {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 341, 256, 171},
+                           {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 307, 256, 154, 51}};
+
+/** `windows_only`: the 1M window and shortlist cases alone (run.sh times each PROTEUS_WGMMA_POLY on them). */
 int time_both(proteus_context wgmma, proteus_context plain, int repeats, bool windows_only)
 {
-    const Case cases[] = {{1, 16, 16, 16384, 64, 0, 16384, INT64_MAX / 4}, {1, 16, 16, 65536, 64, 0, 65536, INT64_MAX / 4},
-                          {1, 8, 8, 16384, 128, 0, 16384, INT64_MAX / 4},  {1, 8, 8, 65536, 128, 0, 65536, INT64_MAX / 4},
-                          {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 341},
-                          {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 341, 256, 171},
-                          {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 307, 256, 154, 51}};
-    for (const Case& c : cases) {
+    for (const Case& c : kTimeCases) {
         if (windows_only && c.W >= c.T) continue;
         const int64_t W = std::min(c.W, c.T);
         // Causal pairs (i, j) with i − W < j ≤ i, 4·D flops each, plus each row's anchors and DNA keys (rows i ≥ W;
@@ -261,6 +264,16 @@ int main(int argc, char** argv)
     unsetenv("PROTEUS_GPU_TILE_KERNEL");
     const bool alone = argc > 3 && std::string(argv[3]) == "alone";
     const bool windows_only = argc > 4 && std::string(argv[4]) == "windows";
+    if (mode == "once") {  // one timed case (index into kTimeCases), one call after one warm-up: for ncu
+        const int index = argc > 2 ? std::atoi(argv[2]) : 5;
+        int32_t kernel = 0;
+        const double ms = case_ms(wgmma, kTimeCases[std::clamp(index, 0, 6)], 1, kernel);
+        std::printf("once %d: kernel %d, %.3f ms\n", index, kernel, ms);
+        proteus_context_destroy(wgmma);
+        proteus_context_destroy(plain);
+        proteus_context_destroy(cpu);
+        return 0;
+    }
     const int rc = mode == "time" ? time_both(wgmma, alone ? nullptr : plain, argc > 2 ? std::atoi(argv[2]) : 10, windows_only) : check(wgmma, cpu, argc > 2 && std::string(argv[2]) == "small");
     proteus_context_destroy(wgmma);
     proteus_context_destroy(plain);

@@ -45,6 +45,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "core/candidate_rules.h"
@@ -93,7 +94,9 @@ struct Shape {
     static constexpr int kEntries = kQBuffers * kQBytes + 2 * kStages * kTileBytes;
     // Every row's anchor range (kAnchors, kDna: int2) and DNA threshold (kDna: uint64_t).
     static constexpr int kRanges = kEntries + kStages * kEntryBytes;
-    static constexpr int kThresholds = kRanges + (kSegments != Segments::kBand ? kRows * 8 : 0);
+    // Each warp's common anchor range (int2: the anchors every one of its rows takes), then the DNA thresholds.
+    static constexpr int kWarpRanges = kRanges + (kSegments != Segments::kBand ? kRows * 8 : 0);
+    static constexpr int kThresholds = kWarpRanges + (kSegments != Segments::kBand ? kConsumers * 4 * 8 : 0);
     static constexpr int kBarriers = kThresholds + (kSegments == Segments::kDna ? kRows * 8 : 0);
     static constexpr int kBytes = kBarriers + 8 * (2 * kQBuffers + 3 * kStages) + 1024;  // + alignment slack
 };
@@ -146,6 +149,20 @@ struct Item {
     __device__ int tiles() const { return anchor_tiles + dna_tiles + band_tiles; }
 };
 
+/**
+ * Row i's aligned anchors (candidate_rules.h) as anchor indices key / S, [x, y] (empty: x > y), in 32-bit
+ * arithmetic (positions stay below 2^30, wgmma_kernel_refusal): an item's set-up runs once per item on every
+ * consumer thread, and a 64-bit division there costs as much as a tile's softmax.
+ */
+__device__ __forceinline__ int2 anchor_range(int32_t i, const WgmmaArgs& args)
+{
+    const int32_t limit = i - args.window;
+    if (args.anchor_count <= 0 || limit < 0) return {INT32_MAX, INT32_MIN};
+    const int32_t last = static_cast<int32_t>(static_cast<uint32_t>(limit) / static_cast<uint32_t>(args.anchor_stride));
+    const int32_t count = last + 1 < args.anchor_count ? last + 1 : args.anchor_count;
+    return {last - count + 1, last};
+}
+
 template <int kRows, Segments kSegments>
 __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
 {
@@ -165,13 +182,14 @@ __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
     w.band_first = lo;
     w.band_tiles = (w.last_position - lo) / kKeys + 1;
     if constexpr (kSegments != Segments::kBand) {
+        // Anchor indices only grow with the row: the union of the rows' anchors is [first row's low, last row's high].
         const int32_t first_anchored = w.first_position > args.window ? w.first_position : args.window;
-        if (args.anchor_count > 0 && first_anchored <= w.last_position) {
-            const AlignedAnchors first = aligned_anchors(first_anchored, args.window, args.anchor_stride, args.anchor_count);
-            const AlignedAnchors last = aligned_anchors(w.last_position, args.window, args.anchor_stride, args.anchor_count);
-            const int64_t keys = (last.first - first.first) / args.anchor_stride + last.count;
-            w.anchor_base = static_cast<int32_t>(first.first / args.anchor_stride);
-            w.anchor_tiles = static_cast<int>((keys + kKeys - 1) / kKeys);
+        if (first_anchored <= w.last_position) {
+            const int2 first = anchor_range(first_anchored, args), last = anchor_range(w.last_position, args);
+            if (first.x <= last.y) {
+                w.anchor_base = first.x;
+                w.anchor_tiles = (last.y - first.x) / kKeys + 1;
+            }
         }
     }
     if constexpr (kSegments == Segments::kDna) {
@@ -195,10 +213,28 @@ struct RowState {
 __device__ __forceinline__ int column_of(int c, int e, int t) { return 8 * c + 2 * t + e % 2; }
 
 /**
+ * 2^x for x ≤ 0 on the FMA pipe (the exp2 unit does 16 results a clock an SM, and at D 64 it, not the
+ * tensor cores, sets the softmax's pace): x = j + f with j = round(x) and f in [−0.5, 0.5], 2^f a
+ * degree-3 polynomial (relative error 7.5e-5, below the bfloat16 and float16 rounding of P), j added to
+ * the exponent field. Below −126 (masked keys at −inf included) it returns at most 2^−125.
+ */
+__device__ __forceinline__ float exp2_fma(float x)
+{
+    x = fmaxf(x, -126.0f);
+    const float shifted = __fadd_rn(x, 12582912.0f);  // 1.5 · 2^23: the low mantissa bits hold round(x)
+    const float f = __fsub_rn(x, __fsub_rn(shifted, 12582912.0f));
+    float p = __fmaf_rn(0.0551716685f, f, 0.2426111251f);
+    p = __fmaf_rn(p, f, 0.6932609677f);
+    p = __fmaf_rn(p, f, 0.9999280572f);
+    return __int_as_float(__float_as_int(p) + (__float_as_int(shifted) << 23));
+}
+
+/**
  * The softmax step of one tile on S (64 × 128, this thread's 64 values, masked keys at −inf): moves the
  * running max, turns S into exp2 of the scaled scores (P, in float), adds them to l and returns each row's
  * rescale factor for O (0 while the row has seen no key).
  */
+template <int kPoly>
 __device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, float (&rescale)[2], float scale_log2)
 {
     float tile_max[2] = {-INFINITY, -INFINITY};
@@ -222,7 +258,9 @@ __device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, fl
     for (int c = 0; c < 16; ++c) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-            s[4 * c + e] = exp2_approx(fmaf(s[4 * c + e], scale_log2, -base[e / 2]));
+            // kPoly > 0: every kPoly-th block of four on the FMA pipe (exp2_fma), the rest on the exp2 unit.
+            const float x = fmaf(s[4 * c + e], scale_log2, -base[e / 2]);
+            s[4 * c + e] = kPoly > 0 && c % kPoly == kPoly - 1 ? exp2_fma(x) : exp2_approx(x);
             state.l[e / 2] += s[4 * c + e];
         }
     }
@@ -296,7 +334,7 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
  * every tile); kHalf: float16 (else bfloat16).
  */
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kPoly>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -315,6 +353,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     Entry* const entries = reinterpret_cast<Entry*>(base + L::kEntries);  // [stage][128] (kDna)
     // A row's aligned anchors [x, y] (anchor indices key / S; empty: x > y) and its DNA threshold (~0: none).
     int2* const row_ranges = reinterpret_cast<int2*>(base + L::kRanges);
+    int2* const warp_ranges = reinterpret_cast<int2*>(base + L::kWarpRanges);
     uint64_t* const row_thresholds = reinterpret_cast<uint64_t*>(base + L::kThresholds);
     uint64_t* const q_full = reinterpret_cast<uint64_t*>(base + L::kBarriers);
     uint64_t* const q_empty = q_full + L::kQBuffers;
@@ -333,7 +372,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         for (int s = 0; s < L::kStages; ++s) {
             barrier_init(&k_full[s], 1);
             barrier_init(&v_full[s], 1);
-            barrier_init(&empty[s], 4 * kConsumers);
+            // One arrival from each consumer warp; with DNA lists from each consumer thread (each reader of the
+            // stage's entries, which are written through the generic proxy, releases them itself).
+            barrier_init(&empty[s], kSegments == Segments::kDna ? 128 * kConsumers : 4 * kConsumers);
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
@@ -409,8 +450,12 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     };
     if (kPingPong && consumer == kConsumers - 1) pass_turn();
     const auto release = [&](int stage) {
-        __syncwarp();
-        if (lane == 0) barrier_arrive(&empty[stage]);
+        if constexpr (kDna) {
+            barrier_arrive(&empty[stage]);
+        } else {
+            __syncwarp();
+            if (lane == 0) barrier_arrive(&empty[stage]);
+        }
     };
     const uint64_t k_desc = descriptor(k_tiles, 16, 1024);
     const uint64_t v_desc = descriptor(v_tiles, L::kSubtileBytes, 1024);
@@ -456,16 +501,17 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 // Lane t of the row's four writes row g (t 0) or g + 8 (t 1); the previous item's readers are done
                 // (the warp passed its last mask before the epilogue).
                 __syncwarp();  // every lane of the warp has read the previous item's ranges
+                // The warp's common range: the anchors all its rows take (rows past wg_last do not count), so that
+                // the mask skips the anchor tiles inside it.
+                int32_t common_low = INT32_MIN, common_high = INT32_MAX;
                 if (t < 2) {
                     const int32_t i = position[t];
                     int2 range{INT32_MAX, INT32_MIN};
                     uint64_t threshold = ~uint64_t{0};
                     if (i <= wg_last) {
-                        const AlignedAnchors a = aligned_anchors(i, window, args.anchor_stride, args.anchor_count);
-                        if (a.count > 0) {
-                            range.x = static_cast<int32_t>(a.first / args.anchor_stride);
-                            range.y = range.x + static_cast<int32_t>(a.count) - 1;
-                        }
+                        range = anchor_range(i, args);
+                        common_low = range.x;
+                        common_high = range.y;
                         if (kDna && i >= window) {
                             threshold = args.dna.thresholds[w.b * args.dna.prefixes + (i - window - args.dna.first_prefix)];
                         }
@@ -473,6 +519,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     ranges[g + 8 * t] = range;
                     if (kDna) thresholds[g + 8 * t] = threshold;
                 }
+                common_low = __reduce_max_sync(0xffffffffu, common_low);
+                common_high = __reduce_min_sync(0xffffffffu, common_high);
+                if (lane == 0) warp_ranges[consumer * 4 + warp] = int2{common_low, common_high};
                 __syncwarp();
             }
         }
@@ -480,6 +529,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             if (kAnchors && n < anchor_tiles) {
                 // Column c of the tile is anchor a0 + c: row k takes it when it lies in [low − a0, high − a0].
                 const int32_t a0 = anchor_base + n * kKeys;
+                const int2 common = warp_ranges[consumer * 4 + warp];
+                if (a0 >= common.x && a0 + kKeys - 1 <= common.y) return;  // every row takes every column
                 int32_t low[2], high[2];
                 for (int k = 0; k < 2; ++k) {
                     low[k] = ranges[g + 8 * k].x - a0;
@@ -596,7 +647,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             pass_turn();
             wait_pending<0>();
             mask(s, n, stage_of(n));
-            softmax_step(s, state, rescale, args.scale_log2);
+            softmax_step<kPoly>(s, state, rescale, args.scale_log2);
             scale_o();
             pack_p<kHalf>(s, p);
             for (++n; n <= last; ++n) {
@@ -610,7 +661,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 pass_turn();
                 wait_pending<1>();  // S(n) is in; P(n − 1)·V(n − 1) may still run
                 mask(s, n, stage);
-                softmax_step(s, state, rescale, args.scale_log2);
+                softmax_step<kPoly>(s, state, rescale, args.scale_log2);
                 wait_pending<0>();
                 release(previous);
                 scale_o();
@@ -708,7 +759,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
     return anchors ? Segments::kAnchors : Segments::kBand;
 }
 
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kPoly = 0>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, cudaStream_t stream)
 {
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>;
@@ -763,7 +814,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.v_head = problem.v.strides[1];
     args.v_token = problem.v.strides[2];
     args.dna = dna;
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kPoly>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -774,6 +825,16 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     return check_launch("flux_wgmma");
 }
 
+/** EXPERIMENT (issue 12, to be measured and then removed or made the default): PROTEUS_WGMMA_POLY=4 or 2. */
+int poly_every()
+{
+    static const int every = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_POLY");
+        return value != nullptr ? std::atoi(value) : 0;
+    }();
+    return every;
+}
+
 /** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
 template <bool kHalf>
 proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int multiprocessors, cudaStream_t stream)
@@ -782,8 +843,21 @@ proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int 
     if (problem.head_dim <= 64) {
         switch (segments) {
         case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
-        case Segments::kAnchors: return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
+        case Segments::kAnchors:
+            if constexpr (!kHalf) {
+                if (poly_every() == 4) return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf, 4>(problem, dna, multiprocessors, stream);
+                if (poly_every() == 2) return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf, 2>(problem, dna, multiprocessors, stream);
+            }
+            return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
         default:
+            if constexpr (!kHalf) {
+                if (poly_every() == 4 && problem.candidates.window < kPingPongWindow) {
+                    return launch<64, kConsumers64, false, 4, 2, Segments::kBand, kHalf, 4>(problem, dna, multiprocessors, stream);
+                }
+                if (poly_every() == 2 && problem.candidates.window < kPingPongWindow) {
+                    return launch<64, kConsumers64, false, 4, 2, Segments::kBand, kHalf, 2>(problem, dna, multiprocessors, stream);
+                }
+            }
             return problem.candidates.window >= kPingPongWindow
                        ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream)
                        : launch<64, kConsumers64, false, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream);
