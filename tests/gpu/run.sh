@@ -45,6 +45,7 @@
 #                                   against it (sdpa_bench.py --baseline; carry the file with the call)
 #             PROTEUS_WGMMA_SANITIZERS="racecheck" the hopper step's sanitizer runs (default: memcheck racecheck synccheck);
 #             PROTEUS_WGMMA_PROFILE="5 0" ncu of wgmma_check's time cases (wgmma-profile.txt: sections, stalling SASS lines);
+#             PROTEUS_WGMMA_KERNELS="6" every kernel of one call of wgmma_check's time case 6 and its duration (ncu);
 #             PROTEUS_WGMMA_POLYS="4 2" the 1M window and shortlist timed again under each PROTEUS_WGMMA_POLY
 #             PROTEUS_TILE_TIME_REPEATS=10 repeats of the tile step's per-config timings (0: skip them)
 #             PROTEUS_GRAPH_T=2048 sequence length of the graph step (the sanitizer runs use 300)
@@ -144,7 +145,9 @@ if has_step hopper; then
     note "wgmma check (Hopper kernel vs CPU backend): rc=$? in $((SECONDS - start)) s :: $(grep -E '^wgmma check' "$out/hopper.txt" | tail -1)"
     for tool in ${PROTEUS_WGMMA_SANITIZERS:-memcheck racecheck synccheck}; do
       timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 "$checker" check small >"$build/wgmma-$tool.log" 2>&1
-      note "wgmma $tool: rc=$? :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-$tool.log" | tail -1)"
+      rc=$?
+      note "wgmma $tool: rc=$rc :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-$tool.log" | tail -1)"
+      [ $rc -eq 0 ] || head -c 30000 "$build/wgmma-$tool.log" >"$out/wgmma-$tool.txt"
     done
     # PROTEUS_WGMMA_TIME_PLAIN=0: the Hopper kernel's times alone (not the mma.sync kernel's beside them).
     timeout 240 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
@@ -161,6 +164,12 @@ if has_step hopper; then
         ncu --import "$build/wgmma-$n.ncu-rep" --page source --csv --print-source sass >"$build/wgmma-source-$n.csv" 2>&1
         python3 "$root/tests/gpu/stall_lines.py" "$build/wgmma-source-$n.csv" 2>&1; } >>"$out/wgmma-profile.txt"
       note "wgmma profile (ncu, case $n): in $((SECONDS - start)) s :: $(grep -E 'Duration' "$out/wgmma-profile.txt" | tail -1)"
+    done
+    # PROTEUS_WGMMA_KERNELS="6": every kernel of one call of time case N (wgmma_check once N) and its duration (ncu),
+    # to see what a call spends beside the attention kernel (the DNA case's lists, for one).
+    for n in ${PROTEUS_WGMMA_KERNELS:-}; do
+      timeout 120 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel "$checker" once "$n" 2>&1 |
+        grep -vE '^==PROF==' | tail -40 | sed "s/^/kernels[$n] /" | tee -a "$out/hopper.txt" >>"$summary"
     done
     # PROTEUS_WGMMA_POLYS="4 2": the 1M window and shortlist cases again with every 4th (2nd) block of the softmax's
     # exp2 on the FMA pipe (PROTEUS_WGMMA_POLY, an experiment knob of gpu/hopper/flux_wgmma.cu).

@@ -67,7 +67,10 @@ constexpr int kConsumerRows = 64;              // rows of a consumer warpgroup
 constexpr int64_t kPingPongWindow = 1024;      // D 64: ping-pong from this window on (band only, dense included)
 constexpr int64_t kPersistentWindow = 1024;    // below this window a block per SM walks the items
 constexpr int kProducerBarrier = 8;            // named barrier of the producer's gathering warps (DNA)
-constexpr int kGatherThreads = 96;             // the producer's warps 1 … 3 gather the DNA tiles
+constexpr int kGatherThreads = 96;
+// The empty anchor range [2^30, −2^30]: anchor indices stay below 2^30, and the masks subtract a tile's first
+// anchor index from the bounds without overflow.
+constexpr int32_t kNoAnchors = 1 << 30;             // the producer's warps 1 … 3 gather the DNA tiles
 
 /** Which segments the kernel runs: the band alone, anchors too, or anchors and the DNA list. */
 enum class Segments { kBand, kAnchors, kDna };
@@ -157,7 +160,7 @@ struct Item {
 __device__ __forceinline__ int2 anchor_range(int32_t i, const WgmmaArgs& args)
 {
     const int32_t limit = i - args.window;
-    if (args.anchor_count <= 0 || limit < 0) return {INT32_MAX, INT32_MIN};
+    if (args.anchor_count <= 0 || limit < 0) return {kNoAnchors, -kNoAnchors};
     const int32_t last = static_cast<int32_t>(static_cast<uint32_t>(limit) / static_cast<uint32_t>(args.anchor_stride));
     const int32_t count = last + 1 < args.anchor_count ? last + 1 : args.anchor_count;
     return {last - count + 1, last};
@@ -260,7 +263,7 @@ __device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, fl
         for (int e = 0; e < 4; ++e) {
             // kPoly > 0: every kPoly-th block of four on the FMA pipe (exp2_fma), the rest on the exp2 unit.
             const float x = fmaf(s[4 * c + e], scale_log2, -base[e / 2]);
-            s[4 * c + e] = kPoly > 0 && c % kPoly == kPoly - 1 ? exp2_fma(x) : exp2_approx(x);
+            s[4 * c + e] = kPoly > 0 && c % (kPoly > 0 ? kPoly : 1) == kPoly - 1 ? exp2_fma(x) : exp2_approx(x);
             state.l[e / 2] += s[4 * c + e];
         }
     }
@@ -287,6 +290,15 @@ __device__ __forceinline__ void pack_p(const float (&s)[64], uint32_t (&p)[kKeys
         p[j][1] = pack<kHalf>(s[8 * j + 2], s[8 * j + 3]);
         p[j][2] = pack<kHalf>(s[8 * j + 4], s[8 * j + 5]);
         p[j][3] = pack<kHalf>(s[8 * j + 6], s[8 * j + 7]);
+    }
+}
+
+/** P of a tile none of the warp's rows takes a key of: zeros (its P·V product then adds nothing). */
+__device__ __forceinline__ void clear_p(uint32_t (&p)[kKeys / 16][4])
+{
+#pragma unroll
+    for (int j = 0; j < kKeys / 16; ++j) {
+        for (int x = 0; x < 4; ++x) p[j][x] = 0u;
     }
 }
 
@@ -345,6 +357,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
+    // Whether a warp skips the softmax of a band tile none of its rows reaches (the short windows' last tile of a
+    // consumer). Not with DNA lists or ping-pong: the branch there made ptxas serialise the wgmma (C7513) or spill.
+    constexpr bool kSkipEmpty = !kDna && !kPingPong;
     extern __shared__ uint8_t raw[];
     uint8_t* const base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw) + 1023) & ~uintptr_t{1023});
     uint8_t* const q_tiles = base;                               // [buffer][sub][kRows][128 B]
@@ -392,7 +407,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             const Item w = decode<L::kRows, kSegments>(args, index);
             const int buffer = count % L::kQBuffers, use = count / L::kQBuffers;
             if (thread == 0) {
-                if (use > 0) barrier_wait(&q_empty[buffer], (use - 1) & 1);
+                if (use > 0) barrier_wait_suspended(&q_empty[buffer], (use - 1) & 1);
                 barrier_expect(&q_full[buffer], L::kQBytes);
                 for (int sub = 0; sub < L::kSub; ++sub) {
                     copy_box(q_tiles + buffer * L::kQBytes + sub * L::kRows * 128, &q_map, 64 * sub, w.first_row, w.h, w.b, &q_full[buffer]);
@@ -401,7 +416,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             const int tiles = w.tiles();
             for (int n = 0; n < tiles; ++n, ++ring) {
                 const int stage = ring % L::kStages, round = ring / L::kStages;
-                if (round > 0) barrier_wait(&empty[stage], (round - 1) & 1);
+                if (round > 0) barrier_wait_suspended(&empty[stage], (round - 1) & 1);
                 uint8_t* const k_stage = k_tiles + stage * L::kTileBytes;
                 uint8_t* const v_stage = v_tiles + stage * L::kTileBytes;
                 if (kDna && n >= w.anchor_tiles && n < w.anchor_tiles + w.dna_tiles) {
@@ -463,7 +478,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
 
     int ring = 0, count = 0;
     for (int index = static_cast<int>(blockIdx.x); index < args.items; index += static_cast<int>(gridDim.x), ++count) {
-        const int buffer = count % L::kQBuffers, use = count / L::kQBuffers;
+        const int buffer = __shfl_sync(0xffffffffu, count % L::kQBuffers, 0), use = count / L::kQBuffers;
         int32_t position[2];           // this thread's rows (k 0: row g, k 1: row g + 8 of its warp's 16)
         int32_t wg_first, wg_last;     // the warpgroup's rows (wg_last < wg_first: none)
         int32_t band_first;            // the band's first key
@@ -506,7 +521,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 int32_t common_low = INT32_MIN, common_high = INT32_MAX;
                 if (t < 2) {
                     const int32_t i = position[t];
-                    int2 range{INT32_MAX, INT32_MIN};
+                    int2 range{kNoAnchors, -kNoAnchors};
                     uint64_t threshold = ~uint64_t{0};
                     if (i <= wg_last) {
                         range = anchor_range(i, args);
@@ -525,25 +540,29 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 __syncwarp();
             }
         }
-        const auto mask = [&](float (&s)[64], int n, int stage) {
+        // Masks S of tile n (stage `stage`) and says whether none of the warp's 16 rows takes a key of it (then its
+        // softmax is skipped: P is zero and O keeps its scale). A thread's column 8c + 2t + (e & 1) is compared as the
+        // constant 8c + (e & 1) against per-row bounds less 2t: two compares and a select a value.
+        const auto mask = [&](float (&s)[64], int n, int stage) -> bool {
             if (kAnchors && n < anchor_tiles) {
                 // Column c of the tile is anchor a0 + c: row k takes it when it lies in [low − a0, high − a0].
                 const int32_t a0 = anchor_base + n * kKeys;
                 const int2 common = warp_ranges[consumer * 4 + warp];
-                if (a0 >= common.x && a0 + kKeys - 1 <= common.y) return;  // every row takes every column
+                if (a0 >= common.x && a0 + kKeys - 1 <= common.y) return false;  // every row takes every column
                 int32_t low[2], high[2];
                 for (int k = 0; k < 2; ++k) {
-                    low[k] = ranges[g + 8 * k].x - a0;
-                    high[k] = ranges[g + 8 * k].y - a0;
+                    low[k] = ranges[g + 8 * k].x - a0 - 2 * t;
+                    high[k] = ranges[g + 8 * k].y - a0 - 2 * t;
                 }
 #pragma unroll
                 for (int c = 0; c < 16; ++c) {
 #pragma unroll
                     for (int e = 0; e < 4; ++e) {
-                        const int32_t a = column_of(c, e, t);
+                        const int32_t a = 8 * c + e % 2;
                         if (a < low[e / 2] || a > high[e / 2]) s[4 * c + e] = -INFINITY;
                     }
                 }
+                return false;
             } else if (kDna && n < extra_tiles) {
                 const Entry* const tile_entries = entries + stage * kKeys;
                 int2 range[2];
@@ -567,18 +586,29 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                         }
                     }
                 }
+                return false;
             } else {
-                // Band: only where the tile crosses a row's causal or window edge.
+                // Band: row i takes key j when i − W < j ≤ i. The warp's rows are [first, first + 15] (rows past the
+                // item's last are never written): nothing to mask when every key of the tile is in every row's window,
+                // nothing to compute when none is in any.
                 const int32_t key0 = band_first + (n - extra_tiles) * kKeys;
-                if (key0 + kKeys - 1 <= wg_first && key0 >= wg_last - window + 1) return;
+                const int32_t first = wg_first + 16 * warp;
+                if (key0 + kKeys - 1 <= first && key0 > first + 15 - window) return false;
+                if (kSkipEmpty && (key0 > first + 15 || key0 + kKeys - 1 <= first - window)) return true;
+                int32_t low[2], high[2];  // column c + 2t is taken when low < c ≤ high
+                for (int k = 0; k < 2; ++k) {
+                    high[k] = position[k] - key0 - 2 * t;
+                    low[k] = high[k] - window;
+                }
 #pragma unroll
                 for (int c = 0; c < 16; ++c) {
 #pragma unroll
                     for (int e = 0; e < 4; ++e) {
-                        const int32_t j = key0 + column_of(c, e, t), i = position[e / 2];
-                        if (j > i || j <= i - window) s[4 * c + e] = -INFINITY;
+                        const int32_t column = 8 * c + e % 2;
+                        if (column > high[e / 2] || column <= low[e / 2]) s[4 * c + e] = -INFINITY;
                     }
                 }
+                return false;
             }
         };
 
@@ -624,8 +654,13 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 for (int e = 0; e < 4; ++e) o[4 * c + e] *= rescale[e / 2];
             }
         };
-        const auto stage_of = [&](int n) { return (ring + n) % L::kStages; };
-        const auto phase_of = [&](int n) { return ((ring + n) / L::kStages) & 1; };
+        // Through a shuffle, so that the compiler knows the stage is the same across the warp: the descriptors built
+        // from it then stay in uniform registers (without it every step rebuilt them in ordinary registers and moved
+        // them over, ~170 instructions a tile: the profile of version 2).
+        const auto stage_of = [&](int n) {
+            return __shfl_sync(0xffffffffu, static_cast<int>(static_cast<uint32_t>(ring + n) % L::kStages), 0);
+        };
+        const auto phase_of = [&](int n) { return (static_cast<uint32_t>(ring + n) / L::kStages) & 1; };
         const auto skip = [&](int n) {
             barrier_wait(&k_full[stage_of(n)], phase_of(n));
             barrier_wait(&v_full[stage_of(n)], phase_of(n));
@@ -646,10 +681,13 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             issue_s(s, stage_of(n));
             pass_turn();
             wait_pending<0>();
-            mask(s, n, stage_of(n));
-            softmax_step<kPoly>(s, state, rescale, args.scale_log2);
-            scale_o();
-            pack_p<kHalf>(s, p);
+            if (!mask(s, n, stage_of(n))) {
+                softmax_step<kPoly>(s, state, rescale, args.scale_log2);
+                scale_o();
+                pack_p<kHalf>(s, p);
+            } else {
+                clear_p(p);
+            }
             for (++n; n <= last; ++n) {
                 const int stage = stage_of(n), previous = stage_of(n - 1);
                 barrier_wait(&k_full[stage], phase_of(n));
@@ -660,12 +698,16 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 issue_pv(p, previous);
                 pass_turn();
                 wait_pending<1>();  // S(n) is in; P(n − 1)·V(n − 1) may still run
-                mask(s, n, stage);
-                softmax_step<kPoly>(s, state, rescale, args.scale_log2);
+                const bool none = mask(s, n, stage);
+                if (!none) softmax_step<kPoly>(s, state, rescale, args.scale_log2);
                 wait_pending<0>();
                 release(previous);
-                scale_o();
-                pack_p<kHalf>(s, p);
+                if (!none) {
+                    scale_o();
+                    pack_p<kHalf>(s, p);
+                } else {
+                    clear_p(p);
+                }
             }
             barrier_wait(&v_full[stage_of(last)], phase_of(last));
             my_turn();
