@@ -46,7 +46,6 @@
 #             PROTEUS_WGMMA_SANITIZERS="racecheck" the hopper step's sanitizer runs (default: memcheck racecheck synccheck);
 #             PROTEUS_WGMMA_PROFILE="5 0" ncu of wgmma_check's time cases (wgmma-profile.txt: sections, stalling SASS lines);
 #             PROTEUS_WGMMA_KERNELS="6" every kernel of one call of wgmma_check's time case 6 and its duration (ncu);
-#             PROTEUS_WGMMA_POLYS="4 2" the 1M window and shortlist timed again under each PROTEUS_WGMMA_POLY
 #             PROTEUS_TILE_TIME_REPEATS=10 repeats of the tile step's per-config timings (0: skip them)
 #             PROTEUS_GRAPH_T=2048 sequence length of the graph step (the sanitizer runs use 300)
 #   Before/after in one call: carry .old/ holding `git archive <0.1 commit> native cmake CMakeLists.txt` and
@@ -170,12 +169,6 @@ if has_step hopper; then
     for n in ${PROTEUS_WGMMA_KERNELS:-}; do
       timeout 120 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel "$checker" once "$n" 2>&1 |
         grep -vE '^==PROF==' | tail -40 | sed "s/^/kernels[$n] /" | tee -a "$out/hopper.txt" >>"$summary"
-    done
-    # PROTEUS_WGMMA_POLYS="4 2": the 1M window and shortlist cases again with every 4th (2nd) block of the softmax's
-    # exp2 on the FMA pipe (PROTEUS_WGMMA_POLY, an experiment knob of gpu/hopper/flux_wgmma.cu).
-    for poly in ${PROTEUS_WGMMA_POLYS:-}; do
-      PROTEUS_WGMMA_POLY=$poly timeout 120 stdbuf -oL "$checker" time 10 alone windows 2>&1 | sed "s/^time/time[poly $poly]/" |
-        tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
     done
   fi
 fi

@@ -220,7 +220,7 @@ const Case kTimeCases[] = {{1, 16, 16, 16384, 64, 0, 16384, INT64_MAX / 4}, {1, 
                            {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 341, 256, 171},
                            {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 307, 256, 154, 51}};
 
-/** `windows_only`: the 1M window and shortlist cases alone (run.sh times each PROTEUS_WGMMA_POLY on them). */
+/** `windows_only`: the 1M window and shortlist cases alone. */
 int time_both(proteus_context wgmma, proteus_context plain, int repeats, bool windows_only)
 {
     for (const Case& c : kTimeCases) {

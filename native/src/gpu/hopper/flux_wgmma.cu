@@ -45,7 +45,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 
 #include "core/candidate_rules.h"
@@ -216,56 +215,50 @@ struct RowState {
 __device__ __forceinline__ int column_of(int c, int e, int t) { return 8 * c + 2 * t + e % 2; }
 
 /**
- * 2^x for x ≤ 0 on the FMA pipe (the exp2 unit does 16 results a clock an SM, and at D 64 it, not the
- * tensor cores, sets the softmax's pace): x = j + f with j = round(x) and f in [−0.5, 0.5], 2^f a
- * degree-3 polynomial (relative error 7.5e-5, below the bfloat16 and float16 rounding of P), j added to
- * the exponent field. Below −126 (masked keys at −inf included) it returns at most 2^−125.
- */
-__device__ __forceinline__ float exp2_fma(float x)
-{
-    x = fmaxf(x, -126.0f);
-    const float shifted = __fadd_rn(x, 12582912.0f);  // 1.5 · 2^23: the low mantissa bits hold round(x)
-    const float f = __fsub_rn(x, __fsub_rn(shifted, 12582912.0f));
-    float p = __fmaf_rn(0.0551716685f, f, 0.2426111251f);
-    p = __fmaf_rn(p, f, 0.6932609677f);
-    p = __fmaf_rn(p, f, 0.9999280572f);
-    return __int_as_float(__float_as_int(p) + (__float_as_int(shifted) << 23));
-}
-
-/**
  * The softmax step of one tile on S (64 × 128, this thread's 64 values, masked keys at −inf): moves the
  * running max, turns S into exp2 of the scaled scores (P, in float), adds them to l and returns each row's
  * rescale factor for O (0 while the row has seen no key).
  */
-template <int kPoly>
 __device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, float (&rescale)[2], float scale_log2)
 {
-    float tile_max[2] = {-INFINITY, -INFINITY};
+    // Four partial maxima and sums a row (by c % 2 and e % 2): chains of 8 dependent operations instead of 32,
+    // as warps stall mostly on such dependencies here (the profile of version 2: "wait" is the largest stall).
+    float part_max[2][4], part_sum[2][4];
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+#pragma unroll
+        for (int x = 0; x < 4; ++x) {
+            part_max[k][x] = -INFINITY;
+            part_sum[k][x] = 0.0f;
+        }
+    }
 #pragma unroll
     for (int c = 0; c < 16; ++c) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) tile_max[e / 2] = fmaxf(tile_max[e / 2], s[4 * c + e]);
+        for (int e = 0; e < 4; ++e) part_max[e / 2][2 * (c % 2) + e % 2] = fmaxf(part_max[e / 2][2 * (c % 2) + e % 2], s[4 * c + e]);
     }
     float base[2];
 #pragma unroll
     for (int k = 0; k < 2; ++k) {
-        tile_max[k] = fmaxf(tile_max[k], __shfl_xor_sync(0xffffffffu, tile_max[k], 1));
-        tile_max[k] = fmaxf(tile_max[k], __shfl_xor_sync(0xffffffffu, tile_max[k], 2));
-        const float m_new = fmaxf(state.m[k], tile_max[k]);
+        float tile_max = fmaxf(fmaxf(part_max[k][0], part_max[k][1]), fmaxf(part_max[k][2], part_max[k][3]));
+        tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+        tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+        const float m_new = fmaxf(state.m[k], tile_max);
         base[k] = m_new == -INFINITY ? 0.0f : m_new * scale_log2;
         rescale[k] = exp2_approx(state.m[k] * scale_log2 - base[k]);  // 0 while m = −inf
         state.m[k] = m_new;
-        state.l[k] *= rescale[k];
     }
 #pragma unroll
     for (int c = 0; c < 16; ++c) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-            // kPoly > 0: every kPoly-th block of four on the FMA pipe (exp2_fma), the rest on the exp2 unit.
-            const float x = fmaf(s[4 * c + e], scale_log2, -base[e / 2]);
-            s[4 * c + e] = kPoly > 0 && c % (kPoly > 0 ? kPoly : 1) == kPoly - 1 ? exp2_fma(x) : exp2_approx(x);
-            state.l[e / 2] += s[4 * c + e];
+            s[4 * c + e] = exp2_approx(fmaf(s[4 * c + e], scale_log2, -base[e / 2]));
+            part_sum[e / 2][2 * (c % 2) + e % 2] += s[4 * c + e];
         }
+    }
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+        state.l[k] = state.l[k] * rescale[k] + ((part_sum[k][0] + part_sum[k][1]) + (part_sum[k][2] + part_sum[k][3]));
     }
 }
 
@@ -346,7 +339,7 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
  * every tile); kHalf: float16 (else bfloat16).
  */
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kPoly>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -407,7 +400,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             const Item w = decode<L::kRows, kSegments>(args, index);
             const int buffer = count % L::kQBuffers, use = count / L::kQBuffers;
             if (thread == 0) {
-                if (use > 0) barrier_wait_suspended(&q_empty[buffer], (use - 1) & 1);
+                if (use > 0) barrier_wait(&q_empty[buffer], (use - 1) & 1);
                 barrier_expect(&q_full[buffer], L::kQBytes);
                 for (int sub = 0; sub < L::kSub; ++sub) {
                     copy_box(q_tiles + buffer * L::kQBytes + sub * L::kRows * 128, &q_map, 64 * sub, w.first_row, w.h, w.b, &q_full[buffer]);
@@ -416,7 +409,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             const int tiles = w.tiles();
             for (int n = 0; n < tiles; ++n, ++ring) {
                 const int stage = ring % L::kStages, round = ring / L::kStages;
-                if (round > 0) barrier_wait_suspended(&empty[stage], (round - 1) & 1);
+                if (round > 0) barrier_wait(&empty[stage], (round - 1) & 1);
                 uint8_t* const k_stage = k_tiles + stage * L::kTileBytes;
                 uint8_t* const v_stage = v_tiles + stage * L::kTileBytes;
                 if (kDna && n >= w.anchor_tiles && n < w.anchor_tiles + w.dna_tiles) {
@@ -682,7 +675,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             pass_turn();
             wait_pending<0>();
             if (!mask(s, n, stage_of(n))) {
-                softmax_step<kPoly>(s, state, rescale, args.scale_log2);
+                softmax_step(s, state, rescale, args.scale_log2);
                 scale_o();
                 pack_p<kHalf>(s, p);
             } else {
@@ -699,7 +692,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 pass_turn();
                 wait_pending<1>();  // S(n) is in; P(n − 1)·V(n − 1) may still run
                 const bool none = mask(s, n, stage);
-                if (!none) softmax_step<kPoly>(s, state, rescale, args.scale_log2);
+                if (!none) softmax_step(s, state, rescale, args.scale_log2);
                 wait_pending<0>();
                 release(previous);
                 if (!none) {
@@ -801,7 +794,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
     return anchors ? Segments::kAnchors : Segments::kBand;
 }
 
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kPoly = 0>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, cudaStream_t stream)
 {
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>;
@@ -856,7 +849,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.v_head = problem.v.strides[1];
     args.v_token = problem.v.strides[2];
     args.dna = dna;
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kPoly>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -867,16 +860,6 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     return check_launch("flux_wgmma");
 }
 
-/** EXPERIMENT (issue 12, to be measured and then removed or made the default): PROTEUS_WGMMA_POLY=4 or 2. */
-int poly_every()
-{
-    static const int every = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_POLY");
-        return value != nullptr ? std::atoi(value) : 0;
-    }();
-    return every;
-}
-
 /** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
 template <bool kHalf>
 proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int multiprocessors, cudaStream_t stream)
@@ -885,21 +868,8 @@ proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int 
     if (problem.head_dim <= 64) {
         switch (segments) {
         case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
-        case Segments::kAnchors:
-            if constexpr (!kHalf) {
-                if (poly_every() == 4) return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf, 4>(problem, dna, multiprocessors, stream);
-                if (poly_every() == 2) return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf, 2>(problem, dna, multiprocessors, stream);
-            }
-            return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
+        case Segments::kAnchors: return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
         default:
-            if constexpr (!kHalf) {
-                if (poly_every() == 4 && problem.candidates.window < kPingPongWindow) {
-                    return launch<64, kConsumers64, false, 4, 2, Segments::kBand, kHalf, 4>(problem, dna, multiprocessors, stream);
-                }
-                if (poly_every() == 2 && problem.candidates.window < kPingPongWindow) {
-                    return launch<64, kConsumers64, false, 4, 2, Segments::kBand, kHalf, 2>(problem, dna, multiprocessors, stream);
-                }
-            }
             return problem.candidates.window >= kPingPongWindow
                        ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream)
                        : launch<64, kConsumers64, false, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream);

@@ -92,22 +92,6 @@ __device__ __forceinline__ void barrier_wait(uint64_t* barrier, uint32_t parity)
     }
 }
 
-/**
- * barrier_wait for a thread that waits long and often (the producer, waiting for the consumers to release a
- * stage): each try may suspend the thread until the phase completes (or `hint_ns` pass), instead of spinning on
- * issue slots that the consumer warps of its scheduler need.
- */
-__device__ __forceinline__ void barrier_wait_suspended(uint64_t* barrier, uint32_t parity, uint32_t hint_ns = 1000000)
-{
-    uint32_t done = 0;
-    while (!done) {
-        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2, %3;\nselp.u32 %0, 1, 0, p;\n}\n"
-                     : "=r"(done)
-                     : "r"(shared_address(barrier)), "r"(parity), "r"(hint_ns)
-                     : "memory");
-    }
-}
-
 /** The 4D box at (column, row, head, batch) of `map` into `destination`, completing on `barrier` (one thread). */
 __device__ __forceinline__ void copy_box(void* destination, const CUtensorMap* map, int column, int row, int head, int batch,
                                          uint64_t* barrier)
