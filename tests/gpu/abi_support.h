@@ -52,7 +52,7 @@ inline proteus_tensor view(const Buffer& b, proteus_dtype dtype, std::vector<int
 
 /** The median of `repeats` timed runs of the call (after `warmup`, the L2 cache flushed before each); `info` its run info. */
 inline double median_ms(proteus_context context, const proteus_flux_tensors& tensors, const proteus_flux_params& params, int warmup,
-                        int repeats, proteus_flux_run_info& info)
+                        int repeats, proteus_flux_run_info& info, const proteus_launch_config* launch = nullptr)
 {
     proteus_flux_timing timing{};
     timing.struct_size = sizeof timing;
@@ -62,7 +62,7 @@ inline double median_ms(proteus_context context, const proteus_flux_tensors& ten
     std::vector<float> ms(repeats);
     info = proteus_flux_run_info{};
     info.struct_size = sizeof info;
-    require(proteus_flux_time(context, &tensors, &params, nullptr, &timing, ms.data(), &info), "flux_time");
+    require(proteus_flux_time(context, &tensors, &params, launch, &timing, ms.data(), &info), "flux_time");
     std::sort(ms.begin(), ms.end());
     return ms[ms.size() / 2];
 }

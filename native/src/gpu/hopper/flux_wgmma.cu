@@ -128,6 +128,9 @@ struct WgmmaArgs {
     const uint16_t* v = nullptr;
     int64_t k_batch = 0, k_head = 0, k_token = 0, v_batch = 0, v_head = 0, v_token = 0;
     TileDna dna;
+    // Each list's entries (kDna; fill_entries): entry_slots a list, the slots past its count empty.
+    const Entry* entries = nullptr;
+    int32_t entry_slots = 0;
 };
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -147,6 +150,7 @@ struct Item {
     int32_t dna_count = 0;
     int dna_tiles = 0;
     const uint64_t* dna_list = nullptr;
+    const Entry* dna_entries = nullptr;  // the list's entries (kDna): copied beside each DNA tile's stage
 
     __device__ int tiles() const { return anchor_tiles + dna_tiles + band_tiles; }
 };
@@ -198,6 +202,7 @@ __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
         if (w.last_position >= args.window) {
             const int64_t list = int64_t{w.b} * args.dna.query_tiles + tile;
             w.dna_list = args.dna.lists + list * args.dna.capacity;
+            w.dna_entries = args.entries + list * args.entry_slots;
             w.dna_count = args.dna.counts[list];
             w.dna_tiles = (w.dna_count + kKeys - 1) / kKeys;
         }
@@ -295,25 +300,17 @@ __device__ __forceinline__ void clear_p(uint32_t (&p)[kKeys / 16][4])
     }
 }
 
-/** Rows past `count` entries (and columns past D) as zeros; row r's chunk c of a swizzled [128][64] sub-tile. */
+/**
+ * A DNA tile's K and V rows (rows past `count` entries and columns past D as zeros; row r's chunk c of a swizzled
+ * [128][64] sub-tile). Its entries (rank key, key, anchor index) come beside it by a bulk copy (the async proxy,
+ * as the tensor copies), not from these threads' stores: a generic store there, read by the consumers across the
+ * stage's mbarriers, was what compute-sanitizer's racecheck reported against version 2.
+ */
 template <int kDim, int kSubtileBytes>
 __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, const WgmmaArgs& args, const Item& w, int first_entry,
-                                            Entry* entries, int thread)
+                                            int thread)
 {
     constexpr int kChunks = kDim / 8;  // 16-byte chunks of a row
-    {
-#pragma unroll 1
-        for (int r = thread; r < kKeys; r += kGatherThreads) {
-            const int e = first_entry + r;
-            Entry entry{0, INT32_MAX, -1};
-            if (e < w.dna_count) {
-                entry.rank = w.dna_list[e];
-                entry.key = static_cast<int32_t>(entry.rank & 0xffffffffu);
-                if (args.anchor_count > 0 && entry.key % args.anchor_stride == 0) entry.anchor = entry.key / args.anchor_stride;
-            }
-            entries[r] = entry;
-        }
-    }
     const uint16_t* const k_rows = args.k + w.b * args.k_batch + w.kv_head * args.k_head;
     const uint16_t* const v_rows = args.v + w.b * args.v_batch + w.kv_head * args.v_head;
 #pragma unroll 1
@@ -380,9 +377,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         for (int s = 0; s < L::kStages; ++s) {
             barrier_init(&k_full[s], 1);
             barrier_init(&v_full[s], 1);
-            // One arrival from each consumer warp; with DNA lists from each consumer thread (each reader of the
-            // stage's entries, which are written through the generic proxy, releases them itself).
-            barrier_init(&empty[s], kSegments == Segments::kDna ? 128 * kConsumers : 4 * kConsumers);
+            barrier_init(&empty[s], 4 * kConsumers);  // one arrival from each consumer warp
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
@@ -415,11 +410,13 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 if (kDna && n >= w.anchor_tiles && n < w.anchor_tiles + w.dna_tiles) {
                     if constexpr (kDna) {
                         if (thread < 32) continue;
-                        gather_rows<kDim, L::kSubtileBytes>(k_stage, v_stage, args, w, (n - w.anchor_tiles) * kKeys,
-                                                            entries + stage * kKeys, thread - 32);
+                        const int first_entry = (n - w.anchor_tiles) * kKeys;
+                        gather_rows<kDim, L::kSubtileBytes>(k_stage, v_stage, args, w, first_entry, thread - 32);
                         asm volatile("bar.sync %0, 96;\n" ::"n"(kProducerBarrier) : "memory");
                         if (thread == 32) {
-                            barrier_arrive(&k_full[stage]);
+                            // K's barrier completes when the entries have landed too.
+                            barrier_expect(&k_full[stage], kKeys * sizeof(Entry));
+                            copy_bulk(entries + stage * kKeys, w.dna_entries + first_entry, kKeys * sizeof(Entry), &k_full[stage]);
                             barrier_arrive(&v_full[stage]);
                         }
                     }
@@ -458,12 +455,10 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     };
     if (kPingPong && consumer == kConsumers - 1) pass_turn();
     const auto release = [&](int stage) {
-        if constexpr (kDna) {
-            barrier_arrive(&empty[stage]);
-        } else {
-            __syncwarp();
-            if (lane == 0) barrier_arrive(&empty[stage]);
-        }
+        // DNA: this thread's reads of the stage's entries (generic proxy) before the bulk copy that overwrites them.
+        if constexpr (kDna) fence_proxy_async();
+        __syncwarp();
+        if (lane == 0) barrier_arrive(&empty[stage]);
     };
     const uint64_t k_desc = descriptor(k_tiles, 16, 1024);
     const uint64_t v_desc = descriptor(v_tiles, L::kSubtileBytes, 1024);
@@ -752,6 +747,29 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
 #endif  // PROTEUS_WGMMA_DEVICE
 }
 
+/**
+ * The kernel's table of DNA list entries: list l's slot e (of `slots`, a multiple of kKeys) is its entry e while
+ * e < its count (rank key, key, anchor index key / S or −1), else empty (0, INT32_MAX, −1). Lists of query tiles
+ * whose last row is below W hold nothing (their counts are not written: gpu/flux_dna.h).
+ */
+__global__ void fill_entries(WgmmaArgs args, int64_t rows, int64_t lists, Entry* table)
+{
+    const int64_t total = lists * args.entry_slots;
+    for (int64_t index = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; index < total; index += int64_t{gridDim.x} * blockDim.x) {
+        const int64_t list = index / args.entry_slots;
+        const int32_t e = static_cast<int32_t>(index % args.entry_slots);
+        const int64_t tile = list % args.dna.query_tiles;
+        const int64_t last_row = ((tile + 1) * rows < args.query_len ? (tile + 1) * rows : args.query_len) - 1;
+        Entry entry{0, INT32_MAX, -1};
+        if (args.query_offset + last_row >= args.window && e < args.dna.counts[list]) {
+            entry.rank = args.dna.lists[list * args.dna.capacity + e];
+            entry.key = static_cast<int32_t>(entry.rank & 0xffffffffu);
+            if (args.anchor_count > 0 && entry.key % args.anchor_stride == 0) entry.anchor = entry.key / args.anchor_stride;
+        }
+        table[index] = entry;
+    }
+}
+
 /** cuTensorMapEncodeTiled, looked up once. */
 PFN_cuTensorMapEncodeTiled_v12000 encoder()
 {
@@ -795,7 +813,8 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
-proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, cudaStream_t stream)
+proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
+                      cudaStream_t stream)
 {
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>;
     CUtensorMap q_map{}, k_map{}, v_map{}, k_anchor_map{}, v_anchor_map{};
@@ -849,6 +868,20 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.v_head = problem.v.strides[1];
     args.v_token = problem.v.strides[2];
     args.dna = dna;
+    if constexpr (kSegments == Segments::kDna) {
+        // One table of entries for the call, kKeys-aligned per list so that each DNA tile's are one bulk copy.
+        const int64_t lists = problem.batch * int64_t{dna.query_tiles};
+        args.entry_slots = (dna.capacity + kKeys - 1) / kKeys * kKeys;
+        Entry* table = nullptr;
+        status = workspace.allocate(static_cast<uint64_t>(lists * args.entry_slots), &table);
+        if (status != PROTEUS_STATUS_OK) return status;
+        const int64_t total = lists * args.entry_slots;
+        const unsigned fill_blocks = static_cast<unsigned>(std::min<int64_t>((total + 255) / 256, 65536));
+        fill_entries<<<fill_blocks, 256, 0, stream>>>(args, L::kRows, lists, table);
+        status = check_launch("fill_entries");
+        if (status != PROTEUS_STATUS_OK) return status;
+        args.entries = table;
+    }
     const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
@@ -862,23 +895,24 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
 
 /** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
 template <bool kHalf>
-proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int multiprocessors, cudaStream_t stream)
+proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
+                            cudaStream_t stream)
 {
     const Segments segments = segments_of(problem, dna);
     if (problem.head_dim <= 64) {
         switch (segments) {
-        case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
-        case Segments::kAnchors: return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
+        case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, workspace, stream);
+        case Segments::kAnchors: return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, workspace, stream);
         default:
             return problem.candidates.window >= kPingPongWindow
-                       ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream)
-                       : launch<64, kConsumers64, false, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream);
+                       ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, workspace, stream)
+                       : launch<64, kConsumers64, false, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, workspace, stream);
         }
     }
     switch (segments) {
-    case Segments::kDna: return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf>(problem, dna, multiprocessors, stream);
-    case Segments::kAnchors: return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, stream);
-    default: return launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf>(problem, dna, multiprocessors, stream);
+    case Segments::kDna: return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf>(problem, dna, multiprocessors, workspace, stream);
+    case Segments::kAnchors: return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, workspace, stream);
+    default: return launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
@@ -929,7 +963,8 @@ std::string wgmma_kernel_refusal(const FluxProblem& problem, const DeviceTraits&
     return "";
 }
 
-proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna, int multiprocessors, cudaStream_t stream)
+proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
+                                 cudaStream_t stream)
 {
     // Measured on the H200 (NOTES.md, "Issue 12 — version 1"): D 64 with three consumers and four stages,
     // ping-pong for long windows (dense 16K: 523 against 482 TFLOP/s without) but not for short ones, where
@@ -939,8 +974,8 @@ proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna,
     // shortlist) beat two (11.6 ms) although they spill; the DNA kernel at D 128 has two stages (the entries
     // beside each stage leave no room for a third). The consumer counts fix the rows of a work item, and so
     // the query tiles the DNA lists are built for (kConsumers64 / kConsumers128, read by wgmma_query_rows too).
-    return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true>(problem, dna, multiprocessors, stream)
-                                                    : launch_typed<false>(problem, dna, multiprocessors, stream);
+    return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true>(problem, dna, multiprocessors, workspace, stream)
+                                                    : launch_typed<false>(problem, dna, multiprocessors, workspace, stream);
 }
 
 }  // namespace proteus::gpu

@@ -30,8 +30,10 @@ int64_t wgmma_query_rows(const FluxProblem& problem);
 /**
  * Queues the Hopper kernel for `problem` (wgmma_kernel_refusal empty) on `stream`. With DNA keys `dna` holds
  * their candidates for query tiles of wgmma_query_rows rows (build_tile_dna, queued before on the same
- * stream); without, it is empty. `multiprocessors`: the device's SMs (short windows launch one block each).
+ * stream), and the kernel's table of list entries is taken from `workspace`; without, `dna` is empty.
+ * `multiprocessors`: the device's SMs (short windows launch one block each).
  */
-proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna, int multiprocessors, cudaStream_t stream);
+proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
+                                 cudaStream_t stream);
 
 }  // namespace proteus::gpu

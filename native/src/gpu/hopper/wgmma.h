@@ -102,6 +102,14 @@ __device__ __forceinline__ void copy_box(void* destination, const CUtensorMap* m
         : "memory");
 }
 
+/** `bytes` (a multiple of 16, both addresses 16-byte aligned) from global to shared memory, completing on `barrier` (one thread). */
+__device__ __forceinline__ void copy_bulk(void* destination, const void* source, uint32_t bytes, uint64_t* barrier)
+{
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
+                 ::"r"(shared_address(destination)), "l"(source), "r"(bytes), "r"(shared_address(barrier))
+                 : "memory");
+}
+
 /** Orders this thread's generic-proxy writes to shared memory (st.shared, cp.async) before later async-proxy reads (wgmma, TMA). */
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
