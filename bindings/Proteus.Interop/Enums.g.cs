@@ -161,8 +161,8 @@ public enum ProteusFluxKernel : int
     /// matrix instructions fed by the tensor copy engine, a producer warpgroup and two or three consumer
     /// warpgroups. It takes the Aligned policy (window band, dense causal included; aligned anchors; DNA
     /// keys, K &lt;= 256), bfloat16 and float16, D 8 to 128 and the active mask. AUTO runs it wherever it takes
-    /// the problem, no tile launch field is given, no mask leaves the choice to the row mode and no row has
-    /// DNA keys (for now); launch mode TILE_WGMMA forces it. PROTEUS_GPU_TILE_KERNEL=mma in the environment as the context is
+    /// the problem, no tile launch field is given and no mask leaves the choice to the row mode (DNA keys
+    /// included since 0.3's third Hopper version); launch mode TILE_WGMMA forces it. PROTEUS_GPU_TILE_KERNEL=mma in the environment as the context is
     /// created keeps AUTO on the mma.sync tile kernel (for comparisons).
     /// </summary>
     GpuTileWgmma = 8,

@@ -395,7 +395,7 @@ int main(int argc, char** argv)
     const auto BF16 = PROTEUS_DTYPE_BFLOAT16;
     const auto ALIGNED = PROTEUS_POLICY_ALIGNED;
     const auto AUTO = PROTEUS_LAUNCH_AUTO;
-    // The Hopper kernel is AUTO's choice for the Aligned policy without a mask or DNA keys on sm_90 (and
+    // The Hopper kernel is AUTO's choice for the Aligned policy without a mask on sm_90 (and
     // TILE_WGMMA's there); elsewhere the tile kernel. TILE forces the tile kernel everywhere.
     int device = 0, major = 0;
     const bool hopper = cudaGetDevice(&device) == cudaSuccess &&
@@ -409,7 +409,7 @@ int main(int argc, char** argv)
         {"dense bf16 TILE_WGMMA (sm_90)", BF16, ALIGNED, kDense, 0, 0, 0, 0, 0, 0, WGMMA, 0, -1, wgmma_kernel},
         {"window W256 bf16 AUTO", BF16, ALIGNED, 256, 0, 0, 0, 0, 0, 0, AUTO, 0, -1, kAnyKernel},
         {"shortlist W256 S64 A8", BF16, ALIGNED, 256, 64, 8, 0, 0, 0, 0, AUTO, 0, -1, wgmma_kernel},
-        {"DNA W256 S64 A8 K16", BF16, ALIGNED, 256, 64, 8, 16, 0, 0, 0, AUTO, 0, -1, PROTEUS_KERNEL_GPU_TILE},
+        {"DNA W256 S64 A8 K16", BF16, ALIGNED, 256, 64, 8, 16, 0, 0, 0, AUTO, 0, -1, wgmma_kernel},
         {"DNA W256 S64 A8 K16 TILE_WGMMA (sm_90)", BF16, ALIGNED, 256, 64, 8, 16, 0, 0, 0, WGMMA, 0, -1, wgmma_kernel},
         {"shortlist W256 S64 A8 TILE", BF16, ALIGNED, 256, 64, 8, 0, 0, 0, 0, PROTEUS_LAUNCH_TILE, 0, -1, PROTEUS_KERNEL_GPU_TILE},
         {"sparse rows 10% AUTO", BF16, ALIGNED, 256, 64, 8, 0, 0, 0, 10, AUTO, 0, -1, PROTEUS_KERNEL_GPU_TILE_OR_ROW_MODE},

@@ -43,7 +43,7 @@
 #             PROTEUS_PERF_ARGS="--mode tile" extra arguments for the perf step's `proteus bench`
 #             PROTEUS_PERF_BASELINE=path/to/perf.json of an earlier run: the perf step also judges each case
 #                                   against it (sdpa_bench.py --baseline; carry the file with the call)
-#             PROTEUS_WGMMA_SANITIZERS="racecheck" the hopper step's sanitizer runs (default: memcheck racecheck synccheck);
+#             PROTEUS_WGMMA_SANITIZERS="racecheck" the hopper step's sanitizer runs (default: memcheck racecheck synccheck; "": none);
 #             PROTEUS_WGMMA_PROFILE="5 0" ncu of wgmma_check's time cases (wgmma-profile.txt: sections, stalling SASS lines);
 #             PROTEUS_WGMMA_KERNELS="6" every kernel of one call of wgmma_check's time case 6 and its duration (ncu);
 #             PROTEUS_TILE_TIME_REPEATS=10 repeats of the tile step's per-config timings (0: skip them)
@@ -142,7 +142,7 @@ if has_step hopper; then
     start=$SECONDS
     timeout ${PROTEUS_WGMMA_CHECK_TIMEOUT:-180} "$checker" check >>"$out/hopper.txt" 2>&1
     note "wgmma check (Hopper kernel vs CPU backend): rc=$? in $((SECONDS - start)) s :: $(grep -E '^wgmma check' "$out/hopper.txt" | tail -1)"
-    for tool in ${PROTEUS_WGMMA_SANITIZERS:-memcheck racecheck synccheck}; do
+    for tool in ${PROTEUS_WGMMA_SANITIZERS-memcheck racecheck synccheck}; do
       timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 "$checker" check small >"$build/wgmma-$tool.log" 2>&1
       rc=$?
       note "wgmma $tool: rc=$rc :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-$tool.log" | tail -1)"

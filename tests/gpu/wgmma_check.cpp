@@ -1,6 +1,6 @@
 // Checks and times the Hopper tile kernel (gpu/hopper/flux_wgmma.h, issue 12) through the C ABI, on the
 // device machine: a CUDA context (check: launch mode TILE_WGMMA; time: AUTO, which runs the Hopper kernel
-// where it takes the problem and no row has DNA keys) against the CPU backend, and beside a context created
+// where it takes the problem) against the CPU backend, and beside a context created
 // with PROTEUS_GPU_TILE_KERNEL=mma (AUTO's mma.sync tile kernel) for time.
 //   check: fixed awkward shapes (T 1, 63, 64, 65, 127, 128, 129, 300, 1000, 4097; D 64 and 128; GQA 1, 2, 8;
 //          windows 1, 17, 256, 1500 and dense; query slices, Tq 1 among them; lse), then the segments and
@@ -114,7 +114,7 @@ struct Problem {
     }
 };
 
-/** `hopper`: launch mode TILE_WGMMA (AUTO leaves DNA problems to the tile kernel for now); else AUTO (the CPU backend). */
+/** `hopper`: launch mode TILE_WGMMA (the Hopper kernel, whatever AUTO would pick); else AUTO (the CPU backend). */
 Result run(proteus_context context, const Case& c, uint64_t seed, bool hopper)
 {
     Problem problem(context, c, seed);
@@ -240,7 +240,7 @@ int time_both(proteus_context wgmma, proteus_context plain, int repeats, bool wi
         if (plain == nullptr) {
             std::printf("time H%lld D%lld T%lld W%lld A%lld K%lld: wgmma (kernel %d) %.3f ms %.0f TFLOP/s\n", (long long)c.H,
                         (long long)c.D, (long long)c.T, (long long)W, (long long)c.A, (long long)c.K, kernel_a, a, flops / a / 1e9);
-            if (c.K > 0) {  // AUTO leaves DNA to the tile kernel: the Hopper kernel's time too (TILE_WGMMA)
+            if (c.K > 0 && kernel_a != PROTEUS_KERNEL_GPU_TILE_WGMMA) {  // AUTO took the tile kernel: the Hopper kernel's time too
                 const double forced = case_ms(wgmma, c, repeats, kernel_a, true);
                 std::printf("time H%lld D%lld T%lld W%lld A%lld K%lld: TILE_WGMMA (kernel %d) %.3f ms %.0f TFLOP/s\n", (long long)c.H,
                             (long long)c.D, (long long)c.T, (long long)W, (long long)c.A, (long long)c.K, kernel_a, forced,
