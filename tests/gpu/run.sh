@@ -149,7 +149,9 @@ if has_step hopper; then
       [ $rc -eq 0 ] || head -c 30000 "$build/wgmma-$tool.log" >"$out/wgmma-$tool.txt"
     done
     # PROTEUS_WGMMA_TIME_PLAIN=0: the Hopper kernel's times alone (not the mma.sync kernel's beside them).
-    timeout 240 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
+    # PROTEUS_WGMMA_TIME=0: no timings at all.
+    [ "${PROTEUS_WGMMA_TIME:-1}" = 0 ] ||
+      timeout 240 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
       tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
     # PROTEUS_WGMMA_PROFILE="5 0": ncu of time case N (wgmma_check once N; 5: the shortlist, 0: dense D 64 16K), its
     # throughput, warp-state and instruction sections and the SASS lines where the warps stall (wgmma-profile.txt).
