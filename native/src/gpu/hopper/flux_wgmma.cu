@@ -9,8 +9,9 @@
 // tile x / (B·H) counted from the last, of the (b, h) pair x % (B·H)). Warpgroup 0 is the producer. An
 // item's key tiles (128 keys each) are its anchors (the union of its rows' anchors, keys a·S, copied as
 // 128 consecutive rows of a tensor map whose row stride is S tokens), then its DNA list (gpu/flux_dna.h:
-// rows gathered by the producer's 128 threads with cp.async into the same swizzled layout, each entry's
-// rank key, key and anchor index beside the stage), then the band [window_start(first row), last row].
+// rows gathered by the producer's warps 1–3 with cp.async into the same swizzled layout; each entry's rank
+// key, key and anchor index beside the stage, copied by the bulk copy engine from a table that fill_entries
+// writes before the kernel), then the band [window_start(first row), last row].
 //
 // Dense and long-window problems launch one block per item (the hardware balances the causal triangle);
 // short windows, where an item is a few microseconds of work, launch one block per SM that walks the
