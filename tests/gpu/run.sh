@@ -45,7 +45,6 @@
 #                                   against it (sdpa_bench.py --baseline; carry the file with the call)
 #             PROTEUS_WGMMA_SANITIZERS="racecheck" the hopper step's sanitizer runs (default: memcheck racecheck synccheck; "": none);
 #             PROTEUS_WGMMA_PROFILE="5 0" ncu of wgmma_check's time cases (wgmma-profile.txt: sections, stalling SASS lines);
-#             PROTEUS_WGMMA_NARROW_RUNS=1 the check, memcheck and 1M window/shortlist times under PROTEUS_WGMMA_NARROW=1;
 #             PROTEUS_WGMMA_KERNELS="6" every kernel of one call of wgmma_check's time case 6 and its duration (ncu);
 #             PROTEUS_TILE_TIME_REPEATS=10 repeats of the tile step's per-config timings (0: skip them)
 #             PROTEUS_GRAPH_T=2048 sequence length of the graph step (the sanitizer runs use 300)
@@ -154,18 +153,6 @@ if has_step hopper; then
     [ "${PROTEUS_WGMMA_TIME:-1}" = 0 ] ||
       timeout 240 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
       tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
-    # PROTEUS_WGMMA_NARROW_RUNS=1: the experiment PROTEUS_WGMMA_NARROW=1 (a stretch's last tile on 64 keys where its
-    # rows take nothing past them, gpu/hopper/flux_wgmma.cu): the check, memcheck and the 1M window and shortlist
-    # times under it.
-    if [ "${PROTEUS_WGMMA_NARROW_RUNS:-0}" = 1 ]; then
-      start=$SECONDS
-      PROTEUS_WGMMA_NARROW=1 timeout ${PROTEUS_WGMMA_CHECK_TIMEOUT:-180} "$checker" check 2>&1 | sed 's/^/narrow: /' >>"$out/hopper.txt"
-      note "wgmma check, narrow tails: in $((SECONDS - start)) s :: $(grep -E '^narrow: wgmma check' "$out/hopper.txt" | tail -1)"
-      PROTEUS_WGMMA_NARROW=1 timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 "$checker" check small >"$build/wgmma-narrow-memcheck.log" 2>&1
-      note "wgmma memcheck, narrow tails: rc=$? :: $(grep -E 'ERROR SUMMARY' "$build/wgmma-narrow-memcheck.log" | tail -1)"
-      PROTEUS_WGMMA_NARROW=1 timeout 120 stdbuf -oL "$checker" time 10 alone windows 2>&1 | sed "s/^time/time[narrow]/" |
-        tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
-    fi
     # PROTEUS_WGMMA_PROFILE="5 0": ncu of time case N (wgmma_check once N; 5: the shortlist, 0: dense D 64 16K), its
     # throughput, warp-state and instruction sections and the SASS lines where the warps stall (wgmma-profile.txt).
     for n in ${PROTEUS_WGMMA_PROFILE:-}; do
