@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -114,15 +115,22 @@ struct Problem {
     }
 };
 
-/** `hopper`: launch mode TILE_WGMMA (the Hopper kernel, whatever AUTO would pick); else AUTO (the CPU backend). */
+/** Launch mode TILE_WGMMA: the Hopper kernel, whatever AUTO would pick. */
+proteus_launch_config hopper_launch()
+{
+    proteus_launch_config launch{};
+    launch.struct_size = sizeof launch;
+    launch.mode = PROTEUS_LAUNCH_TILE_WGMMA;
+    return launch;
+}
+
+/** `hopper`: the Hopper kernel forced (hopper_launch); else AUTO (the CPU backend). */
 Result run(proteus_context context, const Case& c, uint64_t seed, bool hopper)
 {
     Problem problem(context, c, seed);
     proteus_flux_run_info info{};
     info.struct_size = sizeof info;
-    proteus_launch_config launch{};
-    launch.struct_size = sizeof launch;
-    launch.mode = PROTEUS_LAUNCH_TILE_WGMMA;
+    const proteus_launch_config launch = hopper_launch();
     require(proteus_flux_attention_v2(context, &problem.tensors, &problem.params, hopper ? &launch : nullptr, &info),
             "flux_attention_v2");
     require(proteus_context_synchronize(context), "synchronize");
@@ -204,14 +212,12 @@ int check(proteus_context gpu, proteus_context cpu, bool small)
     return failures == 0 ? 0 : 1;
 }
 
-/** `hopper`: launch mode TILE_WGMMA (the DNA case, which AUTO leaves to the tile kernel); else AUTO. */
+/** `hopper`: the Hopper kernel forced (hopper_launch: a case AUTO gives to another kernel); else AUTO. */
 double case_ms(proteus_context context, const Case& c, int repeats, int32_t& kernel, bool hopper = false)
 {
     const Problem problem(context, c, 5);
     proteus_flux_run_info info{};
-    proteus_launch_config launch{};
-    launch.struct_size = sizeof launch;
-    launch.mode = PROTEUS_LAUNCH_TILE_WGMMA;
+    const proteus_launch_config launch = hopper_launch();
     const double ms = median_ms(context, problem.tensors, problem.params, repeats > 1 ? 2 : 1, repeats, info, hopper ? &launch : nullptr);
     kernel = info.kernel;
     return ms;
@@ -224,7 +230,7 @@ const Case kTimeCases[] = {{1, 16, 16, 16384, 64, 0, 16384, INT64_MAX / 4}, {1, 
                            {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 341, 256, 171},
                            {1, 16, 16, 1 << 20, 64, 0, 1 << 20, 307, 256, 154, 51}};
 
-/** `windows_only`: the 1M window and shortlist cases alone. */
+/** `windows_only`: the 1M cases alone (window, shortlist, DNA). */
 int time_both(proteus_context wgmma, proteus_context plain, int repeats, bool windows_only)
 {
     for (const Case& c : kTimeCases) {
@@ -240,7 +246,7 @@ int time_both(proteus_context wgmma, proteus_context plain, int repeats, bool wi
         if (plain == nullptr) {
             std::printf("time H%lld D%lld T%lld W%lld A%lld K%lld: wgmma (kernel %d) %.3f ms %.0f TFLOP/s\n", (long long)c.H,
                         (long long)c.D, (long long)c.T, (long long)W, (long long)c.A, (long long)c.K, kernel_a, a, flops / a / 1e9);
-            if (c.K > 0 && kernel_a != PROTEUS_KERNEL_GPU_TILE_WGMMA) {  // AUTO took the tile kernel: the Hopper kernel's time too
+            if (kernel_a != PROTEUS_KERNEL_GPU_TILE_WGMMA) {  // AUTO took another kernel: the Hopper kernel's time too
                 const double forced = case_ms(wgmma, c, repeats, kernel_a, true);
                 std::printf("time H%lld D%lld T%lld W%lld A%lld K%lld: TILE_WGMMA (kernel %d) %.3f ms %.0f TFLOP/s\n", (long long)c.H,
                             (long long)c.D, (long long)c.T, (long long)W, (long long)c.A, (long long)c.K, kernel_a, forced,
@@ -274,17 +280,16 @@ int main(int argc, char** argv)
     unsetenv("PROTEUS_GPU_TILE_KERNEL");
     const bool alone = argc > 3 && std::string(argv[3]) == "alone";
     const bool windows_only = argc > 4 && std::string(argv[4]) == "windows";
+    int rc = 0;
     if (mode == "once") {  // one timed case (index into kTimeCases), one call after one warm-up: for ncu
-        const int index = argc > 2 ? std::atoi(argv[2]) : 5;
+        const int index = std::clamp(argc > 2 ? std::atoi(argv[2]) : 5, 0, static_cast<int>(std::size(kTimeCases)) - 1);
         int32_t kernel = 0;
-        const double ms = case_ms(wgmma, kTimeCases[std::clamp(index, 0, 6)], 1, kernel);
+        const double ms = case_ms(wgmma, kTimeCases[index], 1, kernel);
         std::printf("once %d: kernel %d, %.3f ms\n", index, kernel, ms);
-        proteus_context_destroy(wgmma);
-        proteus_context_destroy(plain);
-        proteus_context_destroy(cpu);
-        return 0;
+    } else {
+        rc = mode == "time" ? time_both(wgmma, alone ? nullptr : plain, argc > 2 ? std::atoi(argv[2]) : 10, windows_only)
+                             : check(wgmma, cpu, argc > 2 && std::string(argv[2]) == "small");
     }
-    const int rc = mode == "time" ? time_both(wgmma, alone ? nullptr : plain, argc > 2 ? std::atoi(argv[2]) : 10, windows_only) : check(wgmma, cpu, argc > 2 && std::string(argv[2]) == "small");
     proteus_context_destroy(wgmma);
     proteus_context_destroy(plain);
     proteus_context_destroy(cpu);

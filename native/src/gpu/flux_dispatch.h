@@ -22,8 +22,8 @@
 // mask is given and it takes the problem (it computes only the active rows, 32 lanes each), else the
 // general row kernel. On sm_90 the Hopper kernel comes first: wherever it takes the problem (the Aligned
 // policy, bfloat16/float16, D 8 … 128 — head dims the tile kernel lacks included), no tile launch field is
-// given, no mask leaves the choice to the device or the row mode and no row has DNA keys (not yet: see
-// flux_dispatch.cu; not with PROTEUS_GPU_TILE_KERNEL=mma at context creation). TILE, ROW and TILE_WGMMA run exactly that kernel or fail with INVALID_ARGUMENT naming
+// given and no mask leaves the choice to the device or the row mode, DNA keys included (not with
+// PROTEUS_GPU_TILE_KERNEL=mma at context creation). TILE, ROW and TILE_WGMMA run exactly that kernel or fail with INVALID_ARGUMENT naming
 // launch.mode; a launch field given for a kernel without it fails naming the field.
 #pragma once
 

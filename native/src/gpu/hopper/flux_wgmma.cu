@@ -67,10 +67,10 @@ constexpr int kConsumerRows = 64;              // rows of a consumer warpgroup
 constexpr int64_t kPingPongWindow = 1024;      // D 64: ping-pong from this window on (band only, dense included)
 constexpr int64_t kPersistentWindow = 1024;    // below this window a block per SM walks the items
 constexpr int kProducerBarrier = 8;            // named barrier of the producer's gathering warps (DNA)
-constexpr int kGatherThreads = 96;
+constexpr int kGatherThreads = 96;            // the producer's warps 1 … 3 gather the DNA tiles
 // The empty anchor range [2^30, −2^30]: anchor indices stay below 2^30, and the masks subtract a tile's first
 // anchor index from the bounds without overflow.
-constexpr int32_t kNoAnchors = 1 << 30;             // the producer's warps 1 … 3 gather the DNA tiles
+constexpr int32_t kNoAnchors = 1 << 30;
 
 /** Which segments the kernel runs: the band alone, anchors too, or anchors and the DNA list. */
 enum class Segments { kBand, kAnchors, kDna };
