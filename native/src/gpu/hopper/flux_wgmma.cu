@@ -46,6 +46,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <type_traits>
 #include <string>
 
 #include "core/candidate_rules.h"
@@ -132,6 +134,8 @@ struct WgmmaArgs {
     // Each list's entries (kDna; fill_entries): entry_slots a list, the slots past its count empty.
     const Entry* entries = nullptr;
     int32_t entry_slots = 0;
+    // EXPERIMENT (off unless PROTEUS_WGMMA_NARROW=1; not yet run on a device): a stretch's last tile on 64 keys.
+    int32_t narrow_tails = 0;
 };
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -225,6 +229,7 @@ __device__ __forceinline__ int column_of(int c, int e, int t) { return 8 * c + 2
  * running max, turns S into exp2 of the scaled scores (P, in float), adds them to l and returns each row's
  * rescale factor for O (0 while the row has seen no key).
  */
+template <int kBlocks = 16>
 __device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, float (&rescale)[2], float scale_log2)
 {
     // Four partial maxima and sums a row (by c % 2 and e % 2): chains of 8 dependent operations instead of 32,
@@ -239,7 +244,7 @@ __device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, fl
         }
     }
 #pragma unroll
-    for (int c = 0; c < 16; ++c) {
+    for (int c = 0; c < kBlocks; ++c) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) part_max[e / 2][2 * (c % 2) + e % 2] = fmaxf(part_max[e / 2][2 * (c % 2) + e % 2], s[4 * c + e]);
     }
@@ -255,7 +260,7 @@ __device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, fl
         state.m[k] = m_new;
     }
 #pragma unroll
-    for (int c = 0; c < 16; ++c) {
+    for (int c = 0; c < kBlocks; ++c) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
             s[4 * c + e] = exp2_approx(fmaf(s[4 * c + e], scale_log2, -base[e / 2]));
@@ -279,12 +284,12 @@ __device__ __forceinline__ uint32_t pack(float low, float high)
     }
 }
 
-/** P's k16 chunk j (keys 16j … 16j + 15) as the A operand: accumulator blocks 2j and 2j + 1, packed. */
-template <bool kHalf>
+/** P's k16 chunk j (keys 16j … 16j + 15) as the A operand: accumulator blocks 2j and 2j + 1, packed (kChunks of them). */
+template <bool kHalf, int kChunks = kKeys / 16>
 __device__ __forceinline__ void pack_p(const float (&s)[64], uint32_t (&p)[kKeys / 16][4])
 {
 #pragma unroll
-    for (int j = 0; j < kKeys / 16; ++j) {
+    for (int j = 0; j < kChunks; ++j) {
         p[j][0] = pack<kHalf>(s[8 * j], s[8 * j + 1]);
         p[j][1] = pack<kHalf>(s[8 * j + 2], s[8 * j + 3]);
         p[j][2] = pack<kHalf>(s[8 * j + 4], s[8 * j + 5]);
@@ -337,7 +342,7 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
  * every tile); kHalf: float16 (else bfloat16).
  */
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, bool kTurns = false>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -351,6 +356,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // Whether a warp skips the softmax of a band tile none of its rows reaches (the short windows' last tile of a
     // consumer). Not with DNA lists or ping-pong: the branch there made ptxas serialise the wgmma (C7513) or spill.
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
+    // Whether a stretch's last tile may run on 64 keys (args.narrow_tails; not with ping-pong).
+    constexpr bool kNarrowTails = !kPingPong;
     extern __shared__ uint8_t raw[];
     uint8_t* const base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw) + 1023) & ~uintptr_t{1023});
     uint8_t* const q_tiles = base;                               // [buffer][sub][kRows][128 B]
@@ -448,13 +455,18 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // then lets c + 1 go), so that one's softmax runs while the next one's products run. The last consumer
     // opens consumer 0's first turn; consumer 0 takes one turn more at the end to close it. Every consumer
     // takes tiles + 1 turns an item.
+    // kTurns (EXPERIMENT, PROTEUS_WGMMA_TURNS=1): the same turns in the persistent kernels, each consumer running only
+    // its own tiles: a tile it skips is a turn it passes at once, and every consumer pads an item to tiles + 2 turns
+    // (a turn for each tile, one for each of at most two stretches' last P·V), so that the turns keep pairing up
+    // while the consumers' softmaxes no longer start together on the tile that just landed.
+    constexpr bool kTaking = kPingPong || kTurns;
     const auto my_turn = [&] {
-        if constexpr (kPingPong) asm volatile("bar.sync %0, 256;\n" ::"r"(1 + consumer) : "memory");
+        if constexpr (kTaking) asm volatile("bar.sync %0, 256;\n" ::"r"(1 + consumer) : "memory");
     };
     const auto pass_turn = [&] {
-        if constexpr (kPingPong) asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (consumer + 1) % kConsumers) : "memory");
+        if constexpr (kTaking) asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (consumer + 1) % kConsumers) : "memory");
     };
-    if (kPingPong && consumer == kConsumers - 1) pass_turn();
+    if (kTaking && consumer == kConsumers - 1) pass_turn();
     const auto release = [&](int stage) {
         // DNA: this thread's reads of the stage's entries (generic proxy) before the bulk copy that overwrites them.
         if constexpr (kDna) fence_proxy_async();
@@ -474,6 +486,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         int32_t anchor_base = 0;       // anchor index of the first anchor tile's row 0
         int anchor_tiles, extra_tiles, tiles;  // anchor tiles, anchor and DNA tiles, all tiles
         int run_first[2], run_last[2];  // the stretches of tiles this warpgroup computes (empty: first > last)
+        bool narrow_tail[2] = {false, false};  // a stretch's last tile on its first 64 keys
         // Each row's anchors [low, high] (anchor indices; empty: low > high) and DNA threshold, in shared memory
         // (the D 64 consumers have no registers to spare for them): this warp's 16 rows.
         int2* const ranges = row_ranges + (consumer * 4 + warp) * 16;
@@ -496,8 +509,24 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             const int32_t wg_lo = static_cast<int32_t>(window_start(wg_first, window));
             run_first[1] = extra_tiles + (kPingPong ? 0 : (wg_lo - band_first) / kKeys);
             run_last[1] = kPingPong ? tiles - 1 : has_rows ? extra_tiles + (wg_last - band_first) / kKeys : run_first[1] - 1;
-            if (run_last[0] >= 0 && run_last[0] + 1 == run_first[1]) {  // adjacent: one stretch
+            if constexpr (kNarrowTails) {
+                // A stretch's last tile is narrow when every key its rows take lies in the tile's first 64: the band's
+                // when the last row's causal edge does (at W 341 a consumer's fourth band tile holds ~20 keys), the
+                // anchors' when the last row's last anchor does (171 anchors: the second tile holds 43).
+                if (args.narrow_tails && has_rows) {
+                    const int32_t key0 = band_first + (run_last[1] - extra_tiles) * kKeys;
+                    narrow_tail[1] = run_first[1] <= run_last[1] && wg_last - key0 < kKeys / 2;
+                    if (kDna && w.dna_tiles > 0 && run_last[0] >= 0) {  // the last DNA tile: at most 64 entries
+                        narrow_tail[0] = w.dna_count - (w.dna_tiles - 1) * kKeys <= kKeys / 2;
+                    } else if (kAnchors && run_last[0] >= 0) {
+                        narrow_tail[0] = anchor_range(wg_last, args).y - (anchor_base + run_last[0] * kKeys) < kKeys / 2;
+                    }
+                }
+            }
+            // Adjacent stretches run as one (one pipeline fill and drain fewer), unless the first has a narrow tail.
+            if (run_last[0] >= 0 && run_last[0] + 1 == run_first[1] && !narrow_tail[0]) {
                 run_last[0] = run_last[1];
+                narrow_tail[0] = narrow_tail[1];
                 run_first[1] = 1;
                 run_last[1] = 0;
             }
@@ -532,7 +561,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // Masks S of tile n (stage `stage`) and says whether none of the warp's 16 rows takes a key of it (then its
         // softmax is skipped: P is zero and O keeps its scale). A thread's column 8c + 2t + (e & 1) is compared as the
         // constant 8c + (e & 1) against per-row bounds less 2t: two compares and a select a value.
-        const auto mask = [&](float (&s)[64], int n, int stage) -> bool {
+        const auto mask = [&](float (&s)[64], int n, int stage, auto width) -> bool {
+            constexpr int kBlocks = decltype(width)::value;  // blocks of four columns: 16 (128 keys) or 8 (a narrow tail)
             if (kAnchors && n < anchor_tiles) {
                 // Column c of the tile is anchor a0 + c: row k takes it when it lies in [low − a0, high − a0].
                 const int32_t a0 = anchor_base + n * kKeys;
@@ -544,7 +574,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     high[k] = ranges[g + 8 * k].y - a0 - 2 * t;
                 }
 #pragma unroll
-                for (int c = 0; c < 16; ++c) {
+                for (int c = 0; c < kBlocks; ++c) {
 #pragma unroll
                     for (int e = 0; e < 4; ++e) {
                         const int32_t a = 8 * c + e % 2;
@@ -563,7 +593,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     limit[k] = position[k] - window;
                 }
 #pragma unroll
-                for (int c = 0; c < 16; ++c) {
+                for (int c = 0; c < kBlocks; ++c) {
 #pragma unroll
                     for (int odd = 0; odd < 2; ++odd) {
                         const Entry entry = tile_entries[column_of(c, odd, t)];
@@ -590,7 +620,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     low[k] = high[k] - window;
                 }
 #pragma unroll
-                for (int c = 0; c < 16; ++c) {
+                for (int c = 0; c < kBlocks; ++c) {
 #pragma unroll
                     for (int e = 0; e < 4; ++e) {
                         const int32_t column = 8 * c + e % 2;
@@ -605,7 +635,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // Descriptors of Q (this warpgroup's 64 rows); a stage, a sub-tile and a k16 step add their byte
         // offsets (>> 4) to the start address field.
         const uint64_t q_desc = descriptor(q_tiles + buffer * L::kQBytes + consumer * kConsumerRows * 128, 16, 1024);
-        const auto issue_s = [&](float (&s)[64], int stage) {
+        // kNarrow: the tile's first 64 keys alone (m64n64k16 into s[0 … 31]).
+        const auto issue_s = [&](float (&s)[64], int stage, auto narrow) {
             uint64_t qd[kDim / 16], kd[kDim / 16];
 #pragma unroll
             for (int step = 0; step < kDim / 16; ++step) {
@@ -614,16 +645,22 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 kd[step] = k_desc + ((stage * L::kTileBytes + sub * L::kSubtileBytes + offset) >> 4);
             }
 #pragma unroll
-            for (int step = 0; step < kDim / 16; ++step) mma_ss_n128<kHalf>(s, qd[step], kd[step], step > 0);
+            for (int step = 0; step < kDim / 16; ++step) {
+                if constexpr (decltype(narrow)::value) {
+                    mma_ss<kHalf>(*reinterpret_cast<float(*)[32]>(s), qd[step], kd[step], step > 0);
+                } else {
+                    mma_ss_n128<kHalf>(s, qd[step], kd[step], step > 0);
+                }
+            }
             commit_group();
         };
         RowState state;
         float o[L::kSub * 32];  // 64 columns a sub-tile, each in m64n64's accumulator order
 #pragma unroll
         for (int e = 0; e < L::kSub * 32; ++e) o[e] = 0.0f;
-        const auto issue_pv = [&](const uint32_t (&p)[kKeys / 16][4], int stage) {
+        const auto issue_pv = [&](const uint32_t (&p)[kKeys / 16][4], int stage, auto narrow) {
 #pragma unroll
-            for (int j = 0; j < kKeys / 16; ++j) {
+            for (int j = 0; j < (decltype(narrow)::value ? kKeys / 32 : kKeys / 16); ++j) {
                 if constexpr (kDim == 128) {
                     // The m64n128 accumulator is the two m64n64 ones side by side.
                     mma_rs_n128<kHalf>(*reinterpret_cast<float(*)[64]>(o), p[j], v_desc + ((stage * L::kTileBytes + j * 16 * 128) >> 4));
@@ -654,59 +691,102 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             barrier_wait(&k_full[stage_of(n)], phase_of(n));
             barrier_wait(&v_full[stage_of(n)], phase_of(n));
             release(stage_of(n));
+            if constexpr (kTurns) {
+                my_turn();
+                pass_turn();
+            }
         };
 
-        // Each stretch [first, last]: S of the first tile alone; then S(n) beside P(n − 1)·V(n − 1); it ends with
-        // P(last)·V(last). Tiles outside the stretches are released unread (no stage is held across a skip).
-        int n = 0;
+        // The pipeline's three pieces, for a tile of 128 keys (Wide) or of its first 64 (Narrow: a stretch's last tile
+        // when every key its rows take lies there, narrow_tail): S of a stretch's first tile alone; S(n) beside
+        // P(n − 1)·V(n − 1); the stretch's last P·V.
+        using Wide = std::integral_constant<int, 16>;
+        using Narrow = std::integral_constant<int, 8>;
+        const auto first_tile = [&](int n, auto width) {
+            constexpr int kBlocks = decltype(width)::value;
+            barrier_wait(&k_full[stage_of(n)], phase_of(n));
+            my_turn();
+            fence_operands();
+            issue_s(s, stage_of(n), width);
+            pass_turn();
+            wait_pending<0>();
+            if (!mask(s, n, stage_of(n), width)) {
+                softmax_step<kBlocks>(s, state, rescale, args.scale_log2);
+                scale_o();
+                pack_p<kHalf, kBlocks / 2>(s, p);
+            } else {
+                clear_p(p);
+            }
+        };
+        const auto next_tile = [&](int n, auto width) {
+            constexpr int kBlocks = decltype(width)::value;
+            const int stage = stage_of(n), previous = stage_of(n - 1);
+            barrier_wait(&k_full[stage], phase_of(n));
+            barrier_wait(&v_full[previous], phase_of(n - 1));
+            my_turn();
+            fence_operands();
+            issue_s(s, stage, width);
+            issue_pv(p, previous, Wide{});
+            pass_turn();
+            wait_pending<1>();  // S(n) is in; P(n − 1)·V(n − 1) may still run
+            const bool none = mask(s, n, stage, width);
+            if (!none) softmax_step<kBlocks>(s, state, rescale, args.scale_log2);
+            wait_pending<0>();
+            release(previous);
+            if (!none) {
+                scale_o();
+                pack_p<kHalf, kBlocks / 2>(s, p);
+            } else {
+                clear_p(p);
+            }
+        };
+        const auto last_pv = [&](int last, auto width) {
+            barrier_wait(&v_full[stage_of(last)], phase_of(last));
+            my_turn();
+            fence_operands();
+            issue_pv(p, stage_of(last), width);
+            pass_turn();
+            wait_pending<0>();
+            release(stage_of(last));
+        };
+
+        // Each stretch [first, last]: the first tile, the next ones, the last P·V. Tiles outside the stretches are
+        // released unread (no stage is held across a skip).
+        int n = 0, stretches = 0;
 #pragma unroll 1
         for (int r = kAnchors ? 0 : 1; r < 2; ++r) {
             const int first = run_first[r], last = run_last[r];
             if (first > last) continue;
+            ++stretches;
+            const bool tail = kNarrowTails && narrow_tail[r];
             for (; n < first; ++n) skip(n);
-            barrier_wait(&k_full[stage_of(n)], phase_of(n));
-            my_turn();
-            fence_operands();
-            issue_s(s, stage_of(n));
-            pass_turn();
-            wait_pending<0>();
-            if (!mask(s, n, stage_of(n))) {
-                softmax_step(s, state, rescale, args.scale_log2);
-                scale_o();
-                pack_p<kHalf>(s, p);
+            if (tail && first == last) {
+                first_tile(n, Narrow{});
             } else {
-                clear_p(p);
+                first_tile(n, Wide{});
             }
-            for (++n; n <= last; ++n) {
-                const int stage = stage_of(n), previous = stage_of(n - 1);
-                barrier_wait(&k_full[stage], phase_of(n));
-                barrier_wait(&v_full[previous], phase_of(n - 1));
-                my_turn();
-                fence_operands();
-                issue_s(s, stage);
-                issue_pv(p, previous);
-                pass_turn();
-                wait_pending<1>();  // S(n) is in; P(n − 1)·V(n − 1) may still run
-                const bool none = mask(s, n, stage);
-                if (!none) softmax_step(s, state, rescale, args.scale_log2);
-                wait_pending<0>();
-                release(previous);
-                if (!none) {
-                    scale_o();
-                    pack_p<kHalf>(s, p);
+            for (++n; n < last; ++n) next_tile(n, Wide{});
+            if (n == last) {
+                if (tail) {
+                    next_tile(n, Narrow{});
                 } else {
-                    clear_p(p);
+                    next_tile(n, Wide{});
                 }
+                ++n;
             }
-            barrier_wait(&v_full[stage_of(last)], phase_of(last));
-            my_turn();
-            fence_operands();
-            issue_pv(p, stage_of(last));
-            pass_turn();
-            wait_pending<0>();
-            release(stage_of(last));
+            if (tail) {
+                last_pv(last, Narrow{});
+            } else {
+                last_pv(last, Wide{});
+            }
         }
         for (; n < tiles; ++n) skip(n);
+        if constexpr (kTurns) {
+            for (; stretches < 2; ++stretches) {
+                my_turn();
+                pass_turn();
+            }
+        }
         ring += tiles;
         // Every S of the item has been read: Q's buffer may take a later item.
         __syncwarp();
@@ -744,7 +824,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             }
         }
     }
-    if (kPingPong && consumer == 0) my_turn();
+    if (kTaking && consumer == 0) my_turn();
 #endif  // PROTEUS_WGMMA_DEVICE
 }
 
@@ -769,6 +849,26 @@ __global__ void fill_entries(WgmmaArgs args, int64_t rows, int64_t lists, Entry*
         }
         table[index] = entry;
     }
+}
+
+/** EXPERIMENT switch for WgmmaArgs::narrow_tails: PROTEUS_WGMMA_NARROW=1 in the environment (read once). */
+bool narrow_tails_enabled()
+{
+    static const bool enabled = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_NARROW");
+        return value != nullptr && std::string(value) == "1";
+    }();
+    return enabled;
+}
+
+/** EXPERIMENT switch for the persistent kernels' turns (kTurns): PROTEUS_WGMMA_TURNS=1 in the environment (read once). */
+bool turns_enabled()
+{
+    static const bool enabled = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_TURNS");
+        return value != nullptr && std::string(value) == "1";
+    }();
+    return enabled;
 }
 
 /** cuTensorMapEncodeTiled, looked up once. */
@@ -813,7 +913,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
     return anchors ? Segments::kAnchors : Segments::kBand;
 }
 
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, bool kTurns = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -869,6 +969,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.v_head = problem.v.strides[1];
     args.v_token = problem.v.strides[2];
     args.dna = dna;
+    args.narrow_tails = narrow_tails_enabled() ? 1 : 0;
     if constexpr (kSegments == Segments::kDna) {
         // One table of entries for the call, kKeys-aligned per list so that each DNA tile's are one bulk copy.
         const int64_t lists = problem.batch * int64_t{dna.query_tiles};
@@ -883,7 +984,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTurns>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -900,6 +1001,17 @@ proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int 
                             cudaStream_t stream)
 {
     const Segments segments = segments_of(problem, dna);
+    if (problem.head_dim <= 64 && turns_enabled()) {
+        switch (segments) {
+        case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, kHalf, true>(problem, dna, multiprocessors, workspace, stream);
+        case Segments::kAnchors:
+            return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf, true>(problem, dna, multiprocessors, workspace, stream);
+        default:
+            if (problem.candidates.window < kPingPongWindow) {
+                return launch<64, kConsumers64, false, 4, 2, Segments::kBand, kHalf, true>(problem, dna, multiprocessors, workspace, stream);
+            }
+        }
+    }
     if (problem.head_dim <= 64) {
         switch (segments) {
         case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, workspace, stream);
