@@ -47,6 +47,7 @@
 #             PROTEUS_WGMMA_PROFILE="5 0" ncu of wgmma_check's time cases (wgmma-profile.txt: sections, stalling SASS lines);
 #             PROTEUS_WGMMA_EXPERIMENTS="narrow turns narrow+turns" the check, memcheck, racecheck and 1M times under each
 #                                   experiment of the Hopper kernel (PROTEUS_WGMMA_NARROW=1, PROTEUS_WGMMA_TURNS=1);
+#                                   PROTEUS_WGMMA_EXPERIMENT_TOOLS="" skips their sanitizer runs (default: memcheck racecheck);
 #             PROTEUS_WGMMA_KERNELS="6" every kernel of one call of wgmma_check's time case 6 and its duration (ncu);
 #             PROTEUS_TILE_TIME_REPEATS=10 repeats of the tile step's per-config timings (0: skip them)
 #             PROTEUS_GRAPH_T=2048 sequence length of the graph step (the sanitizer runs use 300)
@@ -167,7 +168,7 @@ if has_step hopper; then
       export PROTEUS_WGMMA_NARROW=$narrow PROTEUS_WGMMA_TURNS=$turns
       timeout ${PROTEUS_WGMMA_CHECK_TIMEOUT:-180} "$checker" check 2>&1 | sed "s/^/$experiment: /" >>"$out/hopper.txt"
       note "wgmma check [$experiment]: in $((SECONDS - start)) s :: $(grep -E "^$experiment: wgmma check" "$out/hopper.txt" | tail -1)"
-      for tool in memcheck racecheck; do
+      for tool in ${PROTEUS_WGMMA_EXPERIMENT_TOOLS-memcheck racecheck}; do
         timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 "$checker" check small >"$build/wgmma-$experiment-$tool.log" 2>&1
         note "wgmma $tool [$experiment]: rc=$? :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-$experiment-$tool.log" | tail -1)"
       done

@@ -562,7 +562,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // softmax is skipped: P is zero and O keeps its scale). A thread's column 8c + 2t + (e & 1) is compared as the
         // constant 8c + (e & 1) against per-row bounds less 2t: two compares and a select a value.
         const auto mask = [&](float (&s)[64], int n, int stage, auto width) -> bool {
-            constexpr int kBlocks = decltype(width)::value;  // blocks of four columns: 16 (128 keys) or 8 (a narrow tail)
+            constexpr int kBlocks = decltype(width)::value;  // blocks of eight keys: 16 (128 keys) or 8 (a narrow tail)
             if (kAnchors && n < anchor_tiles) {
                 // Column c of the tile is anchor a0 + c: row k takes it when it lies in [low − a0, high − a0].
                 const int32_t a0 = anchor_base + n * kKeys;
@@ -635,8 +635,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // Descriptors of Q (this warpgroup's 64 rows); a stage, a sub-tile and a k16 step add their byte
         // offsets (>> 4) to the start address field.
         const uint64_t q_desc = descriptor(q_tiles + buffer * L::kQBytes + consumer * kConsumerRows * 128, 16, 1024);
-        // kNarrow: the tile's first 64 keys alone (m64n64k16 into s[0 … 31]).
-        const auto issue_s = [&](float (&s)[64], int stage, auto narrow) {
+        // width: Wide (16 blocks of eight keys) or Narrow (8: the tile's first 64 keys alone, m64n64k16 into s[0 … 31]).
+        const auto issue_s = [&](float (&s)[64], int stage, auto width) {
             uint64_t qd[kDim / 16], kd[kDim / 16];
 #pragma unroll
             for (int step = 0; step < kDim / 16; ++step) {
@@ -646,7 +646,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             }
 #pragma unroll
             for (int step = 0; step < kDim / 16; ++step) {
-                if constexpr (decltype(narrow)::value) {
+                if constexpr (decltype(width)::value == 8) {
                     mma_ss<kHalf>(*reinterpret_cast<float(*)[32]>(s), qd[step], kd[step], step > 0);
                 } else {
                     mma_ss_n128<kHalf>(s, qd[step], kd[step], step > 0);
@@ -658,9 +658,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         float o[L::kSub * 32];  // 64 columns a sub-tile, each in m64n64's accumulator order
 #pragma unroll
         for (int e = 0; e < L::kSub * 32; ++e) o[e] = 0.0f;
-        const auto issue_pv = [&](const uint32_t (&p)[kKeys / 16][4], int stage, auto narrow) {
+        const auto issue_pv = [&](const uint32_t (&p)[kKeys / 16][4], int stage, auto width) {
 #pragma unroll
-            for (int j = 0; j < (decltype(narrow)::value ? kKeys / 32 : kKeys / 16); ++j) {
+            for (int j = 0; j < decltype(width)::value / 2; ++j) {  // k16 chunks: two blocks of eight keys each
                 if constexpr (kDim == 128) {
                     // The m64n128 accumulator is the two m64n64 ones side by side.
                     mma_rs_n128<kHalf>(*reinterpret_cast<float(*)[64]>(o), p[j], v_desc + ((stage * L::kTileBytes + j * 16 * 128) >> 4));
