@@ -96,7 +96,10 @@ struct Shape {
     static constexpr int kQBytes = kSub * kRows * 128;
     static constexpr int kTileBytes = kSub * kSubtileBytes;  // K or V of one stage
     static constexpr int kEntryBytes = kSegments == Segments::kDna ? kKeys * 16 : 0;  // u64 rank key, i32 key, i32 anchor
-    static constexpr int kEntries = kQBuffers * kQBytes + 2 * kStages * kTileBytes;
+    // D 64: a [16][64] tile of ones, B of the row sums' products (kVariant & 2), 1024-aligned after the stages.
+    static constexpr int kOnes = kQBuffers * kQBytes + 2 * kStages * kTileBytes;
+    static constexpr int kOnesBytes = kDim == 64 ? 2048 : 0;
+    static constexpr int kEntries = kOnes + kOnesBytes;
     // Every row's anchor range (kAnchors, kDna: int2) and DNA threshold (kDna: uint64_t).
     static constexpr int kRanges = kEntries + kStages * kEntryBytes;
     // Each warp's common anchor range (int2: the anchors every one of its rows takes), then the DNA thresholds.
@@ -225,12 +228,13 @@ struct RowState {
 __device__ __forceinline__ int column_of(int c, int e, int t) { return 8 * c + 2 * t + e % 2; }
 
 /**
- * The softmax step of one tile on S (64 × 128, this thread's 64 values, masked keys at −inf): moves the
- * running max, turns S into exp2 of the scaled scores (P, in float), adds them to l and returns each row's
- * rescale factor for O (0 while the row has seen no key).
+ * The softmax step of one tile on S (64 × 128, this thread's 64 values, masked keys at −inf; kBlocks blocks of
+ * eight keys): moves the running max, turns S into exp2 of the scaled scores (P, in float), adds them to l
+ * (kSums; else the row sums come from the tensor cores) and gives each row's rescale factor for O (0 while the
+ * row has seen no key). Returns whether some row of the warp moved its max (else every factor is 1).
  */
-template <int kBlocks = 16>
-__device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, float (&rescale)[2], float scale_log2)
+template <int kBlocks = 16, bool kSums = true, bool kLazy = false>
+__device__ __forceinline__ bool softmax_step(float (&s)[64], RowState& state, float (&rescale)[2], float scale_log2)
 {
     // Four partial maxima and sums a row (by c % 2 and e % 2): chains of 8 dependent operations instead of 32,
     // as warps stall mostly on such dependencies here (the profile of version 2: "wait" is the largest stall).
@@ -248,29 +252,49 @@ __device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, fl
 #pragma unroll
         for (int e = 0; e < 4; ++e) part_max[e / 2][2 * (c % 2) + e % 2] = fmaxf(part_max[e / 2][2 * (c % 2) + e % 2], s[4 * c + e]);
     }
+    float tile_max[2];
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+        tile_max[k] = fmaxf(fmaxf(part_max[k][0], part_max[k][1]), fmaxf(part_max[k][2], part_max[k][3]));
+        tile_max[k] = fmaxf(tile_max[k], __shfl_xor_sync(0xffffffffu, tile_max[k], 1));
+        tile_max[k] = fmaxf(tile_max[k], __shfl_xor_sync(0xffffffffu, tile_max[k], 2));
+    }
+    // kLazy: a row keeps its base (the max the exponents are taken from) while the tile's max stays within 2^8 of
+    // it (P ≤ 256, exact in the end: o and l share the base); O is rescaled only when some row of the warp moved.
+    bool moved = true;
+    if constexpr (kLazy) {
+        const bool move0 = tile_max[0] * scale_log2 > state.m[0] * scale_log2 + 8.0f;
+        const bool move1 = tile_max[1] * scale_log2 > state.m[1] * scale_log2 + 8.0f;
+        moved = __any_sync(0xffffffffu, move0 || move1);
+    }
     float base[2];
 #pragma unroll
     for (int k = 0; k < 2; ++k) {
-        float tile_max = fmaxf(fmaxf(part_max[k][0], part_max[k][1]), fmaxf(part_max[k][2], part_max[k][3]));
-        tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
-        tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
-        const float m_new = fmaxf(state.m[k], tile_max);
-        base[k] = m_new == -INFINITY ? 0.0f : m_new * scale_log2;
-        rescale[k] = exp2_approx(state.m[k] * scale_log2 - base[k]);  // 0 while m = −inf
-        state.m[k] = m_new;
+        if (moved) {
+            const float m_new = fmaxf(state.m[k], tile_max[k]);
+            base[k] = m_new == -INFINITY ? 0.0f : m_new * scale_log2;
+            rescale[k] = exp2_approx(state.m[k] * scale_log2 - base[k]);  // 0 while m = −inf
+            state.m[k] = m_new;
+        } else {
+            base[k] = state.m[k] == -INFINITY ? 0.0f : state.m[k] * scale_log2;
+            rescale[k] = 1.0f;
+        }
     }
 #pragma unroll
     for (int c = 0; c < kBlocks; ++c) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
             s[4 * c + e] = exp2_approx(fmaf(s[4 * c + e], scale_log2, -base[e / 2]));
-            part_sum[e / 2][2 * (c % 2) + e % 2] += s[4 * c + e];
+            if constexpr (kSums) part_sum[e / 2][2 * (c % 2) + e % 2] += s[4 * c + e];
         }
     }
+    if constexpr (kSums) {
 #pragma unroll
-    for (int k = 0; k < 2; ++k) {
-        state.l[k] = state.l[k] * rescale[k] + ((part_sum[k][0] + part_sum[k][1]) + (part_sum[k][2] + part_sum[k][3]));
+        for (int k = 0; k < 2; ++k) {
+            state.l[k] = state.l[k] * rescale[k] + ((part_sum[k][0] + part_sum[k][1]) + (part_sum[k][2] + part_sum[k][3]));
+        }
     }
+    return moved;
 }
 
 /** Two floats rounded to the storage type (bfloat16, or float16 with kHalf), packed. */
@@ -340,9 +364,10 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16).
+ * every tile); kHalf: float16 (else bfloat16); kVariant: EXPERIMENTS (PROTEUS_WGMMA_VARIANT, D 64 bfloat16 only), bit 1
+ * turns in the persistent kernels, bit 2 the row sums on the tensor cores, bit 4 lazy rescaling.
  */
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, bool kTurns = false>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kVariant = 0>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -353,6 +378,12 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
+    constexpr bool kTurns = (kVariant & 1) != 0;
+    // kRowSums: each row's sum of P as P·(ones) on the tensor cores (m64n8k16 beside each P·V chunk), not 64 adds a
+    // thread and tile; kLazy: a row's max moves only when a tile's exceeds it by 2^8 (softmax_step).
+    constexpr bool kRowSums = (kVariant & 2) != 0;
+    constexpr bool kLazy = (kVariant & 4) != 0;
+    static_assert(!kRowSums || kDim == 64, "the tile of ones is laid out for D 64 only");
     // Whether a warp skips the softmax of a band tile none of its rows reaches (the short windows' last tile of a
     // consumer). Not with DNA lists or ping-pong: the branch there made ptxas serialise the wgmma (C7513) or spill.
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
@@ -377,6 +408,14 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // Through a shuffle, so that the compiler knows it is the same across the warp (the descriptors built
     // from it then live in uniform registers, as the wgmma instructions read them).
     const int warpgroup = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x / 128), 0);
+    if constexpr (kRowSums) {
+        // Ones (bfloat16 0x3F80, float16 0x3C00), read by the tensor cores: the async proxy, hence the fence.
+        uint32_t* const ones = reinterpret_cast<uint32_t*>(base + L::kOnes);
+        for (int i = static_cast<int>(threadIdx.x); i < L::kOnesBytes / 4; i += static_cast<int>(blockDim.x)) {
+            ones[i] = kHalf ? 0x3C003C00u : 0x3F803F80u;
+        }
+        fence_proxy_async();
+    }
     if (threadIdx.x == 0) {
         for (int q = 0; q < L::kQBuffers; ++q) {
             barrier_init(&q_full[q], 1);
@@ -609,22 +648,44 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             } else {
                 // Band: row i takes key j when i − W < j ≤ i. The warp's rows are [first, first + 15] (rows past the
                 // item's last are never written): nothing to mask when every key of the tile is in every row's window,
-                // nothing to compute when none is in any.
+                // nothing to compute when none is in any; only the edge that crosses the tile is compared (one
+                // compare and a select a value: a tile is narrower than W, so mostly only one does).
                 const int32_t key0 = band_first + (n - extra_tiles) * kKeys;
                 const int32_t first = wg_first + 16 * warp;
-                if (key0 + kKeys - 1 <= first && key0 > first + 15 - window) return false;
-                if (kSkipEmpty && (key0 > first + 15 || key0 + kKeys - 1 <= first - window)) return true;
+                const int32_t key_last = key0 + 8 * kBlocks - 1;
+                const bool causal_edge = key_last > first;           // a key past some row
+                const bool window_edge = key0 <= first + 15 - window;  // a key before some row's window
+                if (!causal_edge && !window_edge) return false;
+                if (kSkipEmpty && (key0 > first + 15 || key_last <= first - window)) return true;
                 int32_t low[2], high[2];  // column c + 2t is taken when low < c ≤ high
                 for (int k = 0; k < 2; ++k) {
                     high[k] = position[k] - key0 - 2 * t;
                     low[k] = high[k] - window;
                 }
+                if (causal_edge && window_edge) {
 #pragma unroll
-                for (int c = 0; c < kBlocks; ++c) {
+                    for (int c = 0; c < kBlocks; ++c) {
 #pragma unroll
-                    for (int e = 0; e < 4; ++e) {
-                        const int32_t column = 8 * c + e % 2;
-                        if (column > high[e / 2] || column <= low[e / 2]) s[4 * c + e] = -INFINITY;
+                        for (int e = 0; e < 4; ++e) {
+                            const int32_t column = 8 * c + e % 2;
+                            if (column > high[e / 2] || column <= low[e / 2]) s[4 * c + e] = -INFINITY;
+                        }
+                    }
+                } else if (causal_edge) {
+#pragma unroll
+                    for (int c = 0; c < kBlocks; ++c) {
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) {
+                            if (8 * c + e % 2 > high[e / 2]) s[4 * c + e] = -INFINITY;
+                        }
+                    }
+                } else {
+#pragma unroll
+                    for (int c = 0; c < kBlocks; ++c) {
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) {
+                            if (8 * c + e % 2 <= low[e / 2]) s[4 * c + e] = -INFINITY;
+                        }
                     }
                 }
                 return false;
@@ -658,6 +719,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         float o[L::kSub * 32];  // 64 columns a sub-tile, each in m64n64's accumulator order
 #pragma unroll
         for (int e = 0; e < L::kSub * 32; ++e) o[e] = 0.0f;
+        float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};  // kRowSums: m64n8's accumulators, each row's sum in every column
+        const uint64_t ones_desc = descriptor(base + L::kOnes, 16, 1024);
         const auto issue_pv = [&](const uint32_t (&p)[kKeys / 16][4], int stage, auto width) {
 #pragma unroll
             for (int j = 0; j < decltype(width)::value / 2; ++j) {  // k16 chunks: two blocks of eight keys each
@@ -667,6 +730,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 } else {
                     mma_rs<kHalf>(*reinterpret_cast<float(*)[32]>(o), p[j], v_desc + ((stage * L::kTileBytes + j * 16 * 128) >> 4));
                 }
+                if constexpr (kRowSums) mma_rs_n8<kHalf>(sums, p[j], ones_desc);
             }
             commit_group();
         };
@@ -678,6 +742,10 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             for (int c = 0; c < 8 * L::kSub; ++c) {
 #pragma unroll
                 for (int e = 0; e < 4; ++e) o[4 * c + e] *= rescale[e / 2];
+            }
+            if constexpr (kRowSums) {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) sums[e] *= rescale[e / 2];
             }
         };
         // Through a shuffle, so that the compiler knows the stage is the same across the warp: the descriptors built
@@ -711,8 +779,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             pass_turn();
             wait_pending<0>();
             if (!mask(s, n, stage_of(n), width)) {
-                softmax_step<kBlocks>(s, state, rescale, args.scale_log2);
-                scale_o();
+                if (softmax_step<kBlocks, !kRowSums, kLazy>(s, state, rescale, args.scale_log2)) scale_o();
                 pack_p<kHalf, kBlocks / 2>(s, p);
             } else {
                 clear_p(p);
@@ -730,11 +797,12 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             pass_turn();
             wait_pending<1>();  // S(n) is in; P(n − 1)·V(n − 1) may still run
             const bool none = mask(s, n, stage, width);
-            if (!none) softmax_step<kBlocks>(s, state, rescale, args.scale_log2);
+            bool moved = false;
+            if (!none) moved = softmax_step<kBlocks, !kRowSums, kLazy>(s, state, rescale, args.scale_log2);
             wait_pending<0>();
             release(previous);
             if (!none) {
-                scale_o();
+                if (moved) scale_o();
                 pack_p<kHalf, kBlocks / 2>(s, p);
             } else {
                 clear_p(p);
@@ -799,8 +867,12 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
 #pragma unroll
         for (int k = 0; k < 2; ++k) {
             float l = state.l[k];
-            l += __shfl_xor_sync(0xffffffffu, l, 1);
-            l += __shfl_xor_sync(0xffffffffu, l, 2);
+            if constexpr (kRowSums) {
+                l = sums[2 * k];  // every column of the row's sum product holds the whole sum
+            } else {
+                l += __shfl_xor_sync(0xffffffffu, l, 1);
+                l += __shfl_xor_sync(0xffffffffu, l, 2);
+            }
             if (position[k] > wg_last) continue;
             const int64_t row = position[k] - args.query_offset;
             const bool active = args.active == nullptr ||
@@ -861,14 +933,17 @@ bool narrow_tails_enabled()
     return enabled;
 }
 
-/** EXPERIMENT switch for the persistent kernels' turns (kTurns): PROTEUS_WGMMA_TURNS=1 in the environment (read once). */
-bool turns_enabled()
+/**
+ * EXPERIMENT switch for the persistent D 64 bfloat16 kernels' kVariant: PROTEUS_WGMMA_VARIANT in the environment
+ * (read once; bits: 1 turns, 2 row sums on the tensor cores, 4 lazy rescaling; 0 or unset: the default kernels).
+ */
+int selected_variant()
 {
-    static const bool enabled = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_TURNS");
-        return value != nullptr && std::string(value) == "1";
+    static const int variant = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_VARIANT");
+        return value != nullptr ? std::atoi(value) : 0;
     }();
-    return enabled;
+    return variant;
 }
 
 /** cuTensorMapEncodeTiled, looked up once. */
@@ -913,7 +988,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
     return anchors ? Segments::kAnchors : Segments::kBand;
 }
 
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, bool kTurns = false>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kVariant = 0>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -984,7 +1059,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTurns>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kVariant>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -995,20 +1070,33 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     return check_launch("flux_wgmma");
 }
 
+/** EXPERIMENT: the persistent D 64 bfloat16 kernel of `segments` in variant kVariant (selected_variant). */
+template <int kVariant>
+proteus_status launch_variant(const FluxProblem& problem, const TileDna& dna, Segments segments, int multiprocessors,
+                              StreamWorkspace& workspace, cudaStream_t stream)
+{
+    switch (segments) {
+    case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, false, kVariant>(problem, dna, multiprocessors, workspace, stream);
+    case Segments::kAnchors:
+        return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, false, kVariant>(problem, dna, multiprocessors, workspace, stream);
+    default: return launch<64, kConsumers64, false, 4, 2, Segments::kBand, false, kVariant>(problem, dna, multiprocessors, workspace, stream);
+    }
+}
+
 /** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
 template <bool kHalf>
 proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                             cudaStream_t stream)
 {
     const Segments segments = segments_of(problem, dna);
-    if (problem.head_dim <= 64 && turns_enabled()) {
-        switch (segments) {
-        case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, kHalf, true>(problem, dna, multiprocessors, workspace, stream);
-        case Segments::kAnchors:
-            return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf, true>(problem, dna, multiprocessors, workspace, stream);
-        default:
-            if (problem.candidates.window < kPingPongWindow) {
-                return launch<64, kConsumers64, false, 4, 2, Segments::kBand, kHalf, true>(problem, dna, multiprocessors, workspace, stream);
+    if constexpr (!kHalf) {
+        if (problem.head_dim <= 64 && (segments != Segments::kBand || problem.candidates.window < kPingPongWindow)) {
+            switch (selected_variant()) {
+            case 1: return launch_variant<1>(problem, dna, segments, multiprocessors, workspace, stream);
+            case 2: return launch_variant<2>(problem, dna, segments, multiprocessors, workspace, stream);
+            case 4: return launch_variant<4>(problem, dna, segments, multiprocessors, workspace, stream);
+            case 6: return launch_variant<6>(problem, dna, segments, multiprocessors, workspace, stream);
+            default: break;
             }
         }
     }
