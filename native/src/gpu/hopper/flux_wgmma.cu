@@ -137,7 +137,7 @@ struct WgmmaArgs {
     // Each list's entries (kDna; fill_entries): entry_slots a list, the slots past its count empty.
     const Entry* entries = nullptr;
     int32_t entry_slots = 0;
-    // EXPERIMENT (off unless PROTEUS_WGMMA_NARROW=1; not yet run on a device): a stretch's last tile on 64 keys.
+    // EXPERIMENT (off unless PROTEUS_WGMMA_NARROW=1 or 2): a stretch's last tile on 64 keys; 2: also a band stretch's first.
     int32_t narrow_tails = 0;
 };
 
@@ -308,18 +308,33 @@ __device__ __forceinline__ uint32_t pack(float low, float high)
     }
 }
 
-/** P's k16 chunk j (keys 16j … 16j + 15) as the A operand: accumulator blocks 2j and 2j + 1, packed (kChunks of them). */
-template <bool kHalf, int kChunks = kKeys / 16>
+/**
+ * P's k16 chunk kFirst + j (keys 16j … 16j + 15 of S) as the A operand: accumulator blocks 2j and 2j + 1, packed
+ * (kChunks of them); the chunks before kFirst (a tile's keys before S's first: a narrow head) are zero.
+ */
+template <bool kHalf, int kChunks = kKeys / 16, int kFirst = 0>
 __device__ __forceinline__ void pack_p(const float (&s)[64], uint32_t (&p)[kKeys / 16][4])
 {
 #pragma unroll
+    for (int j = 0; j < kFirst; ++j) {
+#pragma unroll
+        for (int x = 0; x < 4; ++x) p[j][x] = 0u;
+    }
+#pragma unroll
     for (int j = 0; j < kChunks; ++j) {
-        p[j][0] = pack<kHalf>(s[8 * j], s[8 * j + 1]);
-        p[j][1] = pack<kHalf>(s[8 * j + 2], s[8 * j + 3]);
-        p[j][2] = pack<kHalf>(s[8 * j + 4], s[8 * j + 5]);
-        p[j][3] = pack<kHalf>(s[8 * j + 6], s[8 * j + 7]);
+        p[kFirst + j][0] = pack<kHalf>(s[8 * j], s[8 * j + 1]);
+        p[kFirst + j][1] = pack<kHalf>(s[8 * j + 2], s[8 * j + 3]);
+        p[kFirst + j][2] = pack<kHalf>(s[8 * j + 4], s[8 * j + 5]);
+        p[kFirst + j][3] = pack<kHalf>(s[8 * j + 6], s[8 * j + 7]);
     }
 }
+
+/** The keys of a tile that a pipeline step computes: kBlocks blocks of eight from key kOffset (Wide: all 128). */
+template <int kBlocks, int kOffset = 0>
+struct TileWidth {
+    static constexpr int blocks = kBlocks;
+    static constexpr int offset = kOffset;
+};
 
 /** P of a tile none of the warp's rows takes a key of: zeros (its P·V product then adds nothing). */
 __device__ __forceinline__ void clear_p(uint32_t (&p)[kKeys / 16][4])
@@ -526,6 +541,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         int anchor_tiles, extra_tiles, tiles;  // anchor tiles, anchor and DNA tiles, all tiles
         int run_first[2], run_last[2];  // the stretches of tiles this warpgroup computes (empty: first > last)
         bool narrow_tail[2] = {false, false};  // a stretch's last tile on its first 64 keys
+        bool narrow_head = false;              // the band stretch's first tile on its last 64 keys
         // Each row's anchors [low, high] (anchor indices; empty: low > high) and DNA threshold, in shared memory
         // (the D 64 consumers have no registers to spare for them): this warp's 16 rows.
         int2* const ranges = row_ranges + (consumer * 4 + warp) * 16;
@@ -562,8 +578,16 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     }
                 }
             }
-            // Adjacent stretches run as one (one pipeline fill and drain fewer), unless the first has a narrow tail.
-            if (run_last[0] >= 0 && run_last[0] + 1 == run_first[1] && !narrow_tail[0]) {
+            if constexpr (kNarrowTails) {
+                // The band stretch's first tile is a narrow head when no row of the consumer takes its first 64 keys
+                // (at W 341 the middle consumer's: its rows' windows start 64 keys into the item's first band tile).
+                if (args.narrow_tails >= 2 && has_rows && run_first[1] < run_last[1]) {
+                    narrow_head = wg_lo - (band_first + (run_first[1] - extra_tiles) * kKeys) >= kKeys / 2;
+                }
+            }
+            // Adjacent stretches run as one (one pipeline fill and drain fewer), unless the first has a narrow tail or
+            // the second a narrow head.
+            if (run_last[0] >= 0 && run_last[0] + 1 == run_first[1] && !narrow_tail[0] && !narrow_head) {
                 run_last[0] = run_last[1];
                 narrow_tail[0] = narrow_tail[1];
                 run_first[1] = 1;
@@ -601,12 +625,13 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // softmax is skipped: P is zero and O keeps its scale). A thread's column 8c + 2t + (e & 1) is compared as the
         // constant 8c + (e & 1) against per-row bounds less 2t: two compares and a select a value.
         const auto mask = [&](float (&s)[64], int n, int stage, auto width) -> bool {
-            constexpr int kBlocks = decltype(width)::value;  // blocks of eight keys: 16 (128 keys) or 8 (a narrow tail)
+            constexpr int kBlocks = decltype(width)::blocks;  // blocks of eight keys: 16 (128 keys) or 8 (a narrow tail or head)
+            constexpr int kOffset = decltype(width)::offset;  // the first key of S in the tile (64: a narrow head)
             if (kAnchors && n < anchor_tiles) {
                 // Column c of the tile is anchor a0 + c: row k takes it when it lies in [low − a0, high − a0].
-                const int32_t a0 = anchor_base + n * kKeys;
+                const int32_t a0 = anchor_base + n * kKeys + kOffset;
                 const int2 common = warp_ranges[consumer * 4 + warp];
-                if (a0 >= common.x && a0 + kKeys - 1 <= common.y) return false;  // every row takes every column
+                if (a0 >= common.x && a0 + 8 * kBlocks - 1 <= common.y) return false;  // every row takes every column
                 int32_t low[2], high[2];
                 for (int k = 0; k < 2; ++k) {
                     low[k] = ranges[g + 8 * k].x - a0 - 2 * t;
@@ -635,7 +660,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 for (int c = 0; c < kBlocks; ++c) {
 #pragma unroll
                     for (int odd = 0; odd < 2; ++odd) {
-                        const Entry entry = tile_entries[column_of(c, odd, t)];
+                        const Entry entry = tile_entries[kOffset + column_of(c, odd, t)];
 #pragma unroll
                         for (int k = 0; k < 2; ++k) {
                             const bool takes = entry.key <= limit[k] && entry.rank >= threshold[k] &&
@@ -650,7 +675,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 // item's last are never written): nothing to mask when every key of the tile is in every row's window,
                 // nothing to compute when none is in any; only the edge that crosses the tile is compared (one
                 // compare and a select a value: a tile is narrower than W, so mostly only one does).
-                const int32_t key0 = band_first + (n - extra_tiles) * kKeys;
+                const int32_t key0 = band_first + (n - extra_tiles) * kKeys + kOffset;
                 const int32_t first = wg_first + 16 * warp;
                 const int32_t key_last = key0 + 8 * kBlocks - 1;
                 const bool causal_edge = key_last > first;           // a key past some row
@@ -703,11 +728,11 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             for (int step = 0; step < kDim / 16; ++step) {
                 const int sub = step / 4, offset = (step % 4) * 32;  // 16 elements = 32 bytes along a swizzled row
                 qd[step] = q_desc + ((sub * L::kRows * 128 + offset) >> 4);
-                kd[step] = k_desc + ((stage * L::kTileBytes + sub * L::kSubtileBytes + offset) >> 4);
+                kd[step] = k_desc + ((stage * L::kTileBytes + sub * L::kSubtileBytes + decltype(width)::offset * 128 + offset) >> 4);
             }
 #pragma unroll
             for (int step = 0; step < kDim / 16; ++step) {
-                if constexpr (decltype(width)::value == 8) {
+                if constexpr (decltype(width)::blocks == 8) {
                     mma_ss<kHalf>(*reinterpret_cast<float(*)[32]>(s), qd[step], kd[step], step > 0);
                 } else {
                     mma_ss_n128<kHalf>(s, qd[step], kd[step], step > 0);
@@ -723,7 +748,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         const uint64_t ones_desc = descriptor(base + L::kOnes, 16, 1024);
         const auto issue_pv = [&](const uint32_t (&p)[kKeys / 16][4], int stage, auto width) {
 #pragma unroll
-            for (int j = 0; j < decltype(width)::value / 2; ++j) {  // k16 chunks: two blocks of eight keys each
+            for (int j = 0; j < decltype(width)::blocks / 2; ++j) {  // k16 chunks of the tile's first keys (no narrow heads here)
                 if constexpr (kDim == 128) {
                     // The m64n128 accumulator is the two m64n64 ones side by side.
                     mma_rs_n128<kHalf>(*reinterpret_cast<float(*)[64]>(o), p[j], v_desc + ((stage * L::kTileBytes + j * 16 * 128) >> 4));
@@ -768,10 +793,11 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // The pipeline's three pieces, for a tile of 128 keys (Wide) or of its first 64 (Narrow: a stretch's last tile
         // when every key its rows take lies there, narrow_tail): S of a stretch's first tile alone; S(n) beside
         // P(n − 1)·V(n − 1); the stretch's last P·V.
-        using Wide = std::integral_constant<int, 16>;
-        using Narrow = std::integral_constant<int, 8>;
+        using Wide = TileWidth<16>;
+        using Narrow = TileWidth<8>;
+        using Head = TileWidth<8, 64>;  // a band stretch's first tile on its last 64 keys (P's first four chunks zero)
         const auto first_tile = [&](int n, auto width) {
-            constexpr int kBlocks = decltype(width)::value;
+            constexpr int kBlocks = decltype(width)::blocks;
             barrier_wait(&k_full[stage_of(n)], phase_of(n));
             my_turn();
             fence_operands();
@@ -780,13 +806,13 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             wait_pending<0>();
             if (!mask(s, n, stage_of(n), width)) {
                 if (softmax_step<kBlocks, !kRowSums, kLazy>(s, state, rescale, args.scale_log2)) scale_o();
-                pack_p<kHalf, kBlocks / 2>(s, p);
+                pack_p<kHalf, kBlocks / 2, decltype(width)::offset / 16>(s, p);
             } else {
                 clear_p(p);
             }
         };
         const auto next_tile = [&](int n, auto width) {
-            constexpr int kBlocks = decltype(width)::value;
+            constexpr int kBlocks = decltype(width)::blocks;
             const int stage = stage_of(n), previous = stage_of(n - 1);
             barrier_wait(&k_full[stage], phase_of(n));
             barrier_wait(&v_full[previous], phase_of(n - 1));
@@ -830,6 +856,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             for (; n < first; ++n) skip(n);
             if (tail && first == last) {
                 first_tile(n, Narrow{});
+            } else if (kNarrowTails && r == 1 && narrow_head) {
+                first_tile(n, Head{});
             } else {
                 first_tile(n, Wide{});
             }
@@ -923,14 +951,14 @@ __global__ void fill_entries(WgmmaArgs args, int64_t rows, int64_t lists, Entry*
     }
 }
 
-/** EXPERIMENT switch for WgmmaArgs::narrow_tails: PROTEUS_WGMMA_NARROW=1 in the environment (read once). */
-bool narrow_tails_enabled()
+/** EXPERIMENT switch for WgmmaArgs::narrow_tails: PROTEUS_WGMMA_NARROW=1 (tails) or 2 (tails and heads; read once). */
+int narrow_tails_selected()
 {
-    static const bool enabled = [] {
+    static const int selected = [] {
         const char* value = std::getenv("PROTEUS_WGMMA_NARROW");
-        return value != nullptr && std::string(value) == "1";
+        return value != nullptr ? std::atoi(value) : 0;
     }();
-    return enabled;
+    return selected;
 }
 
 /**
@@ -1044,7 +1072,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.v_head = problem.v.strides[1];
     args.v_token = problem.v.strides[2];
     args.dna = dna;
-    args.narrow_tails = narrow_tails_enabled() ? 1 : 0;
+    args.narrow_tails = narrow_tails_selected();
     if constexpr (kSegments == Segments::kDna) {
         // One table of entries for the call, kKeys-aligned per list so that each DNA tile's are one bulk copy.
         const int64_t lists = problem.batch * int64_t{dna.query_tiles};
