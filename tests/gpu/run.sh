@@ -165,6 +165,7 @@ if has_step hopper; then
       start=$SECONDS
       narrow=0; variant=0
       [[ "$experiment" == *narrow* ]] && narrow=1
+      [[ "$experiment" == *heads* ]] && narrow=2
       [[ "$experiment" == *turns* ]] && variant=$((variant | 1))
       [[ "$experiment" == *sums* ]] && variant=$((variant | 2))
       [[ "$experiment" == *lazy* ]] && variant=$((variant | 4))
