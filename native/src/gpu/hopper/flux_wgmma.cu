@@ -46,8 +46,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
-#include <type_traits>
 #include <string>
 
 #include "core/candidate_rules.h"
@@ -96,10 +94,7 @@ struct Shape {
     static constexpr int kQBytes = kSub * kRows * 128;
     static constexpr int kTileBytes = kSub * kSubtileBytes;  // K or V of one stage
     static constexpr int kEntryBytes = kSegments == Segments::kDna ? kKeys * 16 : 0;  // u64 rank key, i32 key, i32 anchor
-    // D 64: a [16][64] tile of ones, B of the row sums' products (kVariant & 2), 1024-aligned after the stages.
-    static constexpr int kOnes = kQBuffers * kQBytes + 2 * kStages * kTileBytes;
-    static constexpr int kOnesBytes = kDim == 64 ? 2048 : 0;
-    static constexpr int kEntries = kOnes + kOnesBytes;
+    static constexpr int kEntries = kQBuffers * kQBytes + 2 * kStages * kTileBytes;
     // Every row's anchor range (kAnchors, kDna: int2) and DNA threshold (kDna: uint64_t).
     static constexpr int kRanges = kEntries + kStages * kEntryBytes;
     // Each warp's common anchor range (int2: the anchors every one of its rows takes), then the DNA thresholds.
@@ -137,8 +132,6 @@ struct WgmmaArgs {
     // Each list's entries (kDna; fill_entries): entry_slots a list, the slots past its count empty.
     const Entry* entries = nullptr;
     int32_t entry_slots = 0;
-    // EXPERIMENT (off unless PROTEUS_WGMMA_NARROW=1 or 2): a stretch's last tile on 64 keys; 2: also a band stretch's first.
-    int32_t narrow_tails = 0;
 };
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -228,13 +221,11 @@ struct RowState {
 __device__ __forceinline__ int column_of(int c, int e, int t) { return 8 * c + 2 * t + e % 2; }
 
 /**
- * The softmax step of one tile on S (64 × 128, this thread's 64 values, masked keys at −inf; kBlocks blocks of
- * eight keys): moves the running max, turns S into exp2 of the scaled scores (P, in float), adds them to l
- * (kSums; else the row sums come from the tensor cores) and gives each row's rescale factor for O (0 while the
- * row has seen no key). Returns whether some row of the warp moved its max (else every factor is 1).
+ * The softmax step of one tile on S (64 × 128, this thread's 64 values, masked keys at −inf): moves the
+ * running max, turns S into exp2 of the scaled scores (P, in float), adds them to l and returns each row's
+ * rescale factor for O (0 while the row has seen no key).
  */
-template <int kBlocks = 16, bool kSums = true, bool kLazy = false>
-__device__ __forceinline__ bool softmax_step(float (&s)[64], RowState& state, float (&rescale)[2], float scale_log2)
+__device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, float (&rescale)[2], float scale_log2)
 {
     // Four partial maxima and sums a row (by c % 2 and e % 2): chains of 8 dependent operations instead of 32,
     // as warps stall mostly on such dependencies here (the profile of version 2: "wait" is the largest stall).
@@ -248,53 +239,33 @@ __device__ __forceinline__ bool softmax_step(float (&s)[64], RowState& state, fl
         }
     }
 #pragma unroll
-    for (int c = 0; c < kBlocks; ++c) {
+    for (int c = 0; c < 16; ++c) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) part_max[e / 2][2 * (c % 2) + e % 2] = fmaxf(part_max[e / 2][2 * (c % 2) + e % 2], s[4 * c + e]);
-    }
-    float tile_max[2];
-#pragma unroll
-    for (int k = 0; k < 2; ++k) {
-        tile_max[k] = fmaxf(fmaxf(part_max[k][0], part_max[k][1]), fmaxf(part_max[k][2], part_max[k][3]));
-        tile_max[k] = fmaxf(tile_max[k], __shfl_xor_sync(0xffffffffu, tile_max[k], 1));
-        tile_max[k] = fmaxf(tile_max[k], __shfl_xor_sync(0xffffffffu, tile_max[k], 2));
-    }
-    // kLazy: a row keeps its base (the max the exponents are taken from) while the tile's max stays within 2^8 of
-    // it (P ≤ 256, exact in the end: o and l share the base); O is rescaled only when some row of the warp moved.
-    bool moved = true;
-    if constexpr (kLazy) {
-        const bool move0 = tile_max[0] * scale_log2 > state.m[0] * scale_log2 + 8.0f;
-        const bool move1 = tile_max[1] * scale_log2 > state.m[1] * scale_log2 + 8.0f;
-        moved = __any_sync(0xffffffffu, move0 || move1);
     }
     float base[2];
 #pragma unroll
     for (int k = 0; k < 2; ++k) {
-        if (moved) {
-            const float m_new = fmaxf(state.m[k], tile_max[k]);
-            base[k] = m_new == -INFINITY ? 0.0f : m_new * scale_log2;
-            rescale[k] = exp2_approx(state.m[k] * scale_log2 - base[k]);  // 0 while m = −inf
-            state.m[k] = m_new;
-        } else {
-            base[k] = state.m[k] == -INFINITY ? 0.0f : state.m[k] * scale_log2;
-            rescale[k] = 1.0f;
-        }
+        float tile_max = fmaxf(fmaxf(part_max[k][0], part_max[k][1]), fmaxf(part_max[k][2], part_max[k][3]));
+        tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+        tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+        const float m_new = fmaxf(state.m[k], tile_max);
+        base[k] = m_new == -INFINITY ? 0.0f : m_new * scale_log2;
+        rescale[k] = exp2_approx(state.m[k] * scale_log2 - base[k]);  // 0 while m = −inf
+        state.m[k] = m_new;
     }
 #pragma unroll
-    for (int c = 0; c < kBlocks; ++c) {
+    for (int c = 0; c < 16; ++c) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
             s[4 * c + e] = exp2_approx(fmaf(s[4 * c + e], scale_log2, -base[e / 2]));
-            if constexpr (kSums) part_sum[e / 2][2 * (c % 2) + e % 2] += s[4 * c + e];
+            part_sum[e / 2][2 * (c % 2) + e % 2] += s[4 * c + e];
         }
     }
-    if constexpr (kSums) {
 #pragma unroll
-        for (int k = 0; k < 2; ++k) {
-            state.l[k] = state.l[k] * rescale[k] + ((part_sum[k][0] + part_sum[k][1]) + (part_sum[k][2] + part_sum[k][3]));
-        }
+    for (int k = 0; k < 2; ++k) {
+        state.l[k] = state.l[k] * rescale[k] + ((part_sum[k][0] + part_sum[k][1]) + (part_sum[k][2] + part_sum[k][3]));
     }
-    return moved;
 }
 
 /** Two floats rounded to the storage type (bfloat16, or float16 with kHalf), packed. */
@@ -308,33 +279,18 @@ __device__ __forceinline__ uint32_t pack(float low, float high)
     }
 }
 
-/**
- * P's k16 chunk kFirst + j (keys 16j … 16j + 15 of S) as the A operand: accumulator blocks 2j and 2j + 1, packed
- * (kChunks of them); the chunks before kFirst (a tile's keys before S's first: a narrow head) are zero.
- */
-template <bool kHalf, int kChunks = kKeys / 16, int kFirst = 0>
+/** P's k16 chunk j (keys 16j … 16j + 15) as the A operand: accumulator blocks 2j and 2j + 1, packed. */
+template <bool kHalf>
 __device__ __forceinline__ void pack_p(const float (&s)[64], uint32_t (&p)[kKeys / 16][4])
 {
 #pragma unroll
-    for (int j = 0; j < kFirst; ++j) {
-#pragma unroll
-        for (int x = 0; x < 4; ++x) p[j][x] = 0u;
-    }
-#pragma unroll
-    for (int j = 0; j < kChunks; ++j) {
-        p[kFirst + j][0] = pack<kHalf>(s[8 * j], s[8 * j + 1]);
-        p[kFirst + j][1] = pack<kHalf>(s[8 * j + 2], s[8 * j + 3]);
-        p[kFirst + j][2] = pack<kHalf>(s[8 * j + 4], s[8 * j + 5]);
-        p[kFirst + j][3] = pack<kHalf>(s[8 * j + 6], s[8 * j + 7]);
+    for (int j = 0; j < kKeys / 16; ++j) {
+        p[j][0] = pack<kHalf>(s[8 * j], s[8 * j + 1]);
+        p[j][1] = pack<kHalf>(s[8 * j + 2], s[8 * j + 3]);
+        p[j][2] = pack<kHalf>(s[8 * j + 4], s[8 * j + 5]);
+        p[j][3] = pack<kHalf>(s[8 * j + 6], s[8 * j + 7]);
     }
 }
-
-/** The keys of a tile that a pipeline step computes: kBlocks blocks of eight from key kOffset (Wide: all 128). */
-template <int kBlocks, int kOffset = 0>
-struct TileWidth {
-    static constexpr int blocks = kBlocks;
-    static constexpr int offset = kOffset;
-};
 
 /** P of a tile none of the warp's rows takes a key of: zeros (its P·V product then adds nothing). */
 __device__ __forceinline__ void clear_p(uint32_t (&p)[kKeys / 16][4])
@@ -379,10 +335,9 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16); kVariant: EXPERIMENTS (PROTEUS_WGMMA_VARIANT, D 64 bfloat16 only), bit 1
- * turns in the persistent kernels, bit 2 the row sums on the tensor cores, bit 4 lazy rescaling.
+ * every tile); kHalf: float16 (else bfloat16).
  */
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kVariant = 0>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -393,17 +348,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
-    constexpr bool kTurns = (kVariant & 1) != 0;
-    // kRowSums: each row's sum of P as P·(ones) on the tensor cores (m64n8k16 beside each P·V chunk), not 64 adds a
-    // thread and tile; kLazy: a row's max moves only when a tile's exceeds it by 2^8 (softmax_step).
-    constexpr bool kRowSums = (kVariant & 2) != 0;
-    constexpr bool kLazy = (kVariant & 4) != 0;
-    static_assert(!kRowSums || kDim == 64, "the tile of ones is laid out for D 64 only");
     // Whether a warp skips the softmax of a band tile none of its rows reaches (the short windows' last tile of a
     // consumer). Not with DNA lists or ping-pong: the branch there made ptxas serialise the wgmma (C7513) or spill.
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
-    // Whether a stretch's last tile may run on 64 keys (args.narrow_tails; not with ping-pong).
-    constexpr bool kNarrowTails = !kPingPong;
     extern __shared__ uint8_t raw[];
     uint8_t* const base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw) + 1023) & ~uintptr_t{1023});
     uint8_t* const q_tiles = base;                               // [buffer][sub][kRows][128 B]
@@ -423,14 +370,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // Through a shuffle, so that the compiler knows it is the same across the warp (the descriptors built
     // from it then live in uniform registers, as the wgmma instructions read them).
     const int warpgroup = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x / 128), 0);
-    if constexpr (kRowSums) {
-        // Ones (bfloat16 0x3F80, float16 0x3C00), read by the tensor cores: the async proxy, hence the fence.
-        uint32_t* const ones = reinterpret_cast<uint32_t*>(base + L::kOnes);
-        for (int i = static_cast<int>(threadIdx.x); i < L::kOnesBytes / 4; i += static_cast<int>(blockDim.x)) {
-            ones[i] = kHalf ? 0x3C003C00u : 0x3F803F80u;
-        }
-        fence_proxy_async();
-    }
     if (threadIdx.x == 0) {
         for (int q = 0; q < L::kQBuffers; ++q) {
             barrier_init(&q_full[q], 1);
@@ -509,18 +448,13 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // then lets c + 1 go), so that one's softmax runs while the next one's products run. The last consumer
     // opens consumer 0's first turn; consumer 0 takes one turn more at the end to close it. Every consumer
     // takes tiles + 1 turns an item.
-    // kTurns (EXPERIMENT, PROTEUS_WGMMA_TURNS=1): the same turns in the persistent kernels, each consumer running only
-    // its own tiles: a tile it skips is a turn it passes at once, and every consumer pads an item to tiles + 2 turns
-    // (a turn for each tile, one for each of at most two stretches' last P·V), so that the turns keep pairing up
-    // while the consumers' softmaxes no longer start together on the tile that just landed.
-    constexpr bool kTaking = kPingPong || kTurns;
     const auto my_turn = [&] {
-        if constexpr (kTaking) asm volatile("bar.sync %0, 256;\n" ::"r"(1 + consumer) : "memory");
+        if constexpr (kPingPong) asm volatile("bar.sync %0, 256;\n" ::"r"(1 + consumer) : "memory");
     };
     const auto pass_turn = [&] {
-        if constexpr (kTaking) asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (consumer + 1) % kConsumers) : "memory");
+        if constexpr (kPingPong) asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (consumer + 1) % kConsumers) : "memory");
     };
-    if (kTaking && consumer == kConsumers - 1) pass_turn();
+    if (kPingPong && consumer == kConsumers - 1) pass_turn();
     const auto release = [&](int stage) {
         // DNA: this thread's reads of the stage's entries (generic proxy) before the bulk copy that overwrites them.
         if constexpr (kDna) fence_proxy_async();
@@ -540,8 +474,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         int32_t anchor_base = 0;       // anchor index of the first anchor tile's row 0
         int anchor_tiles, extra_tiles, tiles;  // anchor tiles, anchor and DNA tiles, all tiles
         int run_first[2], run_last[2];  // the stretches of tiles this warpgroup computes (empty: first > last)
-        bool narrow_tail[2] = {false, false};  // a stretch's last tile on its first 64 keys
-        bool narrow_head = false;              // the band stretch's first tile on its last 64 keys
         // Each row's anchors [low, high] (anchor indices; empty: low > high) and DNA threshold, in shared memory
         // (the D 64 consumers have no registers to spare for them): this warp's 16 rows.
         int2* const ranges = row_ranges + (consumer * 4 + warp) * 16;
@@ -564,32 +496,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             const int32_t wg_lo = static_cast<int32_t>(window_start(wg_first, window));
             run_first[1] = extra_tiles + (kPingPong ? 0 : (wg_lo - band_first) / kKeys);
             run_last[1] = kPingPong ? tiles - 1 : has_rows ? extra_tiles + (wg_last - band_first) / kKeys : run_first[1] - 1;
-            if constexpr (kNarrowTails) {
-                // A stretch's last tile is narrow when every key its rows take lies in the tile's first 64: the band's
-                // when the last row's causal edge does (at W 341 a consumer's fourth band tile holds ~20 keys), the
-                // anchors' when the last row's last anchor does (171 anchors: the second tile holds 43).
-                if (args.narrow_tails && has_rows) {
-                    const int32_t key0 = band_first + (run_last[1] - extra_tiles) * kKeys;
-                    narrow_tail[1] = run_first[1] <= run_last[1] && wg_last - key0 < kKeys / 2;
-                    if (kDna && w.dna_tiles > 0 && run_last[0] >= 0) {  // the last DNA tile: at most 64 entries
-                        narrow_tail[0] = w.dna_count - (w.dna_tiles - 1) * kKeys <= kKeys / 2;
-                    } else if (kAnchors && run_last[0] >= 0) {
-                        narrow_tail[0] = anchor_range(wg_last, args).y - (anchor_base + run_last[0] * kKeys) < kKeys / 2;
-                    }
-                }
-            }
-            if constexpr (kNarrowTails) {
-                // The band stretch's first tile is a narrow head when no row of the consumer takes its first 64 keys
-                // (at W 341 the middle consumer's: its rows' windows start 64 keys into the item's first band tile).
-                if (args.narrow_tails >= 2 && has_rows && run_first[1] < run_last[1]) {
-                    narrow_head = wg_lo - (band_first + (run_first[1] - extra_tiles) * kKeys) >= kKeys / 2;
-                }
-            }
-            // Adjacent stretches run as one (one pipeline fill and drain fewer), unless the first has a narrow tail or
-            // the second a narrow head.
-            if (run_last[0] >= 0 && run_last[0] + 1 == run_first[1] && !narrow_tail[0] && !narrow_head) {
+            if (run_last[0] >= 0 && run_last[0] + 1 == run_first[1]) {  // adjacent: one stretch
                 run_last[0] = run_last[1];
-                narrow_tail[0] = narrow_tail[1];
                 run_first[1] = 1;
                 run_last[1] = 0;
             }
@@ -624,21 +532,19 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // Masks S of tile n (stage `stage`) and says whether none of the warp's 16 rows takes a key of it (then its
         // softmax is skipped: P is zero and O keeps its scale). A thread's column 8c + 2t + (e & 1) is compared as the
         // constant 8c + (e & 1) against per-row bounds less 2t: two compares and a select a value.
-        const auto mask = [&](float (&s)[64], int n, int stage, auto width) -> bool {
-            constexpr int kBlocks = decltype(width)::blocks;  // blocks of eight keys: 16 (128 keys) or 8 (a narrow tail or head)
-            constexpr int kOffset = decltype(width)::offset;  // the first key of S in the tile (64: a narrow head)
+        const auto mask = [&](float (&s)[64], int n, int stage) -> bool {
             if (kAnchors && n < anchor_tiles) {
                 // Column c of the tile is anchor a0 + c: row k takes it when it lies in [low − a0, high − a0].
-                const int32_t a0 = anchor_base + n * kKeys + kOffset;
+                const int32_t a0 = anchor_base + n * kKeys;
                 const int2 common = warp_ranges[consumer * 4 + warp];
-                if (a0 >= common.x && a0 + 8 * kBlocks - 1 <= common.y) return false;  // every row takes every column
+                if (a0 >= common.x && a0 + kKeys - 1 <= common.y) return false;  // every row takes every column
                 int32_t low[2], high[2];
                 for (int k = 0; k < 2; ++k) {
                     low[k] = ranges[g + 8 * k].x - a0 - 2 * t;
                     high[k] = ranges[g + 8 * k].y - a0 - 2 * t;
                 }
 #pragma unroll
-                for (int c = 0; c < kBlocks; ++c) {
+                for (int c = 0; c < 16; ++c) {
 #pragma unroll
                     for (int e = 0; e < 4; ++e) {
                         const int32_t a = 8 * c + e % 2;
@@ -657,10 +563,10 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     limit[k] = position[k] - window;
                 }
 #pragma unroll
-                for (int c = 0; c < kBlocks; ++c) {
+                for (int c = 0; c < 16; ++c) {
 #pragma unroll
                     for (int odd = 0; odd < 2; ++odd) {
-                        const Entry entry = tile_entries[kOffset + column_of(c, odd, t)];
+                        const Entry entry = tile_entries[column_of(c, odd, t)];
 #pragma unroll
                         for (int k = 0; k < 2; ++k) {
                             const bool takes = entry.key <= limit[k] && entry.rank >= threshold[k] &&
@@ -673,15 +579,14 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             } else {
                 // Band: row i takes key j when i − W < j ≤ i. The warp's rows are [first, first + 15] (rows past the
                 // item's last are never written): nothing to mask when every key of the tile is in every row's window,
-                // nothing to compute when none is in any; only the edge that crosses the tile is compared (one
-                // compare and a select a value: a tile is narrower than W, so mostly only one does).
-                const int32_t key0 = band_first + (n - extra_tiles) * kKeys + kOffset;
+                // nothing to compute when none is in any; else only the edge that crosses the tile is compared (a tile
+                // is narrower than most windows, so mostly only one does: one compare and a select a value).
+                const int32_t key0 = band_first + (n - extra_tiles) * kKeys;
                 const int32_t first = wg_first + 16 * warp;
-                const int32_t key_last = key0 + 8 * kBlocks - 1;
-                const bool causal_edge = key_last > first;           // a key past some row
-                const bool window_edge = key0 <= first + 15 - window;  // a key before some row's window
+                const bool causal_edge = key0 + kKeys - 1 > first;       // a key past some row
+                const bool window_edge = key0 <= first + 15 - window;    // a key before some row's window
                 if (!causal_edge && !window_edge) return false;
-                if (kSkipEmpty && (key0 > first + 15 || key_last <= first - window)) return true;
+                if (kSkipEmpty && (key0 > first + 15 || key0 + kKeys - 1 <= first - window)) return true;
                 int32_t low[2], high[2];  // column c + 2t is taken when low < c ≤ high
                 for (int k = 0; k < 2; ++k) {
                     high[k] = position[k] - key0 - 2 * t;
@@ -689,7 +594,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 }
                 if (causal_edge && window_edge) {
 #pragma unroll
-                    for (int c = 0; c < kBlocks; ++c) {
+                    for (int c = 0; c < 16; ++c) {
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             const int32_t column = 8 * c + e % 2;
@@ -698,7 +603,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     }
                 } else if (causal_edge) {
 #pragma unroll
-                    for (int c = 0; c < kBlocks; ++c) {
+                    for (int c = 0; c < 16; ++c) {
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             if (8 * c + e % 2 > high[e / 2]) s[4 * c + e] = -INFINITY;
@@ -706,7 +611,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     }
                 } else {
 #pragma unroll
-                    for (int c = 0; c < kBlocks; ++c) {
+                    for (int c = 0; c < 16; ++c) {
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             if (8 * c + e % 2 <= low[e / 2]) s[4 * c + e] = -INFINITY;
@@ -721,41 +626,31 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // Descriptors of Q (this warpgroup's 64 rows); a stage, a sub-tile and a k16 step add their byte
         // offsets (>> 4) to the start address field.
         const uint64_t q_desc = descriptor(q_tiles + buffer * L::kQBytes + consumer * kConsumerRows * 128, 16, 1024);
-        // width: Wide (16 blocks of eight keys) or Narrow (8: the tile's first 64 keys alone, m64n64k16 into s[0 … 31]).
-        const auto issue_s = [&](float (&s)[64], int stage, auto width) {
+        const auto issue_s = [&](float (&s)[64], int stage) {
             uint64_t qd[kDim / 16], kd[kDim / 16];
 #pragma unroll
             for (int step = 0; step < kDim / 16; ++step) {
                 const int sub = step / 4, offset = (step % 4) * 32;  // 16 elements = 32 bytes along a swizzled row
                 qd[step] = q_desc + ((sub * L::kRows * 128 + offset) >> 4);
-                kd[step] = k_desc + ((stage * L::kTileBytes + sub * L::kSubtileBytes + decltype(width)::offset * 128 + offset) >> 4);
+                kd[step] = k_desc + ((stage * L::kTileBytes + sub * L::kSubtileBytes + offset) >> 4);
             }
 #pragma unroll
-            for (int step = 0; step < kDim / 16; ++step) {
-                if constexpr (decltype(width)::blocks == 8) {
-                    mma_ss<kHalf>(*reinterpret_cast<float(*)[32]>(s), qd[step], kd[step], step > 0);
-                } else {
-                    mma_ss_n128<kHalf>(s, qd[step], kd[step], step > 0);
-                }
-            }
+            for (int step = 0; step < kDim / 16; ++step) mma_ss_n128<kHalf>(s, qd[step], kd[step], step > 0);
             commit_group();
         };
         RowState state;
         float o[L::kSub * 32];  // 64 columns a sub-tile, each in m64n64's accumulator order
 #pragma unroll
         for (int e = 0; e < L::kSub * 32; ++e) o[e] = 0.0f;
-        float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};  // kRowSums: m64n8's accumulators, each row's sum in every column
-        const uint64_t ones_desc = descriptor(base + L::kOnes, 16, 1024);
-        const auto issue_pv = [&](const uint32_t (&p)[kKeys / 16][4], int stage, auto width) {
+        const auto issue_pv = [&](const uint32_t (&p)[kKeys / 16][4], int stage) {
 #pragma unroll
-            for (int j = 0; j < decltype(width)::blocks / 2; ++j) {  // k16 chunks of the tile's first keys (no narrow heads here)
+            for (int j = 0; j < kKeys / 16; ++j) {
                 if constexpr (kDim == 128) {
                     // The m64n128 accumulator is the two m64n64 ones side by side.
                     mma_rs_n128<kHalf>(*reinterpret_cast<float(*)[64]>(o), p[j], v_desc + ((stage * L::kTileBytes + j * 16 * 128) >> 4));
                 } else {
                     mma_rs<kHalf>(*reinterpret_cast<float(*)[32]>(o), p[j], v_desc + ((stage * L::kTileBytes + j * 16 * 128) >> 4));
                 }
-                if constexpr (kRowSums) mma_rs_n8<kHalf>(sums, p[j], ones_desc);
             }
             commit_group();
         };
@@ -767,10 +662,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             for (int c = 0; c < 8 * L::kSub; ++c) {
 #pragma unroll
                 for (int e = 0; e < 4; ++e) o[4 * c + e] *= rescale[e / 2];
-            }
-            if constexpr (kRowSums) {
-#pragma unroll
-                for (int e = 0; e < 4; ++e) sums[e] *= rescale[e / 2];
             }
         };
         // Through a shuffle, so that the compiler knows the stage is the same across the warp: the descriptors built
@@ -784,105 +675,59 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             barrier_wait(&k_full[stage_of(n)], phase_of(n));
             barrier_wait(&v_full[stage_of(n)], phase_of(n));
             release(stage_of(n));
-            if constexpr (kTurns) {
-                my_turn();
-                pass_turn();
-            }
         };
 
-        // The pipeline's three pieces, for a tile of 128 keys (Wide) or of its first 64 (Narrow: a stretch's last tile
-        // when every key its rows take lies there, narrow_tail): S of a stretch's first tile alone; S(n) beside
-        // P(n − 1)·V(n − 1); the stretch's last P·V.
-        using Wide = TileWidth<16>;
-        using Narrow = TileWidth<8>;
-        using Head = TileWidth<8, 64>;  // a band stretch's first tile on its last 64 keys (P's first four chunks zero)
-        const auto first_tile = [&](int n, auto width) {
-            constexpr int kBlocks = decltype(width)::blocks;
-            barrier_wait(&k_full[stage_of(n)], phase_of(n));
-            my_turn();
-            fence_operands();
-            issue_s(s, stage_of(n), width);
-            pass_turn();
-            wait_pending<0>();
-            if (!mask(s, n, stage_of(n), width)) {
-                if (softmax_step<kBlocks, !kRowSums, kLazy>(s, state, rescale, args.scale_log2)) scale_o();
-                pack_p<kHalf, kBlocks / 2, decltype(width)::offset / 16>(s, p);
-            } else {
-                clear_p(p);
-            }
-        };
-        const auto next_tile = [&](int n, auto width) {
-            constexpr int kBlocks = decltype(width)::blocks;
-            const int stage = stage_of(n), previous = stage_of(n - 1);
-            barrier_wait(&k_full[stage], phase_of(n));
-            barrier_wait(&v_full[previous], phase_of(n - 1));
-            my_turn();
-            fence_operands();
-            issue_s(s, stage, width);
-            issue_pv(p, previous, Wide{});
-            pass_turn();
-            wait_pending<1>();  // S(n) is in; P(n − 1)·V(n − 1) may still run
-            const bool none = mask(s, n, stage, width);
-            bool moved = false;
-            if (!none) moved = softmax_step<kBlocks, !kRowSums, kLazy>(s, state, rescale, args.scale_log2);
-            wait_pending<0>();
-            release(previous);
-            if (!none) {
-                if (moved) scale_o();
-                pack_p<kHalf, kBlocks / 2>(s, p);
-            } else {
-                clear_p(p);
-            }
-        };
-        const auto last_pv = [&](int last, auto width) {
-            barrier_wait(&v_full[stage_of(last)], phase_of(last));
-            my_turn();
-            fence_operands();
-            issue_pv(p, stage_of(last), width);
-            pass_turn();
-            wait_pending<0>();
-            release(stage_of(last));
-        };
-
-        // Each stretch [first, last]: the first tile, the next ones, the last P·V. Tiles outside the stretches are
-        // released unread (no stage is held across a skip).
-        int n = 0, stretches = 0;
+        // Each stretch [first, last]: S of the first tile alone; then S(n) beside P(n − 1)·V(n − 1); it ends with
+        // P(last)·V(last). Tiles outside the stretches are released unread (no stage is held across a skip).
+        int n = 0;
 #pragma unroll 1
         for (int r = kAnchors ? 0 : 1; r < 2; ++r) {
             const int first = run_first[r], last = run_last[r];
             if (first > last) continue;
-            ++stretches;
-            const bool tail = kNarrowTails && narrow_tail[r];
             for (; n < first; ++n) skip(n);
-            if (tail && first == last) {
-                first_tile(n, Narrow{});
-            } else if (kNarrowTails && r == 1 && narrow_head) {
-                first_tile(n, Head{});
+            barrier_wait(&k_full[stage_of(n)], phase_of(n));
+            my_turn();
+            fence_operands();
+            issue_s(s, stage_of(n));
+            pass_turn();
+            wait_pending<0>();
+            if (!mask(s, n, stage_of(n))) {
+                softmax_step(s, state, rescale, args.scale_log2);
+                scale_o();
+                pack_p<kHalf>(s, p);
             } else {
-                first_tile(n, Wide{});
+                clear_p(p);
             }
-            for (++n; n < last; ++n) next_tile(n, Wide{});
-            if (n == last) {
-                if (tail) {
-                    next_tile(n, Narrow{});
+            for (++n; n <= last; ++n) {
+                const int stage = stage_of(n), previous = stage_of(n - 1);
+                barrier_wait(&k_full[stage], phase_of(n));
+                barrier_wait(&v_full[previous], phase_of(n - 1));
+                my_turn();
+                fence_operands();
+                issue_s(s, stage);
+                issue_pv(p, previous);
+                pass_turn();
+                wait_pending<1>();  // S(n) is in; P(n − 1)·V(n − 1) may still run
+                const bool none = mask(s, n, stage);
+                if (!none) softmax_step(s, state, rescale, args.scale_log2);
+                wait_pending<0>();
+                release(previous);
+                if (!none) {
+                    scale_o();
+                    pack_p<kHalf>(s, p);
                 } else {
-                    next_tile(n, Wide{});
+                    clear_p(p);
                 }
-                ++n;
             }
-            if (tail) {
-                last_pv(last, Narrow{});
-            } else {
-                last_pv(last, Wide{});
-            }
+            barrier_wait(&v_full[stage_of(last)], phase_of(last));
+            my_turn();
+            fence_operands();
+            issue_pv(p, stage_of(last));
+            pass_turn();
+            wait_pending<0>();
+            release(stage_of(last));
         }
         for (; n < tiles; ++n) skip(n);
-        if constexpr (kTurns) {
-            for (; stretches < 2; ++stretches) {
-                my_turn();
-                pass_turn();
-            }
-        }
         ring += tiles;
         // Every S of the item has been read: Q's buffer may take a later item.
         __syncwarp();
@@ -895,12 +740,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
 #pragma unroll
         for (int k = 0; k < 2; ++k) {
             float l = state.l[k];
-            if constexpr (kRowSums) {
-                l = sums[2 * k];  // every column of the row's sum product holds the whole sum
-            } else {
-                l += __shfl_xor_sync(0xffffffffu, l, 1);
-                l += __shfl_xor_sync(0xffffffffu, l, 2);
-            }
+            l += __shfl_xor_sync(0xffffffffu, l, 1);
+            l += __shfl_xor_sync(0xffffffffu, l, 2);
             if (position[k] > wg_last) continue;
             const int64_t row = position[k] - args.query_offset;
             const bool active = args.active == nullptr ||
@@ -924,7 +765,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             }
         }
     }
-    if (kTaking && consumer == 0) my_turn();
+    if (kPingPong && consumer == 0) my_turn();
 #endif  // PROTEUS_WGMMA_DEVICE
 }
 
@@ -949,29 +790,6 @@ __global__ void fill_entries(WgmmaArgs args, int64_t rows, int64_t lists, Entry*
         }
         table[index] = entry;
     }
-}
-
-/** EXPERIMENT switch for WgmmaArgs::narrow_tails: PROTEUS_WGMMA_NARROW=1 (tails) or 2 (tails and heads; read once). */
-int narrow_tails_selected()
-{
-    static const int selected = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_NARROW");
-        return value != nullptr ? std::atoi(value) : 0;
-    }();
-    return selected;
-}
-
-/**
- * EXPERIMENT switch for the persistent D 64 bfloat16 kernels' kVariant: PROTEUS_WGMMA_VARIANT in the environment
- * (read once; bits: 1 turns, 2 row sums on the tensor cores, 4 lazy rescaling; 0 or unset: the default kernels).
- */
-int selected_variant()
-{
-    static const int variant = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_VARIANT");
-        return value != nullptr ? std::atoi(value) : 0;
-    }();
-    return variant;
 }
 
 /** cuTensorMapEncodeTiled, looked up once. */
@@ -1016,7 +834,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
     return anchors ? Segments::kAnchors : Segments::kBand;
 }
 
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kVariant = 0>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -1072,7 +890,6 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.v_head = problem.v.strides[1];
     args.v_token = problem.v.strides[2];
     args.dna = dna;
-    args.narrow_tails = narrow_tails_selected();
     if constexpr (kSegments == Segments::kDna) {
         // One table of entries for the call, kKeys-aligned per list so that each DNA tile's are one bulk copy.
         const int64_t lists = problem.batch * int64_t{dna.query_tiles};
@@ -1087,7 +904,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kVariant>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1098,36 +915,12 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     return check_launch("flux_wgmma");
 }
 
-/** EXPERIMENT: the persistent D 64 bfloat16 kernel of `segments` in variant kVariant (selected_variant). */
-template <int kVariant>
-proteus_status launch_variant(const FluxProblem& problem, const TileDna& dna, Segments segments, int multiprocessors,
-                              StreamWorkspace& workspace, cudaStream_t stream)
-{
-    switch (segments) {
-    case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, false, kVariant>(problem, dna, multiprocessors, workspace, stream);
-    case Segments::kAnchors:
-        return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, false, kVariant>(problem, dna, multiprocessors, workspace, stream);
-    default: return launch<64, kConsumers64, false, 4, 2, Segments::kBand, false, kVariant>(problem, dna, multiprocessors, workspace, stream);
-    }
-}
-
 /** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
 template <bool kHalf>
 proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                             cudaStream_t stream)
 {
     const Segments segments = segments_of(problem, dna);
-    if constexpr (!kHalf) {
-        if (problem.head_dim <= 64 && (segments != Segments::kBand || problem.candidates.window < kPingPongWindow)) {
-            switch (selected_variant()) {
-            case 1: return launch_variant<1>(problem, dna, segments, multiprocessors, workspace, stream);
-            case 2: return launch_variant<2>(problem, dna, segments, multiprocessors, workspace, stream);
-            case 4: return launch_variant<4>(problem, dna, segments, multiprocessors, workspace, stream);
-            case 6: return launch_variant<6>(problem, dna, segments, multiprocessors, workspace, stream);
-            default: break;
-            }
-        }
-    }
     if (problem.head_dim <= 64) {
         switch (segments) {
         case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, workspace, stream);

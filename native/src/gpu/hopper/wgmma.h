@@ -203,20 +203,6 @@ __device__ __forceinline__ void mma_rs_n128(float (&d)[64], const uint32_t (&a)[
 #undef PROTEUS_WGMMA_RS_128
 }
 
-/** d += A(registers)·B(desc): m64n8k16 (the row sums: B a tile of ones, whose layout then does not matter). */
-template <bool kHalf = false>
-__device__ __forceinline__ void mma_rs_n8(float (&d)[4], const uint32_t (&a)[4], uint64_t b)
-{
-#define PROTEUS_WGMMA_RS_8(type)                                                          \
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"                              \
-                 "wgmma.mma_async.sync.aligned.m64n8k16.f32." type "." type " "           \
-                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, %8, p, 1, 1, 1;\n}\n"              \
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                          \
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b))
-    PROTEUS_WGMMA_TYPES(kHalf, PROTEUS_WGMMA_RS_8);
-#undef PROTEUS_WGMMA_RS_8
-}
-
 /** Waits until at most `kPending` committed wgmma groups of this warp are unfinished (groups finish in order). */
 template <int kPending>
 __device__ __forceinline__ void wait_pending()
