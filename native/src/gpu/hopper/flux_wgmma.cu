@@ -46,6 +46,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "core/candidate_rules.h"
@@ -221,11 +222,34 @@ struct RowState {
 __device__ __forceinline__ int column_of(int c, int e, int t) { return 8 * c + 2 * t + e % 2; }
 
 /**
- * The softmax step of one tile on S (64 × 128, this thread's 64 values, masked keys at −inf): moves the
- * running max, turns S into exp2 of the scaled scores (P, in float), adds them to l and returns each row's
- * rescale factor for O (0 while the row has seen no key).
+ * body(c) for the blocks c (eight keys each, this thread's S values 4c … 4c + 3) of a tile: all 16, or with kHalves
+ * those of the 64-key halves in `live` (bit 0: blocks 0–7, bit 1: blocks 8–15; the same across the warp).
  */
-__device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, float (&rescale)[2], float scale_log2)
+template <bool kHalves, typename Body>
+__device__ __forceinline__ void for_blocks(int live, Body&& body)
+{
+    if constexpr (kHalves) {
+        if (live & 1) {
+#pragma unroll
+            for (int c = 0; c < 8; ++c) body(c);
+        }
+        if (live & 2) {
+#pragma unroll
+            for (int c = 8; c < 16; ++c) body(c);
+        }
+    } else {
+#pragma unroll
+        for (int c = 0; c < 16; ++c) body(c);
+    }
+}
+
+/**
+ * The softmax step of one tile on S (64 × 128, this thread's 64 values, masked keys at −inf; with kHalves only the
+ * halves in `live`, the others taken as masked): moves the running max, turns S into exp2 of the scaled scores (P,
+ * in float), adds them to l and returns each row's rescale factor for O (0 while the row has seen no key).
+ */
+template <bool kHalves = false>
+__device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, float (&rescale)[2], float scale_log2, int live = 3)
 {
     // Four partial maxima and sums a row (by c % 2 and e % 2): chains of 8 dependent operations instead of 32,
     // as warps stall mostly on such dependencies here (the profile of version 2: "wait" is the largest stall).
@@ -238,11 +262,10 @@ __device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, fl
             part_sum[k][x] = 0.0f;
         }
     }
-#pragma unroll
-    for (int c = 0; c < 16; ++c) {
+    for_blocks<kHalves>(live, [&](int c) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) part_max[e / 2][2 * (c % 2) + e % 2] = fmaxf(part_max[e / 2][2 * (c % 2) + e % 2], s[4 * c + e]);
-    }
+    });
     float base[2];
 #pragma unroll
     for (int k = 0; k < 2; ++k) {
@@ -254,14 +277,13 @@ __device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, fl
         rescale[k] = exp2_approx(state.m[k] * scale_log2 - base[k]);  // 0 while m = −inf
         state.m[k] = m_new;
     }
-#pragma unroll
-    for (int c = 0; c < 16; ++c) {
+    for_blocks<kHalves>(live, [&](int c) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
             s[4 * c + e] = exp2_approx(fmaf(s[4 * c + e], scale_log2, -base[e / 2]));
             part_sum[e / 2][2 * (c % 2) + e % 2] += s[4 * c + e];
         }
-    }
+    });
 #pragma unroll
     for (int k = 0; k < 2; ++k) {
         state.l[k] = state.l[k] * rescale[k] + ((part_sum[k][0] + part_sum[k][1]) + (part_sum[k][2] + part_sum[k][3]));
@@ -279,12 +301,20 @@ __device__ __forceinline__ uint32_t pack(float low, float high)
     }
 }
 
-/** P's k16 chunk j (keys 16j … 16j + 15) as the A operand: accumulator blocks 2j and 2j + 1, packed. */
-template <bool kHalf>
-__device__ __forceinline__ void pack_p(const float (&s)[64], uint32_t (&p)[kKeys / 16][4])
+/**
+ * P's k16 chunk j (keys 16j … 16j + 15) as the A operand: accumulator blocks 2j and 2j + 1, packed; with kHalves the
+ * chunks of a half not in `live` are zero.
+ */
+template <bool kHalf, bool kHalves = false>
+__device__ __forceinline__ void pack_p(const float (&s)[64], uint32_t (&p)[kKeys / 16][4], int live = 3)
 {
 #pragma unroll
     for (int j = 0; j < kKeys / 16; ++j) {
+        if (kHalves && !(live & (j < 4 ? 1 : 2))) {
+#pragma unroll
+            for (int x = 0; x < 4; ++x) p[j][x] = 0u;
+            continue;
+        }
         p[j][0] = pack<kHalf>(s[8 * j], s[8 * j + 1]);
         p[j][1] = pack<kHalf>(s[8 * j + 2], s[8 * j + 3]);
         p[j][2] = pack<kHalf>(s[8 * j + 4], s[8 * j + 5]);
@@ -335,9 +365,10 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16).
+ * every tile); kHalf: float16 (else bfloat16); kHalves (EXPERIMENT, PROTEUS_WGMMA_HALVES=1; D 64 bfloat16 persistent kernels):
+ * each warp masks, exponentiates and packs only the 64-key halves of a tile that hold a key of one of its rows.
  */
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, bool kHalves = false>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -529,29 +560,36 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 __syncwarp();
             }
         }
-        // Masks S of tile n (stage `stage`) and says whether none of the warp's 16 rows takes a key of it (then its
-        // softmax is skipped: P is zero and O keeps its scale). A thread's column 8c + 2t + (e & 1) is compared as the
-        // constant 8c + (e & 1) against per-row bounds less 2t: two compares and a select a value.
-        const auto mask = [&](float (&s)[64], int n, int stage) -> bool {
+        // Masks S of tile n (stage `stage`) and says which 64-key halves of it hold a key of one of the warp's 16 rows
+        // (bit 0: keys 0–63, bit 1: 64–127; 0: none, its softmax is skipped: P is zero and O keeps its scale). Without
+        // kHalves a tile is all or nothing (3 or 0). A thread's column 8c + 2t + (e & 1) is compared as the constant
+        // 8c + (e & 1) against per-row bounds less 2t: two compares and a select a value.
+        const auto mask = [&](float (&s)[64], int n, int stage) -> int {
             if (kAnchors && n < anchor_tiles) {
                 // Column c of the tile is anchor a0 + c: row k takes it when it lies in [low − a0, high − a0].
                 const int32_t a0 = anchor_base + n * kKeys;
                 const int2 common = warp_ranges[consumer * 4 + warp];
-                if (a0 >= common.x && a0 + kKeys - 1 <= common.y) return false;  // every row takes every column
+                if (a0 >= common.x && a0 + kKeys - 1 <= common.y) return 3;  // every row takes every column
                 int32_t low[2], high[2];
                 for (int k = 0; k < 2; ++k) {
                     low[k] = ranges[g + 8 * k].x - a0 - 2 * t;
                     high[k] = ranges[g + 8 * k].y - a0 - 2 * t;
                 }
-#pragma unroll
-                for (int c = 0; c < 16; ++c) {
+                int live = 3;
+                if constexpr (kHalves) {
+                    // The union of the rows' ranges (empty ones, [2^30, −2^30], drop out), relative to a0.
+                    const int32_t union_low = __reduce_min_sync(0xffffffffu, min(low[0], low[1]) + 2 * t);
+                    const int32_t union_high = __reduce_max_sync(0xffffffffu, max(high[0], high[1]) + 2 * t);
+                    live = (union_low <= 63 && union_high >= 0 ? 1 : 0) | (union_low <= 127 && union_high >= 64 ? 2 : 0);
+                }
+                for_blocks<kHalves>(live, [&](int c) {
 #pragma unroll
                     for (int e = 0; e < 4; ++e) {
                         const int32_t a = 8 * c + e % 2;
                         if (a < low[e / 2] || a > high[e / 2]) s[4 * c + e] = -INFINITY;
                     }
-                }
-                return false;
+                });
+                return live;
             } else if (kDna && n < extra_tiles) {
                 const Entry* const tile_entries = entries + stage * kKeys;
                 int2 range[2];
@@ -562,8 +600,10 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     threshold[k] = thresholds[g + 8 * k];
                     limit[k] = position[k] - window;
                 }
-#pragma unroll
-                for (int c = 0; c < 16; ++c) {
+                // kHalves: a list's entries fill its tiles from the first slot on, so the second half holds one only
+                // when its first slot does.
+                const int live = kHalves && tile_entries[kKeys / 2].key == INT32_MAX ? 1 : 3;
+                for_blocks<kHalves>(live, [&](int c) {
 #pragma unroll
                     for (int odd = 0; odd < 2; ++odd) {
                         const Entry entry = tile_entries[column_of(c, odd, t)];
@@ -574,8 +614,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                             if (!takes) s[4 * c + 2 * k + odd] = -INFINITY;
                         }
                     }
-                }
-                return false;
+                });
+                return live;
             } else {
                 // Band: row i takes key j when i − W < j ≤ i. The warp's rows are [first, first + 15] (rows past the
                 // item's last are never written): nothing to mask when every key of the tile is in every row's window,
@@ -585,40 +625,41 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 const int32_t first = wg_first + 16 * warp;
                 const bool causal_edge = key0 + kKeys - 1 > first;       // a key past some row
                 const bool window_edge = key0 <= first + 15 - window;    // a key before some row's window
-                if (!causal_edge && !window_edge) return false;
-                if (kSkipEmpty && (key0 > first + 15 || key0 + kKeys - 1 <= first - window)) return true;
+                if (!causal_edge && !window_edge) return 3;
+                if (kSkipEmpty && (key0 > first + 15 || key0 + kKeys - 1 <= first - window)) return 0;
                 int32_t low[2], high[2];  // column c + 2t is taken when low < c ≤ high
                 for (int k = 0; k < 2; ++k) {
                     high[k] = position[k] - key0 - 2 * t;
                     low[k] = high[k] - window;
                 }
+                // kHalves: the warp's rows take keys (first − W, first + 15].
+                const int live = !kHalves ? 3
+                                          : (key0 <= first + 15 && key0 + 63 > first - window ? 1 : 0) |
+                                                (key0 + 64 <= first + 15 && key0 + kKeys - 1 > first - window ? 2 : 0);
                 if (causal_edge && window_edge) {
-#pragma unroll
-                    for (int c = 0; c < 16; ++c) {
+                    for_blocks<kHalves>(live, [&](int c) {
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             const int32_t column = 8 * c + e % 2;
                             if (column > high[e / 2] || column <= low[e / 2]) s[4 * c + e] = -INFINITY;
                         }
-                    }
+                    });
                 } else if (causal_edge) {
-#pragma unroll
-                    for (int c = 0; c < 16; ++c) {
+                    for_blocks<kHalves>(live, [&](int c) {
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             if (8 * c + e % 2 > high[e / 2]) s[4 * c + e] = -INFINITY;
                         }
-                    }
+                    });
                 } else {
-#pragma unroll
-                    for (int c = 0; c < 16; ++c) {
+                    for_blocks<kHalves>(live, [&](int c) {
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             if (8 * c + e % 2 <= low[e / 2]) s[4 * c + e] = -INFINITY;
                         }
-                    }
+                    });
                 }
-                return false;
+                return live;
             }
         };
 
@@ -691,10 +732,11 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             issue_s(s, stage_of(n));
             pass_turn();
             wait_pending<0>();
-            if (!mask(s, n, stage_of(n))) {
-                softmax_step(s, state, rescale, args.scale_log2);
+            const int live = mask(s, n, stage_of(n));
+            if (live != 0) {
+                softmax_step<kHalves>(s, state, rescale, args.scale_log2, live);
                 scale_o();
-                pack_p<kHalf>(s, p);
+                pack_p<kHalf, kHalves>(s, p, live);
             } else {
                 clear_p(p);
             }
@@ -708,13 +750,13 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 issue_pv(p, previous);
                 pass_turn();
                 wait_pending<1>();  // S(n) is in; P(n − 1)·V(n − 1) may still run
-                const bool none = mask(s, n, stage);
-                if (!none) softmax_step(s, state, rescale, args.scale_log2);
+                const int live = mask(s, n, stage);
+                if (live != 0) softmax_step<kHalves>(s, state, rescale, args.scale_log2, live);
                 wait_pending<0>();
                 release(previous);
-                if (!none) {
+                if (live != 0) {
                     scale_o();
-                    pack_p<kHalf>(s, p);
+                    pack_p<kHalf, kHalves>(s, p, live);
                 } else {
                     clear_p(p);
                 }
@@ -792,6 +834,16 @@ __global__ void fill_entries(WgmmaArgs args, int64_t rows, int64_t lists, Entry*
     }
 }
 
+/** EXPERIMENT switch for kHalves: PROTEUS_WGMMA_HALVES=1 in the environment (read once). */
+bool halves_selected()
+{
+    static const bool selected = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_HALVES");
+        return value != nullptr && std::string(value) == "1";
+    }();
+    return selected;
+}
+
 /** cuTensorMapEncodeTiled, looked up once. */
 PFN_cuTensorMapEncodeTiled_v12000 encoder()
 {
@@ -834,7 +886,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
     return anchors ? Segments::kAnchors : Segments::kBand;
 }
 
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, bool kHalves = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -904,7 +956,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kHalves>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -921,6 +973,20 @@ proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int 
                             cudaStream_t stream)
 {
     const Segments segments = segments_of(problem, dna);
+    if constexpr (!kHalf) {
+        // EXPERIMENT (PROTEUS_WGMMA_HALVES=1): the persistent D 64 bfloat16 kernels with kHalves.
+        if (problem.head_dim <= 64 && halves_selected()) {
+            switch (segments) {
+            case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, false, true>(problem, dna, multiprocessors, workspace, stream);
+            case Segments::kAnchors:
+                return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, false, true>(problem, dna, multiprocessors, workspace, stream);
+            default:
+                if (problem.candidates.window < kPingPongWindow) {
+                    return launch<64, kConsumers64, false, 4, 2, Segments::kBand, false, true>(problem, dna, multiprocessors, workspace, stream);
+                }
+            }
+        }
+    }
     if (problem.head_dim <= 64) {
         switch (segments) {
         case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, workspace, stream);
