@@ -365,10 +365,10 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16); kHalves (EXPERIMENT, PROTEUS_WGMMA_HALVES=1; D 64 bfloat16 persistent kernels):
- * each warp masks, exponentiates and packs only the 64-key halves of a tile that hold a key of one of its rows.
+ * every tile); kHalf: float16 (else bfloat16); kVariant: EXPERIMENTS of the persistent D 64 bfloat16 kernels
+ * (PROTEUS_WGMMA_VARIANT), bit 1 kHalves, bit 2 kHoles (below).
  */
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, bool kHalves = false>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kVariant = 0>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -379,6 +379,11 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
+    // kHalves: each warp masks, exponentiates and packs only the 64-key halves of a tile that hold a key of one of its
+    // rows. kHoles: a consumer's two stretches run as one pipeline across the tiles between them when those are at most
+    // kStages − 2 (it releases them unread with P of the tile before still in registers: no fill and drain between).
+    constexpr bool kHalves = (kVariant & 1) != 0;
+    constexpr bool kHoles = (kVariant & 2) != 0;
     // Whether a warp skips the softmax of a band tile none of its rows reaches (the short windows' last tile of a
     // consumer). Not with DNA lists or ping-pong: the branch there made ptxas serialise the wgmma (C7513) or spill.
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
@@ -505,6 +510,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         int32_t anchor_base = 0;       // anchor index of the first anchor tile's row 0
         int anchor_tiles, extra_tiles, tiles;  // anchor tiles, anchor and DNA tiles, all tiles
         int run_first[2], run_last[2];  // the stretches of tiles this warpgroup computes (empty: first > last)
+        int hole_first = INT32_MAX, hole_last = -1;  // kHoles: the tiles skipped inside the one stretch
         // Each row's anchors [low, high] (anchor indices; empty: low > high) and DNA threshold, in shared memory
         // (the D 64 consumers have no registers to spare for them): this warp's 16 rows.
         int2* const ranges = row_ranges + (consumer * 4 + warp) * 16;
@@ -527,7 +533,13 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             const int32_t wg_lo = static_cast<int32_t>(window_start(wg_first, window));
             run_first[1] = extra_tiles + (kPingPong ? 0 : (wg_lo - band_first) / kKeys);
             run_last[1] = kPingPong ? tiles - 1 : has_rows ? extra_tiles + (wg_last - band_first) / kKeys : run_first[1] - 1;
-            if (run_last[0] >= 0 && run_last[0] + 1 == run_first[1]) {  // adjacent: one stretch
+            const bool hole = kHoles && run_last[0] >= 0 && run_first[1] <= run_last[1] &&
+                              run_first[1] - run_last[0] - 1 <= L::kStages - 2;
+            if (hole) {
+                hole_first = run_last[0] + 1;
+                hole_last = run_first[1] - 1;
+            }
+            if (run_last[0] >= 0 && (run_last[0] + 1 == run_first[1] || hole)) {  // adjacent (or kHoles): one stretch
                 run_last[0] = run_last[1];
                 run_first[1] = 1;
                 run_last[1] = 0;
@@ -741,15 +753,22 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 clear_p(p);
             }
             for (++n; n <= last; ++n) {
-                const int stage = stage_of(n), previous = stage_of(n - 1);
+                int before = n - 1;  // the tile whose P·V this step issues
+                if constexpr (kHoles) {
+                    if (n == hole_first) {
+                        for (; n <= hole_last; ++n) skip(n);
+                        before = hole_first - 1;
+                    }
+                }
+                const int stage = stage_of(n), previous = stage_of(before);
                 barrier_wait(&k_full[stage], phase_of(n));
-                barrier_wait(&v_full[previous], phase_of(n - 1));
+                barrier_wait(&v_full[previous], phase_of(before));
                 my_turn();
                 fence_operands();
                 issue_s(s, stage);
                 issue_pv(p, previous);
                 pass_turn();
-                wait_pending<1>();  // S(n) is in; P(n − 1)·V(n − 1) may still run
+                wait_pending<1>();  // S(n) is in; P·V of the tile before may still run
                 const int live = mask(s, n, stage);
                 if (live != 0) softmax_step<kHalves>(s, state, rescale, args.scale_log2, live);
                 wait_pending<0>();
@@ -834,14 +853,17 @@ __global__ void fill_entries(WgmmaArgs args, int64_t rows, int64_t lists, Entry*
     }
 }
 
-/** EXPERIMENT switch for kHalves: PROTEUS_WGMMA_HALVES=1 in the environment (read once). */
-bool halves_selected()
+/**
+ * EXPERIMENT switch for the persistent D 64 bfloat16 kernels' kVariant: PROTEUS_WGMMA_VARIANT in the environment (read
+ * once; 1 halves, 2 holes, 3 both; unset or 0: the default kernels).
+ */
+int selected_variant()
 {
-    static const bool selected = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_HALVES");
-        return value != nullptr && std::string(value) == "1";
+    static const int variant = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_VARIANT");
+        return value != nullptr ? std::atoi(value) : 0;
     }();
-    return selected;
+    return variant;
 }
 
 /** cuTensorMapEncodeTiled, looked up once. */
@@ -886,7 +908,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
     return anchors ? Segments::kAnchors : Segments::kBand;
 }
 
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, bool kHalves = false>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kVariant = 0>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -956,7 +978,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kHalves>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kVariant>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -967,6 +989,19 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     return check_launch("flux_wgmma");
 }
 
+/** EXPERIMENTS: the persistent D 64 bfloat16 kernel of `segments` in variant kVariant (selected_variant). */
+template <int kVariant>
+proteus_status launch_variant(const FluxProblem& problem, const TileDna& dna, Segments segments, int multiprocessors,
+                              StreamWorkspace& workspace, cudaStream_t stream)
+{
+    switch (segments) {
+    case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, false, kVariant>(problem, dna, multiprocessors, workspace, stream);
+    case Segments::kAnchors:
+        return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, false, kVariant>(problem, dna, multiprocessors, workspace, stream);
+    default: return launch<64, kConsumers64, false, 4, 2, Segments::kBand, false, kVariant>(problem, dna, multiprocessors, workspace, stream);
+    }
+}
+
 /** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
 template <bool kHalf>
 proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
@@ -974,16 +1009,13 @@ proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int 
 {
     const Segments segments = segments_of(problem, dna);
     if constexpr (!kHalf) {
-        // EXPERIMENT (PROTEUS_WGMMA_HALVES=1): the persistent D 64 bfloat16 kernels with kHalves.
-        if (problem.head_dim <= 64 && halves_selected()) {
-            switch (segments) {
-            case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, false, true>(problem, dna, multiprocessors, workspace, stream);
-            case Segments::kAnchors:
-                return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, false, true>(problem, dna, multiprocessors, workspace, stream);
-            default:
-                if (problem.candidates.window < kPingPongWindow) {
-                    return launch<64, kConsumers64, false, 4, 2, Segments::kBand, false, true>(problem, dna, multiprocessors, workspace, stream);
-                }
+        // EXPERIMENTS (PROTEUS_WGMMA_VARIANT): the persistent D 64 bfloat16 kernels in variant 1, 2 or 3.
+        if (problem.head_dim <= 64 && (segments != Segments::kBand || problem.candidates.window < kPingPongWindow)) {
+            switch (selected_variant()) {
+            case 1: return launch_variant<1>(problem, dna, segments, multiprocessors, workspace, stream);
+            case 2: return launch_variant<2>(problem, dna, segments, multiprocessors, workspace, stream);
+            case 3: return launch_variant<3>(problem, dna, segments, multiprocessors, workspace, stream);
+            default: break;
             }
         }
     }
