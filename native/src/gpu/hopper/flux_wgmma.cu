@@ -80,7 +80,7 @@ enum class Segments { kBand, kAnchors, kDna };
  * The launch shape and the block's shared memory: the Q buffers, the stages' K and V (D/64 swizzled
  * [rows][64] sub-tiles each), with DNA each stage's entries (rank key, key, anchor index), then the barriers.
  */
-template <int kDim, int kConsumerCount, int kStageCount, int kQBufferCount, Segments kSegments>
+template <int kDim, int kConsumerCount, int kStageCount, int kQBufferCount, Segments kSegments, bool kSummarised = false>
 struct Shape {
     static constexpr int kConsumers = kConsumerCount;
     static constexpr int kRows = kConsumers * kConsumerRows;
@@ -96,8 +96,11 @@ struct Shape {
     static constexpr int kTileBytes = kSub * kSubtileBytes;  // K or V of one stage
     static constexpr int kEntryBytes = kSegments == Segments::kDna ? kKeys * 16 : 0;  // u64 rank key, i32 key, i32 anchor
     static constexpr int kEntries = kQBuffers * kQBytes + 2 * kStages * kTileBytes;
+    // kSummarised: each stage's DNA tile summary (an Entry: the tile's largest key; anchor 1 when one of its entries is
+    // an anchor, else −1).
+    static constexpr int kSummaries = kEntries + kStages * kEntryBytes;
     // Every row's anchor range (kAnchors, kDna: int2) and DNA threshold (kDna: uint64_t).
-    static constexpr int kRanges = kEntries + kStages * kEntryBytes;
+    static constexpr int kRanges = kSummaries + (kSummarised ? kStages * 16 : 0);
     // Each warp's common anchor range (int2: the anchors every one of its rows takes), then the DNA thresholds.
     static constexpr int kWarpRanges = kRanges + (kSegments != Segments::kBand ? kRows * 8 : 0);
     static constexpr int kThresholds = kWarpRanges + (kSegments != Segments::kBand ? kConsumers * 4 * 8 : 0);
@@ -133,6 +136,8 @@ struct WgmmaArgs {
     // Each list's entries (kDna; fill_entries): entry_slots a list, the slots past its count empty.
     const Entry* entries = nullptr;
     int32_t entry_slots = 0;
+    // EXPERIMENT (kVariant bit 4): each DNA tile's summary (summarise_entries), entry_slots / kKeys a list.
+    const Entry* summaries = nullptr;
 };
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -366,17 +371,17 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
  * every tile); kHalf: float16 (else bfloat16); kVariant: EXPERIMENTS of the persistent D 64 bfloat16 kernels
- * (PROTEUS_WGMMA_VARIANT), bit 1 kHalves, bit 2 kHoles (below).
+ * (PROTEUS_WGMMA_VARIANT), bit 1 kHalves, bit 2 kHoles, bit 4 kSummarised (below).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kVariant = 0>
-__global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>::kThreads, 1)
+__global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, (kVariant & 4) != 0>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
                const __grid_constant__ CUtensorMap v_anchor_map, const WgmmaArgs args)
 {
 #if defined(PROTEUS_WGMMA_DEVICE)
     static_assert(!kPingPong || kSegments == Segments::kBand, "ping-pong pairs the consumers' turns: every consumer runs every tile");
-    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>;
+    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, (kVariant & 4) != 0>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
     // kHalves: each warp masks, exponentiates and packs only the 64-key halves of a tile that hold a key of one of its
@@ -384,6 +389,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // kStages − 2 (it releases them unread with P of the tile before still in registers: no fill and drain between).
     constexpr bool kHalves = (kVariant & 1) != 0;
     constexpr bool kHoles = (kVariant & 2) != 0;
+    // kSummarised (DNA): a DNA tile's summary beside its entries says when no row's key test or anchor test can fail
+    // on it; the mask then tests the rank keys alone.
+    constexpr bool kSummarised = kDna && (kVariant & 4) != 0;
     // Whether a warp skips the softmax of a band tile none of its rows reaches (the short windows' last tile of a
     // consumer). Not with DNA lists or ping-pong: the branch there made ptxas serialise the wgmma (C7513) or spill.
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
@@ -393,6 +401,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     uint8_t* const k_tiles = base + L::kQBuffers * L::kQBytes;   // [stage][sub][128 keys][128 B]
     uint8_t* const v_tiles = k_tiles + L::kStages * L::kTileBytes;
     Entry* const entries = reinterpret_cast<Entry*>(base + L::kEntries);  // [stage][128] (kDna)
+    Entry* const summaries = reinterpret_cast<Entry*>(base + L::kSummaries);  // [stage] (kSummarised)
     // A row's aligned anchors [x, y] (anchor indices key / S; empty: x > y) and its DNA threshold (~0: none).
     int2* const row_ranges = reinterpret_cast<int2*>(base + L::kRanges);
     int2* const warp_ranges = reinterpret_cast<int2*>(base + L::kWarpRanges);
@@ -452,8 +461,12 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                         asm volatile("bar.sync %0, 96;\n" ::"n"(kProducerBarrier) : "memory");
                         if (thread == 32) {
                             // K's barrier completes when the entries have landed too.
-                            barrier_expect(&k_full[stage], kKeys * sizeof(Entry));
+                            barrier_expect(&k_full[stage], (kKeys + (kSummarised ? 1 : 0)) * sizeof(Entry));
                             copy_bulk(entries + stage * kKeys, w.dna_entries + first_entry, kKeys * sizeof(Entry), &k_full[stage]);
+                            if constexpr (kSummarised) {
+                                const int64_t tile = (w.dna_entries + first_entry - args.entries) / kKeys;
+                                copy_bulk(summaries + stage, args.summaries + tile, sizeof(Entry), &k_full[stage]);
+                            }
                             barrier_arrive(&v_full[stage]);
                         }
                     }
@@ -615,6 +628,25 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 // kHalves: a list's entries fill its tiles from the first slot on, so the second half holds one only
                 // when its first slot does.
                 const int live = kHalves && tile_entries[kKeys / 2].key == INT32_MAX ? 1 : 3;
+                if constexpr (kSummarised) {
+                    // Every entry's key ≤ the warp's first row − W, none an anchor, and no row's threshold 0 (a prefix
+                    // shorter than K, which an empty slot's rank key 0 would pass): the rank key decides alone.
+                    const Entry summary = summaries[stage];
+                    const bool zero_threshold = __any_sync(0xffffffffu, threshold[0] == 0 || threshold[1] == 0);
+                    if (!zero_threshold && summary.key <= wg_first + 16 * warp - window && summary.anchor < 0) {
+                        for_blocks<kHalves>(live, [&](int c) {
+#pragma unroll
+                            for (int odd = 0; odd < 2; ++odd) {
+                                const uint64_t rank = tile_entries[column_of(c, odd, t)].rank;
+#pragma unroll
+                                for (int k = 0; k < 2; ++k) {
+                                    if (rank < threshold[k]) s[4 * c + 2 * k + odd] = -INFINITY;
+                                }
+                            }
+                        });
+                        return live;
+                    }
+                }
                 for_blocks<kHalves>(live, [&](int c) {
 #pragma unroll
                     for (int odd = 0; odd < 2; ++odd) {
@@ -854,8 +886,29 @@ __global__ void fill_entries(WgmmaArgs args, int64_t rows, int64_t lists, Entry*
 }
 
 /**
+ * EXPERIMENT (kVariant bit 4): the summary of each kKeys-entry tile of the entry table (one warp a tile): rank 0, key
+ * the largest key of its entries (INT32_MIN when it has none), anchor 1 when one of them is an anchor index, else −1.
+ */
+__global__ void summarise_entries(const Entry* table, int64_t tiles, Entry* summaries)
+{
+    const int lane = static_cast<int>(threadIdx.x % 32);
+    for (int64_t tile = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; tile < tiles; tile += int64_t{gridDim.x} * blockDim.x / 32) {
+        int32_t largest = INT32_MIN;
+        int32_t anchored = 0;
+        for (int e = lane; e < kKeys; e += 32) {
+            const Entry entry = table[tile * kKeys + e];
+            if (entry.key != INT32_MAX) largest = max(largest, entry.key);
+            anchored |= entry.anchor >= 0 ? 1 : 0;
+        }
+        largest = __reduce_max_sync(0xffffffffu, largest);
+        anchored = __reduce_or_sync(0xffffffffu, static_cast<unsigned>(anchored));
+        if (lane == 0) summaries[tile] = Entry{0, largest, anchored != 0 ? 1 : -1};
+    }
+}
+
+/**
  * EXPERIMENT switch for the persistent D 64 bfloat16 kernels' kVariant: PROTEUS_WGMMA_VARIANT in the environment (read
- * once; 1 halves, 2 holes, 3 both; unset or 0: the default kernels).
+ * once; bits: 1 halves, 2 holes, 4 DNA summaries; 1, 2, 3, 4 and 7 are built; unset or 0: the default kernels).
  */
 int selected_variant()
 {
@@ -912,7 +965,7 @@ template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, 
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
-    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>;
+    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, (kVariant & 4) != 0>;
     CUtensorMap q_map{}, k_map{}, v_map{}, k_anchor_map{}, v_anchor_map{};
     proteus_status status = encode(problem.q, L::kRows, 1, q_map);
     if (status == PROTEUS_STATUS_OK) status = encode(problem.k, kKeys, 1, k_map);
@@ -977,6 +1030,16 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         status = check_launch("fill_entries");
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
+        if constexpr ((kVariant & 4) != 0) {
+            const int64_t tiles = total / kKeys;
+            Entry* summaries = nullptr;
+            status = workspace.allocate(static_cast<uint64_t>(tiles), &summaries);
+            if (status != PROTEUS_STATUS_OK) return status;
+            summarise_entries<<<static_cast<unsigned>(std::min<int64_t>((tiles + 7) / 8, 65536)), 256, 0, stream>>>(table, tiles, summaries);
+            status = check_launch("summarise_entries");
+            if (status != PROTEUS_STATUS_OK) return status;
+            args.summaries = summaries;
+        }
     }
     const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kVariant>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
@@ -994,11 +1057,12 @@ template <int kVariant>
 proteus_status launch_variant(const FluxProblem& problem, const TileDna& dna, Segments segments, int multiprocessors,
                               StreamWorkspace& workspace, cudaStream_t stream)
 {
+    // Bit 4 (DNA summaries) only changes the DNA kernel.
     switch (segments) {
     case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, false, kVariant>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, false, kVariant>(problem, dna, multiprocessors, workspace, stream);
-    default: return launch<64, kConsumers64, false, 4, 2, Segments::kBand, false, kVariant>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, false, (kVariant & 3)>(problem, dna, multiprocessors, workspace, stream);
+    default: return launch<64, kConsumers64, false, 4, 2, Segments::kBand, false, (kVariant & 3)>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
@@ -1015,6 +1079,8 @@ proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int 
             case 1: return launch_variant<1>(problem, dna, segments, multiprocessors, workspace, stream);
             case 2: return launch_variant<2>(problem, dna, segments, multiprocessors, workspace, stream);
             case 3: return launch_variant<3>(problem, dna, segments, multiprocessors, workspace, stream);
+            case 4: return launch_variant<4>(problem, dna, segments, multiprocessors, workspace, stream);
+            case 7: return launch_variant<7>(problem, dna, segments, multiprocessors, workspace, stream);
             default: break;
             }
         }
