@@ -1073,7 +1073,7 @@ proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int 
 {
     const Segments segments = segments_of(problem, dna);
     if constexpr (!kHalf) {
-        // EXPERIMENTS (PROTEUS_WGMMA_VARIANT): the persistent D 64 bfloat16 kernels in variant 1, 2 or 3.
+        // EXPERIMENTS (PROTEUS_WGMMA_VARIANT): the persistent D 64 bfloat16 kernels in variant 1, 2, 3, 4 or 7.
         if (problem.head_dim <= 64 && (segments != Segments::kBand || problem.candidates.window < kPingPongWindow)) {
             switch (selected_variant()) {
             case 1: return launch_variant<1>(problem, dna, segments, multiprocessors, workspace, stream);
