@@ -44,11 +44,8 @@
 #             PROTEUS_PERF_BASELINE=path/to/perf.json of an earlier run: the perf step also judges each case
 #                                   against it (sdpa_bench.py --baseline; carry the file with the call)
 #             PROTEUS_WGMMA_SANITIZERS="racecheck" the hopper step's sanitizer runs (default: memcheck racecheck synccheck; "": none);
+#             PROTEUS_WGMMA_LINEAR=1 the hopper step also times the shortlist and DNA cases at T 256K, 1M and 2M;
 #             PROTEUS_WGMMA_PROFILE="5 0" ncu of wgmma_check's time cases (wgmma-profile.txt: sections, stalling SASS lines);
-#             PROTEUS_WGMMA_EXPERIMENTS="none halves holes halves+holes summaries halves+holes+summaries" the check,
-#                                   the sanitizers of PROTEUS_WGMMA_EXPERIMENT_TOOLS (default memcheck racecheck; check small)
-#                                   and the 1M window, shortlist and DNA times under each experiment of the Hopper kernel
-#                                   (PROTEUS_WGMMA_VARIANT bits: halves 1, holes 2, summaries 4; none: the default kernels);
 #             PROTEUS_WGMMA_KERNELS="6" every kernel of one call of wgmma_check's time case 6 and its duration (ncu);
 #             PROTEUS_TILE_TIME_REPEATS=10 repeats of the tile step's per-config timings (0: skip them)
 #             PROTEUS_GRAPH_T=2048 sequence length of the graph step (the sanitizer runs use 300)
@@ -157,25 +154,9 @@ if has_step hopper; then
     [ "${PROTEUS_WGMMA_TIME:-1}" = 0 ] ||
       timeout 240 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
       tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
-    # PROTEUS_WGMMA_EXPERIMENTS="none halves holes halves+holes summaries halves+holes+summaries": experiments of gpu/hopper/flux_wgmma.cu (its kVariant,
-    # PROTEUS_WGMMA_VARIANT), side by side in one call.
-    for experiment in ${PROTEUS_WGMMA_EXPERIMENTS:-}; do
-      start=$SECONDS
-      variant=0
-      [[ "$experiment" == *halves* ]] && variant=$((variant | 1))
-      [[ "$experiment" == *holes* ]] && variant=$((variant | 2))
-      [[ "$experiment" == *summaries* ]] && variant=$((variant | 4))
-      export PROTEUS_WGMMA_VARIANT=$variant
-      timeout ${PROTEUS_WGMMA_CHECK_TIMEOUT:-180} "$checker" check 2>&1 | sed "s/^/$experiment: /" >>"$out/hopper.txt"
-      note "wgmma check [$experiment]: in $((SECONDS - start)) s :: $(grep -E "^$experiment: wgmma check" "$out/hopper.txt" | tail -1)"
-      for tool in ${PROTEUS_WGMMA_EXPERIMENT_TOOLS-memcheck racecheck}; do
-        timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 "$checker" check small >"$build/wgmma-$experiment-$tool.log" 2>&1
-        note "wgmma $tool [$experiment]: rc=$? :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-$experiment-$tool.log" | tail -1)"
-      done
-      timeout 150 stdbuf -oL "$checker" time 10 alone windows 2>&1 | sed "s/^time/time[$experiment]/" |
-        tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
-      unset PROTEUS_WGMMA_VARIANT
-    done
+    # PROTEUS_WGMMA_LINEAR=1: the shortlist and DNA cases at T 256K, 1M and 2M (issue 12's "linear in T"; ~100 s).
+    [ "${PROTEUS_WGMMA_LINEAR:-0}" = 0 ] ||
+      timeout 240 stdbuf -oL "$checker" linear 5 2>&1 | tee -a "$out/hopper.txt" | grep -E '^linear' >>"$summary"
     # PROTEUS_WGMMA_PROFILE="5 0": ncu of time case N (wgmma_check once N; 5: the shortlist, 0: dense D 64 16K), its
     # throughput, warp-state and instruction sections and the SASS lines where the warps stall (wgmma-profile.txt).
     for n in ${PROTEUS_WGMMA_PROFILE:-}; do

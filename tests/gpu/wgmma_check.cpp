@@ -15,9 +15,10 @@
 // Build (repository root, after building build-cuda):
 //   g++ -O2 -std=c++17 -Inative/include -Inative/src tests/gpu/wgmma_check.cpp -Lbuild-cuda/lib -lproteus
 //       -Wl,-rpath,$PWD/build-cuda/lib -o build-cuda/wgmma_check
-// Run:  build-cuda/wgmma_check check [small] | time [REPEATS [alone [windows]]] | once [CASE]   (small: the cases of
-//       ≤ 40 000 rows in all; alone: the Hopper kernel's times only; windows: the 1M window and shortlist cases
-//       only; once: time case CASE (0 … 6, default 5: the shortlist) once after one warm-up, for ncu)
+// Run:  build-cuda/wgmma_check check [small] | time [REPEATS [alone [windows]]] | linear [REPEATS] | once [CASE]
+//       (small: the cases of ≤ 40 000 rows in all; alone: the Hopper kernel's times only; windows: the 1M window and
+//       shortlist cases only; linear: the shortlist and DNA cases at T 256K, 1M and 2M; once: time case CASE (0 … 6,
+//       default 5: the shortlist) once after one warm-up, for ncu)
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -262,6 +263,24 @@ int time_both(proteus_context wgmma, proteus_context plain, int repeats, bool wi
     return 0;
 }
 
+/**
+ * "Linear in T": the issue's shortlist (W341 S256 A171) and its DNA case (W307 A154 K51), H16 D64, at T = 256K, 1M and
+ * 2M, each time with its milliseconds per 2^20 tokens (constant when the time is linear in T).
+ */
+int time_linear(proteus_context wgmma, int repeats)
+{
+    for (const int64_t T : {int64_t{1} << 18, int64_t{1} << 20, int64_t{1} << 21}) {
+        for (const Case& c : {Case{1, 16, 16, T, 64, 0, T, 341, 256, 171}, Case{1, 16, 16, T, 64, 0, T, 307, 256, 154, 51}}) {
+            int32_t kernel = 0;
+            const double ms = case_ms(wgmma, c, repeats, kernel);
+            std::printf("linear H%lld D%lld T%lld W%lld A%lld K%lld: kernel %d %.3f ms, %.3f ms per 2^20 tokens\n", (long long)c.H,
+                        (long long)c.D, (long long)c.T, (long long)c.W, (long long)c.A, (long long)c.K, kernel, ms,
+                        ms * static_cast<double>(int64_t{1} << 20) / static_cast<double>(T));
+        }
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -287,7 +306,8 @@ int main(int argc, char** argv)
         const double ms = case_ms(wgmma, kTimeCases[index], 1, kernel);
         std::printf("once %d: kernel %d, %.3f ms\n", index, kernel, ms);
     } else {
-        rc = mode == "time" ? time_both(wgmma, alone ? nullptr : plain, argc > 2 ? std::atoi(argv[2]) : 10, windows_only)
+        rc = mode == "linear" ? time_linear(wgmma, argc > 2 ? std::atoi(argv[2]) : 10)
+             : mode == "time" ? time_both(wgmma, alone ? nullptr : plain, argc > 2 ? std::atoi(argv[2]) : 10, windows_only)
                              : check(wgmma, cpu, argc > 2 && std::string(argv[2]) == "small");
     }
     proteus_context_destroy(wgmma);

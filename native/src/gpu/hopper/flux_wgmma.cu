@@ -46,7 +46,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 
 #include "core/candidate_rules.h"
@@ -80,7 +79,7 @@ enum class Segments { kBand, kAnchors, kDna };
  * The launch shape and the block's shared memory: the Q buffers, the stages' K and V (D/64 swizzled
  * [rows][64] sub-tiles each), with DNA each stage's entries (rank key, key, anchor index), then the barriers.
  */
-template <int kDim, int kConsumerCount, int kStageCount, int kQBufferCount, Segments kSegments, bool kSummarised = false>
+template <int kDim, int kConsumerCount, int kStageCount, int kQBufferCount, Segments kSegments>
 struct Shape {
     static constexpr int kConsumers = kConsumerCount;
     static constexpr int kRows = kConsumers * kConsumerRows;
@@ -96,11 +95,8 @@ struct Shape {
     static constexpr int kTileBytes = kSub * kSubtileBytes;  // K or V of one stage
     static constexpr int kEntryBytes = kSegments == Segments::kDna ? kKeys * 16 : 0;  // u64 rank key, i32 key, i32 anchor
     static constexpr int kEntries = kQBuffers * kQBytes + 2 * kStages * kTileBytes;
-    // kSummarised: each stage's DNA tile summary (an Entry: the tile's largest key; anchor 1 when one of its entries is
-    // an anchor, else −1).
-    static constexpr int kSummaries = kEntries + kStages * kEntryBytes;
     // Every row's anchor range (kAnchors, kDna: int2) and DNA threshold (kDna: uint64_t).
-    static constexpr int kRanges = kSummaries + (kSummarised ? kStages * 16 : 0);
+    static constexpr int kRanges = kEntries + kStages * kEntryBytes;
     // Each warp's common anchor range (int2: the anchors every one of its rows takes), then the DNA thresholds.
     static constexpr int kWarpRanges = kRanges + (kSegments != Segments::kBand ? kRows * 8 : 0);
     static constexpr int kThresholds = kWarpRanges + (kSegments != Segments::kBand ? kConsumers * 4 * 8 : 0);
@@ -136,8 +132,6 @@ struct WgmmaArgs {
     // Each list's entries (kDna; fill_entries): entry_slots a list, the slots past its count empty.
     const Entry* entries = nullptr;
     int32_t entry_slots = 0;
-    // EXPERIMENT (kVariant bit 4): each DNA tile's summary (summarise_entries), entry_slots / kKeys a list.
-    const Entry* summaries = nullptr;
 };
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -227,34 +221,11 @@ struct RowState {
 __device__ __forceinline__ int column_of(int c, int e, int t) { return 8 * c + 2 * t + e % 2; }
 
 /**
- * body(c) for the blocks c (eight keys each, this thread's S values 4c … 4c + 3) of a tile: all 16, or with kHalves
- * those of the 64-key halves in `live` (bit 0: blocks 0–7, bit 1: blocks 8–15; the same across the warp).
+ * The softmax step of one tile on S (64 × 128, this thread's 64 values, masked keys at −inf): moves the
+ * running max, turns S into exp2 of the scaled scores (P, in float), adds them to l and returns each row's
+ * rescale factor for O (0 while the row has seen no key).
  */
-template <bool kHalves, typename Body>
-__device__ __forceinline__ void for_blocks(int live, Body&& body)
-{
-    if constexpr (kHalves) {
-        if (live & 1) {
-#pragma unroll
-            for (int c = 0; c < 8; ++c) body(c);
-        }
-        if (live & 2) {
-#pragma unroll
-            for (int c = 8; c < 16; ++c) body(c);
-        }
-    } else {
-#pragma unroll
-        for (int c = 0; c < 16; ++c) body(c);
-    }
-}
-
-/**
- * The softmax step of one tile on S (64 × 128, this thread's 64 values, masked keys at −inf; with kHalves only the
- * halves in `live`, the others taken as masked): moves the running max, turns S into exp2 of the scaled scores (P,
- * in float), adds them to l and returns each row's rescale factor for O (0 while the row has seen no key).
- */
-template <bool kHalves = false>
-__device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, float (&rescale)[2], float scale_log2, int live = 3)
+__device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, float (&rescale)[2], float scale_log2)
 {
     // Four partial maxima and sums a row (by c % 2 and e % 2): chains of 8 dependent operations instead of 32,
     // as warps stall mostly on such dependencies here (the profile of version 2: "wait" is the largest stall).
@@ -267,10 +238,11 @@ __device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, fl
             part_sum[k][x] = 0.0f;
         }
     }
-    for_blocks<kHalves>(live, [&](int c) {
+#pragma unroll
+    for (int c = 0; c < 16; ++c) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) part_max[e / 2][2 * (c % 2) + e % 2] = fmaxf(part_max[e / 2][2 * (c % 2) + e % 2], s[4 * c + e]);
-    });
+    }
     float base[2];
 #pragma unroll
     for (int k = 0; k < 2; ++k) {
@@ -282,13 +254,14 @@ __device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, fl
         rescale[k] = exp2_approx(state.m[k] * scale_log2 - base[k]);  // 0 while m = −inf
         state.m[k] = m_new;
     }
-    for_blocks<kHalves>(live, [&](int c) {
+#pragma unroll
+    for (int c = 0; c < 16; ++c) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
             s[4 * c + e] = exp2_approx(fmaf(s[4 * c + e], scale_log2, -base[e / 2]));
             part_sum[e / 2][2 * (c % 2) + e % 2] += s[4 * c + e];
         }
-    });
+    }
 #pragma unroll
     for (int k = 0; k < 2; ++k) {
         state.l[k] = state.l[k] * rescale[k] + ((part_sum[k][0] + part_sum[k][1]) + (part_sum[k][2] + part_sum[k][3]));
@@ -306,20 +279,12 @@ __device__ __forceinline__ uint32_t pack(float low, float high)
     }
 }
 
-/**
- * P's k16 chunk j (keys 16j … 16j + 15) as the A operand: accumulator blocks 2j and 2j + 1, packed; with kHalves the
- * chunks of a half not in `live` are zero.
- */
-template <bool kHalf, bool kHalves = false>
-__device__ __forceinline__ void pack_p(const float (&s)[64], uint32_t (&p)[kKeys / 16][4], int live = 3)
+/** P's k16 chunk j (keys 16j … 16j + 15) as the A operand: accumulator blocks 2j and 2j + 1, packed. */
+template <bool kHalf>
+__device__ __forceinline__ void pack_p(const float (&s)[64], uint32_t (&p)[kKeys / 16][4])
 {
 #pragma unroll
     for (int j = 0; j < kKeys / 16; ++j) {
-        if (kHalves && !(live & (j < 4 ? 1 : 2))) {
-#pragma unroll
-            for (int x = 0; x < 4; ++x) p[j][x] = 0u;
-            continue;
-        }
         p[j][0] = pack<kHalf>(s[8 * j], s[8 * j + 1]);
         p[j][1] = pack<kHalf>(s[8 * j + 2], s[8 * j + 3]);
         p[j][2] = pack<kHalf>(s[8 * j + 4], s[8 * j + 5]);
@@ -370,28 +335,19 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16); kVariant: EXPERIMENTS of the persistent D 64 bfloat16 kernels
- * (PROTEUS_WGMMA_VARIANT), bit 1 kHalves, bit 2 kHoles, bit 4 kSummarised (below).
+ * every tile); kHalf: float16 (else bfloat16).
  */
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kVariant = 0>
-__global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, (kVariant & 4) != 0>::kThreads, 1)
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
+__global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
                const __grid_constant__ CUtensorMap v_anchor_map, const WgmmaArgs args)
 {
 #if defined(PROTEUS_WGMMA_DEVICE)
     static_assert(!kPingPong || kSegments == Segments::kBand, "ping-pong pairs the consumers' turns: every consumer runs every tile");
-    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, (kVariant & 4) != 0>;
+    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
-    // kHalves: each warp masks, exponentiates and packs only the 64-key halves of a tile that hold a key of one of its
-    // rows. kHoles: a consumer's two stretches run as one pipeline across the tiles between them when those are at most
-    // kStages − 2 (it releases them unread with P of the tile before still in registers: no fill and drain between).
-    constexpr bool kHalves = (kVariant & 1) != 0;
-    constexpr bool kHoles = (kVariant & 2) != 0;
-    // kSummarised (DNA): a DNA tile's summary beside its entries says when no row's key test or anchor test can fail
-    // on it; the mask then tests the rank keys alone.
-    constexpr bool kSummarised = kDna && (kVariant & 4) != 0;
     // Whether a warp skips the softmax of a band tile none of its rows reaches (the short windows' last tile of a
     // consumer). Not with DNA lists or ping-pong: the branch there made ptxas serialise the wgmma (C7513) or spill.
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
@@ -401,7 +357,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     uint8_t* const k_tiles = base + L::kQBuffers * L::kQBytes;   // [stage][sub][128 keys][128 B]
     uint8_t* const v_tiles = k_tiles + L::kStages * L::kTileBytes;
     Entry* const entries = reinterpret_cast<Entry*>(base + L::kEntries);  // [stage][128] (kDna)
-    Entry* const summaries = reinterpret_cast<Entry*>(base + L::kSummaries);  // [stage] (kSummarised)
     // A row's aligned anchors [x, y] (anchor indices key / S; empty: x > y) and its DNA threshold (~0: none).
     int2* const row_ranges = reinterpret_cast<int2*>(base + L::kRanges);
     int2* const warp_ranges = reinterpret_cast<int2*>(base + L::kWarpRanges);
@@ -461,12 +416,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                         asm volatile("bar.sync %0, 96;\n" ::"n"(kProducerBarrier) : "memory");
                         if (thread == 32) {
                             // K's barrier completes when the entries have landed too.
-                            barrier_expect(&k_full[stage], (kKeys + (kSummarised ? 1 : 0)) * sizeof(Entry));
+                            barrier_expect(&k_full[stage], kKeys * sizeof(Entry));
                             copy_bulk(entries + stage * kKeys, w.dna_entries + first_entry, kKeys * sizeof(Entry), &k_full[stage]);
-                            if constexpr (kSummarised) {
-                                const int64_t tile = (w.dna_entries + first_entry - args.entries) / kKeys;
-                                copy_bulk(summaries + stage, args.summaries + tile, sizeof(Entry), &k_full[stage]);
-                            }
                             barrier_arrive(&v_full[stage]);
                         }
                     }
@@ -523,7 +474,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         int32_t anchor_base = 0;       // anchor index of the first anchor tile's row 0
         int anchor_tiles, extra_tiles, tiles;  // anchor tiles, anchor and DNA tiles, all tiles
         int run_first[2], run_last[2];  // the stretches of tiles this warpgroup computes (empty: first > last)
-        int hole_first = INT32_MAX, hole_last = -1;  // kHoles: the tiles skipped inside the one stretch
         // Each row's anchors [low, high] (anchor indices; empty: low > high) and DNA threshold, in shared memory
         // (the D 64 consumers have no registers to spare for them): this warp's 16 rows.
         int2* const ranges = row_ranges + (consumer * 4 + warp) * 16;
@@ -546,13 +496,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             const int32_t wg_lo = static_cast<int32_t>(window_start(wg_first, window));
             run_first[1] = extra_tiles + (kPingPong ? 0 : (wg_lo - band_first) / kKeys);
             run_last[1] = kPingPong ? tiles - 1 : has_rows ? extra_tiles + (wg_last - band_first) / kKeys : run_first[1] - 1;
-            const bool hole = kHoles && run_last[0] >= 0 && run_first[1] <= run_last[1] &&
-                              run_first[1] - run_last[0] - 1 <= L::kStages - 2;
-            if (hole) {
-                hole_first = run_last[0] + 1;
-                hole_last = run_first[1] - 1;
-            }
-            if (run_last[0] >= 0 && (run_last[0] + 1 == run_first[1] || hole)) {  // adjacent (or kHoles): one stretch
+            if (run_last[0] >= 0 && run_last[0] + 1 == run_first[1]) {  // adjacent: one stretch
                 run_last[0] = run_last[1];
                 run_first[1] = 1;
                 run_last[1] = 0;
@@ -585,36 +529,29 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 __syncwarp();
             }
         }
-        // Masks S of tile n (stage `stage`) and says which 64-key halves of it hold a key of one of the warp's 16 rows
-        // (bit 0: keys 0–63, bit 1: 64–127; 0: none, its softmax is skipped: P is zero and O keeps its scale). Without
-        // kHalves a tile is all or nothing (3 or 0). A thread's column 8c + 2t + (e & 1) is compared as the constant
-        // 8c + (e & 1) against per-row bounds less 2t: two compares and a select a value.
-        const auto mask = [&](float (&s)[64], int n, int stage) -> int {
+        // Masks S of tile n (stage `stage`) and says whether none of the warp's 16 rows takes a key of it (then its
+        // softmax is skipped: P is zero and O keeps its scale). A thread's column 8c + 2t + (e & 1) is compared as the
+        // constant 8c + (e & 1) against per-row bounds less 2t: two compares and a select a value.
+        const auto mask = [&](float (&s)[64], int n, int stage) -> bool {
             if (kAnchors && n < anchor_tiles) {
                 // Column c of the tile is anchor a0 + c: row k takes it when it lies in [low − a0, high − a0].
                 const int32_t a0 = anchor_base + n * kKeys;
                 const int2 common = warp_ranges[consumer * 4 + warp];
-                if (a0 >= common.x && a0 + kKeys - 1 <= common.y) return 3;  // every row takes every column
+                if (a0 >= common.x && a0 + kKeys - 1 <= common.y) return false;  // every row takes every column
                 int32_t low[2], high[2];
                 for (int k = 0; k < 2; ++k) {
                     low[k] = ranges[g + 8 * k].x - a0 - 2 * t;
                     high[k] = ranges[g + 8 * k].y - a0 - 2 * t;
                 }
-                int live = 3;
-                if constexpr (kHalves) {
-                    // The union of the rows' ranges (empty ones, [2^30, −2^30], drop out), relative to a0.
-                    const int32_t union_low = __reduce_min_sync(0xffffffffu, min(low[0], low[1]) + 2 * t);
-                    const int32_t union_high = __reduce_max_sync(0xffffffffu, max(high[0], high[1]) + 2 * t);
-                    live = (union_low <= 63 && union_high >= 0 ? 1 : 0) | (union_low <= 127 && union_high >= 64 ? 2 : 0);
-                }
-                for_blocks<kHalves>(live, [&](int c) {
+#pragma unroll
+                for (int c = 0; c < 16; ++c) {
 #pragma unroll
                     for (int e = 0; e < 4; ++e) {
                         const int32_t a = 8 * c + e % 2;
                         if (a < low[e / 2] || a > high[e / 2]) s[4 * c + e] = -INFINITY;
                     }
-                });
-                return live;
+                }
+                return false;
             } else if (kDna && n < extra_tiles) {
                 const Entry* const tile_entries = entries + stage * kKeys;
                 int2 range[2];
@@ -625,29 +562,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     threshold[k] = thresholds[g + 8 * k];
                     limit[k] = position[k] - window;
                 }
-                // kHalves: a list's entries fill its tiles from the first slot on, so the second half holds one only
-                // when its first slot does.
-                const int live = kHalves && tile_entries[kKeys / 2].key == INT32_MAX ? 1 : 3;
-                if constexpr (kSummarised) {
-                    // Every entry's key ≤ the warp's first row − W, none an anchor, and no row's threshold 0 (a prefix
-                    // shorter than K, which an empty slot's rank key 0 would pass): the rank key decides alone.
-                    const Entry summary = summaries[stage];
-                    const bool zero_threshold = __any_sync(0xffffffffu, threshold[0] == 0 || threshold[1] == 0);
-                    if (!zero_threshold && summary.key <= wg_first + 16 * warp - window && summary.anchor < 0) {
-                        for_blocks<kHalves>(live, [&](int c) {
 #pragma unroll
-                            for (int odd = 0; odd < 2; ++odd) {
-                                const uint64_t rank = tile_entries[column_of(c, odd, t)].rank;
-#pragma unroll
-                                for (int k = 0; k < 2; ++k) {
-                                    if (rank < threshold[k]) s[4 * c + 2 * k + odd] = -INFINITY;
-                                }
-                            }
-                        });
-                        return live;
-                    }
-                }
-                for_blocks<kHalves>(live, [&](int c) {
+                for (int c = 0; c < 16; ++c) {
 #pragma unroll
                     for (int odd = 0; odd < 2; ++odd) {
                         const Entry entry = tile_entries[column_of(c, odd, t)];
@@ -658,8 +574,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                             if (!takes) s[4 * c + 2 * k + odd] = -INFINITY;
                         }
                     }
-                });
-                return live;
+                }
+                return false;
             } else {
                 // Band: row i takes key j when i − W < j ≤ i. The warp's rows are [first, first + 15] (rows past the
                 // item's last are never written): nothing to mask when every key of the tile is in every row's window,
@@ -669,41 +585,40 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 const int32_t first = wg_first + 16 * warp;
                 const bool causal_edge = key0 + kKeys - 1 > first;       // a key past some row
                 const bool window_edge = key0 <= first + 15 - window;    // a key before some row's window
-                if (!causal_edge && !window_edge) return 3;
-                if (kSkipEmpty && (key0 > first + 15 || key0 + kKeys - 1 <= first - window)) return 0;
+                if (!causal_edge && !window_edge) return false;
+                if (kSkipEmpty && (key0 > first + 15 || key0 + kKeys - 1 <= first - window)) return true;
                 int32_t low[2], high[2];  // column c + 2t is taken when low < c ≤ high
                 for (int k = 0; k < 2; ++k) {
                     high[k] = position[k] - key0 - 2 * t;
                     low[k] = high[k] - window;
                 }
-                // kHalves: the warp's rows take keys (first − W, first + 15].
-                const int live = !kHalves ? 3
-                                          : (key0 <= first + 15 && key0 + 63 > first - window ? 1 : 0) |
-                                                (key0 + 64 <= first + 15 && key0 + kKeys - 1 > first - window ? 2 : 0);
                 if (causal_edge && window_edge) {
-                    for_blocks<kHalves>(live, [&](int c) {
+#pragma unroll
+                    for (int c = 0; c < 16; ++c) {
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             const int32_t column = 8 * c + e % 2;
                             if (column > high[e / 2] || column <= low[e / 2]) s[4 * c + e] = -INFINITY;
                         }
-                    });
+                    }
                 } else if (causal_edge) {
-                    for_blocks<kHalves>(live, [&](int c) {
+#pragma unroll
+                    for (int c = 0; c < 16; ++c) {
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             if (8 * c + e % 2 > high[e / 2]) s[4 * c + e] = -INFINITY;
                         }
-                    });
+                    }
                 } else {
-                    for_blocks<kHalves>(live, [&](int c) {
+#pragma unroll
+                    for (int c = 0; c < 16; ++c) {
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             if (8 * c + e % 2 <= low[e / 2]) s[4 * c + e] = -INFINITY;
                         }
-                    });
+                    }
                 }
-                return live;
+                return false;
             }
         };
 
@@ -776,38 +691,30 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             issue_s(s, stage_of(n));
             pass_turn();
             wait_pending<0>();
-            const int live = mask(s, n, stage_of(n));
-            if (live != 0) {
-                softmax_step<kHalves>(s, state, rescale, args.scale_log2, live);
+            if (!mask(s, n, stage_of(n))) {
+                softmax_step(s, state, rescale, args.scale_log2);
                 scale_o();
-                pack_p<kHalf, kHalves>(s, p, live);
+                pack_p<kHalf>(s, p);
             } else {
                 clear_p(p);
             }
             for (++n; n <= last; ++n) {
-                int before = n - 1;  // the tile whose P·V this step issues
-                if constexpr (kHoles) {
-                    if (n == hole_first) {
-                        for (; n <= hole_last; ++n) skip(n);
-                        before = hole_first - 1;
-                    }
-                }
-                const int stage = stage_of(n), previous = stage_of(before);
+                const int stage = stage_of(n), previous = stage_of(n - 1);
                 barrier_wait(&k_full[stage], phase_of(n));
-                barrier_wait(&v_full[previous], phase_of(before));
+                barrier_wait(&v_full[previous], phase_of(n - 1));
                 my_turn();
                 fence_operands();
                 issue_s(s, stage);
                 issue_pv(p, previous);
                 pass_turn();
-                wait_pending<1>();  // S(n) is in; P·V of the tile before may still run
-                const int live = mask(s, n, stage);
-                if (live != 0) softmax_step<kHalves>(s, state, rescale, args.scale_log2, live);
+                wait_pending<1>();  // S(n) is in; P(n − 1)·V(n − 1) may still run
+                const bool none = mask(s, n, stage);
+                if (!none) softmax_step(s, state, rescale, args.scale_log2);
                 wait_pending<0>();
                 release(previous);
-                if (live != 0) {
+                if (!none) {
                     scale_o();
-                    pack_p<kHalf, kHalves>(s, p, live);
+                    pack_p<kHalf>(s, p);
                 } else {
                     clear_p(p);
                 }
@@ -885,40 +792,6 @@ __global__ void fill_entries(WgmmaArgs args, int64_t rows, int64_t lists, Entry*
     }
 }
 
-/**
- * EXPERIMENT (kVariant bit 4): the summary of each kKeys-entry tile of the entry table (one warp a tile): rank 0, key
- * the largest key of its entries (INT32_MIN when it has none), anchor 1 when one of them is an anchor index, else −1.
- */
-__global__ void summarise_entries(const Entry* table, int64_t tiles, Entry* summaries)
-{
-    const int lane = static_cast<int>(threadIdx.x % 32);
-    for (int64_t tile = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; tile < tiles; tile += int64_t{gridDim.x} * blockDim.x / 32) {
-        int32_t largest = INT32_MIN;
-        int32_t anchored = 0;
-        for (int e = lane; e < kKeys; e += 32) {
-            const Entry entry = table[tile * kKeys + e];
-            if (entry.key != INT32_MAX) largest = max(largest, entry.key);
-            anchored |= entry.anchor >= 0 ? 1 : 0;
-        }
-        largest = __reduce_max_sync(0xffffffffu, largest);
-        anchored = __reduce_or_sync(0xffffffffu, static_cast<unsigned>(anchored));
-        if (lane == 0) summaries[tile] = Entry{0, largest, anchored != 0 ? 1 : -1};
-    }
-}
-
-/**
- * EXPERIMENT switch for the persistent D 64 bfloat16 kernels' kVariant: PROTEUS_WGMMA_VARIANT in the environment (read
- * once; bits: 1 halves, 2 holes, 4 DNA summaries; 1, 2, 3, 4 and 7 are built; unset or 0: the default kernels).
- */
-int selected_variant()
-{
-    static const int variant = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_VARIANT");
-        return value != nullptr ? std::atoi(value) : 0;
-    }();
-    return variant;
-}
-
 /** cuTensorMapEncodeTiled, looked up once. */
 PFN_cuTensorMapEncodeTiled_v12000 encoder()
 {
@@ -961,11 +834,11 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
     return anchors ? Segments::kAnchors : Segments::kBand;
 }
 
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kVariant = 0>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
-    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, (kVariant & 4) != 0>;
+    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>;
     CUtensorMap q_map{}, k_map{}, v_map{}, k_anchor_map{}, v_anchor_map{};
     proteus_status status = encode(problem.q, L::kRows, 1, q_map);
     if (status == PROTEUS_STATUS_OK) status = encode(problem.k, kKeys, 1, k_map);
@@ -1030,18 +903,8 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         status = check_launch("fill_entries");
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
-        if constexpr ((kVariant & 4) != 0) {
-            const int64_t tiles = total / kKeys;
-            Entry* summaries = nullptr;
-            status = workspace.allocate(static_cast<uint64_t>(tiles), &summaries);
-            if (status != PROTEUS_STATUS_OK) return status;
-            summarise_entries<<<static_cast<unsigned>(std::min<int64_t>((tiles + 7) / 8, 65536)), 256, 0, stream>>>(table, tiles, summaries);
-            status = check_launch("summarise_entries");
-            if (status != PROTEUS_STATUS_OK) return status;
-            args.summaries = summaries;
-        }
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kVariant>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1052,39 +915,12 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     return check_launch("flux_wgmma");
 }
 
-/** EXPERIMENTS: the persistent D 64 bfloat16 kernel of `segments` in variant kVariant (selected_variant). */
-template <int kVariant>
-proteus_status launch_variant(const FluxProblem& problem, const TileDna& dna, Segments segments, int multiprocessors,
-                              StreamWorkspace& workspace, cudaStream_t stream)
-{
-    // Bit 4 (DNA summaries) only changes the DNA kernel.
-    switch (segments) {
-    case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, false, kVariant>(problem, dna, multiprocessors, workspace, stream);
-    case Segments::kAnchors:
-        return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, false, (kVariant & 3)>(problem, dna, multiprocessors, workspace, stream);
-    default: return launch<64, kConsumers64, false, 4, 2, Segments::kBand, false, (kVariant & 3)>(problem, dna, multiprocessors, workspace, stream);
-    }
-}
-
 /** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
 template <bool kHalf>
 proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                             cudaStream_t stream)
 {
     const Segments segments = segments_of(problem, dna);
-    if constexpr (!kHalf) {
-        // EXPERIMENTS (PROTEUS_WGMMA_VARIANT): the persistent D 64 bfloat16 kernels in variant 1, 2, 3, 4 or 7.
-        if (problem.head_dim <= 64 && (segments != Segments::kBand || problem.candidates.window < kPingPongWindow)) {
-            switch (selected_variant()) {
-            case 1: return launch_variant<1>(problem, dna, segments, multiprocessors, workspace, stream);
-            case 2: return launch_variant<2>(problem, dna, segments, multiprocessors, workspace, stream);
-            case 3: return launch_variant<3>(problem, dna, segments, multiprocessors, workspace, stream);
-            case 4: return launch_variant<4>(problem, dna, segments, multiprocessors, workspace, stream);
-            case 7: return launch_variant<7>(problem, dna, segments, multiprocessors, workspace, stream);
-            default: break;
-            }
-        }
-    }
     if (problem.head_dim <= 64) {
         switch (segments) {
         case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, workspace, stream);
