@@ -36,14 +36,6 @@ public sealed class GpuQuerySliceTests : GpuAndCpuDevices
          FluxKernel.GpuTileWgmma),
     ];
 
-    /// <summary>
-    /// Whether the Hopper kernel can run here: a CUDA 12+ build for sm_90 on an sm_90 device. Elsewhere its
-    /// launch mode must be refused, naming the mode.
-    /// </summary>
-    private bool HopperKernelRuns() =>
-        Gpu!.Info.Architecture == "sm_90" && ProteusLibrary.BuildInfo is { GpuBackend: Backend.Cuda, GpuRuntimeVersion: >= 12000 } build &&
-        build.GpuArchitectures.Split(';').Contains("90");
-
     public static IEnumerable<TestCaseData> Slices()
     {
         int n = 0;

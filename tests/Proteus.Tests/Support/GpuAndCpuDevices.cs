@@ -38,4 +38,12 @@ public abstract class GpuAndCpuDevices
             Assert.Ignore("no CUDA or HIP device on this machine");
         }
     }
+
+    /// <summary>
+    /// Whether the Hopper kernel can run here: a CUDA 12+ build for sm_90 on an sm_90 device. There AUTO's tile
+    /// kernel is the Hopper one (GpuTileWgmma); elsewhere its launch mode must be refused, naming the mode.
+    /// </summary>
+    protected bool HopperKernelRuns() =>
+        Gpu!.Info.Architecture == "sm_90" && ProteusLibrary.BuildInfo is { GpuBackend: Backend.Cuda, GpuRuntimeVersion: >= 12000 } build &&
+        build.GpuArchitectures.Split(';').Contains("90");
 }
