@@ -58,7 +58,7 @@ namespace {
 
 using namespace hopper;
 
-constexpr int kKeys = 128;                     // keys of a tile
+constexpr int kKeys = 128;                     // keys of a tile (the default; kTileKeys 64 at D 64 for short windows)
 // Consumer warpgroups at D ≤ 64 and at D 128 (every segment): they fix a work item's rows, and so the query tiles
 // the DNA lists are built for (wgmma_query_rows), which must follow them.
 constexpr int kConsumers64 = 3;
@@ -79,21 +79,24 @@ enum class Segments { kBand, kAnchors, kDna };
  * The launch shape and the block's shared memory: the Q buffers, the stages' K and V (D/64 swizzled
  * [rows][64] sub-tiles each), with DNA each stage's entries (rank key, key, anchor index), then the barriers.
  */
-template <int kDim, int kConsumerCount, int kStageCount, int kQBufferCount, Segments kSegments>
+template <int kDim, int kConsumerCount, int kStageCount, int kQBufferCount, Segments kSegments, int kTileKeyCount = kKeys>
 struct Shape {
+    static constexpr int kTileKeys = kTileKeyCount;  // keys of a tile: 128, or 64 (D 64, short windows)
     static constexpr int kConsumers = kConsumerCount;
     static constexpr int kRows = kConsumers * kConsumerRows;
     static constexpr int kThreads = 128 * (kConsumers + 1);
     static constexpr int kStages = kStageCount;
     static constexpr int kQBuffers = kQBufferCount;
     // 65 536 registers: 128 producer threads at the low count, the consumers at the high one.
-    static constexpr int kProducerRegisters = kConsumers == 3 ? 32 : 40;
-    static constexpr int kConsumerRegisters = kConsumers == 3 ? 160 : 232;
+    // Four consumers: the block's 640 threads start at 96 registers (65 536 / 640, in steps of 8), and the pool that
+    // setmaxnreg.inc draws from is what the producer gives back: 128 · (96 − 24) / 512 = 18 more a consumer.
+    static constexpr int kProducerRegisters = kConsumers == 4 ? 24 : kConsumers == 3 ? 32 : 40;
+    static constexpr int kConsumerRegisters = kConsumers == 4 ? 112 : kConsumers == 3 ? 160 : 232;
     static constexpr int kSub = kDim / 64;
-    static constexpr int kSubtileBytes = kKeys * 128;  // [128 keys][64 columns] of 16-bit values
+    static constexpr int kSubtileBytes = kTileKeys * 128;  // [kTileKeys keys][64 columns] of 16-bit values
     static constexpr int kQBytes = kSub * kRows * 128;
     static constexpr int kTileBytes = kSub * kSubtileBytes;  // K or V of one stage
-    static constexpr int kEntryBytes = kSegments == Segments::kDna ? kKeys * 16 : 0;  // u64 rank key, i32 key, i32 anchor
+    static constexpr int kEntryBytes = kSegments == Segments::kDna ? kTileKeys * 16 : 0;  // u64 rank key, i32 key, i32 anchor
     static constexpr int kEntries = kQBuffers * kQBytes + 2 * kStages * kTileBytes;
     // Every row's anchor range (kAnchors, kDna: int2) and DNA threshold (kDna: uint64_t).
     static constexpr int kRanges = kEntries + kStages * kEntryBytes;
@@ -170,7 +173,7 @@ __device__ __forceinline__ int2 anchor_range(int32_t i, const WgmmaArgs& args)
     return {last - count + 1, last};
 }
 
-template <int kRows, Segments kSegments>
+template <int kRows, Segments kSegments, int kTileKeys>
 __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
 {
     Item w;
@@ -184,10 +187,10 @@ __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
     w.first_position = static_cast<int32_t>(args.query_offset + w.first_row);
     w.last_position = static_cast<int32_t>(w.first_position + rows - 1);
     const int32_t lo = static_cast<int32_t>(window_start(w.first_position, args.window));
-    // The band's tiles start at the item's first window key (not a multiple of kKeys): a consumer's 64 rows then
-    // reach ⌈(63 + W) / kKeys⌉ tiles, never one more for where the window happens to begin.
+    // The band's tiles start at the item's first window key (not a multiple of kTileKeys): a consumer's 64 rows then
+    // reach ⌈(63 + W) / kTileKeys⌉ tiles, never one more for where the window happens to begin.
     w.band_first = lo;
-    w.band_tiles = (w.last_position - lo) / kKeys + 1;
+    w.band_tiles = (w.last_position - lo) / kTileKeys + 1;
     if constexpr (kSegments != Segments::kBand) {
         // Anchor indices only grow with the row: the union of the rows' anchors is [first row's low, last row's high].
         const int32_t first_anchored = w.first_position > args.window ? w.first_position : args.window;
@@ -195,7 +198,7 @@ __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
             const int2 first = anchor_range(first_anchored, args), last = anchor_range(w.last_position, args);
             if (first.x <= last.y) {
                 w.anchor_base = first.x;
-                w.anchor_tiles = (last.y - first.x) / kKeys + 1;
+                w.anchor_tiles = (last.y - first.x) / kTileKeys + 1;
             }
         }
     }
@@ -205,7 +208,7 @@ __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
             w.dna_list = args.dna.lists + list * args.dna.capacity;
             w.dna_entries = args.entries + list * args.entry_slots;
             w.dna_count = args.dna.counts[list];
-            w.dna_tiles = (w.dna_count + kKeys - 1) / kKeys;
+            w.dna_tiles = (w.dna_count + kTileKeys - 1) / kTileKeys;
         }
     }
     return w;
@@ -225,7 +228,8 @@ __device__ __forceinline__ int column_of(int c, int e, int t) { return 8 * c + 2
  * running max, turns S into exp2 of the scaled scores (P, in float), adds them to l and returns each row's
  * rescale factor for O (0 while the row has seen no key).
  */
-__device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, float (&rescale)[2], float scale_log2)
+template <int kValues>
+__device__ __forceinline__ void softmax_step(float (&s)[kValues], RowState& state, float (&rescale)[2], float scale_log2)
 {
     // Four partial maxima and sums a row (by c % 2 and e % 2): chains of 8 dependent operations instead of 32,
     // as warps stall mostly on such dependencies here (the profile of version 2: "wait" is the largest stall).
@@ -239,7 +243,7 @@ __device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, fl
         }
     }
 #pragma unroll
-    for (int c = 0; c < 16; ++c) {
+    for (int c = 0; c < kValues / 4; ++c) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) part_max[e / 2][2 * (c % 2) + e % 2] = fmaxf(part_max[e / 2][2 * (c % 2) + e % 2], s[4 * c + e]);
     }
@@ -255,7 +259,7 @@ __device__ __forceinline__ void softmax_step(float (&s)[64], RowState& state, fl
         state.m[k] = m_new;
     }
 #pragma unroll
-    for (int c = 0; c < 16; ++c) {
+    for (int c = 0; c < kValues / 4; ++c) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
             s[4 * c + e] = exp2_approx(fmaf(s[4 * c + e], scale_log2, -base[e / 2]));
@@ -280,11 +284,11 @@ __device__ __forceinline__ uint32_t pack(float low, float high)
 }
 
 /** P's k16 chunk j (keys 16j … 16j + 15) as the A operand: accumulator blocks 2j and 2j + 1, packed. */
-template <bool kHalf>
-__device__ __forceinline__ void pack_p(const float (&s)[64], uint32_t (&p)[kKeys / 16][4])
+template <bool kHalf, int kChunks>
+__device__ __forceinline__ void pack_p(const float (&s)[8 * kChunks], uint32_t (&p)[kChunks][4])
 {
 #pragma unroll
-    for (int j = 0; j < kKeys / 16; ++j) {
+    for (int j = 0; j < kChunks; ++j) {
         p[j][0] = pack<kHalf>(s[8 * j], s[8 * j + 1]);
         p[j][1] = pack<kHalf>(s[8 * j + 2], s[8 * j + 3]);
         p[j][2] = pack<kHalf>(s[8 * j + 4], s[8 * j + 5]);
@@ -293,17 +297,18 @@ __device__ __forceinline__ void pack_p(const float (&s)[64], uint32_t (&p)[kKeys
 }
 
 /** P of a tile none of the warp's rows takes a key of: zeros (its P·V product then adds nothing). */
-__device__ __forceinline__ void clear_p(uint32_t (&p)[kKeys / 16][4])
+template <int kChunks>
+__device__ __forceinline__ void clear_p(uint32_t (&p)[kChunks][4])
 {
 #pragma unroll
-    for (int j = 0; j < kKeys / 16; ++j) {
+    for (int j = 0; j < kChunks; ++j) {
         for (int x = 0; x < 4; ++x) p[j][x] = 0u;
     }
 }
 
 /**
  * A DNA tile's K and V rows (rows past `count` entries and columns past D as zeros; row r's chunk c of a swizzled
- * [128][64] sub-tile). Its entries (rank key, key, anchor index) come beside it by a bulk copy (the async proxy,
+ * [kTileKeys][64] sub-tile). Its entries (rank key, key, anchor index) come beside it by a bulk copy (the async proxy,
  * as the tensor copies), not from these threads' stores: a generic store there, read by the consumers across the
  * stage's mbarriers, was what compute-sanitizer's racecheck reported against version 2.
  */
@@ -315,7 +320,7 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
     const uint16_t* const k_rows = args.k + w.b * args.k_batch + w.kv_head * args.k_head;
     const uint16_t* const v_rows = args.v + w.b * args.v_batch + w.kv_head * args.v_head;
 #pragma unroll 1
-    for (int c = thread; c < kKeys * kChunks; c += kGatherThreads) {
+    for (int c = thread; c < kSubtileBytes / 128 * kChunks; c += kGatherThreads) {
         const int r = c / kChunks, chunk = c % kChunks;
         const int e = first_entry + r;
         const bool present = e < w.dna_count && chunk * 8 < args.head_dim;
@@ -337,15 +342,15 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
  * every tile); kHalf: float16 (else bfloat16).
  */
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
-__global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>::kThreads, 1)
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys>
+__global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
                const __grid_constant__ CUtensorMap v_anchor_map, const WgmmaArgs args)
 {
 #if defined(PROTEUS_WGMMA_DEVICE)
     static_assert(!kPingPong || kSegments == Segments::kBand, "ping-pong pairs the consumers' turns: every consumer runs every tile");
-    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>;
+    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
     // Whether a warp skips the softmax of a band tile none of its rows reaches (the short windows' last tile of a
@@ -393,7 +398,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         if (!kDna && thread != 0) return;
         int ring = 0, count = 0;
         for (int index = static_cast<int>(blockIdx.x); index < args.items; index += static_cast<int>(gridDim.x), ++count) {
-            const Item w = decode<L::kRows, kSegments>(args, index);
+            const Item w = decode<L::kRows, kSegments, kTileKeys>(args, index);
             const int buffer = count % L::kQBuffers, use = count / L::kQBuffers;
             if (thread == 0) {
                 if (use > 0) barrier_wait(&q_empty[buffer], (use - 1) & 1);
@@ -411,13 +416,13 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 if (kDna && n >= w.anchor_tiles && n < w.anchor_tiles + w.dna_tiles) {
                     if constexpr (kDna) {
                         if (thread < 32) continue;
-                        const int first_entry = (n - w.anchor_tiles) * kKeys;
+                        const int first_entry = (n - w.anchor_tiles) * kTileKeys;
                         gather_rows<kDim, L::kSubtileBytes>(k_stage, v_stage, args, w, first_entry, thread - 32);
                         asm volatile("bar.sync %0, 96;\n" ::"n"(kProducerBarrier) : "memory");
                         if (thread == 32) {
                             // K's barrier completes when the entries have landed too.
-                            barrier_expect(&k_full[stage], kKeys * sizeof(Entry));
-                            copy_bulk(entries + stage * kKeys, w.dna_entries + first_entry, kKeys * sizeof(Entry), &k_full[stage]);
+                            barrier_expect(&k_full[stage], kTileKeys * sizeof(Entry));
+                            copy_bulk(entries + stage * kTileKeys, w.dna_entries + first_entry, kTileKeys * sizeof(Entry), &k_full[stage]);
                             barrier_arrive(&v_full[stage]);
                         }
                     }
@@ -427,7 +432,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 const bool anchor = kAnchors && n < w.anchor_tiles;
                 const CUtensorMap* const km = anchor ? &k_anchor_map : &k_map;
                 const CUtensorMap* const vm = anchor ? &v_anchor_map : &v_map;
-                const int row = anchor ? w.anchor_base + n * kKeys : w.band_first + (n - w.anchor_tiles - w.dna_tiles) * kKeys;
+                const int row = anchor ? w.anchor_base + n * kTileKeys : w.band_first + (n - w.anchor_tiles - w.dna_tiles) * kTileKeys;
                 barrier_expect(&k_full[stage], L::kTileBytes);
                 for (int sub = 0; sub < L::kSub; ++sub) {
                     copy_box(k_stage + sub * L::kSubtileBytes, km, 64 * sub, row, w.kv_head, w.b, &k_full[stage]);
@@ -479,7 +484,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         int2* const ranges = row_ranges + (consumer * 4 + warp) * 16;
         uint64_t* const thresholds = row_thresholds + (consumer * 4 + warp) * 16;
         {
-            const Item w = decode<L::kRows, kSegments>(args, index);
+            const Item w = decode<L::kRows, kSegments, kTileKeys>(args, index);
             wg_first = w.first_position + consumer * kConsumerRows;
             wg_last = wg_first + kConsumerRows - 1 < w.last_position ? wg_first + kConsumerRows - 1 : w.last_position;
             for (int k = 0; k < 2; ++k) position[k] = wg_first + 16 * warp + g + 8 * k;
@@ -494,8 +499,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             run_first[0] = 0;
             run_last[0] = has_rows && wg_last >= window ? extra_tiles - 1 : -1;
             const int32_t wg_lo = static_cast<int32_t>(window_start(wg_first, window));
-            run_first[1] = extra_tiles + (kPingPong ? 0 : (wg_lo - band_first) / kKeys);
-            run_last[1] = kPingPong ? tiles - 1 : has_rows ? extra_tiles + (wg_last - band_first) / kKeys : run_first[1] - 1;
+            run_first[1] = extra_tiles + (kPingPong ? 0 : (wg_lo - band_first) / kTileKeys);
+            run_last[1] = kPingPong ? tiles - 1 : has_rows ? extra_tiles + (wg_last - band_first) / kTileKeys : run_first[1] - 1;
             if (run_last[0] >= 0 && run_last[0] + 1 == run_first[1]) {  // adjacent: one stretch
                 run_last[0] = run_last[1];
                 run_first[1] = 1;
@@ -532,19 +537,19 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // Masks S of tile n (stage `stage`) and says whether none of the warp's 16 rows takes a key of it (then its
         // softmax is skipped: P is zero and O keeps its scale). A thread's column 8c + 2t + (e & 1) is compared as the
         // constant 8c + (e & 1) against per-row bounds less 2t: two compares and a select a value.
-        const auto mask = [&](float (&s)[64], int n, int stage) -> bool {
+        const auto mask = [&](float (&s)[kTileKeys / 2], int n, int stage) -> bool {
             if (kAnchors && n < anchor_tiles) {
                 // Column c of the tile is anchor a0 + c: row k takes it when it lies in [low − a0, high − a0].
-                const int32_t a0 = anchor_base + n * kKeys;
+                const int32_t a0 = anchor_base + n * kTileKeys;
                 const int2 common = warp_ranges[consumer * 4 + warp];
-                if (a0 >= common.x && a0 + kKeys - 1 <= common.y) return false;  // every row takes every column
+                if (a0 >= common.x && a0 + kTileKeys - 1 <= common.y) return false;  // every row takes every column
                 int32_t low[2], high[2];
                 for (int k = 0; k < 2; ++k) {
                     low[k] = ranges[g + 8 * k].x - a0 - 2 * t;
                     high[k] = ranges[g + 8 * k].y - a0 - 2 * t;
                 }
 #pragma unroll
-                for (int c = 0; c < 16; ++c) {
+                for (int c = 0; c < kTileKeys / 8; ++c) {
 #pragma unroll
                     for (int e = 0; e < 4; ++e) {
                         const int32_t a = 8 * c + e % 2;
@@ -553,7 +558,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 }
                 return false;
             } else if (kDna && n < extra_tiles) {
-                const Entry* const tile_entries = entries + stage * kKeys;
+                const Entry* const tile_entries = entries + stage * kTileKeys;
                 int2 range[2];
                 uint64_t threshold[2];
                 int32_t limit[2];
@@ -563,7 +568,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     limit[k] = position[k] - window;
                 }
 #pragma unroll
-                for (int c = 0; c < 16; ++c) {
+                for (int c = 0; c < kTileKeys / 8; ++c) {
 #pragma unroll
                     for (int odd = 0; odd < 2; ++odd) {
                         const Entry entry = tile_entries[column_of(c, odd, t)];
@@ -581,12 +586,12 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 // item's last are never written): nothing to mask when every key of the tile is in every row's window,
                 // nothing to compute when none is in any; else only the edge that crosses the tile is compared (a tile
                 // is narrower than most windows, so mostly only one does: one compare and a select a value).
-                const int32_t key0 = band_first + (n - extra_tiles) * kKeys;
+                const int32_t key0 = band_first + (n - extra_tiles) * kTileKeys;
                 const int32_t first = wg_first + 16 * warp;
-                const bool causal_edge = key0 + kKeys - 1 > first;       // a key past some row
+                const bool causal_edge = key0 + kTileKeys - 1 > first;       // a key past some row
                 const bool window_edge = key0 <= first + 15 - window;    // a key before some row's window
                 if (!causal_edge && !window_edge) return false;
-                if (kSkipEmpty && (key0 > first + 15 || key0 + kKeys - 1 <= first - window)) return true;
+                if (kSkipEmpty && (key0 > first + 15 || key0 + kTileKeys - 1 <= first - window)) return true;
                 int32_t low[2], high[2];  // column c + 2t is taken when low < c ≤ high
                 for (int k = 0; k < 2; ++k) {
                     high[k] = position[k] - key0 - 2 * t;
@@ -594,7 +599,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 }
                 if (causal_edge && window_edge) {
 #pragma unroll
-                    for (int c = 0; c < 16; ++c) {
+                    for (int c = 0; c < kTileKeys / 8; ++c) {
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             const int32_t column = 8 * c + e % 2;
@@ -603,7 +608,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     }
                 } else if (causal_edge) {
 #pragma unroll
-                    for (int c = 0; c < 16; ++c) {
+                    for (int c = 0; c < kTileKeys / 8; ++c) {
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             if (8 * c + e % 2 > high[e / 2]) s[4 * c + e] = -INFINITY;
@@ -611,7 +616,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     }
                 } else {
 #pragma unroll
-                    for (int c = 0; c < 16; ++c) {
+                    for (int c = 0; c < kTileKeys / 8; ++c) {
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             if (8 * c + e % 2 <= low[e / 2]) s[4 * c + e] = -INFINITY;
@@ -626,7 +631,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // Descriptors of Q (this warpgroup's 64 rows); a stage, a sub-tile and a k16 step add their byte
         // offsets (>> 4) to the start address field.
         const uint64_t q_desc = descriptor(q_tiles + buffer * L::kQBytes + consumer * kConsumerRows * 128, 16, 1024);
-        const auto issue_s = [&](float (&s)[64], int stage) {
+        const auto issue_s = [&](float (&s)[kTileKeys / 2], int stage) {
             uint64_t qd[kDim / 16], kd[kDim / 16];
 #pragma unroll
             for (int step = 0; step < kDim / 16; ++step) {
@@ -635,16 +640,22 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 kd[step] = k_desc + ((stage * L::kTileBytes + sub * L::kSubtileBytes + offset) >> 4);
             }
 #pragma unroll
-            for (int step = 0; step < kDim / 16; ++step) mma_ss_n128<kHalf>(s, qd[step], kd[step], step > 0);
+            for (int step = 0; step < kDim / 16; ++step) {
+                if constexpr (kTileKeys == 128) {
+                    mma_ss_n128<kHalf>(s, qd[step], kd[step], step > 0);
+                } else {
+                    mma_ss<kHalf>(s, qd[step], kd[step], step > 0);
+                }
+            }
             commit_group();
         };
         RowState state;
         float o[L::kSub * 32];  // 64 columns a sub-tile, each in m64n64's accumulator order
 #pragma unroll
         for (int e = 0; e < L::kSub * 32; ++e) o[e] = 0.0f;
-        const auto issue_pv = [&](const uint32_t (&p)[kKeys / 16][4], int stage) {
+        const auto issue_pv = [&](const uint32_t (&p)[kTileKeys / 16][4], int stage) {
 #pragma unroll
-            for (int j = 0; j < kKeys / 16; ++j) {
+            for (int j = 0; j < kTileKeys / 16; ++j) {
                 if constexpr (kDim == 128) {
                     // The m64n128 accumulator is the two m64n64 ones side by side.
                     mma_rs_n128<kHalf>(*reinterpret_cast<float(*)[64]>(o), p[j], v_desc + ((stage * L::kTileBytes + j * 16 * 128) >> 4));
@@ -654,8 +665,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             }
             commit_group();
         };
-        float s[64];
-        uint32_t p[kKeys / 16][4];
+        float s[kTileKeys / 2];
+        uint32_t p[kTileKeys / 16][4];
         float rescale[2];
         const auto scale_o = [&] {
 #pragma unroll
@@ -834,19 +845,19 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
     return anchors ? Segments::kAnchors : Segments::kBand;
 }
 
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
-    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments>;
+    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     CUtensorMap q_map{}, k_map{}, v_map{}, k_anchor_map{}, v_anchor_map{};
     proteus_status status = encode(problem.q, L::kRows, 1, q_map);
-    if (status == PROTEUS_STATUS_OK) status = encode(problem.k, kKeys, 1, k_map);
-    if (status == PROTEUS_STATUS_OK) status = encode(problem.v, kKeys, 1, v_map);
+    if (status == PROTEUS_STATUS_OK) status = encode(problem.k, kTileKeys, 1, k_map);
+    if (status == PROTEUS_STATUS_OK) status = encode(problem.v, kTileKeys, 1, v_map);
     const int64_t stride = problem.candidates.anchor_stride > 0 ? problem.candidates.anchor_stride : 1;
     if (kSegments != Segments::kBand) {
-        if (status == PROTEUS_STATUS_OK) status = encode(problem.k, kKeys, stride, k_anchor_map);
-        if (status == PROTEUS_STATUS_OK) status = encode(problem.v, kKeys, stride, v_anchor_map);
+        if (status == PROTEUS_STATUS_OK) status = encode(problem.k, kTileKeys, stride, k_anchor_map);
+        if (status == PROTEUS_STATUS_OK) status = encode(problem.v, kTileKeys, stride, v_anchor_map);
     } else {
         k_anchor_map = k_map;
         v_anchor_map = v_map;
@@ -904,7 +915,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -915,12 +926,51 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     return check_launch("flux_wgmma");
 }
 
+/**
+ * EXPERIMENT (branch wgmma-keys64, not on main): 64-key tiles for the persistent D 64 bfloat16 kernels (short windows,
+ * anchors, DNA lists) with PROTEUS_WGMMA_KEYS64=3 or 4 consumer warpgroups (read once; anything else: the 128-key
+ * kernels). A consumer-item at W 341 + A 171 then runs 640 key slots instead of 768, and four consumers put four
+ * warps a scheduler to hide the softmax's latency (at 112 registers: S 32, P 16, O 32).
+ */
+int keys64_consumers(const FluxProblem& problem)
+{
+    static const int selected = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_KEYS64");
+        const int n = value != nullptr ? std::atoi(value) : 0;
+        return n == 3 || n == 4 ? n : 0;
+    }();
+    if (selected == 0 || problem.head_dim > 64 || problem.q.dtype != PROTEUS_DTYPE_BFLOAT16) return 0;
+    const bool band_only = problem.candidates.dna_count <= 0 &&
+                           !(problem.candidates.anchor_count > 0 && problem.candidates.window < problem.seq_len &&
+                             last_query_position(problem) >= problem.candidates.window);
+    return band_only && problem.candidates.window >= kPersistentWindow ? 0 : selected;
+}
+
+template <int kConsumers>
+proteus_status launch_keys64(const FluxProblem& problem, const TileDna& dna, Segments segments, int multiprocessors,
+                             StreamWorkspace& workspace, cudaStream_t stream)
+{
+    switch (segments) {
+    case Segments::kDna: return launch<64, kConsumers, false, 8, 2, Segments::kDna, false, 64>(problem, dna, multiprocessors, workspace, stream);
+    case Segments::kAnchors:
+        return launch<64, kConsumers, false, 8, 2, Segments::kAnchors, false, 64>(problem, dna, multiprocessors, workspace, stream);
+    default: return launch<64, kConsumers, false, 8, 2, Segments::kBand, false, 64>(problem, dna, multiprocessors, workspace, stream);
+    }
+}
+
 /** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
 template <bool kHalf>
 proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                             cudaStream_t stream)
 {
     const Segments segments = segments_of(problem, dna);
+    if constexpr (!kHalf) {
+        switch (keys64_consumers(problem)) {
+        case 3: return launch_keys64<3>(problem, dna, segments, multiprocessors, workspace, stream);
+        case 4: return launch_keys64<4>(problem, dna, segments, multiprocessors, workspace, stream);
+        default: break;
+        }
+    }
     if (problem.head_dim <= 64) {
         switch (segments) {
         case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, workspace, stream);
@@ -954,6 +1004,7 @@ bool wgmma_kernel_built() { return true; }
 
 int64_t wgmma_query_rows(const FluxProblem& problem)
 {
+    if (const int consumers = keys64_consumers(problem); consumers != 0) return consumers * kConsumerRows;
     return (problem.head_dim <= 64 ? kConsumers64 : kConsumers128) * kConsumerRows;
 }
 
