@@ -119,6 +119,10 @@ struct WgmmaArgs {
     int32_t window = 0;  // ≤ T
     int32_t anchor_stride = 1, anchor_count = 0;
     int heads = 0, group = 1, query_tiles = 0, pairs = 0, items = 0;  // pairs: B · H
+    // EXPERIMENT (branch wgmma-keys64, PROTEUS_WGMMA_ORDER=head): items head by head (each (b, h)'s query tiles, longest
+    // first, then the next pair's), so that the blocks in flight read one or two heads' keys and values (which then stay
+    // in L2) instead of every head's; 0: query tile by query tile across the pairs (main's order).
+    int head_major = 0;
     int head_dim = 0;
     float scale_log2 = 0.0f;  // softmax scale · log2(e)
     void* o = nullptr;
@@ -177,8 +181,8 @@ template <int kRows, Segments kSegments, int kTileKeys>
 __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
 {
     Item w;
-    const int pair = index % args.pairs;
-    const int tile = args.query_tiles - 1 - index / args.pairs;
+    const int pair = args.head_major ? index / args.query_tiles : index % args.pairs;
+    const int tile = args.query_tiles - 1 - (args.head_major ? index % args.query_tiles : index / args.pairs);
     w.h = pair % args.heads;
     w.b = pair / args.heads;
     w.kv_head = w.h / args.group;
@@ -746,7 +750,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
 
         // o = acc / l (the row's 4 lanes hold parts of l); lse = (m·scale + log2 l)·ln 2 in natural-log units;
         // an inactive row writes 0 and −inf.
-        const int pair = index % args.pairs;
+        const int pair = args.head_major ? index / args.query_tiles : index % args.pairs;
         const int h = pair % args.heads, b = pair / args.heads;
 #pragma unroll
         for (int k = 0; k < 2; ++k) {
@@ -875,6 +879,13 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.query_tiles = static_cast<int>((problem.query_len + L::kRows - 1) / L::kRows);
     args.pairs = static_cast<int>(problem.batch * problem.heads);
     args.items = args.pairs * args.query_tiles;
+    {
+        static const bool head_major = [] {
+            const char* value = std::getenv("PROTEUS_WGMMA_ORDER");
+            return value != nullptr && std::string(value) == "head";
+        }();
+        args.head_major = head_major ? 1 : 0;
+    }
     args.scale_log2 = problem.scale * 1.4426950408889634f;
     args.o = problem.o.data;
     args.o_batch = problem.o.strides[0];
