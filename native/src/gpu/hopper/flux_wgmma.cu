@@ -346,7 +346,8 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
  * every tile); kHalf: float16 (else bfloat16).
  */
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
+          bool kPrefetch = false>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -354,12 +355,16 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
 {
 #if defined(PROTEUS_WGMMA_DEVICE)
     static_assert(!kPingPong || kSegments == Segments::kBand, "ping-pong pairs the consumers' turns: every consumer runs every tile");
+    // EXPERIMENT (branch wgmma-keys64): kPrefetch — two S register sets, S(n + 1) issued before the softmax of S(n), so
+    // that a consumer's own S latency hides behind its softmax (64-key tiles: S is 32 registers a set).
+    static_assert(!kPrefetch || (!kPingPong && kTileKeys == 64), "the prefetch of S runs on 64-key tiles without turns");
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
     // Whether a warp skips the softmax of a band tile none of its rows reaches (the short windows' last tile of a
-    // consumer). Not with DNA lists or ping-pong: the branch there made ptxas serialise the wgmma (C7513) or spill.
-    constexpr bool kSkipEmpty = !kDna && !kPingPong;
+    // consumer). Not with DNA lists, ping-pong or kPrefetch: the branch there made ptxas serialise the wgmma (C7513) or
+    // spill.
+    constexpr bool kSkipEmpty = !kDna && !kPingPong && !kPrefetch;
     extern __shared__ uint8_t raw[];
     uint8_t* const base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw) + 1023) & ~uintptr_t{1023});
     uint8_t* const q_tiles = base;                               // [buffer][sub][kRows][128 B]
@@ -647,6 +652,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             for (int step = 0; step < kDim / 16; ++step) {
                 if constexpr (kTileKeys == 128) {
                     mma_ss_n128<kHalf>(s, qd[step], kd[step], step > 0);
+                } else if (kPrefetch && step == 0) {
+                    mma_ss_first<kHalf>(s, qd[step], kd[step]);
                 } else {
                     mma_ss<kHalf>(s, qd[step], kd[step], step > 0);
                 }
@@ -692,11 +699,74 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             release(stage_of(n));
         };
 
+        // kPrefetch: a step n finds S(n) complete, issues P(n − 1)·V(n − 1) and S(n + 1), runs the mask and softmax of
+        // S(n) while both run, waits for both and only then packs P(n) (P's registers feed the next P·V: written while a
+        // wgmma is in flight they made ptxas serialise the wgmma, C7513). The S sets alternate, the loop running two
+        // steps a turn so that each set stays a fixed array of registers.
+        float s_next[kPrefetch ? kTileKeys / 2 : 1];
+        const auto prefetch_step = [&](float (&current)[kTileKeys / 2], float (&next)[kTileKeys / 2], int n, int last) {
+            const bool more = n + 1 <= last;
+            barrier_wait(&v_full[stage_of(n - 1)], phase_of(n - 1));
+            if (more) barrier_wait(&k_full[stage_of(n + 1)], phase_of(n + 1));
+            fence_operands();
+            issue_pv(p, stage_of(n - 1));
+            if (more) issue_s(next, stage_of(n + 1));
+            const bool none = mask(current, n, stage_of(n));
+            if (!none) softmax_step(current, state, rescale, args.scale_log2);
+            wait_pending<0>();
+            release(stage_of(n - 1));
+            if (!none) {
+                scale_o();
+                pack_p<kHalf>(current, p);
+            } else {
+                clear_p(p);
+            }
+        };
+
         // Each stretch [first, last]: S of the first tile alone; then S(n) beside P(n − 1)·V(n − 1); it ends with
         // P(last)·V(last). Tiles outside the stretches are released unread (no stage is held across a skip).
         int n = 0;
 #pragma unroll 1
-        for (int r = kAnchors ? 0 : 1; r < 2; ++r) {
+        for (int r = kAnchors ? 0 : 1; r < 2 && kPrefetch; ++r) {
+            if constexpr (kPrefetch) {
+                const int first = run_first[r], last = run_last[r];
+                if (first > last) continue;
+                for (; n < first; ++n) skip(n);
+                barrier_wait(&k_full[stage_of(n)], phase_of(n));
+                if (n + 1 <= last) barrier_wait(&k_full[stage_of(n + 1)], phase_of(n + 1));
+                fence_operands();
+                issue_s(s, stage_of(n));
+                if (n + 1 <= last) {
+                    issue_s(s_next, stage_of(n + 1));
+                    wait_pending<1>();  // S(n) is in; S(n + 1) runs beside its softmax
+                } else {
+                    wait_pending<0>();
+                }
+                const bool none = mask(s, n, stage_of(n));
+                if (!none) softmax_step(s, state, rescale, args.scale_log2);
+                wait_pending<0>();
+                if (!none) {
+                    scale_o();
+                    pack_p<kHalf>(s, p);
+                } else {
+                    clear_p(p);
+                }
+#pragma unroll 1
+                for (++n; n <= last; ++n) {
+                    prefetch_step(s_next, s, n, last);
+                    if (++n > last) break;
+                    prefetch_step(s, s_next, n, last);
+                }
+                n = last + 1;
+                barrier_wait(&v_full[stage_of(last)], phase_of(last));
+                fence_operands();
+                issue_pv(p, stage_of(last));
+                wait_pending<0>();
+                release(stage_of(last));
+            }
+        }
+#pragma unroll 1
+        for (int r = kAnchors ? 0 : 1; r < 2 && !kPrefetch; ++r) {
             const int first = run_first[r], last = run_last[r];
             if (first > last) continue;
             for (; n < first; ++n) skip(n);
@@ -849,7 +919,8 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
     return anchors ? Segments::kAnchors : Segments::kBand;
 }
 
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
+          bool kPrefetch = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -926,7 +997,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kPrefetch>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -957,16 +1028,27 @@ int keys64_consumers(const FluxProblem& problem)
     return band_only && problem.candidates.window >= kPersistentWindow ? 0 : selected;
 }
 
-template <int kConsumers>
+template <int kConsumers, bool kPrefetch = false>
 proteus_status launch_keys64(const FluxProblem& problem, const TileDna& dna, Segments segments, int multiprocessors,
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     switch (segments) {
-    case Segments::kDna: return launch<64, kConsumers, false, 8, 2, Segments::kDna, false, 64>(problem, dna, multiprocessors, workspace, stream);
+    case Segments::kDna:
+        return launch<64, kConsumers, false, 8, 2, Segments::kDna, false, 64, kPrefetch>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return launch<64, kConsumers, false, 8, 2, Segments::kAnchors, false, 64>(problem, dna, multiprocessors, workspace, stream);
-    default: return launch<64, kConsumers, false, 8, 2, Segments::kBand, false, 64>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, kConsumers, false, 8, 2, Segments::kAnchors, false, 64, kPrefetch>(problem, dna, multiprocessors, workspace, stream);
+    default: return launch<64, kConsumers, false, 8, 2, Segments::kBand, false, 64, kPrefetch>(problem, dna, multiprocessors, workspace, stream);
     }
+}
+
+/** EXPERIMENT (branch wgmma-keys64): PROTEUS_WGMMA_PREFETCH=1 with PROTEUS_WGMMA_KEYS64=3 — two S sets (kPrefetch). */
+bool prefetch_selected()
+{
+    static const bool selected = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_PREFETCH");
+        return value != nullptr && std::string(value) == "1";
+    }();
+    return selected;
 }
 
 /** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
@@ -977,7 +1059,9 @@ proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int 
     const Segments segments = segments_of(problem, dna);
     if constexpr (!kHalf) {
         switch (keys64_consumers(problem)) {
-        case 3: return launch_keys64<3>(problem, dna, segments, multiprocessors, workspace, stream);
+        case 3:
+            return prefetch_selected() ? launch_keys64<3, true>(problem, dna, segments, multiprocessors, workspace, stream)
+                                       : launch_keys64<3>(problem, dna, segments, multiprocessors, workspace, stream);
         case 4: return launch_keys64<4>(problem, dna, segments, multiprocessors, workspace, stream);
         default: break;
         }
