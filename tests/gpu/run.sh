@@ -154,7 +154,7 @@ if has_step hopper; then
     [ "${PROTEUS_WGMMA_TIME:-1}" = 0 ] ||
       timeout 240 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
       tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
-    # EXPERIMENTS (branch wgmma-keys64): PROTEUS_WGMMA_KEYS64_RUNS="0 0:head 3 4 3p" — for each run CONSUMERS[p][:head],
+    # EXPERIMENTS (gpu/hopper/flux_wgmma.cu, off by default): PROTEUS_WGMMA_KEYS64_RUNS="0 0:head 3 4 3p" — for each run CONSUMERS[p][:head],
     # the check, the sanitizers of PROTEUS_WGMMA_KEYS64_TOOLS (default memcheck racecheck; `check small`) and every time
     # case (dense, and the 1M window, shortlist and DNA) with 128-key tiles (0) or 64-key tiles and 3 or 4 consumers
     # (PROTEUS_WGMMA_KEYS64), p: two S sets (3 consumers only, PROTEUS_WGMMA_PREFETCH=1), in main's item order or head by

@@ -7,7 +7,8 @@
 // Work items: 64 query rows per consumer warpgroup of one (b, h) — three consumers at D 64 (192 rows, 160
 // registers each after setmaxnreg), two at D 128 (128 rows, 232) — in longest-first order (item x: query
 // tile x / (B·H) counted from the last, of the (b, h) pair x % (B·H)). Warpgroup 0 is the producer. An
-// item's key tiles (128 keys each) are its anchors (the union of its rows' anchors, keys a·S, copied as
+// item's key tiles (128 keys each; EXPERIMENTS off by default: 64-key tiles, two S sets, items head by head,
+// see keys64_consumers and NOTES.md) are its anchors (the union of its rows' anchors, keys a·S, copied as
 // 128 consecutive rows of a tensor map whose row stride is S tokens), then its DNA list (gpu/flux_dna.h:
 // rows gathered by the producer's warps 1–3 with cp.async into the same swizzled layout; each entry's rank
 // key, key and anchor index beside the stage, copied by the bulk copy engine from a table that fill_entries
@@ -119,10 +120,6 @@ struct WgmmaArgs {
     int32_t window = 0;  // ≤ T
     int32_t anchor_stride = 1, anchor_count = 0;
     int heads = 0, group = 1, query_tiles = 0, pairs = 0, items = 0;  // pairs: B · H
-    // EXPERIMENT (branch wgmma-keys64, PROTEUS_WGMMA_ORDER=head): items head by head (each (b, h)'s query tiles, longest
-    // first, then the next pair's), so that the blocks in flight read one or two heads' keys and values (which then stay
-    // in L2) instead of every head's; 0: query tile by query tile across the pairs (main's order).
-    int head_major = 0;
     int head_dim = 0;
     float scale_log2 = 0.0f;  // softmax scale · log2(e)
     void* o = nullptr;
@@ -177,12 +174,30 @@ __device__ __forceinline__ int2 anchor_range(int32_t i, const WgmmaArgs& args)
     return {last - count + 1, last};
 }
 
-template <int kRows, Segments kSegments, int kTileKeys>
+/**
+ * Item x's (b, h) pair: query tile by query tile across the pairs (x % (B·H)); EXPERIMENT kHeadMajor
+ * (PROTEUS_WGMMA_ORDER=head): head by head (x / query tiles), so that the blocks in flight read one or two heads' keys
+ * and values, which then stay in L2, instead of every head's.
+ */
+template <bool kHeadMajor>
+__device__ __forceinline__ int pair_of(const WgmmaArgs& args, int index)
+{
+    return kHeadMajor ? index / args.query_tiles : index % args.pairs;
+}
+
+/** Item x's query tile, the longest first (counted from the last). */
+template <bool kHeadMajor>
+__device__ __forceinline__ int query_tile_of(const WgmmaArgs& args, int index)
+{
+    return args.query_tiles - 1 - (kHeadMajor ? index % args.query_tiles : index / args.pairs);
+}
+
+template <int kRows, Segments kSegments, int kTileKeys, bool kHeadMajor>
 __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
 {
     Item w;
-    const int pair = args.head_major ? index / args.query_tiles : index % args.pairs;
-    const int tile = args.query_tiles - 1 - (args.head_major ? index % args.query_tiles : index / args.pairs);
+    const int pair = pair_of<kHeadMajor>(args, index);
+    const int tile = query_tile_of<kHeadMajor>(args, index);
     w.h = pair % args.heads;
     w.b = pair / args.heads;
     w.kv_head = w.h / args.group;
@@ -347,7 +362,7 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * every tile); kHalf: float16 (else bfloat16).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kPrefetch = false>
+          bool kPrefetch = false, bool kHeadMajor = false>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -355,7 +370,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
 {
 #if defined(PROTEUS_WGMMA_DEVICE)
     static_assert(!kPingPong || kSegments == Segments::kBand, "ping-pong pairs the consumers' turns: every consumer runs every tile");
-    // EXPERIMENT (branch wgmma-keys64): kPrefetch — two S register sets, S(n + 1) issued before the softmax of S(n), so
+    // EXPERIMENT (off by default): kPrefetch — two S register sets, S(n + 1) issued before the softmax of S(n), so
     // that a consumer's own S latency hides behind its softmax (64-key tiles: S is 32 registers a set).
     static_assert(!kPrefetch || (!kPingPong && kTileKeys == 64), "the prefetch of S runs on 64-key tiles without turns");
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
@@ -407,7 +422,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         if (!kDna && thread != 0) return;
         int ring = 0, count = 0;
         for (int index = static_cast<int>(blockIdx.x); index < args.items; index += static_cast<int>(gridDim.x), ++count) {
-            const Item w = decode<L::kRows, kSegments, kTileKeys>(args, index);
+            const Item w = decode<L::kRows, kSegments, kTileKeys, kHeadMajor>(args, index);
             const int buffer = count % L::kQBuffers, use = count / L::kQBuffers;
             if (thread == 0) {
                 if (use > 0) barrier_wait(&q_empty[buffer], (use - 1) & 1);
@@ -493,7 +508,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         int2* const ranges = row_ranges + (consumer * 4 + warp) * 16;
         uint64_t* const thresholds = row_thresholds + (consumer * 4 + warp) * 16;
         {
-            const Item w = decode<L::kRows, kSegments, kTileKeys>(args, index);
+            const Item w = decode<L::kRows, kSegments, kTileKeys, kHeadMajor>(args, index);
             wg_first = w.first_position + consumer * kConsumerRows;
             wg_last = wg_first + kConsumerRows - 1 < w.last_position ? wg_first + kConsumerRows - 1 : w.last_position;
             for (int k = 0; k < 2; ++k) position[k] = wg_first + 16 * warp + g + 8 * k;
@@ -820,7 +835,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
 
         // o = acc / l (the row's 4 lanes hold parts of l); lse = (m·scale + log2 l)·ln 2 in natural-log units;
         // an inactive row writes 0 and −inf.
-        const int pair = args.head_major ? index / args.query_tiles : index % args.pairs;
+        const int pair = pair_of<kHeadMajor>(args, index);
         const int h = pair % args.heads, b = pair / args.heads;
 #pragma unroll
         for (int k = 0; k < 2; ++k) {
@@ -920,7 +935,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kPrefetch = false>
+          bool kPrefetch = false, bool kHeadMajor = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -950,13 +965,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.query_tiles = static_cast<int>((problem.query_len + L::kRows - 1) / L::kRows);
     args.pairs = static_cast<int>(problem.batch * problem.heads);
     args.items = args.pairs * args.query_tiles;
-    {
-        static const bool head_major = [] {
-            const char* value = std::getenv("PROTEUS_WGMMA_ORDER");
-            return value != nullptr && std::string(value) == "head";
-        }();
-        args.head_major = head_major ? 1 : 0;
-    }
+
     args.scale_log2 = problem.scale * 1.4426950408889634f;
     args.o = problem.o.data;
     args.o_batch = problem.o.strides[0];
@@ -997,7 +1006,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kPrefetch>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kPrefetch, kHeadMajor>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1009,9 +1018,9 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
 }
 
 /**
- * EXPERIMENT (branch wgmma-keys64, not on main): 64-key tiles for the persistent D 64 bfloat16 kernels (short windows,
- * anchors, DNA lists) with PROTEUS_WGMMA_KEYS64=3 or 4 consumer warpgroups (read once; anything else: the 128-key
- * kernels). A consumer-item at W 341 + A 171 then runs 640 key slots instead of 768, and four consumers put four
+ * EXPERIMENT (off by default; NOTES.md, "Ready for the next device call"): 64-key tiles for the persistent D 64
+ * bfloat16 kernels (short windows, anchors, DNA lists) with PROTEUS_WGMMA_KEYS64=3 or 4 consumer warpgroups (read
+ * once; anything else: the 128-key kernels). A consumer-item at W 341 + A 171 then runs 640 key slots instead of 768, and four consumers put four
  * warps a scheduler to hide the softmax's latency (at 112 registers: S 32, P 16, O 32).
  */
 int keys64_consumers(const FluxProblem& problem)
@@ -1041,7 +1050,7 @@ proteus_status launch_keys64(const FluxProblem& problem, const TileDna& dna, Seg
     }
 }
 
-/** EXPERIMENT (branch wgmma-keys64): PROTEUS_WGMMA_PREFETCH=1 with PROTEUS_WGMMA_KEYS64=3 — two S sets (kPrefetch). */
+/** EXPERIMENT: PROTEUS_WGMMA_PREFETCH=1 with PROTEUS_WGMMA_KEYS64=3 — two S sets (kPrefetch). */
 bool prefetch_selected()
 {
     static const bool selected = [] {
@@ -1051,6 +1060,50 @@ bool prefetch_selected()
     return selected;
 }
 
+/** EXPERIMENT: PROTEUS_WGMMA_ORDER=head (read once) — the bfloat16 128-key kernels walk their items head by head. */
+bool head_order_selected()
+{
+    static const bool selected = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_ORDER");
+        return value != nullptr && std::string(value) == "head";
+    }();
+    return selected;
+}
+
+/** The 128-key instantiation for `problem`'s head dim, segments and window, items in kHeadMajor's order. */
+template <bool kHalf, bool kHeadMajor>
+proteus_status launch_shape(const FluxProblem& problem, const TileDna& dna, Segments segments, int multiprocessors,
+                            StreamWorkspace& workspace, cudaStream_t stream)
+{
+    if (problem.head_dim <= 64) {
+        switch (segments) {
+        case Segments::kDna:
+            return launch<64, kConsumers64, false, 4, 2, Segments::kDna, kHalf, kKeys, false, kHeadMajor>(problem, dna, multiprocessors, workspace,
+                                                                                                         stream);
+        case Segments::kAnchors:
+            return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf, kKeys, false, kHeadMajor>(problem, dna, multiprocessors,
+                                                                                                             workspace, stream);
+        default:
+            return problem.candidates.window >= kPingPongWindow
+                       ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, false, kHeadMajor>(problem, dna, multiprocessors,
+                                                                                                               workspace, stream)
+                       : launch<64, kConsumers64, false, 4, 2, Segments::kBand, kHalf, kKeys, false, kHeadMajor>(problem, dna, multiprocessors,
+                                                                                                                workspace, stream);
+        }
+    }
+    switch (segments) {
+    case Segments::kDna:
+        return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf, kKeys, false, kHeadMajor>(problem, dna, multiprocessors, workspace,
+                                                                                                       stream);
+    case Segments::kAnchors:
+        return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf, kKeys, false, kHeadMajor>(problem, dna, multiprocessors,
+                                                                                                           workspace, stream);
+    default:
+        return launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, false, kHeadMajor>(problem, dna, multiprocessors, workspace,
+                                                                                                        stream);
+    }
+}
+
 /** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
 template <bool kHalf>
 proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
@@ -1058,6 +1111,7 @@ proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int 
 {
     const Segments segments = segments_of(problem, dna);
     if constexpr (!kHalf) {
+        // EXPERIMENTS (PROTEUS_WGMMA_KEYS64, PROTEUS_WGMMA_PREFETCH, PROTEUS_WGMMA_ORDER; all off by default).
         switch (keys64_consumers(problem)) {
         case 3:
             return prefetch_selected() ? launch_keys64<3, true>(problem, dna, segments, multiprocessors, workspace, stream)
@@ -1065,22 +1119,9 @@ proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int 
         case 4: return launch_keys64<4>(problem, dna, segments, multiprocessors, workspace, stream);
         default: break;
         }
+        if (head_order_selected()) return launch_shape<false, true>(problem, dna, segments, multiprocessors, workspace, stream);
     }
-    if (problem.head_dim <= 64) {
-        switch (segments) {
-        case Segments::kDna: return launch<64, kConsumers64, false, 4, 2, Segments::kDna, kHalf>(problem, dna, multiprocessors, workspace, stream);
-        case Segments::kAnchors: return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, workspace, stream);
-        default:
-            return problem.candidates.window >= kPingPongWindow
-                       ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, workspace, stream)
-                       : launch<64, kConsumers64, false, 4, 2, Segments::kBand, kHalf>(problem, dna, multiprocessors, workspace, stream);
-        }
-    }
-    switch (segments) {
-    case Segments::kDna: return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf>(problem, dna, multiprocessors, workspace, stream);
-    case Segments::kAnchors: return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, workspace, stream);
-    default: return launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf>(problem, dna, multiprocessors, workspace, stream);
-    }
+    return launch_shape<kHalf, false>(problem, dna, segments, multiprocessors, workspace, stream);
 }
 
 /** 16-byte aligned rows, and a stride the tensor copy engine takes on every axis of extent > 1 (no broadcast). */
