@@ -270,7 +270,8 @@ int time_both(proteus_context wgmma, proteus_context plain, int repeats, bool wi
 int time_linear(proteus_context wgmma, int repeats)
 {
     for (const int64_t T : {int64_t{1} << 18, int64_t{1} << 20, int64_t{1} << 21}) {
-        for (const Case& c : {Case{1, 16, 16, T, 64, 0, T, 341, 256, 171}, Case{1, 16, 16, T, 64, 0, T, 307, 256, 154, 51}}) {
+        for (Case c : {kTimeCases[5], kTimeCases[6]}) {  // the shortlist and DNA time cases at this T
+            c.T = c.Tq = T;
             int32_t kernel = 0;
             const double ms = case_ms(wgmma, c, repeats, kernel);
             std::printf("linear H%lld D%lld T%lld W%lld A%lld K%lld: kernel %d %.3f ms, %.3f ms per 2^20 tokens\n", (long long)c.H,

@@ -47,6 +47,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "core/candidate_rules.h"
@@ -925,13 +926,25 @@ proteus_status encode(const TensorRef& tensor, int box_rows, int64_t row_step, C
     return PROTEUS_STATUS_OK;
 }
 
+/** Whether some row of `problem` has aligned anchors (a row i ≥ W, with W < T and A > 0). */
+bool has_anchor_rows(const FluxProblem& problem)
+{
+    const int64_t W = problem.candidates.window;
+    return problem.candidates.anchor_count > 0 && W < problem.seq_len && last_query_position(problem) >= W;
+}
+
 /** The segments `problem`'s rows need (the DNA lists are built when some row has DNA keys). */
 Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 {
     if (dna.lists != nullptr) return Segments::kDna;
-    const int64_t W = problem.candidates.window;
-    const bool anchors = problem.candidates.anchor_count > 0 && W < problem.seq_len && last_query_position(problem) >= W;
-    return anchors ? Segments::kAnchors : Segments::kBand;
+    return has_anchor_rows(problem) ? Segments::kAnchors : Segments::kBand;
+}
+
+/** EXPERIMENTS: the value of environment variable `name` ("" when unset), for the switches below to read once. */
+std::string experiment_switch(const char* name)
+{
+    const char* value = std::getenv(name);
+    return value != nullptr ? value : "";
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
@@ -1026,14 +1039,12 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
 int keys64_consumers(const FluxProblem& problem)
 {
     static const int selected = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_KEYS64");
-        const int n = value != nullptr ? std::atoi(value) : 0;
-        return n == 3 || n == 4 ? n : 0;
+        const std::string value = experiment_switch("PROTEUS_WGMMA_KEYS64");
+        return value == "3" ? 3 : value == "4" ? 4 : 0;
     }();
     if (selected == 0 || problem.head_dim > 64 || problem.q.dtype != PROTEUS_DTYPE_BFLOAT16) return 0;
-    const bool band_only = problem.candidates.dna_count <= 0 &&
-                           !(problem.candidates.anchor_count > 0 && problem.candidates.window < problem.seq_len &&
-                             last_query_position(problem) >= problem.candidates.window);
+    // The persistent kernels only: short windows, or anchors or DNA keys (launch's `persistent`).
+    const bool band_only = problem.candidates.dna_count <= 0 && !has_anchor_rows(problem);
     return band_only && problem.candidates.window >= kPersistentWindow ? 0 : selected;
 }
 
@@ -1053,20 +1064,14 @@ proteus_status launch_keys64(const FluxProblem& problem, const TileDna& dna, Seg
 /** EXPERIMENT: PROTEUS_WGMMA_PREFETCH=1 with PROTEUS_WGMMA_KEYS64=3 — two S sets (kPrefetch). */
 bool prefetch_selected()
 {
-    static const bool selected = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_PREFETCH");
-        return value != nullptr && std::string(value) == "1";
-    }();
+    static const bool selected = experiment_switch("PROTEUS_WGMMA_PREFETCH") == "1";
     return selected;
 }
 
 /** EXPERIMENT: PROTEUS_WGMMA_ORDER=head (read once) — the bfloat16 128-key kernels walk their items head by head. */
 bool head_order_selected()
 {
-    static const bool selected = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_ORDER");
-        return value != nullptr && std::string(value) == "head";
-    }();
+    static const bool selected = experiment_switch("PROTEUS_WGMMA_ORDER") == "head";
     return selected;
 }
 
