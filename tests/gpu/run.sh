@@ -154,27 +154,6 @@ if has_step hopper; then
     [ "${PROTEUS_WGMMA_TIME:-1}" = 0 ] ||
       timeout 240 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
       tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
-    # EXPERIMENTS (gpu/hopper/flux_wgmma.cu, off by default): PROTEUS_WGMMA_KEYS64_RUNS="0 0:head 3 4 3p" — for each run CONSUMERS[p][:head],
-    # the check, the sanitizers of PROTEUS_WGMMA_KEYS64_TOOLS (default memcheck racecheck; `check small`) and every time
-    # case (dense, and the 1M window, shortlist and DNA) with 128-key tiles (0) or 64-key tiles and 3 or 4 consumers
-    # (PROTEUS_WGMMA_KEYS64), p: two S sets (3 consumers only, PROTEUS_WGMMA_PREFETCH=1), in main's item order or head by
-    # head (:head, PROTEUS_WGMMA_ORDER=head), in one call.
-    for run in ${PROTEUS_WGMMA_KEYS64_RUNS:-}; do
-      start=$SECONDS
-      consumers=${run%%:*}
-      export PROTEUS_WGMMA_KEYS64=${consumers%p}
-      if [[ "$consumers" == *p ]]; then export PROTEUS_WGMMA_PREFETCH=1; else unset PROTEUS_WGMMA_PREFETCH; fi
-      if [[ "$run" == *:head ]]; then export PROTEUS_WGMMA_ORDER=head; else unset PROTEUS_WGMMA_ORDER; fi
-      timeout ${PROTEUS_WGMMA_CHECK_TIMEOUT:-180} "$checker" check 2>&1 | sed "s/^/[$run] /" >>"$out/hopper.txt"
-      note "wgmma check [$run]: in $((SECONDS - start)) s :: $(grep -F "[$run] wgmma check" "$out/hopper.txt" | tail -1)"
-      for tool in ${PROTEUS_WGMMA_KEYS64_TOOLS-memcheck racecheck}; do
-        timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 "$checker" check small >"$build/wgmma-run-${run/:/-}-$tool.log" 2>&1
-        note "wgmma $tool [$run]: rc=$? :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-run-${run/:/-}-$tool.log" | tail -1)"
-      done
-      timeout 200 stdbuf -oL "$checker" time 10 alone 2>&1 | sed "s/^time/time[$run]/" |
-        tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
-      unset PROTEUS_WGMMA_KEYS64 PROTEUS_WGMMA_ORDER PROTEUS_WGMMA_PREFETCH
-    done
     # PROTEUS_WGMMA_LINEAR=1: the shortlist and DNA cases at T 256K, 1M and 2M (issue 12's "linear in T"; ~100 s).
     [ "${PROTEUS_WGMMA_LINEAR:-0}" = 0 ] ||
       timeout 240 stdbuf -oL "$checker" linear 5 2>&1 | tee -a "$out/hopper.txt" | grep -E '^linear' >>"$summary"

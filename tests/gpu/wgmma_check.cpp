@@ -16,7 +16,7 @@
 //   g++ -O2 -std=c++17 -Inative/include -Inative/src tests/gpu/wgmma_check.cpp -Lbuild-cuda/lib -lproteus
 //       -Wl,-rpath,$PWD/build-cuda/lib -o build-cuda/wgmma_check
 // Run:  build-cuda/wgmma_check check [small] | time [REPEATS [alone [windows]]] | linear [REPEATS] | once [CASE]
-//       (small: the cases of ≤ 40 000 rows in all; alone: the Hopper kernel's times only; windows: the 1M window and
+//       (small: the cases of ≤ 40 000 query rows in all and T ≤ 40 000; alone: the Hopper kernel's times only; windows: the 1M window and
 //       shortlist cases only; linear: the shortlist and DNA cases at T 256K, 1M and 2M; once: time case CASE (0 … 6,
 //       default 5: the shortlist) once after one warm-up, for ncu)
 #include <algorithm>
@@ -146,7 +146,7 @@ Result run(proteus_context context, const Case& c, uint64_t seed, bool hopper)
     return result;
 }
 
-/** `small`: only cases of at most 40 000 query rows in all (the sanitizers' runs, which are slower by far). */
+/** `small`: only cases of at most 40 000 query rows in all and T ≤ 40 000 (the sanitizers' runs, which are slower by far). */
 int check(proteus_context gpu, proteus_context cpu, bool small)
 {
     std::vector<Case> cases;
@@ -182,10 +182,18 @@ int check(proteus_context gpu, proteus_context cpu, bool small)
     cases.push_back({1, 4, 4, 1000, 64, 0, 1000, INT64_MAX / 4, 1, 0, 0, false, true});
     cases.push_back({1, 2, 1, 2000, 128, 500, 1000, 150, 64, 3, 10, false, true});
     cases.push_back({1, 16, 4, 20000, 64, 0, 20000, 341, 256, 40});  // ~1700 items: several a persistent block
+    // Version 6: causal bands whose keys (B·Hkv·T·D·4 bytes) pass twice the L2 (50 MiB on the H200) walk their items
+    // head by head (head_by_head); query slices at the end keep the CPU reference short.
+    cases.push_back({1, 8, 8, 60000, 128, 59800, 200, INT64_MAX / 4});
+    cases.push_back({1, 8, 2, 240000, 64, 239900, 100, INT64_MAX / 4, 1, 0, 0, true});
+    // Version 6: the 64-key kernels (D ≤ 64, short windows, anchors, DNA) in float16 too.
+    cases.push_back({1, 2, 1, 2000, 32, 0, 2000, 300, 1, 0, 0, true});
+    cases.push_back({1, 4, 2, 3000, 64, 700, 1500, 341, 64, 8, 0, true});
+    cases.push_back({1, 4, 1, 2500, 64, 0, 2500, 307, 64, 6, 20, true, true});
     int failures = 0, run_cases = 0;
     for (size_t index = 0; index < cases.size(); ++index) {
         const Case& c = cases[index];
-        if (small && c.B * c.H * c.Tq > 40000) continue;
+        if (small && (c.B * c.H * c.Tq > 40000 || c.T > 40000)) continue;
         ++run_cases;
         const uint64_t seed = 1000 + index;
         const Result got = run(gpu, c, seed, true);

@@ -179,6 +179,9 @@ proteus_status query_device_traits(int device, DeviceTraits& traits)
     PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "DeviceGetAttribute");
     PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), "DeviceGetAttribute");
     traits.arch = 10 * major + minor;
+    int l2_bytes = 0;
+    PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device), "DeviceGetAttribute");
+    traits.l2_bytes = l2_bytes > 0 ? l2_bytes : 0;
     const char* tile_kernel = std::getenv("PROTEUS_GPU_TILE_KERNEL");
     traits.wgmma_auto =
         wgmma_kernel_built() && traits.arch == 90 && (tile_kernel == nullptr || std::string(tile_kernel) != "mma");

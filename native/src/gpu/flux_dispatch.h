@@ -39,6 +39,7 @@ struct DeviceTraits {
     int arch = 0;             // compute capability · 10 (CUDA sm_90: 90; HIP gfx90a: 90)
     int multiprocessors = 0;  // SMs / CUs
     int shared_limit = 0;     // bytes of shared memory one block may use (CUDA: the opt-in limit)
+    int64_t l2_bytes = 0;     // the L2's bytes (0 where the device reports none)
     // A build with the Hopper kernel (gpu/hopper/flux_wgmma.h) on an sm_90 device: AUTO runs it where it
     // takes the problem, and the launch candidates offer it; PROTEUS_GPU_TILE_KERNEL=mma when the backend
     // was created turns both off (the mma.sync tile kernel then runs, for comparisons).

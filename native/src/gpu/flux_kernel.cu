@@ -520,7 +520,7 @@ proteus_status flux_attention(const FluxProblem& problem, const FluxPlan& plan, 
     case PROTEUS_KERNEL_GPU_TILE_WGMMA: {
         const proteus_status status = build_tile_dna(problem, wgmma_query_rows(problem), workspace, stream, dna);
         if (status != PROTEUS_STATUS_OK) return status;
-        return launch_flux_wgmma(problem, dna, traits.multiprocessors, workspace, stream);
+        return launch_flux_wgmma(problem, dna, traits, workspace, stream);
     }
     case PROTEUS_KERNEL_GPU_ROW:
         switch (problem.q.dtype) {

@@ -425,10 +425,8 @@ proteus_status create_gpu_backend(int32_t ordinal, void* caller_stream, bool own
     gpu::DeviceTraits traits;
     proteus_status status = gpu::query_device_traits(ordinal, traits);
     if (status != PROTEUS_STATUS_OK) return status;
-    int l2_bytes = 0;
-    PROTEUS_GPU_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, ordinal), "DeviceGetAttribute");
     // Some devices report no L2; a 64 MiB flush still covers every cache such a device could have.
-    const uint64_t l2 = l2_bytes > 0 ? static_cast<uint64_t>(l2_bytes) : uint64_t{32} << 20;
+    const uint64_t l2 = traits.l2_bytes > 0 ? static_cast<uint64_t>(traits.l2_bytes) : uint64_t{32} << 20;
     // Own: non-blocking, so the context's work does not serialise with the legacy default stream of
     // other code. The caller's (null: the legacy default stream) is used as given and never destroyed.
     cudaStream_t stream = static_cast<cudaStream_t>(caller_stream);

@@ -4,12 +4,12 @@
 // instructions fed by the bulk tensor copy engine. Compiled only for sm_90a (-gencode=arch=compute_90a,
 // code=sm_90a, a CUDA ≥ 12 compiler): see gpu/hopper/flux_wgmma.h.
 //
-// Work items: 64 query rows per consumer warpgroup of one (b, h) — three consumers at D 64 (192 rows, 160
-// registers each after setmaxnreg), two at D 128 (128 rows, 232) — in longest-first order (item x: query
-// tile x / (B·H) counted from the last, of the (b, h) pair x % (B·H)). Warpgroup 0 is the producer. An
-// item's key tiles (128 keys each; EXPERIMENTS off by default: 64-key tiles, two S sets, items head by head,
-// see keys64_consumers and NOTES.md) are its anchors (the union of its rows' anchors, keys a·S, copied as
-// 128 consecutive rows of a tensor map whose row stride is S tokens), then its DNA list (gpu/flux_dna.h:
+// Work items: 64 query rows per consumer warpgroup of one (b, h) — at D 64 three consumers (192 rows, 160
+// registers each after setmaxnreg; four at 112 for short windows without anchors), two at D 128 (128 rows,
+// 232) — in longest-first order (item x: query tile x / (B·H) counted from the last, of the (b, h) pair
+// x % (B·H); head by head where long bands' keys outgrow the L2). Warpgroup 0 is the producer. An item's key
+// tiles (128 keys each; 64 for the persistent kernels at D ≤ 64: narrow_consumers) are its anchors (the union
+// of its rows' anchors, keys a·S, copied as consecutive rows of a tensor map whose row stride is S tokens), then its DNA list (gpu/flux_dna.h:
 // rows gathered by the producer's warps 1–3 with cp.async into the same swizzled layout; each entry's rank
 // key, key and anchor index beside the stage, copied by the bulk copy engine from a table that fill_entries
 // writes before the kernel), then the band [window_start(first row), last row].
@@ -21,14 +21,14 @@
 // leaves the tensor cores idle between items.
 //
 // Pipeline: Q arrives per item on q_full[buffer] and is released on q_empty[buffer] (one arrival per
-// consumer warp); K and V tiles pass through a ring of stages (four at D 64, three at D 128, two for the
-// DNA kernel at D 128): the producer waits until every consumer warp released a stage (mbarrier `empty`),
+// consumer warp); K and V tiles pass through a ring of stages (four at D 64, eight of 64 keys there on
+// 64-key tiles, three at D 128, two for the DNA kernel at D 128): the producer waits until every consumer warp released a stage (mbarrier `empty`),
 // then fills it, K and V each completing its own mbarrier (`k_full`, `v_full`), so that S = Q·Kᵀ starts
 // before V has landed. The ring counter runs across items, so stage and phase follow from it alone.
 //
 // A consumer warpgroup runs only the tiles its own 64 rows reach (the others it releases unread) and
-// overlaps its softmax with the tensor cores: in step n it issues S(n) = Q·K(n)ᵀ (m64n128k16 from shared
-// memory, D/16 of them) and O += P(m)·V(m) for the tile m it ran before (P from registers, V read
+// overlaps its softmax with the tensor cores: in step n it issues S(n) = Q·K(n)ᵀ (m64n128k16, m64n64k16 on
+// 64-key tiles, from shared memory, D/16 of them) and O += P(m)·V(m) for the tile m it ran before (P from registers, V read
 // MN-major: m64n64k16 at D 64, one m64n128k16 at D 128) as two commit groups, waits for the first, and
 // computes the mask and the online softmax of S(n) while P(m)·V(m) still runs; then it waits for that,
 // releases m's stage, rescales O and rounds P(n). Where it skips a tile it first finishes P(m)·V(m) (a
@@ -66,7 +66,6 @@ constexpr int kKeys = 128;                     // keys of a tile (the default; k
 constexpr int kConsumers64 = 3;
 constexpr int kConsumers128 = 2;
 constexpr int kConsumerRows = 64;              // rows of a consumer warpgroup
-constexpr int64_t kPingPongWindow = 1024;      // D 64: ping-pong from this window on (band only, dense included)
 constexpr int64_t kPersistentWindow = 1024;    // below this window a block per SM walks the items
 constexpr int kProducerBarrier = 8;            // named barrier of the producer's gathering warps (DNA)
 constexpr int kGatherThreads = 96;            // the producer's warps 1 … 3 gather the DNA tiles
@@ -176,9 +175,9 @@ __device__ __forceinline__ int2 anchor_range(int32_t i, const WgmmaArgs& args)
 }
 
 /**
- * Item x's (b, h) pair: query tile by query tile across the pairs (x % (B·H)); EXPERIMENT kHeadMajor
- * (PROTEUS_WGMMA_ORDER=head): head by head (x / query tiles), so that the blocks in flight read one or two heads' keys
- * and values, which then stay in L2, instead of every head's.
+ * Item x's (b, h) pair: query tile by query tile across the pairs (x % (B·H)); kHeadMajor (head_by_head: long
+ * causal bands whose keys outgrow the L2): head by head (x / query tiles), so that the blocks in flight read one or
+ * two heads' keys and values, which then stay in L2, instead of every head's.
  */
 template <bool kHeadMajor>
 __device__ __forceinline__ int pair_of(const WgmmaArgs& args, int index)
@@ -362,8 +361,8 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
  * every tile); kHalf: float16 (else bfloat16).
  */
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kPrefetch = false, bool kHeadMajor = false>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
+          bool kHeadMajor>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -371,16 +370,12 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
 {
 #if defined(PROTEUS_WGMMA_DEVICE)
     static_assert(!kPingPong || kSegments == Segments::kBand, "ping-pong pairs the consumers' turns: every consumer runs every tile");
-    // EXPERIMENT (off by default): kPrefetch — two S register sets, S(n + 1) issued before the softmax of S(n), so
-    // that a consumer's own S latency hides behind its softmax (64-key tiles: S is 32 registers a set).
-    static_assert(!kPrefetch || (!kPingPong && kTileKeys == 64), "the prefetch of S runs on 64-key tiles without turns");
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
     // Whether a warp skips the softmax of a band tile none of its rows reaches (the short windows' last tile of a
-    // consumer). Not with DNA lists, ping-pong or kPrefetch: the branch there made ptxas serialise the wgmma (C7513) or
-    // spill.
-    constexpr bool kSkipEmpty = !kDna && !kPingPong && !kPrefetch;
+    // consumer). Not with DNA lists or ping-pong: the branch there made ptxas serialise the wgmma (C7513) or spill.
+    constexpr bool kSkipEmpty = !kDna && !kPingPong;
     extern __shared__ uint8_t raw[];
     uint8_t* const base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw) + 1023) & ~uintptr_t{1023});
     uint8_t* const q_tiles = base;                               // [buffer][sub][kRows][128 B]
@@ -668,8 +663,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             for (int step = 0; step < kDim / 16; ++step) {
                 if constexpr (kTileKeys == 128) {
                     mma_ss_n128<kHalf>(s, qd[step], kd[step], step > 0);
-                } else if (kPrefetch && step == 0) {
-                    mma_ss_first<kHalf>(s, qd[step], kd[step]);
                 } else {
                     mma_ss<kHalf>(s, qd[step], kd[step], step > 0);
                 }
@@ -715,74 +708,11 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             release(stage_of(n));
         };
 
-        // kPrefetch: a step n finds S(n) complete, issues P(n − 1)·V(n − 1) and S(n + 1), runs the mask and softmax of
-        // S(n) while both run, waits for both and only then packs P(n) (P's registers feed the next P·V: written while a
-        // wgmma is in flight they made ptxas serialise the wgmma, C7513). The S sets alternate, the loop running two
-        // steps a turn so that each set stays a fixed array of registers.
-        float s_next[kPrefetch ? kTileKeys / 2 : 1];
-        const auto prefetch_step = [&](float (&current)[kTileKeys / 2], float (&next)[kTileKeys / 2], int n, int last) {
-            const bool more = n + 1 <= last;
-            barrier_wait(&v_full[stage_of(n - 1)], phase_of(n - 1));
-            if (more) barrier_wait(&k_full[stage_of(n + 1)], phase_of(n + 1));
-            fence_operands();
-            issue_pv(p, stage_of(n - 1));
-            if (more) issue_s(next, stage_of(n + 1));
-            const bool none = mask(current, n, stage_of(n));
-            if (!none) softmax_step(current, state, rescale, args.scale_log2);
-            wait_pending<0>();
-            release(stage_of(n - 1));
-            if (!none) {
-                scale_o();
-                pack_p<kHalf>(current, p);
-            } else {
-                clear_p(p);
-            }
-        };
-
         // Each stretch [first, last]: S of the first tile alone; then S(n) beside P(n − 1)·V(n − 1); it ends with
         // P(last)·V(last). Tiles outside the stretches are released unread (no stage is held across a skip).
         int n = 0;
 #pragma unroll 1
-        for (int r = kAnchors ? 0 : 1; r < 2 && kPrefetch; ++r) {
-            if constexpr (kPrefetch) {
-                const int first = run_first[r], last = run_last[r];
-                if (first > last) continue;
-                for (; n < first; ++n) skip(n);
-                barrier_wait(&k_full[stage_of(n)], phase_of(n));
-                if (n + 1 <= last) barrier_wait(&k_full[stage_of(n + 1)], phase_of(n + 1));
-                fence_operands();
-                issue_s(s, stage_of(n));
-                if (n + 1 <= last) {
-                    issue_s(s_next, stage_of(n + 1));
-                    wait_pending<1>();  // S(n) is in; S(n + 1) runs beside its softmax
-                } else {
-                    wait_pending<0>();
-                }
-                const bool none = mask(s, n, stage_of(n));
-                if (!none) softmax_step(s, state, rescale, args.scale_log2);
-                wait_pending<0>();
-                if (!none) {
-                    scale_o();
-                    pack_p<kHalf>(s, p);
-                } else {
-                    clear_p(p);
-                }
-#pragma unroll 1
-                for (++n; n <= last; ++n) {
-                    prefetch_step(s_next, s, n, last);
-                    if (++n > last) break;
-                    prefetch_step(s, s_next, n, last);
-                }
-                n = last + 1;
-                barrier_wait(&v_full[stage_of(last)], phase_of(last));
-                fence_operands();
-                issue_pv(p, stage_of(last));
-                wait_pending<0>();
-                release(stage_of(last));
-            }
-        }
-#pragma unroll 1
-        for (int r = kAnchors ? 0 : 1; r < 2 && !kPrefetch; ++r) {
+        for (int r = kAnchors ? 0 : 1; r < 2; ++r) {
             const int first = run_first[r], last = run_last[r];
             if (first > last) continue;
             for (; n < first; ++n) skip(n);
@@ -940,15 +870,8 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
     return has_anchor_rows(problem) ? Segments::kAnchors : Segments::kBand;
 }
 
-/** EXPERIMENTS: the value of environment variable `name` ("" when unset), for the switches below to read once. */
-std::string experiment_switch(const char* name)
-{
-    const char* value = std::getenv(name);
-    return value != nullptr ? value : "";
-}
-
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kPrefetch = false, bool kHeadMajor = false>
+          bool kHeadMajor = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -1019,7 +942,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kPrefetch, kHeadMajor>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1031,102 +954,82 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
 }
 
 /**
- * EXPERIMENT (off by default; NOTES.md, "Ready for the next device call"): 64-key tiles for the persistent D 64
- * bfloat16 kernels (short windows, anchors, DNA lists) with PROTEUS_WGMMA_KEYS64=3 or 4 consumer warpgroups (read
- * once; anything else: the 128-key kernels). A consumer-item at W 341 + A 171 then runs 640 key slots instead of 768, and four consumers put four
- * warps a scheduler to hide the softmax's latency (at 112 registers: S 32, P 16, O 32).
+ * Consumer warpgroups of the 64-key kernels that run `problem`, 0 where the 128-key ones do. At D ≤ 64 the
+ * persistent kernels (short windows, anchors, DNA lists) run on 64-key tiles: a consumer-item at W 341 + A 171 is
+ * 640 key slots instead of 768, and a DNA list of ~52 entries one 64-key tile. Measured on the H200 (NOTES.md,
+ * "Issue 12 — version 6"; 1M tokens, H16): with anchors or DNA three consumers at 160 registers (shortlist 8.86 ms,
+ * DNA 10.00, against 9.63 / 13.90 on 128-key tiles; four consumers spill and ran 8.93 / 12.28), the band alone four
+ * at 112 (window W 341 5.63 ms against 5.89; three 6.33). Dense and long windows keep 128-key tiles.
  */
-int keys64_consumers(const FluxProblem& problem)
+int narrow_consumers(const FluxProblem& problem)
 {
-    static const int selected = [] {
-        const std::string value = experiment_switch("PROTEUS_WGMMA_KEYS64");
-        return value == "3" ? 3 : value == "4" ? 4 : 0;
-    }();
-    if (selected == 0 || problem.head_dim > 64 || problem.q.dtype != PROTEUS_DTYPE_BFLOAT16) return 0;
-    // The persistent kernels only: short windows, or anchors or DNA keys (launch's `persistent`).
-    const bool band_only = problem.candidates.dna_count <= 0 && !has_anchor_rows(problem);
-    return band_only && problem.candidates.window >= kPersistentWindow ? 0 : selected;
+    if (problem.head_dim > 64) return 0;
+    if (problem.candidates.dna_count > 0 || has_anchor_rows(problem)) return 3;
+    return problem.candidates.window < kPersistentWindow ? 4 : 0;
 }
 
-template <int kConsumers, bool kPrefetch = false>
-proteus_status launch_keys64(const FluxProblem& problem, const TileDna& dna, Segments segments, int multiprocessors,
+/**
+ * Whether the block-per-item kernels (dense and long windows) take their items head by head instead of query tile
+ * by query tile across the heads: where every head's K and V together exceed twice the L2, the blocks in flight
+ * then read one or two heads' keys, which stay in L2, instead of passing each key tile at different times. Measured
+ * on the H200 (50 MiB of L2; NOTES.md, "Issue 12 — version 6"): 64K tokens D 128 15.08 against 15.29 ms, D 64 16.96
+ * against 17.32; at 16K (64 MiB of K and V) D 64 1.096 against 1.037, so the order stays there.
+ */
+bool head_by_head(const FluxProblem& problem, int64_t l2_bytes)
+{
+    if (has_anchor_rows(problem) || problem.candidates.dna_count > 0 || problem.candidates.window < kPersistentWindow) return false;
+    const int64_t key_bytes = problem.batch * problem.kv_heads * problem.seq_len * problem.head_dim * int64_t{2} * 2;
+    return l2_bytes > 0 && key_bytes > 2 * l2_bytes;
+}
+
+/** The 64-key instantiation for `problem`'s segments with `consumers` (narrow_consumers: 4 for the band alone, else 3). */
+template <bool kHalf>
+proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Segments segments, int consumers, int multiprocessors,
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
+    // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
     switch (segments) {
-    case Segments::kDna:
-        return launch<64, kConsumers, false, 8, 2, Segments::kDna, false, 64, kPrefetch>(problem, dna, multiprocessors, workspace, stream);
+    case Segments::kDna: return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return launch<64, kConsumers, false, 8, 2, Segments::kAnchors, false, 64, kPrefetch>(problem, dna, multiprocessors, workspace, stream);
-    default: return launch<64, kConsumers, false, 8, 2, Segments::kBand, false, 64, kPrefetch>(problem, dna, multiprocessors, workspace, stream);
-    }
-}
-
-/** EXPERIMENT: PROTEUS_WGMMA_PREFETCH=1 with PROTEUS_WGMMA_KEYS64=3 — two S sets (kPrefetch). */
-bool prefetch_selected()
-{
-    static const bool selected = experiment_switch("PROTEUS_WGMMA_PREFETCH") == "1";
-    return selected;
-}
-
-/** EXPERIMENT: PROTEUS_WGMMA_ORDER=head (read once) — the bfloat16 128-key kernels walk their items head by head. */
-bool head_order_selected()
-{
-    static const bool selected = experiment_switch("PROTEUS_WGMMA_ORDER") == "head";
-    return selected;
-}
-
-/** The 128-key instantiation for `problem`'s head dim, segments and window, items in kHeadMajor's order. */
-template <bool kHalf, bool kHeadMajor>
-proteus_status launch_shape(const FluxProblem& problem, const TileDna& dna, Segments segments, int multiprocessors,
-                            StreamWorkspace& workspace, cudaStream_t stream)
-{
-    if (problem.head_dim <= 64) {
-        switch (segments) {
-        case Segments::kDna:
-            return launch<64, kConsumers64, false, 4, 2, Segments::kDna, kHalf, kKeys, false, kHeadMajor>(problem, dna, multiprocessors, workspace,
-                                                                                                         stream);
-        case Segments::kAnchors:
-            return launch<64, kConsumers64, false, 4, 2, Segments::kAnchors, kHalf, kKeys, false, kHeadMajor>(problem, dna, multiprocessors,
-                                                                                                             workspace, stream);
-        default:
-            return problem.candidates.window >= kPingPongWindow
-                       ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, false, kHeadMajor>(problem, dna, multiprocessors,
-                                                                                                               workspace, stream)
-                       : launch<64, kConsumers64, false, 4, 2, Segments::kBand, kHalf, kKeys, false, kHeadMajor>(problem, dna, multiprocessors,
-                                                                                                                workspace, stream);
-        }
-    }
-    switch (segments) {
-    case Segments::kDna:
-        return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf, kKeys, false, kHeadMajor>(problem, dna, multiprocessors, workspace,
-                                                                                                       stream);
-    case Segments::kAnchors:
-        return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf, kKeys, false, kHeadMajor>(problem, dna, multiprocessors,
-                                                                                                           workspace, stream);
+        return launch<64, 3, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     default:
-        return launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, false, kHeadMajor>(problem, dna, multiprocessors, workspace,
-                                                                                                        stream);
+        return consumers == 4 ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
+                              : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+    }
+}
+
+/** The 128-key instantiation for `problem`'s head dim, segments and window (narrow_consumers 0). */
+template <bool kHalf>
+proteus_status launch_wide(const FluxProblem& problem, const TileDna& dna, Segments segments, const DeviceTraits& traits,
+                           StreamWorkspace& workspace, cudaStream_t stream)
+{
+    const int multiprocessors = traits.multiprocessors;
+    const bool by_head = head_by_head(problem, traits.l2_bytes);
+    if (problem.head_dim <= 64) {
+        // Here only the band from W 1024 on (shorter windows, anchors and DNA lists run narrow): ping-pong.
+        return by_head ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, true>(problem, dna, multiprocessors, workspace, stream)
+                       : launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, false>(problem, dna, multiprocessors, workspace, stream);
+    }
+    switch (segments) {
+    case Segments::kDna:
+        return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf>(problem, dna, multiprocessors, workspace, stream);
+    case Segments::kAnchors:
+        return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, workspace, stream);
+    default:
+        return by_head ? launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, true>(problem, dna, multiprocessors, workspace, stream)
+                       : launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, false>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
 /** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
 template <bool kHalf>
-proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
+proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, const DeviceTraits& traits, StreamWorkspace& workspace,
                             cudaStream_t stream)
 {
     const Segments segments = segments_of(problem, dna);
-    if constexpr (!kHalf) {
-        // EXPERIMENTS (PROTEUS_WGMMA_KEYS64, PROTEUS_WGMMA_PREFETCH, PROTEUS_WGMMA_ORDER; all off by default).
-        switch (keys64_consumers(problem)) {
-        case 3:
-            return prefetch_selected() ? launch_keys64<3, true>(problem, dna, segments, multiprocessors, workspace, stream)
-                                       : launch_keys64<3>(problem, dna, segments, multiprocessors, workspace, stream);
-        case 4: return launch_keys64<4>(problem, dna, segments, multiprocessors, workspace, stream);
-        default: break;
-        }
-        if (head_order_selected()) return launch_shape<false, true>(problem, dna, segments, multiprocessors, workspace, stream);
-    }
-    return launch_shape<kHalf, false>(problem, dna, segments, multiprocessors, workspace, stream);
+    const int consumers = narrow_consumers(problem);
+    return consumers != 0 ? launch_narrow<kHalf>(problem, dna, segments, consumers, traits.multiprocessors, workspace, stream)
+                          : launch_wide<kHalf>(problem, dna, segments, traits, workspace, stream);
 }
 
 /** 16-byte aligned rows, and a stride the tensor copy engine takes on every axis of extent > 1 (no broadcast). */
@@ -1145,7 +1048,7 @@ bool wgmma_kernel_built() { return true; }
 
 int64_t wgmma_query_rows(const FluxProblem& problem)
 {
-    if (const int consumers = keys64_consumers(problem); consumers != 0) return consumers * kConsumerRows;
+    if (const int consumers = narrow_consumers(problem); consumers != 0) return consumers * kConsumerRows;
     return (problem.head_dim <= 64 ? kConsumers64 : kConsumers128) * kConsumerRows;
 }
 
@@ -1177,7 +1080,7 @@ std::string wgmma_kernel_refusal(const FluxProblem& problem, const DeviceTraits&
     return "";
 }
 
-proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
+proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna, const DeviceTraits& traits, StreamWorkspace& workspace,
                                  cudaStream_t stream)
 {
     // Measured on the H200 (NOTES.md, "Issue 12 — version 1"): D 64 with three consumers and four stages,
@@ -1187,9 +1090,11 @@ proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna,
     // Anchors and DNA lists (version 2) keep those shapes: at D 64 three consumers (10.4 ms for the issue's 1M
     // shortlist) beat two (11.6 ms) although they spill; the DNA kernel at D 128 has two stages (the entries
     // beside each stage leave no room for a third). The consumer counts fix the rows of a work item, and so
-    // the query tiles the DNA lists are built for (kConsumers64 / kConsumers128, read by wgmma_query_rows too).
-    return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true>(problem, dna, multiprocessors, workspace, stream)
-                                                    : launch_typed<false>(problem, dna, multiprocessors, workspace, stream);
+    // the query tiles the DNA lists are built for (read by wgmma_query_rows too). Version 6: at D ≤ 64 the
+    // persistent kernels run on 64-key tiles (narrow_consumers), and long causal bands head by head where the
+    // keys outgrow the L2 (head_by_head).
+    return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true>(problem, dna, traits, workspace, stream)
+                                                    : launch_typed<false>(problem, dna, traits, workspace, stream);
 }
 
 }  // namespace proteus::gpu

@@ -31,9 +31,9 @@ int64_t wgmma_query_rows(const FluxProblem& problem);
  * Queues the Hopper kernel for `problem` (wgmma_kernel_refusal empty) on `stream`. With DNA keys `dna` holds
  * their candidates for query tiles of wgmma_query_rows rows (build_tile_dna, queued before on the same
  * stream), and the kernel's table of list entries is taken from `workspace`; without, `dna` is empty.
- * `multiprocessors`: the device's SMs (short windows launch one block each).
+ * `traits`: the device's SMs (short windows launch one block each) and L2 (the order of long bands' items).
  */
-proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
+proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna, const DeviceTraits& traits, StreamWorkspace& workspace,
                                  cudaStream_t stream);
 
 }  // namespace proteus::gpu

@@ -15,7 +15,7 @@ std::string wgmma_kernel_refusal(const FluxProblem&, const DeviceTraits&)
 
 int64_t wgmma_query_rows(const FluxProblem&) { return 128; }
 
-proteus_status launch_flux_wgmma(const FluxProblem&, const TileDna&, int, StreamWorkspace&, cudaStream_t)
+proteus_status launch_flux_wgmma(const FluxProblem&, const TileDna&, const DeviceTraits&, StreamWorkspace&, cudaStream_t)
 {
     return set_error(PROTEUS_STATUS_BACKEND_UNAVAILABLE, "this build has no Hopper kernel");
 }

@@ -119,11 +119,6 @@ __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.
     "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), \
     "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), \
     "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-#define PROTEUS_WGMMA_OUTPUTS_32 \
-    "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3]), "=f"(d[4]), "=f"(d[5]), "=f"(d[6]), "=f"(d[7]), "=f"(d[8]), \
-    "=f"(d[9]), "=f"(d[10]), "=f"(d[11]), "=f"(d[12]), "=f"(d[13]), "=f"(d[14]), "=f"(d[15]), "=f"(d[16]), \
-    "=f"(d[17]), "=f"(d[18]), "=f"(d[19]), "=f"(d[20]), "=f"(d[21]), "=f"(d[22]), "=f"(d[23]), "=f"(d[24]), \
-    "=f"(d[25]), "=f"(d[26]), "=f"(d[27]), "=f"(d[28]), "=f"(d[29]), "=f"(d[30]), "=f"(d[31])
 #define PROTEUS_WGMMA_ACCUMULATORS_64 \
     PROTEUS_WGMMA_ACCUMULATORS_32, "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), \
     "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), \
@@ -164,22 +159,6 @@ __device__ __forceinline__ void mma_ss(float (&d)[32], uint64_t a, uint64_t b, i
                  : "l"(a), "l"(b), "r"(scale_d))
     PROTEUS_WGMMA_TYPES(kHalf, PROTEUS_WGMMA_SS_64);
 #undef PROTEUS_WGMMA_SS_64
-}
-
-/**
- * d = A(desc)·B(desc): m64n64k16, both K-major, d written only (its earlier values are not operands, so that no
- * instruction that wrote them counts as defining an input of this wgmma); kHalf: float16 operands, else bfloat16.
- */
-template <bool kHalf = false>
-__device__ __forceinline__ void mma_ss_first(float (&d)[32], uint64_t a, uint64_t b)
-{
-#define PROTEUS_WGMMA_SS_64_FIRST(type)                                                   \
-    asm volatile("wgmma.mma_async.sync.aligned.m64n64k16.f32." type "." type " "          \
-                 PROTEUS_WGMMA_REGISTERS_32 "%32, %33, 0, 1, 1, 0, 0;\n"                  \
-                 : PROTEUS_WGMMA_OUTPUTS_32                                               \
-                 : "l"(a), "l"(b))
-    PROTEUS_WGMMA_TYPES(kHalf, PROTEUS_WGMMA_SS_64_FIRST);
-#undef PROTEUS_WGMMA_SS_64_FIRST
 }
 
 /** d += A(registers)·B(desc, MN-major, read transposed): m64n64k16. */
