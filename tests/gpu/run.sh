@@ -44,6 +44,7 @@
 #             PROTEUS_PERF_BASELINE=path/to/perf.json of an earlier run: the perf step also judges each case
 #                                   against it (sdpa_bench.py --baseline; carry the file with the call)
 #             PROTEUS_WGMMA_SANITIZERS="racecheck" the hopper step's sanitizer runs (default: memcheck racecheck synccheck; "": none);
+#             PROTEUS_WGMMA_EXPERIMENTS="none PROTEUS_WGMMA_PREFETCH=1" the hopper step's experiment runs (check, sanitizers, times);
 #             PROTEUS_WGMMA_LINEAR=1 the hopper step also times the shortlist and DNA cases at T 256K, 1M and 2M;
 #             PROTEUS_WGMMA_PROFILE="5 0" ncu of wgmma_check's time cases (wgmma-profile.txt: sections, stalling SASS lines);
 #             PROTEUS_WGMMA_KERNELS="6" every kernel of one call of wgmma_check's time case 6 and its duration (ncu);
@@ -154,6 +155,23 @@ if has_step hopper; then
     [ "${PROTEUS_WGMMA_TIME:-1}" = 0 ] ||
       timeout 240 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
       tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
+    # EXPERIMENTS (gpu/hopper/flux_wgmma.cu, off by default): PROTEUS_WGMMA_EXPERIMENTS="none PROTEUS_WGMMA_PREFETCH=1" —
+    # for each run (comma-separated VAR=value settings, or none) the check, the sanitizers of
+    # PROTEUS_WGMMA_EXPERIMENT_TOOLS (default memcheck racecheck; `check small`; "" none) and every time case, in one call.
+    for run in ${PROTEUS_WGMMA_EXPERIMENTS:-}; do
+      start=$SECONDS
+      settings=()
+      [ "$run" = none ] || IFS=, read -r -a settings <<<"$run"
+      timeout ${PROTEUS_WGMMA_CHECK_TIMEOUT:-180} env "${settings[@]}" "$checker" check 2>&1 | sed "s/^/[$run] /" >>"$out/hopper.txt"
+      note "wgmma check [$run]: in $((SECONDS - start)) s :: $(grep -F "[$run] wgmma check" "$out/hopper.txt" | tail -1)"
+      for tool in ${PROTEUS_WGMMA_EXPERIMENT_TOOLS-memcheck racecheck}; do
+        timeout 150 env "${settings[@]}" compute-sanitizer --tool $tool --error-exitcode 9 "$checker" check small \
+          >"$build/wgmma-run-$tool.log" 2>&1
+        note "wgmma $tool [$run]: rc=$? :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-run-$tool.log" | tail -1)"
+      done
+      timeout 200 stdbuf -oL env "${settings[@]}" "$checker" time 10 alone 2>&1 | sed "s/^time/time[$run]/" |
+        tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
+    done
     # PROTEUS_WGMMA_LINEAR=1: the shortlist and DNA cases at T 256K, 1M and 2M (issue 12's "linear in T"; ~100 s).
     [ "${PROTEUS_WGMMA_LINEAR:-0}" = 0 ] ||
       timeout 240 stdbuf -oL "$checker" linear 5 2>&1 | tee -a "$out/hopper.txt" | grep -E '^linear' >>"$summary"
