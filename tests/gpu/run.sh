@@ -186,6 +186,8 @@ if has_step hopper; then
       { echo "===== ncu: wgmma_check once $n"; ncu --import "$build/wgmma-$n.ncu-rep" 2>&1
         ncu --import "$build/wgmma-$n.ncu-rep" --page source --csv --print-source sass >"$build/wgmma-source-$n.csv" 2>&1
         python3 "$root/tests/gpu/stall_lines.py" "$build/wgmma-source-$n.csv" 2>&1; } >>"$out/wgmma-profile.txt"
+      # The per-instruction table itself, for reading by region here (xz; PROTEUS_WGMMA_PROFILE_CSV=0: not returned).
+      [ "${PROTEUS_WGMMA_PROFILE_CSV:-1}" = 0 ] || xz -c "$build/wgmma-source-$n.csv" >"$out/wgmma-source-$n.csv.xz"
       note "wgmma profile (ncu, case $n): in $((SECONDS - start)) s :: $(grep -E 'Duration' "$out/wgmma-profile.txt" | tail -1)"
     done
     # PROTEUS_WGMMA_KERNELS="6": every kernel of one call of time case N (wgmma_check once N) and its duration (ncu),

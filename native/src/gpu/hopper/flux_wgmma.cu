@@ -491,8 +491,12 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         __syncwarp();
         if (lane == 0) barrier_arrive(&empty[stage]);
     };
-    const uint64_t k_desc = descriptor(k_tiles, 16, 1024);
-    const uint64_t v_desc = descriptor(v_tiles, L::kSubtileBytes, 1024);
+    // The descriptors' low words (start address / 16 and leading offset); a stage, a sub-tile and a k16 step add their
+    // byte offsets / 16 to it in 32 bits (the start field holds every shared address / 16, < 2^14: no carry out of it).
+    // The high words (stride, swizzle) are the same for Q, K and V.
+    const uint32_t k_low = static_cast<uint32_t>(descriptor(k_tiles, 16, 1024));
+    const uint32_t v_low = static_cast<uint32_t>(descriptor(v_tiles, L::kSubtileBytes, 1024));
+    const uint32_t high = static_cast<uint32_t>(descriptor(k_tiles, 16, 1024) >> 32);
     const int32_t window = args.window;
 
     int ring = 0, count = 0;
@@ -655,14 +659,16 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         barrier_wait(&q_full[buffer], use & 1);
         // Descriptors of Q (this warpgroup's 64 rows); a stage, a sub-tile and a k16 step add their byte
         // offsets (>> 4) to the start address field.
-        const uint64_t q_desc = descriptor(q_tiles + buffer * L::kQBytes + consumer * kConsumerRows * 128, 16, 1024);
+        const uint32_t q_low = static_cast<uint32_t>(descriptor(q_tiles + buffer * L::kQBytes + consumer * kConsumerRows * 128, 16, 1024));
         const auto issue_s = [&](float (&s)[kTileKeys / 2], int stage) {
             uint64_t qd[kDim / 16], kd[kDim / 16];
 #pragma unroll
             for (int step = 0; step < kDim / 16; ++step) {
                 const int sub = step / 4, offset = (step % 4) * 32;  // 16 elements = 32 bytes along a swizzled row
-                qd[step] = q_desc + ((sub * L::kRows * 128 + offset) >> 4);
-                kd[step] = k_desc + ((stage * L::kTileBytes + sub * L::kSubtileBytes + offset) >> 4);
+                qd[step] = join(q_low + static_cast<uint32_t>((sub * L::kRows * 128 + offset) >> 4), high);
+                kd[step] = join(k_low + static_cast<uint32_t>(stage) * (L::kTileBytes >> 4) +
+                                    static_cast<uint32_t>((sub * L::kSubtileBytes + offset) >> 4),
+                                high);
             }
 #pragma unroll
             for (int step = 0; step < kDim / 16; ++step) {
@@ -678,14 +684,18 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         float o[L::kSub * 32];  // 64 columns a sub-tile, each in m64n64's accumulator order
 #pragma unroll
         for (int e = 0; e < L::kSub * 32; ++e) o[e] = 0.0f;
+        // V's k16 chunk j (keys 16j … 16j + 15) of a stage.
+        const auto v_descriptor = [&](int stage, int j) {
+            return join(v_low + static_cast<uint32_t>(stage) * (L::kTileBytes >> 4) + static_cast<uint32_t>(j * 16 * 128 >> 4), high);
+        };
         const auto issue_pv = [&](const uint32_t (&p)[kTileKeys / 16][4], int stage) {
 #pragma unroll
             for (int j = 0; j < kTileKeys / 16; ++j) {
                 if constexpr (kDim == 128) {
                     // The m64n128 accumulator is the two m64n64 ones side by side.
-                    mma_rs_n128<kHalf>(*reinterpret_cast<float(*)[64]>(o), p[j], v_desc + ((stage * L::kTileBytes + j * 16 * 128) >> 4));
+                    mma_rs_n128<kHalf>(*reinterpret_cast<float(*)[64]>(o), p[j], v_descriptor(stage, j));
                 } else {
-                    mma_rs<kHalf>(*reinterpret_cast<float(*)[32]>(o), p[j], v_desc + ((stage * L::kTileBytes + j * 16 * 128) >> 4));
+                    mma_rs<kHalf>(*reinterpret_cast<float(*)[32]>(o), p[j], v_descriptor(stage, j));
                 }
             }
             commit_group();
@@ -1063,6 +1073,13 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
         const char* value = std::getenv("PROTEUS_WGMMA_PREFETCH");
         return value != nullptr && std::string(value) == "1";
     }();
+    static const bool anchors4 = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_ANCHORS4");
+        return value != nullptr && std::string(value) == "1";
+    }();
+    if (anchors4 && segments == Segments::kAnchors) {
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+    }
     if (prefetch) {
         switch (segments) {
         case Segments::kDna:

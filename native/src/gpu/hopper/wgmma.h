@@ -66,6 +66,14 @@ __device__ __forceinline__ uint64_t descriptor(const void* tile, uint32_t leadin
     return d;
 }
 
+/** A descriptor from its low and high words (a register pair: no 64-bit arithmetic on the way to the wgmma). */
+__device__ __forceinline__ uint64_t join(uint32_t low, uint32_t high)
+{
+    uint64_t d;
+    asm("mov.b64 %0, {%1, %2};\n" : "=l"(d) : "r"(low), "r"(high));
+    return d;
+}
+
 __device__ __forceinline__ void barrier_init(uint64_t* barrier, int count)
 {
     asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(shared_address(barrier)), "r"(count));
