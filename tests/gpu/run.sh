@@ -44,7 +44,7 @@
 #             PROTEUS_PERF_BASELINE=path/to/perf.json of an earlier run: the perf step also judges each case
 #                                   against it (sdpa_bench.py --baseline; carry the file with the call)
 #             PROTEUS_WGMMA_SANITIZERS="racecheck" the hopper step's sanitizer runs (default: memcheck racecheck synccheck; "": none);
-#             PROTEUS_WGMMA_EXPERIMENTS="none PROTEUS_WGMMA_PREFETCH=1" the hopper step's experiment runs (check, sanitizers, times);
+#             PROTEUS_WGMMA_EXPERIMENTS="none PROTEUS_WGMMA_TURNS=1" the hopper step's experiment runs (check, sanitizers, times);
 #             PROTEUS_WGMMA_LINEAR=1 the hopper step also times the shortlist and DNA cases at T 256K, 1M and 2M;
 #             PROTEUS_WGMMA_PROFILE="5 0" ncu of wgmma_check's time cases (wgmma-profile.txt: sections, stalling SASS lines);
 #             PROTEUS_WGMMA_KERNELS="6" every kernel of one call of wgmma_check's time case 6 and its duration (ncu);
@@ -155,9 +155,10 @@ if has_step hopper; then
     [ "${PROTEUS_WGMMA_TIME:-1}" = 0 ] ||
       timeout 240 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
       tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
-    # EXPERIMENTS (gpu/hopper/flux_wgmma.cu, off by default): PROTEUS_WGMMA_EXPERIMENTS="none PROTEUS_WGMMA_PREFETCH=1" —
+    # EXPERIMENTS (gpu/hopper/flux_wgmma.cu, off by default): PROTEUS_WGMMA_EXPERIMENTS="none PROTEUS_WGMMA_TURNS=1,PROTEUS_WGMMA_ANCHORS4=1" —
     # for each run (comma-separated VAR=value settings, or none) the check, the sanitizers of
-    # PROTEUS_WGMMA_EXPERIMENT_TOOLS (default memcheck racecheck; `check small`; "" none) and every time case, in one call.
+    # PROTEUS_WGMMA_EXPERIMENT_TOOLS (default memcheck racecheck; `check small`; "" none) and every time case
+    # (PROTEUS_WGMMA_EXPERIMENT_TIME="10 alone windows": the 1M cases only), in one call.
     for run in ${PROTEUS_WGMMA_EXPERIMENTS:-}; do
       start=$SECONDS
       settings=()
@@ -169,7 +170,7 @@ if has_step hopper; then
           >"$build/wgmma-run-$tool.log" 2>&1
         note "wgmma $tool [$run]: rc=$? :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-run-$tool.log" | tail -1)"
       done
-      timeout 200 stdbuf -oL env "${settings[@]}" "$checker" time 10 alone 2>&1 | sed "s/^time/time[$run]/" |
+      timeout 200 stdbuf -oL env "${settings[@]}" "$checker" time ${PROTEUS_WGMMA_EXPERIMENT_TIME:-10 alone} 2>&1 | sed "s/^time/time[$run]/" |
         tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
     done
     # PROTEUS_WGMMA_LINEAR=1: the shortlist and DNA cases at T 256K, 1M and 2M (issue 12's "linear in T"; ~100 s).

@@ -359,11 +359,11 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16); kPrefetch (EXPERIMENT, off by default): two S register sets, S of a
- * consumer's next tile beside the softmax of its current one.
+ * every tile); kHalf: float16 (else bfloat16); kTurns (EXPERIMENT, off by default): the persistent kernels' consumers
+ * issue their products in turns too, each running only its own tiles.
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, bool kPrefetch>
+          bool kHeadMajor, bool kTurns>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -377,10 +377,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // Whether a warp skips the softmax of a band tile none of its rows reaches (the short windows' last tile of a
     // consumer). Not with DNA lists or ping-pong: the branch there made ptxas serialise the wgmma (C7513) or spill.
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
-    static_assert(!kPrefetch || (!kPingPong && kTileKeys == 64), "the prefetch of S runs on 64-key tiles without turns");
-    // kPrefetch runs a consumer's two stretches as one pipeline, releasing the band tiles before its rows' windows
-    // (at most kConsumers − 1 of them) while it holds two stages: the producer must still reach the tile after them.
-    static_assert(!kPrefetch || (kConsumers - 1) * kConsumerRows / kTileKeys + 2 <= kStages - 1, "too few stages to join the stretches");
+    static_assert(!(kPingPong && kTurns), "ping-pong and turns are two ways of taking turns");
     extern __shared__ uint8_t raw[];
     uint8_t* const base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw) + 1023) & ~uintptr_t{1023});
     uint8_t* const q_tiles = base;                               // [buffer][sub][kRows][128 B]
@@ -478,13 +475,21 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // then lets c + 1 go), so that one's softmax runs while the next one's products run. The last consumer
     // opens consumer 0's first turn; consumer 0 takes one turn more at the end to close it. Every consumer
     // takes tiles + 1 turns an item.
+    //
+    // EXPERIMENT kTurns (PROTEUS_WGMMA_TURNS=1; off by default): the same turns in the persistent kernels, where each
+    // consumer runs only its own tiles. The three consumers otherwise meet on the same tile at the same moment — their
+    // S products queue behind one another, then all three softmaxes compete for the exp2 unit while the tensor cores
+    // idle; turns stagger them by a third of a step. A consumer takes one turn per issue (S alone, S beside P·V, P·V
+    // alone: at most tiles + 2 an item over its two stretches) and pads every item to tiles + 2 turns, so that the
+    // turns keep pairing up.
+    constexpr bool kTakeTurns = kPingPong || kTurns;
     const auto my_turn = [&] {
-        if constexpr (kPingPong) asm volatile("bar.sync %0, 256;\n" ::"r"(1 + consumer) : "memory");
+        if constexpr (kTakeTurns) asm volatile("bar.sync %0, 256;\n" ::"r"(1 + consumer) : "memory");
     };
     const auto pass_turn = [&] {
-        if constexpr (kPingPong) asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (consumer + 1) % kConsumers) : "memory");
+        if constexpr (kTakeTurns) asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (consumer + 1) % kConsumers) : "memory");
     };
-    if (kPingPong && consumer == kConsumers - 1) pass_turn();
+    if (kTakeTurns && consumer == kConsumers - 1) pass_turn();
     const auto release = [&](int stage) {
         // DNA: this thread's reads of the stage's entries (generic proxy) before the bulk copy that overwrites them.
         if constexpr (kDna) fence_proxy_async();
@@ -724,74 +729,10 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         };
 
         int n = 0;
-        if constexpr (kPrefetch) {
-            // EXPERIMENT (PROTEUS_WGMMA_PREFETCH=1): the consumer's tiles — stretch 0, then stretch 1 — as one pipeline on
-            // two S register sets. The step of tile `current` finds S(current) complete, issues P(previous)·V(previous)
-            // and S(ahead) — `ahead` the consumer's next tile, or `current` again at its last, so that no wgmma is ever
-            // issued under a branch (that made ptxas serialise every wgmma of the kernel, C7515) — and runs the mask and
-            // softmax of S(current) while both run. Tiles between two of the consumer's tiles are released unread
-            // inside the step (static_assert above: the producer can still fill `ahead` while two stages are held).
-            float s_next[kTileKeys / 2];
-            // The consumer's tile after `tile`: stretch 0's last jumps to stretch 1's first; past its last tile −1.
-            const bool joined = run_first[0] <= run_last[0] && run_first[1] <= run_last[1];
-            const int jump_from = joined ? run_last[0] : -1, jump_to = run_first[1];
-            const int end = run_first[1] <= run_last[1] ? run_last[1] : run_last[0];
-            const auto following = [&](int tile) -> int { return tile == jump_from ? jump_to : tile < end ? tile + 1 : -1; };
-            int current = run_first[0] <= run_last[0] ? run_first[0] : run_first[1] <= run_last[1] ? run_first[1] : -1;
-            if (current >= 0) {
-                for (; n < current; ++n) skip(n);
-                int previous = current;
-                // S(ahead) is issued into `later` while `now` (S(current)) turns into P.
-                const auto step = [&](float (&now)[kTileKeys / 2], float (&later)[kTileKeys / 2], bool first) {
-                    const int next = following(current);
-                    const int ahead = next >= 0 ? next : current;
-                    if (first) barrier_wait(&k_full[stage_of(current)], phase_of(current));
-                    for (int gap = current + 1; gap < ahead; ++gap) skip(gap);
-                    if (!first) barrier_wait(&v_full[stage_of(previous)], phase_of(previous));
-                    barrier_wait(&k_full[stage_of(ahead)], phase_of(ahead));
-                    fence_operands();
-                    if (first) {
-                        issue_s(now, stage_of(current));
-                    } else {
-                        issue_pv(p, stage_of(previous));
-                    }
-                    issue_s(later, stage_of(ahead));
-                    if (first) wait_pending<1>();  // S(current) is in
-                    // A tile none of the warp's rows takes: P zero, O's scale kept. P is packed on both paths (P written
-                    // under a branch made ptxas serialise the wgmma, C7513).
-                    if (!mask(now, current, stage_of(current))) {
-                        softmax_step(now, state, rescale, args.scale_log2);
-                    } else {
-#pragma unroll
-                        for (int e = 0; e < kTileKeys / 2; ++e) now[e] = 0.0f;
-                        rescale[0] = rescale[1] = 1.0f;
-                    }
-                    wait_pending<0>();
-                    if (!first) release(stage_of(previous));
-                    scale_o();
-                    pack_p<kHalf>(now, p);
-                    previous = current;
-                    current = next;
-                };
-                step(s, s_next, true);
-#pragma unroll 1
-                while (current >= 0) {
-                    step(s_next, s, false);
-                    if (current < 0) break;
-                    step(s, s_next, false);
-                }
-                barrier_wait(&v_full[stage_of(previous)], phase_of(previous));
-                fence_operands();
-                issue_pv(p, stage_of(previous));
-                wait_pending<0>();
-                release(stage_of(previous));
-                n = previous + 1;
-            }
-        }
         // Each stretch [first, last]: S of the first tile alone; then S(n) beside P(n − 1)·V(n − 1); it ends with
         // P(last)·V(last). Tiles outside the stretches are released unread (no stage is held across a skip).
 #pragma unroll 1
-        for (int r = kAnchors ? 0 : 1; r < 2 && !kPrefetch; ++r) {
+        for (int r = kAnchors ? 0 : 1; r < 2; ++r) {
             const int first = run_first[r], last = run_last[r];
             if (first > last) continue;
             for (; n < first; ++n) skip(n);
@@ -838,6 +779,18 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             release(stage_of(last));
         }
         for (; n < tiles; ++n) skip(n);
+        if constexpr (kTurns) {
+            // Pad the item to tiles + 2 turns (a stretch of k tiles took k + 1), after every stage is released.
+            int taken = 0;
+            for (int r = kAnchors ? 0 : 1; r < 2; ++r) {
+                if (run_first[r] <= run_last[r]) taken += run_last[r] - run_first[r] + 2;
+            }
+#pragma unroll 1
+            for (; taken < tiles + 2; ++taken) {
+                my_turn();
+                pass_turn();
+            }
+        }
         ring += tiles;
         // Every S of the item has been read: Q's buffer may take a later item.
         __syncwarp();
@@ -875,7 +828,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             }
         }
     }
-    if (kPingPong && consumer == 0) my_turn();
+    if (kTakeTurns && consumer == 0) my_turn();
 #endif  // PROTEUS_WGMMA_DEVICE
 }
 
@@ -950,7 +903,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false, bool kPrefetch = false>
+          bool kHeadMajor = false, bool kTurns = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -1021,7 +974,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kPrefetch>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kTurns>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1067,27 +1020,27 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
-    // EXPERIMENT (off by default; NOTES.md, "version 7"): PROTEUS_WGMMA_PREFETCH=1 — two S register sets, three consumers
-    // for every segment (four have no registers for a second set). Read once.
-    static const bool prefetch = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_PREFETCH");
+    // EXPERIMENTS (off by default; NOTES.md, "version 7"), read once: PROTEUS_WGMMA_TURNS=1 — the consumers issue their
+    // products in turns; PROTEUS_WGMMA_ANCHORS4=1 — four consumers with anchors (112 registers).
+    static const auto experiment = [](const char* name) {
+        const char* value = std::getenv(name);
         return value != nullptr && std::string(value) == "1";
-    }();
-    static const bool anchors4 = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_ANCHORS4");
-        return value != nullptr && std::string(value) == "1";
-    }();
-    if (anchors4 && segments == Segments::kAnchors) {
-        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
-    }
-    if (prefetch) {
+    };
+    static const bool turns = experiment("PROTEUS_WGMMA_TURNS"), anchors4 = experiment("PROTEUS_WGMMA_ANCHORS4");
+    if (turns) {
         switch (segments) {
         case Segments::kDna:
             return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
         case Segments::kAnchors:
-            return launch<64, 3, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
-        default: return launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
+            return anchors4 ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream)
+                            : launch<64, 3, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
+        default:
+            return consumers == 4 ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream)
+                                  : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
         }
+    }
+    if (anchors4 && segments == Segments::kAnchors) {
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     }
     switch (segments) {
     case Segments::kDna: return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
