@@ -165,7 +165,10 @@ if has_step hopper; then
       [ "$run" = none ] || IFS=, read -r -a settings <<<"$run"
       timeout ${PROTEUS_WGMMA_CHECK_TIMEOUT:-180} env "${settings[@]}" "$checker" check 2>&1 | sed "s/^/[$run] /" >>"$out/hopper.txt"
       note "wgmma check [$run]: in $((SECONDS - start)) s :: $(grep -F "[$run] wgmma check" "$out/hopper.txt" | tail -1)"
-      for tool in ${PROTEUS_WGMMA_EXPERIMENT_TOOLS-memcheck racecheck}; do
+      tools=${PROTEUS_WGMMA_EXPERIMENT_TOOLS-memcheck racecheck}
+      # PROTEUS_WGMMA_EXPERIMENT_TOOLS_RUN="PROTEUS_WGMMA_TURNS=1": the sanitizers for that run alone.
+      [ -z "${PROTEUS_WGMMA_EXPERIMENT_TOOLS_RUN:-}" ] || [ "$run" = "$PROTEUS_WGMMA_EXPERIMENT_TOOLS_RUN" ] || tools=""
+      for tool in $tools; do
         timeout 150 env "${settings[@]}" compute-sanitizer --tool $tool --error-exitcode 9 "$checker" check small \
           >"$build/wgmma-run-$tool.log" 2>&1
         note "wgmma $tool [$run]: rc=$? :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-run-$tool.log" | tail -1)"
