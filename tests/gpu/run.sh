@@ -44,7 +44,7 @@
 #             PROTEUS_PERF_BASELINE=path/to/perf.json of an earlier run: the perf step also judges each case
 #                                   against it (sdpa_bench.py --baseline; carry the file with the call)
 #             PROTEUS_WGMMA_SANITIZERS="racecheck" the hopper step's sanitizer runs (default: memcheck racecheck synccheck; "": none);
-#             PROTEUS_WGMMA_EXPERIMENTS="none PROTEUS_WGMMA_TURNS=1" the hopper step's experiment runs (check, sanitizers, times);
+#             PROTEUS_WGMMA_EXPERIMENTS="none A=1,B=2" the hopper step's experiment runs (check, sanitizers, times);
 #             PROTEUS_WGMMA_LINEAR=1 the hopper step also times the shortlist and DNA cases at T 256K, 1M and 2M;
 #             PROTEUS_WGMMA_PROFILE="5 0" ncu of wgmma_check's time cases (wgmma-profile.txt: sections, stalling SASS lines);
 #             PROTEUS_WGMMA_KERNELS="6" every kernel of one call of wgmma_check's time case 6 and its duration (ncu);
@@ -155,7 +155,7 @@ if has_step hopper; then
     [ "${PROTEUS_WGMMA_TIME:-1}" = 0 ] ||
       timeout 240 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
       tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
-    # EXPERIMENTS (gpu/hopper/flux_wgmma.cu, off by default): PROTEUS_WGMMA_EXPERIMENTS="none PROTEUS_WGMMA_TURNS=1,PROTEUS_WGMMA_ANCHORS4=1" —
+    # EXPERIMENTS (gpu/hopper/flux_wgmma.cu, off by default): PROTEUS_WGMMA_EXPERIMENTS="none A=1,B=2" (A, B: an experiment's switches) —
     # for each run (comma-separated VAR=value settings, or none) the check, the sanitizers of
     # PROTEUS_WGMMA_EXPERIMENT_TOOLS (default memcheck racecheck; `check small`; "" none) and every time case
     # (PROTEUS_WGMMA_EXPERIMENT_TIME="10 alone windows": the 1M cases only), in one call.
@@ -166,7 +166,7 @@ if has_step hopper; then
       timeout ${PROTEUS_WGMMA_CHECK_TIMEOUT:-180} env "${settings[@]}" "$checker" check 2>&1 | sed "s/^/[$run] /" >>"$out/hopper.txt"
       note "wgmma check [$run]: in $((SECONDS - start)) s :: $(grep -F "[$run] wgmma check" "$out/hopper.txt" | tail -1)"
       tools=${PROTEUS_WGMMA_EXPERIMENT_TOOLS-memcheck racecheck}
-      # PROTEUS_WGMMA_EXPERIMENT_TOOLS_RUN="PROTEUS_WGMMA_TURNS=1": the sanitizers for that run alone.
+      # PROTEUS_WGMMA_EXPERIMENT_TOOLS_RUN="A=1,B=2": the sanitizers for that run alone.
       [ -z "${PROTEUS_WGMMA_EXPERIMENT_TOOLS_RUN:-}" ] || [ "$run" = "$PROTEUS_WGMMA_EXPERIMENT_TOOLS_RUN" ] || tools=""
       for tool in $tools; do
         timeout 150 env "${settings[@]}" compute-sanitizer --tool $tool --error-exitcode 9 "$checker" check small \

@@ -5,7 +5,7 @@
 // code=sm_90a, a CUDA ≥ 12 compiler): see gpu/hopper/flux_wgmma.h.
 //
 // Work items: 64 query rows per consumer warpgroup of one (b, h) — at D 64 three consumers (192 rows, 160
-// registers each after setmaxnreg; four at 112 for short windows without anchors), two at D 128 (128 rows,
+// registers each after setmaxnreg; four at 112 for short windows and anchors without DNA lists), two at D 128 (128 rows,
 // 232) — in longest-first order (item x: query tile x / (B·H) counted from the last, of the (b, h) pair
 // x % (B·H); head by head where long bands' keys outgrow the L2). Warpgroup 0 is the producer. An item's key
 // tiles (128 keys each; 64 for the persistent kernels at D ≤ 64: narrow_consumers) are its anchors (the union
@@ -359,11 +359,10 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16); kTurns (EXPERIMENT, off by default): the persistent kernels' consumers
- * issue their products in turns too, each running only its own tiles.
+ * every tile); kHalf: float16 (else bfloat16).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, bool kTurns>
+          bool kHeadMajor>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -377,7 +376,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // Whether a warp skips the softmax of a band tile none of its rows reaches (the short windows' last tile of a
     // consumer). Not with DNA lists or ping-pong: the branch there made ptxas serialise the wgmma (C7513) or spill.
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
-    static_assert(!(kPingPong && kTurns), "ping-pong and turns are two ways of taking turns");
     extern __shared__ uint8_t raw[];
     uint8_t* const base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw) + 1023) & ~uintptr_t{1023});
     uint8_t* const q_tiles = base;                               // [buffer][sub][kRows][128 B]
@@ -475,21 +473,14 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // then lets c + 1 go), so that one's softmax runs while the next one's products run. The last consumer
     // opens consumer 0's first turn; consumer 0 takes one turn more at the end to close it. Every consumer
     // takes tiles + 1 turns an item.
-    //
-    // EXPERIMENT kTurns (PROTEUS_WGMMA_TURNS=1; off by default): the same turns in the persistent kernels, where each
-    // consumer runs only its own tiles. The three consumers otherwise meet on the same tile at the same moment — their
-    // S products queue behind one another, then all three softmaxes compete for the exp2 unit while the tensor cores
-    // idle; turns stagger them by a third of a step. A consumer takes one turn per issue (S alone, S beside P·V, P·V
-    // alone: at most tiles + 2 an item over its two stretches) and pads every item to tiles + 2 turns, so that the
-    // turns keep pairing up.
-    constexpr bool kTakeTurns = kPingPong || kTurns;
+
     const auto my_turn = [&] {
-        if constexpr (kTakeTurns) asm volatile("bar.sync %0, 256;\n" ::"r"(1 + consumer) : "memory");
+        if constexpr (kPingPong) asm volatile("bar.sync %0, 256;\n" ::"r"(1 + consumer) : "memory");
     };
     const auto pass_turn = [&] {
-        if constexpr (kTakeTurns) asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (consumer + 1) % kConsumers) : "memory");
+        if constexpr (kPingPong) asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (consumer + 1) % kConsumers) : "memory");
     };
-    if (kTakeTurns && consumer == kConsumers - 1) pass_turn();
+    if (kPingPong && consumer == kConsumers - 1) pass_turn();
     const auto release = [&](int stage) {
         // DNA: this thread's reads of the stage's entries (generic proxy) before the bulk copy that overwrites them.
         if constexpr (kDna) fence_proxy_async();
@@ -779,18 +770,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             release(stage_of(last));
         }
         for (; n < tiles; ++n) skip(n);
-        if constexpr (kTurns) {
-            // Pad the item to tiles + 2 turns (a stretch of k tiles took k + 1), after every stage is released.
-            int taken = 0;
-            for (int r = kAnchors ? 0 : 1; r < 2; ++r) {
-                if (run_first[r] <= run_last[r]) taken += run_last[r] - run_first[r] + 2;
-            }
-#pragma unroll 1
-            for (; taken < tiles + 2; ++taken) {
-                my_turn();
-                pass_turn();
-            }
-        }
         ring += tiles;
         // Every S of the item has been read: Q's buffer may take a later item.
         __syncwarp();
@@ -828,7 +807,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             }
         }
     }
-    if (kTakeTurns && consumer == 0) my_turn();
+    if (kPingPong && consumer == 0) my_turn();
 #endif  // PROTEUS_WGMMA_DEVICE
 }
 
@@ -903,7 +882,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false, bool kTurns = false>
+          bool kHeadMajor = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -974,7 +953,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kTurns>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -989,15 +968,16 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
  * Consumer warpgroups of the 64-key kernels that run `problem`, 0 where the 128-key ones do. At D ≤ 64 the
  * persistent kernels (short windows, anchors, DNA lists) run on 64-key tiles: a consumer-item at W 341 + A 171 is
  * 640 key slots instead of 768, and a DNA list of ~52 entries one 64-key tile. Measured on the H200 (NOTES.md,
- * "Issue 12 — version 6"; 1M tokens, H16): with anchors or DNA three consumers at 160 registers (shortlist 8.86 ms,
- * DNA 10.00, against 9.63 / 13.90 on 128-key tiles; four consumers spill and ran 8.93 / 12.28), the band alone four
- * at 112 (window W 341 5.63 ms against 5.89; three 6.33). Dense and long windows keep 128-key tiles.
+ * "Issue 12 — version 6" and "version 7"; 1M tokens, H16): with DNA lists three consumers at 160 registers (10.00 ms
+ * against 13.90 on 128-key tiles; four spill 348 bytes and ran 12.28), with anchors four at 112 (shortlist 8.54 ms
+ * against three's 8.93, once the 32-bit descriptors had moved their spills out of the loop), the band alone four
+ * (window W 341 5.63 ms against three's 6.33). Dense and long windows keep 128-key tiles.
  */
 int narrow_consumers(const FluxProblem& problem)
 {
     if (problem.head_dim > 64) return 0;
-    if (problem.candidates.dna_count > 0 || has_anchor_rows(problem)) return 3;
-    return problem.candidates.window < kPersistentWindow ? 4 : 0;
+    if (problem.candidates.dna_count > 0) return 3;
+    return has_anchor_rows(problem) || problem.candidates.window < kPersistentWindow ? 4 : 0;
 }
 
 /**
@@ -1014,38 +994,19 @@ bool head_by_head(const FluxProblem& problem, int64_t l2_bytes)
     return l2_bytes > 0 && key_bytes > 2 * l2_bytes;
 }
 
-/** The 64-key instantiation for `problem`'s segments with `consumers` (narrow_consumers: 4 for the band alone, else 3). */
+/**
+ * The 64-key instantiation for `problem`'s segments with `consumers` (narrow_consumers: three with DNA lists, else
+ * four).
+ */
 template <bool kHalf>
 proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Segments segments, int consumers, int multiprocessors,
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
-    // EXPERIMENTS (off by default; NOTES.md, "version 7"), read once: PROTEUS_WGMMA_TURNS=1 — the consumers issue their
-    // products in turns; PROTEUS_WGMMA_ANCHORS4=1 — four consumers with anchors (112 registers).
-    static const auto experiment = [](const char* name) {
-        const char* value = std::getenv(name);
-        return value != nullptr && std::string(value) == "1";
-    };
-    static const bool turns = experiment("PROTEUS_WGMMA_TURNS"), anchors4 = experiment("PROTEUS_WGMMA_ANCHORS4");
-    if (turns) {
-        switch (segments) {
-        case Segments::kDna:
-            return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
-        case Segments::kAnchors:
-            return anchors4 ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream)
-                            : launch<64, 3, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
-        default:
-            return consumers == 4 ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream)
-                                  : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
-        }
-    }
-    if (anchors4 && segments == Segments::kAnchors) {
-        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
-    }
     switch (segments) {
     case Segments::kDna: return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return launch<64, 3, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     default:
         return consumers == 4 ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
                               : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
@@ -1146,7 +1107,7 @@ proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna,
     // beside each stage leave no room for a third). The consumer counts fix the rows of a work item, and so
     // the query tiles the DNA lists are built for (read by wgmma_query_rows too). Version 6: at D ≤ 64 the
     // persistent kernels run on 64-key tiles (narrow_consumers), and long causal bands head by head where the
-    // keys outgrow the L2 (head_by_head).
+    // keys outgrow the L2 (head_by_head). Version 7: four consumers with anchors (without DNA lists).
     return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true>(problem, dna, traits, workspace, stream)
                                                     : launch_typed<false>(problem, dna, traits, workspace, stream);
 }
