@@ -5,8 +5,8 @@
 // code=sm_90a, a CUDA ≥ 12 compiler): see gpu/hopper/flux_wgmma.h.
 //
 // Work items: 64 query rows per consumer warpgroup of one (b, h) — at D 64 three consumers (192 rows, 160
-// registers each after setmaxnreg; four at 112 for short windows and anchors without DNA lists), two at D 128 (128 rows,
-// 232) — in longest-first order (item x: query tile x / (B·H) counted from the last, of the (b, h) pair
+// registers each after setmaxnreg; four at 112 for short windows and for anchors without DNA lists), two at D 128
+// (128 rows, 232) — in longest-first order (item x: query tile x / (B·H) counted from the last, of the (b, h) pair
 // x % (B·H); head by head where long bands' keys outgrow the L2). Warpgroup 0 is the producer. An item's key
 // tiles (128 keys each; 64 for the persistent kernels at D ≤ 64: narrow_consumers) are its anchors (the union
 // of its rows' anchors, keys a·S, copied as consecutive rows of a tensor map whose row stride is S tokens), then its DNA list (gpu/flux_dna.h:
@@ -473,7 +473,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // then lets c + 1 go), so that one's softmax runs while the next one's products run. The last consumer
     // opens consumer 0's first turn; consumer 0 takes one turn more at the end to close it. Every consumer
     // takes tiles + 1 turns an item.
-
     const auto my_turn = [&] {
         if constexpr (kPingPong) asm volatile("bar.sync %0, 256;\n" ::"r"(1 + consumer) : "memory");
     };
@@ -719,9 +718,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             release(stage_of(n));
         };
 
-        int n = 0;
         // Each stretch [first, last]: S of the first tile alone; then S(n) beside P(n − 1)·V(n − 1); it ends with
         // P(last)·V(last). Tiles outside the stretches are released unread (no stage is held across a skip).
+        int n = 0;
 #pragma unroll 1
         for (int r = kAnchors ? 0 : 1; r < 2; ++r) {
             const int first = run_first[r], last = run_last[r];
