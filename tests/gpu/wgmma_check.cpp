@@ -190,6 +190,10 @@ int check(proteus_context gpu, proteus_context cpu, bool small)
     cases.push_back({1, 2, 1, 2000, 32, 0, 2000, 300, 1, 0, 0, true});
     cases.push_back({1, 4, 2, 3000, 64, 700, 1500, 341, 64, 8, 0, true});
     cases.push_back({1, 4, 1, 2500, 64, 0, 2500, 307, 64, 6, 20, true, true});
+    // Version 7: the shortlist and DNA shapes (three anchor tiles an item, DNA lists) in several items a persistent
+    // block — the 20000-token case above has one anchor tile an item — on query slices that keep the CPU reference short.
+    cases.push_back({1, 16, 4, 60000, 64, 40000, 20000, 341, 256, 171});      // ~1250 items
+    cases.push_back({1, 16, 4, 50000, 64, 40000, 10000, 307, 256, 154, 51});  // ~850 items
     int failures = 0, run_cases = 0;
     for (size_t index = 0; index < cases.size(); ++index) {
         const Case& c = cases[index];
