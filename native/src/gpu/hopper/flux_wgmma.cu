@@ -359,10 +359,10 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16).
+ * every tile); kHalf: float16 (else bfloat16); kLean (EXPERIMENT, off by default): less bookkeeping a step.
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor>
+          bool kHeadMajor, bool kLean>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -489,9 +489,14 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // The descriptors' low words (start address / 16 and leading offset); a stage, a sub-tile and a k16 step add their
     // byte offsets / 16 to it in 32 bits (the start field holds every shared address / 16, < 2^14: no carry out of it).
     // The high words (stride, swizzle) are the same for Q, K and V.
-    const uint32_t k_low = static_cast<uint32_t>(descriptor(k_tiles, 16, 1024));
-    const uint32_t v_low = static_cast<uint32_t>(descriptor(v_tiles, L::kSubtileBytes, 1024));
+    uint32_t k_low = static_cast<uint32_t>(descriptor(k_tiles, 16, 1024));
+    uint32_t v_low = static_cast<uint32_t>(descriptor(v_tiles, L::kSubtileBytes, 1024));
     const uint32_t high = static_cast<uint32_t>(descriptor(k_tiles, 16, 1024) >> 32);
+    if constexpr (kLean) {
+        // EXPERIMENT kLean: opaque to ptxas, so that it keeps the bases in registers instead of recomputing them from
+        // the shared-memory base (four instructions each) in every step.
+        asm volatile("" : "+r"(k_low), "+r"(v_low));
+    }
     const int32_t window = args.window;
 
     int ring = 0, count = 0;
@@ -654,7 +659,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         barrier_wait(&q_full[buffer], use & 1);
         // Descriptors of Q (this warpgroup's 64 rows); a stage, a sub-tile and a k16 step add their byte
         // offsets (>> 4) to the start address field.
-        const uint32_t q_low = static_cast<uint32_t>(descriptor(q_tiles + buffer * L::kQBytes + consumer * kConsumerRows * 128, 16, 1024));
+        uint32_t q_low = static_cast<uint32_t>(descriptor(q_tiles + buffer * L::kQBytes + consumer * kConsumerRows * 128, 16, 1024));
+        if constexpr (kLean) asm volatile("" : "+r"(q_low));
         const auto issue_s = [&](float (&s)[kTileKeys / 2], int stage) {
             uint64_t qd[kDim / 16], kd[kDim / 16];
 #pragma unroll
@@ -740,7 +746,10 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 clear_p(p);
             }
             for (++n; n <= last; ++n) {
-                const int stage = stage_of(n), previous = stage_of(n - 1);
+                // EXPERIMENT kLean: the previous stage derived from this one (one shuffle a step instead of two, still
+                // uniform; carrying the stage across steps instead lost that, and every descriptor went through R2UR).
+                const int stage = stage_of(n);
+                const int previous = kLean ? static_cast<int>((static_cast<uint32_t>(stage) + L::kStages - 1) % L::kStages) : stage_of(n - 1);
                 barrier_wait(&k_full[stage], phase_of(n));
                 barrier_wait(&v_full[previous], phase_of(n - 1));
                 my_turn();
@@ -881,7 +890,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false>
+          bool kHeadMajor = false, bool kLean = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -952,7 +961,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kLean>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1002,6 +1011,23 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
+    // EXPERIMENT (off by default; NOTES.md, "version 7"): PROTEUS_WGMMA_LEAN=1 — the previous stage derived from the
+    // current one and the descriptor bases kept in registers (kLean; ~9 fewer instructions a step). Read once.
+    static const bool lean = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_LEAN");
+        return value != nullptr && std::string(value) == "1";
+    }();
+    if (lean) {
+        switch (segments) {
+        case Segments::kDna:
+            return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
+        case Segments::kAnchors:
+            return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
+        default:
+            return consumers == 4 ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream)
+                                  : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
+        }
+    }
     switch (segments) {
     case Segments::kDna: return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
