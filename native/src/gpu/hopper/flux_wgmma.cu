@@ -1004,38 +1004,40 @@ bool head_by_head(const FluxProblem& problem, int64_t l2_bytes)
 
 /**
  * The 64-key instantiation for `problem`'s segments with `consumers` (narrow_consumers: three with DNA lists, else
- * four).
+ * four); kLean: the EXPERIMENT below.
+ */
+template <bool kHalf, bool kLean>
+proteus_status launch_narrow_as(const FluxProblem& problem, const TileDna& dna, Segments segments, int consumers, int multiprocessors,
+                                StreamWorkspace& workspace, cudaStream_t stream)
+{
+    // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
+    switch (segments) {
+    case Segments::kDna:
+        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, kLean>(problem, dna, multiprocessors, workspace, stream);
+    case Segments::kAnchors:
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, kLean>(problem, dna, multiprocessors, workspace, stream);
+    default:
+        return consumers == 4
+                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, kLean>(problem, dna, multiprocessors, workspace, stream)
+                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64, false, kLean>(problem, dna, multiprocessors, workspace, stream);
+    }
+}
+
+/**
+ * launch_narrow_as, with the EXPERIMENT (off by default; NOTES.md, "version 7") PROTEUS_WGMMA_LEAN=1 read once: the
+ * previous stage derived from the current one and the descriptor bases kept in registers (kLean; ~9 fewer
+ * instructions a step).
  */
 template <bool kHalf>
 proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Segments segments, int consumers, int multiprocessors,
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
-    // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
-    // EXPERIMENT (off by default; NOTES.md, "version 7"): PROTEUS_WGMMA_LEAN=1 — the previous stage derived from the
-    // current one and the descriptor bases kept in registers (kLean; ~9 fewer instructions a step). Read once.
     static const bool lean = [] {
         const char* value = std::getenv("PROTEUS_WGMMA_LEAN");
         return value != nullptr && std::string(value) == "1";
     }();
-    if (lean) {
-        switch (segments) {
-        case Segments::kDna:
-            return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
-        case Segments::kAnchors:
-            return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
-        default:
-            return consumers == 4 ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream)
-                                  : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
-        }
-    }
-    switch (segments) {
-    case Segments::kDna: return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
-    case Segments::kAnchors:
-        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
-    default:
-        return consumers == 4 ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
-                              : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
-    }
+    return lean ? launch_narrow_as<kHalf, true>(problem, dna, segments, consumers, multiprocessors, workspace, stream)
+                : launch_narrow_as<kHalf, false>(problem, dna, segments, consumers, multiprocessors, workspace, stream);
 }
 
 /** The 128-key instantiation for `problem`'s head dim, segments and window (narrow_consumers 0). */
