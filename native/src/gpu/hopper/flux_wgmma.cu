@@ -243,26 +243,29 @@ struct RowState {
 __device__ __forceinline__ int column_of(int c, int e, int t) { return 8 * c + 2 * t + e % 2; }
 
 /**
- * The softmax step of one tile on S (64 × 128, this thread's 64 values, masked keys at −inf): moves the
+ * The softmax step of one tile on S (64 × kTileKeys, this thread's kValues values, masked keys at −inf): moves the
  * running max, turns S into exp2 of the scaled scores (P, in float), adds them to l and returns each row's
  * rescale factor for O (0 while the row has seen no key).
+ *
+ * kLazy: the running max moves only where the tile's max exceeds it by more than kLazyLog2 in exp2 units (and on a
+ * row's first keys); else the row keeps it and its rescale factor is exactly 1, so that O's rescaling is skipped
+ * where a warp's 16 rows all keep theirs. P then lies in [0, 2^kLazyLog2]; O, l and the log-sum-exp all refer to the
+ * same kept max, so the result is the same quotient (the idea of FlashAttention 4's conditional rescaling).
  */
-template <int kValues>
+constexpr float kLazyLog2 = 8.0f;
+
+template <int kValues, bool kLazy>
 __device__ __forceinline__ void softmax_step(float (&s)[kValues], RowState& state, float (&rescale)[2], float scale_log2)
 {
     // Four partial maxima and sums a row (by c % 2 and e % 2): chains of 8 dependent operations instead of 32,
     // as warps stall mostly on such dependencies here (the profile of version 2: "wait" is the largest stall).
+    // Each starts from its first value (blocks c 0 and 1), not from −inf or 0: 16 instructions a step fewer.
+    static_assert(kValues % 8 == 0, "whole pairs of 8-column blocks");
     float part_max[2][4], part_sum[2][4];
 #pragma unroll
-    for (int k = 0; k < 2; ++k) {
+    for (int e = 0; e < 8; ++e) part_max[(e % 4) / 2][2 * (e / 4) + e % 2] = s[e];
 #pragma unroll
-        for (int x = 0; x < 4; ++x) {
-            part_max[k][x] = -INFINITY;
-            part_sum[k][x] = 0.0f;
-        }
-    }
-#pragma unroll
-    for (int c = 0; c < kValues / 4; ++c) {
+    for (int c = 2; c < kValues / 4; ++c) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) part_max[e / 2][2 * (c % 2) + e % 2] = fmaxf(part_max[e / 2][2 * (c % 2) + e % 2], s[4 * c + e]);
     }
@@ -272,9 +275,12 @@ __device__ __forceinline__ void softmax_step(float (&s)[kValues], RowState& stat
         float tile_max = fmaxf(fmaxf(part_max[k][0], part_max[k][1]), fmaxf(part_max[k][2], part_max[k][3]));
         tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
         tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
-        const float m_new = fmaxf(state.m[k], tile_max);
+        float m_new = fmaxf(state.m[k], tile_max);
+        // (m_new − m)·scale: +inf on a row's first keys (m −inf), NaN while both are −inf (then nothing moves).
+        const bool move = !kLazy || (m_new - state.m[k]) * scale_log2 > kLazyLog2;
+        m_new = move ? m_new : state.m[k];
         base[k] = m_new == -INFINITY ? 0.0f : m_new * scale_log2;
-        rescale[k] = exp2_approx(state.m[k] * scale_log2 - base[k]);  // 0 while m = −inf
+        rescale[k] = move ? exp2_approx(state.m[k] * scale_log2 - base[k]) : 1.0f;  // 0 while m = −inf
         state.m[k] = m_new;
     }
 #pragma unroll
@@ -282,7 +288,8 @@ __device__ __forceinline__ void softmax_step(float (&s)[kValues], RowState& stat
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
             s[4 * c + e] = exp2_approx(fmaf(s[4 * c + e], scale_log2, -base[e / 2]));
-            part_sum[e / 2][2 * (c % 2) + e % 2] += s[4 * c + e];
+            float& sum = part_sum[e / 2][2 * (c % 2) + e % 2];
+            sum = c < 2 ? s[4 * c + e] : sum + s[4 * c + e];
         }
     }
 #pragma unroll
@@ -359,10 +366,10 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16); kLean (EXPERIMENT, off by default): less bookkeeping a step.
+ * every tile); kHalf: float16 (else bfloat16); kLazy: the running max moves only by more than 2^8 (softmax_step).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, bool kLean>
+          bool kHeadMajor, bool kLazy>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -489,14 +496,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // The descriptors' low words (start address / 16 and leading offset); a stage, a sub-tile and a k16 step add their
     // byte offsets / 16 to it in 32 bits (the start field holds every shared address / 16, < 2^14: no carry out of it).
     // The high words (stride, swizzle) are the same for Q, K and V.
-    uint32_t k_low = static_cast<uint32_t>(descriptor(k_tiles, 16, 1024));
-    uint32_t v_low = static_cast<uint32_t>(descriptor(v_tiles, L::kSubtileBytes, 1024));
+    const uint32_t k_low = static_cast<uint32_t>(descriptor(k_tiles, 16, 1024));
+    const uint32_t v_low = static_cast<uint32_t>(descriptor(v_tiles, L::kSubtileBytes, 1024));
     const uint32_t high = static_cast<uint32_t>(descriptor(k_tiles, 16, 1024) >> 32);
-    if constexpr (kLean) {
-        // EXPERIMENT kLean: opaque to ptxas, so that it keeps the bases in registers instead of recomputing them from
-        // the shared-memory base (four instructions each) in every step.
-        asm volatile("" : "+r"(k_low), "+r"(v_low));
-    }
     const int32_t window = args.window;
 
     int ring = 0, count = 0;
@@ -659,8 +661,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         barrier_wait(&q_full[buffer], use & 1);
         // Descriptors of Q (this warpgroup's 64 rows); a stage, a sub-tile and a k16 step add their byte
         // offsets (>> 4) to the start address field.
-        uint32_t q_low = static_cast<uint32_t>(descriptor(q_tiles + buffer * L::kQBytes + consumer * kConsumerRows * 128, 16, 1024));
-        if constexpr (kLean) asm volatile("" : "+r"(q_low));
+        const uint32_t q_low = static_cast<uint32_t>(descriptor(q_tiles + buffer * L::kQBytes + consumer * kConsumerRows * 128, 16, 1024));
         const auto issue_s = [&](float (&s)[kTileKeys / 2], int stage) {
             uint64_t qd[kDim / 16], kd[kDim / 16];
 #pragma unroll
@@ -703,8 +704,10 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         };
         float s[kTileKeys / 2];
         uint32_t p[kTileKeys / 16][4];
-        float rescale[2];
+        float rescale[2] = {1.0f, 1.0f};
         const auto scale_o = [&] {
+            // kLazy: nothing to do where every row of the warp kept its max (each factor exactly 1).
+            if (kLazy && !__any_sync(0xffffffffu, rescale[0] != 1.0f || rescale[1] != 1.0f)) return;
 #pragma unroll
             for (int c = 0; c < 8 * L::kSub; ++c) {
 #pragma unroll
@@ -739,17 +742,14 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             pass_turn();
             wait_pending<0>();
             if (!mask(s, n, stage_of(n))) {
-                softmax_step(s, state, rescale, args.scale_log2);
+                softmax_step<kTileKeys / 2, kLazy>(s, state, rescale, args.scale_log2);
                 scale_o();
                 pack_p<kHalf>(s, p);
             } else {
                 clear_p(p);
             }
             for (++n; n <= last; ++n) {
-                // EXPERIMENT kLean: the previous stage derived from this one (one shuffle a step instead of two, still
-                // uniform; carrying the stage across steps instead lost that, and every descriptor went through R2UR).
-                const int stage = stage_of(n);
-                const int previous = kLean ? static_cast<int>((static_cast<uint32_t>(stage) + L::kStages - 1) % L::kStages) : stage_of(n - 1);
+                const int stage = stage_of(n), previous = stage_of(n - 1);
                 barrier_wait(&k_full[stage], phase_of(n));
                 barrier_wait(&v_full[previous], phase_of(n - 1));
                 my_turn();
@@ -759,7 +759,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 pass_turn();
                 wait_pending<1>();  // S(n) is in; P(n − 1)·V(n − 1) may still run
                 const bool none = mask(s, n, stage);
-                if (!none) softmax_step(s, state, rescale, args.scale_log2);
+                if (!none) softmax_step<kTileKeys / 2, kLazy>(s, state, rescale, args.scale_log2);
                 wait_pending<0>();
                 release(previous);
                 if (!none) {
@@ -890,7 +890,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false, bool kLean = false>
+          bool kHeadMajor = false, bool kLazy = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -961,7 +961,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kLean>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kLazy>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1002,46 +1002,26 @@ bool head_by_head(const FluxProblem& problem, int64_t l2_bytes)
     return l2_bytes > 0 && key_bytes > 2 * l2_bytes;
 }
 
-/**
- * The 64-key instantiation for `problem`'s segments with `consumers` (narrow_consumers: three with DNA lists, else
- * four); kLean: the EXPERIMENT below.
- */
-template <bool kHalf, bool kLean>
-proteus_status launch_narrow_as(const FluxProblem& problem, const TileDna& dna, Segments segments, int consumers, int multiprocessors,
-                                StreamWorkspace& workspace, cudaStream_t stream)
+/** The 64-key instantiation for `problem`'s segments with `consumers` (narrow_consumers: three with DNA lists, else four). */
+template <bool kHalf, bool kLazy>
+proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Segments segments, int consumers, int multiprocessors,
+                             StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
     switch (segments) {
     case Segments::kDna:
-        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, kLean>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, kLazy>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, kLean>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, kLazy>(problem, dna, multiprocessors, workspace, stream);
     default:
         return consumers == 4
-                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, kLean>(problem, dna, multiprocessors, workspace, stream)
-                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64, false, kLean>(problem, dna, multiprocessors, workspace, stream);
+                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, kLazy>(problem, dna, multiprocessors, workspace, stream)
+                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64, false, kLazy>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
-/**
- * launch_narrow_as, with the EXPERIMENT (off by default; NOTES.md, "version 7") PROTEUS_WGMMA_LEAN=1 read once: the
- * previous stage derived from the current one and the descriptor bases kept in registers (kLean; ~9 fewer
- * instructions a step).
- */
-template <bool kHalf>
-proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Segments segments, int consumers, int multiprocessors,
-                             StreamWorkspace& workspace, cudaStream_t stream)
-{
-    static const bool lean = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_LEAN");
-        return value != nullptr && std::string(value) == "1";
-    }();
-    return lean ? launch_narrow_as<kHalf, true>(problem, dna, segments, consumers, multiprocessors, workspace, stream)
-                : launch_narrow_as<kHalf, false>(problem, dna, segments, consumers, multiprocessors, workspace, stream);
-}
-
 /** The 128-key instantiation for `problem`'s head dim, segments and window (narrow_consumers 0). */
-template <bool kHalf>
+template <bool kHalf, bool kLazy>
 proteus_status launch_wide(const FluxProblem& problem, const TileDna& dna, Segments segments, const DeviceTraits& traits,
                            StreamWorkspace& workspace, cudaStream_t stream)
 {
@@ -1049,29 +1029,40 @@ proteus_status launch_wide(const FluxProblem& problem, const TileDna& dna, Segme
     const bool by_head = head_by_head(problem, traits.l2_bytes);
     if (problem.head_dim <= 64) {
         // Here only the band from W 1024 on (shorter windows, anchors and DNA lists run narrow): ping-pong.
-        return by_head ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, true>(problem, dna, multiprocessors, workspace, stream)
-                       : launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, false>(problem, dna, multiprocessors, workspace, stream);
+        return by_head ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, true, kLazy>(problem, dna, multiprocessors, workspace, stream)
+                       : launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, false, kLazy>(problem, dna, multiprocessors, workspace, stream);
     }
     switch (segments) {
     case Segments::kDna:
-        return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf>(problem, dna, multiprocessors, workspace, stream);
+        return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf, kKeys, false, kLazy>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, workspace, stream);
+        return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf, kKeys, false, kLazy>(problem, dna, multiprocessors, workspace, stream);
     default:
-        return by_head ? launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, true>(problem, dna, multiprocessors, workspace, stream)
-                       : launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, false>(problem, dna, multiprocessors, workspace, stream);
+        return by_head ? launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, true, kLazy>(problem, dna, multiprocessors, workspace, stream)
+                       : launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, false, kLazy>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
-/** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
+/**
+ * The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma), with the lazy running max
+ * (softmax_step's kLazy) unless PROTEUS_WGMMA_LAZY=0 (the comparison switch of NOTES.md, "version 8"; read once).
+ */
 template <bool kHalf>
 proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, const DeviceTraits& traits, StreamWorkspace& workspace,
                             cudaStream_t stream)
 {
+    static const bool lazy = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_LAZY");
+        return value == nullptr || std::string(value) != "0";
+    }();
     const Segments segments = segments_of(problem, dna);
     const int consumers = narrow_consumers(problem);
-    return consumers != 0 ? launch_narrow<kHalf>(problem, dna, segments, consumers, traits.multiprocessors, workspace, stream)
-                          : launch_wide<kHalf>(problem, dna, segments, traits, workspace, stream);
+    if (consumers != 0) {
+        return lazy ? launch_narrow<kHalf, true>(problem, dna, segments, consumers, traits.multiprocessors, workspace, stream)
+                    : launch_narrow<kHalf, false>(problem, dna, segments, consumers, traits.multiprocessors, workspace, stream);
+    }
+    return lazy ? launch_wide<kHalf, true>(problem, dna, segments, traits, workspace, stream)
+                : launch_wide<kHalf, false>(problem, dna, segments, traits, workspace, stream);
 }
 
 /** 16-byte aligned rows, and a stride the tensor copy engine takes on every axis of extent > 1 (no broadcast). */
