@@ -23,8 +23,8 @@
 // Pipeline: Q arrives per item on q_full[buffer] and is released on q_empty[buffer] (one arrival per
 // consumer warp); K and V tiles pass through a ring of stages (four at D 64, eight of 64 keys there on
 // 64-key tiles, three at D 128, two for the DNA kernel at D 128): the producer waits until every consumer warp released a stage (mbarrier `empty`),
-// then fills it, K and V each completing its own mbarrier (`k_full`, `v_full`), so that S = Q·Kᵀ starts
-// before V has landed. The ring counter runs across items, so stage and phase follow from it alone.
+// then fills it, K and V completing one mbarrier (`full`; S(n) waits for it, and P(n)·V(n) runs a step later, so that
+// V needs no wait of its own). The ring counter runs across items, so stage and phase follow from it alone.
 //
 // A consumer warpgroup runs only the tiles its own 64 rows reach (the others it releases unread) and
 // overlaps its softmax with the tensor cores: in step n it issues S(n) = Q·K(n)ᵀ (m64n128k16, m64n64k16 on
@@ -105,7 +105,7 @@ struct Shape {
     static constexpr int kWarpRanges = kRanges + (kSegments != Segments::kBand ? kRows * 8 : 0);
     static constexpr int kThresholds = kWarpRanges + (kSegments != Segments::kBand ? kConsumers * 4 * 8 : 0);
     static constexpr int kBarriers = kThresholds + (kSegments == Segments::kDna ? kRows * 8 : 0);
-    static constexpr int kBytes = kBarriers + 8 * (2 * kQBuffers + 3 * kStages) + 1024;  // + alignment slack
+    static constexpr int kBytes = kBarriers + 8 * (2 * kQBuffers + 2 * kStages) + 1024;  // + alignment slack
 };
 
 /** A DNA list entry beside its stage: the rank key (0: no entry), the key (INT32_MAX: none) and its anchor index (−1: not a multiple of S). */
@@ -395,9 +395,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     uint64_t* const row_thresholds = reinterpret_cast<uint64_t*>(base + L::kThresholds);
     uint64_t* const q_full = reinterpret_cast<uint64_t*>(base + L::kBarriers);
     uint64_t* const q_empty = q_full + L::kQBuffers;
-    uint64_t* const k_full = q_empty + L::kQBuffers;
-    uint64_t* const v_full = k_full + L::kStages;
-    uint64_t* const empty = v_full + L::kStages;
+    uint64_t* const full = q_empty + L::kQBuffers;
+    uint64_t* const empty = full + L::kStages;
 
     // Through a shuffle, so that the compiler knows it is the same across the warp (the descriptors built
     // from it then live in uniform registers, as the wgmma instructions read them).
@@ -408,8 +407,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             barrier_init(&q_empty[q], 4 * kConsumers);  // one arrival from each consumer warp
         }
         for (int s = 0; s < L::kStages; ++s) {
-            barrier_init(&k_full[s], 1);
-            barrier_init(&v_full[s], 1);
+            barrier_init(&full[s], 1);
             barrier_init(&empty[s], 4 * kConsumers);  // one arrival from each consumer warp
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
@@ -447,10 +445,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                         gather_rows<kDim, L::kSubtileBytes>(k_stage, v_stage, args, w, first_entry, thread - 32);
                         asm volatile("bar.sync %0, 96;\n" ::"n"(kProducerBarrier) : "memory");
                         if (thread == 32) {
-                            // K's barrier completes when the entries have landed too.
-                            barrier_expect(&k_full[stage], kTileKeys * sizeof(Entry));
-                            copy_bulk(entries + stage * kTileKeys, w.dna_entries + first_entry, kTileKeys * sizeof(Entry), &k_full[stage]);
-                            barrier_arrive(&v_full[stage]);
+                            // The rows have landed (the gather's wait and bar.sync): the stage is full when the entries have.
+                            barrier_expect(&full[stage], kTileKeys * sizeof(Entry));
+                            copy_bulk(entries + stage * kTileKeys, w.dna_entries + first_entry, kTileKeys * sizeof(Entry), &full[stage]);
                         }
                     }
                     continue;
@@ -460,13 +457,10 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 const CUtensorMap* const km = anchor ? &k_anchor_map : &k_map;
                 const CUtensorMap* const vm = anchor ? &v_anchor_map : &v_map;
                 const int row = anchor ? w.anchor_base + n * kTileKeys : w.band_first + (n - w.anchor_tiles - w.dna_tiles) * kTileKeys;
-                barrier_expect(&k_full[stage], L::kTileBytes);
+                barrier_expect(&full[stage], 2 * L::kTileBytes);
                 for (int sub = 0; sub < L::kSub; ++sub) {
-                    copy_box(k_stage + sub * L::kSubtileBytes, km, 64 * sub, row, w.kv_head, w.b, &k_full[stage]);
-                }
-                barrier_expect(&v_full[stage], L::kTileBytes);
-                for (int sub = 0; sub < L::kSub; ++sub) {
-                    copy_box(v_stage + sub * L::kSubtileBytes, vm, 64 * sub, row, w.kv_head, w.b, &v_full[stage]);
+                    copy_box(k_stage + sub * L::kSubtileBytes, km, 64 * sub, row, w.kv_head, w.b, &full[stage]);
+                    copy_box(v_stage + sub * L::kSubtileBytes, vm, 64 * sub, row, w.kv_head, w.b, &full[stage]);
                 }
             }
         }
@@ -722,8 +716,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         };
         const auto phase_of = [&](int n) { return (static_cast<uint32_t>(ring + n) / L::kStages) & 1; };
         const auto skip = [&](int n) {
-            barrier_wait(&k_full[stage_of(n)], phase_of(n));
-            barrier_wait(&v_full[stage_of(n)], phase_of(n));
+            barrier_wait(&full[stage_of(n)], phase_of(n));
             release(stage_of(n));
         };
 
@@ -735,7 +728,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             const int first = run_first[r], last = run_last[r];
             if (first > last) continue;
             for (; n < first; ++n) skip(n);
-            barrier_wait(&k_full[stage_of(n)], phase_of(n));
+            barrier_wait(&full[stage_of(n)], phase_of(n));
             my_turn();
             fence_operands();
             issue_s(s, stage_of(n));
@@ -750,8 +743,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             }
             for (++n; n <= last; ++n) {
                 const int stage = stage_of(n), previous = stage_of(n - 1);
-                barrier_wait(&k_full[stage], phase_of(n));
-                barrier_wait(&v_full[previous], phase_of(n - 1));
+                barrier_wait(&full[stage], phase_of(n));  // K(n) and V(n); V(n − 1) was in before S(n − 1)
                 my_turn();
                 fence_operands();
                 issue_s(s, stage);
@@ -769,7 +761,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     clear_p(p);
                 }
             }
-            barrier_wait(&v_full[stage_of(last)], phase_of(last));
             my_turn();
             fence_operands();
             issue_pv(p, stage_of(last));
