@@ -720,13 +720,16 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             release(stage_of(n));
         };
 
-        // Each stretch [first, last]: S of the first tile alone; then S(n) beside P(n − 1)·V(n − 1); it ends with
-        // P(last)·V(last). Tiles outside the stretches are released unread (no stage is held across a skip).
+        // The warpgroup's tiles, its two stretches [first, last] as one pipeline: S of the first tile alone; then S(n)
+        // beside P(m)·V(m) of the tile m it ran before; it ends with P(last)·V(last). Tiles outside the stretches are
+        // released unread: before the first, after the last, and between the stretches (at most a consumer count of
+        // them, while m's stage is held: the ring's other stages hold them).
+        const bool has_first = kAnchors && run_first[0] <= run_last[0], has_second = run_first[1] <= run_last[1];
         int n = 0;
-#pragma unroll 1
-        for (int r = kAnchors ? 0 : 1; r < 2; ++r) {
-            const int first = run_first[r], last = run_last[r];
-            if (first > last) continue;
+        if (has_first || has_second) {
+            const int first = has_first ? run_first[0] : run_first[1], last = has_second ? run_last[1] : run_last[0];
+            // The gap between the stretches: the tiles n with run_last[0] < n < run_first[1] (none inside [first, last]
+            // unless both stretches hold tiles; adjacent ones were joined above).
             for (; n < first; ++n) skip(n);
             barrier_wait(&full[stage_of(n)], phase_of(n));
             my_turn();
@@ -741,15 +744,18 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             } else {
                 clear_p(p);
             }
+            int ran = n;  // the tile whose P·V is next
+#pragma unroll 1
             for (++n; n <= last; ++n) {
-                const int stage = stage_of(n), previous = stage_of(n - 1);
-                barrier_wait(&full[stage], phase_of(n));  // K(n) and V(n); V(n − 1) was in before S(n − 1)
+                for (; n > run_last[0] && n < run_first[1]; ++n) skip(n);
+                const int stage = stage_of(n), previous = stage_of(ran);
+                barrier_wait(&full[stage], phase_of(n));  // K(n) and V(n); V(m) was in before S(m)
                 my_turn();
                 fence_operands();
                 issue_s(s, stage);
                 issue_pv(p, previous);
                 pass_turn();
-                wait_pending<1>();  // S(n) is in; P(n − 1)·V(n − 1) may still run
+                wait_pending<1>();  // S(n) is in; P(m)·V(m) may still run
                 const bool none = mask(s, n, stage);
                 if (!none) softmax_step<kTileKeys / 2, kLazy>(s, state, rescale, args.scale_log2);
                 wait_pending<0>();
@@ -760,6 +766,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 } else {
                     clear_p(p);
                 }
+                ran = n;
             }
             my_turn();
             fence_operands();
