@@ -136,9 +136,6 @@ struct WgmmaArgs {
     // Each list's entries (kDna; fill_entries): entry_slots a list, the slots past its count empty.
     const Entry* entries = nullptr;
     int32_t entry_slots = 0;
-    // Mixed tiles (kMixed, EXPERIMENT): a consumer's band ends in band_full whole tiles and a part tile of
-    // 64 − mixed_rows keys, which shares a tile with the item's last mixed_rows anchors (0: no mixed tiles).
-    int32_t mixed_rows = 0, band_full = 0;
 };
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -154,16 +151,13 @@ struct Item {
     int32_t band_first = 0;                         // first key of the band's first tile: window_start(first position)
     int band_tiles = 0;
     int32_t anchor_base = 0;                        // anchor index (key / S) of the first anchor tile's row 0
-    int32_t anchor_last = 0;                        // the union's last anchor index
     int anchor_tiles = 0;
-    int mixed_tiles = 0;                            // kMixed: one a consumer, after the anchor tiles
     int32_t dna_count = 0;
     int dna_tiles = 0;
     const uint64_t* dna_list = nullptr;
     const Entry* dna_entries = nullptr;  // the list's entries (kDna): copied beside each DNA tile's stage
 
-    __device__ int extra_tiles() const { return anchor_tiles + mixed_tiles + dna_tiles; }
-    __device__ int tiles() const { return extra_tiles() + band_tiles; }
+    __device__ int tiles() const { return anchor_tiles + dna_tiles + band_tiles; }
 };
 
 /**
@@ -198,7 +192,7 @@ __device__ __forceinline__ int query_tile_of(const WgmmaArgs& args, int index)
     return args.query_tiles - 1 - (kHeadMajor ? index % args.query_tiles : index / args.pairs);
 }
 
-template <int kRows, Segments kSegments, int kTileKeys, bool kHeadMajor, bool kMixed>
+template <int kRows, Segments kSegments, int kTileKeys, bool kHeadMajor>
 __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
 {
     Item w;
@@ -223,15 +217,7 @@ __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
             const int2 first = anchor_range(first_anchored, args), last = anchor_range(w.last_position, args);
             if (first.x <= last.y) {
                 w.anchor_base = first.x;
-                w.anchor_last = last.y;
                 w.anchor_tiles = (last.y - first.x) / kTileKeys + 1;
-                // kMixed: the anchors past the whole tiles share a tile with each consumer's band part tile, where they
-                // fit and no row's window is clipped at key 0 (the consumers' bands then start kConsumerRows apart).
-                const int tail = (last.y - first.x + 1) % kTileKeys;
-                if (kMixed && tail > 0 && tail <= args.mixed_rows && w.first_position + 1 >= args.window) {
-                    w.anchor_tiles -= 1;
-                    w.mixed_tiles = kRows / kConsumerRows;
-                }
             }
         }
     }
@@ -375,47 +361,15 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
     mma::sm80::copy_async_wait<0>();
     fence_proxy_async();  // the rows were written through the generic proxy; wgmma reads through the async one
 }
-
-/**
- * kMixed (EXPERIMENT): consumer j's mixed tile, gathered like a DNA tile: rows r < mixed_rows are the anchors past the
- * item's whole anchor tiles (zero past the union's last), the others the part tile of j's band (zero past the item's
- * last row; its first band_full tiles are band tiles of the item).
- */
-template <int kSubtileBytes>
-__device__ __forceinline__ void gather_mixed(uint8_t* k_tile, uint8_t* v_tile, const WgmmaArgs& args, const Item& w, int j, int thread)
-{
-    constexpr int kChunks = 8;  // 16-byte chunks of a 64-column row
-    constexpr int kTileRows = kSubtileBytes / 128;
-    const uint16_t* const k_rows = args.k + w.b * args.k_batch + w.kv_head * args.k_head;
-    const uint16_t* const v_rows = args.v + w.b * args.v_batch + w.kv_head * args.v_head;
-    const int32_t first_anchor = w.anchor_base + w.anchor_tiles * kTileRows;
-    const int32_t first_key = w.band_first + j * kConsumerRows + args.band_full * kTileRows - args.mixed_rows;
-#pragma unroll 1
-    for (int c = thread; c < kTileRows * kChunks; c += kGatherThreads) {
-        const int r = c / kChunks, chunk = c % kChunks;
-        const bool anchor = r < args.mixed_rows;
-        const int32_t key = anchor ? (first_anchor + r) * args.anchor_stride : first_key + r;
-        const bool present = (anchor ? first_anchor + r <= w.anchor_last : key <= w.last_position) && chunk * 8 < args.head_dim;
-        const int64_t at = present ? key : 0;
-        const int column = present ? chunk * 8 : 0;
-        const uint32_t offset = swizzled_offset(r, chunk * 8);
-        mma::sm80::copy_async_16(k_tile + offset, k_rows + at * args.k_token + column, present ? 16 : 0);
-        mma::sm80::copy_async_16(v_tile + offset, v_rows + at * args.v_token + column, present ? 16 : 0);
-    }
-    mma::sm80::copy_async_commit();
-    mma::sm80::copy_async_wait<0>();
-    fence_proxy_async();
-}
 #endif  // PROTEUS_WGMMA_DEVICE
 
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16); kLazy: the running max moves only by more than 2^8 (softmax_step); kMixed
- * (EXPERIMENT, off by default; anchors, 64-key tiles): mixed tiles (WgmmaArgs::mixed_rows).
+ * every tile); kHalf: float16 (else bfloat16); kLazy: the running max moves only by more than 2^8 (softmax_step).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, bool kLazy, bool kMixed>
+          bool kHeadMajor, bool kLazy>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -423,7 +377,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
 {
 #if defined(PROTEUS_WGMMA_DEVICE)
     static_assert(!kPingPong || kSegments == Segments::kBand, "ping-pong pairs the consumers' turns: every consumer runs every tile");
-    static_assert(!kMixed || (kSegments == Segments::kAnchors && kTileKeys == 64 && kDim == 64), "mixed tiles: anchors, 64-key tiles, D 64");
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
@@ -467,10 +420,10 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // goes on issuing the copies of later tiles while a gather lands), and every thread of the four follows
         // the whole ring (each waits for every stage, so that none runs a phase ahead of a barrier).
         const int thread = static_cast<int>(threadIdx.x);
-        if (!kDna && !kMixed && thread != 0) return;
+        if (!kDna && thread != 0) return;
         int ring = 0, count = 0;
         for (int index = static_cast<int>(blockIdx.x); index < args.items; index += static_cast<int>(gridDim.x), ++count) {
-            const Item w = decode<L::kRows, kSegments, kTileKeys, kHeadMajor, kMixed>(args, index);
+            const Item w = decode<L::kRows, kSegments, kTileKeys, kHeadMajor>(args, index);
             const int buffer = count % L::kQBuffers, use = count / L::kQBuffers;
             if (thread == 0) {
                 if (use > 0) barrier_wait(&q_empty[buffer], (use - 1) & 1);
@@ -499,20 +452,11 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     }
                     continue;
                 }
-                if (kMixed && n >= w.anchor_tiles && n < w.anchor_tiles + w.mixed_tiles) {
-                    if constexpr (kMixed) {
-                        if (thread < 32) continue;
-                        gather_mixed<L::kSubtileBytes>(k_stage, v_stage, args, w, n - w.anchor_tiles, thread - 32);
-                        asm volatile("bar.sync %0, 96;\n" ::"n"(kProducerBarrier) : "memory");
-                        if (thread == 32) barrier_arrive(&full[stage]);
-                    }
-                    continue;
-                }
                 if (thread != 0) continue;
                 const bool anchor = kAnchors && n < w.anchor_tiles;
                 const CUtensorMap* const km = anchor ? &k_anchor_map : &k_map;
                 const CUtensorMap* const vm = anchor ? &v_anchor_map : &v_map;
-                const int row = anchor ? w.anchor_base + n * kTileKeys : w.band_first + (n - w.extra_tiles()) * kTileKeys;
+                const int row = anchor ? w.anchor_base + n * kTileKeys : w.band_first + (n - w.anchor_tiles - w.dna_tiles) * kTileKeys;
                 barrier_expect(&full[stage], 2 * L::kTileBytes);
                 for (int sub = 0; sub < L::kSub; ++sub) {
                     copy_box(k_stage + sub * L::kSubtileBytes, km, 64 * sub, row, w.kv_head, w.b, &full[stage]);
@@ -558,37 +502,31 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         int32_t wg_first, wg_last;     // the warpgroup's rows (wg_last < wg_first: none)
         int32_t band_first;            // the band's first key
         int32_t anchor_base = 0;       // anchor index of the first anchor tile's row 0
-        int anchor_tiles, extra_tiles, tiles;  // anchor tiles, anchor, mixed and DNA tiles, all tiles
+        int anchor_tiles, extra_tiles, tiles;  // anchor tiles, anchor and DNA tiles, all tiles
         int run_first[2], run_last[2];  // the stretches of tiles this warpgroup computes (empty: first > last)
-        int mixed = -1;                 // kMixed: this warpgroup's mixed tile (−1: none)
         // Each row's anchors [low, high] (anchor indices; empty: low > high) and DNA threshold, in shared memory
         // (the D 64 consumers have no registers to spare for them): this warp's 16 rows.
         int2* const ranges = row_ranges + (consumer * 4 + warp) * 16;
         uint64_t* const thresholds = row_thresholds + (consumer * 4 + warp) * 16;
         {
-            const Item w = decode<L::kRows, kSegments, kTileKeys, kHeadMajor, kMixed>(args, index);
+            const Item w = decode<L::kRows, kSegments, kTileKeys, kHeadMajor>(args, index);
             wg_first = w.first_position + consumer * kConsumerRows;
             wg_last = wg_first + kConsumerRows - 1 < w.last_position ? wg_first + kConsumerRows - 1 : w.last_position;
             for (int k = 0; k < 2; ++k) position[k] = wg_first + 16 * warp + g + 8 * k;
             band_first = w.band_first;
             anchor_base = w.anchor_base;
             anchor_tiles = w.anchor_tiles;
-            extra_tiles = w.extra_tiles();
+            extra_tiles = w.anchor_tiles + w.dna_tiles;
             tiles = w.tiles();
             const bool has_rows = wg_first <= wg_last;
             // The anchor and DNA tiles where one of the warpgroup's rows has such keys (i ≥ W); the band tiles its
             // rows' windows reach (every band tile with ping-pong, so that the consumers' turns pair up).
             run_first[0] = 0;
-            run_last[0] = has_rows && wg_last >= window ? (kMixed ? w.anchor_tiles : extra_tiles) - 1 : -1;
+            run_last[0] = has_rows && wg_last >= window ? extra_tiles - 1 : -1;
             const int32_t wg_lo = static_cast<int32_t>(window_start(wg_first, window));
             run_first[1] = extra_tiles + (kPingPong ? 0 : (wg_lo - band_first) / kTileKeys);
             run_last[1] = kPingPong ? tiles - 1 : has_rows ? extra_tiles + (wg_last - band_first) / kTileKeys : run_first[1] - 1;
-            if (kMixed && w.mixed_tiles > 0 && has_rows) {
-                // The band's part tile is in the mixed tile: band_full band tiles at most.
-                mixed = w.anchor_tiles + consumer;
-                run_last[1] = min(run_last[1], run_first[1] + args.band_full - 1);
-            }
-            if (mixed < 0 && run_last[0] >= 0 && run_last[0] + 1 == run_first[1]) {  // adjacent: one stretch
+            if (run_last[0] >= 0 && run_last[0] + 1 == run_first[1]) {  // adjacent: one stretch
                 run_last[0] = run_last[1];
                 run_first[1] = 1;
                 run_last[1] = 0;
@@ -641,30 +579,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     for (int e = 0; e < 4; ++e) {
                         const int32_t a = 8 * c + e % 2;
                         if (a < low[e / 2] || a > high[e / 2]) s[4 * c + e] = -INFINITY;
-                    }
-                }
-                return false;
-            } else if (kMixed && n < extra_tiles) {
-                // The warpgroup's mixed tile: columns below mixed_rows are anchors a0 + c (the anchor test), the others
-                // band keys key0 + c (the band test; its part tile starts band_full tiles into its band).
-                const int32_t a0 = anchor_base + anchor_tiles * kTileKeys;
-                const int32_t key0 = band_first + consumer * kConsumerRows + args.band_full * kTileKeys - args.mixed_rows;
-                const int32_t split = args.mixed_rows - 2 * t;
-                int32_t low[2], high[2], band_low[2], band_high[2];
-                for (int k = 0; k < 2; ++k) {
-                    low[k] = ranges[g + 8 * k].x - a0 - 2 * t;
-                    high[k] = ranges[g + 8 * k].y - a0 - 2 * t;
-                    band_high[k] = position[k] - key0 - 2 * t;
-                    band_low[k] = band_high[k] - window;
-                }
-#pragma unroll
-                for (int c = 0; c < kTileKeys / 8; ++c) {
-#pragma unroll
-                    for (int e = 0; e < 4; ++e) {
-                        const int32_t column = 8 * c + e % 2;
-                        const bool takes = column < split ? column >= low[e / 2] && column <= high[e / 2]
-                                                          : column > band_low[e / 2] && column <= band_high[e / 2];
-                        if (!takes) s[4 * c + e] = -INFINITY;
                     }
                 }
                 return false;
@@ -812,10 +726,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // them, while m's stage is held: the ring's other stages hold them).
         const bool has_first = kAnchors && run_first[0] <= run_last[0], has_second = run_first[1] <= run_last[1];
         int n = 0;
-        if (has_first || has_second || mixed >= 0) {
-            // kMixed: the warpgroup's mixed tile lies between the stretches.
-            const int first = has_first ? run_first[0] : mixed >= 0 ? mixed : run_first[1];
-            const int last = has_second ? run_last[1] : mixed >= 0 ? mixed : run_last[0];
+        if (has_first || has_second) {
+            const int first = has_first ? run_first[0] : run_first[1], last = has_second ? run_last[1] : run_last[0];
             // The gap between the stretches: the tiles n with run_last[0] < n < run_first[1] (none inside [first, last]
             // unless both stretches hold tiles; adjacent ones were joined above).
             for (; n < first; ++n) skip(n);
@@ -835,7 +747,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             int ran = n;  // the tile whose P·V is next
 #pragma unroll 1
             for (++n; n <= last; ++n) {
-                for (; n > run_last[0] && n < run_first[1] && n != mixed; ++n) skip(n);
+                for (; n > run_last[0] && n < run_first[1]; ++n) skip(n);
                 const int stage = stage_of(n), previous = stage_of(ran);
                 barrier_wait(&full[stage], phase_of(n));  // K(n) and V(n); V(m) was in before S(m)
                 my_turn();
@@ -976,7 +888,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false, bool kLazy = false, bool kMixed = false>
+          bool kHeadMajor = false, bool kLazy = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -1033,12 +945,6 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.v_head = problem.v.strides[1];
     args.v_token = problem.v.strides[2];
     args.dna = dna;
-    if constexpr (kMixed) {
-        // A consumer's band: W + 63 keys from its first row's window start, band_full whole tiles and a part tile.
-        args.band_full = static_cast<int32_t>((args.window + kConsumerRows - 1) / kTileKeys);
-        const int32_t part = static_cast<int32_t>(args.window + kConsumerRows - 1) - args.band_full * kTileKeys;
-        args.mixed_rows = part > 0 ? kTileKeys - part : 0;
-    }
     if constexpr (kSegments == Segments::kDna) {
         // One table of entries for the call, kKeys-aligned per list so that each DNA tile's are one bulk copy.
         const int64_t lists = problem.batch * int64_t{dna.query_tiles};
@@ -1053,7 +959,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kLazy, kMixed>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kLazy>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1095,73 +1001,57 @@ bool head_by_head(const FluxProblem& problem, int64_t l2_bytes)
 }
 
 /** The 64-key instantiation for `problem`'s segments with `consumers` (narrow_consumers: three with DNA lists, else four). */
-template <bool kHalf, bool kLazy>
+template <bool kHalf>
 proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Segments segments, int consumers, int multiprocessors,
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
     switch (segments) {
     case Segments::kDna:
-        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, kLazy>(problem, dna, multiprocessors, workspace, stream);
-    case Segments::kAnchors: {
-        // EXPERIMENT (off by default; NOTES.md, "version 8"): PROTEUS_WGMMA_MIXED=1, mixed tiles (read once).
-        static const bool mixed = [] {
-            const char* value = std::getenv("PROTEUS_WGMMA_MIXED");
-            return value != nullptr && std::string(value) == "1";
-        }();
-        return mixed ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, kLazy, true>(problem, dna, multiprocessors, workspace, stream)
-                     : launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, kLazy>(problem, dna, multiprocessors, workspace, stream);
-    }
+        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, false>(problem, dna, multiprocessors, workspace, stream);
+    case Segments::kAnchors:
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, false>(problem, dna, multiprocessors, workspace, stream);
     default:
         return consumers == 4
-                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, kLazy>(problem, dna, multiprocessors, workspace, stream)
-                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64, false, kLazy>(problem, dna, multiprocessors, workspace, stream);
+                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, false>(problem, dna, multiprocessors, workspace, stream)
+                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64, false, false>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
 /** The 128-key instantiation for `problem`'s head dim, segments and window (narrow_consumers 0). */
-template <bool kHalf, bool kLazy>
+template <bool kHalf>
 proteus_status launch_wide(const FluxProblem& problem, const TileDna& dna, Segments segments, const DeviceTraits& traits,
                            StreamWorkspace& workspace, cudaStream_t stream)
 {
     const int multiprocessors = traits.multiprocessors;
     const bool by_head = head_by_head(problem, traits.l2_bytes);
+    // The lazy running max (softmax_step's kLazy) at D 128 only: measured on the H200 (NOTES.md, "version 8") it took
+    // 4 % off D 128's dense times and added 2–3 % to D 64's (and 0.5–1.6 % to the 64-key kernels').
     if (problem.head_dim <= 64) {
         // Here only the band from W 1024 on (shorter windows, anchors and DNA lists run narrow): ping-pong.
-        return by_head ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, true, kLazy>(problem, dna, multiprocessors, workspace, stream)
-                       : launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, false, kLazy>(problem, dna, multiprocessors, workspace, stream);
+        return by_head ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, true>(problem, dna, multiprocessors, workspace, stream)
+                       : launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, false>(problem, dna, multiprocessors, workspace, stream);
     }
     switch (segments) {
     case Segments::kDna:
-        return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf, kKeys, false, kLazy>(problem, dna, multiprocessors, workspace, stream);
+        return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf, kKeys, false, true>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf, kKeys, false, kLazy>(problem, dna, multiprocessors, workspace, stream);
+        return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf, kKeys, false, true>(problem, dna, multiprocessors, workspace, stream);
     default:
-        return by_head ? launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, true, kLazy>(problem, dna, multiprocessors, workspace, stream)
-                       : launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, false, kLazy>(problem, dna, multiprocessors, workspace, stream);
+        return by_head ? launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, true, true>(problem, dna, multiprocessors, workspace, stream)
+                       : launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, false, true>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
-/**
- * The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma), with the lazy running max
- * (softmax_step's kLazy) unless PROTEUS_WGMMA_LAZY=0 (the comparison switch of NOTES.md, "version 8"; read once).
- */
+/** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
 template <bool kHalf>
 proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, const DeviceTraits& traits, StreamWorkspace& workspace,
                             cudaStream_t stream)
 {
-    static const bool lazy = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_LAZY");
-        return value == nullptr || std::string(value) != "0";
-    }();
     const Segments segments = segments_of(problem, dna);
     const int consumers = narrow_consumers(problem);
-    if (consumers != 0) {
-        return lazy ? launch_narrow<kHalf, true>(problem, dna, segments, consumers, traits.multiprocessors, workspace, stream)
-                    : launch_narrow<kHalf, false>(problem, dna, segments, consumers, traits.multiprocessors, workspace, stream);
-    }
-    return lazy ? launch_wide<kHalf, true>(problem, dna, segments, traits, workspace, stream)
-                : launch_wide<kHalf, false>(problem, dna, segments, traits, workspace, stream);
+    return consumers != 0 ? launch_narrow<kHalf>(problem, dna, segments, consumers, traits.multiprocessors, workspace, stream)
+                          : launch_wide<kHalf>(problem, dna, segments, traits, workspace, stream);
 }
 
 /** 16-byte aligned rows, and a stride the tensor copy engine takes on every axis of extent > 1 (no broadcast). */
