@@ -1114,7 +1114,8 @@ proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna,
     // beside each stage leave no room for a third). The consumer counts fix the rows of a work item, and so
     // the query tiles the DNA lists are built for (read by wgmma_query_rows too). Version 6: at D ≤ 64 the
     // persistent kernels run on 64-key tiles (narrow_consumers), and long causal bands head by head where the
-    // keys outgrow the L2 (head_by_head). Version 7: four consumers with anchors (without DNA lists).
+    // keys outgrow the L2 (head_by_head). Version 7: four consumers with anchors (without DNA lists). Version 8: the
+    // lazy running max at D 128 (launch_wide), one full barrier a stage, a consumer's stretches as one pipeline.
     return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true>(problem, dna, traits, workspace, stream)
                                                     : launch_typed<false>(problem, dna, traits, workspace, stream);
 }
