@@ -2,7 +2,9 @@
 // own against the host: shared-memory matrix descriptors for wgmma (K-major operands
 // with the 128-byte swizzle, the MN-major V operand read transposed), the A operand from registers (P
 // in the accumulator layout of the scores), and the bulk tensor copy (TMA, 128-byte swizzle) completing
-// on an mbarrier. Each probe prints PASS or FAIL with its largest error; exit 0 when all pass.
+// on an mbarrier. Each probe prints PASS or FAIL with its largest error; exit 0 when all pass. A last probe prints
+// INFO only (not a failure either way): whether a box written at a tile row that is not a multiple of 8 lands in the
+// whole tile's swizzle (a question for a kernel design, not a check of today's kernel).
 //
 // Build (the device harness, tests/gpu/run.sh step `hopper`; needs a CUDA ≥ 12.0 nvcc, an sm_90 device):
 //   nvcc -std=c++17 -O2 -Inative/src -gencode=arch=compute_90a,code=sm_90a tests/gpu/hopper_probe.cu -o hopper_probe
@@ -147,6 +149,32 @@ __global__ void __launch_bounds__(128) probe_tma(const __grid_constant__ CUtenso
     for (int e = threadIdx.x; e < 64 * 128; e += blockDim.x) image[e] = tile[e];
 }
 
+// ---- probe 4 (informational): two boxes in one tile, the second at a row that is not a multiple of 8 ----------
+// Whether the copy engine swizzles by shared-memory address (then a box of `second_rows` rows written at tile row
+// `first_rows` lands where the 128-byte swizzle of the whole tile puts those rows, and a tile can mix two sources:
+// NOTES.md, "version 8", mixed tiles). Not counted as a failure either way: the answer decides a design.
+
+__global__ void __launch_bounds__(128) probe_tma_split(const __grid_constant__ CUtensorMap first, const __grid_constant__ CUtensorMap second,
+                                                       int first_rows, int second_rows, uint8_t* image)
+{
+    __shared__ __align__(1024) uint8_t tile[64 * 128];
+    __shared__ __align__(8) uint64_t barrier;
+    for (int e = threadIdx.x; e < 64 * 128; e += blockDim.x) tile[e] = 0xCD;
+    if (threadIdx.x == 0) {
+        barrier_init(&barrier, 1);
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    fence_proxy_async();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        barrier_expect(&barrier, (first_rows + second_rows) * 128);
+        copy_box(tile, &first, 0, 0, 1, 0, &barrier);                        // tensor rows 0 … first_rows − 1
+        copy_box(tile + first_rows * 128, &second, 0, 100, 1, 0, &barrier);  // tensor rows 100 … 100 + second_rows − 1
+    }
+    barrier_wait(&barrier, 0);
+    for (int e = threadIdx.x; e < 64 * 128; e += blockDim.x) image[e] = tile[e];
+}
+
 // ---- host ---------------------------------------------------------------------------------------
 
 std::vector<__nv_bfloat16> random_bf16(std::mt19937& rng, size_t n, std::vector<float>& rounded)
@@ -274,6 +302,44 @@ void run_tma(std::mt19937& rng)
         }
     }
     report("TMA 4D box [64][64] bf16 (head 1 of [1, 2, 300, 64]), 128B swizzle, mbarrier complete_tx (rows 0, 17, 256)", worst, 0.0);
+
+    // Probe 4: boxes of 44 and 20 rows (W 341's anchor tail and band part tile), the second at tile row 44. Last, as a
+    // misaligned destination may fault and leave the context unusable.
+    constexpr int kFirst = 44, kSecond = 20;
+    CUtensorMap first{}, second{};
+    const cuuint32_t first_box[4] = {64, kFirst, 1, 1}, second_box[4] = {64, kSecond, 1, 1};
+    CUresult split = encode(&first, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, tensor, dims, strides, first_box, element_strides,
+                            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (split == CUDA_SUCCESS) {
+        split = encode(&second, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, tensor, dims, strides, second_box, element_strides,
+                       CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                       CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    }
+    if (split != CUDA_SUCCESS) {
+        std::printf("INFO TMA split tile: cuTensorMapEncodeTiled returned %d\n", static_cast<int>(split));
+    } else {
+        probe_tma_split<<<1, 128>>>(first, second, kFirst, kSecond, image_device);
+        const cudaError_t status = cudaDeviceSynchronize();
+        if (status != cudaSuccess) {
+            std::printf("INFO TMA split tile (boxes of %d and %d rows, the second at tile row %d): the copy failed: %s\n", kFirst, kSecond,
+                        kFirst, cudaGetErrorString(status));
+        } else {
+            std::vector<uint8_t> image(64 * 128);
+            check(cudaMemcpy(image.data(), image_device, image.size(), cudaMemcpyDeviceToHost), "download");
+            double split_worst = 0;
+            for (int r = 0; r < 64; ++r) {
+                const int row = r < kFirst ? r : 100 + r - kFirst;  // of head 1
+                for (int c = 0; c < 64; ++c) {
+                    const __nv_bfloat16 got = *reinterpret_cast<const __nv_bfloat16*>(image.data() + swizzled_offset(r, c));
+                    split_worst = std::max(split_worst, double(std::fabs(__bfloat162float(got) - rounded[(kRows + row) * 64 + c])));
+                }
+            }
+            std::printf("INFO TMA split tile (boxes of %d and %d rows, the second at tile row %d): %s the whole tile's 128B swizzle "
+                        "(largest error %.3e)\n",
+                        kFirst, kSecond, kFirst, split_worst == 0.0 ? "matches" : "does NOT match", split_worst);
+        }
+    }
     cudaFree(tensor);
     cudaFree(image_device);
 }

@@ -135,7 +135,7 @@ if has_step hopper; then
   { nvcc -std=c++17 -O2 -I"$root/native/src" -gencode=arch=compute_90a,code=sm_90a "$root/tests/gpu/hopper_probe.cu" -o "$build/hopper_probe" &&
       timeout 60 "$build/hopper_probe"; } >"$out/hopper.txt" 2>&1
   note "hopper probes (wgmma descriptors, A from registers, TMA; tests/gpu/hopper_probe.cu): rc=$? in $((SECONDS - start)) s :: $(tail -1 "$out/hopper.txt")"
-  grep -E '^(PASS|FAIL)' "$out/hopper.txt" | tee -a "$summary"
+  grep -E '^(PASS|FAIL|INFO)' "$out/hopper.txt" | tee -a "$summary"
   # The Hopper tile kernel itself (AUTO's choice on sm_90) against the CPU backend, under the sanitizers, then
   # its times beside the mma.sync kernel's (tests/gpu/wgmma_check.cpp).
   checker="$build/wgmma_check"
