@@ -306,16 +306,15 @@ void run_tma(std::mt19937& rng)
     // Probe 4: boxes of 44 and 20 rows (W 341's anchor tail and band part tile), the second at tile row 44. Last, as a
     // misaligned destination may fault and leave the context unusable.
     constexpr int kFirst = 44, kSecond = 20;
+    const auto encode_rows = [&](cuuint32_t rows, CUtensorMap& split_map) {  // the map above, with boxes of `rows` rows
+        const cuuint32_t split_box[4] = {64, rows, 1, 1};
+        return encode(&split_map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, tensor, dims, strides, split_box, element_strides,
+                      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    };
     CUtensorMap first{}, second{};
-    const cuuint32_t first_box[4] = {64, kFirst, 1, 1}, second_box[4] = {64, kSecond, 1, 1};
-    CUresult split = encode(&first, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, tensor, dims, strides, first_box, element_strides,
-                            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
-                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    if (split == CUDA_SUCCESS) {
-        split = encode(&second, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, tensor, dims, strides, second_box, element_strides,
-                       CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
-                       CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    }
+    CUresult split = encode_rows(kFirst, first);
+    if (split == CUDA_SUCCESS) split = encode_rows(kSecond, second);
     if (split != CUDA_SUCCESS) {
         std::printf("INFO TMA split tile: cuTensorMapEncodeTiled returned %d\n", static_cast<int>(split));
     } else {

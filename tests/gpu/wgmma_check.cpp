@@ -182,7 +182,7 @@ int check(proteus_context gpu, proteus_context cpu, bool small)
     cases.push_back({1, 4, 4, 1000, 64, 0, 1000, INT64_MAX / 4, 1, 0, 0, false, true});
     cases.push_back({1, 2, 1, 2000, 128, 500, 1000, 150, 64, 3, 10, false, true});
     cases.push_back({1, 16, 4, 20000, 64, 0, 20000, 341, 256, 40});  // ~1700 items: several a persistent block
-    // The shortlist shape where rows reach two or three anchor tiles (116 … 156 anchors), GQA, a query slice, under
+    // The shortlist shape where rows reach two or three anchor tiles (93 … 156 anchors), GQA, a query slice, under
     // `check small` (so the sanitizers run it; version 8 checked its mixed-tile experiment on it).
     cases.push_back({1, 2, 1, 40000, 64, 24000, 16000, 341, 256, 171});
     // Version 6: causal bands whose keys (B·Hkv·T·D·4 bytes) pass twice the L2 (50 MiB on the H200) walk their items

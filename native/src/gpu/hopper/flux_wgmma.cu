@@ -374,17 +374,16 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
     mma::sm80::copy_async_wait<0>();
     fence_proxy_async();  // the rows were written through the generic proxy; wgmma reads through the async one
 }
-
 #endif  // PROTEUS_WGMMA_DEVICE
 
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16); kLazy: the running max moves only by more than 2^8 (softmax_step); kMixed
- * (EXPERIMENT, off by default; anchors, 64-key tiles): mixed tiles (WgmmaArgs::mixed_rows), two tensor copies a tile.
+ * every tile); kHalf: float16 (else bfloat16); kMixed (EXPERIMENT, off by default; anchors, 64-key tiles): mixed tiles
+ * (WgmmaArgs::mixed_rows), two tensor copies a tile.
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, bool kLazy, bool kMixed>
+          bool kHeadMajor, bool kMixed>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -398,6 +397,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
+    // The lazy running max (softmax_step) at D 128 only: measured on the H200 (NOTES.md, "version 8") it took 4 % off
+    // D 128's dense times and added 2–3 % to D 64's (and 0.5–1.6 % to the 64-key kernels').
+    constexpr bool kLazy = kDim == 128;
     // Whether a warp skips the softmax of a band tile none of its rows reaches (the short windows' last tile of a
     // consumer). Not with DNA lists or ping-pong: the branch there made ptxas serialise the wgmma (C7513) or spill.
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
@@ -792,8 +794,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             // kMixed: the warpgroup's mixed tile lies between the stretches.
             const int first = has_first ? run_first[0] : mixed >= 0 ? mixed : run_first[1];
             const int last = has_second ? run_last[1] : mixed >= 0 ? mixed : run_last[0];
-            // The gap between the stretches: the tiles n with run_last[0] < n < run_first[1] (none inside [first, last]
-            // unless both stretches hold tiles; adjacent ones were joined above).
             for (; n < first; ++n) skip(n);
             barrier_wait(&full[stage_of(n)], phase_of(n));
             my_turn();
@@ -811,6 +811,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             int ran = n;  // the tile whose P·V is next
 #pragma unroll 1
             for (++n; n <= last; ++n) {
+                // The gap between the stretches: the tiles run_last[0] < n < run_first[1] but the mixed tile (none inside
+                // [first, last] unless both stretches hold tiles; adjacent ones were joined above).
                 for (; n > run_last[0] && n < run_first[1] && (!kMixed || n != mixed); ++n) skip(n);
                 const int stage = stage_of(n), previous = stage_of(ran);
                 barrier_wait(&full[stage], phase_of(n));  // K(n) and V(n); V(m) was in before S(m)
@@ -952,7 +954,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false, bool kLazy = false, bool kMixed = false>
+          bool kHeadMajor = false, bool kMixed = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -1038,7 +1040,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kLazy, kMixed>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kMixed>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1088,7 +1090,7 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
     switch (segments) {
     case Segments::kDna:
-        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, false>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors: {
         // EXPERIMENT (off by default; NOTES.md, "version 8"): PROTEUS_WGMMA_MIXED=1 (four consumers) or 3 (three, whose
         // registers leave the step loop without spills), mixed tiles filled by two tensor copies (read once; needs
@@ -1097,14 +1099,14 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
             const char* value = std::getenv("PROTEUS_WGMMA_MIXED");
             return value == nullptr ? 0 : std::string(value) == "1" ? 4 : std::string(value) == "3" ? 3 : 0;
         }();
-        if (mixed == 4) return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, false, true>(problem, dna, multiprocessors, workspace, stream);
-        if (mixed == 3) return launch<64, 3, false, 8, 2, Segments::kAnchors, kHalf, 64, false, false, true>(problem, dna, multiprocessors, workspace, stream);
-        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, false>(problem, dna, multiprocessors, workspace, stream);
+        if (mixed == 4) return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
+        if (mixed == 3) return launch<64, 3, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     }
     default:
         return consumers == 4
-                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, false>(problem, dna, multiprocessors, workspace, stream)
-                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64, false, false>(problem, dna, multiprocessors, workspace, stream);
+                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
+                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
@@ -1115,8 +1117,6 @@ proteus_status launch_wide(const FluxProblem& problem, const TileDna& dna, Segme
 {
     const int multiprocessors = traits.multiprocessors;
     const bool by_head = head_by_head(problem, traits.l2_bytes);
-    // The lazy running max (softmax_step's kLazy) at D 128 only: measured on the H200 (NOTES.md, "version 8") it took
-    // 4 % off D 128's dense times and added 2–3 % to D 64's (and 0.5–1.6 % to the 64-key kernels').
     if (problem.head_dim <= 64) {
         // Here only the band from W 1024 on (shorter windows, anchors and DNA lists run narrow): ping-pong.
         return by_head ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, true>(problem, dna, multiprocessors, workspace, stream)
@@ -1124,12 +1124,12 @@ proteus_status launch_wide(const FluxProblem& problem, const TileDna& dna, Segme
     }
     switch (segments) {
     case Segments::kDna:
-        return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf, kKeys, false, true>(problem, dna, multiprocessors, workspace, stream);
+        return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf, kKeys, false, true>(problem, dna, multiprocessors, workspace, stream);
+        return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, workspace, stream);
     default:
-        return by_head ? launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, true, true>(problem, dna, multiprocessors, workspace, stream)
-                       : launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, false, true>(problem, dna, multiprocessors, workspace, stream);
+        return by_head ? launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, true>(problem, dna, multiprocessors, workspace, stream)
+                       : launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, false>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
