@@ -52,6 +52,7 @@
 
 #include "core/candidate_rules.h"
 #include "core/error.h"
+#include "core/fast_divide.h"
 #include "gpu/device_call.h"
 #include "gpu/flux_common.h"
 
@@ -140,6 +141,8 @@ struct WgmmaArgs {
     // 64 − mixed_rows keys, which shares a tile with the item's last mixed_rows anchors (0: no mixed tiles), each
     // filled by its own tensor copy (k_tail_map / v_tail_map, k_part_map / v_part_map).
     int32_t mixed_rows = 0, band_full = 0;
+    // The item decode's divisors (core/fast_divide.h): B·H, H, the GQA group, the query tiles, S, and the grid's blocks.
+    FastDivide pairs_divide, heads_divide, group_divide, tiles_divide, stride_divide, blocks_divide;
 };
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -175,7 +178,7 @@ __device__ __forceinline__ int2 anchor_range(int32_t i, const WgmmaArgs& args)
 {
     const int32_t limit = i - args.window;
     if (args.anchor_count <= 0 || limit < 0) return {kNoAnchors, -kNoAnchors};
-    const int32_t last = static_cast<int32_t>(static_cast<uint32_t>(limit) / static_cast<uint32_t>(args.anchor_stride));
+    const int32_t last = static_cast<int32_t>(args.stride_divide.quotient(static_cast<uint32_t>(limit)));
     const int32_t count = last + 1 < args.anchor_count ? last + 1 : args.anchor_count;
     return {last - count + 1, last};
 }
@@ -188,14 +191,16 @@ __device__ __forceinline__ int2 anchor_range(int32_t i, const WgmmaArgs& args)
 template <bool kHeadMajor>
 __device__ __forceinline__ int pair_of(const WgmmaArgs& args, int index)
 {
-    return kHeadMajor ? index / args.query_tiles : index % args.pairs;
+    const uint32_t x = static_cast<uint32_t>(index);
+    return static_cast<int>(kHeadMajor ? args.tiles_divide.quotient(x) : args.pairs_divide.remainder(x));
 }
 
 /** Item x's query tile, the longest first (counted from the last). */
 template <bool kHeadMajor>
 __device__ __forceinline__ int query_tile_of(const WgmmaArgs& args, int index)
 {
-    return args.query_tiles - 1 - (kHeadMajor ? index % args.query_tiles : index / args.pairs);
+    const uint32_t x = static_cast<uint32_t>(index);
+    return args.query_tiles - 1 - static_cast<int>(kHeadMajor ? args.tiles_divide.remainder(x) : args.pairs_divide.quotient(x));
 }
 
 template <int kRows, Segments kSegments, int kTileKeys, bool kHeadMajor, bool kMixed>
@@ -204,9 +209,9 @@ __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
     Item w;
     const int pair = pair_of<kHeadMajor>(args, index);
     const int tile = query_tile_of<kHeadMajor>(args, index);
-    w.h = pair % args.heads;
-    w.b = pair / args.heads;
-    w.kv_head = w.h / args.group;
+    w.h = static_cast<int>(args.heads_divide.remainder(static_cast<uint32_t>(pair)));
+    w.b = static_cast<int>(args.heads_divide.quotient(static_cast<uint32_t>(pair)));
+    w.kv_head = static_cast<int>(args.group_divide.quotient(static_cast<uint32_t>(w.h)));
     w.first_row = tile * kRows;
     const int64_t rows = args.query_len - w.first_row < kRows ? args.query_len - w.first_row : kRows;
     w.first_position = static_cast<int32_t>(args.query_offset + w.first_row);
@@ -244,6 +249,33 @@ __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
         }
     }
     return w;
+}
+
+/** threadIdx.x read anew where it is used (an asm volatile is not hoisted out of loops: no value to keep alive across them). */
+__device__ __forceinline__ uint32_t fresh_thread_index()
+{
+    uint32_t index;
+    asm volatile("mov.u32 %0, %%tid.x;\n" : "=r"(index));
+    return index;
+}
+
+/**
+ * The count of item `index` in this block (items blockIdx.x, + gridDim.x, …; `blocks` divides by gridDim.x), from a
+ * fresh read of the block index: the compiler can neither hoist nor reuse it, so that no count or Q buffer index stays alive across the
+ * step loop (the four-consumer kernels have no register for one there and spilled it).
+ */
+__device__ __forceinline__ int fresh_item_count(int index, const FastDivide& blocks)
+{
+    uint32_t block;
+    asm volatile("mov.u32 %0, %%ctaid.x;\n" : "=r"(block));
+    return static_cast<int>(blocks.quotient(static_cast<uint32_t>(index) - block));
+}
+
+/** The row slot (rows_ranges, row_thresholds) that consumer thread `thread` (t = lane % 4 < 2) writes: row g + 8t of its warp. */
+__device__ __forceinline__ int row_slot(uint32_t thread)
+{
+    const uint32_t lane = thread % 32;
+    return static_cast<int>((thread / 32 - 4) * 16 + lane / 4 + 8 * (lane % 4));
 }
 
 /** A consumer thread's online-softmax state: its two rows' running max (raw scores) and partial sums. */
@@ -404,7 +436,10 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // consumer). Not with DNA lists or ping-pong: the branch there made ptxas serialise the wgmma (C7513) or spill.
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
     extern __shared__ uint8_t raw[];
-    uint8_t* const base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw) + 1023) & ~uintptr_t{1023});
+    // Aligned by an offset from `raw` (not through an integer): the compiler then keeps every pointer below in the shared
+    // space (32-bit addresses, ld/st.shared) instead of generic 64-bit ones, which cost registers and, in the four-consumer
+    // anchors kernel, spills reloaded on every item (NOTES.md, version 9).
+    uint8_t* const base = raw + ((1024u - (shared_address(raw) & 1023u)) & 1023u);
     uint8_t* const q_tiles = base;                               // [buffer][sub][kRows][128 B]
     uint8_t* const k_tiles = base + L::kQBuffers * L::kQBytes;   // [stage][sub][128 keys][128 B]
     uint8_t* const v_tiles = k_tiles + L::kStages * L::kTileBytes;
@@ -529,8 +564,12 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     const uint32_t high = static_cast<uint32_t>(descriptor(k_tiles, 16, 1024) >> 32);
     const int32_t window = args.window;
 
-    int ring = 0, count = 0;
-    for (int index = static_cast<int>(blockIdx.x); index < args.items; index += static_cast<int>(gridDim.x), ++count) {
+    int ring = 0;
+    for (int index = static_cast<int>(blockIdx.x); index < args.items; index += static_cast<int>(gridDim.x)) {
+        // The item's count in this block, from its index (a division an item) rather than carried across the step loop,
+        // where the four-consumer kernels have no register for it and spilled it (reloaded from local memory, which
+        // missed the L1: NOTES.md, version 9).
+        const int count = fresh_item_count(index, args.blocks_divide);
         const int buffer = __shfl_sync(0xffffffffu, count % L::kQBuffers, 0), use = count / L::kQBuffers;
         int32_t position[2];           // this thread's rows (k 0: row g, k 1: row g + 8 of its warp's 16)
         int32_t wg_first, wg_last;     // the warpgroup's rows (wg_last < wg_first: none)
@@ -579,7 +618,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 // the mask skips the anchor tiles inside it.
                 int32_t common_low = INT32_MIN, common_high = INT32_MAX;
                 if (t < 2) {
-                    const int32_t i = position[t];
+                    const int32_t i = t == 0 ? position[0] : position[1];  // not position[t]: a local-memory array
                     int2 range{kNoAnchors, -kNoAnchors};
                     uint64_t threshold = ~uint64_t{0};
                     if (i <= wg_last) {
@@ -590,8 +629,10 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                             threshold = args.dna.thresholds[w.b * args.dna.prefixes + (i - window - args.dna.first_prefix)];
                         }
                     }
-                    ranges[g + 8 * t] = range;
-                    if (kDna) thresholds[g + 8 * t] = threshold;
+                    // The slot's address from a fresh read of the thread index: kept from before the item loop, it was
+                    // one more value that the step loop's registers could not hold (spilled, as above).
+                    row_ranges[row_slot(fresh_thread_index())] = range;
+                    if (kDna) row_thresholds[row_slot(fresh_thread_index())] = threshold;
                 }
                 common_low = __reduce_max_sync(0xffffffffu, common_low);
                 common_high = __reduce_min_sync(0xffffffffu, common_high);
@@ -845,19 +886,22 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         ring += tiles;
         // Every S of the item has been read: Q's buffer may take a later item.
         __syncwarp();
-        if (lane == 0) barrier_arrive(&q_empty[buffer]);
+        if (lane == 0) barrier_arrive(&q_empty[fresh_item_count(index, args.blocks_divide) % L::kQBuffers]);  // not `buffer`: see fresh_item_count
 
         // o = acc / l (the row's 4 lanes hold parts of l); lse = (m·scale + log2 l)·ln 2 in natural-log units;
         // an inactive row writes 0 and −inf.
         const int pair = pair_of<kHeadMajor>(args, index);
-        const int h = pair % args.heads, b = pair / args.heads;
+        const int h = static_cast<int>(args.heads_divide.remainder(static_cast<uint32_t>(pair)));
+        const int b = static_cast<int>(args.heads_divide.quotient(static_cast<uint32_t>(pair)));
 #pragma unroll
         for (int k = 0; k < 2; ++k) {
             float l = state.l[k];
             l += __shfl_xor_sync(0xffffffffu, l, 1);
             l += __shfl_xor_sync(0xffffffffu, l, 2);
-            if (position[k] > wg_last) continue;
+            // Past the item's last row (position > wg_last): tested on the slice's length, which the kernel's
+            // parameters hold, rather than on wg_last, which would have to stay alive across the step loop.
             const int64_t row = position[k] - args.query_offset;
+            if (row >= args.query_len) continue;
             const bool active = args.active == nullptr ||
                                 args.active[b * args.active_batch + h * args.active_head + row * args.active_token] != 0;
             const float inverse = active ? 1.0f / l : 0.0f;
@@ -985,6 +1029,11 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.query_tiles = static_cast<int>((problem.query_len + L::kRows - 1) / L::kRows);
     args.pairs = static_cast<int>(problem.batch * problem.heads);
     args.items = args.pairs * args.query_tiles;
+    args.pairs_divide = FastDivide(static_cast<uint32_t>(args.pairs));
+    args.heads_divide = FastDivide(static_cast<uint32_t>(args.heads));
+    args.group_divide = FastDivide(static_cast<uint32_t>(args.group));
+    args.tiles_divide = FastDivide(static_cast<uint32_t>(args.query_tiles));
+    args.stride_divide = FastDivide(static_cast<uint32_t>(std::max<int32_t>(args.anchor_stride, 1)));
 
     args.scale_log2 = problem.scale * 1.4426950408889634f;
     args.o = problem.o.data;
@@ -1047,6 +1096,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     const int64_t W = args.window;
     const bool persistent = W < kPersistentWindow || kSegments != Segments::kBand;
     const int64_t blocks = persistent ? std::min<int64_t>(args.items, std::max(multiprocessors, 1)) : args.items;
+    args.blocks_divide = FastDivide(static_cast<uint32_t>(blocks));
     kernel<<<static_cast<unsigned>(blocks), L::kThreads, L::kBytes, stream>>>(q_map, k_map, v_map, k_anchor_map, v_anchor_map, k_tail_map, v_tail_map,
                                                                               k_part_map, v_part_map, args);
     return check_launch("flux_wgmma");
