@@ -904,7 +904,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             if (row >= args.query_len) continue;
             const bool active = args.active == nullptr ||
                                 args.active[b * args.active_batch + h * args.active_head + row * args.active_token] != 0;
-            const float inverse = active ? 1.0f / l : 0.0f;
+            const float inverse = active ? __fdividef(1.0f, l) : 0.0f;  // l ≥ 1 (the max's own term): no IEEE slow path needed
             uint16_t* const out = static_cast<uint16_t*>(args.o) + b * args.o_batch + h * args.o_head + row * args.o_token;
 #pragma unroll
             for (int sub = 0; sub < L::kSub; ++sub) {
@@ -919,7 +919,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             }
             if (t == 0 && args.lse != nullptr) {
                 args.lse[b * args.lse_batch + h * args.lse_head + row * args.lse_token] =
-                    active ? (state.m[k] * args.scale_log2 + log2f(l)) * 0.6931471805599453f : -INFINITY;
+                    active ? (state.m[k] * args.scale_log2 + __log2f(l)) * 0.6931471805599453f : -INFINITY;
             }
         }
     }
