@@ -137,10 +137,6 @@ struct WgmmaArgs {
     // Each list's entries (kDna; fill_entries): entry_slots a list, the slots past its count empty.
     const Entry* entries = nullptr;
     int32_t entry_slots = 0;
-    // Mixed tiles (kMixed, EXPERIMENT): a consumer's band ends in band_full whole tiles and a part tile of
-    // 64 − mixed_rows keys, which shares a tile with the item's last mixed_rows anchors (0: no mixed tiles), each
-    // filled by its own tensor copy (k_tail_map / v_tail_map, k_part_map / v_part_map).
-    int32_t mixed_rows = 0, band_full = 0;
     // The item decode's divisors (core/fast_divide.h): B·H, H, the GQA group, the query tiles, S, and the grid's blocks.
     FastDivide pairs_divide, heads_divide, group_divide, tiles_divide, stride_divide, blocks_divide;
 };
@@ -159,13 +155,12 @@ struct Item {
     int band_tiles = 0;
     int32_t anchor_base = 0;                        // anchor index (key / S) of the first anchor tile's row 0
     int anchor_tiles = 0;
-    int mixed_tiles = 0;                            // kMixed: one a consumer, after the anchor tiles
     int32_t dna_count = 0;
     int dna_tiles = 0;
     const uint64_t* dna_list = nullptr;
     const Entry* dna_entries = nullptr;  // the list's entries (kDna): copied beside each DNA tile's stage
 
-    __device__ int extra_tiles() const { return anchor_tiles + mixed_tiles + dna_tiles; }
+    __device__ int extra_tiles() const { return anchor_tiles + dna_tiles; }
     __device__ int tiles() const { return extra_tiles() + band_tiles; }
 };
 
@@ -203,7 +198,7 @@ __device__ __forceinline__ int query_tile_of(const WgmmaArgs& args, int index)
     return args.query_tiles - 1 - static_cast<int>(kHeadMajor ? args.tiles_divide.remainder(x) : args.pairs_divide.quotient(x));
 }
 
-template <int kRows, Segments kSegments, int kTileKeys, bool kHeadMajor, bool kMixed>
+template <int kRows, Segments kSegments, int kTileKeys, bool kHeadMajor>
 __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
 {
     Item w;
@@ -229,13 +224,6 @@ __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
             if (first.x <= last.y) {
                 w.anchor_base = first.x;
                 w.anchor_tiles = (last.y - first.x) / kTileKeys + 1;
-                // kMixed: the anchors past the whole tiles share a tile with each consumer's band part tile, where they
-                // fit and no row's window is clipped at key 0 (the consumers' bands then start kConsumerRows apart).
-                const int tail = (last.y - first.x + 1) % kTileKeys;
-                if (kMixed && tail > 0 && tail <= args.mixed_rows && w.first_position + 1 >= args.window) {
-                    w.anchor_tiles -= 1;
-                    w.mixed_tiles = kRows / kConsumerRows;
-                }
             }
         }
     }
@@ -411,21 +399,17 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16); kMixed (EXPERIMENT, off by default; anchors, 64-key tiles): mixed tiles
- * (WgmmaArgs::mixed_rows), two tensor copies a tile.
+ * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, bool kMixed>
+          bool kHeadMajor>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
-               const __grid_constant__ CUtensorMap v_anchor_map, const __grid_constant__ CUtensorMap k_tail_map,
-               const __grid_constant__ CUtensorMap v_tail_map, const __grid_constant__ CUtensorMap k_part_map,
-               const __grid_constant__ CUtensorMap v_part_map, const WgmmaArgs args)
+               const __grid_constant__ CUtensorMap v_anchor_map, const WgmmaArgs args)
 {
 #if defined(PROTEUS_WGMMA_DEVICE)
     static_assert(!kPingPong || kSegments == Segments::kBand, "ping-pong pairs the consumers' turns: every consumer runs every tile");
-    static_assert(!kMixed || (kSegments == Segments::kAnchors && kTileKeys == 64 && kDim == 64), "mixed tiles: anchors, 64-key tiles, D 64");
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
@@ -478,7 +462,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         if (!kDna && thread != 0) return;
         int ring = 0, count = 0;
         for (int index = static_cast<int>(blockIdx.x); index < args.items; index += static_cast<int>(gridDim.x), ++count) {
-            const Item w = decode<L::kRows, kSegments, kTileKeys, kHeadMajor, kMixed>(args, index);
+            const Item w = decode<L::kRows, kSegments, kTileKeys, kHeadMajor>(args, index);
             const int buffer = count % L::kQBuffers, use = count / L::kQBuffers;
             if (thread == 0) {
                 if (use > 0) barrier_wait(&q_empty[buffer], (use - 1) & 1);
@@ -508,20 +492,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     continue;
                 }
                 if (thread != 0) continue;
-                if (kMixed && n >= w.anchor_tiles && n < w.anchor_tiles + w.mixed_tiles) {
-                    // Consumer j's mixed tile: mixed_rows anchors past the whole anchor tiles, then j's band part tile
-                    // (rows past the union or the item's last row are masked), as two boxes of one stage.
-                    const int j = n - w.anchor_tiles;
-                    const int anchor_row = w.anchor_base + w.anchor_tiles * kTileKeys;
-                    const int key = w.band_first + j * kConsumerRows + args.band_full * kTileKeys;
-                    const uint32_t split = static_cast<uint32_t>(args.mixed_rows) * 128;
-                    barrier_expect(&full[stage], 2 * L::kTileBytes);
-                    copy_box(k_stage, &k_tail_map, 0, anchor_row, w.kv_head, w.b, &full[stage]);
-                    copy_box(v_stage, &v_tail_map, 0, anchor_row, w.kv_head, w.b, &full[stage]);
-                    copy_box(k_stage + split, &k_part_map, 0, key, w.kv_head, w.b, &full[stage]);
-                    copy_box(v_stage + split, &v_part_map, 0, key, w.kv_head, w.b, &full[stage]);
-                    continue;
-                }
                 const bool anchor = kAnchors && n < w.anchor_tiles;
                 const CUtensorMap* const km = anchor ? &k_anchor_map : &k_map;
                 const CUtensorMap* const vm = anchor ? &v_anchor_map : &v_map;
@@ -575,15 +545,14 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         int32_t wg_first, wg_last;     // the warpgroup's rows (wg_last < wg_first: none)
         int32_t band_first;            // the band's first key
         int32_t anchor_base = 0;       // anchor index of the first anchor tile's row 0
-        int anchor_tiles, extra_tiles, tiles;  // anchor tiles, anchor, mixed and DNA tiles, all tiles
+        int anchor_tiles, extra_tiles, tiles;  // anchor tiles, anchor and DNA tiles, all tiles
         int run_first[2], run_last[2];  // the stretches of tiles this warpgroup computes (empty: first > last)
-        int mixed = -1;                 // kMixed: this warpgroup's mixed tile (−1: none)
         // Each row's anchors [low, high] (anchor indices; empty: low > high) and DNA threshold, in shared memory
         // (the D 64 consumers have no registers to spare for them): this warp's 16 rows.
         int2* const ranges = row_ranges + (consumer * 4 + warp) * 16;
         uint64_t* const thresholds = row_thresholds + (consumer * 4 + warp) * 16;
         {
-            const Item w = decode<L::kRows, kSegments, kTileKeys, kHeadMajor, kMixed>(args, index);
+            const Item w = decode<L::kRows, kSegments, kTileKeys, kHeadMajor>(args, index);
             wg_first = w.first_position + consumer * kConsumerRows;
             wg_last = wg_first + kConsumerRows - 1 < w.last_position ? wg_first + kConsumerRows - 1 : w.last_position;
             for (int k = 0; k < 2; ++k) position[k] = wg_first + 16 * warp + g + 8 * k;
@@ -596,16 +565,11 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             // The anchor and DNA tiles where one of the warpgroup's rows has such keys (i ≥ W); the band tiles its
             // rows' windows reach (every band tile with ping-pong, so that the consumers' turns pair up).
             run_first[0] = 0;
-            run_last[0] = has_rows && wg_last >= window ? (kMixed ? w.anchor_tiles : extra_tiles) - 1 : -1;
+            run_last[0] = has_rows && wg_last >= window ? extra_tiles - 1 : -1;
             const int32_t wg_lo = static_cast<int32_t>(window_start(wg_first, window));
             run_first[1] = extra_tiles + (kPingPong ? 0 : (wg_lo - band_first) / kTileKeys);
             run_last[1] = kPingPong ? tiles - 1 : has_rows ? extra_tiles + (wg_last - band_first) / kTileKeys : run_first[1] - 1;
-            if (kMixed && w.mixed_tiles > 0 && has_rows) {
-                // The band's part tile is in the mixed tile: band_full band tiles at most.
-                mixed = w.anchor_tiles + consumer;
-                run_last[1] = min(run_last[1], run_first[1] + args.band_full - 1);
-            }
-            if (mixed < 0 && run_last[0] >= 0 && run_last[0] + 1 == run_first[1]) {  // adjacent: one stretch
+            if (run_last[0] >= 0 && run_last[0] + 1 == run_first[1]) {  // adjacent: one stretch
                 run_last[0] = run_last[1];
                 run_first[1] = 1;
                 run_last[1] = 0;
@@ -660,30 +624,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     for (int e = 0; e < 4; ++e) {
                         const int32_t a = 8 * c + e % 2;
                         if (a < low[e / 2] || a > high[e / 2]) s[4 * c + e] = -INFINITY;
-                    }
-                }
-                return false;
-            } else if (kMixed && n < extra_tiles) {
-                // The warpgroup's mixed tile: columns below mixed_rows are anchors a0 + c (the anchor test), the others
-                // band keys key0 + c (the band test; its part tile starts band_full tiles into its band).
-                const int32_t a0 = anchor_base + anchor_tiles * kTileKeys;
-                const int32_t key0 = band_first + consumer * kConsumerRows + args.band_full * kTileKeys - args.mixed_rows;
-                const int32_t split = args.mixed_rows - 2 * t;
-                int32_t low[2], high[2], band_low[2], band_high[2];
-                for (int k = 0; k < 2; ++k) {
-                    low[k] = ranges[g + 8 * k].x - a0 - 2 * t;
-                    high[k] = ranges[g + 8 * k].y - a0 - 2 * t;
-                    band_high[k] = position[k] - key0 - 2 * t;
-                    band_low[k] = band_high[k] - window;
-                }
-#pragma unroll
-                for (int c = 0; c < kTileKeys / 8; ++c) {
-#pragma unroll
-                    for (int e = 0; e < 4; ++e) {
-                        const int32_t column = 8 * c + e % 2;
-                        const bool takes = column < split ? column >= low[e / 2] && column <= high[e / 2]
-                                                          : column > band_low[e / 2] && column <= band_high[e / 2];
-                        if (!takes) s[4 * c + e] = -INFINITY;
                     }
                 }
                 return false;
@@ -831,10 +771,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // them, while m's stage is held: the ring's other stages hold them).
         const bool has_first = kAnchors && run_first[0] <= run_last[0], has_second = run_first[1] <= run_last[1];
         int n = 0;
-        if (has_first || has_second || mixed >= 0) {
-            // kMixed: the warpgroup's mixed tile lies between the stretches.
-            const int first = has_first ? run_first[0] : mixed >= 0 ? mixed : run_first[1];
-            const int last = has_second ? run_last[1] : mixed >= 0 ? mixed : run_last[0];
+        if (has_first || has_second) {
+            const int first = has_first ? run_first[0] : run_first[1];
+            const int last = has_second ? run_last[1] : run_last[0];
             for (; n < first; ++n) skip(n);
             barrier_wait(&full[stage_of(n)], phase_of(n));
             my_turn();
@@ -852,9 +791,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             int ran = n;  // the tile whose P·V is next
 #pragma unroll 1
             for (++n; n <= last; ++n) {
-                // The gap between the stretches: the tiles run_last[0] < n < run_first[1] but the mixed tile (none inside
-                // [first, last] unless both stretches hold tiles; adjacent ones were joined above).
-                for (; n > run_last[0] && n < run_first[1] && (!kMixed || n != mixed); ++n) skip(n);
+                // The gap between the stretches: the tiles run_last[0] < n < run_first[1] (none inside [first, last] unless
+                // both stretches hold tiles; adjacent ones were joined above).
+                for (; n > run_last[0] && n < run_first[1]; ++n) skip(n);
                 const int stage = stage_of(n), previous = stage_of(ran);
                 barrier_wait(&full[stage], phase_of(n));  // K(n) and V(n); V(m) was in before S(m)
                 my_turn();
@@ -998,13 +937,12 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false, bool kMixed = false>
+          bool kHeadMajor = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     CUtensorMap q_map{}, k_map{}, v_map{}, k_anchor_map{}, v_anchor_map{};
-    CUtensorMap k_tail_map{}, v_tail_map{}, k_part_map{}, v_part_map{};  // kMixed
     proteus_status status = encode(problem.q, L::kRows, 1, q_map);
     if (status == PROTEUS_STATUS_OK) status = encode(problem.k, kTileKeys, 1, k_map);
     if (status == PROTEUS_STATUS_OK) status = encode(problem.v, kTileKeys, 1, v_map);
@@ -1061,20 +999,6 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.v_head = problem.v.strides[1];
     args.v_token = problem.v.strides[2];
     args.dna = dna;
-    if constexpr (kMixed) {
-        // A consumer's band: W + 63 keys from its first row's window start, band_full whole tiles and a part tile.
-        args.band_full = static_cast<int32_t>((args.window + kConsumerRows - 1) / kTileKeys);
-        const int32_t part = static_cast<int32_t>(args.window + kConsumerRows - 1) - args.band_full * kTileKeys;
-        args.mixed_rows = part > 0 ? kTileKeys - part : 0;
-        if (args.mixed_rows > 0) {
-            // The mixed tile's two boxes: mixed_rows anchors (rows S tokens apart), then the band's part tile.
-            status = encode(problem.k, args.mixed_rows, stride, k_tail_map);
-            if (status == PROTEUS_STATUS_OK) status = encode(problem.v, args.mixed_rows, stride, v_tail_map);
-            if (status == PROTEUS_STATUS_OK) status = encode(problem.k, part, 1, k_part_map);
-            if (status == PROTEUS_STATUS_OK) status = encode(problem.v, part, 1, v_part_map);
-            if (status != PROTEUS_STATUS_OK) return status;
-        }
-    }
     if constexpr (kSegments == Segments::kDna) {
         // One table of entries for the call, kKeys-aligned per list so that each DNA tile's are one bulk copy.
         const int64_t lists = problem.batch * int64_t{dna.query_tiles};
@@ -1089,7 +1013,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kMixed>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1097,8 +1021,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     const bool persistent = W < kPersistentWindow || kSegments != Segments::kBand;
     const int64_t blocks = persistent ? std::min<int64_t>(args.items, std::max(multiprocessors, 1)) : args.items;
     args.blocks_divide = FastDivide(static_cast<uint32_t>(blocks));
-    kernel<<<static_cast<unsigned>(blocks), L::kThreads, L::kBytes, stream>>>(q_map, k_map, v_map, k_anchor_map, v_anchor_map, k_tail_map, v_tail_map,
-                                                                              k_part_map, v_part_map, args);
+    kernel<<<static_cast<unsigned>(blocks), L::kThreads, L::kBytes, stream>>>(q_map, k_map, v_map, k_anchor_map, v_anchor_map, args);
     return check_launch("flux_wgmma");
 }
 
@@ -1141,18 +1064,8 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
     switch (segments) {
     case Segments::kDna:
         return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
-    case Segments::kAnchors: {
-        // EXPERIMENT (off by default; NOTES.md, "version 8"): PROTEUS_WGMMA_MIXED=1 (four consumers) or 3 (three, whose
-        // registers leave the step loop without spills), mixed tiles filled by two tensor copies (read once; needs
-        // hopper_probe's split-tile INFO line to say "matches").
-        static const int mixed = [] {
-            const char* value = std::getenv("PROTEUS_WGMMA_MIXED");
-            return value == nullptr ? 0 : std::string(value) == "1" ? 4 : std::string(value) == "3" ? 3 : 0;
-        }();
-        if (mixed == 4) return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
-        if (mixed == 3) return launch<64, 3, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
+    case Segments::kAnchors:
         return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
-    }
     default:
         return consumers == 4
                    ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
