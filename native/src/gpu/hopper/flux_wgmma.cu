@@ -426,7 +426,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // Aligned by an offset from `raw` (not through an integer): the compiler then keeps every pointer below in the shared
     // space (32-bit addresses, ld/st.shared) instead of generic 64-bit ones, which cost registers and, in the four-consumer
     // anchors kernel, spills reloaded on every item (NOTES.md, version 9).
-    uint8_t* const base = raw + ((1024u - (shared_address(raw) & 1023u)) & 1023u);
+    uint8_t* const base = raw + __shfl_sync(0xffffffffu, (1024u - (shared_address(raw) & 1023u)) & 1023u, 0);
     uint8_t* const q_tiles = base;                               // [buffer][sub][kRows][128 B]
     uint8_t* const k_tiles = base + L::kQBuffers * L::kQBytes;   // [stage][sub][128 keys][128 B]
     uint8_t* const v_tiles = k_tiles + L::kStages * L::kTileBytes;
