@@ -67,6 +67,18 @@ has_step() { [[ " $steps " == *" $1 "* ]]; }
 note "== device: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null)"
 note "== nvcc: $(nvcc --version | tail -1)"
 
+# The card as found (METHOD.md: its settings are left alone): SM clock, power, temperature and the clock event
+# reasons every 100 ms into clocks.csv, with a marker line where each timed section starts; tests/gpu/clocks.py
+# prints each section's clocks and power at the end. A sustained load lowers the clocks within ~100 ms (the
+# bench's samples drift up 3–7 % through a case), so the times of a step read beside its clocks.
+clocks="$out/clocks.csv"
+fields=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_event_reasons.active,utilization.gpu
+nvidia-smi --query-gpu=$fields --format=csv,noheader >/dev/null 2>&1 || fields=${fields/clocks_event_reasons/clocks_throttle_reasons}
+echo "# $fields" >"$clocks"
+nvidia-smi --query-gpu=$fields --format=csv,noheader,nounits -lms 100 >>"$clocks" 2>/dev/null &
+clock_pid=$!
+mark() { echo "# $(date '+%Y/%m/%d %H:%M:%S.%3N') $*" >>"$clocks"; }
+
 # .NET runtime from the carried archive.
 export DOTNET_ROOT=/tmp/dotnet DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 mkdir -p "$DOTNET_ROOT" && tar -C "$DOTNET_ROOT" -xJf "$root/.device/dotnet-runtime.tar.xz"
@@ -152,6 +164,7 @@ if has_step hopper; then
     done
     # PROTEUS_WGMMA_TIME_PLAIN=0: the Hopper kernel's times alone (not the mma.sync kernel's beside them).
     # PROTEUS_WGMMA_TIME=0: no timings at all.
+    [ "${PROTEUS_WGMMA_TIME:-1}" = 0 ] || mark "wgmma_check time"
     [ "${PROTEUS_WGMMA_TIME:-1}" = 0 ] ||
       timeout 240 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
       tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
@@ -173,6 +186,7 @@ if has_step hopper; then
           >"$build/wgmma-run-$tool.log" 2>&1
         note "wgmma $tool [$run]: rc=$? :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-run-$tool.log" | tail -1)"
       done
+      mark "wgmma_check time [$run]"
       timeout 200 stdbuf -oL env "${settings[@]}" "$checker" time ${PROTEUS_WGMMA_EXPERIMENT_TIME:-10 alone} 2>&1 | sed "s/^time/time[$run]/" |
         tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
     done
@@ -349,6 +363,7 @@ if has_step perf; then
   ours="$build/perf-ours.json"
   mkdir -p "$build" && rm -f "$ours"
   start=$SECONDS
+  mark "perf: proteus bench --suite kernels"
   dotnet "$root/.device/tests/proteus.dll" bench --suite kernels --backend cuda ${PROTEUS_PERF_ARGS:-} --json "$ours" 2>&1
   note "perf, ours (proteus bench --suite kernels): rc=$? in $((SECONDS - start)) s"
   baseline_json=${PROTEUS_PERF_BASELINE:-}
@@ -363,6 +378,7 @@ if has_step perf; then
     start=$SECONDS
     baseline=()
     [ -n "$baseline_json" ] && [ -f "$baseline_json" ] && baseline=(--baseline "$baseline_json")
+    mark "perf: sdpa_bench.py"
     python3 "$root/tests/gpu/sdpa_bench.py" "$ours" --out "$out" ${baseline[@]+"${baseline[@]}"} | tee -a "$summary"
     rc=${PIPESTATUS[0]}
     note "perf, SDPA comparison (tests/gpu/sdpa_bench.py): rc=$rc in $((SECONDS - start)) s"
@@ -474,4 +490,6 @@ if has_step profile; then
   done
   note "profile (nsys or ncu, per-kernel table in profile.txt): in $((SECONDS - start)) s"
 fi
+kill "$clock_pid" 2>/dev/null; wait "$clock_pid" 2>/dev/null
+python3 "$root/tests/gpu/clocks.py" "$clocks" >>"$summary" 2>&1
 echo; echo "===== summary ($out)"; cat "$summary"
