@@ -249,8 +249,8 @@ __device__ __forceinline__ uint32_t fresh_thread_index()
 
 /**
  * The count of item `index` in this block (items blockIdx.x, + gridDim.x, …; `blocks` divides by gridDim.x), from a
- * fresh read of the block index: the compiler can neither hoist nor reuse it, so that no count or Q buffer index stays
- * alive across the step loop (the four-consumer kernels have no register for one there and spilled it).
+ * fresh read of the block index: the compiler can neither hoist nor reuse it, so that no count or Q buffer index stays alive across the
+ * step loop (the four-consumer kernels have no register for one there and spilled it).
  */
 __device__ __forceinline__ int fresh_item_count(int index, const FastDivide& blocks)
 {
@@ -400,8 +400,8 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
  * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of); kCarry (EXPERIMENT, off by
- * default; PROTEUS_WGMMA_CARRY=1, the 64-key kernels): a consumer's epilogue of an item and its last stage's release run
- * beside the next item's first S.
+ * default; PROTEUS_WGMMA_CARRY=1, the 64-key kernels): a consumer's last P·V of an item and its epilogue run beside the
+ * next item's first S.
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
           bool kHeadMajor, bool kCarry>
@@ -543,40 +543,40 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     uint32_t p[kTileKeys / 16][4];
     // The epilogue of item `item` from O, its row state and its rows.
     const auto finish = [&](const RowState& st, int item, const int32_t (&pos)[2]) {
-        // o = acc / l (the row's 4 lanes hold parts of l); lse = (m·scale + log2 l)·ln 2 in natural-log units;
-        // an inactive row writes 0 and −inf.
-        const int pair = pair_of<kHeadMajor>(args, item);
-        const int h = static_cast<int>(args.heads_divide.remainder(static_cast<uint32_t>(pair)));
-        const int b = static_cast<int>(args.heads_divide.quotient(static_cast<uint32_t>(pair)));
-#pragma unroll
-        for (int k = 0; k < 2; ++k) {
-            float l = st.l[k];
-            l += __shfl_xor_sync(0xffffffffu, l, 1);
-            l += __shfl_xor_sync(0xffffffffu, l, 2);
-            // Past the item's last row (position > wg_last): tested on the slice's length, which the kernel's
-            // parameters hold, rather than on wg_last, which would have to stay alive across the step loop.
-            const int64_t row = pos[k] - args.query_offset;
-            if (row >= args.query_len) continue;
-            const bool active = args.active == nullptr ||
-                                args.active[b * args.active_batch + h * args.active_head + row * args.active_token] != 0;
-            const float inverse = active ? __fdividef(1.0f, l) : 0.0f;  // l ≥ 1 (the max's own term): no IEEE slow path needed
-            uint16_t* const out = static_cast<uint16_t*>(args.o) + b * args.o_batch + h * args.o_head + row * args.o_token;
-#pragma unroll
-            for (int sub = 0; sub < L::kSub; ++sub) {
-#pragma unroll
-                for (int c = 0; c < 8; ++c) {
-                    const int column = 64 * sub + 8 * c + 2 * t;
-                    if (column < args.head_dim) {
-                        *reinterpret_cast<uint32_t*>(out + column) =
-                            pack<kHalf>(o[32 * sub + 4 * c + 2 * k] * inverse, o[32 * sub + 4 * c + 2 * k + 1] * inverse);
+            // o = acc / l (the row's 4 lanes hold parts of l); lse = (m·scale + log2 l)·ln 2 in natural-log units;
+            // an inactive row writes 0 and −inf.
+            const int pair = pair_of<kHeadMajor>(args, item);
+            const int h = static_cast<int>(args.heads_divide.remainder(static_cast<uint32_t>(pair)));
+            const int b = static_cast<int>(args.heads_divide.quotient(static_cast<uint32_t>(pair)));
+    #pragma unroll
+            for (int k = 0; k < 2; ++k) {
+                float l = st.l[k];
+                l += __shfl_xor_sync(0xffffffffu, l, 1);
+                l += __shfl_xor_sync(0xffffffffu, l, 2);
+                // Past the item's last row (position > wg_last): tested on the slice's length, which the kernel's
+                // parameters hold, rather than on wg_last, which would have to stay alive across the step loop.
+                const int64_t row = pos[k] - args.query_offset;
+                if (row >= args.query_len) continue;
+                const bool active = args.active == nullptr ||
+                                    args.active[b * args.active_batch + h * args.active_head + row * args.active_token] != 0;
+                const float inverse = active ? __fdividef(1.0f, l) : 0.0f;  // l ≥ 1 (the max's own term): no IEEE slow path needed
+                uint16_t* const out = static_cast<uint16_t*>(args.o) + b * args.o_batch + h * args.o_head + row * args.o_token;
+    #pragma unroll
+                for (int sub = 0; sub < L::kSub; ++sub) {
+    #pragma unroll
+                    for (int c = 0; c < 8; ++c) {
+                        const int column = 64 * sub + 8 * c + 2 * t;
+                        if (column < args.head_dim) {
+                            *reinterpret_cast<uint32_t*>(out + column) =
+                                pack<kHalf>(o[32 * sub + 4 * c + 2 * k] * inverse, o[32 * sub + 4 * c + 2 * k + 1] * inverse);
+                        }
                     }
                 }
+                if (t == 0 && args.lse != nullptr) {
+                    args.lse[b * args.lse_batch + h * args.lse_head + row * args.lse_token] =
+                        active ? (st.m[k] * args.scale_log2 + __log2f(l)) * 0.6931471805599453f : -INFINITY;
+                }
             }
-            if (t == 0 && args.lse != nullptr) {
-                args.lse[b * args.lse_batch + h * args.lse_head + row * args.lse_token] =
-                    active ? (st.m[k] * args.scale_log2 + __log2f(l)) * 0.6931471805599453f : -INFINITY;
-            }
-        }
     };
     // V's k16 chunk j (keys 16j … 16j + 15) of a stage.
     const auto v_descriptor = [&](int stage, int j) {
@@ -608,6 +608,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     const auto held_stage = [&] { return __shfl_sync(0xffffffffu, static_cast<int>(static_cast<uint32_t>(held) % L::kStages), 0); };
     // Completes the held item: releases its stage and writes its epilogue; O is then free for the next item.
     const auto settle = [&] {
+        wait_pending<0>();
         release(held_stage());
         finish(held_state, held_index, held_position);
         held = -1;
@@ -896,19 +897,25 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 }
                 ran = n;
             }
-            my_turn();
-            fence_operands();
-            issue_pv(p, stage_of(last));
-            pass_turn();
-            wait_pending<0>();
             if constexpr (kCarry) {
-                // The stage's release and the epilogue wait for the next item's S(first) (or settle).
+                // P(last)·V(last) as always; the stage's release and the epilogue wait for the next item's S(first) (or
+                // settle).
+                my_turn();
+                fence_operands();
+                issue_pv(p, stage_of(last));
+                pass_turn();
+                wait_pending<0>();
                 held = ring + last;
                 held_state = state;
                 held_index = index;
                 held_position[0] = position[0];
                 held_position[1] = position[1];
             } else {
+                my_turn();
+                fence_operands();
+                issue_pv(p, stage_of(last));
+                pass_turn();
+                wait_pending<0>();
                 release(stage_of(last));
             }
         }
@@ -919,7 +926,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         if (lane == 0) barrier_arrive(&q_empty[fresh_item_count(index, args.blocks_divide) % L::kQBuffers]);  // not `buffer`: see fresh_item_count
 
         if constexpr (kCarry) {
-            if (held >= 0 && held_index == index) continue;  // its epilogue runs beside the next item's first S
+            if (held >= 0 && held_index == index) continue;  // its P·V(last) and epilogue run beside the next item's first S
         }
         finish(state, index, position);
     }
@@ -1035,7 +1042,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.heads_divide = FastDivide(static_cast<uint32_t>(args.heads));
     args.group_divide = FastDivide(static_cast<uint32_t>(args.group));
     args.tiles_divide = FastDivide(static_cast<uint32_t>(args.query_tiles));
-    args.stride_divide = FastDivide(static_cast<uint32_t>(args.anchor_stride));  // ≥ 1 (stride above)
+    args.stride_divide = FastDivide(static_cast<uint32_t>(std::max<int32_t>(args.anchor_stride, 1)));
 
     args.scale_log2 = problem.scale * 1.4426950408889634f;
     args.o = problem.o.data;
@@ -1125,7 +1132,7 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
-    // EXPERIMENT (off by default; NOTES.md, "version 9"): PROTEUS_WGMMA_CARRY=1, each item's epilogue deferred.
+    // EXPERIMENT (off by default; NOTES.md, "version 9"): PROTEUS_WGMMA_CARRY=1, the pipeline carried across items.
     static const bool carry = [] {
         const char* value = std::getenv("PROTEUS_WGMMA_CARRY");
         return value != nullptr && std::string(value) == "1";
