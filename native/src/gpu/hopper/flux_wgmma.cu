@@ -399,12 +399,10 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of); kCarry (EXPERIMENT, off by
- * default; PROTEUS_WGMMA_CARRY=1, the 64-key kernels): a consumer's last P·V of an item and its epilogue run beside the
- * next item's first S.
+ * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, bool kCarry>
+          bool kHeadMajor>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -412,7 +410,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
 {
 #if defined(PROTEUS_WGMMA_DEVICE)
     static_assert(!kPingPong || kSegments == Segments::kBand, "ping-pong pairs the consumers' turns: every consumer runs every tile");
-    static_assert(!kCarry || (!kPingPong && kStages >= 8), "a carried stage needs a ring of eight stages and no turns");
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
@@ -538,83 +535,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     const int32_t window = args.window;
 
     int ring = 0;
-    RowState state;
-    float o[L::kSub * 32];  // 64 columns a sub-tile, each in m64n64's accumulator order
-    uint32_t p[kTileKeys / 16][4];
-    // The epilogue of item `item` from O, its row state and its rows.
-    const auto finish = [&](const RowState& st, int item, const int32_t (&pos)[2]) {
-            // o = acc / l (the row's 4 lanes hold parts of l); lse = (m·scale + log2 l)·ln 2 in natural-log units;
-            // an inactive row writes 0 and −inf.
-            const int pair = pair_of<kHeadMajor>(args, item);
-            const int h = static_cast<int>(args.heads_divide.remainder(static_cast<uint32_t>(pair)));
-            const int b = static_cast<int>(args.heads_divide.quotient(static_cast<uint32_t>(pair)));
-    #pragma unroll
-            for (int k = 0; k < 2; ++k) {
-                float l = st.l[k];
-                l += __shfl_xor_sync(0xffffffffu, l, 1);
-                l += __shfl_xor_sync(0xffffffffu, l, 2);
-                // Past the item's last row (position > wg_last): tested on the slice's length, which the kernel's
-                // parameters hold, rather than on wg_last, which would have to stay alive across the step loop.
-                const int64_t row = pos[k] - args.query_offset;
-                if (row >= args.query_len) continue;
-                const bool active = args.active == nullptr ||
-                                    args.active[b * args.active_batch + h * args.active_head + row * args.active_token] != 0;
-                const float inverse = active ? __fdividef(1.0f, l) : 0.0f;  // l ≥ 1 (the max's own term): no IEEE slow path needed
-                uint16_t* const out = static_cast<uint16_t*>(args.o) + b * args.o_batch + h * args.o_head + row * args.o_token;
-    #pragma unroll
-                for (int sub = 0; sub < L::kSub; ++sub) {
-    #pragma unroll
-                    for (int c = 0; c < 8; ++c) {
-                        const int column = 64 * sub + 8 * c + 2 * t;
-                        if (column < args.head_dim) {
-                            *reinterpret_cast<uint32_t*>(out + column) =
-                                pack<kHalf>(o[32 * sub + 4 * c + 2 * k] * inverse, o[32 * sub + 4 * c + 2 * k + 1] * inverse);
-                        }
-                    }
-                }
-                if (t == 0 && args.lse != nullptr) {
-                    args.lse[b * args.lse_batch + h * args.lse_head + row * args.lse_token] =
-                        active ? (st.m[k] * args.scale_log2 + __log2f(l)) * 0.6931471805599453f : -INFINITY;
-                }
-            }
-    };
-    // V's k16 chunk j (keys 16j … 16j + 15) of a stage.
-    const auto v_descriptor = [&](int stage, int j) {
-        return join(v_low + static_cast<uint32_t>(stage) * (L::kTileBytes >> 4) + static_cast<uint32_t>(j * 16 * 128 >> 4), high);
-    };
-    const auto issue_pv = [&](const uint32_t (&p)[kTileKeys / 16][4], int stage) {
-#pragma unroll
-        for (int j = 0; j < kTileKeys / 16; ++j) {
-            if constexpr (kDim == 128) {
-                // The m64n128 accumulator is the two m64n64 ones side by side.
-                mma_rs_n128<kHalf>(*reinterpret_cast<float(*)[64]>(o), p[j], v_descriptor(stage, j));
-            } else {
-                mma_rs<kHalf>(*reinterpret_cast<float(*)[32]>(o), p[j], v_descriptor(stage, j));
-            }
-        }
-        commit_group();
-    };
-    // kCarry (EXPERIMENT): the item whose epilogue has not been written — its last stage's ring position (still held;
-    // −1: none), row state, index and rows. Its stage's release and its epilogue run beside the next item's first S
-    // (the tensor cores busy meanwhile), or in settle() where holding the stage longer could stall the producer. (A
-    // P·V still in flight across the next item's set-up made ptxas serialise every wgmma, C7513: NOTES.md, version 9.)
-    if constexpr (kCarry) {
-#pragma unroll
-        for (int e = 0; e < L::kSub * 32; ++e) o[e] = 0.0f;
-    }
-    int held = -1, held_index = 0;
-    RowState held_state;
-    int32_t held_position[2] = {0, 0};
-    const auto held_stage = [&] { return __shfl_sync(0xffffffffu, static_cast<int>(static_cast<uint32_t>(held) % L::kStages), 0); };
-    // Completes the held item: releases its stage and writes its epilogue; O is then free for the next item.
-    const auto settle = [&] {
-        wait_pending<0>();
-        release(held_stage());
-        finish(held_state, held_index, held_position);
-        held = -1;
-#pragma unroll
-        for (int e = 0; e < L::kSub * 32; ++e) o[e] = 0.0f;
-    };
     for (int index = static_cast<int>(blockIdx.x); index < args.items; index += static_cast<int>(gridDim.x)) {
         // The item's count in this block, from its index (a division an item) rather than carried across the step loop,
         // where the four-consumer kernels have no register for it and spilled it (reloaded from local memory, which
@@ -801,12 +721,28 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             }
             commit_group();
         };
-        state = RowState{};
-        if constexpr (!kCarry) {  // kCarry: O is cleared before the first item and after each item's epilogue
+        RowState state;
+        float o[L::kSub * 32];  // 64 columns a sub-tile, each in m64n64's accumulator order
 #pragma unroll
-            for (int e = 0; e < L::kSub * 32; ++e) o[e] = 0.0f;
-        }
+        for (int e = 0; e < L::kSub * 32; ++e) o[e] = 0.0f;
+        // V's k16 chunk j (keys 16j … 16j + 15) of a stage.
+        const auto v_descriptor = [&](int stage, int j) {
+            return join(v_low + static_cast<uint32_t>(stage) * (L::kTileBytes >> 4) + static_cast<uint32_t>(j * 16 * 128 >> 4), high);
+        };
+        const auto issue_pv = [&](const uint32_t (&p)[kTileKeys / 16][4], int stage) {
+#pragma unroll
+            for (int j = 0; j < kTileKeys / 16; ++j) {
+                if constexpr (kDim == 128) {
+                    // The m64n128 accumulator is the two m64n64 ones side by side.
+                    mma_rs_n128<kHalf>(*reinterpret_cast<float(*)[64]>(o), p[j], v_descriptor(stage, j));
+                } else {
+                    mma_rs<kHalf>(*reinterpret_cast<float(*)[32]>(o), p[j], v_descriptor(stage, j));
+                }
+            }
+            commit_group();
+        };
         float s[kTileKeys / 2];
+        uint32_t p[kTileKeys / 16][4];
         float rescale[2] = {1.0f, 1.0f};
         const auto scale_o = [&] {
             // kLazy: nothing to do where every row of the warp kept its max (each factor exactly 1).
@@ -834,12 +770,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // released unread: before the first, after the last, and between the stretches (at most a consumer count of
         // them, while m's stage is held: the ring's other stages hold them).
         const bool has_first = kAnchors && run_first[0] <= run_last[0], has_second = run_first[1] <= run_last[1];
-        if constexpr (kCarry) {
-            // The held stage may stay held only while the producer can still fill this item's first tile (it needs the
-            // ring position kStages before that one released: NOTES.md, version 9), and only where a first tile exists.
-            const int first_tile = has_first ? run_first[0] : run_first[1];
-            if (held >= 0 && (!(has_first || has_second) || ring + first_tile - held > L::kStages - 2)) settle();
-        }
         int n = 0;
         if (has_first || has_second) {
             const int first = has_first ? run_first[0] : run_first[1];
@@ -850,20 +780,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             fence_operands();
             issue_s(s, stage_of(n));
             pass_turn();
-            if constexpr (kCarry) {
-                if (held >= 0) {  // while S(first) runs
-                    release(held_stage());
-                    finish(held_state, held_index, held_position);
-                }
-            }
             wait_pending<0>();
-            if constexpr (kCarry) {
-                if (held >= 0) {  // O is this item's from here (not while a wgmma is in flight: ptxas would serialise, C7513)
-                    held = -1;
-#pragma unroll
-                    for (int e = 0; e < L::kSub * 32; ++e) o[e] = 0.0f;
-                }
-            }
             if (!mask(s, n, stage_of(n))) {
                 softmax_step<kTileKeys / 2, kLazy>(s, state, rescale, args.scale_log2);
                 scale_o();
@@ -897,27 +814,12 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 }
                 ran = n;
             }
-            if constexpr (kCarry) {
-                // P(last)·V(last) as always; the stage's release and the epilogue wait for the next item's S(first) (or
-                // settle).
-                my_turn();
-                fence_operands();
-                issue_pv(p, stage_of(last));
-                pass_turn();
-                wait_pending<0>();
-                held = ring + last;
-                held_state = state;
-                held_index = index;
-                held_position[0] = position[0];
-                held_position[1] = position[1];
-            } else {
-                my_turn();
-                fence_operands();
-                issue_pv(p, stage_of(last));
-                pass_turn();
-                wait_pending<0>();
-                release(stage_of(last));
-            }
+            my_turn();
+            fence_operands();
+            issue_pv(p, stage_of(last));
+            pass_turn();
+            wait_pending<0>();
+            release(stage_of(last));
         }
         for (; n < tiles; ++n) skip(n);
         ring += tiles;
@@ -925,13 +827,40 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         __syncwarp();
         if (lane == 0) barrier_arrive(&q_empty[fresh_item_count(index, args.blocks_divide) % L::kQBuffers]);  // not `buffer`: see fresh_item_count
 
-        if constexpr (kCarry) {
-            if (held >= 0 && held_index == index) continue;  // its P·V(last) and epilogue run beside the next item's first S
+        // o = acc / l (the row's 4 lanes hold parts of l); lse = (m·scale + log2 l)·ln 2 in natural-log units;
+        // an inactive row writes 0 and −inf.
+        const int pair = pair_of<kHeadMajor>(args, index);
+        const int h = static_cast<int>(args.heads_divide.remainder(static_cast<uint32_t>(pair)));
+        const int b = static_cast<int>(args.heads_divide.quotient(static_cast<uint32_t>(pair)));
+#pragma unroll
+        for (int k = 0; k < 2; ++k) {
+            float l = state.l[k];
+            l += __shfl_xor_sync(0xffffffffu, l, 1);
+            l += __shfl_xor_sync(0xffffffffu, l, 2);
+            // Past the item's last row (position > wg_last): tested on the slice's length, which the kernel's
+            // parameters hold, rather than on wg_last, which would have to stay alive across the step loop.
+            const int64_t row = position[k] - args.query_offset;
+            if (row >= args.query_len) continue;
+            const bool active = args.active == nullptr ||
+                                args.active[b * args.active_batch + h * args.active_head + row * args.active_token] != 0;
+            const float inverse = active ? __fdividef(1.0f, l) : 0.0f;  // l ≥ 1 (the max's own term): no IEEE slow path needed
+            uint16_t* const out = static_cast<uint16_t*>(args.o) + b * args.o_batch + h * args.o_head + row * args.o_token;
+#pragma unroll
+            for (int sub = 0; sub < L::kSub; ++sub) {
+#pragma unroll
+                for (int c = 0; c < 8; ++c) {
+                    const int column = 64 * sub + 8 * c + 2 * t;
+                    if (column < args.head_dim) {
+                        *reinterpret_cast<uint32_t*>(out + column) =
+                            pack<kHalf>(o[32 * sub + 4 * c + 2 * k] * inverse, o[32 * sub + 4 * c + 2 * k + 1] * inverse);
+                    }
+                }
+            }
+            if (t == 0 && args.lse != nullptr) {
+                args.lse[b * args.lse_batch + h * args.lse_head + row * args.lse_token] =
+                    active ? (state.m[k] * args.scale_log2 + __log2f(l)) * 0.6931471805599453f : -INFINITY;
+            }
         }
-        finish(state, index, position);
-    }
-    if constexpr (kCarry) {
-        if (held >= 0) settle();
     }
     if (kPingPong && consumer == 0) my_turn();
 #endif  // PROTEUS_WGMMA_DEVICE
@@ -1008,7 +937,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false, bool kCarry = false>
+          bool kHeadMajor = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -1084,7 +1013,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kCarry>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1132,20 +1061,12 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
-    // EXPERIMENT (off by default; NOTES.md, "version 9"): PROTEUS_WGMMA_CARRY=1, the pipeline carried across items.
-    static const bool carry = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_CARRY");
-        return value != nullptr && std::string(value) == "1";
-    }();
     switch (segments) {
     case Segments::kDna:
-        return carry ? launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream)
-                     : launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return carry ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream)
-                     : launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     default:
-        if (carry && consumers == 4) return launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
         return consumers == 4
                    ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
                    : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
