@@ -42,6 +42,8 @@ struct Case {
     int64_t S = 1, A = 0, K = 0;  // anchor stride and count, DNA keys
     bool half = false;            // float16 (else bfloat16)
     bool masked = false;          // an active mask with about a third of the rows off
+    float spike = 0.0f;           // > 0: every 97th key (token % 97 == 50) times this, so that some scores jump far
+                                  // above a row's first keys' (the bfloat16 kernels' references then move: version 10)
 };
 
 struct Result {
@@ -78,6 +80,13 @@ struct Problem {
                 state ^= state >> 7;
                 state ^= state << 17;
                 x = table[state >> 52];
+            }
+            if (buffer == &k && c.spike > 0.0f) {
+                for (size_t e = 0; e < values.size(); ++e) {
+                    if ((static_cast<int64_t>(e) / c.D) % c.T % 97 != 50) continue;
+                    const float value = (c.half ? proteus::half_to_float(values[e]) : proteus::bfloat16_to_float(values[e])) * c.spike;
+                    values[e] = c.half ? proteus::float_to_half(value) : proteus::float_to_bfloat16(value);
+                }
             }
             buffer->upload(values.data(), buffer->bytes);
         }
@@ -197,6 +206,16 @@ int check(proteus_context gpu, proteus_context cpu, bool small)
     // block — the 20000-token case above has one anchor tile an item — on query slices that keep the CPU reference short.
     cases.push_back({1, 16, 4, 60000, 64, 40000, 20000, 341, 256, 171});      // ~1250 items
     cases.push_back({1, 16, 4, 50000, 64, 40000, 10000, 307, 256, 154, 51});  // ~850 items
+    // Version 10: scores far above a row's first keys' (keys times 20 … 60: jumps of 100 to 400 in exp2 units), where the
+    // bfloat16 kernels' fixed references overflow and the warp recomputes the tile: the 64-key band and anchors kernels
+    // (four consumers), DNA (three), dense D 64 (ping-pong) and D 128, float16 (the running max) beside them.
+    //            B  H Hkv     T    D   p0    Tq     W             S    A   K   half   masked spike
+    cases.push_back({1, 4, 2, 3000, 64, 0, 3000, 341, 256, 8, 0, false, false, 20.0f});
+    cases.push_back({1, 4, 2, 3000, 64, 0, 3000, 341, 256, 8, 0, false, false, 60.0f});
+    cases.push_back({1, 2, 1, 2500, 64, 0, 2500, 307, 64, 6, 20, false, false, 40.0f});
+    cases.push_back({1, 2, 1, 2000, 64, 0, 2000, INT64_MAX / 4, 1, 0, 0, false, false, 40.0f});
+    cases.push_back({1, 2, 2, 1500, 128, 0, 1500, INT64_MAX / 4, 1, 0, 0, false, true, 40.0f});
+    cases.push_back({1, 2, 1, 2000, 64, 0, 2000, 300, 64, 4, 0, true, false, 8.0f});
     int failures = 0, run_cases = 0;
     for (size_t index = 0; index < cases.size(); ++index) {
         const Case& c = cases[index];
@@ -218,10 +237,11 @@ int check(proteus_context gpu, proteus_context cpu, bool small)
         }
         const double error = std::sqrt(difference / std::max(norm, 1e-30));
         const bool ok = finite && error <= 1e-2 && lse_error <= 1e-3 && got.kernel == PROTEUS_KERNEL_GPU_TILE_WGMMA;
-        std::printf("%s B%lld H%lld/%lld T%lld D%lld p0=%lld Tq=%lld W%lld S%lld A%lld K%lld%s%s: rel L2 %.3g, lse %.3g, finite %d, kernel %d\n",
+        std::printf("%s B%lld H%lld/%lld T%lld D%lld p0=%lld Tq=%lld W%lld S%lld A%lld K%lld%s%s%s: rel L2 %.3g, lse %.3g, finite %d, kernel %d\n",
                     ok ? "ok  " : "FAIL", (long long)c.B, (long long)c.H, (long long)c.Hkv, (long long)c.T, (long long)c.D,
                     (long long)c.p0, (long long)c.Tq, (long long)(c.W > c.T ? c.T : c.W), (long long)c.S, (long long)c.A,
-                    (long long)c.K, c.half ? " fp16" : "", c.masked ? " masked" : "", error, lse_error, finite, got.kernel);
+                    (long long)c.K, c.half ? " fp16" : "", c.masked ? " masked" : "", c.spike > 0.0f ? " spikes" : "", error, lse_error,
+                    finite, got.kernel);
         failures += ok ? 0 : 1;
     }
     std::printf("wgmma check: %d cases, %d failed\n", run_cases, failures);

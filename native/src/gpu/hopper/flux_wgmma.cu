@@ -46,6 +46,7 @@
 #include <cudaTypedefs.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -288,7 +289,8 @@ __device__ __forceinline__ int column_of(int c, int e, int t) { return 8 * c + 2
 constexpr float kLazyLog2 = 8.0f;
 
 template <int kValues, bool kLazy>
-__device__ __forceinline__ void softmax_step(float (&s)[kValues], RowState& state, float (&rescale)[2], float scale_log2)
+__device__ __forceinline__ void softmax_step(float (&s)[kValues], RowState& state, float (&rescale)[2], float scale_log2,
+                                             float shift = 0.0f)
 {
     // Four partial maxima and sums a row (by c % 2 and e % 2): chains of 8 dependent operations instead of 32,
     // as warps stall mostly on such dependencies here (the profile of version 2: "wait" is the largest stall).
@@ -312,8 +314,8 @@ __device__ __forceinline__ void softmax_step(float (&s)[kValues], RowState& stat
         // (m_new − m)·scale: +inf on a row's first keys (m −inf), NaN while both are −inf (then nothing moves).
         const bool move = !kLazy || (m_new - state.m[k]) * scale_log2 > kLazyLog2;
         m_new = move ? m_new : state.m[k];
-        base[k] = m_new == -INFINITY ? 0.0f : m_new * scale_log2;
-        rescale[k] = move ? exp2_approx(state.m[k] * scale_log2 - base[k]) : 1.0f;  // 0 while m = −inf
+        base[k] = m_new == -INFINITY ? 0.0f : fmaf(m_new, scale_log2, shift);
+        rescale[k] = move ? exp2_approx(fmaf(state.m[k], scale_log2, shift) - base[k]) : 1.0f;  // 0 while m = −inf
         state.m[k] = m_new;
     }
 #pragma unroll
@@ -329,6 +331,47 @@ __device__ __forceinline__ void softmax_step(float (&s)[kValues], RowState& stat
     for (int k = 0; k < 2; ++k) {
         state.l[k] = state.l[k] * rescale[k] + ((part_sum[k][0] + part_sum[k][1]) + (part_sum[k][2] + part_sum[k][3]));
     }
+}
+
+/**
+ * kReference (bfloat16): once each of a warp's rows has seen keys, its scores are exponentiated against a fixed
+ * reference instead of a running max — the row's max over its first tile with keys (softmax_step with `shift`),
+ * plus kReferenceShift in exp2 units — so that a step needs neither the tile's max (its 30 comparisons and 4 shuffles)
+ * nor O's rescaling (32 or 64 multiplications). P = 2^(x − 64) with x = (score − reference)·scale in exp2 units: the
+ * reference's own key gives 2^−64 and l ≥ 2^−64, bfloat16 has float's exponent range (so P keeps its 8 bits of
+ * precision at any scale), and terms below x = −62 flush to zero where the running max would have kept them at
+ * 2^−62 of the max's weight or less (float's sum keeps 24 bits). A score 128 or more above its reference (a P of
+ * 2^64 or more, seen in a partial sum; +inf from 192 on) makes the warp recompute the tile's S from shared memory and
+ * run softmax_step on it, which moves the references. With float16, P must fit float16's range: those kernels keep
+ * the running max.
+ */
+constexpr float kReferenceShift = 64.0f;
+constexpr float kReferenceLimit = 18446744073709551616.0f;  // 2^64
+
+/** acc + a·b over a pair of bfloat16 values (two to a 32-bit word). */
+__device__ __forceinline__ float dot_pair(uint32_t a, uint32_t b, float acc)
+{
+    acc = fmaf(__uint_as_float(a << 16), __uint_as_float(b << 16), acc);
+    return fmaf(__uint_as_float(a & 0xffff0000u), __uint_as_float(b & 0xffff0000u), acc);
+}
+
+/** P = 2^(score·scale − (reference·scale + kReferenceShift)) in place; this thread's sums of each row's P (not yet in l). */
+template <int kValues>
+__device__ __forceinline__ void exp_against_reference(float (&s)[kValues], const RowState& state, float (&sum)[2], float scale_log2)
+{
+    const float base[2] = {fmaf(state.m[0], scale_log2, kReferenceShift), fmaf(state.m[1], scale_log2, kReferenceShift)};
+    float part_sum[2][4];
+#pragma unroll
+    for (int c = 0; c < kValues / 4; ++c) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            s[4 * c + e] = exp2_approx(fmaf(s[4 * c + e], scale_log2, -base[e / 2]));
+            float& part = part_sum[e / 2][2 * (c % 2) + e % 2];
+            part = c < 2 ? s[4 * c + e] : part + s[4 * c + e];
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < 2; ++k) sum[k] = (part_sum[k][0] + part_sum[k][1]) + (part_sum[k][2] + part_sum[k][3]);
 }
 
 /** Two floats rounded to the storage type (bfloat16, or float16 with kHalf), packed. */
@@ -402,7 +445,7 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor>
+          bool kHeadMajor, bool kReference>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -753,6 +796,68 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 for (int e = 0; e < 4; ++e) o[4 * c + e] *= rescale[e / 2];
             }
         };
+        // kReference (exp_against_reference): whether every row of the warp has its reference (each item starts without).
+        bool settled = false;
+        // A tile whose P left its references' range (rare: soften's 2) again: S from the item's Q and the stage's K in
+        // shared memory, one dot product a value, before its mask and softmax_step (which moves the references).
+        const auto recompute_s = [&](float (&s)[kTileKeys / 2], int stage) {
+            // The Q buffer from the item's index (as fresh_item_count's callers do): `buffer` kept alive for this rare
+            // path cost the four-consumer kernels a spilled register in the step loop.
+            const uint8_t* const q_base = q_tiles + fresh_item_count(index, args.blocks_divide) % L::kQBuffers * L::kQBytes;
+            const uint8_t* const k_base = k_tiles + stage * L::kTileBytes;
+            // One value a pass, not unrolled, and put in place by a select over s (a static index for every register):
+            // unrolled, the 32 passes' addresses took registers the step loop needs (spills in the four-consumer kernels).
+#pragma unroll 1
+            for (int v = 0; v < kTileKeys / 2; ++v) {
+                const int row = consumer * kConsumerRows + 16 * warp + g + 8 * ((v % 4) / 2), key = column_of(v / 4, v % 4, t);
+                float dot = 0.0f;
+#pragma unroll 1
+                for (int pair = 0; pair < L::kSub * 32; ++pair) {  // two columns a 32-bit word, one word of each at a time
+                    const uint32_t column = (pair % 32) * 2;
+                    const uint32_t q = *reinterpret_cast<const uint32_t*>(q_base + (pair / 32) * L::kRows * 128 + swizzled_offset(row, column));
+                    const uint32_t k = *reinterpret_cast<const uint32_t*>(k_base + (pair / 32) * L::kSubtileBytes + swizzled_offset(key, column));
+                    dot = dot_pair(q, k, dot);
+                }
+#pragma unroll
+                for (int e = 0; e < kTileKeys / 2; ++e) s[e] = e == v ? dot : s[e];
+            }
+        };
+        // The softmax of a masked tile with keys: 0 when P is against the fixed references (nothing to rescale), 1 when
+        // O must be rescaled by `rescale` after the pending P·V (softmax_step ran), 2 when a P reached 2^64 (a score 128
+        // or more above its reference in exp2 units; P may be +inf): the tile is recomputed by finish_tile.
+        const auto soften = [&](float (&s)[kTileKeys / 2]) -> int {
+            if constexpr (!kReference) {
+                softmax_step<kTileKeys / 2, kLazy>(s, state, rescale, args.scale_log2);
+                return 1;
+            } else {
+                if (!settled) {
+                    softmax_step<kTileKeys / 2, false>(s, state, rescale, args.scale_log2, kReferenceShift);
+                    settled = __all_sync(0xffffffffu, state.m[0] != -INFINITY && state.m[1] != -INFINITY);
+                    return 1;
+                }
+                float sum[2];
+                exp_against_reference<kTileKeys / 2>(s, state, sum, args.scale_log2);
+                if (__all_sync(0xffffffffu, sum[0] < kReferenceLimit && sum[1] < kReferenceLimit)) {
+                    state.l[0] += sum[0];
+                    state.l[1] += sum[1];
+                    return 0;
+                }
+                return 2;  // a P of 2^64 or more (rare): recomputed after the pending P·V
+            }
+        };
+        // After the pending P·V: S of a tile past its references again (recompute_s, its mask, softmax_step, which moves
+        // them), O rescaled where `how` asks, and P rounded for the next P·V.
+        const auto finish_tile = [&](float (&s)[kTileKeys / 2], int how, int n, int stage) {
+            if constexpr (kReference) {
+                if (how == 2) {
+                    recompute_s(s, stage);
+                    mask(s, n, stage);
+                    softmax_step<kTileKeys / 2, false>(s, state, rescale, args.scale_log2, kReferenceShift);
+                }
+            }
+            if (how != 0) scale_o();
+            pack_p<kHalf>(s, p);
+        };
         // Through a shuffle, so that the compiler knows the stage is the same across the warp: the descriptors built
         // from it then stay in uniform registers (without it every step rebuilt them in ordinary registers and moved
         // them over, ~170 instructions a tile: the profile of version 2).
@@ -782,9 +887,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             pass_turn();
             wait_pending<0>();
             if (!mask(s, n, stage_of(n))) {
-                softmax_step<kTileKeys / 2, kLazy>(s, state, rescale, args.scale_log2);
-                scale_o();
-                pack_p<kHalf>(s, p);
+                finish_tile(s, soften(s), n, stage_of(n));
             } else {
                 clear_p(p);
             }
@@ -803,12 +906,12 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 pass_turn();
                 wait_pending<1>();  // S(n) is in; P(m)·V(m) may still run
                 const bool none = mask(s, n, stage);
-                if (!none) softmax_step<kTileKeys / 2, kLazy>(s, state, rescale, args.scale_log2);
+                int how = 0;
+                if (!none) how = soften(s);
                 wait_pending<0>();
                 release(previous);
                 if (!none) {
-                    scale_o();
-                    pack_p<kHalf>(s, p);
+                    finish_tile(s, how, n, stage);
                 } else {
                     clear_p(p);
                 }
@@ -843,7 +946,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             if (row >= args.query_len) continue;
             const bool active = args.active == nullptr ||
                                 args.active[b * args.active_batch + h * args.active_head + row * args.active_token] != 0;
-            const float inverse = active ? __fdividef(1.0f, l) : 0.0f;  // l ≥ 1 (the max's own term): no IEEE slow path needed
+            // l ≥ 1 (the max's own term), or ≥ 2^−64 against a reference (2^−32 once moved): no IEEE slow path needed.
+            const float inverse = active ? __fdividef(1.0f, l) : 0.0f;
             uint16_t* const out = static_cast<uint16_t*>(args.o) + b * args.o_batch + h * args.o_head + row * args.o_token;
 #pragma unroll
             for (int sub = 0; sub < L::kSub; ++sub) {
@@ -858,7 +962,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             }
             if (t == 0 && args.lse != nullptr) {
                 args.lse[b * args.lse_batch + h * args.lse_head + row * args.lse_token] =
-                    active ? (state.m[k] * args.scale_log2 + __log2f(l)) * 0.6931471805599453f : -INFINITY;
+                    active ? (fmaf(state.m[k], args.scale_log2, kReference ? kReferenceShift : 0.0f) + __log2f(l)) * 0.6931471805599453f
+                           : -INFINITY;
             }
         }
     }
@@ -936,8 +1041,8 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
     return has_anchor_rows(problem) ? Segments::kAnchors : Segments::kBand;
 }
 
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, bool kReference,
+          int kTileKeys = kKeys, bool kHeadMajor = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -1013,7 +1118,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kReference>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1056,25 +1161,25 @@ bool head_by_head(const FluxProblem& problem, int64_t l2_bytes)
 }
 
 /** The 64-key instantiation for `problem`'s segments with `consumers` (narrow_consumers: three with DNA lists, else four). */
-template <bool kHalf>
+template <bool kHalf, bool kReference>
 proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Segments segments, int consumers, int multiprocessors,
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
     switch (segments) {
     case Segments::kDna:
-        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream);
     default:
         return consumers == 4
-                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
-                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream)
+                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
 /** The 128-key instantiation for `problem`'s head dim, segments and window (narrow_consumers 0). */
-template <bool kHalf>
+template <bool kHalf, bool kReference>
 proteus_status launch_wide(const FluxProblem& problem, const TileDna& dna, Segments segments, const DeviceTraits& traits,
                            StreamWorkspace& workspace, cudaStream_t stream)
 {
@@ -1082,29 +1187,29 @@ proteus_status launch_wide(const FluxProblem& problem, const TileDna& dna, Segme
     const bool by_head = head_by_head(problem, traits.l2_bytes);
     if (problem.head_dim <= 64) {
         // Here only the band from W 1024 on (shorter windows, anchors and DNA lists run narrow): ping-pong.
-        return by_head ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, true>(problem, dna, multiprocessors, workspace, stream)
-                       : launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, false>(problem, dna, multiprocessors, workspace, stream);
+        return by_head ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kReference, kKeys, true>(problem, dna, multiprocessors, workspace, stream)
+                       : launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kReference, kKeys, false>(problem, dna, multiprocessors, workspace, stream);
     }
     switch (segments) {
     case Segments::kDna:
-        return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf>(problem, dna, multiprocessors, workspace, stream);
+        return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf, kReference>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, workspace, stream);
+        return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf, kReference>(problem, dna, multiprocessors, workspace, stream);
     default:
-        return by_head ? launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, true>(problem, dna, multiprocessors, workspace, stream)
-                       : launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, false>(problem, dna, multiprocessors, workspace, stream);
+        return by_head ? launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kReference, kKeys, true>(problem, dna, multiprocessors, workspace, stream)
+                       : launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kReference, kKeys, false>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
 /** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
-template <bool kHalf>
+template <bool kHalf, bool kReference>
 proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, const DeviceTraits& traits, StreamWorkspace& workspace,
                             cudaStream_t stream)
 {
     const Segments segments = segments_of(problem, dna);
     const int consumers = narrow_consumers(problem);
-    return consumers != 0 ? launch_narrow<kHalf>(problem, dna, segments, consumers, traits.multiprocessors, workspace, stream)
-                          : launch_wide<kHalf>(problem, dna, segments, traits, workspace, stream);
+    return consumers != 0 ? launch_narrow<kHalf, kReference>(problem, dna, segments, consumers, traits.multiprocessors, workspace, stream)
+                          : launch_wide<kHalf, kReference>(problem, dna, segments, traits, workspace, stream);
 }
 
 /** 16-byte aligned rows, and a stride the tensor copy engine takes on every axis of extent > 1 (no broadcast). */
@@ -1169,8 +1274,15 @@ proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna,
     // persistent kernels run on 64-key tiles (narrow_consumers), and long causal bands head by head where the
     // keys outgrow the L2 (head_by_head). Version 7: four consumers with anchors (without DNA lists). Version 8: the
     // lazy running max at D 128 (launch_wide), one full barrier a stage, a consumer's stretches as one pipeline.
-    return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true>(problem, dna, traits, workspace, stream)
-                                                    : launch_typed<false>(problem, dna, traits, workspace, stream);
+    // EXPERIMENT (off by default; NOTES.md, "version 10"): PROTEUS_WGMMA_REFERENCE=1, bfloat16's P against fixed
+    // references (exp_against_reference) instead of the running max.
+    static const bool reference = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_REFERENCE");
+        return value != nullptr && value[0] == '1';
+    }();
+    if (problem.q.dtype == PROTEUS_DTYPE_FLOAT16) return launch_typed<true, false>(problem, dna, traits, workspace, stream);
+    return reference ? launch_typed<false, true>(problem, dna, traits, workspace, stream)
+                     : launch_typed<false, false>(problem, dna, traits, workspace, stream);
 }
 
 }  // namespace proteus::gpu
