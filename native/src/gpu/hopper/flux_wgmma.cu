@@ -442,7 +442,8 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of).
+ * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of); kReference: P against fixed
+ * references once a warp's rows have seen keys (exp_against_reference; bfloat16 only).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
           bool kHeadMajor, bool kReference>
@@ -457,8 +458,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
     // The lazy running max (softmax_step) at D 128 only: measured on the H200 (NOTES.md, "version 8") it took 4 % off
-    // D 128's dense times and added 2–3 % to D 64's (and 0.5–1.6 % to the 64-key kernels').
-    constexpr bool kLazy = kDim == 128;
+    // D 128's dense times and added 2–3 % to D 64's (and 0.5–1.6 % to the 64-key kernels'). Since version 10 it is
+    // float16's alone: bfloat16 takes fixed references (kReference), and its first tiles the plain running max.
+    constexpr bool kLazy = kDim == 128 && !kReference;
     // Whether a warp skips the softmax of a band tile none of its rows reaches (the short windows' last tile of a
     // consumer). Not with DNA lists or ping-pong: the branch there made ptxas serialise the wgmma (C7513) or spill.
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
@@ -1274,15 +1276,9 @@ proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna,
     // persistent kernels run on 64-key tiles (narrow_consumers), and long causal bands head by head where the
     // keys outgrow the L2 (head_by_head). Version 7: four consumers with anchors (without DNA lists). Version 8: the
     // lazy running max at D 128 (launch_wide), one full barrier a stage, a consumer's stretches as one pipeline.
-    // EXPERIMENT (off by default; NOTES.md, "version 10"): PROTEUS_WGMMA_REFERENCE=1, bfloat16's P against fixed
-    // references (exp_against_reference) instead of the running max.
-    static const bool reference = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_REFERENCE");
-        return value != nullptr && value[0] == '1';
-    }();
-    if (problem.q.dtype == PROTEUS_DTYPE_FLOAT16) return launch_typed<true, false>(problem, dna, traits, workspace, stream);
-    return reference ? launch_typed<false, true>(problem, dna, traits, workspace, stream)
-                     : launch_typed<false, false>(problem, dna, traits, workspace, stream);
+    // Version 10: bfloat16's P against fixed references (exp_against_reference; float16 keeps the running max).
+    return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true, false>(problem, dna, traits, workspace, stream)
+                                                    : launch_typed<false, true>(problem, dna, traits, workspace, stream);
 }
 
 }  // namespace proteus::gpu
