@@ -1145,13 +1145,7 @@ int narrow_consumers(const FluxProblem& problem)
 {
     if (problem.head_dim > 64) return 0;
     if (problem.candidates.dna_count > 0) return 3;
-    // EXPERIMENT (off by default; NOTES.md, "version 10"): PROTEUS_WGMMA_NARROW3=1, three consumers for the band and
-    // anchors too (128 registers a thread: no spills, the step's descriptors kept, against a fourth warp a scheduler).
-    static const bool three = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_NARROW3");
-        return value != nullptr && value[0] == '1';
-    }();
-    return has_anchor_rows(problem) || problem.candidates.window < kPersistentWindow ? (three ? 3 : 4) : 0;
+    return has_anchor_rows(problem) || problem.candidates.window < kPersistentWindow ? 4 : 0;
 }
 
 /**
@@ -1178,9 +1172,7 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
     case Segments::kDna:
         return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return consumers == 4
-                   ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream)
-                   : launch<64, 3, false, 8, 2, Segments::kAnchors, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream);
     default:
         return consumers == 4
                    ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream)
