@@ -18,6 +18,7 @@
 #            and the DNA and masked paths at T = 4096)
 #   headdims `proteus bench --suite headdims` (dense 16K at D 80, 96, 128, 256; headdims.json)
 #   perf     `proteus bench --suite kernels` beside PyTorch SDPA on the same shapes (tests/gpu/sdpa_bench.py)
+#   ab       (not in the default list) one bench case with and without PROTEUS_AB_ENV, alternating (ab.txt; below)
 #   layer    tests/gpu/layer_ops_check.cpp (every layer operation on CUDA vs the CPU backend, determinism of the
 #            router and the DNA update), and `proteus bench --layer original --block` and `--layer wide --block`
 #            at the issue's lengths (layer.txt, layer-*.json); then LayerExportTests (PROTEUS_LAYER_EXPORT) writes the
@@ -384,6 +385,25 @@ if has_step perf; then
     note "perf, SDPA comparison (tests/gpu/sdpa_bench.py): rc=$rc in $((SECONDS - start)) s"
     [ $rc -eq 0 ] || cp "$ours" "$out/perf.json"  # keep our numbers when the comparison failed
   fi
+fi
+if has_step ab; then
+  # One bench case with and without some settings, alternating in one call (the card's power state drifts through a
+  # call: clocks.csv): `proteus bench --backend cuda ${PROTEUS_AB_ARGS}` without, then with PROTEUS_AB_ENV
+  # (comma-separated VAR=value), PROTEUS_AB_ROUNDS rounds (default 2); each run's median and samples into ab.txt.
+  IFS=, read -r -a ab_settings <<<"${PROTEUS_AB_ENV:-}"
+  for ((round = 1; round <= ${PROTEUS_AB_ROUNDS:-2}; ++round)); do
+    for side in without with; do
+      settings=(); [ "$side" = with ] && settings=("${ab_settings[@]}")
+      mark "ab: round $round, $side ${PROTEUS_AB_ENV:-}"
+      env "${settings[@]}" "$DOTNET_ROOT/dotnet" "$root/.device/tests/proteus.dll" bench --backend cuda ${PROTEUS_AB_ARGS:-} \
+        --json "$build/ab.json" >>"$out/ab.txt" 2>&1
+      python3 -c 'import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    t = r["timing"]["sample_ms"]
+    print("ab %s %s: %s %d: median %.3f ms, samples %s" % (sys.argv[2], sys.argv[3], r["case"], r["seq_len"], r["median_ms"],
+          " ".join("%.3f" % x for x in t)))' "$build/ab.json" "round $round" "$side" | tee -a "$out/ab.txt" >>"$summary"
+    done
+  done
 fi
 if has_step layer; then
   start=$SECONDS
