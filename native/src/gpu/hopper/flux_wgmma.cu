@@ -82,8 +82,7 @@ enum class Segments { kBand, kAnchors, kDna };
  * The launch shape and the block's shared memory: the Q buffers, the stages' K and V (D/64 swizzled
  * [rows][64] sub-tiles each), with DNA each stage's entries (rank key, key, anchor index), then the barriers.
  */
-template <int kDim, int kConsumerCount, int kStageCount, int kQBufferCount, Segments kSegments, int kTileKeyCount = kKeys,
-          bool kTensorSums = false>
+template <int kDim, int kConsumerCount, int kStageCount, int kQBufferCount, Segments kSegments, int kTileKeyCount = kKeys>
 struct Shape {
     static constexpr int kTileKeys = kTileKeyCount;  // keys of a tile: 128, or 64 (D 64, short windows)
     static constexpr int kConsumers = kConsumerCount;
@@ -101,9 +100,7 @@ struct Shape {
     static constexpr int kQBytes = kSub * kRows * 128;
     static constexpr int kTileBytes = kSub * kSubtileBytes;  // K or V of one stage
     static constexpr int kEntryBytes = kSegments == Segments::kDna ? kTileKeys * 16 : 0;  // u64 rank key, i32 key, i32 anchor
-    // kTensorSums: a [64 keys][64 columns] block of ones after the V stages, P·V's columns 64 … 71 (the row sums).
-    static constexpr int kOnes = kQBuffers * kQBytes + 2 * kStages * kTileBytes;
-    static constexpr int kEntries = kOnes + (kTensorSums ? 64 * 128 : 0);
+    static constexpr int kEntries = kQBuffers * kQBytes + 2 * kStages * kTileBytes;
     // Every row's anchor range (kAnchors, kDna: int2) and DNA threshold (kDna: uint64_t).
     static constexpr int kRanges = kEntries + kStages * kEntryBytes;
     // Each warp's common anchor range (int2: the anchors every one of its rows takes), then the DNA thresholds.
@@ -291,7 +288,7 @@ __device__ __forceinline__ int column_of(int c, int e, int t) { return 8 * c + 2
  */
 constexpr float kLazyLog2 = 8.0f;
 
-template <int kValues, bool kLazy, bool kSums = true>
+template <int kValues, bool kLazy>
 __device__ __forceinline__ void softmax_step(float (&s)[kValues], RowState& state, float (&rescale)[2], float scale_log2,
                                              float shift = 0.0f)
 {
@@ -330,11 +327,9 @@ __device__ __forceinline__ void softmax_step(float (&s)[kValues], RowState& stat
             sum = c < 2 ? s[4 * c + e] : sum + s[4 * c + e];
         }
     }
-    if constexpr (kSums) {  // else the tensor cores sum P (kTensorSums)
 #pragma unroll
-        for (int k = 0; k < 2; ++k) {
-            state.l[k] = state.l[k] * rescale[k] + ((part_sum[k][0] + part_sum[k][1]) + (part_sum[k][2] + part_sum[k][3]));
-        }
+    for (int k = 0; k < 2; ++k) {
+        state.l[k] = state.l[k] * rescale[k] + ((part_sum[k][0] + part_sum[k][1]) + (part_sum[k][2] + part_sum[k][3]));
     }
 }
 
@@ -448,21 +443,18 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
  * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of); kReference: P against fixed
- * references once a warp's rows have seen keys (exp_against_reference; bfloat16 only); kTensorSums (EXPERIMENT, off by
- * default; PROTEUS_WGMMA_SUMS=1, the 64-key kernels with references, calls without the log-sum-exp): the row sums l
- * come from the tensor cores — P·V on m64n72 against V and a block of ones — instead of 32 additions a step.
+ * references once a warp's rows have seen keys (exp_against_reference; bfloat16 only).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, bool kReference, bool kTensorSums>
-__global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys, kTensorSums>::kThreads, 1)
+          bool kHeadMajor, bool kReference>
+__global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
                const __grid_constant__ CUtensorMap v_anchor_map, const WgmmaArgs args)
 {
 #if defined(PROTEUS_WGMMA_DEVICE)
     static_assert(!kPingPong || kSegments == Segments::kBand, "ping-pong pairs the consumers' turns: every consumer runs every tile");
-    static_assert(!kTensorSums || (kReference && kDim == 64 && kTileKeys == 64), "row sums by m64n72: the 64-key D 64 kernels with references");
-    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys, kTensorSums>;
+    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
     // The lazy running max (softmax_step) at D 128 only: measured on the H200 (NOTES.md, "version 8") it took 4 % off
@@ -503,13 +495,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             barrier_init(&empty[s], 4 * kConsumers);  // one arrival from each consumer warp
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-    }
-    if constexpr (kTensorSums) {
-        // The block of ones (bfloat16 1.0 in every column, so the swizzle does not matter), for the wgmma's async proxy.
-        for (int chunk = static_cast<int>(threadIdx.x); chunk < 64 * 128 / 16; chunk += static_cast<int>(blockDim.x)) {
-            reinterpret_cast<uint4*>(base + L::kOnes)[chunk] = make_uint4(0x3F803F80u, 0x3F803F80u, 0x3F803F80u, 0x3F803F80u);
-        }
-        fence_proxy_async();
     }
     __syncthreads();
 
@@ -590,10 +575,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // byte offsets / 16 to it in 32 bits (the start field holds every shared address / 16, < 2^14: no carry out of it).
     // The high words (stride, swizzle) are the same for Q, K and V.
     const uint32_t k_low = static_cast<uint32_t>(descriptor(k_tiles, 16, 1024));
-    // kTensorSums: the leading offset reaches from stage 0's V to the ones block (stage s: kTileBytes less a stage).
-    const uint32_t v_low = static_cast<uint32_t>(descriptor(v_tiles, kTensorSums ? L::kOnes - (L::kQBuffers * L::kQBytes + L::kStages * L::kTileBytes)
-                                                                                   : L::kSubtileBytes,
-                                                           1024));
+    const uint32_t v_low = static_cast<uint32_t>(descriptor(v_tiles, L::kSubtileBytes, 1024));
     const uint32_t high = static_cast<uint32_t>(descriptor(k_tiles, 16, 1024) >> 32);
     const int32_t window = args.window;
 
@@ -785,17 +767,12 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             commit_group();
         };
         RowState state;
-        // 64 columns a sub-tile, each in m64n64's accumulator order; kTensorSums: then m64n72's columns 64 … 71, whose
-        // o[32] and o[34] are the row sums l of rows g and g + 8.
-        constexpr int kOValues = L::kSub * 32 + (kTensorSums ? 4 : 0);
-        float o[kOValues];
+        float o[L::kSub * 32];  // 64 columns a sub-tile, each in m64n64's accumulator order
 #pragma unroll
-        for (int e = 0; e < kOValues; ++e) o[e] = 0.0f;
+        for (int e = 0; e < L::kSub * 32; ++e) o[e] = 0.0f;
         // V's k16 chunk j (keys 16j … 16j + 15) of a stage.
         const auto v_descriptor = [&](int stage, int j) {
-            // A stage moves the start by a tile and, with kTensorSums, the leading offset (bits 16 … 29) back by one.
-            constexpr uint32_t kStageStep = (L::kTileBytes >> 4) - (kTensorSums ? static_cast<uint32_t>(L::kTileBytes >> 4) << 16 : 0u);
-            return join(v_low + static_cast<uint32_t>(stage) * kStageStep + static_cast<uint32_t>(j * 16 * 128 >> 4), high);
+            return join(v_low + static_cast<uint32_t>(stage) * (L::kTileBytes >> 4) + static_cast<uint32_t>(j * 16 * 128 >> 4), high);
         };
         const auto issue_pv = [&](const uint32_t (&p)[kTileKeys / 16][4], int stage) {
 #pragma unroll
@@ -803,8 +780,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 if constexpr (kDim == 128) {
                     // The m64n128 accumulator is the two m64n64 ones side by side.
                     mma_rs_n128<kHalf>(*reinterpret_cast<float(*)[64]>(o), p[j], v_descriptor(stage, j));
-                } else if constexpr (kTensorSums) {
-                    mma_rs_n72<kHalf>(*reinterpret_cast<float(*)[36]>(o), p[j], v_descriptor(stage, j));
                 } else {
                     mma_rs<kHalf>(*reinterpret_cast<float(*)[32]>(o), p[j], v_descriptor(stage, j));
                 }
@@ -818,7 +793,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             // kLazy: nothing to do where every row of the warp kept its max (each factor exactly 1).
             if (kLazy && !__any_sync(0xffffffffu, rescale[0] != 1.0f || rescale[1] != 1.0f)) return;
 #pragma unroll
-            for (int c = 0; c < kOValues / 4; ++c) {  // kTensorSums: the sums' columns too
+            for (int c = 0; c < 8 * L::kSub; ++c) {
 #pragma unroll
                 for (int e = 0; e < 4; ++e) o[4 * c + e] *= rescale[e / 2];
             }
@@ -858,13 +833,12 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 return 1;
             } else {
                 if (!settled) {
-                    softmax_step<kTileKeys / 2, false, !kTensorSums>(s, state, rescale, args.scale_log2, kReferenceShift);
+                    softmax_step<kTileKeys / 2, false>(s, state, rescale, args.scale_log2, kReferenceShift);
                     settled = __all_sync(0xffffffffu, state.m[0] != -INFINITY && state.m[1] != -INFINITY);
                     return 1;
                 }
                 float sum[2];
                 exp_against_reference<kTileKeys / 2>(s, state, sum, args.scale_log2);
-                if constexpr (kTensorSums) return 0;  // no sums here: P's range is checked once packed (finish_tile)
                 if (__all_sync(0xffffffffu, sum[0] < kReferenceLimit && sum[1] < kReferenceLimit)) {
                     state.l[0] += sum[0];
                     state.l[1] += sum[1];
@@ -876,27 +850,15 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // After the pending P·V: S of a tile past its references again (recompute_s, its mask, softmax_step, which moves
         // them), O rescaled where `how` asks, and P rounded for the next P·V.
         const auto finish_tile = [&](float (&s)[kTileKeys / 2], int how, int n, int stage) {
-            const auto redo = [&] {
-                recompute_s(s, stage);
-                mask(s, n, stage);
-                softmax_step<kTileKeys / 2, false, !kTensorSums>(s, state, rescale, args.scale_log2, kReferenceShift);
-            };
             if constexpr (kReference) {
-                if (how == 2) redo();
+                if (how == 2) {
+                    recompute_s(s, stage);
+                    mask(s, n, stage);
+                    softmax_step<kTileKeys / 2, false>(s, state, rescale, args.scale_log2, kReferenceShift);
+                }
             }
             if (how != 0) scale_o();
             pack_p<kHalf>(s, p);
-            if constexpr (kTensorSums) {
-                // A packed P of 2 or more (its exponent's top bit: a score 65 or more above its reference, or +inf).
-                uint32_t bits = 0;
-#pragma unroll
-                for (int j = 0; j < kTileKeys / 16; ++j) bits |= p[j][0] | p[j][1] | p[j][2] | p[j][3];
-                if (how == 0 && __any_sync(0xffffffffu, (bits & 0x40004000u) != 0)) {
-                    redo();
-                    scale_o();
-                    pack_p<kHalf>(s, p);
-                }
-            }
         };
         // Through a shuffle, so that the compiler knows the stage is the same across the warp: the descriptors built
         // from it then stay in uniform registers (without it every step rebuilt them in ordinary registers and moved
@@ -977,14 +939,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         const int b = static_cast<int>(args.heads_divide.quotient(static_cast<uint32_t>(pair)));
 #pragma unroll
         for (int k = 0; k < 2; ++k) {
-            float l;
-            if constexpr (kTensorSums) {
-                l = o[32 + 2 * k];  // the ones' column: the whole row's sum on every lane
-            } else {
-                l = state.l[k];
-                l += __shfl_xor_sync(0xffffffffu, l, 1);
-                l += __shfl_xor_sync(0xffffffffu, l, 2);
-            }
+            float l = state.l[k];
+            l += __shfl_xor_sync(0xffffffffu, l, 1);
+            l += __shfl_xor_sync(0xffffffffu, l, 2);
             // Past the item's last row (position > wg_last): tested on the slice's length, which the kernel's
             // parameters hold, rather than on wg_last, which would have to stay alive across the step loop.
             const int64_t row = position[k] - args.query_offset;
@@ -1087,11 +1044,11 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, bool kReference,
-          int kTileKeys = kKeys, bool kHeadMajor = false, bool kTensorSums = false>
+          int kTileKeys = kKeys, bool kHeadMajor = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
-    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys, kTensorSums>;
+    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     CUtensorMap q_map{}, k_map{}, v_map{}, k_anchor_map{}, v_anchor_map{};
     proteus_status status = encode(problem.q, L::kRows, 1, q_map);
     if (status == PROTEUS_STATUS_OK) status = encode(problem.k, kTileKeys, 1, k_map);
@@ -1163,7 +1120,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kReference, kTensorSums>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kReference>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1206,20 +1163,20 @@ bool head_by_head(const FluxProblem& problem, int64_t l2_bytes)
 }
 
 /** The 64-key instantiation for `problem`'s segments with `consumers` (narrow_consumers: three with DNA lists, else four). */
-template <bool kHalf, bool kReference, bool kTensorSums>
+template <bool kHalf, bool kReference>
 proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Segments segments, int consumers, int multiprocessors,
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
     switch (segments) {
     case Segments::kDna:
-        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, kReference, 64, false, kTensorSums>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, kReference, 64, false, kTensorSums>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream);
     default:
         return consumers == 4
-                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, kReference, 64, false, kTensorSums>(problem, dna, multiprocessors, workspace, stream)
-                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, kReference, 64, false, kTensorSums>(problem, dna, multiprocessors, workspace, stream);
+                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream)
+                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
@@ -1247,13 +1204,13 @@ proteus_status launch_wide(const FluxProblem& problem, const TileDna& dna, Segme
 }
 
 /** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
-template <bool kHalf, bool kReference, bool kTensorSums = false>
+template <bool kHalf, bool kReference>
 proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, const DeviceTraits& traits, StreamWorkspace& workspace,
                             cudaStream_t stream)
 {
     const Segments segments = segments_of(problem, dna);
     const int consumers = narrow_consumers(problem);
-    return consumers != 0 ? launch_narrow<kHalf, kReference, kTensorSums>(problem, dna, segments, consumers, traits.multiprocessors, workspace, stream)
+    return consumers != 0 ? launch_narrow<kHalf, kReference>(problem, dna, segments, consumers, traits.multiprocessors, workspace, stream)
                           : launch_wide<kHalf, kReference>(problem, dna, segments, traits, workspace, stream);
 }
 
@@ -1320,15 +1277,8 @@ proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna,
     // keys outgrow the L2 (head_by_head). Version 7: four consumers with anchors (without DNA lists). Version 8: the
     // lazy running max at D 128 (launch_wide), one full barrier a stage, a consumer's stretches as one pipeline.
     // Version 10: bfloat16's P against fixed references (exp_against_reference; float16 keeps the running max).
-    // EXPERIMENT (off by default; NOTES.md, "version 10"): PROTEUS_WGMMA_SUMS=1, the 64-key kernels' row sums on the
-    // tensor cores (kTensorSums) where the call asks for no log-sum-exp (their l sums the bfloat16-rounded P).
-    static const bool sums = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_SUMS");
-        return value != nullptr && value[0] == '1';
-    }();
-    if (problem.q.dtype == PROTEUS_DTYPE_FLOAT16) return launch_typed<true, false>(problem, dna, traits, workspace, stream);
-    return sums && !problem.lse.present() ? launch_typed<false, true, true>(problem, dna, traits, workspace, stream)
-                                          : launch_typed<false, true>(problem, dna, traits, workspace, stream);
+    return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true, false>(problem, dna, traits, workspace, stream)
+                                                    : launch_typed<false, true>(problem, dna, traits, workspace, stream);
 }
 
 }  // namespace proteus::gpu

@@ -183,25 +183,6 @@ __device__ __forceinline__ void mma_rs(float (&d)[32], const uint32_t (&a)[4], u
 #undef PROTEUS_WGMMA_RS_64
 }
 
-/**
- * d += A(registers)·B(desc, MN-major, read transposed): m64n72k16 — m64n64k16's columns 0 … 63 (d[0 … 31]) and, from
- * the 64-column block at B's leading offset, columns 64 … 71 (d[32 … 35]: row g's 64 + 2t and 65 + 2t, then row g + 8's).
- */
-template <bool kHalf = false>
-__device__ __forceinline__ void mma_rs_n72(float (&d)[36], const uint32_t (&a)[4], uint64_t b)
-{
-#define PROTEUS_WGMMA_RS_72(type)                                                               \
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"                                    \
-                 "wgmma.mma_async.sync.aligned.m64n72k16.f32." type "." type " "                \
-                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "       \
-                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
-                 "%32, %33, %34, %35}, {%36, %37, %38, %39}, %40, p, 1, 1, 1;\n}\n"            \
-                 : PROTEUS_WGMMA_ACCUMULATORS_32, "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]) \
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b))
-    PROTEUS_WGMMA_TYPES(kHalf, PROTEUS_WGMMA_RS_72);
-#undef PROTEUS_WGMMA_RS_72
-}
-
 /** d += A(desc)·B(desc): m64n128k16, both K-major (scale_d 0: d = A·B); d as m64n64k16's, columns 0 … 127. */
 template <bool kHalf = false>
 __device__ __forceinline__ void mma_ss_n128(float (&d)[64], uint64_t a, uint64_t b, int scale_d)
