@@ -277,6 +277,27 @@ struct RowState {
 __device__ __forceinline__ int column_of(int c, int e, int t) { return 8 * c + 2 * t + e % 2; }
 
 /**
+ * s = 2^(s·scale − base of its row) in place, and this thread's sum of each row's new values: four partial sums a row (by
+ * c % 2 and e % 2, each from its first value), chains of 8 dependent additions instead of 32.
+ */
+template <int kValues>
+__device__ __forceinline__ void exp_and_sum(float (&s)[kValues], const float (&base)[2], float scale_log2, float (&sum)[2])
+{
+    float part_sum[2][4];
+#pragma unroll
+    for (int c = 0; c < kValues / 4; ++c) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            s[4 * c + e] = exp2_approx(fmaf(s[4 * c + e], scale_log2, -base[e / 2]));
+            float& part = part_sum[e / 2][2 * (c % 2) + e % 2];
+            part = c < 2 ? s[4 * c + e] : part + s[4 * c + e];
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < 2; ++k) sum[k] = (part_sum[k][0] + part_sum[k][1]) + (part_sum[k][2] + part_sum[k][3]);
+}
+
+/**
  * The softmax step of one tile on S (64 × kTileKeys, this thread's kValues values, masked keys at −inf): moves the
  * running max, turns S into exp2 of the scaled scores (P, in float), adds them to l and returns each row's
  * rescale factor for O (0 while the row has seen no key).
@@ -292,11 +313,11 @@ template <int kValues, bool kLazy>
 __device__ __forceinline__ void softmax_step(float (&s)[kValues], RowState& state, float (&rescale)[2], float scale_log2,
                                              float shift = 0.0f)
 {
-    // Four partial maxima and sums a row (by c % 2 and e % 2): chains of 8 dependent operations instead of 32,
-    // as warps stall mostly on such dependencies here (the profile of version 2: "wait" is the largest stall).
+    // Four partial maxima a row (by c % 2 and e % 2; the sums likewise, exp_and_sum): chains of 8 dependent operations
+    // instead of 32, as warps stall mostly on such dependencies here (the profile of version 2: "wait" is the largest stall).
     // Each starts from its first value (blocks c 0 and 1), not from −inf or 0: 16 instructions a step fewer.
     static_assert(kValues % 8 == 0, "whole pairs of 8-column blocks");
-    float part_max[2][4], part_sum[2][4];
+    float part_max[2][4];
 #pragma unroll
     for (int e = 0; e < 8; ++e) part_max[(e % 4) / 2][2 * (e / 4) + e % 2] = s[e];
 #pragma unroll
@@ -318,19 +339,10 @@ __device__ __forceinline__ void softmax_step(float (&s)[kValues], RowState& stat
         rescale[k] = move ? exp2_approx(fmaf(state.m[k], scale_log2, shift) - base[k]) : 1.0f;  // 0 while m = −inf
         state.m[k] = m_new;
     }
+    float sum[2];
+    exp_and_sum(s, base, scale_log2, sum);
 #pragma unroll
-    for (int c = 0; c < kValues / 4; ++c) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-            s[4 * c + e] = exp2_approx(fmaf(s[4 * c + e], scale_log2, -base[e / 2]));
-            float& sum = part_sum[e / 2][2 * (c % 2) + e % 2];
-            sum = c < 2 ? s[4 * c + e] : sum + s[4 * c + e];
-        }
-    }
-#pragma unroll
-    for (int k = 0; k < 2; ++k) {
-        state.l[k] = state.l[k] * rescale[k] + ((part_sum[k][0] + part_sum[k][1]) + (part_sum[k][2] + part_sum[k][3]));
-    }
+    for (int k = 0; k < 2; ++k) state.l[k] = state.l[k] * rescale[k] + sum[k];
 }
 
 /**
@@ -360,18 +372,7 @@ template <int kValues>
 __device__ __forceinline__ void exp_against_reference(float (&s)[kValues], const RowState& state, float (&sum)[2], float scale_log2)
 {
     const float base[2] = {fmaf(state.m[0], scale_log2, kReferenceShift), fmaf(state.m[1], scale_log2, kReferenceShift)};
-    float part_sum[2][4];
-#pragma unroll
-    for (int c = 0; c < kValues / 4; ++c) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-            s[4 * c + e] = exp2_approx(fmaf(s[4 * c + e], scale_log2, -base[e / 2]));
-            float& part = part_sum[e / 2][2 * (c % 2) + e % 2];
-            part = c < 2 ? s[4 * c + e] : part + s[4 * c + e];
-        }
-    }
-#pragma unroll
-    for (int k = 0; k < 2; ++k) sum[k] = (part_sum[k][0] + part_sum[k][1]) + (part_sum[k][2] + part_sum[k][3]);
+    exp_and_sum(s, base, scale_log2, sum);
 }
 
 /** Two floats rounded to the storage type (bfloat16, or float16 with kHalf), packed. */
