@@ -49,6 +49,7 @@
 #             PROTEUS_WGMMA_LINEAR=1 the hopper step also times the shortlist and DNA cases at T 256K, 1M and 2M;
 #             PROTEUS_WGMMA_PROFILE="5 0" ncu of wgmma_check's time cases (wgmma-profile.txt: sections, stalling SASS lines);
 #             PROTEUS_WGMMA_KERNELS="6" every kernel of one call of wgmma_check's time case 6 and its duration (ncu);
+#             PROTEUS_WGMMA_ENERGY="5" joules a call of time case 5 (NVML's energy counter around 3 s of calls), also per experiment;
 #             PROTEUS_TILE_TIME_REPEATS=10 repeats of the tile step's per-config timings (0: skip them)
 #             PROTEUS_GRAPH_T=2048 sequence length of the graph step (the sanitizer runs use 300)
 #   Before/after in one call: carry .old/ holding `git archive <0.1 commit> native cmake CMakeLists.txt` and
@@ -152,7 +153,7 @@ if has_step hopper; then
   # The Hopper tile kernel itself (AUTO's choice on sm_90) against the CPU backend, under the sanitizers, then
   # its times beside the mma.sync kernel's (tests/gpu/wgmma_check.cpp).
   checker="$build/wgmma_check"
-  if g++ -O2 -std=c++17 -I"$root/native/include" -I"$root/native/src" "$root/tests/gpu/wgmma_check.cpp" -L"$build/lib" -lproteus \
+  if g++ -O2 -std=c++17 -I"$root/native/include" -I"$root/native/src" "$root/tests/gpu/wgmma_check.cpp" -L"$build/lib" -lproteus -ldl \
       -Wl,-rpath,"$build/lib" -o "$checker" >>"$out/hopper.txt" 2>&1; then
     start=$SECONDS
     timeout ${PROTEUS_WGMMA_CHECK_TIMEOUT:-180} "$checker" check >>"$out/hopper.txt" 2>&1
@@ -169,6 +170,12 @@ if has_step hopper; then
     [ "${PROTEUS_WGMMA_TIME:-1}" = 0 ] ||
       timeout 240 stdbuf -oL "$checker" time 10 $([ "${PROTEUS_WGMMA_TIME_PLAIN:-1}" = 1 ] || echo alone) 2>&1 |
       tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
+    # PROTEUS_WGMMA_ENERGY="5 4": joules a call of time case N (wgmma_check energy N 3: three seconds back to back, NVML's
+    # energy counter around them), here and in each experiment run — what sets the time under the card's power cap.
+    for n in ${PROTEUS_WGMMA_ENERGY:-}; do
+      mark "wgmma_check energy $n"
+      timeout 60 "$checker" energy "$n" 3 2>&1 | tee -a "$out/hopper.txt" | grep -E '^(energy|SKIP)' >>"$summary"
+    done
     # EXPERIMENTS (gpu/hopper/flux_wgmma.cu, off by default): PROTEUS_WGMMA_EXPERIMENTS="none A=1,B=2" (A, B: an experiment's switches) —
     # for each run (comma-separated VAR=value settings, or none) the check, the sanitizers of
     # PROTEUS_WGMMA_EXPERIMENT_TOOLS (default memcheck racecheck; `check small`; "" none) and every time case
@@ -190,6 +197,11 @@ if has_step hopper; then
       mark "wgmma_check time [$run]"
       timeout 200 stdbuf -oL env "${settings[@]}" "$checker" time ${PROTEUS_WGMMA_EXPERIMENT_TIME:-10 alone} 2>&1 | sed "s/^time/time[$run]/" |
         tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
+      for n in ${PROTEUS_WGMMA_ENERGY:-}; do
+        mark "wgmma_check energy $n [$run]"
+        timeout 60 env "${settings[@]}" "$checker" energy "$n" 3 2>&1 | sed "s/^energy/energy[$run]/" | tee -a "$out/hopper.txt" |
+          grep -E '^(energy|SKIP)' >>"$summary"
+      done
     done
     # PROTEUS_WGMMA_LINEAR=1: the shortlist and DNA cases at T 256K, 1M and 2M (issue 12's "linear in T"; ~100 s).
     [ "${PROTEUS_WGMMA_LINEAR:-0}" = 0 ] ||

@@ -15,11 +15,15 @@
 // Build (repository root, after building build-cuda):
 //   g++ -O2 -std=c++17 -Inative/include -Inative/src tests/gpu/wgmma_check.cpp -Lbuild-cuda/lib -lproteus
 //       -Wl,-rpath,$PWD/build-cuda/lib -o build-cuda/wgmma_check
-// Run:  build-cuda/wgmma_check check [small] | time [REPEATS [alone [windows]]] | linear [REPEATS] | once [CASE]
+// Run:  build-cuda/wgmma_check check [small] | time [REPEATS [alone [windows]]] | linear [REPEATS] | once [CASE] | energy [CASE [SECONDS]]
 //       (small: the cases of ≤ 40 000 query rows in all and T ≤ 40 000; alone: the Hopper kernel's times only; windows: the 1M window and
 //       shortlist cases only; linear: the shortlist and DNA cases at T 256K, 1M and 2M; once: time case CASE (0 … 6,
-//       default 5: the shortlist) once after one warm-up, for ncu)
+//       default 5: the shortlist) once after one warm-up, for ncu; energy: time case CASE back to back for about SECONDS
+//       (default 3) with the card's energy counter read around it — joules a call, which set the time under the power cap)
+#include <dlfcn.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -332,6 +336,55 @@ int time_linear(proteus_context wgmma, int repeats)
     return 0;
 }
 
+/**
+ * `energy [CASE [SECONDS]]`: time case CASE (default 5, the shortlist) back to back for about SECONDS (default 3) and read
+ * the card's energy counter around it (NVML's total energy in mJ, opened at run time from the driver's
+ * libnvidia-ml.so.1; device 0, the machine's one GPU): the joules a call, which set the time under the card's power cap
+ * (NOTES.md, version 10), beside the milliseconds and the mean power.
+ */
+int energy(proteus_context context, int index, double seconds)
+{
+    void* nvml = dlopen("libnvidia-ml.so.1", RTLD_NOW);
+    using Init = int (*)();
+    using HandleByIndex = int (*)(unsigned, void**);
+    using TotalEnergy = int (*)(void*, unsigned long long*);
+    const auto init = nvml != nullptr ? reinterpret_cast<Init>(dlsym(nvml, "nvmlInit_v2")) : nullptr;
+    const auto handle_by_index = nvml != nullptr ? reinterpret_cast<HandleByIndex>(dlsym(nvml, "nvmlDeviceGetHandleByIndex_v2")) : nullptr;
+    const auto total_energy = nvml != nullptr ? reinterpret_cast<TotalEnergy>(dlsym(nvml, "nvmlDeviceGetTotalEnergyConsumption")) : nullptr;
+    void* device = nullptr;
+    if (init == nullptr || handle_by_index == nullptr || total_energy == nullptr || init() != 0 || handle_by_index(0, &device) != 0) {
+        std::printf("SKIP energy: NVML (libnvidia-ml.so.1) is not usable here\n");
+        return 0;
+    }
+    const Case& c = kTimeCases[index];
+    const Problem problem(context, c, 5);
+    proteus_flux_run_info info{};
+    info.struct_size = sizeof info;
+    const auto call = [&] { require(proteus_flux_attention_v2(context, &problem.tensors, &problem.params, nullptr, &info), "flux_attention_v2"); };
+    call();  // warm-up
+    require(proteus_context_synchronize(context), "context_synchronize");
+    auto start = std::chrono::steady_clock::now();
+    call();
+    require(proteus_context_synchronize(context), "context_synchronize");
+    const double estimate = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const int calls = std::max(1, static_cast<int>(seconds * 1000.0 / std::max(estimate, 1e-3)));
+    unsigned long long before = 0, after = 0;
+    if (total_energy(device, &before) != 0) {
+        std::printf("SKIP energy: the device has no energy counter\n");
+        return 0;
+    }
+    start = std::chrono::steady_clock::now();
+    for (int n = 0; n < calls; ++n) call();
+    require(proteus_context_synchronize(context), "context_synchronize");
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    total_energy(device, &after);
+    const double millijoules = static_cast<double>(after - before);
+    std::printf("energy H%lld D%lld T%lld W%lld A%lld K%lld: kernel %d, %d calls in %.2f s: %.3f ms, %.1f mJ a call, %.0f W mean\n",
+                (long long)c.H, (long long)c.D, (long long)c.T, (long long)std::min(c.W, c.T), (long long)c.A, (long long)c.K,
+                info.kernel, calls, ms / 1000.0, ms / calls, millijoules / calls, millijoules / ms);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -351,7 +404,10 @@ int main(int argc, char** argv)
     const bool alone = argc > 3 && std::string(argv[3]) == "alone";
     const bool windows_only = argc > 4 && std::string(argv[4]) == "windows";
     int rc = 0;
-    if (mode == "once") {  // one timed case (index into kTimeCases), one call after one warm-up: for ncu
+    if (mode == "energy") {
+        const int index = std::clamp(argc > 2 ? std::atoi(argv[2]) : 5, 0, static_cast<int>(std::size(kTimeCases)) - 1);
+        rc = energy(wgmma, index, argc > 3 ? std::atof(argv[3]) : 3.0);
+    } else if (mode == "once") {  // one timed case (index into kTimeCases), one call after one warm-up: for ncu
         const int index = std::clamp(argc > 2 ? std::atoi(argv[2]) : 5, 0, static_cast<int>(std::size(kTimeCases)) - 1);
         int32_t kernel = 0;
         const double ms = case_ms(wgmma, kTimeCases[index], 1, kernel);
