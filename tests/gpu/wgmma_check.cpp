@@ -50,10 +50,7 @@ struct Case {
                                   // above a row's first keys' (the bfloat16 kernels' references then move: version 10)
 };
 
-/**
- * PROTEUS_WGMMA_CHECK_LSE=0: the calls ask for no log-sum-exp (the checks compare o alone), as the bench's do — the
- * kernels' variants for such calls (PROTEUS_WGMMA_SUMS) run only then.
- */
+/** PROTEUS_WGMMA_CHECK_LSE=0: the calls ask for no log-sum-exp (the checks compare o alone), as the bench's do. */
 bool with_lse()
 {
     static const bool with = [] {

@@ -443,11 +443,10 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of); kReference: P against fixed
- * references once a warp's rows have seen keys (exp_against_reference; bfloat16 only).
+ * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, bool kReference>
+          bool kHeadMajor>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -458,6 +457,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
+    // bfloat16: P against fixed references once a warp's rows have seen keys (exp_against_reference; version 10);
+    // float16 keeps the running max (its P must fit float16's range).
+    constexpr bool kReference = !kHalf;
     // The lazy running max (softmax_step) at D 128 only: measured on the H200 (NOTES.md, "version 8") it took 4 % off
     // D 128's dense times and added 2–3 % to D 64's (and 0.5–1.6 % to the 64-key kernels'). Since version 10 it is
     // float16's alone: bfloat16 takes fixed references (kReference), and its first tiles the plain running max.
@@ -1044,8 +1046,8 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
     return has_anchor_rows(problem) ? Segments::kAnchors : Segments::kBand;
 }
 
-template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, bool kReference,
-          int kTileKeys = kKeys, bool kHeadMajor = false>
+template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
+          bool kHeadMajor = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -1121,7 +1123,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kReference>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1164,25 +1166,25 @@ bool head_by_head(const FluxProblem& problem, int64_t l2_bytes)
 }
 
 /** The 64-key instantiation for `problem`'s segments with `consumers` (narrow_consumers: three with DNA lists, else four). */
-template <bool kHalf, bool kReference>
+template <bool kHalf>
 proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Segments segments, int consumers, int multiprocessors,
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
     switch (segments) {
     case Segments::kDna:
-        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     default:
         return consumers == 4
-                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream)
-                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, kReference, 64>(problem, dna, multiprocessors, workspace, stream);
+                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
+                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
 /** The 128-key instantiation for `problem`'s head dim, segments and window (narrow_consumers 0). */
-template <bool kHalf, bool kReference>
+template <bool kHalf>
 proteus_status launch_wide(const FluxProblem& problem, const TileDna& dna, Segments segments, const DeviceTraits& traits,
                            StreamWorkspace& workspace, cudaStream_t stream)
 {
@@ -1190,29 +1192,29 @@ proteus_status launch_wide(const FluxProblem& problem, const TileDna& dna, Segme
     const bool by_head = head_by_head(problem, traits.l2_bytes);
     if (problem.head_dim <= 64) {
         // Here only the band from W 1024 on (shorter windows, anchors and DNA lists run narrow): ping-pong.
-        return by_head ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kReference, kKeys, true>(problem, dna, multiprocessors, workspace, stream)
-                       : launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kReference, kKeys, false>(problem, dna, multiprocessors, workspace, stream);
+        return by_head ? launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, true>(problem, dna, multiprocessors, workspace, stream)
+                       : launch<64, kConsumers64, true, 4, 2, Segments::kBand, kHalf, kKeys, false>(problem, dna, multiprocessors, workspace, stream);
     }
     switch (segments) {
     case Segments::kDna:
-        return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf, kReference>(problem, dna, multiprocessors, workspace, stream);
+        return launch<128, kConsumers128, false, 2, 1, Segments::kDna, kHalf>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf, kReference>(problem, dna, multiprocessors, workspace, stream);
+        return launch<128, kConsumers128, false, 3, 1, Segments::kAnchors, kHalf>(problem, dna, multiprocessors, workspace, stream);
     default:
-        return by_head ? launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kReference, kKeys, true>(problem, dna, multiprocessors, workspace, stream)
-                       : launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kReference, kKeys, false>(problem, dna, multiprocessors, workspace, stream);
+        return by_head ? launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, true>(problem, dna, multiprocessors, workspace, stream)
+                       : launch<128, kConsumers128, false, 3, 1, Segments::kBand, kHalf, kKeys, false>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
 /** The instantiation for `problem`'s head dim, segments and window (see launch_flux_wgmma). */
-template <bool kHalf, bool kReference>
+template <bool kHalf>
 proteus_status launch_typed(const FluxProblem& problem, const TileDna& dna, const DeviceTraits& traits, StreamWorkspace& workspace,
                             cudaStream_t stream)
 {
     const Segments segments = segments_of(problem, dna);
     const int consumers = narrow_consumers(problem);
-    return consumers != 0 ? launch_narrow<kHalf, kReference>(problem, dna, segments, consumers, traits.multiprocessors, workspace, stream)
-                          : launch_wide<kHalf, kReference>(problem, dna, segments, traits, workspace, stream);
+    return consumers != 0 ? launch_narrow<kHalf>(problem, dna, segments, consumers, traits.multiprocessors, workspace, stream)
+                          : launch_wide<kHalf>(problem, dna, segments, traits, workspace, stream);
 }
 
 /** 16-byte aligned rows, and a stride the tensor copy engine takes on every axis of extent > 1 (no broadcast). */
@@ -1278,8 +1280,8 @@ proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna,
     // keys outgrow the L2 (head_by_head). Version 7: four consumers with anchors (without DNA lists). Version 8: the
     // lazy running max at D 128 (launch_wide), one full barrier a stage, a consumer's stretches as one pipeline.
     // Version 10: bfloat16's P against fixed references (exp_against_reference; float16 keeps the running max).
-    return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true, false>(problem, dna, traits, workspace, stream)
-                                                    : launch_typed<false, true>(problem, dna, traits, workspace, stream);
+    return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true>(problem, dna, traits, workspace, stream)
+                                                    : launch_typed<false>(problem, dna, traits, workspace, stream);
 }
 
 }  // namespace proteus::gpu
