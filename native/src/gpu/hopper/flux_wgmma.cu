@@ -138,6 +138,7 @@ struct WgmmaArgs {
     // Each list's entries (kDna; fill_entries): entry_slots a list, the slots past its count empty.
     const Entry* entries = nullptr;
     int32_t entry_slots = 0;
+    int narrow_edge = 1;  // the 64-key kernels' narrow last band tile (PROTEUS_WGMMA_NARROW_EDGE=0: off, to compare)
     // The item decode's divisors (core/fast_divide.h): B·H, H, the GQA group, the query tiles, S, and the grid's blocks.
     FastDivide pairs_divide, heads_divide, group_divide, tiles_divide, stride_divide, blocks_divide;
 };
@@ -467,6 +468,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // Whether a warp skips the softmax of a band tile none of its rows reaches (the short windows' last tile of a
     // consumer). Not with DNA lists or ping-pong: the branch there made ptxas serialise the wgmma (C7513) or spill.
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
+    // Whether a consumer's last band tile may run as a 32-key step (the 64-key kernels; see `narrow` below).
+    constexpr bool kNarrowEdge = kTileKeys == 64 && !kPingPong;
     extern __shared__ uint8_t raw[];
     // Aligned by an offset from `raw` (not through an integer): the compiler then keeps every pointer below in the shared
     // space (32-bit addresses, ld/st.shared) instead of generic 64-bit ones, which cost registers and, in the four-consumer
@@ -655,7 +658,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // Masks S of tile n (stage `stage`) and says whether none of the warp's 16 rows takes a key of it (then its
         // softmax is skipped: P is zero and O keeps its scale). A thread's column 8c + 2t + (e & 1) is compared as the
         // constant 8c + (e & 1) against per-row bounds less 2t: two compares and a select a value.
-        const auto mask = [&](float (&s)[kTileKeys / 2], int n, int stage) -> bool {
+        const auto mask = [&](auto& s, int n, int stage) -> bool {
+            constexpr int kValues = static_cast<int>(sizeof(s) / sizeof(float));  // kTileKeys / 2, or 16 (narrow edge)
             if (kAnchors && n < anchor_tiles) {
                 // Column c of the tile is anchor a0 + c: row k takes it when it lies in [low − a0, high − a0].
                 const int32_t a0 = anchor_base + n * kTileKeys;
@@ -667,7 +671,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     high[k] = ranges[g + 8 * k].y - a0 - 2 * t;
                 }
 #pragma unroll
-                for (int c = 0; c < kTileKeys / 8; ++c) {
+                for (int c = 0; c < kValues / 4; ++c) {
 #pragma unroll
                     for (int e = 0; e < 4; ++e) {
                         const int32_t a = 8 * c + e % 2;
@@ -686,7 +690,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     limit[k] = position[k] - window;
                 }
 #pragma unroll
-                for (int c = 0; c < kTileKeys / 8; ++c) {
+                for (int c = 0; c < kValues / 4; ++c) {
 #pragma unroll
                     for (int odd = 0; odd < 2; ++odd) {
                         const Entry entry = tile_entries[column_of(c, odd, t)];
@@ -717,7 +721,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 }
                 if (causal_edge && window_edge) {
 #pragma unroll
-                    for (int c = 0; c < kTileKeys / 8; ++c) {
+                    for (int c = 0; c < kValues / 4; ++c) {
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             const int32_t column = 8 * c + e % 2;
@@ -726,7 +730,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     }
                 } else if (causal_edge) {
 #pragma unroll
-                    for (int c = 0; c < kTileKeys / 8; ++c) {
+                    for (int c = 0; c < kValues / 4; ++c) {
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             if (8 * c + e % 2 > high[e / 2]) s[4 * c + e] = -INFINITY;
@@ -734,7 +738,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     }
                 } else {
 #pragma unroll
-                    for (int c = 0; c < kTileKeys / 8; ++c) {
+                    for (int c = 0; c < kValues / 4; ++c) {
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             if (8 * c + e % 2 <= low[e / 2]) s[4 * c + e] = -INFINITY;
@@ -749,7 +753,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // Descriptors of Q (this warpgroup's 64 rows); a stage, a sub-tile and a k16 step add their byte
         // offsets (>> 4) to the start address field.
         const uint32_t q_low = static_cast<uint32_t>(descriptor(q_tiles + buffer * L::kQBytes + consumer * kConsumerRows * 128, 16, 1024));
-        const auto issue_s = [&](float (&s)[kTileKeys / 2], int stage) {
+        const auto issue_s = [&](auto& s, int stage) {
+            constexpr int kValues = static_cast<int>(sizeof(s) / sizeof(float));
             uint64_t qd[kDim / 16], kd[kDim / 16];
 #pragma unroll
             for (int step = 0; step < kDim / 16; ++step) {
@@ -761,10 +766,12 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             }
 #pragma unroll
             for (int step = 0; step < kDim / 16; ++step) {
-                if constexpr (kTileKeys == 128) {
+                if constexpr (kValues == 64) {
                     mma_ss_n128<kHalf>(s, qd[step], kd[step], step > 0);
-                } else {
+                } else if constexpr (kValues == 32) {
                     mma_ss<kHalf>(s, qd[step], kd[step], step > 0);
+                } else {
+                    mma_ss_n32<kHalf>(s, qd[step], kd[step], step > 0);  // a narrow edge tile: its first 32 keys
                 }
             }
             commit_group();
@@ -777,9 +784,10 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         const auto v_descriptor = [&](int stage, int j) {
             return join(v_low + static_cast<uint32_t>(stage) * (L::kTileBytes >> 4) + static_cast<uint32_t>(j * 16 * 128 >> 4), high);
         };
-        const auto issue_pv = [&](const uint32_t (&p)[kTileKeys / 16][4], int stage) {
+        const auto issue_pv = [&](const auto& p, int stage) {
+            constexpr int kChunks = static_cast<int>(sizeof(p) / sizeof(p[0]));  // kTileKeys / 16, or 2 (narrow edge)
 #pragma unroll
-            for (int j = 0; j < kTileKeys / 16; ++j) {
+            for (int j = 0; j < kChunks; ++j) {
                 if constexpr (kDim == 128) {
                     // The m64n128 accumulator is the two m64n64 ones side by side.
                     mma_rs_n128<kHalf>(*reinterpret_cast<float(*)[64]>(o), p[j], v_descriptor(stage, j));
@@ -805,7 +813,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         bool settled = false;
         // A tile whose P left its references' range (rare: soften's 2) again: S from the item's Q and the stage's K in
         // shared memory, one dot product a value, before its mask and softmax_step (which moves the references).
-        const auto recompute_s = [&](float (&s)[kTileKeys / 2], int stage) {
+        const auto recompute_s = [&](auto& s, int stage) {
+            constexpr int kValues = static_cast<int>(sizeof(s) / sizeof(float));
             // The Q buffer from the item's index (as fresh_item_count's callers do): `buffer` kept alive for this rare
             // path cost the four-consumer kernels a spilled register in the step loop.
             const uint8_t* const q_base = q_tiles + fresh_item_count(index, args.blocks_divide) % L::kQBuffers * L::kQBytes;
@@ -813,7 +822,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             // One value a pass, not unrolled, and put in place by a select over s (a static index for every register):
             // unrolled, the 32 passes' addresses took registers the step loop needs (spills in the four-consumer kernels).
 #pragma unroll 1
-            for (int v = 0; v < kTileKeys / 2; ++v) {
+            for (int v = 0; v < kValues; ++v) {
                 const int row = consumer * kConsumerRows + 16 * warp + g + 8 * ((v % 4) / 2), key = column_of(v / 4, v % 4, t);
                 float dot = 0.0f;
 #pragma unroll 1
@@ -824,24 +833,25 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     dot = dot_pair(q, k, dot);
                 }
 #pragma unroll
-                for (int e = 0; e < kTileKeys / 2; ++e) s[e] = e == v ? dot : s[e];
+                for (int e = 0; e < kValues; ++e) s[e] = e == v ? dot : s[e];
             }
         };
         // The softmax of a masked tile with keys: 0 when P is against the fixed references (nothing to rescale), 1 when
         // O must be rescaled by `rescale` after the pending P·V (softmax_step ran), 2 when a P reached 2^64 (a score 128
         // or more above its reference in exp2 units; P may be +inf): the tile is recomputed by finish_tile.
-        const auto soften = [&](float (&s)[kTileKeys / 2]) -> int {
+        const auto soften = [&](auto& s) -> int {
+            constexpr int kValues = static_cast<int>(sizeof(s) / sizeof(float));
             if constexpr (!kReference) {
-                softmax_step<kTileKeys / 2, kLazy>(s, state, rescale, args.scale_log2);
+                softmax_step<kValues, kLazy>(s, state, rescale, args.scale_log2);
                 return 1;
             } else {
                 if (!settled) {
-                    softmax_step<kTileKeys / 2, false>(s, state, rescale, args.scale_log2, kReferenceShift);
+                    softmax_step<kValues, false>(s, state, rescale, args.scale_log2, kReferenceShift);
                     settled = __all_sync(0xffffffffu, state.m[0] != -INFINITY && state.m[1] != -INFINITY);
                     return 1;
                 }
                 float sum[2];
-                exp_against_reference<kTileKeys / 2>(s, state, sum, args.scale_log2);
+                exp_against_reference<kValues>(s, state, sum, args.scale_log2);
                 if (__all_sync(0xffffffffu, sum[0] < kReferenceLimit && sum[1] < kReferenceLimit)) {
                     state.l[0] += sum[0];
                     state.l[1] += sum[1];
@@ -852,16 +862,17 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         };
         // After the pending P·V: S of a tile past its references again (recompute_s, its mask, softmax_step, which moves
         // them), O rescaled where `how` asks, and P rounded for the next P·V.
-        const auto finish_tile = [&](float (&s)[kTileKeys / 2], int how, int n, int stage) {
+        const auto finish_tile = [&](auto& s, int how, int n, int stage) {
+            constexpr int kValues = static_cast<int>(sizeof(s) / sizeof(float));
             if constexpr (kReference) {
                 if (how == 2) {
                     recompute_s(s, stage);
                     mask(s, n, stage);
-                    softmax_step<kTileKeys / 2, false>(s, state, rescale, args.scale_log2, kReferenceShift);
+                    softmax_step<kValues, false>(s, state, rescale, args.scale_log2, kReferenceShift);
                 }
             }
             if (how != 0) scale_o();
-            pack_p<kHalf>(s, p);
+            pack_p<kHalf>(s, *reinterpret_cast<uint32_t(*)[kValues / 8][4]>(p));  // a narrow tile: P's first two chunks
         };
         // Through a shuffle, so that the compiler knows the stage is the same across the warp: the descriptors built
         // from it then stay in uniform registers (without it every step rebuilt them in ordinary registers and moved
@@ -884,6 +895,13 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         if (has_first || has_second) {
             const int first = has_first ? run_first[0] : run_first[1];
             const int last = has_second ? run_last[1] : run_last[0];
+            // kNarrowEdge: where the warpgroup's rows take at most the first 32 keys of its last band tile (a
+            // consumer's seventh tile at W 341 holds keys to column 19), the step loop stops before it and the tile
+            // runs as a 32-key step of its own (S on m64n32, P·V over two k16 chunks): half the tile's products and
+            // softmax. Its columns past the rows' last key are masked as in any tile at the causal edge.
+            const bool narrow = kNarrowEdge && args.narrow_edge != 0 && has_second && last > first &&
+                                (wg_last - band_first) % kTileKeys < 32;
+            const int stop = narrow ? last - 1 : last;
             for (; n < first; ++n) skip(n);
             barrier_wait(&full[stage_of(n)], phase_of(n));
             my_turn();
@@ -898,7 +916,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             }
             int ran = n;  // the tile whose P·V is next
 #pragma unroll 1
-            for (++n; n <= last; ++n) {
+            for (++n; n <= stop; ++n) {
                 // The gap between the stretches: the tiles run_last[0] < n < run_first[1] (none inside [first, last] unless
                 // both stretches hold tiles; adjacent ones were joined above).
                 for (; n > run_last[0] && n < run_first[1]; ++n) skip(n);
@@ -922,12 +940,39 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 }
                 ran = n;
             }
-            my_turn();
-            fence_operands();
-            issue_pv(p, stage_of(last));
-            pass_turn();
-            wait_pending<0>();
-            release(stage_of(last));
+            if (kNarrowEdge && narrow && n == last) {
+                // The narrow last tile: the loop ended just before it (n == last; where the loop skipped a gap onto it, it
+                // ran there whole and n is past it). No gap lies before it here, and nothing is in flight.
+                float s_edge[16];
+                uint32_t(&p_edge)[2][4] = *reinterpret_cast<uint32_t(*)[2][4]>(p);
+                const int stage = stage_of(n), previous = stage_of(ran);
+                barrier_wait(&full[stage], phase_of(n));
+                fence_operands();
+                issue_s(s_edge, stage);
+                issue_pv(p, previous);
+                wait_pending<1>();
+                const bool none = mask(s_edge, n, stage);
+                int how = 0;
+                if (!none) how = soften(s_edge);
+                wait_pending<0>();
+                release(previous);
+                if (!none) {
+                    finish_tile(s_edge, how, n, stage);
+                } else {
+                    clear_p(p_edge);
+                }
+                fence_operands();
+                issue_pv(p_edge, stage);
+                wait_pending<0>();
+                release(stage);
+            } else {
+                my_turn();
+                fence_operands();
+                issue_pv(p, stage_of(ran));
+                pass_turn();
+                wait_pending<0>();
+                release(stage_of(ran));
+            }
         }
         for (; n < tiles; ++n) skip(n);
         ring += tiles;
@@ -1084,6 +1129,12 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.stride_divide = FastDivide(static_cast<uint32_t>(std::max<int32_t>(args.anchor_stride, 1)));
 
     args.scale_log2 = problem.scale * 1.4426950408889634f;
+    // PROTEUS_WGMMA_NARROW_EDGE=0 runs every last band tile whole (a comparison switch while the narrow edge is measured).
+    static const bool narrow_edge_off = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_NARROW_EDGE");
+        return value != nullptr && std::string(value) == "0";
+    }();
+    args.narrow_edge = narrow_edge_off ? 0 : 1;
     args.o = problem.o.data;
     args.o_batch = problem.o.strides[0];
     args.o_head = problem.o.strides[1];
