@@ -965,6 +965,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 issue_pv(p_edge, stage);
                 wait_pending<0>();
                 release(stage);
+                ++n;  // past it: the item's remaining tiles are released unread below
             } else {
                 my_turn();
                 fence_operands();
