@@ -212,7 +212,7 @@ if has_step hopper; then
       start=$SECONDS
       rm -f "$build/wgmma-$n.ncu-rep"
       timeout 180 ncu --clock-control none --kernel-name regex:flux_wgmma --launch-count 1 --section SpeedOfLight \
-        --section ComputeWorkloadAnalysis --section WarpStateStats --section SchedulerStats --section InstructionStats \
+        --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section WarpStateStats --section SchedulerStats --section InstructionStats \
         --section Occupancy --section SourceCounters -o "$build/wgmma-$n" "$checker" once "$n" >>"$out/hopper.txt" 2>&1
       { echo "===== ncu: wgmma_check once $n"; ncu --import "$build/wgmma-$n.ncu-rep" 2>&1
         ncu --import "$build/wgmma-$n.ncu-rep" --page source --csv --print-source sass >"$build/wgmma-source-$n.csv" 2>&1

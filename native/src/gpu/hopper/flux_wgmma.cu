@@ -33,7 +33,8 @@
 // computes the mask and the online softmax of S(n) while P(m)·V(m) still runs; then it waits for that,
 // releases m's stage, rescales O and rounds P(n). Where it skips a tile it first finishes P(m)·V(m) (a
 // held stage could otherwise be the one the producer needs next). Masks: band tiles only where they cross
-// a row's causal or window edge; anchor tiles by each row's anchor range; DNA tiles by each entry's test
+// a row's causal or window edge (a consumer's last band tile, where its rows take at most its first 32 keys, as an
+// m64n32 step of its own after the step loop: the 64-key kernels); anchor tiles by each row's anchor range; DNA tiles by each entry's test
 // (key ≤ i − W, rank key ≥ the row's threshold, not one of the row's anchors). At D 64 from W 1024 on
 // (dense included, band only) the consumers issue their products in turns (ping-pong, named barriers).
 // Shared memory is in the 128-byte swizzled layout that the copies write and the descriptors name
@@ -138,7 +139,6 @@ struct WgmmaArgs {
     // Each list's entries (kDna; fill_entries): entry_slots a list, the slots past its count empty.
     const Entry* entries = nullptr;
     int32_t entry_slots = 0;
-    int narrow_edge = 1;  // the 64-key kernels' narrow last band tile (PROTEUS_WGMMA_NARROW_EDGE=0: off, to compare)
     // The item decode's divisors (core/fast_divide.h): B·H, H, the GQA group, the query tiles, S, and the grid's blocks.
     FastDivide pairs_divide, heads_divide, group_divide, tiles_divide, stride_divide, blocks_divide;
 };
@@ -899,7 +899,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             // consumer's seventh tile at W 341 holds keys to column 19), the step loop stops before it and the tile
             // runs as a 32-key step of its own (S on m64n32, P·V over two k16 chunks): half the tile's products and
             // softmax. Its columns past the rows' last key are masked as in any tile at the causal edge.
-            const bool narrow = kNarrowEdge && args.narrow_edge != 0 && has_second && last > first &&
+            const bool narrow = kNarrowEdge && has_second && last > first &&
                                 (wg_last - band_first) % kTileKeys < 32;
             const int stop = narrow ? last - 1 : last;
             for (; n < first; ++n) skip(n);
@@ -1130,12 +1130,6 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.stride_divide = FastDivide(static_cast<uint32_t>(std::max<int32_t>(args.anchor_stride, 1)));
 
     args.scale_log2 = problem.scale * 1.4426950408889634f;
-    // PROTEUS_WGMMA_NARROW_EDGE=0 runs every last band tile whole (a comparison switch while the narrow edge is measured).
-    static const bool narrow_edge_off = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_NARROW_EDGE");
-        return value != nullptr && std::string(value) == "0";
-    }();
-    args.narrow_edge = narrow_edge_off ? 0 : 1;
     args.o = problem.o.data;
     args.o_batch = problem.o.strides[0];
     args.o_head = problem.o.strides[1];
@@ -1332,6 +1326,7 @@ proteus_status launch_flux_wgmma(const FluxProblem& problem, const TileDna& dna,
     // keys outgrow the L2 (head_by_head). Version 7: four consumers with anchors (without DNA lists). Version 8: the
     // lazy running max at D 128 (launch_wide), one full barrier a stage, a consumer's stretches as one pipeline.
     // Version 10: bfloat16's P against fixed references (exp_against_reference; float16 keeps the running max).
+    // Version 11: the 64-key kernels run a consumer's last band tile as a 32-key step where its rows reach only that far.
     return problem.q.dtype == PROTEUS_DTYPE_FLOAT16 ? launch_typed<true>(problem, dna, traits, workspace, stream)
                                                     : launch_typed<false>(problem, dna, traits, workspace, stream);
 }
