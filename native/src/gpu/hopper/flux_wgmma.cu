@@ -400,16 +400,14 @@ __device__ __forceinline__ void pack_p(const float (&s)[8 * kChunks], uint32_t (
     }
 }
 
-/**
- * S of a tile none of the warp's rows takes a key of, as zeros: packed as any other P (its P·V product then adds
- * nothing). Zeroing P's registers directly instead made the compiler zero them on every step, before the pack of the
- * tiles with keys overwrote them (eight instructions a step; NOTES.md, version 11).
- */
-template <int kValues>
-__device__ __forceinline__ void clear_tile(float (&s)[kValues])
+/** P of a tile none of the warp's rows takes a key of: zeros (its P·V product then adds nothing). */
+template <int kChunks>
+__device__ __forceinline__ void clear_p(uint32_t (&p)[kChunks][4])
 {
 #pragma unroll
-    for (int e = 0; e < kValues; ++e) s[e] = 0.0f;
+    for (int j = 0; j < kChunks; ++j) {
+        for (int x = 0; x < 4; ++x) p[j][x] = 0u;
+    }
 }
 
 /**
@@ -911,12 +909,10 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             issue_s(s, stage_of(n));
             pass_turn();
             wait_pending<0>();
-            {
-                const bool none = mask(s, n, stage_of(n));
-                int how = 0;
-                if (!none) how = soften(s);
-                if (none) clear_tile(s);
-                finish_tile(s, how, n, stage_of(n));
+            if (!mask(s, n, stage_of(n))) {
+                finish_tile(s, soften(s), n, stage_of(n));
+            } else {
+                clear_p(p);
             }
             int ran = n;  // the tile whose P·V is next
 #pragma unroll 1
@@ -937,8 +933,11 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 if (!none) how = soften(s);
                 wait_pending<0>();
                 release(previous);
-                if (none) clear_tile(s);
-                finish_tile(s, how, n, stage);
+                if (!none) {
+                    finish_tile(s, how, n, stage);
+                } else {
+                    clear_p(p);
+                }
                 ran = n;
             }
             if (kNarrowEdge && narrow && n == last) {
@@ -957,8 +956,11 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 if (!none) how = soften(s_edge);
                 wait_pending<0>();
                 release(previous);
-                if (none) clear_tile(s_edge);
-                finish_tile(s_edge, how, n, stage);
+                if (!none) {
+                    finish_tile(s_edge, how, n, stage);
+                } else {
+                    clear_p(p_edge);
+                }
                 fence_operands();
                 issue_pv(p_edge, stage);
                 wait_pending<0>();
