@@ -886,6 +886,29 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             release(stage_of(n));
         };
 
+        // A step: S(n) on `tile` (S, or a narrow edge's 16 values) beside P(m)·V(m) of the tile m run before it (its stage
+        // `previous`), the mask and softmax of S(n) while that product runs, then m's stage released and P(n) rounded into
+        // `p_tile` (P, or its first two chunks).
+        const auto step = [&](auto& tile, auto& p_tile, int n, int stage, int previous) {
+            barrier_wait(&full[stage], phase_of(n));  // K(n) and V(n); V(m) was in before S(m)
+            my_turn();
+            fence_operands();
+            issue_s(tile, stage);
+            issue_pv(p, previous);
+            pass_turn();
+            wait_pending<1>();  // S(n) is in; P(m)·V(m) may still run
+            const bool none = mask(tile, n, stage);
+            int how = 0;
+            if (!none) how = soften(tile);
+            wait_pending<0>();
+            release(previous);
+            if (!none) {
+                finish_tile(tile, how, n, stage);
+            } else {
+                clear_p(p_tile);
+            }
+        };
+
         // The warpgroup's tiles, its two stretches [first, last] as one pipeline: S of the first tile alone; then S(n)
         // beside P(m)·V(m) of the tile m it ran before; it ends with P(last)·V(last). Tiles outside the stretches are
         // released unread: before the first, after the last, and between the stretches (at most a consumer count of
@@ -920,24 +943,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 // The gap between the stretches: the tiles run_last[0] < n < run_first[1] (none inside [first, last] unless
                 // both stretches hold tiles; adjacent ones were joined above).
                 for (; n > run_last[0] && n < run_first[1]; ++n) skip(n);
-                const int stage = stage_of(n), previous = stage_of(ran);
-                barrier_wait(&full[stage], phase_of(n));  // K(n) and V(n); V(m) was in before S(m)
-                my_turn();
-                fence_operands();
-                issue_s(s, stage);
-                issue_pv(p, previous);
-                pass_turn();
-                wait_pending<1>();  // S(n) is in; P(m)·V(m) may still run
-                const bool none = mask(s, n, stage);
-                int how = 0;
-                if (!none) how = soften(s);
-                wait_pending<0>();
-                release(previous);
-                if (!none) {
-                    finish_tile(s, how, n, stage);
-                } else {
-                    clear_p(p);
-                }
+                step(s, p, n, stage_of(n), stage_of(ran));
                 ran = n;
             }
             if (kNarrowEdge && narrow && n == last) {
@@ -945,22 +951,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 // ran there whole and n is past it). No gap lies before it here, and nothing is in flight.
                 float s_edge[16];
                 uint32_t(&p_edge)[2][4] = *reinterpret_cast<uint32_t(*)[2][4]>(p);
-                const int stage = stage_of(n), previous = stage_of(ran);
-                barrier_wait(&full[stage], phase_of(n));
-                fence_operands();
-                issue_s(s_edge, stage);
-                issue_pv(p, previous);
-                wait_pending<1>();
-                const bool none = mask(s_edge, n, stage);
-                int how = 0;
-                if (!none) how = soften(s_edge);
-                wait_pending<0>();
-                release(previous);
-                if (!none) {
-                    finish_tile(s_edge, how, n, stage);
-                } else {
-                    clear_p(p_edge);
-                }
+                const int stage = stage_of(n);
+                step(s_edge, p_edge, n, stage, stage_of(ran));
                 fence_operands();
                 issue_pv(p_edge, stage);
                 wait_pending<0>();
