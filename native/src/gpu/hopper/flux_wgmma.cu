@@ -400,14 +400,6 @@ __device__ __forceinline__ void pack_p(const float (&s)[8 * kChunks], uint32_t (
     }
 }
 
-/** S of a tile none of the warp's rows takes a key of, as zeros, to be packed as any other P (kLean: see `step`). */
-template <int kValues>
-__device__ __forceinline__ void clear_tile(float (&s)[kValues])
-{
-#pragma unroll
-    for (int e = 0; e < kValues; ++e) s[e] = 0.0f;
-}
-
 /** P of a tile none of the warp's rows takes a key of: zeros (its P·V product then adds nothing). */
 template <int kChunks>
 __device__ __forceinline__ void clear_p(uint32_t (&p)[kChunks][4])
@@ -452,11 +444,10 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 /**
  * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
  * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
- * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of); kLean: the step's frame
- * trimmed (an experiment, PROTEUS_WGMMA_LEAN=1: see `step`).
+ * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, bool kLean>
+          bool kHeadMajor>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -911,12 +902,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             if (!none) how = soften(tile);
             wait_pending<0>();
             release(previous);
-            if constexpr (kLean) {
-                // An empty tile's zeros go through the same pack: clearing P's registers instead made the compiler zero
-                // them on every step before the pack overwrote them (8 CS2R a step; NOTES.md, version 11).
-                if (none) clear_tile(tile);
-                finish_tile(tile, how, n, stage);
-            } else if (!none) {
+            if (!none) {
                 finish_tile(tile, how, n, stage);
             } else {
                 clear_p(p_tile);
@@ -948,9 +934,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             wait_pending<0>();
             if (!mask(s, n, stage_of(n))) {
                 finish_tile(s, soften(s), n, stage_of(n));
-            } else if constexpr (kLean) {
-                clear_tile(s);
-                finish_tile(s, 0, n, stage_of(n));
             } else {
                 clear_p(p);
             }
@@ -959,10 +942,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             for (++n; n <= stop; ++n) {
                 // The gap between the stretches: the tiles run_last[0] < n < run_first[1] (none inside [first, last] unless
                 // both stretches hold tiles; adjacent ones were joined above).
-                // (kLean: the band kernels have one stretch, so no gap.)
-                if (kAnchors || !kLean) {
-                    for (; n > run_last[0] && n < run_first[1]; ++n) skip(n);
-                }
+                for (; n > run_last[0] && n < run_first[1]; ++n) skip(n);
                 step(s, p, n, stage_of(n), stage_of(ran));
                 ran = n;
             }
@@ -1105,7 +1085,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false, bool kLean = false>
+          bool kHeadMajor = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -1181,7 +1161,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kLean>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1228,22 +1208,16 @@ template <bool kHalf>
 proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Segments segments, int consumers, int multiprocessors,
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
-    // Eight stages: the same 512 keys of ring as the 128-key kernels' four. PROTEUS_WGMMA_LEAN=1: the four-consumer
-    // kernels with the step's frame trimmed (kLean; an experiment, to be compared in one call with and without).
-    static const bool lean = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_LEAN");
-        return value != nullptr && std::string(value) == "1";
-    }();
+    // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
     switch (segments) {
     case Segments::kDna:
         return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return lean ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream)
-                    : launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     default:
-        if (consumers != 4) return launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
-        return lean ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream)
-                    : launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+        return consumers == 4
+                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
+                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
