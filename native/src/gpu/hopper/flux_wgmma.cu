@@ -51,7 +51,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
-#include <type_traits>
 
 #include "core/candidate_rules.h"
 #include "core/error.h"
@@ -69,7 +68,7 @@ constexpr int kKeys = 128;                     // keys of a tile (the default; k
 // the DNA lists are built for (wgmma_query_rows), which must follow them.
 constexpr int kConsumers64 = 3;
 constexpr int kConsumers128 = 2;
-constexpr int kConsumerRows = 64;              // rows of an m64 strip (a consumer warpgroup has one or two)
+constexpr int kConsumerRows = 64;              // rows of a consumer warpgroup
 constexpr int64_t kPersistentWindow = 1024;    // below this window a block per SM walks the items
 constexpr int kProducerBarrier = 8;            // named barrier of the producer's gathering warps (DNA)
 constexpr int kGatherThreads = 96;            // the producer's warps 1 … 3 gather the DNA tiles
@@ -84,13 +83,11 @@ enum class Segments { kBand, kAnchors, kDna };
  * The launch shape and the block's shared memory: the Q buffers, the stages' K and V (D/64 swizzled
  * [rows][64] sub-tiles each), with DNA each stage's entries (rank key, key, anchor index), then the barriers.
  */
-template <int kDim, int kConsumerCount, int kStageCount, int kQBufferCount, Segments kSegments, int kTileKeyCount = kKeys,
-          int kStripCount = 1>
+template <int kDim, int kConsumerCount, int kStageCount, int kQBufferCount, Segments kSegments, int kTileKeyCount = kKeys>
 struct Shape {
     static constexpr int kTileKeys = kTileKeyCount;  // keys of a tile: 128, or 64 (D 64, short windows)
     static constexpr int kConsumers = kConsumerCount;
-    static constexpr int kStrips = kStripCount;  // m64 strips of a consumer warpgroup: 64 or 128 rows a consumer
-    static constexpr int kRows = kConsumers * kStrips * kConsumerRows;
+    static constexpr int kRows = kConsumers * kConsumerRows;
     static constexpr int kThreads = 128 * (kConsumers + 1);
     static constexpr int kStages = kStageCount;
     static constexpr int kQBuffers = kQBufferCount;
@@ -109,7 +106,7 @@ struct Shape {
     static constexpr int kRanges = kEntries + kStages * kEntryBytes;
     // Each warp's common anchor range (int2: the anchors every one of its rows takes), then the DNA thresholds.
     static constexpr int kWarpRanges = kRanges + (kSegments != Segments::kBand ? kRows * 8 : 0);
-    static constexpr int kThresholds = kWarpRanges + (kSegments != Segments::kBand ? kRows / 16 * 8 : 0);
+    static constexpr int kThresholds = kWarpRanges + (kSegments != Segments::kBand ? kConsumers * 4 * 8 : 0);
     static constexpr int kBarriers = kThresholds + (kSegments == Segments::kDna ? kRows * 8 : 0);
     static constexpr int kBytes = kBarriers + 8 * (2 * kQBuffers + 2 * kStages) + 1024;  // + alignment slack
 };
@@ -264,15 +261,11 @@ __device__ __forceinline__ int fresh_item_count(int index, const FastDivide& blo
     return static_cast<int>(blocks.quotient(static_cast<uint32_t>(index) - block));
 }
 
-/**
- * The row slot (rows_ranges, row_thresholds) that consumer thread `thread` (t = lane % 4 < 2) writes for its strip
- * `strip` (of kStrips): row g + 8t of its warp's 16 there (the block's rows in order: consumer, strip, warp).
- */
-template <int kStrips>
-__device__ __forceinline__ int row_slot(uint32_t thread, int strip)
+/** The row slot (rows_ranges, row_thresholds) that consumer thread `thread` (t = lane % 4 < 2) writes: row g + 8t of its warp. */
+__device__ __forceinline__ int row_slot(uint32_t thread)
 {
-    const uint32_t lane = thread % 32, warp = thread / 32 - 4;  // the consumers' warps, from 0
-    return static_cast<int>(((warp / 4 * kStrips + strip) * 4 + warp % 4) * 16 + lane / 4 + 8 * (lane % 4));
+    const uint32_t lane = thread % 32;
+    return static_cast<int>((thread / 32 - 4) * 16 + lane / 4 + 8 * (lane % 4));
 }
 
 /** A consumer thread's online-softmax state: its two rows' running max (raw scores) and partial sums. */
@@ -449,23 +442,20 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
 #endif  // PROTEUS_WGMMA_DEVICE
 
 /**
- * kConsumers consumer warpgroups of kStrips m64 strips (64 or 128 rows) each, kStages K/V stages, kQBuffers Q buffers,
- * the segments of kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then
- * runs every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of).
+ * kConsumers consumer warpgroups of 64 rows, kStages K/V stages, kQBuffers Q buffers, the segments of
+ * kSegments; kPingPong: the consumers issue their products in turns (band only: every consumer then runs
+ * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, int kStrips>
-__global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys, kStrips>::kThreads, 1)
+          bool kHeadMajor>
+__global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
                const __grid_constant__ CUtensorMap v_anchor_map, const WgmmaArgs args)
 {
 #if defined(PROTEUS_WGMMA_DEVICE)
     static_assert(!kPingPong || kSegments == Segments::kBand, "ping-pong pairs the consumers' turns: every consumer runs every tile");
-    static_assert(kStrips == 1 || (kStrips == 2 && !kPingPong && kSegments != Segments::kDna),
-                  "two strips a consumer: the persistent band and anchors kernels");
-    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys, kStrips>;
-    constexpr int kOwnRows = kStrips * kConsumerRows;  // a consumer warpgroup's rows
+    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
     // bfloat16: P against fixed references once a warp's rows have seen keys (exp_against_reference; version 10);
@@ -602,26 +592,21 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // missed the L1: NOTES.md, version 9).
         const int count = fresh_item_count(index, args.blocks_divide);
         const int buffer = __shfl_sync(0xffffffffu, count % L::kQBuffers, 0), use = count / L::kQBuffers;
-        int32_t position[kStrips][2];  // this thread's rows in each strip (k 0: row g, k 1: row g + 8 of its warp's 16)
-        int32_t wg_first, wg_last;     // the warpgroup's rows, its strips' together (wg_last < wg_first: none)
+        int32_t position[2];           // this thread's rows (k 0: row g, k 1: row g + 8 of its warp's 16)
+        int32_t wg_first, wg_last;     // the warpgroup's rows (wg_last < wg_first: none)
         int32_t band_first;            // the band's first key
         int32_t anchor_base = 0;       // anchor index of the first anchor tile's row 0
         int anchor_tiles, extra_tiles, tiles;  // anchor tiles, anchor and DNA tiles, all tiles
         int run_first[2], run_last[2];  // the stretches of tiles this warpgroup computes (empty: first > last)
         // Each row's anchors [low, high] (anchor indices; empty: low > high) and DNA threshold, in shared memory
-        // (the D 64 consumers have no registers to spare for them): this warp's 16 rows of strip `strip`, and its slot
-        // of warp_ranges there.
-        const auto warp_slot = [&](int strip) { return (consumer * kStrips + strip) * 4 + warp; };
-        const auto ranges = [&](int strip) { return row_ranges + warp_slot(strip) * 16; };
-        const auto thresholds = [&](int strip) { return row_thresholds + warp_slot(strip) * 16; };
+        // (the D 64 consumers have no registers to spare for them): this warp's 16 rows.
+        int2* const ranges = row_ranges + (consumer * 4 + warp) * 16;
+        uint64_t* const thresholds = row_thresholds + (consumer * 4 + warp) * 16;
         {
             const Item w = decode<L::kRows, kSegments, kTileKeys, kHeadMajor>(args, index);
-            wg_first = w.first_position + consumer * kOwnRows;
-            wg_last = wg_first + kOwnRows - 1 < w.last_position ? wg_first + kOwnRows - 1 : w.last_position;
-#pragma unroll
-            for (int strip = 0; strip < kStrips; ++strip) {
-                for (int k = 0; k < 2; ++k) position[strip][k] = wg_first + kConsumerRows * strip + 16 * warp + g + 8 * k;
-            }
+            wg_first = w.first_position + consumer * kConsumerRows;
+            wg_last = wg_first + kConsumerRows - 1 < w.last_position ? wg_first + kConsumerRows - 1 : w.last_position;
+            for (int k = 0; k < 2; ++k) position[k] = wg_first + 16 * warp + g + 8 * k;
             band_first = w.band_first;
             anchor_base = w.anchor_base;
             anchor_tiles = w.anchor_tiles;
@@ -644,49 +629,46 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 // Lane t of the row's four writes row g (t 0) or g + 8 (t 1); the previous item's readers are done
                 // (the warp passed its last mask before the epilogue).
                 __syncwarp();  // every lane of the warp has read the previous item's ranges
-#pragma unroll
-                for (int strip = 0; strip < kStrips; ++strip) {
-                    // The warp's common range: the anchors all its rows take (rows past wg_last do not count), so that
-                    // the mask skips the anchor tiles inside it.
-                    int32_t common_low = INT32_MIN, common_high = INT32_MAX;
-                    if (t < 2) {
-                        const int32_t i = t == 0 ? position[strip][0] : position[strip][1];  // not [t]: a local-memory array
-                        int2 range{kNoAnchors, -kNoAnchors};
-                        uint64_t threshold = ~uint64_t{0};
-                        if (i <= wg_last) {
-                            range = anchor_range(i, args);
-                            common_low = range.x;
-                            common_high = range.y;
-                            if (kDna && i >= window) {
-                                threshold = args.dna.thresholds[w.b * args.dna.prefixes + (i - window - args.dna.first_prefix)];
-                            }
+                // The warp's common range: the anchors all its rows take (rows past wg_last do not count), so that
+                // the mask skips the anchor tiles inside it.
+                int32_t common_low = INT32_MIN, common_high = INT32_MAX;
+                if (t < 2) {
+                    const int32_t i = t == 0 ? position[0] : position[1];  // not position[t]: a local-memory array
+                    int2 range{kNoAnchors, -kNoAnchors};
+                    uint64_t threshold = ~uint64_t{0};
+                    if (i <= wg_last) {
+                        range = anchor_range(i, args);
+                        common_low = range.x;
+                        common_high = range.y;
+                        if (kDna && i >= window) {
+                            threshold = args.dna.thresholds[w.b * args.dna.prefixes + (i - window - args.dna.first_prefix)];
                         }
-                        // The slot's address from a fresh read of the thread index: kept from before the item loop, it was
-                        // one more value that the step loop's registers could not hold (spilled, as above).
-                        row_ranges[row_slot<kStrips>(fresh_thread_index(), strip)] = range;
-                        if (kDna) row_thresholds[row_slot<kStrips>(fresh_thread_index(), strip)] = threshold;
                     }
-                    common_low = __reduce_max_sync(0xffffffffu, common_low);
-                    common_high = __reduce_min_sync(0xffffffffu, common_high);
-                    if (lane == 0) warp_ranges[warp_slot(strip)] = int2{common_low, common_high};
+                    // The slot's address from a fresh read of the thread index: kept from before the item loop, it was
+                    // one more value that the step loop's registers could not hold (spilled, as above).
+                    row_ranges[row_slot(fresh_thread_index())] = range;
+                    if (kDna) row_thresholds[row_slot(fresh_thread_index())] = threshold;
                 }
+                common_low = __reduce_max_sync(0xffffffffu, common_low);
+                common_high = __reduce_min_sync(0xffffffffu, common_high);
+                if (lane == 0) warp_ranges[consumer * 4 + warp] = int2{common_low, common_high};
                 __syncwarp();
             }
         }
         // Masks S of tile n (stage `stage`) and says whether none of the warp's 16 rows takes a key of it (then its
         // softmax is skipped: P is zero and O keeps its scale). A thread's column 8c + 2t + (e & 1) is compared as the
         // constant 8c + (e & 1) against per-row bounds less 2t: two compares and a select a value.
-        const auto mask = [&](auto& s, int n, int stage, int strip) -> bool {
+        const auto mask = [&](auto& s, int n, int stage) -> bool {
             constexpr int kValues = static_cast<int>(sizeof(s) / sizeof(float));  // kTileKeys / 2, or 16 (narrow edge)
             if (kAnchors && n < anchor_tiles) {
                 // Column c of the tile is anchor a0 + c: row k takes it when it lies in [low − a0, high − a0].
                 const int32_t a0 = anchor_base + n * kTileKeys;
-                const int2 common = warp_ranges[warp_slot(strip)];
+                const int2 common = warp_ranges[consumer * 4 + warp];
                 if (a0 >= common.x && a0 + kTileKeys - 1 <= common.y) return false;  // every row takes every column
                 int32_t low[2], high[2];
                 for (int k = 0; k < 2; ++k) {
-                    low[k] = ranges(strip)[g + 8 * k].x - a0 - 2 * t;
-                    high[k] = ranges(strip)[g + 8 * k].y - a0 - 2 * t;
+                    low[k] = ranges[g + 8 * k].x - a0 - 2 * t;
+                    high[k] = ranges[g + 8 * k].y - a0 - 2 * t;
                 }
 #pragma unroll
                 for (int c = 0; c < kValues / 4; ++c) {
@@ -703,9 +685,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 uint64_t threshold[2];
                 int32_t limit[2];
                 for (int k = 0; k < 2; ++k) {
-                    range[k] = ranges(strip)[g + 8 * k];
-                    threshold[k] = thresholds(strip)[g + 8 * k];
-                    limit[k] = position[strip][k] - window;
+                    range[k] = ranges[g + 8 * k];
+                    threshold[k] = thresholds[g + 8 * k];
+                    limit[k] = position[k] - window;
                 }
 #pragma unroll
                 for (int c = 0; c < kValues / 4; ++c) {
@@ -727,14 +709,14 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 // nothing to compute when none is in any; else only the edge that crosses the tile is compared (a tile
                 // is narrower than most windows, so mostly only one does: one compare and a select a value).
                 const int32_t key0 = band_first + (n - extra_tiles) * kTileKeys;
-                const int32_t first = wg_first + kConsumerRows * strip + 16 * warp;
+                const int32_t first = wg_first + 16 * warp;
                 const bool causal_edge = key0 + kTileKeys - 1 > first;       // a key past some row
                 const bool window_edge = key0 <= first + 15 - window;    // a key before some row's window
                 if (!causal_edge && !window_edge) return false;
                 if (kSkipEmpty && (key0 > first + 15 || key0 + kTileKeys - 1 <= first - window)) return true;
                 int32_t low[2], high[2];  // column c + 2t is taken when low < c ≤ high
                 for (int k = 0; k < 2; ++k) {
-                    high[k] = position[strip][k] - key0 - 2 * t;
+                    high[k] = position[k] - key0 - 2 * t;
                     low[k] = high[k] - window;
                 }
                 if (causal_edge && window_edge) {
@@ -768,17 +750,16 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         };
 
         barrier_wait(&q_full[buffer], use & 1);
-        // Descriptors of Q (this warpgroup's first strip of 64 rows; strip r adds r · 64 rows of 128 bytes); a stage, a
-        // sub-tile and a k16 step add their byte offsets (>> 4) to the start address field.
-        const uint32_t q_low = static_cast<uint32_t>(descriptor(q_tiles + buffer * L::kQBytes + consumer * kOwnRows * 128, 16, 1024));
-        // S of strip `strip` on the stage's K (one commit group).
-        const auto issue_s = [&](auto& s, int stage, int strip) {
+        // Descriptors of Q (this warpgroup's 64 rows); a stage, a sub-tile and a k16 step add their byte
+        // offsets (>> 4) to the start address field.
+        const uint32_t q_low = static_cast<uint32_t>(descriptor(q_tiles + buffer * L::kQBytes + consumer * kConsumerRows * 128, 16, 1024));
+        const auto issue_s = [&](auto& s, int stage) {
             constexpr int kValues = static_cast<int>(sizeof(s) / sizeof(float));
             uint64_t qd[kDim / 16], kd[kDim / 16];
 #pragma unroll
             for (int step = 0; step < kDim / 16; ++step) {
                 const int sub = step / 4, offset = (step % 4) * 32;  // 16 elements = 32 bytes along a swizzled row
-                qd[step] = join(q_low + static_cast<uint32_t>((sub * L::kRows * 128 + strip * kConsumerRows * 128 + offset) >> 4), high);
+                qd[step] = join(q_low + static_cast<uint32_t>((sub * L::kRows * 128 + offset) >> 4), high);
                 kd[step] = join(k_low + static_cast<uint32_t>(stage) * (L::kTileBytes >> 4) +
                                     static_cast<uint32_t>((sub * L::kSubtileBytes + offset) >> 4),
                                 high);
@@ -795,59 +776,44 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             }
             commit_group();
         };
-        RowState state[kStrips];
-        float o[kStrips][L::kSub * 32];  // each strip's 64 columns a sub-tile, each in m64n64's accumulator order
+        RowState state;
+        float o[L::kSub * 32];  // 64 columns a sub-tile, each in m64n64's accumulator order
 #pragma unroll
-        for (int strip = 0; strip < kStrips; ++strip) {
-#pragma unroll
-            for (int e = 0; e < L::kSub * 32; ++e) o[strip][e] = 0.0f;
-        }
+        for (int e = 0; e < L::kSub * 32; ++e) o[e] = 0.0f;
         // V's k16 chunk j (keys 16j … 16j + 15) of a stage.
         const auto v_descriptor = [&](int stage, int j) {
             return join(v_low + static_cast<uint32_t>(stage) * (L::kTileBytes >> 4) + static_cast<uint32_t>(j * 16 * 128 >> 4), high);
         };
-        float s[kStrips][kTileKeys / 2];
-        uint32_t p[kStrips][kTileKeys / 16][4];
-        // Every strip's O += P·V over the stage's first kChunks k16 chunks (kTileKeys / 16, or 2: a narrow edge tile),
-        // P from each strip's first kChunks chunks of p (one commit group).
-        const auto issue_pv = [&](auto chunks, int stage) {
-            constexpr int kChunks = decltype(chunks)::value;
+        const auto issue_pv = [&](const auto& p, int stage) {
+            constexpr int kChunks = static_cast<int>(sizeof(p) / sizeof(p[0]));  // kTileKeys / 16, or 2 (narrow edge)
 #pragma unroll
-            for (int strip = 0; strip < kStrips; ++strip) {
-#pragma unroll
-                for (int j = 0; j < kChunks; ++j) {
-                    if constexpr (kDim == 128) {
-                        // The m64n128 accumulator is the two m64n64 ones side by side.
-                        mma_rs_n128<kHalf>(*reinterpret_cast<float(*)[64]>(o[strip]), p[strip][j], v_descriptor(stage, j));
-                    } else {
-                        mma_rs<kHalf>(*reinterpret_cast<float(*)[32]>(o[strip]), p[strip][j], v_descriptor(stage, j));
-                    }
+            for (int j = 0; j < kChunks; ++j) {
+                if constexpr (kDim == 128) {
+                    // The m64n128 accumulator is the two m64n64 ones side by side.
+                    mma_rs_n128<kHalf>(*reinterpret_cast<float(*)[64]>(o), p[j], v_descriptor(stage, j));
+                } else {
+                    mma_rs<kHalf>(*reinterpret_cast<float(*)[32]>(o), p[j], v_descriptor(stage, j));
                 }
             }
             commit_group();
         };
-        using WholeTile = std::integral_constant<int, kTileKeys / 16>;
-        using EdgeTile = std::integral_constant<int, 2>;
-        float rescale[kStrips][2];
-#pragma unroll
-        for (int strip = 0; strip < kStrips; ++strip) rescale[strip][0] = rescale[strip][1] = 1.0f;
-        const auto scale_o = [&](int strip) {
+        float s[kTileKeys / 2];
+        uint32_t p[kTileKeys / 16][4];
+        float rescale[2] = {1.0f, 1.0f};
+        const auto scale_o = [&] {
             // kLazy: nothing to do where every row of the warp kept its max (each factor exactly 1).
-            if (kLazy && !__any_sync(0xffffffffu, rescale[strip][0] != 1.0f || rescale[strip][1] != 1.0f)) return;
+            if (kLazy && !__any_sync(0xffffffffu, rescale[0] != 1.0f || rescale[1] != 1.0f)) return;
 #pragma unroll
             for (int c = 0; c < 8 * L::kSub; ++c) {
 #pragma unroll
-                for (int e = 0; e < 4; ++e) o[strip][4 * c + e] *= rescale[strip][e / 2];
+                for (int e = 0; e < 4; ++e) o[4 * c + e] *= rescale[e / 2];
             }
         };
-        // kReference (exp_against_reference): whether every row of the warp's strip has its reference (each item starts
-        // without).
-        bool settled[kStrips];
-#pragma unroll
-        for (int strip = 0; strip < kStrips; ++strip) settled[strip] = false;
+        // kReference (exp_against_reference): whether every row of the warp has its reference (each item starts without).
+        bool settled = false;
         // A tile whose P left its references' range (rare: soften's 2) again: S from the item's Q and the stage's K in
         // shared memory, one dot product a value, before its mask and softmax_step (which moves the references).
-        const auto recompute_s = [&](auto& s, int stage, int strip) {
+        const auto recompute_s = [&](auto& s, int stage) {
             constexpr int kValues = static_cast<int>(sizeof(s) / sizeof(float));
             // The Q buffer from the item's index (as fresh_item_count's callers do): `buffer` kept alive for this rare
             // path cost the four-consumer kernels a spilled register in the step loop.
@@ -857,8 +823,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             // unrolled, the 32 passes' addresses took registers the step loop needs (spills in the four-consumer kernels).
 #pragma unroll 1
             for (int v = 0; v < kValues; ++v) {
-                const int row = consumer * kOwnRows + strip * kConsumerRows + 16 * warp + g + 8 * ((v % 4) / 2);
-                const int key = column_of(v / 4, v % 4, t);
+                const int row = consumer * kConsumerRows + 16 * warp + g + 8 * ((v % 4) / 2), key = column_of(v / 4, v % 4, t);
                 float dot = 0.0f;
 #pragma unroll 1
                 for (int pair = 0; pair < L::kSub * 32; ++pair) {  // two columns a 32-bit word, one word of each at a time
@@ -874,45 +839,40 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // The softmax of a masked tile with keys: 0 when P is against the fixed references (nothing to rescale), 1 when
         // O must be rescaled by `rescale` after the pending P·V (softmax_step ran), 2 when a P reached 2^64 (a score 128
         // or more above its reference in exp2 units; P may be +inf): the tile is recomputed by finish_tile.
-        const auto soften = [&](auto& s, int strip) -> int {
+        const auto soften = [&](auto& s) -> int {
             constexpr int kValues = static_cast<int>(sizeof(s) / sizeof(float));
             if constexpr (!kReference) {
-                softmax_step<kValues, kLazy>(s, state[strip], rescale[strip], args.scale_log2);
+                softmax_step<kValues, kLazy>(s, state, rescale, args.scale_log2);
                 return 1;
             } else {
-                if (!settled[strip]) {
-                    softmax_step<kValues, false>(s, state[strip], rescale[strip], args.scale_log2, kReferenceShift);
-                    settled[strip] = __all_sync(0xffffffffu, state[strip].m[0] != -INFINITY && state[strip].m[1] != -INFINITY);
+                if (!settled) {
+                    softmax_step<kValues, false>(s, state, rescale, args.scale_log2, kReferenceShift);
+                    settled = __all_sync(0xffffffffu, state.m[0] != -INFINITY && state.m[1] != -INFINITY);
                     return 1;
                 }
                 float sum[2];
-                exp_against_reference<kValues>(s, state[strip], sum, args.scale_log2);
+                exp_against_reference<kValues>(s, state, sum, args.scale_log2);
                 if (__all_sync(0xffffffffu, sum[0] < kReferenceLimit && sum[1] < kReferenceLimit)) {
-                    state[strip].l[0] += sum[0];
-                    state[strip].l[1] += sum[1];
+                    state.l[0] += sum[0];
+                    state.l[1] += sum[1];
                     return 0;
                 }
                 return 2;  // a P of 2^64 or more (rare): recomputed after the pending P·V
             }
         };
         // After the pending P·V: S of a tile past its references again (recompute_s, its mask, softmax_step, which moves
-        // them), O rescaled where `how` asks, and P rounded for the next P·V (a narrow tile: P's first two chunks).
-        const auto finish_tile = [&](auto& s, int how, int n, int stage, int strip) {
+        // them), O rescaled where `how` asks, and P rounded for the next P·V.
+        const auto finish_tile = [&](auto& s, int how, int n, int stage) {
             constexpr int kValues = static_cast<int>(sizeof(s) / sizeof(float));
             if constexpr (kReference) {
                 if (how == 2) {
-                    recompute_s(s, stage, strip);
-                    mask(s, n, stage, strip);
-                    softmax_step<kValues, false>(s, state[strip], rescale[strip], args.scale_log2, kReferenceShift);
+                    recompute_s(s, stage);
+                    mask(s, n, stage);
+                    softmax_step<kValues, false>(s, state, rescale, args.scale_log2, kReferenceShift);
                 }
             }
-            if (how != 0) scale_o(strip);
-            pack_p<kHalf>(s, *reinterpret_cast<uint32_t(*)[kValues / 8][4]>(p[strip]));
-        };
-        // S of a tile none of the warp's rows takes a key of: P zero (its P·V adds nothing; a narrow tile: two chunks).
-        const auto empty_tile = [&](auto& s, int strip) {
-            constexpr int kValues = static_cast<int>(sizeof(s) / sizeof(float));
-            clear_p(*reinterpret_cast<uint32_t(*)[kValues / 8][4]>(p[strip]));
+            if (how != 0) scale_o();
+            pack_p<kHalf>(s, *reinterpret_cast<uint32_t(*)[kValues / 8][4]>(p));  // a narrow tile: P's first two chunks
         };
         // Through a shuffle, so that the compiler knows the stage is the same across the warp: the descriptors built
         // from it then stay in uniform registers (without it every step rebuilt them in ordinary registers and moved
@@ -925,52 +885,34 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             barrier_wait(&full[stage_of(n)], phase_of(n));
             release(stage_of(n));
         };
-        // The mask and softmax of strip `strip`'s S (its group complete); `none`: no row of the warp's strip takes a key.
-        const auto soften_strip = [&](auto& tile, int n, int stage, int strip, bool& none, int& how) {
-            none = mask(tile[strip], n, stage, strip);
-            how = 0;
-            if (!none) how = soften(tile[strip], strip);
-        };
-        const auto finish_strips = [&](auto& tile, const bool (&none)[kStrips], const int (&how)[kStrips], int n, int stage) {
-#pragma unroll
-            for (int strip = 0; strip < kStrips; ++strip) {
-                if (!none[strip]) {
-                    finish_tile(tile[strip], how[strip], n, stage, strip);
-                } else {
-                    empty_tile(tile[strip], strip);
-                }
-            }
-        };
 
-        // A step: S(n) of every strip on `tile` (S, or a narrow edge's 16 values a strip) beside P(m)·V(m) of the tile m
-        // run before it (its stage `previous`); each strip's mask and softmax as soon as its S is in, while the products
-        // after it still run; then m's stage released and P(n) rounded (a narrow tile: P's first two chunks).
-        const auto step = [&](auto& tile, int n, int stage, int previous) {
+        // A step: S(n) on `tile` (S, or a narrow edge's 16 values) beside P(m)·V(m) of the tile m run before it (its stage
+        // `previous`), the mask and softmax of S(n) while that product runs, then m's stage released and P(n) rounded into
+        // `p_tile` (P, or its first two chunks).
+        const auto step = [&](auto& tile, auto& p_tile, int n, int stage, int previous) {
             barrier_wait(&full[stage], phase_of(n));  // K(n) and V(n); V(m) was in before S(m)
             my_turn();
             fence_operands();
-#pragma unroll
-            for (int strip = 0; strip < kStrips; ++strip) issue_s(tile[strip], stage, strip);
-            issue_pv(WholeTile{}, previous);
+            issue_s(tile, stage);
+            issue_pv(p, previous);
             pass_turn();
-            bool none[kStrips];
-            int how[kStrips];
-            wait_pending<kStrips>();  // the first strip's S is in; the rest may still run
-            soften_strip(tile, n, stage, 0, none[0], how[0]);
-            if constexpr (kStrips == 2) {
-                wait_pending<1>();  // the second strip's S; P(m)·V(m) may still run
-                soften_strip(tile, n, stage, 1, none[1], how[1]);
-            }
+            wait_pending<1>();  // S(n) is in; P(m)·V(m) may still run
+            const bool none = mask(tile, n, stage);
+            int how = 0;
+            if (!none) how = soften(tile);
             wait_pending<0>();
             release(previous);
-            finish_strips(tile, none, how, n, stage);
+            if (!none) {
+                finish_tile(tile, how, n, stage);
+            } else {
+                clear_p(p_tile);
+            }
         };
 
         // The warpgroup's tiles, its two stretches [first, last] as one pipeline: S of the first tile alone; then S(n)
         // beside P(m)·V(m) of the tile m it ran before; it ends with P(last)·V(last). Tiles outside the stretches are
         // released unread: before the first, after the last, and between the stretches (at most a consumer count of
-        // them, while m's stage is held: the ring's other stages hold them). With two strips every tile of the
-        // stretches runs for both (a strip's rows that take none of a tile's keys give it a zero P).
+        // them, while m's stage is held: the ring's other stages hold them).
         const bool has_first = kAnchors && run_first[0] <= run_last[0], has_second = run_first[1] <= run_last[1];
         int n = 0;
         if (has_first || has_second) {
@@ -984,20 +926,16 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                                 (wg_last - band_first) % kTileKeys < 32;
             const int stop = narrow ? last - 1 : last;
             for (; n < first; ++n) skip(n);
-            {
-                const int stage = stage_of(n);
-                barrier_wait(&full[stage], phase_of(n));
-                my_turn();
-                fence_operands();
-#pragma unroll
-                for (int strip = 0; strip < kStrips; ++strip) issue_s(s[strip], stage, strip);
-                pass_turn();
-                wait_pending<0>();
-                bool none[kStrips];
-                int how[kStrips];
-#pragma unroll
-                for (int strip = 0; strip < kStrips; ++strip) soften_strip(s, n, stage, strip, none[strip], how[strip]);
-                finish_strips(s, none, how, n, stage);
+            barrier_wait(&full[stage_of(n)], phase_of(n));
+            my_turn();
+            fence_operands();
+            issue_s(s, stage_of(n));
+            pass_turn();
+            wait_pending<0>();
+            if (!mask(s, n, stage_of(n))) {
+                finish_tile(s, soften(s), n, stage_of(n));
+            } else {
+                clear_p(p);
             }
             int ran = n;  // the tile whose P·V is next
 #pragma unroll 1
@@ -1005,24 +943,25 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 // The gap between the stretches: the tiles run_last[0] < n < run_first[1] (none inside [first, last] unless
                 // both stretches hold tiles; adjacent ones were joined above).
                 for (; n > run_last[0] && n < run_first[1]; ++n) skip(n);
-                step(s, n, stage_of(n), stage_of(ran));
+                step(s, p, n, stage_of(n), stage_of(ran));
                 ran = n;
             }
             if (kNarrowEdge && narrow && n == last) {
                 // The narrow last tile: the loop ended just before it (n == last; where the loop skipped a gap onto it, it
                 // ran there whole and n is past it). No gap lies before it here, and nothing is in flight.
-                float s_edge[kStrips][16];
+                float s_edge[16];
+                uint32_t(&p_edge)[2][4] = *reinterpret_cast<uint32_t(*)[2][4]>(p);
                 const int stage = stage_of(n);
-                step(s_edge, n, stage, stage_of(ran));
+                step(s_edge, p_edge, n, stage, stage_of(ran));
                 fence_operands();
-                issue_pv(EdgeTile{}, stage);
+                issue_pv(p_edge, stage);
                 wait_pending<0>();
                 release(stage);
                 ++n;  // past it: the item's remaining tiles are released unread below
             } else {
                 my_turn();
                 fence_operands();
-                issue_pv(WholeTile{}, stage_of(ran));
+                issue_pv(p, stage_of(ran));
                 pass_turn();
                 wait_pending<0>();
                 release(stage_of(ran));
@@ -1040,38 +979,34 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         const int h = static_cast<int>(args.heads_divide.remainder(static_cast<uint32_t>(pair)));
         const int b = static_cast<int>(args.heads_divide.quotient(static_cast<uint32_t>(pair)));
 #pragma unroll
-        for (int strip = 0; strip < kStrips; ++strip) {
+        for (int k = 0; k < 2; ++k) {
+            float l = state.l[k];
+            l += __shfl_xor_sync(0xffffffffu, l, 1);
+            l += __shfl_xor_sync(0xffffffffu, l, 2);
+            // Past the item's last row (position > wg_last): tested on the slice's length, which the kernel's
+            // parameters hold, rather than on wg_last, which would have to stay alive across the step loop.
+            const int64_t row = position[k] - args.query_offset;
+            if (row >= args.query_len) continue;
+            const bool active = args.active == nullptr ||
+                                args.active[b * args.active_batch + h * args.active_head + row * args.active_token] != 0;
+            // l ≥ 1 (the max's own term), or ≥ 2^−64 against a reference (2^−32 once moved): no IEEE slow path needed.
+            const float inverse = active ? __fdividef(1.0f, l) : 0.0f;
+            uint16_t* const out = static_cast<uint16_t*>(args.o) + b * args.o_batch + h * args.o_head + row * args.o_token;
 #pragma unroll
-            for (int k = 0; k < 2; ++k) {
-                float l = state[strip].l[k];
-                l += __shfl_xor_sync(0xffffffffu, l, 1);
-                l += __shfl_xor_sync(0xffffffffu, l, 2);
-                // Past the item's last row (position > wg_last): tested on the slice's length, which the kernel's
-                // parameters hold, rather than on wg_last, which would have to stay alive across the step loop.
-                const int64_t row = position[strip][k] - args.query_offset;
-                if (row >= args.query_len) continue;
-                const bool active = args.active == nullptr ||
-                                    args.active[b * args.active_batch + h * args.active_head + row * args.active_token] != 0;
-                // l ≥ 1 (the max's own term), or ≥ 2^−64 against a reference (2^−32 once moved): no IEEE slow path needed.
-                const float inverse = active ? __fdividef(1.0f, l) : 0.0f;
-                uint16_t* const out = static_cast<uint16_t*>(args.o) + b * args.o_batch + h * args.o_head + row * args.o_token;
+            for (int sub = 0; sub < L::kSub; ++sub) {
 #pragma unroll
-                for (int sub = 0; sub < L::kSub; ++sub) {
-#pragma unroll
-                    for (int c = 0; c < 8; ++c) {
-                        const int column = 64 * sub + 8 * c + 2 * t;
-                        if (column < args.head_dim) {
-                            *reinterpret_cast<uint32_t*>(out + column) =
-                                pack<kHalf>(o[strip][32 * sub + 4 * c + 2 * k] * inverse, o[strip][32 * sub + 4 * c + 2 * k + 1] * inverse);
-                        }
+                for (int c = 0; c < 8; ++c) {
+                    const int column = 64 * sub + 8 * c + 2 * t;
+                    if (column < args.head_dim) {
+                        *reinterpret_cast<uint32_t*>(out + column) =
+                            pack<kHalf>(o[32 * sub + 4 * c + 2 * k] * inverse, o[32 * sub + 4 * c + 2 * k + 1] * inverse);
                     }
                 }
-                if (t == 0 && args.lse != nullptr) {
-                    args.lse[b * args.lse_batch + h * args.lse_head + row * args.lse_token] =
-                        active ? (fmaf(state[strip].m[k], args.scale_log2, kReference ? kReferenceShift : 0.0f) + __log2f(l)) *
-                                     0.6931471805599453f
-                               : -INFINITY;
-                }
+            }
+            if (t == 0 && args.lse != nullptr) {
+                args.lse[b * args.lse_batch + h * args.lse_head + row * args.lse_token] =
+                    active ? (fmaf(state.m[k], args.scale_log2, kReference ? kReferenceShift : 0.0f) + __log2f(l)) * 0.6931471805599453f
+                           : -INFINITY;
             }
         }
     }
@@ -1150,11 +1085,11 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false, int kStrips = 1>
+          bool kHeadMajor = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
-    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys, kStrips>;
+    using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     CUtensorMap q_map{}, k_map{}, v_map{}, k_anchor_map{}, v_anchor_map{};
     proteus_status status = encode(problem.q, L::kRows, 1, q_map);
     if (status == PROTEUS_STATUS_OK) status = encode(problem.k, kTileKeys, 1, k_map);
@@ -1226,7 +1161,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kStrips>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1274,22 +1209,12 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
-    // PROTEUS_WGMMA_STRIPS=2 (an experiment, to be compared in one call with and without): the four-consumer kernels'
-    // 256 rows as two consumers of two m64 strips each (232 registers), so that a step's frame serves 128 rows.
-    static const bool strips = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_STRIPS");
-        return value != nullptr && std::string(value) == "2";
-    }();
     switch (segments) {
     case Segments::kDna:
         return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return strips ? launch<64, 2, false, 8, 2, Segments::kAnchors, kHalf, 64, false, 2>(problem, dna, multiprocessors, workspace, stream)
-                      : launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     default:
-        if (consumers == 4 && strips) {
-            return launch<64, 2, false, 8, 2, Segments::kBand, kHalf, 64, false, 2>(problem, dna, multiprocessors, workspace, stream);
-        }
         return consumers == 4
                    ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
                    : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
