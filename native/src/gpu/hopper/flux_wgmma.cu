@@ -924,8 +924,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // beside P(m)·V(m) of the tile m it ran before; it ends with P(last)·V(last). Tiles outside the stretches are
         // released unread: before the first, after the last, and between the stretches (at most a consumer count of
         // them, while m's stage is held: the ring's other stages hold them).
-        const bool has_first = (kDiag & 8) == 0 && kAnchors && run_first[0] <= run_last[0];
-        const bool has_second = (kDiag & 8) == 0 && run_first[1] <= run_last[1];
+        const bool has_first = kAnchors && run_first[0] <= run_last[0], has_second = run_first[1] <= run_last[1];
         int n = 0;
         if (has_first || has_second) {
             const int first = has_first ? run_first[0] : run_first[1];
@@ -1222,7 +1221,7 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
     // PROTEUS_WGMMA_DIAG=1 … 7 (a diagnostic; the output is wrong): the four-consumer bfloat16 kernels without P·V (1),
-    // without S (2), without exp2 (4), without any tile (8: every tile released unread), to attribute a call's energy.
+    // without S (2), without exp2 (4), to attribute a call's energy.
     static const int diag = [] {
         const char* value = std::getenv("PROTEUS_WGMMA_DIAG");
         return value != nullptr ? std::atoi(value) : 0;
@@ -1242,9 +1241,6 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
         case 4:
             return anchors ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, 4>(problem, dna, multiprocessors, workspace, stream)
                            : launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, 4>(problem, dna, multiprocessors, workspace, stream);
-        case 8:
-            return anchors ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, 8>(problem, dna, multiprocessors, workspace, stream)
-                           : launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, 8>(problem, dna, multiprocessors, workspace, stream);
         case 7:
             return anchors ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, 7>(problem, dna, multiprocessors, workspace, stream)
                            : launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, 7>(problem, dna, multiprocessors, workspace, stream);
