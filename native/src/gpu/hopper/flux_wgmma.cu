@@ -281,7 +281,7 @@ __device__ __forceinline__ int column_of(int c, int e, int t) { return 8 * c + 2
  * s = 2^(s·scale − base of its row) in place, and this thread's sum of each row's new values: four partial sums a row (by
  * c % 2 and e % 2, each from its first value), chains of 8 dependent additions instead of 32.
  */
-template <int kValues, bool kMufu = true>
+template <int kValues>
 __device__ __forceinline__ void exp_and_sum(float (&s)[kValues], const float (&base)[2], float scale_log2, float (&sum)[2])
 {
     float part_sum[2][4];
@@ -289,9 +289,7 @@ __device__ __forceinline__ void exp_and_sum(float (&s)[kValues], const float (&b
     for (int c = 0; c < kValues / 4; ++c) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-            // kMufu false: a diagnostic build (PROTEUS_WGMMA_DIAG bit 4) with min(x, 1) on the ALU in place of exp2 on the MUFU.
-            const float x = fmaf(s[4 * c + e], scale_log2, -base[e / 2]);
-            s[4 * c + e] = kMufu ? exp2_approx(x) : fminf(x, 1.0f);
+            s[4 * c + e] = exp2_approx(fmaf(s[4 * c + e], scale_log2, -base[e / 2]));
             float& part = part_sum[e / 2][2 * (c % 2) + e % 2];
             part = c < 2 ? s[4 * c + e] : part + s[4 * c + e];
         }
@@ -312,7 +310,7 @@ __device__ __forceinline__ void exp_and_sum(float (&s)[kValues], const float (&b
  */
 constexpr float kLazyLog2 = 8.0f;
 
-template <int kValues, bool kLazy, bool kMufu = true>
+template <int kValues, bool kLazy>
 __device__ __forceinline__ void softmax_step(float (&s)[kValues], RowState& state, float (&rescale)[2], float scale_log2,
                                              float shift = 0.0f)
 {
@@ -343,7 +341,7 @@ __device__ __forceinline__ void softmax_step(float (&s)[kValues], RowState& stat
         state.m[k] = m_new;
     }
     float sum[2];
-    exp_and_sum<kValues, kMufu>(s, base, scale_log2, sum);
+    exp_and_sum(s, base, scale_log2, sum);
 #pragma unroll
     for (int k = 0; k < 2; ++k) state.l[k] = state.l[k] * rescale[k] + sum[k];
 }
@@ -371,11 +369,11 @@ __device__ __forceinline__ float dot_pair(uint32_t a, uint32_t b, float acc)
 }
 
 /** P = 2^(score·scale − (reference·scale + kReferenceShift)) in place; this thread's sums of each row's P (not yet in l). */
-template <int kValues, bool kMufu = true>
+template <int kValues>
 __device__ __forceinline__ void exp_against_reference(float (&s)[kValues], const RowState& state, float (&sum)[2], float scale_log2)
 {
     const float base[2] = {fmaf(state.m[0], scale_log2, kReferenceShift), fmaf(state.m[1], scale_log2, kReferenceShift)};
-    exp_and_sum<kValues, kMufu>(s, base, scale_log2, sum);
+    exp_and_sum(s, base, scale_log2, sum);
 }
 
 /** Two floats rounded to the storage type (bfloat16, or float16 with kHalf), packed. */
@@ -449,7 +447,7 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, int kDiag>
+          bool kHeadMajor>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -460,9 +458,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     constexpr bool kAnchors = kSegments != Segments::kBand;
     constexpr bool kDna = kSegments == Segments::kDna;
-    // kDiag (PROTEUS_WGMMA_DIAG; a diagnostic build whose output is wrong, to attribute a call's energy): bit 1 no P·V
-    // products, bit 2 no S products (S zeroed instead), bit 4 no exp2 (min(x, 1) on the ALU instead).
-    constexpr bool kMufu = (kDiag & 4) == 0;
     // bfloat16: P against fixed references once a warp's rows have seen keys (exp_against_reference; version 10);
     // float16 keeps the running max (its P must fit float16's range).
     constexpr bool kReference = !kHalf;
@@ -769,12 +764,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                                     static_cast<uint32_t>((sub * L::kSubtileBytes + offset) >> 4),
                                 high);
             }
-            if constexpr ((kDiag & 2) != 0) {
-#pragma unroll
-                for (int e = 0; e < kValues; ++e) s[e] = 0.0f;
-                commit_group();
-                return;
-            }
 #pragma unroll
             for (int step = 0; step < kDim / 16; ++step) {
                 if constexpr (kValues == 64) {
@@ -796,7 +785,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             return join(v_low + static_cast<uint32_t>(stage) * (L::kTileBytes >> 4) + static_cast<uint32_t>(j * 16 * 128 >> 4), high);
         };
         const auto issue_pv = [&](const auto& p, int stage) {
-            constexpr int kChunks = (kDiag & 1) != 0 ? 0 : static_cast<int>(sizeof(p) / sizeof(p[0]));  // kTileKeys / 16, or 2 (narrow edge)
+            constexpr int kChunks = static_cast<int>(sizeof(p) / sizeof(p[0]));  // kTileKeys / 16, or 2 (narrow edge)
 #pragma unroll
             for (int j = 0; j < kChunks; ++j) {
                 if constexpr (kDim == 128) {
@@ -853,16 +842,16 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         const auto soften = [&](auto& s) -> int {
             constexpr int kValues = static_cast<int>(sizeof(s) / sizeof(float));
             if constexpr (!kReference) {
-                softmax_step<kValues, kLazy, kMufu>(s, state, rescale, args.scale_log2);
+                softmax_step<kValues, kLazy>(s, state, rescale, args.scale_log2);
                 return 1;
             } else {
                 if (!settled) {
-                    softmax_step<kValues, false, kMufu>(s, state, rescale, args.scale_log2, kReferenceShift);
+                    softmax_step<kValues, false>(s, state, rescale, args.scale_log2, kReferenceShift);
                     settled = __all_sync(0xffffffffu, state.m[0] != -INFINITY && state.m[1] != -INFINITY);
                     return 1;
                 }
                 float sum[2];
-                exp_against_reference<kValues, kMufu>(s, state, sum, args.scale_log2);
+                exp_against_reference<kValues>(s, state, sum, args.scale_log2);
                 if (__all_sync(0xffffffffu, sum[0] < kReferenceLimit && sum[1] < kReferenceLimit)) {
                     state.l[0] += sum[0];
                     state.l[1] += sum[1];
@@ -879,7 +868,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 if (how == 2) {
                     recompute_s(s, stage);
                     mask(s, n, stage);
-                    softmax_step<kValues, false, kMufu>(s, state, rescale, args.scale_log2, kReferenceShift);
+                    softmax_step<kValues, false>(s, state, rescale, args.scale_log2, kReferenceShift);
                 }
             }
             if (how != 0) scale_o();
@@ -1096,7 +1085,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false, int kDiag = 0>
+          bool kHeadMajor = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -1172,7 +1161,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kDiag>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1220,34 +1209,6 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
-    // PROTEUS_WGMMA_DIAG=1 … 7 (a diagnostic; the output is wrong): the four-consumer bfloat16 kernels without P·V (1),
-    // without S (2), without exp2 (4), to attribute a call's energy.
-    static const int diag = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_DIAG");
-        return value != nullptr ? std::atoi(value) : 0;
-    }();
-    if (!kHalf && diag != 0 && segments != Segments::kDna && consumers == 4) {
-        const bool anchors = segments == Segments::kAnchors;
-        switch (diag) {
-        case 1:
-            return anchors ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, 1>(problem, dna, multiprocessors, workspace, stream)
-                           : launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, 1>(problem, dna, multiprocessors, workspace, stream);
-        case 2:
-            return anchors ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, 2>(problem, dna, multiprocessors, workspace, stream)
-                           : launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, 2>(problem, dna, multiprocessors, workspace, stream);
-        case 3:
-            return anchors ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, 3>(problem, dna, multiprocessors, workspace, stream)
-                           : launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, 3>(problem, dna, multiprocessors, workspace, stream);
-        case 4:
-            return anchors ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, 4>(problem, dna, multiprocessors, workspace, stream)
-                           : launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, 4>(problem, dna, multiprocessors, workspace, stream);
-        case 7:
-            return anchors ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, 7>(problem, dna, multiprocessors, workspace, stream)
-                           : launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, 7>(problem, dna, multiprocessors, workspace, stream);
-        default:
-            break;
-        }
-    }
     switch (segments) {
     case Segments::kDna:
         return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
