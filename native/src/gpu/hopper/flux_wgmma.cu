@@ -139,6 +139,9 @@ struct WgmmaArgs {
     // Each list's entries (kDna; fill_entries): entry_slots a list, the slots past its count empty.
     const Entry* entries = nullptr;
     int32_t entry_slots = 0;
+    // The narrow edge where a warpgroup's anchor stretch and band are one stretch (PROTEUS_WGMMA_JOINED_EDGE=1; an experiment,
+    // to be compared in one call with and without).
+    int joined_edge = 0;
     // The item decode's divisors (core/fast_divide.h): B·H, H, the GQA group, the query tiles, S, and the grid's blocks.
     FastDivide pairs_divide, heads_divide, group_divide, tiles_divide, stride_divide, blocks_divide;
 };
@@ -922,7 +925,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             // consumer's seventh tile at W 341 holds keys to column 19), the step loop stops before it and the tile
             // runs as a 32-key step of its own (S on m64n32, P·V over two k16 chunks): half the tile's products and
             // softmax. Its columns past the rows' last key are masked as in any tile at the causal edge.
-            const bool narrow = kNarrowEdge && has_second && last > first &&
+            // The pipeline ends in the band where its stretch holds the band's tiles (has_second), or where the anchor
+            // stretch and the band were joined into one (consumer 0 of an item with anchors: last ≥ extra_tiles).
+            const bool narrow = kNarrowEdge && (has_second || (args.joined_edge != 0 && last >= extra_tiles)) && last > first &&
                                 (wg_last - band_first) % kTileKeys < 32;
             const int stop = narrow ? last - 1 : last;
             for (; n < first; ++n) skip(n);
@@ -1122,6 +1127,11 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.stride_divide = FastDivide(static_cast<uint32_t>(std::max<int32_t>(args.anchor_stride, 1)));
 
     args.scale_log2 = problem.scale * 1.4426950408889634f;
+    static const bool joined_edge = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_JOINED_EDGE");
+        return value != nullptr && std::string(value) == "1";
+    }();
+    args.joined_edge = joined_edge ? 1 : 0;
     args.o = problem.o.data;
     args.o_batch = problem.o.strides[0];
     args.o_head = problem.o.strides[1];
