@@ -160,6 +160,7 @@ struct Item {
     int band_tiles = 0;
     int32_t anchor_base = 0;                        // anchor index (key / S) of the first anchor tile's row 0
     int anchor_tiles = 0;
+    int anchor_columns = 0;                         // the columns of the last anchor tile that some row takes
     int32_t dna_count = 0;
     int dna_tiles = 0;
     const uint64_t* dna_list = nullptr;
@@ -229,6 +230,7 @@ __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
             if (first.x <= last.y) {
                 w.anchor_base = first.x;
                 w.anchor_tiles = (last.y - first.x) / kTileKeys + 1;
+                w.anchor_columns = (last.y - first.x) % kTileKeys + 1;
             }
         }
     }
@@ -450,7 +452,7 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor>
+          bool kHeadMajor, bool kAnchorEdge>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -473,6 +475,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
     // Whether a consumer's last band tile may run as a 32-key step (the 64-key kernels; see `narrow` below).
     constexpr bool kNarrowEdge = kTileKeys == 64 && !kPingPong;
+    // kAnchorEdge (PROTEUS_WGMMA_ANCHOR_EDGE=1; an experiment, the 64-key anchors kernels without DNA lists): the anchors'
+    // last tile as a 48-key step where every row takes at most its first 48 columns (see `anchor_narrow`).
+    static_assert(!kAnchorEdge || (kTileKeys == 64 && kSegments == Segments::kAnchors), "the anchor edge: 64-key anchors kernels");
     extern __shared__ uint8_t raw[];
     // Aligned by an offset from `raw` (not through an integer): the compiler then keeps every pointer below in the shared
     // space (32-bit addresses, ld/st.shared) instead of generic 64-bit ones, which cost registers and, in the four-consumer
@@ -601,6 +606,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         int32_t anchor_base = 0;       // anchor index of the first anchor tile's row 0
         int anchor_tiles, extra_tiles, tiles;  // anchor tiles, anchor and DNA tiles, all tiles
         int run_first[2], run_last[2];  // the stretches of tiles this warpgroup computes (empty: first > last)
+        bool anchor_edge = false;      // the item's last anchor tile: a 48-key step (kAnchorEdge)
         // Each row's anchors [low, high] (anchor indices; empty: low > high) and DNA threshold, in shared memory
         // (the D 64 consumers have no registers to spare for them): this warp's 16 rows.
         int2* const ranges = row_ranges + (consumer * 4 + warp) * 16;
@@ -615,6 +621,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             anchor_tiles = w.anchor_tiles;
             extra_tiles = w.extra_tiles();
             tiles = w.tiles();
+            anchor_edge = kAnchorEdge && w.anchor_tiles >= 2 && w.anchor_columns <= 48;
             const bool has_rows = wg_first <= wg_last;
             // The anchor and DNA tiles where one of the warpgroup's rows has such keys (i ≥ W); the band tiles its
             // rows' windows reach (every band tile with ping-pong, so that the consumers' turns pair up).
@@ -773,6 +780,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     mma_ss_n128<kHalf>(s, qd[step], kd[step], step > 0);
                 } else if constexpr (kValues == 32) {
                     mma_ss<kHalf>(s, qd[step], kd[step], step > 0);
+                } else if constexpr (kValues == 24) {
+                    mma_ss_n48<kHalf>(s, qd[step], kd[step], step > 0);  // an anchor edge tile: its first 48 keys
                 } else {
                     mma_ss_n32<kHalf>(s, qd[step], kd[step], step > 0);  // a narrow edge tile: its first 32 keys
                 }
@@ -943,8 +952,34 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 clear_p(p);
             }
             int ran = n;  // the tile whose P·V is next
+            // kAnchorEdge: where every row of the item takes at most the first 48 columns of its last anchor tile (44 at
+            // A 171), that tile runs as a 48-key step (S on m64n48, its softmax on 24 values a thread) between two step
+            // loops: the anchors before it, and the rest of the pipeline after it. P's fourth k16 chunk is zeroed, so that
+            // the next step's P·V takes the tile whole (its last 16 keys with P 0). Where the tile is not inside
+            // (first, stop], the first loop runs no step and the second runs them all.
+            if constexpr (kAnchorEdge) {
+                const int anchor_last = extra_tiles - 1;
+                const bool anchor_narrow = anchor_edge && has_first && anchor_last > first && anchor_last <= stop;
+                const int split = anchor_narrow ? anchor_last : -1;
 #pragma unroll 1
-            for (++n; n <= stop; ++n) {
+                for (++n; n < split; ++n) {  // anchors only: no gap inside the anchor stretch
+                    step(s, p, n, stage_of(n), stage_of(ran));
+                    ran = n;
+                }
+                if (anchor_narrow) {
+                    float s_anchor[24];
+                    uint32_t(&p_anchor)[3][4] = *reinterpret_cast<uint32_t(*)[3][4]>(p);
+                    step(s_anchor, p_anchor, n, stage_of(n), stage_of(ran));
+#pragma unroll
+                    for (int x = 0; x < 4; ++x) p[kTileKeys / 16 - 1][x] = 0u;
+                    ran = n;
+                    ++n;
+                }
+            } else {
+                ++n;
+            }
+#pragma unroll 1
+            for (; n <= stop; ++n) {
                 // The gap between the stretches: the tiles run_last[0] < n < run_first[1] (none inside [first, last] unless
                 // both stretches hold tiles; adjacent ones were joined above).
                 for (; n > run_last[0] && n < run_first[1]; ++n) skip(n);
@@ -1090,7 +1125,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false>
+          bool kHeadMajor = false, bool kAnchorEdge = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -1171,7 +1206,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor>;
+    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kAnchorEdge>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1219,11 +1254,19 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
+    // PROTEUS_WGMMA_ANCHOR_EDGE=1 (an experiment, to be compared in one call with and without): the anchors kernel with the
+    // anchors' last tile as a 48-key step (kAnchorEdge).
+    static const bool anchor_edge = [] {
+        const char* value = std::getenv("PROTEUS_WGMMA_ANCHOR_EDGE");
+        return value != nullptr && std::string(value) == "1";
+    }();
     switch (segments) {
     case Segments::kDna:
         return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+        return anchor_edge
+                   ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream)
+                   : launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     default:
         return consumers == 4
                    ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
