@@ -901,12 +901,13 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // A step: S(n) on `tile` (S, or a narrow edge's 16 values) beside P(m)·V(m) of the tile m run before it (its stage
         // `previous`), the mask and softmax of S(n) while that product runs, then m's stage released and P(n) rounded into
         // `p_tile` (P, or its first two chunks).
-        const auto step = [&](auto& tile, auto& p_tile, int n, int stage, int previous) {
+        // (p_previous: P(m) as its P·V takes it — P whole, or the first three chunks after a 48-key anchor tile.)
+        const auto step = [&](auto& tile, auto& p_tile, int n, int stage, int previous, const auto& p_previous) {
             barrier_wait(&full[stage], phase_of(n));  // K(n) and V(n); V(m) was in before S(m)
             my_turn();
             fence_operands();
             issue_s(tile, stage);
-            issue_pv(p, previous);
+            issue_pv(p_previous, previous);
             pass_turn();
             wait_pending<1>();  // S(n) is in; P(m)·V(m) may still run
             const bool none = mask(tile, n, stage);
@@ -954,26 +955,33 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             int ran = n;  // the tile whose P·V is next
             // kAnchorEdge: where every row of the item takes at most the first 48 columns of its last anchor tile (44 at
             // A 171), that tile runs as a 48-key step (S on m64n48, its softmax on 24 values a thread) between two step
-            // loops: the anchors before it, and the rest of the pipeline after it. P's fourth k16 chunk is zeroed, so that
-            // the next step's P·V takes the tile whole (its last 16 keys with P 0). Where the tile is not inside
-            // (first, stop], the first loop runs no step and the second runs them all.
+            // loops: the anchors before it, and the rest of the pipeline after it, whose first step takes the tile's P·V
+            // over three k16 chunks. P's fourth chunk is zeroed for the other ends (the narrow band edge, or the item's
+            // last P·V), which take the tile whole (its last 16 keys with P 0). Where the tile is not inside (first, stop],
+            // the first loop runs no step and the second runs them all.
             if constexpr (kAnchorEdge) {
                 const int anchor_last = extra_tiles - 1;
                 const bool anchor_narrow = anchor_edge && has_first && anchor_last > first && anchor_last <= stop;
                 const int split = anchor_narrow ? anchor_last : -1;
 #pragma unroll 1
                 for (++n; n < split; ++n) {  // anchors only: no gap inside the anchor stretch
-                    step(s, p, n, stage_of(n), stage_of(ran));
+                    step(s, p, n, stage_of(n), stage_of(ran), p);
                     ran = n;
                 }
                 if (anchor_narrow) {
                     float s_anchor[24];
                     uint32_t(&p_anchor)[3][4] = *reinterpret_cast<uint32_t(*)[3][4]>(p);
-                    step(s_anchor, p_anchor, n, stage_of(n), stage_of(ran));
+                    step(s_anchor, p_anchor, n, stage_of(n), stage_of(ran), p);
 #pragma unroll
                     for (int x = 0; x < 4; ++x) p[kTileKeys / 16 - 1][x] = 0u;
                     ran = n;
                     ++n;
+                    if (n <= stop) {
+                        for (; n > run_last[0] && n < run_first[1]; ++n) skip(n);  // the gap to the band
+                        step(s, p, n, stage_of(n), stage_of(ran), p_anchor);
+                        ran = n;
+                        ++n;
+                    }
                 }
             } else {
                 ++n;
@@ -983,7 +991,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 // The gap between the stretches: the tiles run_last[0] < n < run_first[1] (none inside [first, last] unless
                 // both stretches hold tiles; adjacent ones were joined above).
                 for (; n > run_last[0] && n < run_first[1]; ++n) skip(n);
-                step(s, p, n, stage_of(n), stage_of(ran));
+                step(s, p, n, stage_of(n), stage_of(ran), p);
                 ran = n;
             }
             if (kNarrowEdge && narrow && n == last) {
@@ -992,7 +1000,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 float s_edge[16];
                 uint32_t(&p_edge)[2][4] = *reinterpret_cast<uint32_t(*)[2][4]>(p);
                 const int stage = stage_of(n);
-                step(s_edge, p_edge, n, stage, stage_of(ran));
+                step(s_edge, p_edge, n, stage, stage_of(ran), p);
                 fence_operands();
                 issue_pv(p_edge, stage);
                 wait_pending<0>();
