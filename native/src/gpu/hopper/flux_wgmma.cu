@@ -139,9 +139,6 @@ struct WgmmaArgs {
     // Each list's entries (kDna; fill_entries): entry_slots a list, the slots past its count empty.
     const Entry* entries = nullptr;
     int32_t entry_slots = 0;
-    // The narrow edge where a warpgroup's anchor stretch and band are one stretch (PROTEUS_WGMMA_JOINED_EDGE=1; an experiment,
-    // to be compared in one call with and without).
-    int joined_edge = 0;
     // The item decode's divisors (core/fast_divide.h): B·H, H, the GQA group, the query tiles, S, and the grid's blocks.
     FastDivide pairs_divide, heads_divide, group_divide, tiles_divide, stride_divide, blocks_divide;
 };
@@ -452,7 +449,7 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, bool kAnchorEdge>
+          bool kHeadMajor, bool kAnchorEdge, bool kJoinedEdge>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -478,6 +475,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // kAnchorEdge (PROTEUS_WGMMA_ANCHOR_EDGE=1; an experiment, the 64-key anchors kernels without DNA lists): the anchors'
     // last tile as a 48-key step where every row takes at most its first 48 columns (see `anchor_narrow`).
     static_assert(!kAnchorEdge || (kTileKeys == 64 && kSegments == Segments::kAnchors), "the anchor edge: 64-key anchors kernels");
+    // kJoinedEdge (PROTEUS_WGMMA_JOINED_EDGE=1; an experiment, the 64-key kernels with anchors): the narrow edge also where a
+    // warpgroup's anchor stretch and band were joined into one stretch (see `narrow`).
     extern __shared__ uint8_t raw[];
     // Aligned by an offset from `raw` (not through an integer): the compiler then keeps every pointer below in the shared
     // space (32-bit addresses, ld/st.shared) instead of generic 64-bit ones, which cost registers and, in the four-consumer
@@ -935,9 +934,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             // consumer's seventh tile at W 341 holds keys to column 19), the step loop stops before it and the tile
             // runs as a 32-key step of its own (S on m64n32, P·V over two k16 chunks): half the tile's products and
             // softmax. Its columns past the rows' last key are masked as in any tile at the causal edge.
-            // The pipeline ends in the band where its stretch holds the band's tiles (has_second), or where the anchor
-            // stretch and the band were joined into one (consumer 0 of an item with anchors: last ≥ extra_tiles).
-            const bool narrow = kNarrowEdge && (has_second || (args.joined_edge != 0 && last >= extra_tiles)) && last > first &&
+            // The pipeline ends in the band where its stretch holds the band's tiles (has_second), or (kJoinedEdge) where
+            // the anchor stretch and the band were joined into one (consumer 0 of an item with anchors: last ≥ extra_tiles).
+            const bool narrow = kNarrowEdge && (has_second || (kJoinedEdge && last >= extra_tiles)) && last > first &&
                                 (wg_last - band_first) % kTileKeys < 32;
             const int stop = narrow ? last - 1 : last;
             for (; n < first; ++n) skip(n);
@@ -1133,7 +1132,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false, bool kAnchorEdge = false>
+          bool kHeadMajor = false, bool kAnchorEdge = false, bool kJoinedEdge = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -1170,11 +1169,6 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     args.stride_divide = FastDivide(static_cast<uint32_t>(std::max<int32_t>(args.anchor_stride, 1)));
 
     args.scale_log2 = problem.scale * 1.4426950408889634f;
-    static const bool joined_edge = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_JOINED_EDGE");
-        return value != nullptr && std::string(value) == "1";
-    }();
-    args.joined_edge = joined_edge ? 1 : 0;
     args.o = problem.o.data;
     args.o_batch = problem.o.strides[0];
     args.o_head = problem.o.strides[1];
@@ -1214,7 +1208,8 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         args.entries = table;
     }
-    const auto kernel = flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kAnchorEdge>;
+    const auto kernel =
+        flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kAnchorEdge, kJoinedEdge>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1262,18 +1257,28 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
-    // PROTEUS_WGMMA_ANCHOR_EDGE=1 (an experiment, to be compared in one call with and without): the anchors kernel with the
-    // anchors' last tile as a 48-key step (kAnchorEdge).
-    static const bool anchor_edge = [] {
-        const char* value = std::getenv("PROTEUS_WGMMA_ANCHOR_EDGE");
+    // Two experiments, to be compared in one call with and without: PROTEUS_WGMMA_ANCHOR_EDGE=1, the anchors kernel with the
+    // anchors' last tile as a 48-key step (kAnchorEdge); PROTEUS_WGMMA_JOINED_EDGE=1, the anchors and DNA kernels with the
+    // narrow edge on joined stretches too (kJoinedEdge).
+    static const auto switched_on = [](const char* name) {
+        const char* value = std::getenv(name);
         return value != nullptr && std::string(value) == "1";
-    }();
+    };
+    static const bool anchor_edge = switched_on("PROTEUS_WGMMA_ANCHOR_EDGE"), joined_edge = switched_on("PROTEUS_WGMMA_JOINED_EDGE");
     switch (segments) {
     case Segments::kDna:
-        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+        return joined_edge
+                   ? launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, false, true>(problem, dna, multiprocessors, workspace, stream)
+                   : launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return anchor_edge
-                   ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream)
+        if (anchor_edge && joined_edge) {
+            return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream);
+        }
+        if (anchor_edge) {
+            return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
+        }
+        return joined_edge
+                   ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, false, true>(problem, dna, multiprocessors, workspace, stream)
                    : launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     default:
         return consumers == 4
