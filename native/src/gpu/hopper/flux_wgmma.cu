@@ -1260,7 +1260,7 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
     // Two experiments, to be compared in one call with and without: PROTEUS_WGMMA_ANCHOR_EDGE=1, the anchors kernel with the
     // anchors' last tile as a 48-key step (kAnchorEdge); PROTEUS_WGMMA_JOINED_EDGE=1, the anchors and DNA kernels with the
     // narrow edge on joined stretches too (kJoinedEdge).
-    static const auto switched_on = [](const char* name) {
+    const auto switched_on = [](const char* name) {
         const char* value = std::getenv(name);
         return value != nullptr && std::string(value) == "1";
     };
