@@ -50,6 +50,7 @@
 #             PROTEUS_WGMMA_PROFILE="5 0" ncu of wgmma_check's time cases (wgmma-profile.txt: sections, stalling SASS lines);
 #             PROTEUS_WGMMA_KERNELS="6" every kernel of one call of wgmma_check's time case 6 and its duration (ncu);
 #             PROTEUS_WGMMA_ENERGY="5" joules a call of time case 5 (NVML's energy counter around 3 s of calls), also per experiment;
+#             PROTEUS_WGMMA_DRAM="5" DRAM bytes and L2 hit rate of time case 5's kernel (ncu), also per experiment;
 #             PROTEUS_TILE_TIME_REPEATS=10 repeats of the tile step's per-config timings (0: skip them)
 #             PROTEUS_GRAPH_T=2048 sequence length of the graph step (the sanitizer runs use 300)
 #   Before/after in one call: carry .old/ holding `git archive <0.1 commit> native cmake CMakeLists.txt` and
@@ -176,6 +177,16 @@ if has_step hopper; then
       mark "wgmma_check energy $n"
       timeout 60 "$checker" energy "$n" 3 2>&1 | tee -a "$out/hopper.txt" | grep -E '^(energy|SKIP)' >>"$summary"
     done
+    # PROTEUS_WGMMA_DRAM="5": DRAM bytes, L2 hit rate and duration of time case N's kernel (ncu, one launch), here and in
+    # each experiment run.
+    dram_of() {  # dram_of N LABEL [VAR=value …]
+      local n=$1 label=$2; shift 2
+      timeout 120 env "$@" ncu --clock-control none --kernel-name regex:flux_wgmma --launch-count 1 \
+        --metrics dram__bytes_read.sum,dram__bytes_write.sum,lts__t_sector_hit_rate.pct,gpu__time_duration.sum \
+        "$checker" once "$n" 2>&1 | grep -E 'dram__|lts__|gpu__time' | tr -s ' ' | sed "s/^/dram$label case $n:/" |
+        tee -a "$out/hopper.txt" >>"$summary"
+    }
+    for n in ${PROTEUS_WGMMA_DRAM:-}; do dram_of "$n" ""; done
     # EXPERIMENTS (gpu/hopper/flux_wgmma.cu, off by default): PROTEUS_WGMMA_EXPERIMENTS="none A=1,B=2" (A, B: an experiment's switches) —
     # for each run (comma-separated VAR=value settings, or none) the check, the sanitizers of
     # PROTEUS_WGMMA_EXPERIMENT_TOOLS (default memcheck racecheck; `check small`; "" none) and every time case
@@ -197,6 +208,7 @@ if has_step hopper; then
       mark "wgmma_check time [$run]"
       timeout 200 stdbuf -oL env "${settings[@]}" "$checker" time ${PROTEUS_WGMMA_EXPERIMENT_TIME:-10 alone} 2>&1 | sed "s/^time/time[$run]/" |
         tee -a "$out/hopper.txt" | grep -E '^time' >>"$summary"
+      for n in ${PROTEUS_WGMMA_DRAM:-}; do dram_of "$n" "[$run]" "${settings[@]}"; done
       for n in ${PROTEUS_WGMMA_ENERGY:-}; do
         mark "wgmma_check energy $n [$run]"
         timeout 60 env "${settings[@]}" "$checker" energy "$n" 3 2>&1 | sed "s/^energy/energy[$run]/" | tee -a "$out/hopper.txt" |

@@ -233,7 +233,7 @@ int check(proteus_context gpu, proteus_context cpu, bool small)
     cases.push_back({1, 2, 2, 1500, 128, 0, 1500, INT64_MAX / 4, 1, 0, 0, false, true, 40.0f});
     cases.push_back({1, 2, 1, 2000, 64, 0, 2000, 300, 64, 4, 0, true, false, 8.0f});
     // Version 12: the same where the anchors span two tiles an item (93 … 100 anchors: the last tile's first 29 … 36
-    // columns, the 48-key anchor edge of PROTEUS_WGMMA_ANCHOR_EDGE), under `check small`.
+    // columns used, with large scores), under `check small`.
     cases.push_back({1, 2, 1, 24000, 64, 20000, 4000, 341, 256, 100, 0, false, false, 40.0f});
     int failures = 0, run_cases = 0;
     for (size_t index = 0; index < cases.size(); ++index) {

@@ -157,7 +157,6 @@ struct Item {
     int band_tiles = 0;
     int32_t anchor_base = 0;                        // anchor index (key / S) of the first anchor tile's row 0
     int anchor_tiles = 0;
-    int anchor_columns = 0;                         // the columns of the last anchor tile that some row takes
     int32_t dna_count = 0;
     int dna_tiles = 0;
     const uint64_t* dna_list = nullptr;
@@ -227,7 +226,6 @@ __device__ __forceinline__ Item decode(const WgmmaArgs& args, int index)
             if (first.x <= last.y) {
                 w.anchor_base = first.x;
                 w.anchor_tiles = (last.y - first.x) / kTileKeys + 1;
-                w.anchor_columns = (last.y - first.x) % kTileKeys + 1;
             }
         }
     }
@@ -449,7 +447,7 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, bool kAnchorEdge, bool kJoinedEdge>
+          bool kHeadMajor>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -472,11 +470,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
     // Whether a consumer's last band tile may run as a 32-key step (the 64-key kernels; see `narrow` below).
     constexpr bool kNarrowEdge = kTileKeys == 64 && !kPingPong;
-    // kAnchorEdge (PROTEUS_WGMMA_ANCHOR_EDGE=1; an experiment, the 64-key anchors kernels without DNA lists): the anchors'
-    // last tile as a 48-key step where every row takes at most its first 48 columns (see `anchor_narrow`).
-    static_assert(!kAnchorEdge || (kTileKeys == 64 && kSegments == Segments::kAnchors), "the anchor edge: 64-key anchors kernels");
-    // kJoinedEdge (PROTEUS_WGMMA_JOINED_EDGE=1; an experiment, the 64-key kernels with anchors): the narrow edge also where a
-    // warpgroup's anchor stretch and band were joined into one stretch (see `narrow`).
     extern __shared__ uint8_t raw[];
     // Aligned by an offset from `raw` (not through an integer): the compiler then keeps every pointer below in the shared
     // space (32-bit addresses, ld/st.shared) instead of generic 64-bit ones, which cost registers and, in the four-consumer
@@ -605,7 +598,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         int32_t anchor_base = 0;       // anchor index of the first anchor tile's row 0
         int anchor_tiles, extra_tiles, tiles;  // anchor tiles, anchor and DNA tiles, all tiles
         int run_first[2], run_last[2];  // the stretches of tiles this warpgroup computes (empty: first > last)
-        bool anchor_edge = false;      // the item's last anchor tile: a 48-key step (kAnchorEdge)
         // Each row's anchors [low, high] (anchor indices; empty: low > high) and DNA threshold, in shared memory
         // (the D 64 consumers have no registers to spare for them): this warp's 16 rows.
         int2* const ranges = row_ranges + (consumer * 4 + warp) * 16;
@@ -620,7 +612,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             anchor_tiles = w.anchor_tiles;
             extra_tiles = w.extra_tiles();
             tiles = w.tiles();
-            anchor_edge = kAnchorEdge && w.anchor_tiles >= 2 && w.anchor_columns <= 48;
             const bool has_rows = wg_first <= wg_last;
             // The anchor and DNA tiles where one of the warpgroup's rows has such keys (i ≥ W); the band tiles its
             // rows' windows reach (every band tile with ping-pong, so that the consumers' turns pair up).
@@ -779,8 +770,6 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                     mma_ss_n128<kHalf>(s, qd[step], kd[step], step > 0);
                 } else if constexpr (kValues == 32) {
                     mma_ss<kHalf>(s, qd[step], kd[step], step > 0);
-                } else if constexpr (kValues == 24) {
-                    mma_ss_n48<kHalf>(s, qd[step], kd[step], step > 0);  // an anchor edge tile: its first 48 keys
                 } else {
                     mma_ss_n32<kHalf>(s, qd[step], kd[step], step > 0);  // a narrow edge tile: its first 32 keys
                 }
@@ -900,13 +889,12 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // A step: S(n) on `tile` (S, or a narrow edge's 16 values) beside P(m)·V(m) of the tile m run before it (its stage
         // `previous`), the mask and softmax of S(n) while that product runs, then m's stage released and P(n) rounded into
         // `p_tile` (P, or its first two chunks).
-        // (p_previous: P(m) as its P·V takes it — P whole, or the first three chunks after a 48-key anchor tile.)
-        const auto step = [&](auto& tile, auto& p_tile, int n, int stage, int previous, const auto& p_previous) {
+        const auto step = [&](auto& tile, auto& p_tile, int n, int stage, int previous) {
             barrier_wait(&full[stage], phase_of(n));  // K(n) and V(n); V(m) was in before S(m)
             my_turn();
             fence_operands();
             issue_s(tile, stage);
-            issue_pv(p_previous, previous);
+            issue_pv(p, previous);
             pass_turn();
             wait_pending<1>();  // S(n) is in; P(m)·V(m) may still run
             const bool none = mask(tile, n, stage);
@@ -934,9 +922,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             // consumer's seventh tile at W 341 holds keys to column 19), the step loop stops before it and the tile
             // runs as a 32-key step of its own (S on m64n32, P·V over two k16 chunks): half the tile's products and
             // softmax. Its columns past the rows' last key are masked as in any tile at the causal edge.
-            // The pipeline ends in the band where its stretch holds the band's tiles (has_second), or (kJoinedEdge) where
-            // the anchor stretch and the band were joined into one (consumer 0 of an item with anchors: last ≥ extra_tiles).
-            const bool narrow = kNarrowEdge && (has_second || (kJoinedEdge && last >= extra_tiles)) && last > first &&
+            // The pipeline ends in the band where its stretch holds the band's tiles (has_second), or where the anchor
+            // stretch and the band were joined into one (consumer 0 of an item with anchors: last ≥ extra_tiles).
+            const bool narrow = kNarrowEdge && (has_second || (kAnchors && last >= extra_tiles)) && last > first &&
                                 (wg_last - band_first) % kTileKeys < 32;
             const int stop = narrow ? last - 1 : last;
             for (; n < first; ++n) skip(n);
@@ -952,45 +940,13 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 clear_p(p);
             }
             int ran = n;  // the tile whose P·V is next
-            // kAnchorEdge: where every row of the item takes at most the first 48 columns of its last anchor tile (44 at
-            // A 171), that tile runs as a 48-key step (S on m64n48, its softmax on 24 values a thread) between two step
-            // loops: the anchors before it, and the rest of the pipeline after it, whose first step takes the tile's P·V
-            // over three k16 chunks. P's fourth chunk is zeroed for the other ends (the narrow band edge, or the item's
-            // last P·V), which take the tile whole (its last 16 keys with P 0). Where the tile is not inside (first, stop],
-            // the first loop runs no step and the second runs them all.
-            if constexpr (kAnchorEdge) {
-                const int anchor_last = extra_tiles - 1;
-                const bool anchor_narrow = anchor_edge && has_first && anchor_last > first && anchor_last <= stop;
-                const int split = anchor_narrow ? anchor_last : -1;
-#pragma unroll 1
-                for (++n; n < split; ++n) {  // anchors only: no gap inside the anchor stretch
-                    step(s, p, n, stage_of(n), stage_of(ran), p);
-                    ran = n;
-                }
-                if (anchor_narrow) {
-                    float s_anchor[24];
-                    uint32_t(&p_anchor)[3][4] = *reinterpret_cast<uint32_t(*)[3][4]>(p);
-                    step(s_anchor, p_anchor, n, stage_of(n), stage_of(ran), p);
-#pragma unroll
-                    for (int x = 0; x < 4; ++x) p[kTileKeys / 16 - 1][x] = 0u;
-                    ran = n;
-                    ++n;
-                    if (n <= stop) {
-                        for (; n > run_last[0] && n < run_first[1]; ++n) skip(n);  // the gap to the band
-                        step(s, p, n, stage_of(n), stage_of(ran), p_anchor);
-                        ran = n;
-                        ++n;
-                    }
-                }
-            } else {
-                ++n;
-            }
+            ++n;
 #pragma unroll 1
             for (; n <= stop; ++n) {
                 // The gap between the stretches: the tiles run_last[0] < n < run_first[1] (none inside [first, last] unless
                 // both stretches hold tiles; adjacent ones were joined above).
                 for (; n > run_last[0] && n < run_first[1]; ++n) skip(n);
-                step(s, p, n, stage_of(n), stage_of(ran), p);
+                step(s, p, n, stage_of(n), stage_of(ran));
                 ran = n;
             }
             if (kNarrowEdge && narrow && n == last) {
@@ -999,7 +955,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 float s_edge[16];
                 uint32_t(&p_edge)[2][4] = *reinterpret_cast<uint32_t(*)[2][4]>(p);
                 const int stage = stage_of(n);
-                step(s_edge, p_edge, n, stage, stage_of(ran), p);
+                step(s_edge, p_edge, n, stage, stage_of(ran));
                 fence_operands();
                 issue_pv(p_edge, stage);
                 wait_pending<0>();
@@ -1132,7 +1088,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false, bool kAnchorEdge = false, bool kJoinedEdge = false>
+          bool kHeadMajor = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -1209,7 +1165,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         args.entries = table;
     }
     const auto kernel =
-        flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kAnchorEdge, kJoinedEdge>;
+        flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1257,29 +1213,11 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
-    // Two experiments, to be compared in one call with and without: PROTEUS_WGMMA_ANCHOR_EDGE=1, the anchors kernel with the
-    // anchors' last tile as a 48-key step (kAnchorEdge); PROTEUS_WGMMA_JOINED_EDGE=1, the anchors and DNA kernels with the
-    // narrow edge on joined stretches too (kJoinedEdge).
-    const auto switched_on = [](const char* name) {
-        const char* value = std::getenv(name);
-        return value != nullptr && std::string(value) == "1";
-    };
-    static const bool anchor_edge = switched_on("PROTEUS_WGMMA_ANCHOR_EDGE"), joined_edge = switched_on("PROTEUS_WGMMA_JOINED_EDGE");
     switch (segments) {
     case Segments::kDna:
-        return joined_edge
-                   ? launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, false, true>(problem, dna, multiprocessors, workspace, stream)
-                   : launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        if (anchor_edge && joined_edge) {
-            return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream);
-        }
-        if (anchor_edge) {
-            return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
-        }
-        return joined_edge
-                   ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, false, true>(problem, dna, multiprocessors, workspace, stream)
-                   : launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     default:
         return consumers == 4
                    ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)

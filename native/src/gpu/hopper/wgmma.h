@@ -125,9 +125,6 @@ __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.
 #define PROTEUS_WGMMA_ACCUMULATORS_16 \
     "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), \
     "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
-#define PROTEUS_WGMMA_ACCUMULATORS_24 \
-    PROTEUS_WGMMA_ACCUMULATORS_16, "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), \
-    "+f"(d[22]), "+f"(d[23])
 #define PROTEUS_WGMMA_ACCUMULATORS_32 \
     PROTEUS_WGMMA_ACCUMULATORS_16, "+f"(d[16]), \
     "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), \
@@ -139,8 +136,6 @@ __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.
     "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), \
     "+f"(d[62]), "+f"(d[63])
 #define PROTEUS_WGMMA_REGISTERS_16 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, "
-#define PROTEUS_WGMMA_REGISTERS_24 \
-    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23}, "
 #define PROTEUS_WGMMA_REGISTERS_32 \
     "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
     "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
@@ -189,20 +184,6 @@ __device__ __forceinline__ void mma_ss_n32(float (&d)[16], uint64_t a, uint64_t 
                  : "l"(a), "l"(b), "r"(scale_d))
     PROTEUS_WGMMA_TYPES(kHalf, PROTEUS_WGMMA_SS_32);
 #undef PROTEUS_WGMMA_SS_32
-}
-
-/** d += A(desc)·B(desc): m64n48k16, both K-major (scale_d 0: d = A·B); B's first 48 rows (an anchor edge tile's keys). */
-template <bool kHalf = false>
-__device__ __forceinline__ void mma_ss_n48(float (&d)[24], uint64_t a, uint64_t b, int scale_d)
-{
-#define PROTEUS_WGMMA_SS_48(type)                                                         \
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %26, 0;\n"                             \
-                 "wgmma.mma_async.sync.aligned.m64n48k16.f32." type "." type " "          \
-                 PROTEUS_WGMMA_REGISTERS_24 "%24, %25, p, 1, 1, 0, 0;\n}\n"              \
-                 : PROTEUS_WGMMA_ACCUMULATORS_24                                          \
-                 : "l"(a), "l"(b), "r"(scale_d))
-    PROTEUS_WGMMA_TYPES(kHalf, PROTEUS_WGMMA_SS_48);
-#undef PROTEUS_WGMMA_SS_48
 }
 
 /** d += A(registers)·B(desc, MN-major, read transposed): m64n64k16. */
