@@ -108,7 +108,8 @@ struct Shape {
     static constexpr int kWarpRanges = kRanges + (kSegments != Segments::kBand ? kRows * 8 : 0);
     static constexpr int kThresholds = kWarpRanges + (kSegments != Segments::kBand ? kConsumers * 4 * 8 : 0);
     static constexpr int kBarriers = kThresholds + (kSegments == Segments::kDna ? kRows * 8 : 0);
-    static constexpr int kBytes = kBarriers + 8 * (2 * kQBuffers + 2 * kStages) + 1024;  // + alignment slack
+    // The barriers: q_full, q_empty, full, empty, item_full; then the item slots (int, kDynamic).
+    static constexpr int kBytes = kBarriers + 8 * (3 * kQBuffers + 2 * kStages) + 4 * kQBuffers + 1024;  // + alignment slack
 };
 
 /** A DNA list entry beside its stage: the rank key (0: no entry), the key (INT32_MAX: none) and its anchor index (−1: not a multiple of S). */
@@ -141,6 +142,9 @@ struct WgmmaArgs {
     int32_t entry_slots = 0;
     // The item decode's divisors (core/fast_divide.h): B·H, H, the GQA group, the query tiles, S, and the grid's blocks.
     FastDivide pairs_divide, heads_divide, group_divide, tiles_divide, stride_divide, blocks_divide;
+    // The items' counter of the dynamic walk (kDynamic): zero before the launch; a block's producer takes its next item
+    // as gridDim.x + the counter's old value.
+    int* item_counter = nullptr;
 };
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -447,7 +451,7 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor>
+          bool kHeadMajor, bool kDynamic>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -470,6 +474,11 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
     // Whether a consumer's last band tile may run as a 32-key step (the 64-key kernels; see `narrow` below).
     constexpr bool kNarrowEdge = kTileKeys == 64 && !kPingPong;
+    // kDynamic (PROTEUS_WGMMA_DYNAMIC=1; an experiment, the four-consumer anchors kernel): the blocks take their items
+    // from a counter in the order the items are free to start, instead of every gridDim.x-th; the producer hands each
+    // item's index to the consumers through a slot beside its Q buffer (item_full). The blocks then stay within a few
+    // items of each other, and the K and V tiles that consecutive query tiles share are read again while still in L2.
+    static_assert(!kDynamic || (kTileKeys == 64 && kSegments == Segments::kAnchors), "the dynamic walk: the 64-key anchors kernel");
     extern __shared__ uint8_t raw[];
     // Aligned by an offset from `raw` (not through an integer): the compiler then keeps every pointer below in the shared
     // space (32-bit addresses, ld/st.shared) instead of generic 64-bit ones, which cost registers and, in the four-consumer
@@ -487,6 +496,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     uint64_t* const q_empty = q_full + L::kQBuffers;
     uint64_t* const full = q_empty + L::kQBuffers;
     uint64_t* const empty = full + L::kStages;
+    uint64_t* const item_full = empty + L::kStages;  // [buffer] (kDynamic): the item's slot is written
+    volatile int* const item_slot = reinterpret_cast<volatile int*>(item_full + L::kQBuffers);  // [buffer] (kDynamic)
 
     // Through a shuffle, so that the compiler knows it is the same across the warp (the descriptors built
     // from it then live in uniform registers, as the wgmma instructions read them).
@@ -500,6 +511,9 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             barrier_init(&full[s], 1);
             barrier_init(&empty[s], 4 * kConsumers);  // one arrival from each consumer warp
         }
+        if constexpr (kDynamic) {
+            for (int q = 0; q < L::kQBuffers; ++q) barrier_init(&item_full[q], 1);
+        }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     __syncthreads();
@@ -512,11 +526,19 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         const int thread = static_cast<int>(threadIdx.x);
         if (!kDna && thread != 0) return;
         int ring = 0, count = 0;
-        for (int index = static_cast<int>(blockIdx.x); index < args.items; index += static_cast<int>(gridDim.x), ++count) {
+        int taken = 0;  // kDynamic: the next item, taken from the counter while this one's copies are issued
+        for (int index = static_cast<int>(blockIdx.x); index < args.items;
+             index = kDynamic ? taken : index + static_cast<int>(gridDim.x), ++count) {
             const Item w = decode<L::kRows, kSegments, kTileKeys, kHeadMajor>(args, index);
             const int buffer = count % L::kQBuffers, use = count / L::kQBuffers;
             if (thread == 0) {
                 if (use > 0) barrier_wait(&q_empty[buffer], (use - 1) & 1);
+                if constexpr (kDynamic) {
+                    // Every consumer warp has read the slot's last item (before its q_empty arrival).
+                    item_slot[buffer] = index;
+                    barrier_arrive(&item_full[buffer]);
+                    taken = static_cast<int>(gridDim.x) + atomicAdd(args.item_counter, 1);
+                }
                 barrier_expect(&q_full[buffer], L::kQBytes);
                 for (int sub = 0; sub < L::kSub; ++sub) {
                     copy_box(q_tiles + buffer * L::kQBytes + sub * L::kRows * 128, &q_map, 64 * sub, w.first_row, w.h, w.b, &q_full[buffer]);
@@ -554,6 +576,13 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 }
             }
         }
+        if constexpr (kDynamic) {
+            // The end: an index past the items in the next slot.
+            const int buffer = count % L::kQBuffers, use = count / L::kQBuffers;
+            if (use > 0) barrier_wait(&q_empty[buffer], (use - 1) & 1);
+            item_slot[buffer] = args.items;
+            barrier_arrive(&item_full[buffer]);
+        }
         return;
     }
 
@@ -586,11 +615,22 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     const int32_t window = args.window;
 
     int ring = 0;
-    for (int index = static_cast<int>(blockIdx.x); index < args.items; index += static_cast<int>(gridDim.x)) {
+    // kDynamic: the items' count in this block is carried (the index is not: it is read again from its slot, which
+    // stays until this warp's q_empty arrival); else the index is carried and the count follows from it.
+    int dynamic_count = 0;
+    const auto slot_index = [&](int count) {
+        barrier_wait(&item_full[count % L::kQBuffers], (count / L::kQBuffers) & 1);
+        return item_slot[count % L::kQBuffers];
+    };
+    const auto next_index = [&](int index) {
+        if constexpr (kDynamic) return slot_index(++dynamic_count);
+        return index + static_cast<int>(gridDim.x);
+    };
+    for (int index = kDynamic ? slot_index(0) : static_cast<int>(blockIdx.x); index < args.items; index = next_index(index)) {
         // The item's count in this block, from its index (a division an item) rather than carried across the step loop,
         // where the four-consumer kernels have no register for it and spilled it (reloaded from local memory, which
         // missed the L1: NOTES.md, version 9).
-        const int count = fresh_item_count(index, args.blocks_divide);
+        const int count = kDynamic ? dynamic_count : fresh_item_count(index, args.blocks_divide);
         const int buffer = __shfl_sync(0xffffffffu, count % L::kQBuffers, 0), use = count / L::kQBuffers;
         int32_t position[2];           // this thread's rows (k 0: row g, k 1: row g + 8 of its warp's 16)
         int32_t wg_first, wg_last;     // the warpgroup's rows (wg_last < wg_first: none)
@@ -817,7 +857,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             constexpr int kValues = static_cast<int>(sizeof(s) / sizeof(float));
             // The Q buffer from the item's index (as fresh_item_count's callers do): `buffer` kept alive for this rare
             // path cost the four-consumer kernels a spilled register in the step loop.
-            const uint8_t* const q_base = q_tiles + fresh_item_count(index, args.blocks_divide) % L::kQBuffers * L::kQBytes;
+            const uint8_t* const q_base =
+                q_tiles + (kDynamic ? dynamic_count : fresh_item_count(index, args.blocks_divide)) % L::kQBuffers * L::kQBytes;
             const uint8_t* const k_base = k_tiles + stage * L::kTileBytes;
             // One value a pass, not unrolled, and put in place by a select over s (a static index for every register):
             // unrolled, the 32 passes' addresses took registers the step loop needs (spills in the four-consumer kernels).
@@ -972,13 +1013,20 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         }
         for (; n < tiles; ++n) skip(n);
         ring += tiles;
-        // Every S of the item has been read: Q's buffer may take a later item.
+        // Every S of the item has been read: Q's buffer may take a later item (kDynamic: and its slot a later index, so
+        // the index is read from it again first).
+        int item = index;
+        if constexpr (kDynamic) item = item_slot[dynamic_count % L::kQBuffers];
         __syncwarp();
-        if (lane == 0) barrier_arrive(&q_empty[fresh_item_count(index, args.blocks_divide) % L::kQBuffers]);  // not `buffer`: see fresh_item_count
+        if constexpr (kDynamic) {
+            if (lane == 0) barrier_arrive(&q_empty[dynamic_count % L::kQBuffers]);
+        } else {
+            if (lane == 0) barrier_arrive(&q_empty[fresh_item_count(index, args.blocks_divide) % L::kQBuffers]);  // not `buffer`: see fresh_item_count
+        }
 
         // o = acc / l (the row's 4 lanes hold parts of l); lse = (m·scale + log2 l)·ln 2 in natural-log units;
         // an inactive row writes 0 and −inf.
-        const int pair = pair_of<kHeadMajor>(args, index);
+        const int pair = pair_of<kHeadMajor>(args, item);
         const int h = static_cast<int>(args.heads_divide.remainder(static_cast<uint32_t>(pair)));
         const int b = static_cast<int>(args.heads_divide.quotient(static_cast<uint32_t>(pair)));
 #pragma unroll
@@ -1088,7 +1136,7 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false>
+          bool kHeadMajor = false, bool kDynamic = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
@@ -1165,7 +1213,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         args.entries = table;
     }
     const auto kernel =
-        flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor>;
+        flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kDynamic>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1173,6 +1221,11 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     const bool persistent = W < kPersistentWindow || kSegments != Segments::kBand;
     const int64_t blocks = persistent ? std::min<int64_t>(args.items, std::max(multiprocessors, 1)) : args.items;
     args.blocks_divide = FastDivide(static_cast<uint32_t>(blocks));
+    if constexpr (kDynamic) {
+        status = workspace.allocate(1, &args.item_counter);
+        if (status != PROTEUS_STATUS_OK) return status;
+        PROTEUS_GPU_CHECK(cudaMemsetAsync(args.item_counter, 0, sizeof(int), stream), "MemsetAsync");
+    }
     kernel<<<static_cast<unsigned>(blocks), L::kThreads, L::kBytes, stream>>>(q_map, k_map, v_map, k_anchor_map, v_anchor_map, args);
     return check_launch("flux_wgmma");
 }
@@ -1216,8 +1269,16 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
     switch (segments) {
     case Segments::kDna:
         return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
-    case Segments::kAnchors:
-        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+    case Segments::kAnchors: {
+        // An experiment, to be compared in one call with and without: PROTEUS_WGMMA_DYNAMIC=1, the items taken from a
+        // counter (kDynamic).
+        static const bool dynamic = [] {
+            const char* value = std::getenv("PROTEUS_WGMMA_DYNAMIC");
+            return value != nullptr && std::string(value) == "1";
+        }();
+        return dynamic ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream)
+                       : launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+    }
     default:
         return consumers == 4
                    ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
