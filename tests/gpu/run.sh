@@ -203,7 +203,9 @@ if has_step hopper; then
       for tool in $tools; do
         timeout 150 env "${settings[@]}" compute-sanitizer --tool $tool --error-exitcode 9 "$checker" check small \
           >"$build/wgmma-run-$tool.log" 2>&1
-        note "wgmma $tool [$run]: rc=$? :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-run-$tool.log" | tail -1)"
+        rc=$?
+        note "wgmma $tool [$run]: rc=$rc :: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$build/wgmma-run-$tool.log" | tail -1)"
+        [ $rc -eq 0 ] || head -c 30000 "$build/wgmma-run-$tool.log" >"$out/wgmma-$tool-$(echo "$run" | tr -c 'A-Za-z0-9_\n' '_').txt"
       done
       mark "wgmma_check time [$run]"
       timeout 200 stdbuf -oL env "${settings[@]}" "$checker" time ${PROTEUS_WGMMA_EXPERIMENT_TIME:-10 alone} 2>&1 | sed "s/^time/time[$run]/" |

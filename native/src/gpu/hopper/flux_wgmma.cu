@@ -18,7 +18,8 @@
 // short windows, where an item is a few microseconds of work, launch one block per SM that walks the
 // items (persistent): the producer then loads the next item's Q (two Q buffers at D 64) and first tiles
 // while the consumers finish the current one, so that neither the copies' latency nor the epilogue
-// leaves the tensor cores idle between items.
+// leaves the tensor cores idle between items. The four-consumer anchors kernel takes its items from a
+// counter (kDynamic), the other persistent kernels every gridDim.x-th.
 //
 // Pipeline: Q arrives per item on q_full[buffer] and is released on q_empty[buffer] (one arrival per
 // consumer warp); K and V tiles pass through a ring of stages (four at D 64, eight of 64 keys there on
@@ -474,10 +475,11 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
     // Whether a consumer's last band tile may run as a 32-key step (the 64-key kernels; see `narrow` below).
     constexpr bool kNarrowEdge = kTileKeys == 64 && !kPingPong;
-    // kDynamic (PROTEUS_WGMMA_DYNAMIC=1; an experiment, the four-consumer anchors kernel): the blocks take their items
-    // from a counter in the order the items are free to start, instead of every gridDim.x-th; the producer hands each
-    // item's index to the consumers through a slot beside its Q buffer (item_full). The blocks then stay within a few
-    // items of each other, and the K and V tiles that consecutive query tiles share are read again while still in L2.
+    // kDynamic (the four-consumer anchors kernel): the blocks take their items from a counter in the order they are free
+    // to start one, instead of every gridDim.x-th; the producer hands each item's index to the consumers through a slot
+    // beside its Q buffer (item_full). The blocks then stay within a few items of each other, so that the K and V tiles
+    // which consecutive query tiles of a head share are read again while still in L2 (NOTES.md, version 13: the 1M
+    // shortlist read 1.1 GB less from DRAM, 1.8 % less energy a call).
     static_assert(!kDynamic || (kTileKeys == 64 && kSegments == Segments::kAnchors), "the dynamic walk: the 64-key anchors kernel");
     extern __shared__ uint8_t raw[];
     // Aligned by an offset from `raw` (not through an integer): the compiler then keeps every pointer below in the shared
@@ -618,9 +620,10 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // kDynamic: the items' count in this block is carried (the index is not: it is read again from its slot, which
     // stays until this warp's q_empty arrival); else the index is carried and the count follows from it.
     int dynamic_count = 0;
+    // Lane 0 reads the slot for its warp: it also makes the warp's q_empty arrival, after which the producer may write it.
     const auto slot_index = [&](int count) {
         barrier_wait(&item_full[count % L::kQBuffers], (count / L::kQBuffers) & 1);
-        return item_slot[count % L::kQBuffers];
+        return __shfl_sync(0xffffffffu, lane == 0 ? item_slot[count % L::kQBuffers] : 0, 0);
     };
     const auto next_index = [&](int index) {
         if constexpr (kDynamic) return slot_index(++dynamic_count);
@@ -1016,7 +1019,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // Every S of the item has been read: Q's buffer may take a later item (kDynamic: and its slot a later index, so
         // the index is read from it again first).
         int item = index;
-        if constexpr (kDynamic) item = item_slot[dynamic_count % L::kQBuffers];
+        if constexpr (kDynamic) item = __shfl_sync(0xffffffffu, lane == 0 ? item_slot[dynamic_count % L::kQBuffers] : 0, 0);
         __syncwarp();
         if constexpr (kDynamic) {
             if (lane == 0) barrier_arrive(&q_empty[dynamic_count % L::kQBuffers]);
@@ -1269,16 +1272,8 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
     switch (segments) {
     case Segments::kDna:
         return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
-    case Segments::kAnchors: {
-        // An experiment, to be compared in one call with and without: PROTEUS_WGMMA_DYNAMIC=1, the items taken from a
-        // counter (kDynamic).
-        static const bool dynamic = [] {
-            const char* value = std::getenv("PROTEUS_WGMMA_DYNAMIC");
-            return value != nullptr && std::string(value) == "1";
-        }();
-        return dynamic ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream)
-                       : launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
-    }
+    case Segments::kAnchors:  // the items taken from a counter (kDynamic)
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
     default:
         return consumers == 4
                    ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
