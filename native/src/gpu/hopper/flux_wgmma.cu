@@ -452,11 +452,11 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, bool kDynamic>
+          bool kHeadMajor, bool kDynamic, bool kStoreO>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
-               const __grid_constant__ CUtensorMap v_anchor_map, const WgmmaArgs args)
+               const __grid_constant__ CUtensorMap v_anchor_map, const __grid_constant__ CUtensorMap o_map, const WgmmaArgs args)
 {
 #if defined(PROTEUS_WGMMA_DEVICE)
     static_assert(!kPingPong || kSegments == Segments::kBand, "ping-pong pairs the consumers' turns: every consumer runs every tile");
@@ -481,6 +481,11 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // which consecutive query tiles of a head share are read again while still in L2 (NOTES.md, version 13: the 1M
     // shortlist read 1.1 GB less from DRAM, 1.8 % less energy a call).
     static_assert(!kDynamic || (kTileKeys == 64 && kSegments == Segments::kAnchors), "the dynamic walk: the 64-key anchors kernel");
+    // kStoreO (PROTEUS_WGMMA_STORE_O=1; an experiment, with kDynamic at D 64): each warp stages its 16 rows of O in its
+    // consumer's Q rows (stmatrix, in the swizzled layout of o_map) and one lane stores them by the tensor copy engine,
+    // instead of 16 stores a thread with their addresses and column tests. Q's buffer is released at the next item's
+    // start, once the store has read it (bulk_wait_read).
+    static_assert(!kStoreO || (kDynamic && kDim == 64), "the staged O: the dynamic D 64 kernel");
     extern __shared__ uint8_t raw[];
     // Aligned by an offset from `raw` (not through an integer): the compiler then keeps every pointer below in the shared
     // space (32-bit addresses, ld/st.shared) instead of generic 64-bit ones, which cost registers and, in the four-consumer
@@ -626,6 +631,13 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         return __shfl_sync(0xffffffffu, lane == 0 ? item_slot[count % L::kQBuffers] : 0, 0);
     };
     const auto next_index = [&](int index) {
+        if constexpr (kStoreO) {
+            // The item's O has left Q's buffer: the buffer may take a later item.
+            if (lane == 0) {
+                bulk_wait_read();
+                barrier_arrive(&q_empty[dynamic_count % L::kQBuffers]);
+            }
+        }
         if constexpr (kDynamic) return slot_index(++dynamic_count);
         return index + static_cast<int>(gridDim.x);
     };
@@ -1022,7 +1034,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         if constexpr (kDynamic) item = __shfl_sync(0xffffffffu, lane == 0 ? item_slot[dynamic_count % L::kQBuffers] : 0, 0);
         __syncwarp();
         if constexpr (kDynamic) {
-            if (lane == 0) barrier_arrive(&q_empty[dynamic_count % L::kQBuffers]);
+            if (!kStoreO && lane == 0) barrier_arrive(&q_empty[dynamic_count % L::kQBuffers]);  // kStoreO: at the next item
         } else {
             if (lane == 0) barrier_arrive(&q_empty[fresh_item_count(index, args.blocks_divide) % L::kQBuffers]);  // not `buffer`: see fresh_item_count
         }
@@ -1032,6 +1044,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         const int pair = pair_of<kHeadMajor>(args, item);
         const int h = static_cast<int>(args.heads_divide.remainder(static_cast<uint32_t>(pair)));
         const int b = static_cast<int>(args.heads_divide.quotient(static_cast<uint32_t>(pair)));
+        float factor[2] = {0.0f, 0.0f};  // kStoreO: each row's 1 / l (0: inactive, or past the slice)
 #pragma unroll
         for (int k = 0; k < 2; ++k) {
             float l = state.l[k];
@@ -1045,15 +1058,19 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                                 args.active[b * args.active_batch + h * args.active_head + row * args.active_token] != 0;
             // l ≥ 1 (the max's own term), or ≥ 2^−64 against a reference (2^−32 once moved): no IEEE slow path needed.
             const float inverse = active ? __fdividef(1.0f, l) : 0.0f;
-            uint16_t* const out = static_cast<uint16_t*>(args.o) + b * args.o_batch + h * args.o_head + row * args.o_token;
+            if constexpr (kStoreO) {
+                factor[k] = inverse;
+            } else {
+                uint16_t* const out = static_cast<uint16_t*>(args.o) + b * args.o_batch + h * args.o_head + row * args.o_token;
 #pragma unroll
-            for (int sub = 0; sub < L::kSub; ++sub) {
+                for (int sub = 0; sub < L::kSub; ++sub) {
 #pragma unroll
-                for (int c = 0; c < 8; ++c) {
-                    const int column = 64 * sub + 8 * c + 2 * t;
-                    if (column < args.head_dim) {
-                        *reinterpret_cast<uint32_t*>(out + column) =
-                            pack<kHalf>(o[32 * sub + 4 * c + 2 * k] * inverse, o[32 * sub + 4 * c + 2 * k + 1] * inverse);
+                    for (int c = 0; c < 8; ++c) {
+                        const int column = 64 * sub + 8 * c + 2 * t;
+                        if (column < args.head_dim) {
+                            *reinterpret_cast<uint32_t*>(out + column) =
+                                pack<kHalf>(o[32 * sub + 4 * c + 2 * k] * inverse, o[32 * sub + 4 * c + 2 * k + 1] * inverse);
+                        }
                     }
                 }
             }
@@ -1061,6 +1078,29 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
                 args.lse[b * args.lse_batch + h * args.lse_head + row * args.lse_token] =
                     active ? (fmaf(state.m[k], args.scale_log2, kReference ? kReferenceShift : 0.0f) + __log2f(l)) * 0.6931471805599453f
                            : -INFINITY;
+            }
+        }
+        if constexpr (kStoreO) {
+            // The warp's 16 rows of its consumer's Q rows (no S reads them any more): row r at 128 r bytes, its 16-byte
+            // chunk c at (c ^ r % 8) · 16 (the 128-byte swizzle; the rows start 2 KB-aligned). stmatrix j takes columns
+            // 16j … 16j + 15: matrix i holds rows 8 (i % 2) … + 7 of chunk 2j + i / 2, lane l gives row l % 8 of matrix l / 8.
+            uint8_t* const staged = q_tiles + dynamic_count % L::kQBuffers * L::kQBytes + (consumer * kConsumerRows + 16 * warp) * 128;
+            const uint32_t i = static_cast<uint32_t>(lane) / 8, r = static_cast<uint32_t>(lane) % 8;
+            const uint32_t row_address = shared_address(staged) + (r + 8 * (i % 2)) * 128;
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                const uint32_t chunk = 2 * j + i / 2;
+                store_matrices(row_address + ((chunk ^ r) << 4), pack<kHalf>(o[8 * j] * factor[0], o[8 * j + 1] * factor[0]),
+                               pack<kHalf>(o[8 * j + 2] * factor[1], o[8 * j + 3] * factor[1]),
+                               pack<kHalf>(o[8 * j + 4] * factor[0], o[8 * j + 5] * factor[0]),
+                               pack<kHalf>(o[8 * j + 6] * factor[1], o[8 * j + 7] * factor[1]));
+            }
+            fence_proxy_async();  // the generic writes before the tensor copy's reads
+            __syncwarp();
+            const int first_row = position[0] - g - static_cast<int>(args.query_offset);
+            if (lane == 0 && first_row < args.query_len) {
+                store_box(&o_map, 0, first_row, h, b, staged);
+                bulk_commit();
             }
         }
     }
@@ -1139,13 +1179,14 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false, bool kDynamic = false>
+          bool kHeadMajor = false, bool kDynamic = false, bool kStoreO = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
-    CUtensorMap q_map{}, k_map{}, v_map{}, k_anchor_map{}, v_anchor_map{};
+    CUtensorMap q_map{}, k_map{}, v_map{}, k_anchor_map{}, v_anchor_map{}, o_map{};
     proteus_status status = encode(problem.q, L::kRows, 1, q_map);
+    if (kStoreO && status == PROTEUS_STATUS_OK) status = encode(problem.o, 16, 1, o_map);  // a warp's 16 rows a store
     if (status == PROTEUS_STATUS_OK) status = encode(problem.k, kTileKeys, 1, k_map);
     if (status == PROTEUS_STATUS_OK) status = encode(problem.v, kTileKeys, 1, v_map);
     const int64_t stride = problem.candidates.anchor_stride > 0 ? problem.candidates.anchor_stride : 1;
@@ -1216,7 +1257,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         args.entries = table;
     }
     const auto kernel =
-        flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kDynamic>;
+        flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kDynamic, kStoreO>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1229,7 +1270,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         if (status != PROTEUS_STATUS_OK) return status;
         PROTEUS_GPU_CHECK(cudaMemsetAsync(args.item_counter, 0, sizeof(int), stream), "MemsetAsync");
     }
-    kernel<<<static_cast<unsigned>(blocks), L::kThreads, L::kBytes, stream>>>(q_map, k_map, v_map, k_anchor_map, v_anchor_map, args);
+    kernel<<<static_cast<unsigned>(blocks), L::kThreads, L::kBytes, stream>>>(q_map, k_map, v_map, k_anchor_map, v_anchor_map, o_map, args);
     return check_launch("flux_wgmma");
 }
 
@@ -1272,8 +1313,16 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
     switch (segments) {
     case Segments::kDna:
         return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
-    case Segments::kAnchors:  // the items taken from a counter (kDynamic)
-        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
+    case Segments::kAnchors: {  // the items taken from a counter (kDynamic)
+        // An experiment, to be compared in one call with and without: PROTEUS_WGMMA_STORE_O=1, O staged in shared memory
+        // and stored by the tensor copy engine (kStoreO).
+        static const bool store_o = [] {
+            const char* value = std::getenv("PROTEUS_WGMMA_STORE_O");
+            return value != nullptr && std::string(value) == "1";
+        }();
+        return store_o ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream)
+                       : launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
+    }
     default:
         return consumers == 4
                    ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)

@@ -110,6 +110,29 @@ __device__ __forceinline__ void copy_box(void* destination, const CUtensorMap* m
         : "memory");
 }
 
+/** `source` (shared, in the map's swizzled layout) into the 4D box at (column, row, head, batch) of `map` (one thread;
+ * rows and columns past the tensor's are not written). Completes with the thread's bulk group (bulk_commit). */
+__device__ __forceinline__ void store_box(const CUtensorMap* map, int column, int row, int head, int batch, const void* source)
+{
+    asm volatile("cp.async.bulk.tensor.4d.global.shared::cta.bulk_group [%0, {%1, %2, %3, %4}], [%5];\n"
+                 ::"l"(map), "r"(column), "r"(row), "r"(head), "r"(batch), "r"(shared_address(source))
+                 : "memory");
+}
+
+/** Closes this thread's bulk group of stores (store_box). */
+__device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+
+/** Waits until this thread's committed bulk stores have read their shared memory (it may then be written again). */
+__device__ __forceinline__ void bulk_wait_read() { asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory"); }
+
+/** Four 8×8 16-bit matrices from the warp's registers (r[i]: matrix i, the mma accumulator layout) to shared memory:
+ * lane l gives the address of row l % 8 of matrix l / 8. */
+__device__ __forceinline__ void store_matrices(uint32_t address, uint32_t r0, uint32_t r1, uint32_t r2, uint32_t r3)
+{
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(address), "r"(r0), "r"(r1), "r"(r2), "r"(r3)
+                 : "memory");
+}
+
 /** `bytes` (a multiple of 16, both addresses 16-byte aligned) from global to shared memory, completing on `barrier` (one thread). */
 __device__ __forceinline__ void copy_bulk(void* destination, const void* source, uint32_t bytes, uint64_t* barrier)
 {
