@@ -236,7 +236,7 @@ int check(proteus_context gpu, proteus_context cpu, bool small)
     // columns used, with large scores), under `check small`.
     cases.push_back({1, 2, 1, 24000, 64, 20000, 4000, 341, 256, 100, 0, false, false, 40.0f});
     // Version 13: the four-consumer anchors kernel below D 64 (O's columns past D), with the active mask and a query slice,
-    // and in float16 (the staged O of PROTEUS_WGMMA_STORE_O writes a warp's 16 rows × 64 columns a store).
+    // and in float16 (its staged O writes a warp's 16 rows × 64 columns a store: kStoreO).
     cases.push_back({1, 4, 2, 3000, 32, 500, 2000, 341, 64, 8, 0, false, true});
     cases.push_back({1, 2, 1, 2100, 16, 0, 2100, 200, 32, 5, 0, true});
     int failures = 0, run_cases = 0;

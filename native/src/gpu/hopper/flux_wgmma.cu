@@ -19,7 +19,8 @@
 // items (persistent): the producer then loads the next item's Q (two Q buffers at D 64) and first tiles
 // while the consumers finish the current one, so that neither the copies' latency nor the epilogue
 // leaves the tensor cores idle between items. The four-consumer anchors kernel takes its items from a
-// counter (kDynamic), the other persistent kernels every gridDim.x-th.
+// counter (kDynamic), the other persistent kernels every gridDim.x-th; it also stages O in shared memory
+// and stores it by the tensor copy engine (kStoreO), where the others store it from registers.
 //
 // Pipeline: Q arrives per item on q_full[buffer] and is released on q_empty[buffer] (one arrival per
 // consumer warp); K and V tiles pass through a ring of stages (four at D 64, eight of 64 keys there on
@@ -50,7 +51,6 @@
 #include <algorithm>
 #include <cfloat>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 
 #include "core/candidate_rules.h"
@@ -481,10 +481,11 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // which consecutive query tiles of a head share are read again while still in L2 (NOTES.md, version 13: the 1M
     // shortlist read 1.1 GB less from DRAM, 1.8 % less energy a call).
     static_assert(!kDynamic || (kTileKeys == 64 && kSegments == Segments::kAnchors), "the dynamic walk: the 64-key anchors kernel");
-    // kStoreO (PROTEUS_WGMMA_STORE_O=1; an experiment, with kDynamic at D 64): each warp stages its 16 rows of O in its
+    // kStoreO (with kDynamic, at D 64: the four-consumer anchors kernel): each warp stages its 16 rows of O in its
     // consumer's Q rows (stmatrix, in the swizzled layout of o_map) and one lane stores them by the tensor copy engine,
     // instead of 16 stores a thread with their addresses and column tests. Q's buffer is released at the next item's
-    // start, once the store has read it (bulk_wait_read).
+    // start, once the store has read it (bulk_wait_read). Measured (NOTES.md, version 13): the 1M shortlist 6.36 against
+    // 6.77 ms at boost clocks, 4.1 % less energy a call; ptxas also drops the step loop's one spill load.
     static_assert(!kStoreO || (kDynamic && kDim == 64), "the staged O: the dynamic D 64 kernel");
     extern __shared__ uint8_t raw[];
     // Aligned by an offset from `raw` (not through an integer): the compiler then keeps every pointer below in the shared
@@ -1313,16 +1314,8 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
     switch (segments) {
     case Segments::kDna:
         return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
-    case Segments::kAnchors: {  // the items taken from a counter (kDynamic)
-        // An experiment, to be compared in one call with and without: PROTEUS_WGMMA_STORE_O=1, O staged in shared memory
-        // and stored by the tensor copy engine (kStoreO).
-        static const bool store_o = [] {
-            const char* value = std::getenv("PROTEUS_WGMMA_STORE_O");
-            return value != nullptr && std::string(value) == "1";
-        }();
-        return store_o ? launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream)
-                       : launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true>(problem, dna, multiprocessors, workspace, stream);
-    }
+    case Segments::kAnchors:  // the items taken from a counter (kDynamic), O stored by the tensor copy engine (kStoreO)
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream);
     default:
         return consumers == 4
                    ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
