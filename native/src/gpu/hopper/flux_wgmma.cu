@@ -51,6 +51,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "core/candidate_rules.h"
@@ -480,13 +481,15 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // beside its Q buffer (item_full). The blocks then stay within a few items of each other, so that the K and V tiles
     // which consecutive query tiles of a head share are read again while still in L2 (NOTES.md, version 13: the 1M
     // shortlist read 1.1 GB less from DRAM, 1.8 % less energy a call).
-    static_assert(!kDynamic || (kTileKeys == 64 && kSegments == Segments::kAnchors), "the dynamic walk: the 64-key anchors kernel");
+    // Experiments (off by default): PROTEUS_WGMMA_BAND_DYNAMIC=1 gives the 64-key band kernels both, PROTEUS_WGMMA_DNA_STORE_O=1
+    // the DNA kernel the staged O (launch_narrow).
+    static_assert(!kDynamic || (kTileKeys == 64 && !kDna), "the dynamic walk: the 64-key kernels with one producer thread");
     // kStoreO (with kDynamic, at D 64: the four-consumer anchors kernel): each warp stages its 16 rows of O in its
     // consumer's Q rows (stmatrix, in the swizzled layout of o_map) and one lane stores them by the tensor copy engine,
     // instead of 16 stores a thread with their addresses and column tests. Q's buffer is released at the next item's
     // start, once the store has read it (bulk_wait_read). Measured (NOTES.md, version 13): the 1M shortlist 6.36 against
     // 6.77 ms at boost clocks, 4.1 % less energy a call; ptxas also drops the step loop's one spill load.
-    static_assert(!kStoreO || (kDynamic && kDim == 64), "the staged O: the dynamic D 64 kernel");
+    static_assert(!kStoreO || (kTileKeys == 64 && kDim == 64), "the staged O: the 64-key D 64 kernels");
     extern __shared__ uint8_t raw[];
     // Aligned by an offset from `raw` (not through an integer): the compiler then keeps every pointer below in the shared
     // space (32-bit addresses, ld/st.shared) instead of generic 64-bit ones, which cost registers and, in the four-consumer
@@ -636,7 +639,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             // The item's O has left Q's buffer: the buffer may take a later item.
             if (lane == 0) {
                 bulk_wait_read();
-                barrier_arrive(&q_empty[dynamic_count % L::kQBuffers]);
+                barrier_arrive(&q_empty[(kDynamic ? dynamic_count : fresh_item_count(index, args.blocks_divide)) % L::kQBuffers]);
             }
         }
         if constexpr (kDynamic) return slot_index(++dynamic_count);
@@ -1037,7 +1040,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         if constexpr (kDynamic) {
             if (!kStoreO && lane == 0) barrier_arrive(&q_empty[dynamic_count % L::kQBuffers]);  // kStoreO: at the next item
         } else {
-            if (lane == 0) barrier_arrive(&q_empty[fresh_item_count(index, args.blocks_divide) % L::kQBuffers]);  // not `buffer`: see fresh_item_count
+            if (!kStoreO && lane == 0) barrier_arrive(&q_empty[fresh_item_count(index, args.blocks_divide) % L::kQBuffers]);  // not `buffer`: see fresh_item_count
         }
 
         // o = acc / l (the row's 4 lanes hold parts of l); lse = (m·scale + log2 l)·ln 2 in natural-log units;
@@ -1085,7 +1088,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             // The warp's 16 rows of its consumer's Q rows (no S reads them any more): row r at 128 r bytes, its 16-byte
             // chunk c at (c ^ r % 8) · 16 (the 128-byte swizzle; the rows start 2 KB-aligned). stmatrix j takes columns
             // 16j … 16j + 15: matrix i holds rows 8 (i % 2) … + 7 of chunk 2j + i / 2, lane l gives row l % 8 of matrix l / 8.
-            uint8_t* const staged = q_tiles + dynamic_count % L::kQBuffers * L::kQBytes + (consumer * kConsumerRows + 16 * warp) * 128;
+            const int count = kDynamic ? dynamic_count : fresh_item_count(index, args.blocks_divide);
+            uint8_t* const staged = q_tiles + count % L::kQBuffers * L::kQBytes + (consumer * kConsumerRows + 16 * warp) * 128;
             const uint32_t i = static_cast<uint32_t>(lane) / 8, r = static_cast<uint32_t>(lane) % 8;
             const uint32_t row_address = shared_address(staged) + (r + 8 * (i % 2)) * 128;
 #pragma unroll
@@ -1311,12 +1315,27 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
+    // Two experiments, to be compared in one call with and without: PROTEUS_WGMMA_BAND_DYNAMIC=1, the band kernels with the
+    // anchors kernel's dynamic walk and staged O; PROTEUS_WGMMA_DNA_STORE_O=1, the DNA kernel with the staged O.
+    const auto switched_on = [](const char* name) {
+        const char* value = std::getenv(name);
+        return value != nullptr && std::string(value) == "1";
+    };
+    static const bool band_dynamic = switched_on("PROTEUS_WGMMA_BAND_DYNAMIC"), dna_store_o = switched_on("PROTEUS_WGMMA_DNA_STORE_O");
     switch (segments) {
     case Segments::kDna:
+        if (dna_store_o) {
+            return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, false, true>(problem, dna, multiprocessors, workspace, stream);
+        }
         return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:  // the items taken from a counter (kDynamic), O stored by the tensor copy engine (kStoreO)
         return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream);
     default:
+        if (band_dynamic) {
+            return consumers == 4
+                       ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream)
+                       : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream);
+        }
         return consumers == 4
                    ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
                    : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
