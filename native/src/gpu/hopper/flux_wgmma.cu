@@ -487,8 +487,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // kStoreO (with kDynamic, at D 64: the four-consumer anchors kernel): each warp stages its 16 rows of O in its
     // consumer's Q rows (stmatrix, in the swizzled layout of o_map) and one lane stores them by the tensor copy engine,
     // instead of 16 stores a thread with their addresses and column tests. Q's buffer is released at the next item's
-    // start, once the store has read it (bulk_wait_read). Measured (NOTES.md, version 13): the 1M shortlist 6.36 against
-    // 6.77 ms at boost clocks, 4.1 % less energy a call; ptxas also drops the step loop's one spill load.
+    // start, once the store has read it (bulk_wait_read). Measured (NOTES.md, version 13, one call): the 1M shortlist's
+    // bench samples 6.31 against 6.73–6.79 ms at boost clocks, 4.1 % less energy a call; the step loop's spill load goes.
     static_assert(!kStoreO || (kTileKeys == 64 && kDim == 64), "the staged O: the 64-key D 64 kernels");
     extern __shared__ uint8_t raw[];
     // Aligned by an offset from `raw` (not through an integer): the compiler then keeps every pointer below in the shared
