@@ -484,7 +484,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // Experiments (off by default): PROTEUS_WGMMA_BAND_DYNAMIC=1 gives the 64-key band kernels both, PROTEUS_WGMMA_DNA_STORE_O=1
     // the DNA kernel the staged O (launch_narrow).
     static_assert(!kDynamic || (kTileKeys == 64 && !kDna), "the dynamic walk: the 64-key kernels with one producer thread");
-    // kStoreO (with kDynamic, at D 64: the four-consumer anchors kernel): each warp stages its 16 rows of O in its
+    // kStoreO (the 64-key D 64 kernels; by default the four-consumer anchors kernel): each warp stages its 16 rows of O in its
     // consumer's Q rows (stmatrix, in the swizzled layout of o_map) and one lane stores them by the tensor copy engine,
     // instead of 16 stores a thread with their addresses and column tests. Q's buffer is released at the next item's
     // start, once the store has read it (bulk_wait_read). Measured (NOTES.md, version 13, one call): the 1M shortlist's
@@ -629,6 +629,11 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // kDynamic: the items' count in this block is carried (the index is not: it is read again from its slot, which
     // stays until this warp's q_empty arrival); else the index is carried and the count follows from it.
     int dynamic_count = 0;
+    // The count of item `index` in this block (which Q buffer and slot it has): carried, or fresh from the index.
+    const auto item_count = [&](int index) {
+        if constexpr (kDynamic) return dynamic_count;
+        return fresh_item_count(index, args.blocks_divide);
+    };
     // Lane 0 reads the slot for its warp: it also makes the warp's q_empty arrival, after which the producer may write it.
     const auto slot_index = [&](int count) {
         barrier_wait(&item_full[count % L::kQBuffers], (count / L::kQBuffers) & 1);
@@ -639,7 +644,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             // The item's O has left Q's buffer: the buffer may take a later item.
             if (lane == 0) {
                 bulk_wait_read();
-                barrier_arrive(&q_empty[(kDynamic ? dynamic_count : fresh_item_count(index, args.blocks_divide)) % L::kQBuffers]);
+                barrier_arrive(&q_empty[item_count(index) % L::kQBuffers]);
             }
         }
         if constexpr (kDynamic) return slot_index(++dynamic_count);
@@ -649,7 +654,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         // The item's count in this block, from its index (a division an item) rather than carried across the step loop,
         // where the four-consumer kernels have no register for it and spilled it (reloaded from local memory, which
         // missed the L1: NOTES.md, version 9).
-        const int count = kDynamic ? dynamic_count : fresh_item_count(index, args.blocks_divide);
+        const int count = item_count(index);
         const int buffer = __shfl_sync(0xffffffffu, count % L::kQBuffers, 0), use = count / L::kQBuffers;
         int32_t position[2];           // this thread's rows (k 0: row g, k 1: row g + 8 of its warp's 16)
         int32_t wg_first, wg_last;     // the warpgroup's rows (wg_last < wg_first: none)
@@ -876,8 +881,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             constexpr int kValues = static_cast<int>(sizeof(s) / sizeof(float));
             // The Q buffer from the item's index (as fresh_item_count's callers do): `buffer` kept alive for this rare
             // path cost the four-consumer kernels a spilled register in the step loop.
-            const uint8_t* const q_base =
-                q_tiles + (kDynamic ? dynamic_count : fresh_item_count(index, args.blocks_divide)) % L::kQBuffers * L::kQBytes;
+            const uint8_t* const q_base = q_tiles + item_count(index) % L::kQBuffers * L::kQBytes;
             const uint8_t* const k_base = k_tiles + stage * L::kTileBytes;
             // One value a pass, not unrolled, and put in place by a select over s (a static index for every register):
             // unrolled, the 32 passes' addresses took registers the step loop needs (spills in the four-consumer kernels).
@@ -1037,11 +1041,8 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
         int item = index;
         if constexpr (kDynamic) item = __shfl_sync(0xffffffffu, lane == 0 ? item_slot[dynamic_count % L::kQBuffers] : 0, 0);
         __syncwarp();
-        if constexpr (kDynamic) {
-            if (!kStoreO && lane == 0) barrier_arrive(&q_empty[dynamic_count % L::kQBuffers]);  // kStoreO: at the next item
-        } else {
-            if (!kStoreO && lane == 0) barrier_arrive(&q_empty[fresh_item_count(index, args.blocks_divide) % L::kQBuffers]);  // not `buffer`: see fresh_item_count
-        }
+        // Not `buffer` (see fresh_item_count); kStoreO: at the next item, once O has left the buffer (next_index).
+        if (!kStoreO && lane == 0) barrier_arrive(&q_empty[item_count(index) % L::kQBuffers]);
 
         // o = acc / l (the row's 4 lanes hold parts of l); lse = (m·scale + log2 l)·ln 2 in natural-log units;
         // an inactive row writes 0 and −inf.
@@ -1088,8 +1089,7 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
             // The warp's 16 rows of its consumer's Q rows (no S reads them any more): row r at 128 r bytes, its 16-byte
             // chunk c at (c ^ r % 8) · 16 (the 128-byte swizzle; the rows start 2 KB-aligned). stmatrix j takes columns
             // 16j … 16j + 15: matrix i holds rows 8 (i % 2) … + 7 of chunk 2j + i / 2, lane l gives row l % 8 of matrix l / 8.
-            const int count = kDynamic ? dynamic_count : fresh_item_count(index, args.blocks_divide);
-            uint8_t* const staged = q_tiles + count % L::kQBuffers * L::kQBytes + (consumer * kConsumerRows + 16 * warp) * 128;
+            uint8_t* const staged = q_tiles + item_count(index) % L::kQBuffers * L::kQBytes + (consumer * kConsumerRows + 16 * warp) * 128;
             const uint32_t i = static_cast<uint32_t>(lane) / 8, r = static_cast<uint32_t>(lane) % 8;
             const uint32_t row_address = shared_address(staged) + (r + 8 * (i % 2)) * 128;
 #pragma unroll
