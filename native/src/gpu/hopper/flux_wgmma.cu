@@ -18,9 +18,10 @@
 // short windows, where an item is a few microseconds of work, launch one block per SM that walks the
 // items (persistent): the producer then loads the next item's Q (two Q buffers at D 64) and first tiles
 // while the consumers finish the current one, so that neither the copies' latency nor the epilogue
-// leaves the tensor cores idle between items. The four-consumer anchors kernel takes its items from a
-// counter (kDynamic), the other persistent kernels every gridDim.x-th; it also stages O in shared memory
-// and stores it by the tensor copy engine (kStoreO), where the others store it from registers.
+// leaves the tensor cores idle between items. The 64-key kernels (D <= 64) stage O in shared memory and
+// store it by the tensor copy engine (kStoreO); those with one producer thread (all but the DNA kernel)
+// take their items from a counter (kDynamic). The 128-key persistent kernels (D 128) take every
+// gridDim.x-th item and store O from registers.
 //
 // Pipeline: Q arrives per item on q_full[buffer] and is released on q_empty[buffer] (one arrival per
 // consumer warp); K and V tiles pass through a ring of stages (four at D 64, eight of 64 keys there on
@@ -476,19 +477,18 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     constexpr bool kSkipEmpty = !kDna && !kPingPong;
     // Whether a consumer's last band tile may run as a 32-key step (the 64-key kernels; see `narrow` below).
     constexpr bool kNarrowEdge = kTileKeys == 64 && !kPingPong;
-    // kDynamic (the four-consumer anchors kernel): the blocks take their items from a counter in the order they are free
+    // kDynamic (the 64-key anchors and band kernels): the blocks take their items from a counter in the order they are free
     // to start one, instead of every gridDim.x-th; the producer hands each item's index to the consumers through a slot
     // beside its Q buffer (item_full). The blocks then stay within a few items of each other, so that the K and V tiles
     // which consecutive query tiles of a head share are read again while still in L2 (NOTES.md, version 13: the 1M
-    // shortlist read 1.1 GB less from DRAM, 1.8 % less energy a call).
-    // Experiments (off by default): PROTEUS_WGMMA_BAND_DYNAMIC=1 gives the 64-key band kernels both, PROTEUS_WGMMA_DNA_STORE_O=1
-    // the DNA kernel the staged O (launch_narrow).
+    // shortlist read 1.1 GB less from DRAM, 1.8 % less energy a call; version 14, with kStoreO: the 1M window 2.5 % faster).
     static_assert(!kDynamic || (kTileKeys == 64 && !kDna), "the dynamic walk: the 64-key kernels with one producer thread");
-    // kStoreO (the 64-key D 64 kernels; by default the four-consumer anchors kernel): each warp stages its 16 rows of O in its
+    // kStoreO (the 64-key D 64 kernels: anchors, band and DNA lists): each warp stages its 16 rows of O in its
     // consumer's Q rows (stmatrix, in the swizzled layout of o_map) and one lane stores them by the tensor copy engine,
     // instead of 16 stores a thread with their addresses and column tests. Q's buffer is released at the next item's
     // start, once the store has read it (bulk_wait_read). Measured (NOTES.md, version 13, one call): the 1M shortlist's
     // bench samples 6.31 against 6.73–6.79 ms at boost clocks, 4.1 % less energy a call; the step loop's spill load goes.
+    // Version 14: the 1M DNA case 2.5 % faster alone.
     static_assert(!kStoreO || (kTileKeys == 64 && kDim == 64), "the staged O: the 64-key D 64 kernels");
     extern __shared__ uint8_t raw[];
     // Aligned by an offset from `raw` (not through an integer): the compiler then keeps every pointer below in the shared
@@ -1315,30 +1315,17 @@ proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Seg
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
     // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
-    // Two experiments, to be compared in one call with and without: PROTEUS_WGMMA_BAND_DYNAMIC=1, the band kernels with the
-    // anchors kernel's dynamic walk and staged O; PROTEUS_WGMMA_DNA_STORE_O=1, the DNA kernel with the staged O.
-    const auto switched_on = [](const char* name) {
-        const char* value = std::getenv(name);
-        return value != nullptr && std::string(value) == "1";
-    };
-    static const bool band_dynamic = switched_on("PROTEUS_WGMMA_BAND_DYNAMIC"), dna_store_o = switched_on("PROTEUS_WGMMA_DNA_STORE_O");
+    // Every 64-key kernel stores O by the tensor copy engine (kStoreO); those with one producer thread (all but the DNA
+    // kernel's four) take their items from a counter (kDynamic). Measured on the H200 (NOTES.md, versions 13 and 14).
     switch (segments) {
-    case Segments::kDna:
-        if (dna_store_o) {
-            return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, false, true>(problem, dna, multiprocessors, workspace, stream);
-        }
-        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
-    case Segments::kAnchors:  // the items taken from a counter (kDynamic), O stored by the tensor copy engine (kStoreO)
+    case Segments::kDna:  // the static walk: the producer's four threads would have to share the taken index
+        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, false, true>(problem, dna, multiprocessors, workspace, stream);
+    case Segments::kAnchors:
         return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream);
     default:
-        if (band_dynamic) {
-            return consumers == 4
-                       ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream)
-                       : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream);
-        }
         return consumers == 4
-                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
-                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
+                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream)
+                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
