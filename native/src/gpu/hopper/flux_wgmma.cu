@@ -52,7 +52,6 @@
 #include <algorithm>
 #include <cfloat>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 
 #include "core/candidate_rules.h"
@@ -113,6 +112,10 @@ struct Shape {
     static constexpr int kBarriers = kThresholds + (kSegments == Segments::kDna ? kRows * 8 : 0);
     // The barriers: q_full, q_empty, full, empty, item_full; then the item slots (int, kDynamic).
     static constexpr int kBytes = kBarriers + 8 * (3 * kQBuffers + 2 * kStages) + 4 * kQBuffers + 1024;  // + alignment slack
+    // The 64-key kernels (D <= 64) store O by the tensor copy engine (kStoreO) and, but for the DNA kernel (four producer
+    // threads would have to share the taken index), take their items from a counter (kDynamic): see flux_wgmma.
+    static constexpr bool kStoreO = kTileKeys == 64;
+    static constexpr bool kDynamic = kTileKeys == 64 && kSegments != Segments::kDna;
 };
 
 /** A DNA list entry beside its stage: the rank key (0: no entry), the key (INT32_MAX: none) and its anchor index (−1: not a multiple of S). */
@@ -454,7 +457,7 @@ __device__ __forceinline__ void gather_rows(uint8_t* k_tile, uint8_t* v_tile, co
  * every tile); kHalf: float16 (else bfloat16); kHeadMajor: items head by head (pair_of).
  */
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys,
-          bool kHeadMajor, bool kDynamic, bool kStoreO>
+          bool kHeadMajor>
 __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>::kThreads, 1)
     flux_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
                const __grid_constant__ CUtensorMap v_map, const __grid_constant__ CUtensorMap k_anchor_map,
@@ -482,14 +485,15 @@ __global__ void __launch_bounds__(Shape<kDim, kConsumers, kStages, kQBuffers, kS
     // beside its Q buffer (item_full). The blocks then stay within a few items of each other, so that the K and V tiles
     // which consecutive query tiles of a head share are read again while still in L2 (NOTES.md, version 13: the 1M
     // shortlist read 1.1 GB less from DRAM, 1.8 % less energy a call; version 14, with kStoreO: the 1M window 2.5 % faster).
-    static_assert(!kDynamic || (kTileKeys == 64 && !kDna), "the dynamic walk: the 64-key kernels with one producer thread");
+    constexpr bool kDynamic = L::kDynamic;
     // kStoreO (the 64-key D 64 kernels: anchors, band and DNA lists): each warp stages its 16 rows of O in its
     // consumer's Q rows (stmatrix, in the swizzled layout of o_map) and one lane stores them by the tensor copy engine,
     // instead of 16 stores a thread with their addresses and column tests. Q's buffer is released at the next item's
     // start, once the store has read it (bulk_wait_read). Measured (NOTES.md, version 13, one call): the 1M shortlist's
     // bench samples 6.31 against 6.73–6.79 ms at boost clocks, 4.1 % less energy a call; the step loop's spill load goes.
     // Version 14: the 1M DNA case 2.5 % faster alone.
-    static_assert(!kStoreO || (kTileKeys == 64 && kDim == 64), "the staged O: the 64-key D 64 kernels");
+    constexpr bool kStoreO = L::kStoreO;
+    static_assert(!kStoreO || kDim == 64, "the staged O: the 64-key D 64 kernels");
     extern __shared__ uint8_t raw[];
     // Aligned by an offset from `raw` (not through an integer): the compiler then keeps every pointer below in the shared
     // space (32-bit addresses, ld/st.shared) instead of generic 64-bit ones, which cost registers and, in the four-consumer
@@ -1184,14 +1188,14 @@ Segments segments_of(const FluxProblem& problem, const TileDna& dna)
 }
 
 template <int kDim, int kConsumers, bool kPingPong, int kStages, int kQBuffers, Segments kSegments, bool kHalf, int kTileKeys = kKeys,
-          bool kHeadMajor = false, bool kDynamic = false, bool kStoreO = false>
+          bool kHeadMajor = false>
 proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multiprocessors, StreamWorkspace& workspace,
                       cudaStream_t stream)
 {
     using L = Shape<kDim, kConsumers, kStages, kQBuffers, kSegments, kTileKeys>;
     CUtensorMap q_map{}, k_map{}, v_map{}, k_anchor_map{}, v_anchor_map{}, o_map{};
     proteus_status status = encode(problem.q, L::kRows, 1, q_map);
-    if (kStoreO && status == PROTEUS_STATUS_OK) status = encode(problem.o, 16, 1, o_map);  // a warp's 16 rows a store
+    if (L::kStoreO && status == PROTEUS_STATUS_OK) status = encode(problem.o, 16, 1, o_map);  // a warp's 16 rows a store
     if (status == PROTEUS_STATUS_OK) status = encode(problem.k, kTileKeys, 1, k_map);
     if (status == PROTEUS_STATUS_OK) status = encode(problem.v, kTileKeys, 1, v_map);
     const int64_t stride = problem.candidates.anchor_stride > 0 ? problem.candidates.anchor_stride : 1;
@@ -1262,7 +1266,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
         args.entries = table;
     }
     const auto kernel =
-        flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor, kDynamic, kStoreO>;
+        flux_wgmma<kDim, kConsumers, kPingPong, kStages, kQBuffers, kSegments, kHalf, kTileKeys, kHeadMajor>;
     PROTEUS_GPU_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, L::kBytes),
                       "FuncSetAttribute");
     // Short windows: a block per SM walks the items (one block fits an SM); else a block per item.
@@ -1270,7 +1274,7 @@ proteus_status launch(const FluxProblem& problem, const TileDna& dna, int multip
     const bool persistent = W < kPersistentWindow || kSegments != Segments::kBand;
     const int64_t blocks = persistent ? std::min<int64_t>(args.items, std::max(multiprocessors, 1)) : args.items;
     args.blocks_divide = FastDivide(static_cast<uint32_t>(blocks));
-    if constexpr (kDynamic) {
+    if constexpr (L::kDynamic) {
         status = workspace.allocate(1, &args.item_counter);
         if (status != PROTEUS_STATUS_OK) return status;
         PROTEUS_GPU_CHECK(cudaMemsetAsync(args.item_counter, 0, sizeof(int), stream), "MemsetAsync");
@@ -1314,18 +1318,16 @@ template <bool kHalf>
 proteus_status launch_narrow(const FluxProblem& problem, const TileDna& dna, Segments segments, int consumers, int multiprocessors,
                              StreamWorkspace& workspace, cudaStream_t stream)
 {
-    // Eight stages: the same 512 keys of ring as the 128-key kernels' four.
-    // Every 64-key kernel stores O by the tensor copy engine (kStoreO); those with one producer thread (all but the DNA
-    // kernel's four) take their items from a counter (kDynamic). Measured on the H200 (NOTES.md, versions 13 and 14).
+    // Eight stages: the same 512 keys of ring as the 128-key kernels' four. O staged and stored by the tensor copy
+    // engine, the items from a counter but for the DNA kernel (Shape::kStoreO, kDynamic; NOTES.md, versions 13 and 14).
     switch (segments) {
-    case Segments::kDna:  // the static walk: the producer's four threads would have to share the taken index
-        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64, false, false, true>(problem, dna, multiprocessors, workspace, stream);
+    case Segments::kDna:
+        return launch<64, 3, false, 8, 2, Segments::kDna, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     case Segments::kAnchors:
-        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream);
+        return launch<64, 4, false, 8, 2, Segments::kAnchors, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     default:
-        return consumers == 4
-                   ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream)
-                   : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64, false, true, true>(problem, dna, multiprocessors, workspace, stream);
+        return consumers == 4 ? launch<64, 4, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream)
+                              : launch<64, 3, false, 8, 2, Segments::kBand, kHalf, 64>(problem, dna, multiprocessors, workspace, stream);
     }
 }
 
